@@ -1,0 +1,1 @@
+"""gradbench: a property-based benchmark and test suite for gradient flow in deep networks."""

@@ -1,0 +1,31 @@
+"""Exceptions raised by gradbench.
+
+Every user-facing error is an :class:`InvalidArgument` (a ``ValueError``) whose
+message is one sentence naming the bad value and the valid choices; the CLI
+prints that sentence and exits with status 2 instead of showing a traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class GradbenchError(Exception):
+    """Base class of every exception gradbench raises on purpose."""
+
+
+class InvalidArgument(GradbenchError, ValueError):  # noqa: N818 - name follows hypothesis
+    """A user-supplied value (spec field, remedy name, file, option) is invalid."""
+
+
+class RemedyFailed(GradbenchError):
+    """A remedy raised, returned non-finite values or the wrong shape while measuring."""
+
+
+def choices_hint(value: object, choices: Iterable[str]) -> str:
+    """Return ``"did you mean 'x'? valid choices: a, b, c"`` for an error message."""
+    options = sorted(str(c) for c in choices)
+    close = difflib.get_close_matches(str(value), options, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"{hint}valid choices: {', '.join(options)}"

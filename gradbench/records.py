@@ -1,0 +1,298 @@
+"""Plain data that crosses layers: Measurement, Prediction, Verdict, and strict JSON.
+
+Nothing here imports torch. Arrays are NumPy; ``to_dict`` gives strict JSON (no bare
+NaN/Infinity): a non-finite float ``x`` is written as ``{"nonfinite": "nan"|"inf"|"-inf"}``
+and arrays as ``{"shape": [...], "data": [...]}`` with those objects in place.
+Files are written atomically (temporary file in the same folder, then rename), so a
+crash or Ctrl-C never leaves a half-written file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from gradbench.errors import InvalidArgument
+
+SCHEMA_VERSION = 1
+_NONFINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+
+
+def encode_float(x: float) -> float | dict[str, str]:
+    """A float, or ``{"nonfinite": ...}`` for NaN and infinities."""
+    x = float(x)
+    if math.isfinite(x):
+        return x
+    return {"nonfinite": "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")}
+
+
+def decode_float(x: Any) -> float:
+    """Inverse of :func:`encode_float`."""
+    if isinstance(x, Mapping) and "nonfinite" in x:
+        return _NONFINITE[str(x["nonfinite"])]
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        raise InvalidArgument(f"expected a number or {{'nonfinite': ...}}, got {x!r}")
+    return float(x)
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Recursively convert numpy arrays/scalars, dataclasses with ``to_dict`` and floats to strict JSON."""
+    if hasattr(obj, "to_dict") and callable(obj.to_dict):
+        return to_jsonable(obj.to_dict())
+    if isinstance(obj, np.ndarray):
+        if obj.dtype == bool:
+            return {"shape": list(obj.shape), "data": obj.ravel().tolist()}
+        return {"shape": list(obj.shape), "data": [encode_float(v) for v in obj.ravel().tolist()]}
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return encode_float(float(obj))
+    if isinstance(obj, Mapping):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if obj is None or isinstance(obj, str):
+        return obj
+    raise InvalidArgument(f"cannot store a {type(obj).__name__} in gradbench JSON")
+
+
+def decode_array(obj: Any) -> np.ndarray:
+    """Inverse of the array encoding of :func:`to_jsonable`."""
+    if not isinstance(obj, Mapping) or "shape" not in obj or "data" not in obj:
+        raise InvalidArgument("expected an encoded array {'shape': [...], 'data': [...]}")
+    data = obj["data"]
+    if data and all(isinstance(v, bool) for v in data):
+        return np.array(data, dtype=bool).reshape(obj["shape"])
+    return np.array([decode_float(v) for v in data], dtype=np.float64).reshape(obj["shape"])
+
+
+def dumps(obj: Any) -> str:
+    """Strict, deterministic JSON text (sorted keys; NaN impossible by construction)."""
+    return json.dumps(to_jsonable(obj), allow_nan=False, sort_keys=True, indent=1)
+
+
+def write_atomic(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` to ``path`` via a temporary file and ``os.replace``.
+
+    Raises:
+        InvalidArgument: the folder cannot be created or written.
+    """
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise InvalidArgument(f"cannot write {str(target)!r}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
+    """Write ``obj`` as strict JSON, atomically."""
+    return write_atomic(path, dumps(obj) + "\n")
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    """Read a JSON file; any problem becomes one :class:`InvalidArgument` sentence.
+
+    Bare ``NaN``/``Infinity`` tokens are rejected (gradbench never writes them).
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InvalidArgument(f"file {str(p)!r} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidArgument(f"cannot read {str(p)!r}: {exc}") from None
+    if not text.strip():
+        raise InvalidArgument(f"file {str(p)!r} is empty, expected JSON")
+
+    def reject(token: str) -> Any:
+        raise ValueError(f"bare {token} is not strict JSON")
+
+    try:
+        return json.loads(text, parse_constant=reject)
+    except (json.JSONDecodeError, ValueError) as exc:
+        raise InvalidArgument(f"file {str(p)!r} is not valid JSON ({exc})") from None
+
+
+class ConfidenceInterval(NamedTuple):
+    """A two-sided confidence interval (scipy.stats style)."""
+
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """Per-layer (or per-time-step) gradient and activation statistics for one spec, many seeds.
+
+    Sites: MLP, the pre-activations h^1..h^L; residual, the stream entering each block
+    x_0..x_{L-1}; RNN, the hidden states h_1..h_T. The loss is ``<R, y>`` for the top
+    output ``y`` (``x^L``, ``x_L`` or ``h_T``) and a fixed random readout ``R`` with
+    i.i.d. isotropic rows and unit Frobenius norm, so ``||dL/dy||_F = 1``.
+
+    Attributes:
+        spec: the spec as a dict (``spec.to_dict()``).
+        seeds, batch, seed: how many networks, the batch size, and the base seed.
+        device, dtype: where and in what precision it ran.
+        act_grad_norms: ``[seeds, sites]`` Frobenius norm over the batch of dL/d(site).
+        weight_grad_norms: ``[seeds, sites]`` ||dL/dW||_F of the layer at each site
+            (RNN: the contribution of step t to the recurrent weight's gradient;
+            residual: both branch weights of the block).
+        preact_second_moment: ``[seeds, sites]`` mean of site**2 over batch and features.
+        nonfinite: ``[seeds, sites]`` True where any of the above is NaN or infinite.
+    """
+
+    spec: dict[str, Any]
+    seeds: int
+    batch: int
+    seed: int
+    device: str
+    dtype: str
+    act_grad_norms: np.ndarray
+    weight_grad_norms: np.ndarray
+    preact_second_moment: np.ndarray
+    nonfinite: np.ndarray
+
+    @property
+    def log_act_grad_norms(self) -> np.ndarray:
+        """Natural log of :attr:`act_grad_norms` (-inf where a norm is exactly 0)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log(self.act_grad_norms)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Strict-JSON-ready dict; :meth:`from_dict` inverts it exactly."""
+        return {"kind": "measurement", **{f.name: to_jsonable(getattr(self, f.name)) for f in fields(self)}}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Measurement:
+        """Rebuild from :meth:`to_dict` output."""
+        arrays = {"act_grad_norms", "weight_grad_norms", "preact_second_moment", "nonfinite"}
+        try:
+            kwargs = {
+                f.name: decode_array(data[f.name]) if f.name in arrays else data[f.name]
+                for f in fields(cls)
+            }
+        except KeyError as exc:
+            raise InvalidArgument(f"measurement record lacks field {exc.args[0]!r}") from None
+        return cls(**kwargs)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What theory predicts for a spec, with the assumptions and domain it rests on.
+
+    Attributes:
+        spec: the spec as a dict.
+        log_growth: predicted ``log(||dL/d site_l|| / ||dL/d site_{l+1}||)`` for each
+            consecutive pair of sites (length ``sites - 1``), i.e. the per-layer (per-step)
+            log growth of the gradient norm going towards the input; ``None`` when
+            there is no prediction.
+        valid: whether the spec lies inside the validity domain of the theory used.
+        reason: why there is no prediction (empty when ``valid``).
+        assumptions: the assumptions the numbers rest on.
+        domain: the validity domain in words, e.g. ``"width >= 4 * depth"``.
+        source: the paper (and THEORY.md section) the formula comes from.
+        quantities: further named predictions (``chi1``, ``q_star``, ``phase``, ...).
+    """
+
+    spec: dict[str, Any]
+    log_growth: np.ndarray | None
+    valid: bool
+    reason: str = ""
+    assumptions: tuple[str, ...] = ()
+    domain: str = ""
+    source: str = ""
+    quantities: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:  # noqa: D102
+        return {"kind": "prediction", **{f.name: to_jsonable(getattr(self, f.name)) for f in fields(self)}}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Prediction:  # noqa: D102
+        lg = data.get("log_growth")
+        return cls(
+            spec=dict(data["spec"]),
+            log_growth=None if lg is None else decode_array(lg),
+            valid=bool(data["valid"]),
+            reason=str(data.get("reason", "")),
+            assumptions=tuple(data.get("assumptions", ())),
+            domain=str(data.get("domain", "")),
+            source=str(data.get("source", "")),
+            quantities=dict(data.get("quantities", {})),
+        )
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of checking one claim on one spec (scipy.stats result style).
+
+    Attributes:
+        claim: the claim's registered name, e.g. ``"mean_field_slope"``.
+        spec: the spec as a dict.
+        predicted: the predicted value of the tested quantity.
+        measured: the point estimate of the same quantity.
+        statistic: the test statistic.
+        pvalue: its p-value (before multiplicity correction).
+        ci_low, ci_high: confidence interval of ``measured`` at ``1 - alpha``.
+        alpha: the pre-registered significance level.
+        passed: whether the claim holds at ``alpha``.
+        effect_size: standardised deviation from the prediction.
+        n: number of independent units (seeds) behind the estimate.
+        method: the statistical procedure, e.g. ``"t-test on per-seed slopes"``.
+        source: citation of the claim.
+        note: anything a reader must know (domain, skipped layers, failures).
+    """
+
+    claim: str
+    spec: dict[str, Any]
+    predicted: float
+    measured: float
+    statistic: float
+    pvalue: float
+    ci_low: float
+    ci_high: float
+    alpha: float
+    passed: bool
+    effect_size: float = math.nan
+    n: int = 0
+    method: str = ""
+    source: str = ""
+    note: str = ""
+
+    def confidence_interval(self) -> ConfidenceInterval:
+        """The ``1 - alpha`` confidence interval of :attr:`measured`."""
+        return ConfidenceInterval(self.ci_low, self.ci_high)
+
+    def to_dict(self) -> dict[str, Any]:  # noqa: D102
+        return {"kind": "verdict", **{f.name: to_jsonable(getattr(self, f.name)) for f in fields(self)}}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Verdict:  # noqa: D102
+        floats = {"predicted", "measured", "statistic", "pvalue", "ci_low", "ci_high", "alpha", "effect_size"}
+        try:
+            return cls(**{
+                f.name: decode_float(data[f.name]) if f.name in floats else data[f.name]
+                for f in fields(cls) if f.name in data or f.name in floats | {"claim", "spec", "passed"}
+            })
+        except KeyError as exc:
+            raise InvalidArgument(f"verdict record lacks field {exc.args[0]!r}") from None

@@ -1,0 +1,252 @@
+"""One registry for every kind of remedy: register by decorator, look up by name.
+
+A remedy is registered once, where it is defined::
+
+    @register("activation", "tanh", paper="LeCun et al. 1998")
+    def tanh(x): return torch.tanh(x)
+
+and looked up everywhere else by name (``lookup("activation", "tanh")``). A name
+may carry float keyword parameters, ``"leaky_relu(negative_slope=0.2)"``; they
+are checked against the remedy's signature and bound with ``functools.partial``.
+
+Third-party remedies come from the entry-point group ``gradbench.remedies``
+(skipped when ``GRADBENCH_NO_PLUGINS`` is set) or from an import path named on
+the command line. Tests use :func:`temporary`. This module never imports torch;
+the built-in remedies (which do) are imported on the first lookup.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import inspect
+import math
+import os
+import re
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any, Literal, TypeVar, cast
+
+from gradbench.errors import InvalidArgument, choices_hint
+
+Kind = Literal["activation", "initializer", "normalization", "residual", "optimizer"]
+KINDS: tuple[Kind, ...] = ("activation", "initializer", "normalization", "residual", "optimizer")
+ENTRY_POINT_GROUP = "gradbench.remedies"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Remedy:
+    """A registered remedy, optionally with bound parameters.
+
+    Attributes:
+        kind: one of :data:`KINDS`.
+        name: the registry name, e.g. ``"leaky_relu"``.
+        obj: the registered callable (parameters not bound).
+        params: the parameter values bound by :meth:`fn` (defaults overridden by the name).
+        paper: where the remedy comes from, for reports.
+        meta: kind-specific declarations (an initializer's ``variance``, an activation's ``kinks``).
+    """
+
+    kind: str
+    name: str
+    obj: Callable[..., Any]
+    params: Mapping[str, float] = field(default_factory=dict)
+    paper: str = ""
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def fn(self) -> Callable[..., Any]:
+        """The registered callable with :attr:`params` bound."""
+        return functools.partial(self.obj, **self.params) if self.params else self.obj
+
+    @property
+    def label(self) -> str:
+        """Canonical text form, ``name`` or ``name(k=v, ...)``; parses back to the same remedy."""
+        if not self.params:
+            return self.name
+        args = ", ".join(f"{k}={v!r}" for k, v in sorted(self.params.items()))
+        return f"{self.name}({args})"
+
+
+_REMEDIES: dict[tuple[str, str], Remedy] = {}
+_loaded = False
+_NAME_RE = re.compile(r"^\s*([A-Za-z_][\w.\-/]*)\s*(?:\((.*)\))?\s*$")
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in KINDS:
+        raise InvalidArgument(f"remedy kind {kind!r} is unknown; {choices_hint(kind, KINDS)}")
+
+
+def register(
+    kind: Kind, name: str | None = None, *, paper: str = "", replace: bool = False, **meta: Any
+) -> Callable[[F], F]:
+    """Register the decorated callable as remedy ``name`` of ``kind``.
+
+    Args:
+        kind: which registry.
+        name: registry name; defaults to the callable's ``__name__``.
+        paper: citation shown in reports.
+        replace: allow overwriting an existing registration.
+        **meta: kind-specific declarations, stored on :class:`Remedy`.
+
+    Raises:
+        InvalidArgument: the name is already taken and ``replace`` is false.
+    """
+    _check_kind(kind)
+
+    def decorate(obj: F) -> F:
+        key = (kind, name or obj.__name__)
+        if key in _REMEDIES and not replace:
+            raise InvalidArgument(
+                f"{kind} {key[1]!r} is already registered; pass replace=True to override it"
+            )
+        _REMEDIES[key] = Remedy(kind=kind, name=key[1], obj=obj, paper=paper, meta=dict(meta))
+        return obj
+
+    return decorate
+
+
+def unregister(kind: Kind, name: str) -> None:
+    """Remove a registration (used by :func:`temporary`)."""
+    _REMEDIES.pop((kind, name), None)
+
+
+def _ensure_loaded() -> None:
+    """Import the built-in remedies and the entry-point plugins, once."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    importlib.import_module("gradbench.remedies")
+    if os.environ.get("GRADBENCH_NO_PLUGINS"):
+        return
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            ep.load()
+        except Exception as exc:  # a broken plugin must not break gradbench itself
+            warnings.warn(
+                f"gradbench plugin {ep.name!r} ({ep.value}) failed to load and was skipped: {exc}",
+                stacklevel=2,
+            )
+
+
+def names(kind: Kind) -> list[str]:
+    """Sorted names registered under ``kind``."""
+    _check_kind(kind)
+    _ensure_loaded()
+    return sorted(n for k, n in _REMEDIES if k == kind)
+
+
+def parse_name(text: str) -> tuple[str, dict[str, float]]:
+    """Split ``"name(k=1.5, j=2)"`` into ``("name", {"k": 1.5, "j": 2.0})``.
+
+    Raises:
+        InvalidArgument: the text is not of that form or a value is not a finite float.
+    """
+    match = _NAME_RE.match(text) if isinstance(text, str) else None
+    if match is None:
+        raise InvalidArgument(
+            f"remedy name {text!r} is not of the form 'name' or 'name(param=value, ...)'"
+        )
+    name, arg_text = match.group(1), match.group(2)
+    params: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in (arg_text or "").split(","))):
+        key, sep, value = part.partition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        if not sep or not key.strip().isidentifier() or not math.isfinite(number):
+            raise InvalidArgument(
+                f"parameter {part!r} in remedy name {text!r} must be of the form "
+                "name=<finite number>"
+            )
+        params[key.strip()] = number
+    return name, params
+
+
+def _accepted_params(obj: Callable[..., Any]) -> set[str] | None:
+    """Tunable parameters of ``obj``: those with a default (None: any, it takes ``**kwargs``)."""
+    try:
+        sig = inspect.signature(obj)
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
+        return None
+    return {n for n, p in sig.parameters.items() if p.default is not p.empty}
+
+
+def lookup(kind: Kind, text: str) -> Remedy:
+    """The remedy registered as ``kind``/``text``, with any parameters in ``text`` bound.
+
+    Raises:
+        InvalidArgument: unknown kind or name (the message lists the known names and
+            the closest match), or a parameter the remedy does not take.
+    """
+    _check_kind(kind)
+    _ensure_loaded()
+    exact = _REMEDIES.get((kind, text)) if isinstance(text, str) else None
+    if exact is not None:  # names such as "1/sqrt(L)" are taken literally
+        return exact
+    name, params = parse_name(text)
+    remedy = _REMEDIES.get((kind, name))
+    if remedy is None:
+        raise InvalidArgument(f"{kind} {name!r} is unknown; {choices_hint(name, names(kind))}")
+    if not params:
+        return remedy
+    accepted = _accepted_params(remedy.obj)
+    param_names = set(remedy.meta.get("params", ())) or accepted
+    for key in params:
+        if param_names is not None and key not in param_names:
+            valid = ", ".join(sorted(param_names)) or "none"
+            raise InvalidArgument(
+                f"{kind} {name!r} has no parameter {key!r}; its parameters are: {valid}"
+            )
+    return Remedy(remedy.kind, remedy.name, remedy.obj, params, remedy.paper, remedy.meta)
+
+
+@contextmanager
+def temporary(kind: Kind, name: str, obj: Callable[..., Any], **meta: Any) -> Iterator[Remedy]:
+    """Register ``obj`` as ``kind``/``name`` for the duration of a ``with`` block.
+
+    A registration that existed before is restored afterwards.
+    """
+    _ensure_loaded()
+    previous = _REMEDIES.get((kind, name))
+    register(kind, name, replace=True, **meta)(obj)
+    try:
+        yield _REMEDIES[(kind, name)]
+    finally:
+        if previous is None:
+            unregister(kind, name)
+        else:
+            _REMEDIES[(kind, name)] = previous
+
+
+def import_object(path: str) -> Any:
+    """Import ``"pkg.module:attr"`` (or ``"pkg.module"``) named by the user.
+
+    Raises:
+        InvalidArgument: the module or attribute does not exist, or importing it raised.
+    """
+    module_name, _, attr = path.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise InvalidArgument(f"cannot import {path!r}: module {exc.name!r} not found") from None
+    except Exception as exc:
+        raise InvalidArgument(
+            f"importing {path!r} raised {type(exc).__name__}: {exc}"
+        ) from None
+    if not attr:
+        return module
+    try:
+        return cast(Any, functools.reduce(getattr, attr.split("."), module))
+    except AttributeError:
+        raise InvalidArgument(f"module {module_name!r} has no attribute {attr!r}") from None

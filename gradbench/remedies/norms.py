@@ -1,0 +1,47 @@
+"""Built-in normalizations, applied to pre-activations of shape ``(..., batch, features)``.
+
+Leading dimensions are independent networks (seeds), so the same function serves a
+single model and a stack of models. No affine parameters (identity at init).
+``module`` builds the equivalent standard ``torch.nn`` layer, used by the reference
+``nn.Module`` and checked against the function in the tests.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from gradbench.registry import register
+
+EPS = 1e-5
+
+
+@register("normalization", "none", module=lambda n: nn.Identity())
+def none(h: Tensor) -> Tensor:
+    """No normalization."""
+    return h
+
+
+@register("normalization", "batchnorm", paper="Ioffe & Szegedy 2015, arXiv:1502.03167",
+          module=lambda n: nn.BatchNorm1d(n, eps=EPS, affine=False, track_running_stats=False))
+def batchnorm(h: Tensor) -> Tensor:
+    """(h - mean_batch) / sqrt(var_batch + eps), batch statistics (training mode)."""
+    mean = h.mean(dim=-2, keepdim=True)
+    var = h.var(dim=-2, unbiased=False, keepdim=True)
+    return (h - mean) / torch.sqrt(var + EPS)
+
+
+@register("normalization", "layernorm", paper="Ba et al. 2016, arXiv:1607.06450",
+          module=lambda n: nn.LayerNorm(n, eps=EPS, elementwise_affine=False))
+def layernorm(h: Tensor) -> Tensor:
+    """(h - mean_features) / sqrt(var_features + eps), per example."""
+    mean = h.mean(dim=-1, keepdim=True)
+    var = h.var(dim=-1, unbiased=False, keepdim=True)
+    return (h - mean) / torch.sqrt(var + EPS)
+
+
+@register("normalization", "rmsnorm", paper="Zhang & Sennrich 2019, arXiv:1910.07467",
+          module=lambda n: nn.RMSNorm(n, eps=EPS, elementwise_affine=False))
+def rmsnorm(h: Tensor) -> Tensor:
+    """h / sqrt(mean_features(h^2) + eps), per example."""
+    return h * torch.rsqrt(h.pow(2).mean(dim=-1, keepdim=True) + EPS)

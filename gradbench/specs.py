@@ -1,0 +1,270 @@
+"""Network specifications: small frozen, validated dataclasses (no tensors, no torch import).
+
+A spec is the whole description of a random network family; together with an
+integer seed it determines every weight and input bit for bit. Field values are
+checked once, on construction: a bad value raises :class:`InvalidArgument`
+naming the field, the value and the valid choices. Remedy names (activation,
+init, norm, branch scale) are registry names and may carry float parameters,
+e.g. ``"leaky_relu(negative_slope=0.2)"`` or ``"orthogonal(gain=1.2)"``.
+
+Conventions (THEORY.md section 1): fan-in scaling, ``Var W_ij = sigma_w2 / fan_in``;
+biases ``b_i ~ N(0, sigma_b2)``; inputs have i.i.d. ``N(0, input_var)`` entries.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, Union
+
+from gradbench.errors import InvalidArgument, choices_hint
+
+Cell = Literal["rnn_tanh", "rnn_relu", "linear", "lstm", "gru"]
+CELLS: tuple[str, ...] = ("rnn_tanh", "rnn_relu", "linear", "lstm", "gru")
+
+
+def _fail(spec: object, name: str, value: object, rule: str) -> InvalidArgument:
+    return InvalidArgument(f"{type(spec).__name__}.{name}={value!r} is invalid: {rule}")
+
+
+def _check_int(spec: object, name: str, low: int) -> None:
+    value = getattr(spec, name)
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise _fail(spec, name, value, f"must be an integer >= {low}")
+
+
+def _check_float(spec: object, name: str, *, optional: bool = False, positive: bool = False) -> None:
+    value = getattr(spec, name)
+    if optional and value is None:
+        return
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value < 0 or (positive and value == 0):
+        bound = "> 0" if positive else ">= 0"
+        raise _fail(spec, name, value, f"must be a finite number {bound}")
+    object.__setattr__(spec, name, float(value))
+
+
+def _check_remedy(spec: object, name: str, kind: str, *, optional: bool = False) -> None:
+    from gradbench import registry  # local: the registry imports remedies (torch) lazily
+
+    value = getattr(spec, name)
+    if optional and value in (None, "none"):
+        object.__setattr__(spec, name, None)
+        return
+    if not isinstance(value, str):
+        raise _fail(spec, name, value, f"must be a {kind} name")
+    try:
+        remedy = registry.lookup(kind, value)  # type: ignore[arg-type]
+    except InvalidArgument as exc:
+        raise _fail(spec, name, value, str(exc)) from None
+    object.__setattr__(spec, name, remedy.label)
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """Shared behaviour of the spec families."""
+
+    family: ClassVar[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict with a ``family`` key; :func:`spec_from_dict` inverts it."""
+        return {"family": self.family, **dataclasses.asdict(self)}
+
+    def replace(self, **changes: Any) -> Spec:
+        """A copy with ``changes`` applied (and validated)."""
+        return dataclasses.replace(self, **changes)  # type: ignore[return-value]
+
+    @property
+    def n_sites(self) -> int:
+        """Number of probe sites (layers, blocks or time steps)."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class MLPSpec(_Spec):
+    """A deep fully connected network ``h^l = W^l x^{l-1} + b^l``, ``x^l = phi(norm(h^l))``.
+
+    Attributes:
+        depth: number of weight layers L (>= 1); the probe records h^1..h^L.
+        width: width of every layer, input included (>= 1).
+        activation: registered activation name, e.g. ``"tanh"``.
+        init: registered initializer name, e.g. ``"he_normal"``.
+        sigma_w2: weight variance times fan-in; ``None`` takes the initializer's own.
+        sigma_b2: bias variance; ``None`` takes the initializer's own (0 for most).
+        norm: registered normalization applied to h^l before phi, or ``None``.
+        input_var: variance of the i.i.d. Gaussian input entries (> 0).
+    """
+
+    family: ClassVar[str] = "mlp"
+    depth: int
+    width: int
+    activation: str = "relu"
+    init: str = "he_normal"
+    sigma_w2: float | None = None
+    sigma_b2: float | None = None
+    norm: str | None = None
+    input_var: float = 1.0
+
+    def __post_init__(self) -> None:
+        _check_int(self, "depth", 1)
+        _check_int(self, "width", 1)
+        _check_remedy(self, "activation", "activation")
+        _check_remedy(self, "init", "initializer")
+        _check_float(self, "sigma_w2", optional=True)
+        _check_float(self, "sigma_b2", optional=True)
+        _check_remedy(self, "norm", "normalization", optional=True)
+        _check_float(self, "input_var", positive=True)
+
+    @property
+    def n_sites(self) -> int:  # noqa: D102
+        return self.depth
+
+
+@dataclass(frozen=True)
+class ResidualSpec(_Spec):
+    """A residual MLP ``x_l = x_{l-1} + alpha_l W2_l phi(norm(W1_l x_{l-1} + b_l))``.
+
+    Attributes:
+        depth: number of residual blocks L (>= 1); the probe records the stream x_0..x_{L-1}.
+        width: width of the stream and of the branches (>= 1).
+        activation: registered activation inside the branch.
+        init: initializer of the first branch layer W1.
+        sigma_w2: override of W1's weight variance times fan-in.
+        sigma_b2: bias variance of the first branch layer (``None``: the initializer's own).
+        norm: normalization inside the branch (before phi), or ``None``.
+        branch_scale: registered residual scaling: ``"1"``, ``"1/sqrt(L)"``, ``"1/l"``,
+            ``"skipinit"``, ``"rezero"``, ``"fixup"``, or a float alpha.
+        out_init: initializer of the last branch layer W2 (LeCun keeps the branch gain
+            ``v = sigma_v2 * sigma_w2 / 2`` equal to 1 under He/ReLU; THEORY.md section 4).
+        input_var: variance of the i.i.d. Gaussian input entries (> 0).
+    """
+
+    family: ClassVar[str] = "residual"
+    depth: int
+    width: int
+    activation: str = "relu"
+    init: str = "he_normal"
+    sigma_w2: float | None = None
+    sigma_b2: float | None = None
+    norm: str | None = None
+    branch_scale: Union[str, float] = "1"  # noqa: UP007 - dataclass field shown in docs
+    out_init: str = "lecun_normal"
+    input_var: float = 1.0
+
+    def __post_init__(self) -> None:
+        _check_int(self, "depth", 1)
+        _check_int(self, "width", 1)
+        _check_remedy(self, "activation", "activation")
+        _check_remedy(self, "init", "initializer")
+        _check_float(self, "sigma_w2", optional=True)
+        _check_float(self, "sigma_b2", optional=True)
+        _check_remedy(self, "norm", "normalization", optional=True)
+        scale = self.branch_scale
+        if isinstance(scale, (int, float)) and not isinstance(scale, bool):
+            if not math.isfinite(scale):
+                raise _fail(self, "branch_scale", scale, "a numeric branch scale must be finite")
+            object.__setattr__(self, "branch_scale", f"scaled(alpha={float(scale)!r})")
+        _check_remedy(self, "branch_scale", "residual")
+        _check_remedy(self, "out_init", "initializer")
+        _check_float(self, "input_var", positive=True)
+
+    @property
+    def n_sites(self) -> int:  # noqa: D102
+        return self.depth
+
+
+@dataclass(frozen=True)
+class RNNSpec(_Spec):
+    """A recurrent network unrolled for ``steps`` steps, loss on the last hidden state.
+
+    Vanilla cells: ``h_t = phi(W h_{t-1} + U x_t + b)``; ``lstm`` and ``gru`` follow
+    PyTorch's ``nn.LSTMCell``/``nn.GRUCell`` equations and gate order.
+
+    Attributes:
+        cell: one of ``rnn_tanh``, ``rnn_relu``, ``linear``, ``lstm``, ``gru``.
+        hidden: hidden size H (also the input size).
+        steps: number of time steps T (>= 1); the probe records h_1..h_T.
+        init: initializer of each H x H block of the recurrent weight.
+        sigma_w2: override of the recurrent weight variance times fan-in.
+        recurrent_scale: factor applied to the recurrent weight after init
+            (``orthogonal`` with scale rho gives W = rho Q).
+        sigma_b2: bias variance (``None``: the initializer's own).
+        sigma_u2: input-weight variance times fan-in (``U ~ N(0, sigma_u2 / H)``).
+        input_var: variance of the i.i.d. Gaussian inputs x_t (>= 0; 0 means no input).
+        h0_var: variance of the i.i.d. Gaussian initial hidden state.
+    """
+
+    family: ClassVar[str] = "rnn"
+    cell: str
+    hidden: int
+    steps: int
+    init: str = "orthogonal"
+    sigma_w2: float | None = None
+    recurrent_scale: float = 1.0
+    sigma_b2: float | None = None
+    sigma_u2: float = 1.0
+    input_var: float = 1.0
+    h0_var: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.cell not in CELLS:
+            raise _fail(self, "cell", self.cell, choices_hint(self.cell, CELLS))
+        _check_int(self, "hidden", 1)
+        _check_int(self, "steps", 1)
+        _check_remedy(self, "init", "initializer")
+        _check_float(self, "sigma_w2", optional=True)
+        _check_float(self, "recurrent_scale")
+        _check_float(self, "sigma_b2", optional=True)
+        _check_float(self, "sigma_u2")
+        _check_float(self, "input_var")
+        _check_float(self, "h0_var")
+
+    @property
+    def n_sites(self) -> int:  # noqa: D102
+        return self.steps
+
+
+Spec = Union[MLPSpec, ResidualSpec, RNNSpec]  # noqa: UP007
+SPEC_TYPES: dict[str, type[_Spec]] = {"mlp": MLPSpec, "residual": ResidualSpec, "rnn": RNNSpec}
+
+
+def spec_from_dict(data: Mapping[str, Any]) -> Spec:
+    """Rebuild a spec from :meth:`to_dict` output (validating every field).
+
+    Raises:
+        InvalidArgument: unknown family or fields, or an invalid value.
+    """
+    if not isinstance(data, Mapping):
+        raise InvalidArgument(f"a spec must be a JSON object, got {type(data).__name__}")
+    fields = dict(data)
+    family = fields.pop("family", None)
+    cls = SPEC_TYPES.get(str(family))
+    if cls is None:
+        raise InvalidArgument(f"spec family {family!r} is unknown; {choices_hint(family, SPEC_TYPES)}")
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(fields) - known)
+    if unknown:
+        raise InvalidArgument(
+            f"{cls.__name__} has no field {unknown[0]!r}; its fields are: {', '.join(sorted(known))}"
+        )
+    try:
+        return cls(**fields)  # type: ignore[return-value]
+    except TypeError as exc:
+        raise InvalidArgument(f"{cls.__name__}: {exc}") from None
+
+
+def spec_label(spec: Spec) -> str:
+    """Short human-readable id, e.g. ``mlp-L50-n256-tanh-xavier_normal``, for test ids and plots."""
+    parts = [spec.family]
+    for f in dataclasses.fields(spec):
+        value = getattr(spec, f.name)
+        default = f.default
+        if f.name in ("depth", "steps"):
+            parts.append(f"L{value}")
+        elif f.name in ("width", "hidden"):
+            parts.append(f"n{value}")
+        elif value != default or f.name in ("activation", "init", "cell"):
+            parts.append(str(value) if f.name in ("activation", "init", "cell") else f"{f.name}={value}")
+    return "-".join(parts)
