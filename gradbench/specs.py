@@ -268,3 +268,40 @@ def spec_label(spec: Spec) -> str:
         elif value != default or f.name in ("activation", "init", "cell"):
             parts.append(str(value) if f.name in ("activation", "init", "cell") else f"{f.name}={value}")
     return "-".join(parts)
+
+
+def _init_variance(init: str, fan_in: int, fan_out: int) -> float:
+    from gradbench import registry
+
+    remedy = registry.lookup("initializer", init)
+    return float(remedy.meta["variance"](fan_in, fan_out, **remedy.params))
+
+
+def weight_variance(spec: Spec) -> float:
+    """Effective ``sigma_w2`` (variance times fan-in) of the main weights of ``spec``.
+
+    MLP: every layer; residual: the branch's first layer W1; RNN: the recurrent
+    weight including ``recurrent_scale**2``. Uses the override when given, else the
+    initializer's declared variance.
+    """
+    n = spec.hidden if isinstance(spec, RNNSpec) else spec.width
+    sw2 = spec.sigma_w2 if spec.sigma_w2 is not None else _init_variance(spec.init, n, n) * n
+    if isinstance(spec, RNNSpec):
+        return sw2 * spec.recurrent_scale**2
+    return sw2
+
+
+def branch_out_variance(spec: ResidualSpec) -> float:
+    """``sigma_v2``: variance times fan-in of the residual branch's output layer W2."""
+    return _init_variance(spec.out_init, spec.width, spec.width) * spec.width
+
+
+def bias_variance(spec: Spec) -> float:
+    """Effective ``sigma_b2``: the override, else the initializer's declared bias variance, else 0."""
+    if spec.sigma_b2 is not None:
+        return spec.sigma_b2
+    from gradbench import registry
+
+    declared = registry.lookup("initializer", spec.init).meta.get("bias_variance")
+    n = spec.hidden if isinstance(spec, RNNSpec) else spec.width
+    return float(declared(n)) if declared else 0.0
