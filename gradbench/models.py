@@ -1,0 +1,479 @@
+"""Spec -> parameters, inputs and networks: one stacked functional forward, one nn.Module.
+
+Every random number is drawn in float64 on the CPU from a ``torch.Generator`` whose
+seed is derived from (spec, base seed, seed index, stream) by :func:`derive_seed`, so
+a network is the same bit for bit whatever the device, dtype, chunking or number of
+seeds measured alongside it. Parameters of one network are a ``dict[str, Tensor]``;
+stacking S of them along a new leading axis gives a batch of S networks, and
+:meth:`Family.forward` runs either form (``x @ W.mT`` broadcasts over the leading
+axis), which is what makes the probe one forward and one backward for all seeds.
+
+:meth:`Family.module` builds the same network for one seed as an ordinary
+``nn.Module`` from standard layers (``nn.Linear``, ``nn.BatchNorm1d``, ``nn.LSTMCell``,
+...), with a :class:`Tap` module at every probe site; it is the naive reference the
+probe is tested against, and what a PyTorch user would write by hand.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from gradbench import registry
+from gradbench.errors import InvalidArgument
+from gradbench.specs import (
+    MLPSpec,
+    ResidualSpec,
+    RNNSpec,
+    Spec,
+    bias_variance,
+)
+
+Params = dict[str, Tensor]
+
+
+def derive_seed(spec: Spec, base_seed: int, index: int, stream: str) -> int:
+    """A 63-bit seed that is a pure function of the spec, the base seed, the index and the stream.
+
+    Uses BLAKE2b of the canonical JSON of those values, so it is stable across runs,
+    platforms and Python versions (unlike ``hash``).
+    """
+    payload = json.dumps(
+        {"spec": spec.to_dict(), "seed": base_seed, "index": index, "stream": stream},
+        sort_keys=True,
+    )
+    digest = hashlib.blake2b(payload.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") & (2**63 - 1)
+
+
+def generator_for(spec: Spec, base_seed: int, index: int, stream: str) -> torch.Generator:
+    """A CPU generator seeded by :func:`derive_seed`."""
+    return torch.Generator().manual_seed(derive_seed(spec, base_seed, index, stream))
+
+
+def _draw_weight(
+    init: str, shape: tuple[int, int], generator: torch.Generator, sigma_w2: float | None
+) -> Tensor:
+    """Draw one weight with the registered initializer, rescaled to ``sigma_w2`` if given."""
+    remedy = registry.lookup("initializer", init)
+    w = torch.empty(shape, dtype=torch.float64)
+    remedy.fn(w, generator=generator)
+    if sigma_w2 is not None:
+        fan_out, fan_in = shape
+        declared = remedy.meta["variance"](fan_in, fan_out, **remedy.params) * fan_in
+        w.mul_(math.sqrt(sigma_w2 / declared))
+    return w
+
+
+def _draw_bias(size: int, variance: float, generator: torch.Generator) -> Tensor:
+    """``N(0, variance)`` entries, or exact zeros (no draw) when the variance is 0."""
+    if variance == 0.0:
+        return torch.zeros(size, dtype=torch.float64)
+    return torch.randn(size, generator=generator, dtype=torch.float64) * math.sqrt(variance)
+
+
+def _gaussian(shape: tuple[int, ...], variance: float, generator: torch.Generator) -> Tensor:
+    return torch.randn(shape, generator=generator, dtype=torch.float64) * math.sqrt(variance)
+
+
+def _readout(batch: int, width: int, generator: torch.Generator) -> Tensor:
+    """Random readout R with isotropic unit rows scaled so that ||R||_F = 1."""
+    r = torch.randn(batch, width, generator=generator, dtype=torch.float64)
+    return r / r.norm(dim=-1, keepdim=True) / math.sqrt(batch)
+
+
+def _activation(name: str) -> Callable[[Tensor], Tensor]:
+    return registry.lookup("activation", name).fn  # type: ignore[no-any-return]
+
+
+def _norm_fn(name: str | None) -> Callable[[Tensor], Tensor]:
+    return registry.lookup("normalization", name or "none").fn  # type: ignore[no-any-return]
+
+
+class Tap(nn.Identity):
+    """Marks a probe site in a reference module; hooks on it see the site's tensor."""
+
+
+class Lambda(nn.Module):
+    """Wraps an elementwise function from a registry as a module (for printing and hooks)."""
+
+    def __init__(self, fn: Callable[[Tensor], Tensor], name: str) -> None:
+        super().__init__()
+        self.fn, self.name = fn, name
+
+    def forward(self, x: Tensor) -> Tensor:  # noqa: D102
+        return self.fn(x)
+
+    def extra_repr(self) -> str:  # noqa: D102
+        return self.name
+
+
+def _norm_module(name: str | None, width: int) -> nn.Module:
+    remedy = registry.lookup("normalization", name or "none")
+    factory = remedy.meta.get("module")
+    return factory(width) if factory else Lambda(remedy.fn, remedy.label)
+
+
+def _load_linear(linear: nn.Linear, weight: Tensor, bias: Tensor | None = None) -> nn.Linear:
+    with torch.no_grad():
+        linear.weight.copy_(weight)
+        if bias is not None:
+            linear.bias.copy_(bias)
+    return linear
+
+
+@dataclass(frozen=True)
+class Forward:
+    """Result of a functional forward pass.
+
+    Attributes:
+        loss: scalar ``sum(R * y)`` summed over stacked networks.
+        sites: the probe-site tensors (``retain_grad`` already called).
+        weight_inputs: per site, ``(grad_source, input)`` pairs whose product
+            ``grad_source.grad^T @ input`` is the site's weight gradient, or ``None``
+            when the site's weight gradients come from parameters' ``.grad``.
+    """
+
+    loss: Tensor
+    sites: list[Tensor]
+    weight_inputs: list[tuple[Tensor, Tensor]] | None = None
+
+
+class Family:
+    """How one spec family draws, runs and builds its networks."""
+
+    site_name = "site"
+
+    def draw_parameters(self, spec: Any, generator: torch.Generator) -> Params:
+        """All parameters of one network, float64 CPU, drawn in a fixed order."""
+        raise NotImplementedError
+
+    def draw_data(self, spec: Any, batch: int, generator: torch.Generator) -> Params:
+        """Inputs and the readout of one network's batch, float64 CPU."""
+        raise NotImplementedError
+
+    def forward(self, spec: Any, params: Params, data: Params) -> Forward:
+        """Run the network(s); params and data may carry a leading stack axis."""
+        raise NotImplementedError
+
+    def weight_groups(self, spec: Any) -> list[list[str]]:
+        """Per site, the parameter names whose gradient norm is reported there (empty: RNN)."""
+        return []
+
+    def module(self, spec: Any, params: Params) -> nn.Module:
+        """The same network (one seed) as an ordinary ``nn.Module``; ``forward(data) -> y``."""
+        raise NotImplementedError
+
+    def calibrate(self, spec: Any, params: Params, data: Params) -> Params:
+        """Data-dependent initialization (LSUV); identity unless the initializer asks for it."""
+        if registry.lookup("initializer", spec.init).meta.get("data_dependent"):
+            raise InvalidArgument(
+                f"initializer {spec.init!r} needs data and is supported for MLPSpec only, "
+                f"not {type(spec).__name__}"
+            )
+        return params
+
+
+class MLPFamily(Family):
+    """``h^l = W^l x^{l-1} + b^l``, ``x^l = phi(norm(h^l))``, sites ``h^1..h^L``."""
+
+    site_name = "pre-activation h^l"
+
+    def draw_parameters(self, spec: MLPSpec, generator: torch.Generator) -> Params:  # noqa: D102
+        n, sb2, params = spec.width, bias_variance(spec), {}
+        for layer in range(spec.depth):
+            params[f"W{layer}"] = _draw_weight(spec.init, (n, n), generator, spec.sigma_w2)
+            params[f"b{layer}"] = _draw_bias(n, sb2, generator)
+        return params
+
+    def draw_data(self, spec: MLPSpec, batch: int, generator: torch.Generator) -> Params:  # noqa: D102
+        return {
+            "x": _gaussian((batch, spec.width), spec.input_var, generator),
+            "R": _readout(batch, spec.width, generator),
+        }
+
+    def forward(self, spec: MLPSpec, params: Params, data: Params) -> Forward:  # noqa: D102
+        act, norm = _activation(spec.activation), _norm_fn(spec.norm)
+        x, sites = data["x"], []
+        for layer in range(spec.depth):
+            h = x @ params[f"W{layer}"].mT + params[f"b{layer}"].unsqueeze(-2)
+            h.retain_grad()
+            sites.append(h)
+            x = act(norm(h))
+        return Forward(loss=(data["R"] * x).sum(), sites=sites)
+
+    def weight_groups(self, spec: MLPSpec) -> list[list[str]]:  # noqa: D102
+        return [[f"W{layer}"] for layer in range(spec.depth)]
+
+    def calibrate(self, spec: MLPSpec, params: Params, data: Params) -> Params:
+        """LSUV (Mishkin & Matas 2016): rescale W^l, layer by layer, so that Var h^l = 1."""
+        if not registry.lookup("initializer", spec.init).meta.get("data_dependent"):
+            return params
+        act, norm, x = _activation(spec.activation), _norm_fn(spec.norm), data["x"]
+        params = dict(params)
+        for layer in range(spec.depth):
+            w, b = params[f"W{layer}"], params[f"b{layer}"]
+            h = x @ w.mT + b
+            std = h.std(dim=(-2, -1), keepdim=True).squeeze(-1)
+            params[f"W{layer}"] = w / std
+            x = act(norm(x @ params[f"W{layer}"].mT + b))
+        return params
+
+    def module(self, spec: MLPSpec, params: Params) -> nn.Module:  # noqa: D102
+        return _MLPModule(spec, params)
+
+
+class _MLPModule(nn.Module):
+    def __init__(self, spec: MLPSpec, params: Params) -> None:
+        super().__init__()
+        n = spec.width
+        self.linears = nn.ModuleList(
+            _load_linear(nn.Linear(n, n, dtype=torch.float64), params[f"W{i}"], params[f"b{i}"])
+            for i in range(spec.depth)
+        )
+        self.taps = nn.ModuleList(Tap() for _ in range(spec.depth))
+        self.norms = nn.ModuleList(_norm_module(spec.norm, n) for _ in range(spec.depth))
+        self.act = Lambda(_activation(spec.activation), spec.activation)
+
+    def forward(self, data: Params) -> Tensor:
+        x = data["x"]
+        for linear, tap, norm in zip(self.linears, self.taps, self.norms):
+            x = self.act(norm(tap(linear(x))))
+        return x
+
+
+class ResidualFamily(Family):
+    """``x_l = x_{l-1} + alpha_l W2 phi(norm(W1 x_{l-1} + b))``, sites ``x_0..x_{L-1}``."""
+
+    site_name = "residual stream x_l"
+
+    def draw_parameters(self, spec: ResidualSpec, generator: torch.Generator) -> Params:  # noqa: D102
+        n, sb2, params = spec.width, bias_variance(spec), {}
+        scaling = registry.lookup("residual", spec.branch_scale)
+        w1_scale = scaling.meta.get("branch_weight_scale", lambda depth: 1.0)(spec.depth)
+        for block in range(spec.depth):
+            params[f"W1_{block}"] = _draw_weight(spec.init, (n, n), generator, spec.sigma_w2) * w1_scale
+            params[f"b{block}"] = _draw_bias(n, sb2, generator)
+            w2 = _draw_weight(spec.out_init, (n, n), generator, None)
+            params[f"W2_{block}"] = torch.zeros_like(w2) if scaling.meta.get("zero_out") else w2
+        return params
+
+    draw_data = MLPFamily.draw_data  # type: ignore[assignment]
+
+    def alphas(self, spec: ResidualSpec) -> list[float]:
+        """Branch scale alpha_l for l = 1..L."""
+        fn = registry.lookup("residual", spec.branch_scale).fn
+        return [float(fn(block + 1, spec.depth)) for block in range(spec.depth)]
+
+    def forward(self, spec: ResidualSpec, params: Params, data: Params) -> Forward:  # noqa: D102
+        act, norm = _activation(spec.activation), _norm_fn(spec.norm)
+        x, sites = data["x"], []
+        for block, alpha in enumerate(self.alphas(spec)):
+            if x.requires_grad:
+                x.retain_grad()
+            sites.append(x)
+            h = x @ params[f"W1_{block}"].mT + params[f"b{block}"].unsqueeze(-2)
+            x = x + alpha * (act(norm(h)) @ params[f"W2_{block}"].mT)
+        return Forward(loss=(data["R"] * x).sum(), sites=sites)
+
+    def weight_groups(self, spec: ResidualSpec) -> list[list[str]]:  # noqa: D102
+        return [[f"W1_{b}", f"W2_{b}"] for b in range(spec.depth)]
+
+    def module(self, spec: ResidualSpec, params: Params) -> nn.Module:  # noqa: D102
+        return _ResidualModule(spec, params, self.alphas(spec))
+
+
+class _Block(nn.Module):
+    def __init__(self, spec: ResidualSpec, params: Params, block: int, alpha: float) -> None:
+        super().__init__()
+        n, f64 = spec.width, torch.float64
+        self.tap = Tap()
+        self.fc1 = _load_linear(nn.Linear(n, n, dtype=f64), params[f"W1_{block}"], params[f"b{block}"])
+        self.norm = _norm_module(spec.norm, n)
+        self.act = Lambda(_activation(spec.activation), spec.activation)
+        self.fc2 = _load_linear(nn.Linear(n, n, bias=False, dtype=f64), params[f"W2_{block}"])
+        self.alpha = alpha
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.tap(x)
+        return x + self.alpha * self.fc2(self.act(self.norm(self.fc1(x))))
+
+
+class _ResidualModule(nn.Module):
+    def __init__(self, spec: ResidualSpec, params: Params, alphas: list[float]) -> None:
+        super().__init__()
+        self.blocks = nn.Sequential(*(_Block(spec, params, b, a) for b, a in enumerate(alphas)))
+
+    def forward(self, data: Params) -> Tensor:
+        return self.blocks(data["x"])  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class CellKind:
+    """A recurrent cell: gate count, stacked step function, reference ``nn`` cell factory."""
+
+    gates: int
+    step: Callable[[Tensor, Tensor, Tensor, Tensor], tuple[Tensor, Tensor]]
+    reference: Callable[[int], nn.Module]
+
+
+def _vanilla(phi: Callable[[Tensor], Tensor]) -> Callable[..., tuple[Tensor, Tensor]]:
+    def step(inp: Tensor, rec: Tensor, h: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
+        return phi(inp + rec), c
+
+    return step
+
+
+def _lstm_step(inp: Tensor, rec: Tensor, h: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
+    """PyTorch LSTMCell equations, gate order (i, f, g, o) (Hochreiter & Schmidhuber 1997)."""
+    i, f, g, o = (inp + rec).chunk(4, dim=-1)
+    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    return torch.sigmoid(o) * torch.tanh(c), c
+
+
+def _gru_step(inp: Tensor, rec: Tensor, h: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
+    """PyTorch GRUCell equations, gate order (r, z, n) (Cho et al. 2014)."""
+    i_r, i_z, i_n = inp.chunk(3, dim=-1)
+    h_r, h_z, h_n = rec.chunk(3, dim=-1)
+    r, z = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
+    n = torch.tanh(i_n + r * h_n)
+    return (1 - z) * n + z * h, c
+
+
+class _LinearCell(nn.Module):
+    """h' = W_ih x + b + W_hh h (no nonlinearity), the reference for the ``linear`` cell."""
+
+    def __init__(self, hidden: int) -> None:
+        super().__init__()
+        self.weight_ih = nn.Parameter(torch.empty(hidden, hidden, dtype=torch.float64))
+        self.weight_hh = nn.Parameter(torch.empty(hidden, hidden, dtype=torch.float64))
+        self.bias_ih = nn.Parameter(torch.empty(hidden, dtype=torch.float64))
+        self.bias_hh = nn.Parameter(torch.zeros(hidden, dtype=torch.float64))
+
+    def forward(self, x: Tensor, h: Tensor) -> Tensor:
+        return x @ self.weight_ih.T + self.bias_ih + h @ self.weight_hh.T + self.bias_hh
+
+
+CELL_KINDS: dict[str, CellKind] = {
+    "rnn_tanh": CellKind(1, _vanilla(torch.tanh), lambda n: nn.RNNCell(n, n, nonlinearity="tanh")),
+    "rnn_relu": CellKind(1, _vanilla(torch.relu), lambda n: nn.RNNCell(n, n, nonlinearity="relu")),
+    "linear": CellKind(1, _vanilla(lambda x: x), _LinearCell),
+    "lstm": CellKind(4, _lstm_step, lambda n: nn.LSTMCell(n, n)),
+    "gru": CellKind(3, _gru_step, lambda n: nn.GRUCell(n, n)),
+}
+
+
+class RNNFamily(Family):
+    """Unrolled recurrent net, loss on h_T, sites ``h_1..h_T`` (PyTorch cell equations)."""
+
+    site_name = "hidden state h_t"
+
+    def draw_parameters(self, spec: RNNSpec, generator: torch.Generator) -> Params:  # noqa: D102
+        n, gates = spec.hidden, CELL_KINDS[spec.cell].gates
+        blocks = [
+            _draw_weight(spec.init, (n, n), generator, spec.sigma_w2) for _ in range(gates)
+        ]
+        w_ih = _gaussian((gates * n, n), spec.sigma_u2 / n, generator)
+        return {
+            "W_hh": torch.cat(blocks) * spec.recurrent_scale,
+            "W_ih": w_ih,
+            "b": _draw_bias(gates * n, bias_variance(spec), generator),
+        }
+
+    def draw_data(self, spec: RNNSpec, batch: int, generator: torch.Generator) -> Params:  # noqa: D102
+        n = spec.hidden
+        return {
+            "xs": _gaussian((spec.steps, batch, n), spec.input_var, generator),
+            "h0": _gaussian((batch, n), spec.h0_var, generator),
+            "R": _readout(batch, n, generator),
+        }
+
+    def forward(self, spec: RNNSpec, params: Params, data: Params) -> Forward:  # noqa: D102
+        step = CELL_KINDS[spec.cell].step
+        h, xs = data["h0"], data["xs"]
+        c = torch.zeros_like(h)
+        w_hh, w_ih, b = params["W_hh"], params["W_ih"], params["b"].unsqueeze(-2)
+        sites, weight_inputs = [], []
+        for t in range(spec.steps):
+            rec = h @ w_hh.mT
+            rec.retain_grad()
+            weight_inputs.append((rec, h))
+            h, c = step(xs[..., t, :, :] @ w_ih.mT + b, rec, h, c)
+            h.retain_grad()
+            sites.append(h)
+        return Forward(loss=(data["R"] * h).sum(), sites=sites, weight_inputs=weight_inputs)
+
+    def module(self, spec: RNNSpec, params: Params) -> nn.Module:  # noqa: D102
+        return _RNNModule(spec, params)
+
+
+class _RNNModule(nn.Module):
+    def __init__(self, spec: RNNSpec, params: Params) -> None:
+        super().__init__()
+        self.cell = CELL_KINDS[spec.cell].reference(spec.hidden).to(torch.float64)
+        self.is_lstm = isinstance(self.cell, nn.LSTMCell)
+        with torch.no_grad():
+            self.cell.weight_hh.copy_(params["W_hh"])
+            self.cell.weight_ih.copy_(params["W_ih"])
+            self.cell.bias_ih.copy_(params["b"])
+            self.cell.bias_hh.zero_()
+        self.taps = nn.ModuleList(Tap() for _ in range(spec.steps))
+
+    def forward(self, data: Params) -> Tensor:
+        h = data["h0"]
+        c = torch.zeros_like(h)
+        for t, tap in enumerate(self.taps):
+            if self.is_lstm:
+                h, c = self.cell(data["xs"][t], (h, c))
+            else:
+                h = self.cell(data["xs"][t], h)
+            h = tap(h)
+        return h
+
+
+FAMILIES: dict[type, Family] = {
+    MLPSpec: MLPFamily(),
+    ResidualSpec: ResidualFamily(),
+    RNNSpec: RNNFamily(),
+}
+
+
+def family_of(spec: Spec) -> Family:
+    """The :class:`Family` that handles ``spec``."""
+    try:
+        return FAMILIES[type(spec)]
+    except KeyError:
+        raise InvalidArgument(
+            f"spec of type {type(spec).__name__} is not a gradbench spec; "
+            "use MLPSpec, ResidualSpec or RNNSpec"
+        ) from None
+
+
+def draw_network(spec: Spec, batch: int, base_seed: int, index: int) -> tuple[Params, Params]:
+    """Parameters and data of network ``index`` (float64, CPU), calibrated if the init needs data."""
+    family = family_of(spec)
+    params = family.draw_parameters(spec, generator_for(spec, base_seed, index, "params"))
+    data = family.draw_data(spec, batch, generator_for(spec, base_seed, index, "data"))
+    return family.calibrate(spec, params, data), data
+
+
+def build_module(spec: Spec, seed: int = 0, index: int = 0, batch: int = 1) -> nn.Module:
+    """The network ``index`` of ``spec`` as an ordinary float64 ``nn.Module``.
+
+    Its :class:`Tap` submodules mark the probe sites (``named_modules()`` shows them).
+
+    Examples:
+        >>> from gradbench import MLPSpec
+        >>> model = build_module(MLPSpec(depth=3, width=8))
+        >>> sum(isinstance(m, Tap) for m in model.modules())
+        3
+    """
+    params, _ = draw_network(spec, batch, seed, index)
+    return family_of(spec).module(spec, params)

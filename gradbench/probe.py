@@ -1,0 +1,239 @@
+"""The gradient probe: one forward and one backward for many random networks at once.
+
+:func:`measure` draws ``seeds`` independent networks of a spec (see
+:mod:`gradbench.models` for how each is seeded), stacks their parameters along a
+leading axis and runs them together with batched matrix products, so the cost is
+that of a few large ``bmm`` calls instead of a Python loop over models. It records,
+per probe site, ``||dL/d site||_F``, the weight-gradient norm and the second moment of
+the site, as plain NumPy arrays in a :class:`~gradbench.records.Measurement`.
+
+:func:`measure_reference` computes the same numbers the naive way (build each seed's
+``nn.Module``, call ``backward``, read ``.grad``); tests hold the two equal.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from gradbench.errors import InvalidArgument, choices_hint
+from gradbench.models import Family, Params, Tap, draw_network, family_of
+from gradbench.records import Measurement
+from gradbench.specs import RNNSpec, Spec
+
+DTYPES: dict[str, torch.dtype] = {
+    "float32": torch.float32,
+    "float64": torch.float64,
+    "bfloat16": torch.bfloat16,
+}
+DEFAULT_MEMORY_BUDGET = 1 << 30  # bytes of activations held for one backward pass
+_ACTIVATION_COPIES = 8  # tensors of size batch x width kept per site (h, norm, phi, grads)
+
+
+def available_devices() -> list[str]:
+    """``["cpu"]`` plus ``"cuda"`` when a CUDA device is usable."""
+    return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+def _measure_iv(spec: Spec, seeds: int, batch: int, device: str, dtype: str, seed: int) -> None:
+    family_of(spec)
+    for name, value, low in (("seeds", seeds, 1), ("batch", batch, 1), ("seed", seed, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise InvalidArgument(f"{name}={value!r} is invalid: must be an integer >= {low}")
+    if dtype not in DTYPES:
+        raise InvalidArgument(f"dtype={dtype!r} is invalid; {choices_hint(dtype, DTYPES)}")
+    kind = str(device).split(":")[0]
+    if kind not in ("cpu", "cuda"):
+        raise InvalidArgument(f"device={device!r} is invalid; valid choices: cpu, cuda, cuda:N")
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise InvalidArgument(
+            f"device={device!r} is not available on this machine (no CUDA device); "
+            "valid choices here: cpu"
+        )
+    if spec.family == "residual" or spec.family == "mlp":
+        if spec.norm == "batchnorm" and batch < 2:
+            raise InvalidArgument(f"batch={batch} is invalid with batchnorm: must be >= 2")
+
+
+def memory_budget() -> int:
+    """Bytes the probe may hold at once: ``GRADBENCH_MEMORY_BUDGET_MB`` or 1 GiB."""
+    text = os.environ.get("GRADBENCH_MEMORY_BUDGET_MB")
+    if text is None:
+        return DEFAULT_MEMORY_BUDGET
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value > 0:
+        raise InvalidArgument(
+            f"GRADBENCH_MEMORY_BUDGET_MB={text!r} is invalid: must be a positive number"
+        )
+    return int(value * (1 << 20))
+
+
+def bytes_per_network(spec: Spec, batch: int, dtype: str) -> int:
+    """Estimated memory of one network's forward and backward pass."""
+    itemsize = torch.empty((), dtype=DTYPES[dtype]).element_size()
+    width = spec.hidden if isinstance(spec, RNNSpec) else spec.width
+    gates = 4 if isinstance(spec, RNNSpec) else 2  # recurrent gates, or the residual branch
+    per_site = batch * width * gates * _ACTIVATION_COPIES + 2 * gates * width * width
+    return itemsize * spec.n_sites * per_site
+
+
+def chunk_size(spec: Spec, seeds: int, batch: int, dtype: str, budget: int | None = None) -> int:
+    """How many networks to stack in one pass so the pass stays within the memory budget."""
+    budget = memory_budget() if budget is None else budget
+    return max(1, min(seeds, budget // max(1, bytes_per_network(spec, batch, dtype))))
+
+
+def _stack(items: Sequence[Params], device: str, dtype: torch.dtype) -> Params:
+    return {k: torch.stack([p[k] for p in items]).to(device=device, dtype=dtype) for k in items[0]}
+
+
+def _frobenius(t: Tensor | None, like: Tensor) -> Tensor:
+    """Per-network Frobenius norm over every axis but the first, in float64."""
+    if t is None:
+        return torch.zeros(like.shape[0], dtype=torch.float64, device=like.device)
+    return t.detach().double().flatten(start_dim=1).norm(dim=1)
+
+
+def _weight_grad_norms(family: Family, spec: Spec, params: Params, fwd_inputs: object) -> Tensor:
+    """[S, sites] norms of each site's weight gradient (after backward)."""
+    if fwd_inputs is not None:  # recurrent: step t's contribution g_t^T h_{t-1}
+        return torch.stack(
+            [_frobenius(src.grad.mT @ inp.detach(), src) for src, inp in fwd_inputs],  # type: ignore[union-attr]
+            dim=1,
+        )
+    columns = []
+    for names in family.weight_groups(spec):
+        sq = sum(_frobenius(params[n].grad, params[n]) ** 2 for n in names)
+        columns.append(torch.sqrt(sq))  # type: ignore[arg-type]
+    return torch.stack(columns, dim=1)
+
+
+def _measure_chunk(
+    spec: Spec, indices: range, batch: int, device: str, dtype: torch.dtype, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    family = family_of(spec)
+    nets = [draw_network(spec, batch, seed, i) for i in indices]
+    params = _stack([p for p, _ in nets], device, dtype)
+    data = _stack([d for _, d in nets], device, dtype)
+    weight_names = {n for group in family.weight_groups(spec) for n in group}
+    for name in weight_names:
+        params[name].requires_grad_(True)
+    data["x" if "x" in data else "h0"].requires_grad_(True)  # the first site is then observable
+    fwd = family.forward(spec, params, data)
+    fwd.loss.backward()
+    with torch.no_grad():
+        act = torch.stack([_frobenius(s.grad, s) for s in fwd.sites], dim=1)
+        weights = _weight_grad_norms(family, spec, params, fwd.weight_inputs)
+        q = torch.stack([s.detach().double().pow(2).flatten(1).mean(dim=1) for s in fwd.sites], 1)
+    return act.cpu().numpy(), weights.cpu().numpy(), q.cpu().numpy()
+
+
+def measure(
+    spec: Spec,
+    seeds: int = 16,
+    batch: int = 64,
+    device: str = "cpu",
+    dtype: str = "float32",
+    seed: int = 0,
+) -> Measurement:
+    """Measure gradient and activation norms at every site of ``seeds`` random networks.
+
+    All networks are run in one stacked forward and one backward pass (chunked over
+    networks only when the memory budget requires it; chunking does not change the
+    numbers). The loss is ``<R, y>`` for the network output ``y`` and a fixed random
+    readout ``R`` with isotropic unit rows scaled to ``||R||_F = 1``, so the backward
+    signal entering the top is isotropic with unit norm. Inputs have i.i.d.
+    ``N(0, spec.input_var)`` entries. The same spec, seed and dtype give bit-identical
+    arrays on the CPU.
+
+    Args:
+        spec: the network family (:class:`~gradbench.MLPSpec`, ``ResidualSpec``, ``RNNSpec``).
+        seeds: number of independent networks.
+        batch: examples per network.
+        device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+        dtype: ``"float32"``, ``"float64"`` or ``"bfloat16"``.
+        seed: base seed; network ``i`` is seeded from ``(spec, seed, i)``.
+
+    Returns:
+        A :class:`~gradbench.records.Measurement` with ``[seeds, sites]`` arrays.
+
+    Raises:
+        InvalidArgument: a bad argument, or an unavailable device.
+
+    Examples:
+        >>> from gradbench import MLPSpec
+        >>> m = measure(MLPSpec(depth=4, width=16), seeds=2, batch=8)
+        >>> m.act_grad_norms.shape
+        (2, 4)
+    """
+    _measure_iv(spec, seeds, batch, device, dtype, seed)
+    step = chunk_size(spec, seeds, batch, dtype)
+    parts = [
+        _measure_chunk(spec, range(i, min(seeds, i + step)), batch, device, DTYPES[dtype], seed)
+        for i in range(0, seeds, step)
+    ]
+    act, weights, q = (np.concatenate(arrays, axis=0) for arrays in zip(*parts))
+    return _measurement(spec, seeds, batch, seed, str(device), dtype, act, weights, q)
+
+
+def _measurement(
+    spec: Spec, seeds: int, batch: int, seed: int, device: str, dtype: str,
+    act: np.ndarray, weights: np.ndarray, q: np.ndarray,
+) -> Measurement:
+    nonfinite = ~(np.isfinite(act) & np.isfinite(weights) & np.isfinite(q))
+    return Measurement(
+        spec=spec.to_dict(), seeds=seeds, batch=batch, seed=seed, device=device, dtype=dtype,
+        act_grad_norms=act, weight_grad_norms=weights, preact_second_moment=q, nonfinite=nonfinite,
+    )
+
+
+def measure_reference(spec: Spec, seeds: int = 4, batch: int = 16, seed: int = 0) -> Measurement:
+    """The naive float64 reference: per seed, build the ``nn.Module``, backward, read ``.grad``.
+
+    Slow by design (a Python loop over models). For RNNs the per-step weight-gradient
+    contribution is not observable inside ``nn.RNNCell``; its column is NaN here.
+    """
+    _measure_iv(spec, seeds, batch, "cpu", "float64", seed)
+    family = family_of(spec)
+    act, weights, q = [], [], []
+    for index in range(seeds):
+        params, data = draw_network(spec, batch, seed, index)
+        model = family.module(spec, params)
+        taps = [m for m in model.modules() if isinstance(m, Tap)]
+        seen: list[Tensor] = []
+
+        def keep(module: torch.nn.Module, args: object, out: Tensor) -> None:
+            out.retain_grad()
+            seen.append(out)
+
+        handles = [t.register_forward_hook(keep) for t in taps]
+        data["x" if "x" in data else "h0"].requires_grad_(True)
+        (data["R"] * model(data)).sum().backward()
+        for handle in handles:
+            handle.remove()
+        act.append([float(s.grad.norm()) if s.grad is not None else 0.0 for s in seen])
+        q.append([float(s.detach().pow(2).mean()) for s in seen])
+        weights.append(_reference_weight_norms(model, len(seen)))
+    return _measurement(
+        spec, seeds, batch, seed, "cpu", "float64", np.array(act), np.array(weights), np.array(q)
+    )
+
+
+def _reference_weight_norms(model: torch.nn.Module, sites: int) -> list[float]:
+    """Per site, the norm of the weight gradients of the layers belonging to it."""
+    if hasattr(model, "linears"):
+        return [float(lin.weight.grad.norm()) for lin in model.linears]
+    if hasattr(model, "blocks"):
+        return [
+            math.hypot(float(b.fc1.weight.grad.norm()), float(b.fc2.weight.grad.norm()))
+            for b in model.blocks
+        ]
+    return [math.nan] * sites
