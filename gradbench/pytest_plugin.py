@@ -1,1 +1,366 @@
-"""gradbench's pytest plugin (placeholder replaced below)."""
+"""gradbench's pytest plugin: options, profiles, the result recorder and the JSON it writes.
+
+Suites record what they measured with the ``gradbench_record`` fixture::
+
+    def test_claim(gradbench_record):
+        gradbench_record(claim="mean_field_slope", spec=spec, measurement=m,
+                         prediction=p, verdict=v, source="Schoenholz et al. 2017")
+
+Each recorded case travels with the test report (``user_properties``), so it
+reaches the controlling process under pytest-xdist and is kept when benchmarks
+are disabled. At the end of the session the controller writes one strict JSON
+file in pytest-benchmark's layout (``benchmarks[i].extra_info["gradbench"]``),
+atomically, to ``--gradbench-json``; ``--gradbench-report`` renders it to HTML.
+When a test also uses pytest-benchmark's ``benchmark`` fixture, the case is put in
+its ``extra_info`` too, so pytest-benchmark's own JSON carries it.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from gradbench.errors import InvalidArgument
+from gradbench.profiles import PROFILES, Profile, get_profile
+from gradbench.records import SCHEMA_VERSION, to_jsonable, write_json
+
+_USER_PROPERTY = "gradbench_cases"
+
+
+@dataclass
+class RunState:
+    """What the controlling process collects during a session."""
+
+    profile: Profile
+    base_seed: int
+    devices: list[str]
+    json_path: str | None
+    report_path: str | None
+    cases: list[dict[str, Any]] = field(default_factory=list)
+    failed_claims: int = 0
+
+
+STATE = pytest.StashKey[RunState]()
+ITEM_CASES = pytest.StashKey[list[dict[str, Any]]]()
+
+
+def _option(config: pytest.Config, name: str) -> Any:
+    value = config.getoption(f"gradbench_{name}")
+    return value if value is not None else config.getini(f"gradbench_{name}")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--gradbench-*`` options, each mirrored as a ``gradbench_*`` ini option."""
+    group = parser.getgroup("gradbench", "gradient-flow benchmark suite")
+    options = [
+        ("profile", "quick", f"work profile: {', '.join(PROFILES)} (default quick)"),
+        ("seeds", "", "override the profile's number of networks per configuration"),
+        ("devices", "cpu", "comma-separated devices to measure on, e.g. cpu,cuda (default cpu)"),
+        ("base-seed", "0", "base seed every network seed is derived from (default 0)"),
+        ("json", "", "write the gradbench results (pytest-benchmark JSON layout) to this path"),
+        ("report", "", "also render the results as a self-contained HTML report at this path"),
+    ]
+    for name, default, help_text in options:
+        dest = name.replace("-", "_")
+        group.addoption(f"--gradbench-{name}", dest=f"gradbench_{dest}", default=None, help=help_text)
+        parser.addini(f"gradbench_{dest}", help_text, default=default)
+
+
+def _int_option(config: pytest.Config, name: str) -> int | None:
+    text = str(_option(config, name)).strip()
+    if not text:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise pytest.UsageError(f"--gradbench-{name.replace('_', '-')}={text!r} is invalid: "
+                                "must be a non-negative integer")
+    return value
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Validate options, register markers and Hypothesis profiles, set up the run state."""
+    for line in (
+        "gradbench: a gradbench suite case",
+        "gradbench_cuda: needs a CUDA device (skipped when none is available)",
+        "gradbench_slow: long-running; only in the full profile",
+        "gradbench_statistical: a calibrated statistical claim",
+    ):
+        config.addinivalue_line("markers", line)
+    try:
+        profile = get_profile(str(_option(config, "profile")))
+    except InvalidArgument as exc:
+        raise pytest.UsageError(f"--gradbench-profile: {exc}") from None
+    seeds = _int_option(config, "seeds")
+    if seeds is not None:
+        if seeds < 2:
+            raise pytest.UsageError(f"--gradbench-seeds={seeds} is invalid: must be >= 2")
+        profile = Profile(**{**profile.__dict__, "seeds": seeds})
+    devices = [d.strip() for d in str(_option(config, "devices")).split(",") if d.strip()]
+    bad = [d for d in devices if d.split(":")[0] not in ("cpu", "cuda")]
+    if bad or not devices:
+        raise pytest.UsageError(
+            f"--gradbench-devices={_option(config, 'devices')!r} is invalid; valid choices: cpu, cuda"
+        )
+    config.stash[STATE] = RunState(
+        profile=profile,
+        base_seed=_int_option(config, "base_seed") or 0,
+        devices=devices,
+        json_path=str(_option(config, "json")) or None,
+        report_path=str(_option(config, "report")) or None,
+    )
+    _register_hypothesis_profiles(profile, config.getoption("hypothesis_profile", None))
+
+
+def _register_hypothesis_profiles(profile: Profile, requested: str | None) -> None:
+    """``dev`` (fast, random) and ``ci`` (derandomized, no deadline) Hypothesis profiles.
+
+    The active gradbench profile sets ``max_examples`` of both. Hypothesis loads ``ci``
+    by itself on CI; ``--hypothesis-profile`` or ``HYPOTHESIS_PROFILE`` choose explicitly.
+    """
+    from hypothesis import HealthCheck, settings
+
+    common = dict(
+        max_examples=profile.max_examples,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
+                               HealthCheck.data_too_large],
+    )
+    settings.register_profile("dev", **common)
+    settings.register_profile("ci", settings.get_profile("ci"), derandomize=True, database=None,
+                              print_blob=True, **common)
+    # gradbench's default: derandomized, so every verdict is a pure function of the command line.
+    settings.register_profile("gradbench", derandomize=True, database=None, **common)
+    chosen = requested or os.environ.get("HYPOTHESIS_PROFILE")
+    settings.load_profile(chosen or ("ci" if os.environ.get("CI") else "gradbench"))
+
+
+@dataclass(frozen=True)
+class GradbenchConfig:
+    """What suites see of the run configuration (the ``gradbench_config`` fixture)."""
+
+    profile: Profile
+    base_seed: int
+    devices: tuple[str, ...]
+
+
+@pytest.fixture(scope="session")
+def gradbench_config(request: pytest.FixtureRequest) -> GradbenchConfig:
+    """The active profile, base seed and devices."""
+    state = request.config.stash[STATE]
+    return GradbenchConfig(state.profile, state.base_seed, tuple(state.devices))
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize ``gradbench_device`` over the requested devices; CUDA skips cleanly if absent."""
+    if "gradbench_device" in metafunc.fixturenames:
+        devices = metafunc.config.stash[STATE].devices
+        metafunc.parametrize(
+            "gradbench_device",
+            [pytest.param(d, marks=[pytest.mark.gradbench_cuda] if d.startswith("cuda") else [])
+             for d in devices],
+            ids=devices,
+        )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip CUDA cases when no CUDA device exists."""
+    if item.get_closest_marker("gradbench_cuda") is not None:
+        import torch
+
+        if not torch.cuda.is_available():
+            pytest.skip("CUDA is not available on this machine")
+    item.stash[ITEM_CASES] = []
+
+
+class Recorder:
+    """Callable stored behind the ``gradbench_record`` fixture."""
+
+    def __init__(self, item: pytest.Item) -> None:
+        self._item = item
+
+    def __call__(
+        self,
+        *,
+        claim: str,
+        spec: Any,
+        measurement: Any = None,
+        prediction: Any = None,
+        verdict: Any = None,
+        source: str = "",
+        extra: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Record one case (a claim checked on one spec) for the JSON and the report."""
+        from gradbench.specs import spec_label
+
+        cases = self._item.stash.setdefault(ITEM_CASES, [])
+        case = {
+            "schema_version": SCHEMA_VERSION,
+            "case": f"{self._item.nodeid}#{len(cases)}",
+            "claim": claim,
+            "source": source,
+            "spec": to_jsonable(spec.to_dict() if hasattr(spec, "to_dict") else spec),
+            "label": spec_label(spec) if hasattr(spec, "family") else str(spec),
+            "measurement": to_jsonable(measurement),
+            "prediction": to_jsonable(prediction),
+            "verdict": to_jsonable(verdict),
+            "extra": to_jsonable(extra or {}),
+        }
+        cases.append(case)
+        bench = getattr(self._item, "funcargs", {}).get("benchmark")
+        if bench is not None:
+            bench.extra_info["gradbench"] = case
+        return case
+
+
+@pytest.fixture
+def gradbench_record(request: pytest.FixtureRequest) -> Recorder:
+    """Record a case: ``gradbench_record(claim=..., spec=..., measurement=..., verdict=...)``."""
+    return Recorder(request.node)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Attach the item's recorded cases to its call report (crosses xdist process borders)."""
+    outcome = yield
+    report = outcome.get_result()
+    cases = item.stash.get(ITEM_CASES, [])
+    if report.when == "call" and cases:
+        report.user_properties.append((_USER_PROPERTY, json.dumps(cases, allow_nan=False)))
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Collect cases in the controlling process (no-op data path on xdist workers)."""
+    if report.when != "call":
+        return
+    for key, value in report.user_properties:
+        if key == _USER_PROPERTY:
+            _SESSION_CASES.extend(json.loads(value))
+
+
+_SESSION_CASES: list[dict[str, Any]] = []
+
+
+def machine_info() -> dict[str, Any]:
+    """torch, device and numerics flags that decide whether two runs are comparable."""
+    import torch
+
+    cuda = torch.cuda.is_available()
+    return {
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "cuda": torch.version.cuda if cuda else None,
+        "cudnn": torch.backends.cudnn.version() if cuda else None,
+        "gpu": torch.cuda.get_device_name(0) if cuda else None,
+        "tf32_matmul": bool(torch.backends.cuda.matmul.allow_tf32),
+        "tf32_cudnn": bool(torch.backends.cudnn.allow_tf32),
+        "deterministic": bool(torch.are_deterministic_algorithms_enabled()),
+        "num_threads": torch.get_num_threads(),
+        "cublas_workspace_config": os.environ.get("CUBLAS_WORKSPACE_CONFIG"),
+    }
+
+
+def run_info(config: pytest.Config) -> dict[str, Any]:
+    """Run-level gradbench info stored at the top of the JSON."""
+    from gradbench import SUITE_VERSION, __version__
+
+    state = config.stash[STATE]
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "version": __version__,
+        "suite_version": SUITE_VERSION,
+        "profile": state.profile.name,
+        "base_seed": state.base_seed,
+        "devices": state.devices,
+    }
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict[str, Any]) -> None:  # noqa: D103
+    machine_info["gradbench"] = globals()["machine_info"]()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_benchmark_update_json(config: pytest.Config, benchmarks: Any, output_json: dict[str, Any]) -> None:  # noqa: D103
+    output_json["gradbench"] = run_info(config)
+
+
+def _results_document(config: pytest.Config, cases: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "machine_info": {
+            "node": platform.node(),
+            "machine": platform.machine(),
+            "system": platform.system(),
+            "python_version": platform.python_version(),
+            "gradbench": machine_info(),
+        },
+        "commit_info": {},
+        "datetime": _dt.datetime.now(_dt.timezone.utc).isoformat(),
+        "version": _benchmark_version(),
+        "gradbench": run_info(config),
+        "benchmarks": [
+            {
+                "name": case["case"].split("::")[-1],
+                "fullname": case["case"],
+                "group": case["claim"],
+                "params": None,
+                "stats": None,
+                "extra_info": {"gradbench": case},
+            }
+            for case in sorted(cases, key=lambda c: c["case"])
+        ],
+    }
+
+
+def _benchmark_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("pytest-benchmark")
+    except Exception:
+        return "unknown"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Write the JSON (and the HTML report) in the controlling process, atomically."""
+    config = session.config
+    if hasattr(config, "workerinput") or STATE not in config.stash:
+        return
+    state = config.stash[STATE]
+    state.cases = list(_SESSION_CASES)
+    _SESSION_CASES.clear()
+    state.failed_claims = sum(
+        1 for c in state.cases if c.get("verdict") and not c["verdict"].get("passed", True)
+    )
+    if state.json_path:
+        write_json(state.json_path, _results_document(config, state.cases))
+    if state.report_path and state.json_path:
+        from gradbench import report
+
+        report.write_report([state.json_path], state.report_path)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """One line saying what was recorded and where it went."""
+    if hasattr(config, "workerinput") or STATE not in config.stash:
+        return
+    state = config.stash[STATE]
+    if not state.cases and not state.json_path:
+        return
+    where = f"; results -> {state.json_path}" if state.json_path else ""
+    html = f"; report -> {state.report_path}" if state.report_path and state.json_path else ""
+    terminalreporter.write_line(
+        f"gradbench: {len(state.cases)} cases recorded, {state.failed_claims} failed claims"
+        f" (profile {state.profile.name}, base seed {state.base_seed}){where}{html}"
+    )
+
+
