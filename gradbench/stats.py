@@ -295,8 +295,9 @@ def slope_test(
     :math:`|\delta| \le \tau`, then :math:`(d - \tau)/SE \le (d - \delta)/SE \sim
     t_{n-1}`, so each side rejects with probability at most :math:`\alpha/2` and the
     size is :math:`\le \alpha` for Gaussian slopes. The test is conservative: at the
-    band edge the size falls from :math:`\alpha` (:math:`\tau \ll SE`) to
-    :math:`\alpha/2` (:math:`\tau \gg SE`).
+    band edge the size falls from :math:`\alpha` at :math:`\tau = 0` to about
+    :math:`\alpha/2` once :math:`\tau \gtrsim SE/2` (the far side stops contributing);
+    ``tests/quality/test_stats_calibration.py`` measures this.
 
     Use ``bias`` for a known finite-width offset (THEORY.md 1.1: :math:`E\ln X \ne
     \ln\chi_1` at :math:`O(1/N)`) and ``tolerance`` for unmodelled error of that size.
