@@ -237,3 +237,37 @@ def _reference_weight_norms(model: torch.nn.Module, sites: int) -> list[float]:
             for b in model.blocks
         ]
     return [math.nan] * sites
+
+
+def jacobian_eigenvalues(
+    spec: Spec, seeds: int = 8, device: str = "cpu", seed: int = 0
+) -> np.ndarray:
+    """Eigenvalues of ``J J^T`` for the input-output Jacobian ``J = dx^L/dx^0`` of an MLP.
+
+    ``J = D^L W^L ... D^1 W^1`` with ``D^l = diag(phi'(h^l))`` at one input per network
+    (Pennington, Schoenholz & Ganguli 2017), built for all seeds at once by stacked
+    products of ``n x n`` matrices, in float64. Returns ``[seeds, width]`` eigenvalues.
+
+    Raises:
+        InvalidArgument: ``spec`` is not an MLPSpec without normalization.
+    """
+    from gradbench.models import _activation
+    from gradbench.specs import MLPSpec
+
+    if not isinstance(spec, MLPSpec) or spec.norm is not None:
+        raise InvalidArgument(
+            f"jacobian_eigenvalues needs an MLPSpec without normalization, got {spec!r}"
+        )
+    _measure_iv(spec, seeds, 1, device, "float64", seed)
+    nets = [draw_network(spec, 1, seed, i) for i in range(seeds)]
+    params = _stack([p for p, _ in nets], device, torch.float64)
+    x = _stack([d for _, d in nets], device, torch.float64)["x"]  # [S, 1, n]
+    act = _activation(spec.activation)
+    jac = torch.eye(spec.width, dtype=torch.float64, device=device).expand(seeds, -1, -1)
+    for layer in range(spec.depth):
+        h = (x @ params[f"W{layer}"].mT + params[f"b{layer}"].unsqueeze(-2)).requires_grad_(True)
+        y = act(h)
+        (slope,) = torch.autograd.grad(y.sum(), h)  # phi'(h), elementwise
+        jac = slope.mT * (params[f"W{layer}"] @ jac)  # D W J: scale row i by phi'(h_i)
+        x = y.detach()
+    return torch.linalg.eigvalsh(jac @ jac.mT).cpu().numpy()

@@ -23,6 +23,9 @@ class Profile:
         batch: examples per network.
         width_scale: multiplier on the suites' base widths.
         calibration_trials: repetitions in the false-alarm/power measurements.
+        case_alpha: significance level of each statistical case: a family-wise level
+            of 0.01 split (Bonferroni) over the cases a run of this profile checks, so a
+            run with every claim true fails with probability <= 0.01.
     """
 
     name: str
@@ -31,11 +34,14 @@ class Profile:
     batch: int
     width_scale: int
     calibration_trials: int
+    case_alpha: float
 
 
 PROFILES: dict[str, Profile] = {
-    "quick": Profile("quick", max_examples=6, seeds=16, batch=32, width_scale=1, calibration_trials=0),
-    "full": Profile("full", max_examples=40, seeds=32, batch=64, width_scale=2, calibration_trials=200),
+    "quick": Profile("quick", max_examples=6, seeds=16, batch=32, width_scale=1, calibration_trials=0,
+                     case_alpha=0.01 / 100),
+    "full": Profile("full", max_examples=40, seeds=32, batch=64, width_scale=2, calibration_trials=200,
+                    case_alpha=0.01 / 1000),
 }
 
 
