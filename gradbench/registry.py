@@ -194,6 +194,8 @@ def lookup(kind: Kind, text: str) -> Remedy:
     exact = _REMEDIES.get((kind, text)) if isinstance(text, str) else None
     if exact is not None:  # names such as "1/sqrt(L)" are taken literally
         return exact
+    if isinstance(text, str) and _NAME_RE.match(text) is None:  # e.g. a typo in "1/sqrt(L)"
+        raise InvalidArgument(f"{kind} {text!r} is unknown; {choices_hint(text, names(kind))}")
     name, params = parse_name(text)
     remedy = _REMEDIES.get((kind, name))
     if remedy is None:
