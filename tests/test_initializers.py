@@ -1,0 +1,188 @@
+"""Initializers: declared variance, distribution family (KS tests as in PyTorch's test_init.py).
+
+PyTorch's ``test/nn/test_init.py`` accepts a draw when ``scipy.stats.kstest`` gives
+p > 1e-4; we do the same at a literal seed, over non-square shapes, and compare the
+empirical variance with the variance each initializer declares
+(``meta["variance"](fan_in, fan_out, **params)``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+from torch import nn
+
+from gradbench import registry
+from gradbench.models import _draw_weight, draw_network
+from gradbench.specs import MLPSpec
+
+SEED = 1234
+SHAPES = [(200, 300), (300, 200), (64, 1000)]  # (fan_out, fan_in), 60,000+ entries each
+KS_PVALUE = 1e-4
+VARIANCE_RTOL = 0.03  # > 5 standard errors of a sample variance over 60,000 entries
+
+INITIALIZERS = registry.names("initializer")
+WITH_PARAMS = ["he_normal(gain=1.3)", "xavier_uniform(gain=0.5)", "normal(sigma_w2=2.5)",
+               "orthogonal(gain=1.7)", "identity(gain=0.5)", "kaiming_uniform(gain=0.8)",
+               "he_normal_fan_out(gain=1.0)"]
+ALL = INITIALIZERS + WITH_PARAMS
+
+
+def draw(name: str, shape: tuple[int, int], seed: int = SEED) -> tuple[np.ndarray, float, str]:
+    """One weight from initializer ``name``; its declared entry variance and distribution."""
+    remedy = registry.lookup("initializer", name)
+    w = torch.empty(shape, dtype=torch.float64)
+    remedy.fn(w, generator=torch.Generator().manual_seed(seed))
+    fan_out, fan_in = shape
+    variance = float(remedy.meta["variance"](fan_in, fan_out, **remedy.params))
+    return w.numpy(), variance, str(remedy.meta.get("distribution"))
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("name", ALL)
+def test_empirical_variance_matches_declared(name: str, shape: tuple[int, int]) -> None:
+    w, variance, family = draw(name, shape)
+    assert w.shape == shape
+    assert np.isfinite(w).all()
+    second_moment = float(np.mean(w**2))
+    if family in ("orthogonal", "identity"):
+        # sum of squares is gain^2 * min(shape) exactly: mean square = gain^2 / max(shape)
+        assert second_moment == pytest.approx(variance, rel=1e-12)
+    else:
+        assert abs(float(np.mean(w))) < 5 * math.sqrt(variance / w.size)
+        assert float(np.var(w)) == pytest.approx(variance, rel=VARIANCE_RTOL)
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("name", ALL)
+def test_distribution_family(name: str, shape: tuple[int, int]) -> None:
+    w, variance, family = draw(name, shape)
+    gain = math.sqrt(variance * max(shape))  # for the deterministic/orthogonal families
+    if family == "normal":
+        assert stats.kstest(w.ravel(), "norm", args=(0.0, math.sqrt(variance))).pvalue > KS_PVALUE
+    elif family == "uniform":
+        a = math.sqrt(3.0 * variance)
+        assert np.abs(w).max() <= a
+        assert stats.kstest(w.ravel(), "uniform", args=(-a, 2 * a)).pvalue > KS_PVALUE
+    elif family == "orthogonal":
+        rows, cols = shape
+        gram = w @ w.T if rows <= cols else w.T @ w
+        np.testing.assert_allclose(gram, gain**2 * np.eye(min(shape)), rtol=0, atol=1e-10)
+    elif family == "identity":
+        assert np.array_equal(w, gain * np.eye(*shape))
+    else:
+        pytest.fail(f"initializer {name!r} declares distribution={family!r}; this test knows "
+                    "normal, uniform, orthogonal and identity")
+
+
+@pytest.mark.parametrize("shape", [(3, 4), (4, 3), (20, 50), (50, 20), (17, 17)],
+                         ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("gain", [1.0, 0.37, 1.9])
+def test_orthogonal_gram_is_gain_squared_identity(shape: tuple[int, int], gain: float) -> None:
+    w, _, _ = draw(f"orthogonal(gain={gain})", shape)
+    rows, cols = shape
+    gram = w @ w.T if rows <= cols else w.T @ w
+    np.testing.assert_allclose(gram, gain**2 * np.eye(min(shape)), rtol=0, atol=1e-10)
+    other, _, _ = draw(f"orthogonal(gain={gain})", shape, seed=SEED + 1)
+    assert not np.array_equal(w, other)  # it is random, not a fixed matrix
+
+
+@pytest.mark.parametrize("name", INITIALIZERS)
+def test_same_generator_seed_gives_the_same_weight(name: str) -> None:
+    a, _, _ = draw(name, (30, 40))
+    b, _, _ = draw(name, (30, 40))
+    assert np.array_equal(a, b)
+
+
+def test_torch_default_has_the_variance_of_nn_linear() -> None:
+    fan_out, fan_in = 300, 200
+    ours, variance, family = draw("torch_default", (fan_out, fan_in))
+    assert family == "uniform"
+    assert variance == pytest.approx(1.0 / (3.0 * fan_in), rel=1e-15)
+    torch.manual_seed(SEED)
+    linear = nn.Linear(fan_in, fan_out, dtype=torch.float64)
+    theirs = linear.weight.detach().numpy().ravel()
+    a = math.sqrt(3.0 * variance)  # = 1 / sqrt(fan_in), nn.Linear's kaiming_uniform_(a=sqrt(5)) bound
+    assert a == pytest.approx(1.0 / math.sqrt(fan_in), rel=1e-12)
+    for sample in (ours.ravel(), theirs):
+        assert stats.kstest(sample, "uniform", args=(-a, 2 * a)).pvalue > KS_PVALUE
+        assert float(np.var(sample)) == pytest.approx(variance, rel=VARIANCE_RTOL)
+    # the two samples come from one distribution
+    assert stats.ks_2samp(ours.ravel(), theirs).pvalue > KS_PVALUE
+    # the declared bias variance is nn.Linear's bias variance too
+    bias_variance = registry.lookup("initializer", "torch_default").meta["bias_variance"](fan_in)
+    assert bias_variance == pytest.approx(variance, rel=1e-15)
+    torch.manual_seed(SEED)
+    biases = np.concatenate([nn.Linear(fan_in, fan_out, dtype=torch.float64).bias.detach().numpy()
+                             for _ in range(40)])
+    assert stats.kstest(biases, "uniform", args=(-a, 2 * a)).pvalue > KS_PVALUE
+
+
+@pytest.mark.parametrize("name", INITIALIZERS)
+@pytest.mark.parametrize("sigma_w2", [0.5, 2.5])
+def test_sigma_w2_override_rescales_to_the_requested_variance(name: str, sigma_w2: float) -> None:
+    shape = (200, 300)
+    fan_out, fan_in = shape
+    remedy = registry.lookup("initializer", name)
+    plain = _draw_weight(name, shape, torch.Generator().manual_seed(SEED), None)
+    scaled = _draw_weight(name, shape, torch.Generator().manual_seed(SEED), sigma_w2)
+    declared = remedy.meta["variance"](fan_in, fan_out) * fan_in
+    # the same draw, rescaled by exactly sqrt(sigma_w2 / declared)
+    torch.testing.assert_close(scaled, plain * math.sqrt(sigma_w2 / declared), rtol=1e-15, atol=0)
+    if remedy.meta.get("distribution") in ("orthogonal", "identity"):
+        assert float(scaled.pow(2).mean()) * fan_in == pytest.approx(sigma_w2, rel=1e-12)
+    else:
+        assert float(scaled.var()) * fan_in == pytest.approx(sigma_w2, rel=VARIANCE_RTOL)
+
+
+def test_sigma_w2_override_in_a_spec_reaches_the_drawn_weights() -> None:
+    spec = MLPSpec(depth=3, width=256, init="xavier_uniform", sigma_w2=1.7)
+    params, _ = draw_network(spec, batch=2, base_seed=0, index=0)
+    weights = torch.cat([params[f"W{i}"].flatten() for i in range(3)])
+    assert float(weights.var()) * 256 == pytest.approx(1.7, rel=VARIANCE_RTOL)
+    a = math.sqrt(3 * 1.7 / 256)
+    assert float(weights.abs().max()) <= a
+    assert stats.kstest(weights.numpy(), "uniform", args=(-a, 2 * a)).pvalue > KS_PVALUE
+
+
+def test_initializers_use_only_the_generator_they_are_given() -> None:
+    torch.manual_seed(0)
+    before = torch.get_rng_state()
+    for name in INITIALIZERS:
+        draw(name, (8, 9))
+    assert torch.equal(torch.get_rng_state(), before)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu", "linear"])
+def test_lsuv_gives_unit_preactivation_variance_on_its_batch(activation: str) -> None:
+    """Mishkin & Matas 2016: each W^l is rescaled so that Var h^l = 1 on the calibration batch."""
+    spec = MLPSpec(depth=6, width=32, activation=activation, init="lsuv")
+    params, data = draw_network(spec, batch=64, base_seed=0, index=0)
+    act = registry.lookup("activation", activation).fn
+    x = data["x"]
+    for layer in range(spec.depth):
+        w = params[f"W{layer}"]
+        h = x @ w.mT + params[f"b{layer}"]
+        assert float(h.std()) == pytest.approx(1.0, rel=1e-12)
+        # still orthogonal up to the scale: W W^T = c^2 I
+        gram = w @ w.mT
+        torch.testing.assert_close(gram, gram[0, 0] * torch.eye(32, dtype=torch.float64), rtol=0, atol=1e-10)
+        x = act(h)
+
+
+def _names_with_distribution(*families: str) -> list[Any]:
+    return [n for n in INITIALIZERS
+            if registry.lookup("initializer", n).meta.get("distribution") in families]
+
+
+def test_every_initializer_declares_variance_and_distribution() -> None:
+    for name in INITIALIZERS:
+        meta = registry.lookup("initializer", name).meta
+        assert callable(meta.get("variance")), name
+        assert meta.get("distribution") in ("normal", "uniform", "orthogonal", "identity"), name
+    assert _names_with_distribution("normal") and _names_with_distribution("uniform")

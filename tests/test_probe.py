@@ -1,0 +1,315 @@
+"""The batched probe against the naive nn.Module reference, exact properties, determinism.
+
+Oracles (STYLE.md section 5.2): :func:`gradbench.probe.measure_reference` builds each
+seed's ``nn.Module`` from standard layers, calls ``backward`` and reads ``.grad``; the
+recurrent weight's per-step contributions, which ``nn.RNNCell`` cannot show, come from
+an untied copy of the weight per step (``torch.func.functional_call``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from torch.func import functional_call
+
+import gradbench as gb
+from gradbench import probe
+from gradbench.models import Tap, draw_network, family_of
+from gradbench.probe import measure_reference
+from gradbench.specs import MLPSpec, ResidualSpec, RNNSpec, spec_label
+
+RTOL = 1e-10
+SEEDS, BATCH = 3, 6
+
+MLP_SPECS = [
+    MLPSpec(depth=5, width=12, activation="tanh", init="xavier_normal"),
+    MLPSpec(depth=5, width=12, activation="relu", init="he_normal", norm="batchnorm"),
+    MLPSpec(depth=5, width=12, activation="gelu", init="torch_default", norm="layernorm"),
+    MLPSpec(depth=5, width=12, activation="tanh", init="orthogonal", norm="rmsnorm", sigma_b2=0.05),
+    MLPSpec(depth=5, width=12, activation="selu", init="lecun_normal"),
+    MLPSpec(depth=5, width=12, activation="leaky_relu(negative_slope=0.2)", init="he_uniform"),
+    MLPSpec(depth=5, width=12, activation="tanh", init="lsuv"),
+    MLPSpec(depth=5, width=12, activation="sigmoid", init="normal(sigma_w2=3.0)", sigma_b2=0.2),
+    MLPSpec(depth=5, width=12, activation="linear", init="orthogonal", input_var=2.0),
+]
+RESIDUAL_SPECS = [
+    ResidualSpec(depth=4, width=10, activation="relu"),
+    ResidualSpec(depth=4, width=10, activation="relu", branch_scale="1/sqrt(L)", norm="layernorm"),
+    ResidualSpec(depth=4, width=10, activation="tanh", branch_scale="fixup", sigma_b2=0.1),
+    ResidualSpec(depth=4, width=10, activation="relu", branch_scale="skipinit", norm="batchnorm"),
+    ResidualSpec(depth=4, width=10, activation="relu", branch_scale="rezero"),
+    ResidualSpec(depth=4, width=10, activation="gelu", branch_scale="1/l", norm="rmsnorm"),
+    ResidualSpec(depth=4, width=10, activation="elu", init="torch_default", branch_scale=0.3),
+]
+RNN_SPECS = [
+    RNNSpec(cell="rnn_tanh", hidden=9, steps=6),
+    RNNSpec(cell="rnn_tanh", hidden=9, steps=6, init="torch_default"),
+    RNNSpec(cell="rnn_relu", hidden=9, steps=6, init="identity", recurrent_scale=0.9, sigma_b2=0.01),
+    RNNSpec(cell="linear", hidden=9, steps=6, init="orthogonal", recurrent_scale=1.1, sigma_b2=0.1),
+    RNNSpec(cell="lstm", hidden=9, steps=6, init="torch_default"),
+    RNNSpec(cell="gru", hidden=9, steps=6, init="xavier_uniform", sigma_b2=0.05),
+    RNNSpec(cell="gru", hidden=9, steps=6, init="orthogonal", input_var=0.0),
+]
+ALL_SPECS = MLP_SPECS + RESIDUAL_SPECS + RNN_SPECS
+
+
+def _ids(specs: list[Any]) -> list[str]:
+    return [spec_label(s) for s in specs]
+
+
+# ---------------------------------------------------------------------------------------
+# 1. Batched probe == naive nn.Module reference
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("spec", ALL_SPECS, ids=_ids(ALL_SPECS))
+def test_batched_probe_equals_naive_reference(spec: Any) -> None:
+    m = gb.measure(spec, seeds=SEEDS, batch=BATCH, dtype="float64")
+    ref = measure_reference(spec, seeds=SEEDS, batch=BATCH)
+    shape = (SEEDS, spec.n_sites)
+    assert m.act_grad_norms.shape == ref.act_grad_norms.shape == shape
+    assert not m.nonfinite.any()
+    assert (m.act_grad_norms > 0).all()
+    np.testing.assert_allclose(m.act_grad_norms, ref.act_grad_norms, rtol=RTOL, atol=0)
+    np.testing.assert_allclose(m.preact_second_moment, ref.preact_second_moment, rtol=RTOL, atol=0)
+    if isinstance(spec, RNNSpec):
+        # nn.RNNCell hides the per-step contributions: tested in test_rnn_weight_gradient_*
+        assert np.isnan(ref.weight_grad_norms).all()
+        assert np.isfinite(m.weight_grad_norms).all()
+    else:
+        np.testing.assert_allclose(m.weight_grad_norms, ref.weight_grad_norms, rtol=RTOL, atol=0)
+
+
+def test_reference_module_is_built_from_standard_layers() -> None:
+    model = gb.build_module(MLPSpec(depth=3, width=5, norm="batchnorm"))
+    kinds = {type(m).__name__ for m in model.modules()}
+    assert {"Linear", "BatchNorm1d", "Tap"} <= kinds
+    assert sum(isinstance(m, Tap) for m in model.modules()) == 3
+    cell = gb.build_module(RNNSpec(cell="lstm", hidden=4, steps=2)).cell
+    assert isinstance(cell, torch.nn.LSTMCell)
+
+
+def _per_step_recurrent_grads(spec: RNNSpec, index: int) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
+    """[T, gates*H, H] gradients of per-step copies of W_hh, and the tied module's W_hh.grad.
+
+    Runs PyTorch's own cell with ``functional_call`` and a separate leaf for the
+    recurrent weight at every step, so the grad of copy t is step t's contribution.
+    """
+    params, data = draw_network(spec, BATCH, 0, index)
+    model = family_of(spec).module(spec, params)
+    cell = model.cell
+    copies = [cell.weight_hh.detach().clone().requires_grad_(True) for _ in range(spec.steps)]
+    h, c = data["h0"], torch.zeros_like(data["h0"])
+    for t in range(spec.steps):
+        state = (h, c) if isinstance(cell, torch.nn.LSTMCell) else h
+        out = functional_call(cell, {"weight_hh": copies[t]}, (data["xs"][t], state))
+        h, c = out if isinstance(out, tuple) else (out, c)
+    (data["R"] * h).sum().backward()
+    per_step = torch.stack([w.grad for w in copies])
+
+    seen: list[torch.Tensor] = []
+
+    def keep(module: torch.nn.Module, args: Any, out: torch.Tensor) -> None:
+        out.retain_grad()
+        seen.append(out)
+
+    for tap in (m for m in model.modules() if isinstance(m, Tap)):
+        tap.register_forward_hook(keep)
+    (data["R"] * model(data)).sum().backward()
+    return per_step, cell.weight_hh.grad.detach(), {"data": data, "sites": seen}
+
+
+@pytest.mark.parametrize("spec", RNN_SPECS, ids=_ids(RNN_SPECS))
+def test_rnn_weight_gradient_per_step_contributions(spec: RNNSpec) -> None:
+    m = gb.measure(spec, seeds=2, batch=BATCH, dtype="float64")
+    for index in range(2):
+        per_step, tied, _ = _per_step_recurrent_grads(spec, index)
+        # the contributions of all steps add up to the tied weight's gradient
+        torch.testing.assert_close(per_step.sum(0), tied, rtol=RTOL, atol=1e-14)
+        norms = per_step.flatten(1).norm(dim=1).numpy()
+        assert (norms > 0).all()
+        np.testing.assert_allclose(m.weight_grad_norms[index], norms, rtol=RTOL, atol=0)
+
+
+def test_linear_rnn_step_contribution_is_g_t_transpose_h_t_minus_1() -> None:
+    """Linear cell: step t contributes g_t^T h_{t-1} with g_t = dL/dh_t, summing to W_hh.grad."""
+    spec = RNNSpec(cell="linear", hidden=7, steps=5, init="orthogonal", recurrent_scale=0.95, sigma_b2=0.1)
+    m = gb.measure(spec, seeds=2, batch=BATCH, dtype="float64")
+    for index in range(2):
+        per_step, tied, found = _per_step_recurrent_grads(spec, index)
+        hs = [found["data"]["h0"], *(s.detach() for s in found["sites"])]
+        gs = [s.grad for s in found["sites"]]
+        outer = torch.stack([gs[t].T @ hs[t] for t in range(spec.steps)])
+        torch.testing.assert_close(outer, per_step, rtol=RTOL, atol=1e-14)
+        torch.testing.assert_close(outer.sum(0), tied, rtol=RTOL, atol=1e-14)
+        np.testing.assert_allclose(m.weight_grad_norms[index], outer.flatten(1).norm(dim=1).numpy(),
+                                   rtol=RTOL, atol=0)
+
+
+def test_measure_on_each_device_matches_reference(device: str) -> None:
+    spec = MLPSpec(depth=4, width=8, activation="tanh", init="xavier_normal", norm="layernorm")
+    m = gb.measure(spec, seeds=2, batch=4, dtype="float64", device=device)
+    ref = measure_reference(spec, seeds=2, batch=4)
+    assert m.device == device
+    np.testing.assert_allclose(m.act_grad_norms, ref.act_grad_norms, rtol=1e-9, atol=0)
+    np.testing.assert_allclose(m.weight_grad_norms, ref.weight_grad_norms, rtol=1e-9, atol=0)
+
+
+# ---------------------------------------------------------------------------------------
+# 2. Exact properties
+# ---------------------------------------------------------------------------------------
+
+
+def test_linear_orthogonal_mlp_keeps_the_gradient_norm_constant() -> None:
+    spec = MLPSpec(depth=40, width=16, activation="linear", init="orthogonal", sigma_b2=0.0)
+    m = gb.measure(spec, seeds=4, batch=8, dtype="float64")
+    act = m.act_grad_norms
+    np.testing.assert_allclose(act, np.broadcast_to(act[:, -1:], act.shape), rtol=1e-10, atol=0)
+    np.testing.assert_allclose(act, 1.0, rtol=1e-10, atol=0)
+
+
+def test_gradient_norm_changes_without_isometry() -> None:
+    """Control for the test above: a Gaussian linear net does not keep the norm constant."""
+    spec = MLPSpec(depth=40, width=16, activation="linear", init="lecun_normal", sigma_b2=0.0)
+    act = gb.measure(spec, seeds=4, batch=8, dtype="float64").act_grad_norms
+    assert np.abs(act[:, 0] / act[:, -1] - 1).min() > 1e-3
+
+
+@pytest.mark.parametrize("rho", [0.9, 1.0, 1.1])
+def test_linear_rnn_gradient_norm_is_rho_to_the_distance(rho: float) -> None:
+    """THEORY.md 5.2: W = rho Q gives ||dL/dh_t|| = rho^(T-t) ||dL/dh_T|| exactly."""
+    steps = 30
+    spec = RNNSpec(cell="linear", hidden=16, steps=steps, init="orthogonal", recurrent_scale=rho, sigma_b2=0.0)
+    m = gb.measure(spec, seeds=3, batch=8, dtype="float64")
+    expected = rho ** (steps - np.arange(1, steps + 1, dtype=np.float64))
+    np.testing.assert_allclose(m.act_grad_norms, np.broadcast_to(expected, (3, steps)), rtol=1e-10, atol=0)
+
+
+@pytest.mark.parametrize("branch_scale", ["skipinit", "rezero", "fixup"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_zero_branch_residual_passes_the_top_gradient_unchanged(branch_scale: str, dtype: str) -> None:
+    spec = ResidualSpec(depth=12, width=10, activation="relu", branch_scale=branch_scale, sigma_b2=0.1)
+    m = gb.measure(spec, seeds=3, batch=5, dtype=dtype)
+    act = m.act_grad_norms
+    # every site's gradient is R itself, bit for bit: dL/dx_0 has exactly the top norm
+    for layer in range(spec.depth):
+        assert np.array_equal(act[:, layer], act[:, -1])
+    np.testing.assert_allclose(act, 1.0, rtol=1e-6 if dtype == "float32" else 1e-12)
+
+
+def test_plain_residual_gradient_grows_control() -> None:
+    """Control: with alpha = 1 the same net's input gradient is larger than the top one."""
+    spec = ResidualSpec(depth=12, width=10, activation="relu", branch_scale="1")
+    act = gb.measure(spec, seeds=3, batch=5, dtype="float64").act_grad_norms
+    assert (act[:, 0] > 1.5 * act[:, -1]).all()
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        MLPSpec(depth=6, width=12, activation="linear", init="he_normal", sigma_b2=0.3),
+        MLPSpec(depth=6, width=12, activation="linear", init="torch_default"),
+        RNNSpec(cell="rnn_tanh", hidden=12, steps=5),
+        RNNSpec(cell="lstm", hidden=12, steps=5, init="torch_default"),
+        RNNSpec(cell="gru", hidden=12, steps=5),
+    ],
+    ids=lambda s: spec_label(s),
+)
+def test_top_site_gradient_has_unit_norm(spec: Any) -> None:
+    """The readout R has ||R||_F = 1 and dL/d(top) = R when the top site is the output."""
+    m = gb.measure(spec, seeds=5, batch=7, dtype="float64")
+    np.testing.assert_allclose(m.act_grad_norms[:, -1], 1.0, rtol=1e-12, atol=0)
+
+
+def test_top_gradient_of_a_nonlinear_top_is_not_normalized() -> None:
+    spec = MLPSpec(depth=3, width=12, activation="tanh", init="xavier_normal")
+    top = gb.measure(spec, seeds=5, batch=7, dtype="float64").act_grad_norms[:, -1]
+    assert (top < 1.0).all()  # |tanh'| < 1
+
+
+# ---------------------------------------------------------------------------------------
+# 4. Determinism, chunking, dtypes
+# ---------------------------------------------------------------------------------------
+
+ARRAYS = ("act_grad_norms", "weight_grad_norms", "preact_second_moment", "nonfinite")
+DET_SPECS = [
+    MLPSpec(depth=6, width=16, activation="tanh", init="xavier_normal", norm="batchnorm"),
+    ResidualSpec(depth=5, width=16, branch_scale="1/sqrt(L)"),
+    RNNSpec(cell="lstm", hidden=12, steps=5, init="torch_default"),
+]
+
+
+def _assert_same(a: Any, b: Any, rows: slice = slice(None)) -> None:
+    for name in ARRAYS:
+        assert np.array_equal(getattr(a, name)[rows], getattr(b, name)), name
+
+
+@pytest.mark.parametrize("spec", DET_SPECS, ids=_ids(DET_SPECS))
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_same_spec_and_seed_are_bit_identical(spec: Any, dtype: str) -> None:
+    a = gb.measure(spec, seeds=3, batch=8, dtype=dtype, seed=7)
+    b = gb.measure(spec, seeds=3, batch=8, dtype=dtype, seed=7)
+    _assert_same(a, b)
+    other = gb.measure(spec, seeds=3, batch=8, dtype=dtype, seed=8)
+    assert not np.array_equal(a.act_grad_norms, other.act_grad_norms)  # the seed matters
+    # networks within one measurement differ
+    assert len({tuple(row) for row in a.act_grad_norms.tolist()}) == 3
+
+
+@pytest.mark.parametrize("spec", DET_SPECS, ids=_ids(DET_SPECS))
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_network_i_does_not_depend_on_how_many_seeds_are_measured(spec: Any, dtype: str) -> None:
+    many = gb.measure(spec, seeds=5, batch=8, dtype=dtype)
+    few = gb.measure(spec, seeds=2, batch=8, dtype=dtype)
+    _assert_same(many, few, rows=slice(0, 2))
+
+
+@pytest.mark.parametrize("spec", DET_SPECS, ids=_ids(DET_SPECS))
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_chunking_does_not_change_results(spec: Any, dtype: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    whole = gb.measure(spec, seeds=5, batch=8, dtype=dtype)
+    monkeypatch.setenv("GRADBENCH_MEMORY_BUDGET_MB", "0.05")
+    step = probe.chunk_size(spec, 5, 8, dtype)
+    assert 1 <= step < 5  # the budget really forces several passes
+    chunked = gb.measure(spec, seeds=5, batch=8, dtype=dtype)
+    _assert_same(whole, chunked)
+
+
+@pytest.mark.parametrize("text", ["0", "-3", "abc", "nan"])
+def test_bad_memory_budget_is_rejected(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRADBENCH_MEMORY_BUDGET_MB", text)
+    with pytest.raises(gb.InvalidArgument, match=rf"GRADBENCH_MEMORY_BUDGET_MB='{text}' is invalid"):
+        gb.measure(MLPSpec(depth=2, width=4), seeds=1, batch=2)
+
+
+# Observed worst relative errors on these specs: float32 3e-7, bfloat16 1.2e-2 (8 significant
+# bits, unit roundoff 3.9e-3, accumulated over a few layers); the tolerances leave a margin.
+DTYPE_RTOL = {"float32": 1e-5, "bfloat16": 5e-2}
+
+
+@pytest.mark.parametrize("spec", DET_SPECS, ids=_ids(DET_SPECS))
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_low_precision_agrees_with_float64(spec: Any, dtype: str) -> None:
+    exact = gb.measure(spec, seeds=4, batch=16, dtype="float64")
+    low = gb.measure(spec, seeds=4, batch=16, dtype=dtype)
+    assert low.dtype == dtype
+    assert not low.nonfinite.any()
+    rtol = DTYPE_RTOL[dtype]
+    for name in ("act_grad_norms", "weight_grad_norms", "preact_second_moment"):
+        np.testing.assert_allclose(getattr(low, name), getattr(exact, name), rtol=rtol, atol=0, err_msg=name)
+    if dtype == "bfloat16":  # and it is really computed in bfloat16, not silently in float32
+        assert not np.allclose(low.act_grad_norms, exact.act_grad_norms, rtol=1e-4, atol=0)
+
+
+def test_measurement_records_what_was_run() -> None:
+    spec = RNNSpec(cell="gru", hidden=4, steps=3)
+    m = gb.measure(spec, seeds=2, batch=3, dtype="float64", seed=11)
+    assert (m.seeds, m.batch, m.seed, m.device, m.dtype) == (2, 3, 11, "cpu", "float64")
+    assert m.spec == spec.to_dict()
+    assert gb.spec_from_dict(m.spec) == spec
+    for name in ARRAYS:
+        assert getattr(m, name).shape == (2, 3)
+    assert m.nonfinite.dtype == bool
