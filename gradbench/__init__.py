@@ -38,8 +38,21 @@ _LAZY = {
     "build_module": "gradbench.models",
     "check": "gradbench.check",
 }
-_SUBMODULES = {"theory", "stats", "report", "records", "registry", "specs", "strategies", "probe",
-               "models", "check", "errors", "training", "cli"}
+_SUBMODULES = {
+    "theory",
+    "stats",
+    "report",
+    "records",
+    "registry",
+    "specs",
+    "strategies",
+    "probe",
+    "models",
+    "check",
+    "errors",
+    "training",
+    "cli",
+}
 
 __all__ = sorted([*_LAZY, "SUITE_VERSION", "__version__"])
 

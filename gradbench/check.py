@@ -23,7 +23,7 @@ import numpy as np
 from gradbench import stats, theory
 from gradbench.errors import InvalidArgument, choices_hint
 from gradbench.records import Measurement, Prediction, Verdict
-from gradbench.specs import MLPSpec, Spec, weight_variance, bias_variance
+from gradbench.specs import MLPSpec, Spec, bias_variance, weight_variance
 
 MODEL_ERROR = 2.0
 """Allowed mean-field model error of the per-layer log-norm slope, in units of 1/width.
@@ -58,9 +58,9 @@ class Claim:
 CLAIMS: dict[str, Claim] = {}
 
 
-def claim(name: str, statement: str, source: str, *, needs_measurement: bool = True) -> Callable[
-    [Callable[..., Verdict]], Callable[..., Verdict]
-]:
+def claim(
+    name: str, statement: str, source: str, *, needs_measurement: bool = True
+) -> Callable[[Callable[..., Verdict]], Callable[..., Verdict]]:
     """Register the decorated evaluator as claim ``name``."""
 
     def decorate(fn: Callable[..., Verdict]) -> Callable[..., Verdict]:
@@ -99,37 +99,86 @@ def ols_slope(curve: np.ndarray) -> float:
 
 
 def _verdict(
-    name: str, spec: Spec, *, predicted: float, measured: float, statistic: float,
-    pvalue: float, ci: tuple[float, float], alpha: float, passed: bool, effect: float,
-    n: int, method: str, note: str = "",
+    name: str,
+    spec: Spec,
+    *,
+    predicted: float,
+    measured: float,
+    statistic: float,
+    pvalue: float,
+    ci: tuple[float, float],
+    alpha: float,
+    passed: bool,
+    effect: float,
+    n: int,
+    method: str,
+    note: str = "",
 ) -> Verdict:
     return Verdict(
-        claim=name, spec=spec.to_dict(), predicted=float(predicted), measured=float(measured),
-        statistic=float(statistic), pvalue=float(pvalue), ci_low=float(ci[0]),
-        ci_high=float(ci[1]), alpha=alpha, passed=bool(passed), effect_size=float(effect),
-        n=n, method=method, source=CLAIMS[name].source, note=note,
+        claim=name,
+        spec=spec.to_dict(),
+        predicted=float(predicted),
+        measured=float(measured),
+        statistic=float(statistic),
+        pvalue=float(pvalue),
+        ci_low=float(ci[0]),
+        ci_high=float(ci[1]),
+        alpha=alpha,
+        passed=bool(passed),
+        effect_size=float(effect),
+        n=n,
+        method=method,
+        source=CLAIMS[name].source,
+        note=note,
     )
 
 
 def _exact_or_t(
-    name: str, spec: Spec, values: np.ndarray, predicted: float, *, bias: float,
-    tolerance: float, alpha: float, what: str,
+    name: str,
+    spec: Spec,
+    values: np.ndarray,
+    predicted: float,
+    *,
+    bias: float,
+    tolerance: float,
+    alpha: float,
+    what: str,
 ) -> Verdict:
     """Slope test across seeds; an exact comparison when all seeds agree to rounding."""
     finite = values[np.isfinite(values)]
     if finite.size == 0:
-        return _verdict(name, spec, predicted=predicted, measured=math.nan, statistic=math.nan,
-                        pvalue=0.0, ci=(math.nan, math.nan), alpha=alpha, passed=False,
-                        effect=math.nan, n=0, method=what,
-                        note="every seed produced non-finite gradients")
+        return _verdict(
+            name,
+            spec,
+            predicted=predicted,
+            measured=math.nan,
+            statistic=math.nan,
+            pvalue=0.0,
+            ci=(math.nan, math.nan),
+            alpha=alpha,
+            passed=False,
+            effect=math.nan,
+            n=0,
+            method=what,
+            note="every seed produced non-finite gradients",
+        )
     if finite.size < 2 or np.ptp(finite) < 1e-12:
         dev = float(finite.mean() - predicted - bias)
         ok = abs(dev) <= tolerance + EXACT
-        return _verdict(name, spec, predicted=predicted, measured=float(finite.mean()),
-                        statistic=dev, pvalue=1.0 if ok else 0.0,
-                        ci=(float(finite.min()), float(finite.max())), alpha=alpha, passed=ok,
-                        effect=math.inf if not ok else 0.0, n=int(finite.size),
-                        method=f"exact comparison of {what} (all seeds agree)")
+        return _verdict(
+            name,
+            spec,
+            predicted=predicted,
+            measured=float(finite.mean()),
+            statistic=dev,
+            pvalue=1.0 if ok else 0.0,
+            ci=(float(finite.min()), float(finite.max())),
+            alpha=alpha,
+            passed=ok,
+            effect=math.inf if not ok else 0.0,
+            n=int(finite.size),
+            method=f"exact comparison of {what} (all seeds agree)",
+        )
     r = stats.slope_test(finite, predicted, bias=bias, tolerance=tolerance, alpha=alpha)
     lo, hi = r.confidence_interval(1 - alpha)
     note = f"finite-width bias {bias:+.3g} applied" if bias else ""
@@ -137,10 +186,21 @@ def _exact_or_t(
         note = (note + "; " if note else "") + f"model-error band +-{tolerance:.3g}"
     if values.size > finite.size:
         note += f"; {values.size - finite.size} seeds non-finite, excluded"
-    return _verdict(name, spec, predicted=predicted, measured=r.estimate, statistic=r.statistic,
-                    pvalue=r.pvalue, ci=(lo, hi), alpha=alpha, passed=r.passed,
-                    effect=r.effect_size, n=r.n, method=f"t-test across seeds on {what}",
-                    note=note.strip("; "))
+    return _verdict(
+        name,
+        spec,
+        predicted=predicted,
+        measured=r.estimate,
+        statistic=r.statistic,
+        pvalue=r.pvalue,
+        ci=(lo, hi),
+        alpha=alpha,
+        passed=r.passed,
+        effect=r.effect_size,
+        n=r.n,
+        method=f"t-test across seeds on {what}",
+        note=note.strip("; "),
+    )
 
 
 def _slope_bias_and_tolerance(spec: Spec, prediction: Prediction) -> tuple[float, float]:
@@ -166,8 +226,16 @@ def mean_field_slope(spec: Spec, m: Measurement, alpha: float) -> Verdict:
     slopes = stats.fit_slopes(log_norms(m)) if m.act_grad_norms.shape[1] > 1 else np.zeros(1)
     predicted = ols_slope(predicted_curve(prediction))
     bias, tolerance = _slope_bias_and_tolerance(spec, prediction)
-    return _exact_or_t("mean_field_slope", spec, slopes, predicted, bias=bias,
-                       tolerance=tolerance, alpha=alpha, what="per-seed log-norm slopes")
+    return _exact_or_t(
+        "mean_field_slope",
+        spec,
+        slopes,
+        predicted,
+        bias=bias,
+        tolerance=tolerance,
+        alpha=alpha,
+        what="per-seed log-norm slopes",
+    )
 
 
 def stability_margin(spec: Spec) -> float:
@@ -187,17 +255,43 @@ def stable_gradients(spec: Spec, m: Measurement, alpha: float) -> Verdict:
     margin = stability_margin(spec)
     finite = slopes[np.isfinite(slopes)]
     if finite.size >= 2 and np.ptp(finite) < 1e-12:
-        return _exact_or_t("stable_gradients", spec, slopes, 0.0, bias=0.0, tolerance=margin,
-                           alpha=alpha, what="per-seed log-norm slopes")
+        return _exact_or_t(
+            "stable_gradients",
+            spec,
+            slopes,
+            0.0,
+            bias=0.0,
+            tolerance=margin,
+            alpha=alpha,
+            what="per-seed log-norm slopes",
+        )
     if finite.size < 2:
-        return _exact_or_t("stable_gradients", spec, slopes, 0.0, bias=0.0, tolerance=margin,
-                           alpha=alpha, what="per-seed log-norm slopes")
+        return _exact_or_t(
+            "stable_gradients",
+            spec,
+            slopes,
+            0.0,
+            bias=0.0,
+            tolerance=margin,
+            alpha=alpha,
+            what="per-seed log-norm slopes",
+        )
     r = stats.tost(finite, -margin, margin, alpha=alpha)
     lo, hi = r.confidence_interval()
-    return _verdict("stable_gradients", spec, predicted=0.0, measured=r.estimate,
-                    statistic=r.statistic, pvalue=r.pvalue, ci=(lo, hi), alpha=alpha,
-                    passed=r.passed, effect=r.estimate / margin, n=r.n,
-                    method=f"TOST across seeds, margin +-{margin:.3g} per layer")
+    return _verdict(
+        "stable_gradients",
+        spec,
+        predicted=0.0,
+        measured=r.estimate,
+        statistic=r.statistic,
+        pvalue=r.pvalue,
+        ci=(lo, hi),
+        alpha=alpha,
+        passed=r.passed,
+        effect=r.estimate / margin,
+        n=r.n,
+        method=f"TOST across seeds, margin +-{margin:.3g} per layer",
+    )
 
 
 def classify(m: Measurement, spec: Spec, alpha: float = 0.01) -> str:
@@ -236,9 +330,14 @@ def classify(m: Measurement, spec: Spec, alpha: float = 0.01) -> str:
 )
 def finite_width_variance(spec: Spec, m: Measurement, alpha: float) -> Verdict:
     """Chi-square test of the variance of the log squared-norm ratio across seeds."""
-    if not (isinstance(spec, MLPSpec) and spec.activation == "relu" and spec.norm is None
-            and spec.init == "he_normal" and bias_variance(spec) == 0.0
-            and abs(weight_variance(spec) - 2.0) < 1e-12):
+    if not (
+        isinstance(spec, MLPSpec)
+        and spec.activation == "relu"
+        and spec.norm is None
+        and spec.init == "he_normal"
+        and bias_variance(spec) == 0.0
+        and abs(weight_variance(spec) - 2.0) < 1e-12
+    ):
         raise InvalidArgument(
             "finite_width_variance holds for MLPSpec(activation='relu', init='he_normal', "
             f"sigma_b2=0, norm=None) only, got {spec!r}"
@@ -249,14 +348,28 @@ def finite_width_variance(spec: Spec, m: Measurement, alpha: float) -> Verdict:
     predicted_var = float(law[1])
     r = stats.variance_test(ratio, predicted_var, alpha=alpha)
     lo, hi = r.confidence_interval(1 - alpha)
-    return _verdict("finite_width_variance", spec, predicted=predicted_var, measured=r.estimate,
-                    statistic=r.statistic, pvalue=r.pvalue, ci=(lo, hi), alpha=alpha,
-                    passed=r.passed, effect=r.ratio - 1.0, n=r.n,
-                    method="chi-square test of the variance across seeds")
+    return _verdict(
+        "finite_width_variance",
+        spec,
+        predicted=predicted_var,
+        measured=r.estimate,
+        statistic=r.statistic,
+        pvalue=r.pvalue,
+        ci=(lo, hi),
+        alpha=alpha,
+        passed=r.passed,
+        effect=r.ratio - 1.0,
+        n=r.n,
+        method="chi-square test of the variance across seeds",
+    )
 
 
 def jacobian_check(
-    spec: MLPSpec, seeds: int = 8, alpha: float = 0.01, seed: int = 0, rel_tol: float = 0.2,
+    spec: MLPSpec,
+    seeds: int = 8,
+    alpha: float = 0.01,
+    seed: int = 0,
+    rel_tol: float = 0.2,
     device: str = "cpu",
 ) -> tuple[Verdict, np.ndarray]:
     """Normalised spectral variance m2/m1^2 - 1 of J J^T vs free probability (THEORY.md 3).
@@ -270,22 +383,42 @@ def jacobian_check(
     eig = jacobian_eigenvalues(spec, seeds=seeds, device=device, seed=seed)
     per_seed = (eig**2).mean(axis=1) / eig.mean(axis=1) ** 2 - 1.0
     weights = "orthogonal" if spec.init.startswith("orthogonal") else "gaussian"
-    predicted = float(theory.jacobian_normalized_variance(
-        spec.activation, weight_variance(spec), bias_variance(spec), spec.depth, weights=weights
-    ))
+    predicted = float(
+        theory.jacobian_normalized_variance(
+            spec.activation, weight_variance(spec), bias_variance(spec), spec.depth, weights=weights
+        )
+    )
     margin = rel_tol * predicted + 0.05 * spec.depth * spec.depth / spec.width
     name = "jacobian_spectrum"
     if np.ptp(per_seed) < 1e-12:
-        verdict = _exact_or_t(name, spec, per_seed, predicted, bias=0.0, tolerance=margin,
-                              alpha=alpha, what="normalised spectral variance")
+        verdict = _exact_or_t(
+            name,
+            spec,
+            per_seed,
+            predicted,
+            bias=0.0,
+            tolerance=margin,
+            alpha=alpha,
+            what="normalised spectral variance",
+        )
         return verdict, eig
     r = stats.tost(per_seed, predicted - margin - 1e-12, predicted + margin + 1e-12, alpha=alpha)
     lo, hi = r.confidence_interval()
-    verdict = _verdict(name, spec, predicted=predicted, measured=r.estimate,
-                       statistic=r.statistic, pvalue=r.pvalue, ci=(lo, hi), alpha=alpha,
-                       passed=r.passed, effect=(r.estimate - predicted) / max(margin, 1e-12),
-                       n=r.n, method=f"TOST across seeds, margin +-{margin:.3g}",
-                       note=f"{weights} weights")
+    verdict = _verdict(
+        name,
+        spec,
+        predicted=predicted,
+        measured=r.estimate,
+        statistic=r.statistic,
+        pvalue=r.pvalue,
+        ci=(lo, hi),
+        alpha=alpha,
+        passed=r.passed,
+        effect=(r.estimate - predicted) / max(margin, 1e-12),
+        n=r.n,
+        method=f"TOST across seeds, margin +-{margin:.3g}",
+        note=f"{weights} weights",
+    )
     return verdict, eig
 
 
@@ -332,8 +465,7 @@ def check(
     if entry.needs_measurement and measurement is None:
         from gradbench.probe import measure
 
-        measurement = measure(spec, seeds=seeds, batch=batch, device=device, dtype=dtype,
-                              seed=seed)
+        measurement = measure(spec, seeds=seeds, batch=batch, device=device, dtype=dtype, seed=seed)
     return entry.evaluate(spec, measurement, alpha)
 
 
@@ -345,12 +477,17 @@ def measurement_summary(m: Measurement) -> dict[str, Any]:
         return {"growth_per_layer": math.nan, "ci": (math.nan, math.nan), "n": int(finite.size)}
     r = stats.slope_test(finite, 0.0)
     lo, hi = r.confidence_interval(0.95)
-    return {"growth_per_layer": math.exp(-r.estimate), "ci": (math.exp(-hi), math.exp(-lo)),
-            "n": r.n}
+    return {
+        "growth_per_layer": math.exp(-r.estimate),
+        "ci": (math.exp(-hi), math.exp(-lo)),
+        "n": r.n,
+    }
 
 
 def explain(verdict: Verdict) -> str:
     """One-line account of a verdict: predicted vs measured with CI and p-value."""
-    return (f"{verdict.claim}: predicted {verdict.predicted:.5g}, measured {verdict.measured:.5g}"
-            f" CI [{verdict.ci_low:.5g}, {verdict.ci_high:.5g}], p={verdict.pvalue:.3g},"
-            f" alpha={verdict.alpha:.3g}; {verdict.note}")
+    return (
+        f"{verdict.claim}: predicted {verdict.predicted:.5g}, measured {verdict.measured:.5g}"
+        f" CI [{verdict.ci_low:.5g}, {verdict.ci_high:.5g}], p={verdict.pvalue:.3g},"
+        f" alpha={verdict.alpha:.3g}; {verdict.note}"
+    )

@@ -26,7 +26,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def next_report_path(folder: str | Path, name: str) -> Path:
-    """``folder/NNNN_name.json`` with NNNN one past the highest existing number (pytest-benchmark style)."""
+    """``folder/NNNN_name.json``, NNNN one past the highest number there (as pytest-benchmark)."""
     folder = Path(folder)
     numbers = [
         int(m.group(1))
@@ -55,7 +55,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"--gradbench-base-seed={args.base_seed}",
         f"--gradbench-json={json_path}",
         f"--gradbench-report={html_path}",
-        "-p", "no:cacheprovider",
+        "-p",
+        "no:cacheprovider",
         *(["--gradbench-seeds", str(args.seeds)] if args.seeds else []),
         *(["-n", str(args.workers), "--benchmark-disable"] if args.workers else []),
         *args.pytest_args,
@@ -102,8 +103,9 @@ def cmd_theory(args: argparse.Namespace) -> int:
     for name in ("sigma_w2", "sigma_b2"):
         value = getattr(args, name)
         if not value >= 0 or value == float("inf"):
-            raise InvalidArgument(f"--{name.replace('_', '-')}={value!r} is invalid: "
-                                  "must be a finite number >= 0")
+            raise InvalidArgument(
+                f"--{name.replace('_', '-')}={value!r} is invalid: must be a finite number >= 0"
+            )
     act, sw2, sb2 = args.activation, args.sigma_w2, args.sigma_b2
     xi_q, xi_c = theory.depth_scales(act, sw2, sb2)
     rows: dict[str, Any] = {
@@ -119,7 +121,7 @@ def cmd_theory(args: argparse.Namespace) -> int:
     }
     if args.depth:
         chi = rows["chi1"]
-        rows["gradient_ratio_over_depth"] = chi ** args.depth
+        rows["gradient_ratio_over_depth"] = chi**args.depth
     if args.json:
         from gradbench.records import dumps
 
@@ -162,8 +164,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     """Validate a user remedy against the standard battery."""
     from gradbench import validate
 
-    result = validate.validate(args.target, kind=args.kind, profile=args.profile,
-                               out_dir=args.out_dir)
+    result = validate.validate(
+        args.target, kind=args.kind, profile=args.profile, out_dir=args.out_dir
+    )
     print(result.format_table())
     return int(result.exit_code)
 
@@ -211,8 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
     th.set_defaults(func=cmd_theory)
 
     ls = sub.add_parser("list", help="list registered remedies")
-    ls.add_argument("--kind", choices=["activation", "initializer", "normalization", "residual",
-                                       "optimizer"])
+    ls.add_argument(
+        "--kind", choices=["activation", "initializer", "normalization", "residual", "optimizer"]
+    )
     ls.set_defaults(func=cmd_list)
 
     va = sub.add_parser("validate", help="validate a remedy given as pkg.module:object")
@@ -237,5 +241,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
-
-

@@ -15,7 +15,7 @@ class GradbenchError(Exception):
     """Base class of every exception gradbench raises on purpose."""
 
 
-class InvalidArgument(GradbenchError, ValueError):  # noqa: N818 - name follows hypothesis
+class InvalidArgument(GradbenchError, ValueError):
     """A user-supplied value (spec field, remedy name, file, option) is invalid."""
 
 

@@ -108,10 +108,10 @@ class Lambda(nn.Module):
         super().__init__()
         self.fn, self.name = fn, name
 
-    def forward(self, x: Tensor) -> Tensor:  # noqa: D102
+    def forward(self, x: Tensor) -> Tensor:
         return self.fn(x)
 
-    def extra_repr(self) -> str:  # noqa: D102
+    def extra_repr(self) -> str:
         return self.name
 
 
@@ -186,20 +186,20 @@ class MLPFamily(Family):
 
     site_name = "pre-activation h^l"
 
-    def draw_parameters(self, spec: MLPSpec, generator: torch.Generator) -> Params:  # noqa: D102
+    def draw_parameters(self, spec: MLPSpec, generator: torch.Generator) -> Params:
         n, sb2, params = spec.width, bias_variance(spec), {}
         for layer in range(spec.depth):
             params[f"W{layer}"] = _draw_weight(spec.init, (n, n), generator, spec.sigma_w2)
             params[f"b{layer}"] = _draw_bias(n, sb2, generator)
         return params
 
-    def draw_data(self, spec: MLPSpec, batch: int, generator: torch.Generator) -> Params:  # noqa: D102
+    def draw_data(self, spec: MLPSpec, batch: int, generator: torch.Generator) -> Params:
         return {
             "x": _gaussian((batch, spec.width), spec.input_var, generator),
             "R": _readout(batch, spec.width, generator),
         }
 
-    def forward(self, spec: MLPSpec, params: Params, data: Params) -> Forward:  # noqa: D102
+    def forward(self, spec: MLPSpec, params: Params, data: Params) -> Forward:
         act, norm = _activation(spec.activation), _norm_fn(spec.norm)
         x, sites = data["x"], []
         for layer in range(spec.depth):
@@ -209,7 +209,7 @@ class MLPFamily(Family):
             x = act(norm(h))
         return Forward(loss=(data["R"] * x).sum(), sites=sites)
 
-    def weight_groups(self, spec: MLPSpec) -> list[list[str]]:  # noqa: D102
+    def weight_groups(self, spec: MLPSpec) -> list[list[str]]:
         return [[f"W{layer}"] for layer in range(spec.depth)]
 
     def calibrate(self, spec: MLPSpec, params: Params, data: Params) -> Params:
@@ -226,7 +226,7 @@ class MLPFamily(Family):
             x = act(norm(x @ params[f"W{layer}"].mT + b))
         return params
 
-    def module(self, spec: MLPSpec, params: Params) -> nn.Module:  # noqa: D102
+    def module(self, spec: MLPSpec, params: Params) -> nn.Module:
         return _MLPModule(spec, params)
 
 
@@ -254,12 +254,14 @@ class ResidualFamily(Family):
 
     site_name = "residual stream x_l"
 
-    def draw_parameters(self, spec: ResidualSpec, generator: torch.Generator) -> Params:  # noqa: D102
+    def draw_parameters(self, spec: ResidualSpec, generator: torch.Generator) -> Params:
         n, sb2, params = spec.width, bias_variance(spec), {}
         scaling = registry.lookup("residual", spec.branch_scale)
         w1_scale = scaling.meta.get("branch_weight_scale", lambda depth: 1.0)(spec.depth)
         for block in range(spec.depth):
-            params[f"W1_{block}"] = _draw_weight(spec.init, (n, n), generator, spec.sigma_w2) * w1_scale
+            params[f"W1_{block}"] = (
+                _draw_weight(spec.init, (n, n), generator, spec.sigma_w2) * w1_scale
+            )
             params[f"b{block}"] = _draw_bias(n, sb2, generator)
             w2 = _draw_weight(spec.out_init, (n, n), generator, None)
             params[f"W2_{block}"] = torch.zeros_like(w2) if scaling.meta.get("zero_out") else w2
@@ -272,7 +274,7 @@ class ResidualFamily(Family):
         fn = registry.lookup("residual", spec.branch_scale).fn
         return [float(fn(block + 1, spec.depth)) for block in range(spec.depth)]
 
-    def forward(self, spec: ResidualSpec, params: Params, data: Params) -> Forward:  # noqa: D102
+    def forward(self, spec: ResidualSpec, params: Params, data: Params) -> Forward:
         act, norm = _activation(spec.activation), _norm_fn(spec.norm)
         x, sites = data["x"], []
         for block, alpha in enumerate(self.alphas(spec)):
@@ -283,10 +285,10 @@ class ResidualFamily(Family):
             x = x + alpha * (act(norm(h)) @ params[f"W2_{block}"].mT)
         return Forward(loss=(data["R"] * x).sum(), sites=sites)
 
-    def weight_groups(self, spec: ResidualSpec) -> list[list[str]]:  # noqa: D102
+    def weight_groups(self, spec: ResidualSpec) -> list[list[str]]:
         return [[f"W1_{b}", f"W2_{b}"] for b in range(spec.depth)]
 
-    def module(self, spec: ResidualSpec, params: Params) -> nn.Module:  # noqa: D102
+    def module(self, spec: ResidualSpec, params: Params) -> nn.Module:
         return _ResidualModule(spec, params, self.alphas(spec))
 
 
@@ -295,7 +297,9 @@ class _Block(nn.Module):
         super().__init__()
         n, f64 = spec.width, torch.float64
         self.tap = Tap()
-        self.fc1 = _load_linear(nn.Linear(n, n, dtype=f64), params[f"W1_{block}"], params[f"b{block}"])
+        self.fc1 = _load_linear(
+            nn.Linear(n, n, dtype=f64), params[f"W1_{block}"], params[f"b{block}"]
+        )
         self.norm = _norm_module(spec.norm, n)
         self.act = Lambda(_activation(spec.activation), spec.activation)
         self.fc2 = _load_linear(nn.Linear(n, n, bias=False, dtype=f64), params[f"W2_{block}"])
@@ -375,11 +379,9 @@ class RNNFamily(Family):
 
     site_name = "hidden state h_t"
 
-    def draw_parameters(self, spec: RNNSpec, generator: torch.Generator) -> Params:  # noqa: D102
+    def draw_parameters(self, spec: RNNSpec, generator: torch.Generator) -> Params:
         n, gates = spec.hidden, CELL_KINDS[spec.cell].gates
-        blocks = [
-            _draw_weight(spec.init, (n, n), generator, spec.sigma_w2) for _ in range(gates)
-        ]
+        blocks = [_draw_weight(spec.init, (n, n), generator, spec.sigma_w2) for _ in range(gates)]
         w_ih = _gaussian((gates * n, n), spec.sigma_u2 / n, generator)
         return {
             "W_hh": torch.cat(blocks) * spec.recurrent_scale,
@@ -387,7 +389,7 @@ class RNNFamily(Family):
             "b": _draw_bias(gates * n, bias_variance(spec), generator),
         }
 
-    def draw_data(self, spec: RNNSpec, batch: int, generator: torch.Generator) -> Params:  # noqa: D102
+    def draw_data(self, spec: RNNSpec, batch: int, generator: torch.Generator) -> Params:
         n = spec.hidden
         return {
             "xs": _gaussian((spec.steps, batch, n), spec.input_var, generator),
@@ -395,7 +397,7 @@ class RNNFamily(Family):
             "R": _readout(batch, n, generator),
         }
 
-    def forward(self, spec: RNNSpec, params: Params, data: Params) -> Forward:  # noqa: D102
+    def forward(self, spec: RNNSpec, params: Params, data: Params) -> Forward:
         step = CELL_KINDS[spec.cell].step
         h, xs = data["h0"], data["xs"]
         c = torch.zeros_like(h)
@@ -410,7 +412,7 @@ class RNNFamily(Family):
             sites.append(h)
         return Forward(loss=(data["R"] * h).sum(), sites=sites, weight_inputs=weight_inputs)
 
-    def module(self, spec: RNNSpec, params: Params) -> nn.Module:  # noqa: D102
+    def module(self, spec: RNNSpec, params: Params) -> nn.Module:
         return _RNNModule(spec, params)
 
 
@@ -457,7 +459,7 @@ def family_of(spec: Spec) -> Family:
 
 
 def draw_network(spec: Spec, batch: int, base_seed: int, index: int) -> tuple[Params, Params]:
-    """Parameters and data of network ``index`` (float64, CPU), calibrated if the init needs data."""
+    """Parameters and data of network ``index`` (float64, CPU), calibrated if the init needs it."""
     family = family_of(spec)
     params = family.draw_parameters(spec, generator_for(spec, base_seed, index, "params"))
     data = family.draw_data(spec, batch, generator_for(spec, base_seed, index, "data"))

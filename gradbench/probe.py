@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -92,7 +93,10 @@ def chunk_size(spec: Spec, seeds: int, batch: int, dtype: str, budget: int | Non
 
 
 def _stack(items: Sequence[Params], device: str, dtype: torch.dtype) -> Params:
-    return {k: torch.stack([p[k] for p in items]).to(device=device, dtype=dtype) for k in items[0]}
+    # cast each small tensor before stacking: half the bytes to copy and move, same bits
+    return {
+        k: torch.stack([p[k].to(dtype=dtype) for p in items]).to(device=device) for k in items[0]
+    }
 
 
 def _frobenius(t: Tensor | None, like: Tensor) -> Tensor:
@@ -116,11 +120,28 @@ def _weight_grad_norms(family: Family, spec: Spec, params: Params, fwd_inputs: o
     return torch.stack(columns, dim=1)
 
 
+def _draw_networks(
+    spec: Spec, indices: range, batch: int, seed: int
+) -> list[tuple[Params, Params]]:
+    """:func:`draw_network` for each index, on up to ``torch.get_num_threads()`` threads.
+
+    Drawing (one CPU float64 generator per network, mostly ``normal_``, which runs on
+    one core) costs as much as the whole stacked forward and backward pass, so it is
+    spread over threads (ATen releases the GIL). Each network has its own generator,
+    so the bits do not depend on the threads.
+    """
+    workers = min(len(indices), torch.get_num_threads())
+    if workers <= 1:
+        return [draw_network(spec, batch, seed, i) for i in indices]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda i: draw_network(spec, batch, seed, i), indices))
+
+
 def _measure_chunk(
     spec: Spec, indices: range, batch: int, device: str, dtype: torch.dtype, seed: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     family = family_of(spec)
-    nets = [draw_network(spec, batch, seed, i) for i in indices]
+    nets = _draw_networks(spec, indices, batch, seed)
     params = _stack([p for p, _ in nets], device, dtype)
     data = _stack([d for _, d in nets], device, dtype)
     weight_names = {n for group in family.weight_groups(spec) for n in group}
@@ -185,13 +206,28 @@ def measure(
 
 
 def _measurement(
-    spec: Spec, seeds: int, batch: int, seed: int, device: str, dtype: str,
-    act: np.ndarray, weights: np.ndarray, q: np.ndarray,
+    spec: Spec,
+    seeds: int,
+    batch: int,
+    seed: int,
+    device: str,
+    dtype: str,
+    act: np.ndarray,
+    weights: np.ndarray,
+    q: np.ndarray,
 ) -> Measurement:
     nonfinite = ~(np.isfinite(act) & np.isfinite(weights) & np.isfinite(q))
     return Measurement(
-        spec=spec.to_dict(), seeds=seeds, batch=batch, seed=seed, device=device, dtype=dtype,
-        act_grad_norms=act, weight_grad_norms=weights, preact_second_moment=q, nonfinite=nonfinite,
+        spec=spec.to_dict(),
+        seeds=seeds,
+        batch=batch,
+        seed=seed,
+        device=device,
+        dtype=dtype,
+        act_grad_norms=act,
+        weight_grad_norms=weights,
+        preact_second_moment=q,
+        nonfinite=nonfinite,
     )
 
 
@@ -210,7 +246,9 @@ def measure_reference(spec: Spec, seeds: int = 4, batch: int = 16, seed: int = 0
         taps = [m for m in model.modules() if isinstance(m, Tap)]
         seen: list[Tensor] = []
 
-        def keep(module: torch.nn.Module, args: object, out: Tensor) -> None:
+        def keep(
+            module: torch.nn.Module, args: object, out: Tensor, seen: list[Tensor] = seen
+        ) -> None:
             out.retain_grad()
             seen.append(out)
 

@@ -38,10 +38,24 @@ class Profile:
 
 
 PROFILES: dict[str, Profile] = {
-    "quick": Profile("quick", max_examples=6, seeds=16, batch=32, width_scale=1, calibration_trials=0,
-                     case_alpha=0.01 / 100),
-    "full": Profile("full", max_examples=40, seeds=32, batch=64, width_scale=2, calibration_trials=200,
-                    case_alpha=0.01 / 1000),
+    "quick": Profile(
+        "quick",
+        max_examples=6,
+        seeds=16,
+        batch=32,
+        width_scale=1,
+        calibration_trials=0,
+        case_alpha=0.01 / 100,
+    ),
+    "full": Profile(
+        "full",
+        max_examples=40,
+        seeds=32,
+        batch=64,
+        width_scale=2,
+        calibration_trials=200,
+        case_alpha=0.01 / 1000,
+    ),
 }
 
 
@@ -54,4 +68,6 @@ def get_profile(name: str) -> Profile:
     try:
         return PROFILES[name]
     except KeyError:
-        raise InvalidArgument(f"profile {name!r} is unknown; {choices_hint(name, PROFILES)}") from None
+        raise InvalidArgument(
+            f"profile {name!r} is unknown; {choices_hint(name, PROFILES)}"
+        ) from None

@@ -69,7 +69,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     ]
     for name, default, help_text in options:
         dest = name.replace("-", "_")
-        group.addoption(f"--gradbench-{name}", dest=f"gradbench_{dest}", default=None, help=help_text)
+        group.addoption(
+            f"--gradbench-{name}", dest=f"gradbench_{dest}", default=None, help=help_text
+        )
         parser.addini(f"gradbench_{dest}", help_text, default=default)
 
 
@@ -82,8 +84,10 @@ def _int_option(config: pytest.Config, name: str) -> int | None:
     except ValueError:
         value = -1
     if value < 0:
-        raise pytest.UsageError(f"--gradbench-{name.replace('_', '-')}={text!r} is invalid: "
-                                "must be a non-negative integer")
+        raise pytest.UsageError(
+            f"--gradbench-{name.replace('_', '-')}={text!r} is invalid: "
+            "must be a non-negative integer"
+        )
     return value
 
 
@@ -109,7 +113,8 @@ def pytest_configure(config: pytest.Config) -> None:
     bad = [d for d in devices if d.split(":")[0] not in ("cpu", "cuda")]
     if bad or not devices:
         raise pytest.UsageError(
-            f"--gradbench-devices={_option(config, 'devices')!r} is invalid; valid choices: cpu, cuda"
+            f"--gradbench-devices={_option(config, 'devices')!r} is invalid; "
+            "valid choices: cpu, cuda"
         )
     config.stash[STATE] = RunState(
         profile=profile,
@@ -132,12 +137,16 @@ def _register_hypothesis_profiles(profile: Profile, requested: str | None) -> No
     common = dict(
         max_examples=profile.max_examples,
         deadline=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
-                               HealthCheck.data_too_large],
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.data_too_large,
+        ],
     )
     settings.register_profile("dev", **common)
-    settings.register_profile("ci", settings.get_profile("ci"), derandomize=True, database=None,
-                              print_blob=True, **common)
+    settings.register_profile(
+        "ci", settings.get_profile("ci"), derandomize=True, database=None, print_blob=True, **common
+    )
     # gradbench's default: derandomized, so every verdict is a pure function of the command line.
     settings.register_profile("gradbench", derandomize=True, database=None, **common)
     chosen = requested or os.environ.get("HYPOTHESIS_PROFILE")
@@ -166,8 +175,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         devices = metafunc.config.stash[STATE].devices
         metafunc.parametrize(
             "gradbench_device",
-            [pytest.param(d, marks=[pytest.mark.gradbench_cuda] if d.startswith("cuda") else [])
-             for d in devices],
+            [
+                pytest.param(d, marks=[pytest.mark.gradbench_cuda] if d.startswith("cuda") else [])
+                for d in devices
+            ],
             ids=devices,
         )
 
@@ -285,12 +296,16 @@ def run_info(config: pytest.Config) -> dict[str, Any]:
 
 
 @pytest.hookimpl(optionalhook=True)
-def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict[str, Any]) -> None:  # noqa: D103
+def pytest_benchmark_update_machine_info(
+    config: pytest.Config, machine_info: dict[str, Any]
+) -> None:
     machine_info["gradbench"] = globals()["machine_info"]()
 
 
 @pytest.hookimpl(optionalhook=True)
-def pytest_benchmark_update_json(config: pytest.Config, benchmarks: Any, output_json: dict[str, Any]) -> None:  # noqa: D103
+def pytest_benchmark_update_json(
+    config: pytest.Config, benchmarks: Any, output_json: dict[str, Any]
+) -> None:
     output_json["gradbench"] = run_info(config)
 
 
@@ -362,5 +377,3 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         f"gradbench: {len(state.cases)} cases recorded, {state.failed_claims} failed claims"
         f" (profile {state.profile.name}, base seed {state.base_seed}){where}{html}"
     )
-
-

@@ -44,7 +44,7 @@ def decode_float(x: Any) -> float:
 
 
 def to_jsonable(obj: Any) -> Any:
-    """Recursively convert numpy arrays/scalars, dataclasses with ``to_dict`` and floats to strict JSON."""
+    """Convert numpy arrays and scalars, objects with ``to_dict`` and floats to strict JSON."""
     if hasattr(obj, "to_dict") and callable(obj.to_dict):
         return to_jsonable(obj.to_dict())
     if isinstance(obj, np.ndarray):
@@ -181,7 +181,10 @@ class Measurement:
 
     def to_dict(self) -> dict[str, Any]:
         """Strict-JSON-ready dict; :meth:`from_dict` inverts it exactly."""
-        return {"kind": "measurement", **{f.name: to_jsonable(getattr(self, f.name)) for f in fields(self)}}
+        return {
+            "kind": "measurement",
+            **{f.name: to_jsonable(getattr(self, f.name)) for f in fields(self)},
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Measurement:
@@ -224,11 +227,14 @@ class Prediction:
     source: str = ""
     quantities: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:  # noqa: D102
-        return {"kind": "prediction", **{f.name: to_jsonable(getattr(self, f.name)) for f in fields(self)}}
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": "prediction",
+            **{f.name: to_jsonable(getattr(self, f.name)) for f in fields(self)},
+        }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Prediction:  # noqa: D102
+    def from_dict(cls, data: Mapping[str, Any]) -> Prediction:
         lg = data.get("log_growth")
         return cls(
             spec=dict(data["spec"]),
@@ -283,16 +289,31 @@ class Verdict:
         """The ``1 - alpha`` confidence interval of :attr:`measured`."""
         return ConfidenceInterval(self.ci_low, self.ci_high)
 
-    def to_dict(self) -> dict[str, Any]:  # noqa: D102
-        return {"kind": "verdict", **{f.name: to_jsonable(getattr(self, f.name)) for f in fields(self)}}
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": "verdict",
+            **{f.name: to_jsonable(getattr(self, f.name)) for f in fields(self)},
+        }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Verdict:  # noqa: D102
-        floats = {"predicted", "measured", "statistic", "pvalue", "ci_low", "ci_high", "alpha", "effect_size"}
+    def from_dict(cls, data: Mapping[str, Any]) -> Verdict:
+        floats = {
+            "predicted",
+            "measured",
+            "statistic",
+            "pvalue",
+            "ci_low",
+            "ci_high",
+            "alpha",
+            "effect_size",
+        }
         try:
-            return cls(**{
-                f.name: decode_float(data[f.name]) if f.name in floats else data[f.name]
-                for f in fields(cls) if f.name in data or f.name in floats | {"claim", "spec", "passed"}
-            })
+            return cls(
+                **{
+                    f.name: decode_float(data[f.name]) if f.name in floats else data[f.name]
+                    for f in fields(cls)
+                    if f.name in data or f.name in floats | {"claim", "spec", "passed"}
+                }
+            )
         except KeyError as exc:
             raise InvalidArgument(f"verdict record lacks field {exc.args[0]!r}") from None

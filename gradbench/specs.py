@@ -35,7 +35,9 @@ def _check_int(spec: object, name: str, low: int) -> None:
         raise _fail(spec, name, value, f"must be an integer >= {low}")
 
 
-def _check_float(spec: object, name: str, *, optional: bool = False, positive: bool = False) -> None:
+def _check_float(
+    spec: object, name: str, *, optional: bool = False, positive: bool = False
+) -> None:
     value = getattr(spec, name)
     if optional and value is None:
         return
@@ -118,7 +120,7 @@ class MLPSpec(_Spec):
         _check_float(self, "input_var", positive=True)
 
     @property
-    def n_sites(self) -> int:  # noqa: D102
+    def n_sites(self) -> int:
         return self.depth
 
 
@@ -149,7 +151,7 @@ class ResidualSpec(_Spec):
     sigma_w2: float | None = None
     sigma_b2: float | None = None
     norm: str | None = None
-    branch_scale: Union[str, float] = "1"  # noqa: UP007 - dataclass field shown in docs
+    branch_scale: Union[str, float] = "1"
     out_init: str = "lecun_normal"
     input_var: float = 1.0
 
@@ -171,7 +173,7 @@ class ResidualSpec(_Spec):
         _check_float(self, "input_var", positive=True)
 
     @property
-    def n_sites(self) -> int:  # noqa: D102
+    def n_sites(self) -> int:
         return self.depth
 
 
@@ -222,11 +224,11 @@ class RNNSpec(_Spec):
         _check_float(self, "h0_var")
 
     @property
-    def n_sites(self) -> int:  # noqa: D102
+    def n_sites(self) -> int:
         return self.steps
 
 
-Spec = Union[MLPSpec, ResidualSpec, RNNSpec]  # noqa: UP007
+Spec = Union[MLPSpec, ResidualSpec, RNNSpec]
 SPEC_TYPES: dict[str, type[_Spec]] = {"mlp": MLPSpec, "residual": ResidualSpec, "rnn": RNNSpec}
 
 
@@ -242,12 +244,15 @@ def spec_from_dict(data: Mapping[str, Any]) -> Spec:
     family = fields.pop("family", None)
     cls = SPEC_TYPES.get(str(family))
     if cls is None:
-        raise InvalidArgument(f"spec family {family!r} is unknown; {choices_hint(family, SPEC_TYPES)}")
+        raise InvalidArgument(
+            f"spec family {family!r} is unknown; {choices_hint(family, SPEC_TYPES)}"
+        )
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(fields) - known)
     if unknown:
         raise InvalidArgument(
-            f"{cls.__name__} has no field {unknown[0]!r}; its fields are: {', '.join(sorted(known))}"
+            f"{cls.__name__} has no field {unknown[0]!r}; "
+            f"its fields are: {', '.join(sorted(known))}"
         )
     try:
         return cls(**fields)  # type: ignore[return-value]
@@ -266,7 +271,9 @@ def spec_label(spec: Spec) -> str:
         elif f.name in ("width", "hidden"):
             parts.append(f"n{value}")
         elif value != default or f.name in ("activation", "init", "cell"):
-            parts.append(str(value) if f.name in ("activation", "init", "cell") else f"{f.name}={value}")
+            parts.append(
+                str(value) if f.name in ("activation", "init", "cell") else f"{f.name}={value}"
+            )
     return "-".join(parts)
 
 
@@ -297,7 +304,7 @@ def branch_out_variance(spec: ResidualSpec) -> float:
 
 
 def bias_variance(spec: Spec) -> float:
-    """Effective ``sigma_b2``: the override, else the initializer's declared bias variance, else 0."""
+    """Effective ``sigma_b2``: the override, else the initializer's bias variance, else 0."""
     if spec.sigma_b2 is not None:
         return spec.sigma_b2
     from gradbench import registry

@@ -16,8 +16,15 @@ from gradbench.specs import CELLS, MLPSpec, ResidualSpec, RNNSpec
 
 SMOOTH_ACTIVATIONS = ("tanh", "erf", "sigmoid", "gelu", "silu", "softplus", "elu", "selu")
 ACTIVATIONS = ("linear", "relu", "leaky_relu", *SMOOTH_ACTIVATIONS)
-INITS = ("he_normal", "he_uniform", "xavier_normal", "xavier_uniform", "lecun_normal",
-         "orthogonal", "torch_default")
+INITS = (
+    "he_normal",
+    "he_uniform",
+    "xavier_normal",
+    "xavier_uniform",
+    "lecun_normal",
+    "orthogonal",
+    "torch_default",
+)
 BRANCH_SCALES = ("1", "1/sqrt(L)", "1/l", "skipinit", "rezero", "fixup")
 NORMS = (None, "batchnorm", "layernorm", "rmsnorm")
 

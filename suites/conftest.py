@@ -23,13 +23,32 @@ def run_claim(
     """
     profile = gradbench_config.profile
 
-    def run(spec: Any, claim: str, *, seeds: int | None = None, batch: int | None = None,
-            extra: dict[str, Any] | None = None) -> gb.Verdict:
-        m = gb.measure(spec, seeds=seeds or profile.seeds, batch=batch or profile.batch,
-                       device=gradbench_device, dtype="float32", seed=gradbench_config.base_seed)
+    def run(
+        spec: Any,
+        claim: str,
+        *,
+        seeds: int | None = None,
+        batch: int | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> gb.Verdict:
+        m = gb.measure(
+            spec,
+            seeds=seeds or profile.seeds,
+            batch=batch or profile.batch,
+            device=gradbench_device,
+            dtype="float32",
+            seed=gradbench_config.base_seed,
+        )
         verdict = check(spec, claim, alpha=profile.case_alpha, measurement=m)
-        gradbench_record(claim=claim, spec=spec, measurement=m, prediction=theory.predict(spec),
-                         verdict=verdict, source=get_claim(claim).source, extra=extra)
+        gradbench_record(
+            claim=claim,
+            spec=spec,
+            measurement=m,
+            prediction=theory.predict(spec),
+            verdict=verdict,
+            source=get_claim(claim).source,
+            extra=extra,
+        )
         return verdict
 
     return run

@@ -24,9 +24,12 @@ from gradbench import registry, theory
 from gradbench.check import classify, stability_margin
 from gradbench.records import Verdict
 
-NON_DATA_INITS = [n for n in registry.names("initializer")
-                  if not registry.lookup("initializer", n).meta.get("data_dependent")
-                  and registry.lookup("initializer", n).meta.get("distribution") in ("normal", "uniform")]
+NON_DATA_INITS = [
+    n
+    for n in registry.names("initializer")
+    if not registry.lookup("initializer", n).meta.get("data_dependent")
+    and registry.lookup("initializer", n).meta.get("distribution") in ("normal", "uniform")
+]
 
 
 @given(
@@ -49,20 +52,31 @@ def test_initializer_variance(init, fan_in, fan_out, seed, gradbench_record, gra
         ks = sps.kstest(values, "uniform", args=(-a, 2 * a))
     alpha = gradbench_config.profile.case_alpha
     verdict = Verdict(
-        claim="initializer_variance", spec={"initializer": init, "fan_in": fan_in,
-                                            "fan_out": fan_out},
-        predicted=declared, measured=float(values.var()), statistic=float(ks.statistic),
-        pvalue=float(ks.pvalue), ci_low=math.nan, ci_high=math.nan, alpha=alpha,
-        passed=bool(ks.pvalue > alpha), n=values.size, method="Kolmogorov-Smirnov test",
+        claim="initializer_variance",
+        spec={"initializer": init, "fan_in": fan_in, "fan_out": fan_out},
+        predicted=declared,
+        measured=float(values.var()),
+        statistic=float(ks.statistic),
+        pvalue=float(ks.pvalue),
+        ci_low=math.nan,
+        ci_high=math.nan,
+        alpha=alpha,
+        passed=bool(ks.pvalue > alpha),
+        n=values.size,
+        method="Kolmogorov-Smirnov test",
         source=remedy.paper,
     )
-    gradbench_record(claim="initializer_variance", spec=verdict.spec, verdict=verdict,
-                     source=remedy.paper)
+    gradbench_record(
+        claim="initializer_variance", spec=verdict.spec, verdict=verdict, source=remedy.paper
+    )
     assert verdict.passed, f"{init}: KS p={ks.pvalue:.3g}, var {values.var():.4g} vs {declared:.4g}"
 
 
-CASES = [(act, init) for act in ("relu", "tanh", "sigmoid")
-         for init in ("he_normal", "xavier_normal", "lecun_normal", "torch_default")]
+CASES = [
+    (act, init)
+    for act in ("relu", "tanh", "sigmoid")
+    for init in ("he_normal", "xavier_normal", "lecun_normal", "torch_default")
+]
 
 
 def predicted_class(spec: gb.MLPSpec) -> str | None:
@@ -78,18 +92,29 @@ def predicted_class(spec: gb.MLPSpec) -> str | None:
 
 
 @pytest.mark.parametrize(("activation", "init"), CASES, ids=[f"{a}-{i}" for a, i in CASES])
-def test_init_classification(activation, init, gradbench_record, gradbench_config,
-                             gradbench_device):
+def test_init_classification(
+    activation, init, gradbench_record, gradbench_config, gradbench_device
+):
     """He+ReLU is stable; sigmoid and the torch default vanish; Glorot+tanh decays slowly."""
     spec = gb.MLPSpec(depth=30, width=128, activation=activation, init=init)
     expected = predicted_class(spec)
     if expected is None:
         pytest.skip("predicted growth lies in the ambiguous zone between classes")
     profile = gradbench_config.profile
-    m = gb.measure(spec, seeds=profile.seeds, batch=profile.batch, device=gradbench_device,
-                   seed=gradbench_config.base_seed)
+    m = gb.measure(
+        spec,
+        seeds=profile.seeds,
+        batch=profile.batch,
+        device=gradbench_device,
+        seed=gradbench_config.base_seed,
+    )
     measured = classify(m, spec, alpha=profile.case_alpha)
-    gradbench_record(claim="init_classification", spec=spec, measurement=m,
-                     prediction=theory.predict(spec), source="Glorot & Bengio 2010; He et al. 2015",
-                     extra={"classification": {"predicted": expected, "measured": measured}})
+    gradbench_record(
+        claim="init_classification",
+        spec=spec,
+        measurement=m,
+        prediction=theory.predict(spec),
+        source="Glorot & Bengio 2010; He et al. 2015",
+        extra={"classification": {"predicted": expected, "measured": measured}},
+    )
     assert measured == expected, f"{spec}: predicted {expected}, measured {measured}"

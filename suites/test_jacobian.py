@@ -21,10 +21,20 @@ CASES = {
     "linear-orthogonal": dict(activation="linear", init="orthogonal"),
     "relu-gaussian": dict(activation="relu", init="he_normal"),
     "relu-orthogonal": dict(activation="relu", init="orthogonal(gain=1.4142135623730951)"),
-    "tanh-critical-gaussian": dict(activation="tanh", init="normal", sigma_w2=1.0305575108,
-                                   sigma_b2=4.6513e-6, input_var=TANH_Q),
-    "tanh-critical-orthogonal": dict(activation="tanh", init="orthogonal", sigma_w2=1.0305575108,
-                                     sigma_b2=4.6513e-6, input_var=TANH_Q),
+    "tanh-critical-gaussian": dict(
+        activation="tanh",
+        init="normal",
+        sigma_w2=1.0305575108,
+        sigma_b2=4.6513e-6,
+        input_var=TANH_Q,
+    ),
+    "tanh-critical-orthogonal": dict(
+        activation="tanh",
+        init="orthogonal",
+        sigma_w2=1.0305575108,
+        sigma_b2=4.6513e-6,
+        input_var=TANH_Q,
+    ),
 }
 
 
@@ -32,15 +42,25 @@ CASES = {
 def test_jacobian_spectrum(name, gradbench_record, gradbench_config, gradbench_device):
     """Spectral spread of J J^T: orthogonal tanh near isometry, ReLU never."""
     spec = gb.MLPSpec(depth=10, width=256, **CASES[name])
-    verdict, eig = jacobian_check(spec, seeds=6, alpha=gradbench_config.profile.case_alpha,
-                                  seed=gradbench_config.base_seed, device=gradbench_device)
+    verdict, eig = jacobian_check(
+        spec,
+        seeds=6,
+        alpha=gradbench_config.profile.case_alpha,
+        seed=gradbench_config.base_seed,
+        device=gradbench_device,
+    )
     gradbench_record(
-        claim="jacobian_spectrum", spec=spec, verdict=verdict, source=verdict.source,
-        extra={"spectrum": {
-            "weights": "orthogonal" if "orthogonal" in name else "gaussian",
-            "eigenvalues": np.sort(eig[0]).tolist(),
-            "predicted_normalized_variance": verdict.predicted,
-        }},
+        claim="jacobian_spectrum",
+        spec=spec,
+        verdict=verdict,
+        source=verdict.source,
+        extra={
+            "spectrum": {
+                "weights": "orthogonal" if "orthogonal" in name else "gaussian",
+                "eigenvalues": np.sort(eig[0]).tolist(),
+                "predicted_normalized_variance": verdict.predicted,
+            }
+        },
     )
     assert verdict.passed, explain(verdict)
 

@@ -44,75 +44,140 @@ def _uniform(w: Tensor, variance: float, generator: torch.Generator) -> None:
         w.uniform_(-bound, bound, generator=generator)
 
 
-@register("initializer", "he_normal", paper="He et al. 2015, arXiv:1502.01852",
-          variance=_fan_in_var(SQRT2), distribution="normal")
-@register("initializer", "kaiming_normal", paper="He et al. 2015, arXiv:1502.01852",
-          variance=_fan_in_var(SQRT2), distribution="normal")
+@register(
+    "initializer",
+    "he_normal",
+    paper="He et al. 2015, arXiv:1502.01852",
+    variance=_fan_in_var(SQRT2),
+    distribution="normal",
+)
+@register(
+    "initializer",
+    "kaiming_normal",
+    paper="He et al. 2015, arXiv:1502.01852",
+    variance=_fan_in_var(SQRT2),
+    distribution="normal",
+)
 def he_normal(w: Tensor, *, generator: torch.Generator, gain: float = SQRT2) -> None:
     """W_ij ~ N(0, gain^2 / fan_in); gain sqrt(2) preserves E||x||^2 through ReLU."""
     _normal(w, gain**2 / w.shape[1], generator)
 
 
-@register("initializer", "he_uniform", paper="He et al. 2015, arXiv:1502.01852",
-          variance=_fan_in_var(SQRT2), distribution="uniform")
-@register("initializer", "kaiming_uniform", paper="He et al. 2015, arXiv:1502.01852",
-          variance=_fan_in_var(SQRT2), distribution="uniform")
+@register(
+    "initializer",
+    "he_uniform",
+    paper="He et al. 2015, arXiv:1502.01852",
+    variance=_fan_in_var(SQRT2),
+    distribution="uniform",
+)
+@register(
+    "initializer",
+    "kaiming_uniform",
+    paper="He et al. 2015, arXiv:1502.01852",
+    variance=_fan_in_var(SQRT2),
+    distribution="uniform",
+)
 def he_uniform(w: Tensor, *, generator: torch.Generator, gain: float = SQRT2) -> None:
     """W_ij ~ U(-a, a) with variance gain^2 / fan_in."""
     _uniform(w, gain**2 / w.shape[1], generator)
 
 
-@register("initializer", "he_normal_fan_out", paper="He et al. 2015, arXiv:1502.01852",
-          variance=_fan_out_var(SQRT2), distribution="normal")
+@register(
+    "initializer",
+    "he_normal_fan_out",
+    paper="He et al. 2015, arXiv:1502.01852",
+    variance=_fan_out_var(SQRT2),
+    distribution="normal",
+)
 def he_normal_fan_out(w: Tensor, *, generator: torch.Generator, gain: float = SQRT2) -> None:
     """W_ij ~ N(0, gain^2 / fan_out): preserves the backward pass instead of the forward one."""
     _normal(w, gain**2 / w.shape[0], generator)
 
 
-@register("initializer", "he_uniform_fan_out", paper="He et al. 2015, arXiv:1502.01852",
-          variance=_fan_out_var(SQRT2), distribution="uniform")
+@register(
+    "initializer",
+    "he_uniform_fan_out",
+    paper="He et al. 2015, arXiv:1502.01852",
+    variance=_fan_out_var(SQRT2),
+    distribution="uniform",
+)
 def he_uniform_fan_out(w: Tensor, *, generator: torch.Generator, gain: float = SQRT2) -> None:
     """W_ij ~ U(-a, a) with variance gain^2 / fan_out."""
     _uniform(w, gain**2 / w.shape[0], generator)
 
 
-@register("initializer", "xavier_normal", paper="Glorot & Bengio 2010",
-          variance=_xavier_var, distribution="normal")
-@register("initializer", "glorot_normal", paper="Glorot & Bengio 2010",
-          variance=_xavier_var, distribution="normal")
+@register(
+    "initializer",
+    "xavier_normal",
+    paper="Glorot & Bengio 2010",
+    variance=_xavier_var,
+    distribution="normal",
+)
+@register(
+    "initializer",
+    "glorot_normal",
+    paper="Glorot & Bengio 2010",
+    variance=_xavier_var,
+    distribution="normal",
+)
 def xavier_normal(w: Tensor, *, generator: torch.Generator, gain: float = 1.0) -> None:
     """W_ij ~ N(0, gain^2 * 2 / (fan_in + fan_out))."""
     _normal(w, _xavier_var(w.shape[1], w.shape[0], gain), generator)
 
 
-@register("initializer", "xavier_uniform", paper="Glorot & Bengio 2010",
-          variance=_xavier_var, distribution="uniform")
-@register("initializer", "glorot_uniform", paper="Glorot & Bengio 2010",
-          variance=_xavier_var, distribution="uniform")
+@register(
+    "initializer",
+    "xavier_uniform",
+    paper="Glorot & Bengio 2010",
+    variance=_xavier_var,
+    distribution="uniform",
+)
+@register(
+    "initializer",
+    "glorot_uniform",
+    paper="Glorot & Bengio 2010",
+    variance=_xavier_var,
+    distribution="uniform",
+)
 def xavier_uniform(w: Tensor, *, generator: torch.Generator, gain: float = 1.0) -> None:
     """W_ij ~ U(-a, a) with variance gain^2 * 2 / (fan_in + fan_out)."""
     _uniform(w, _xavier_var(w.shape[1], w.shape[0], gain), generator)
 
 
-@register("initializer", "lecun_normal", paper="LeCun et al. 1998, Efficient BackProp",
-          variance=_fan_in_var(1.0), distribution="normal")
+@register(
+    "initializer",
+    "lecun_normal",
+    paper="LeCun et al. 1998, Efficient BackProp",
+    variance=_fan_in_var(1.0),
+    distribution="normal",
+)
 def lecun_normal(w: Tensor, *, generator: torch.Generator, gain: float = 1.0) -> None:
     """W_ij ~ N(0, gain^2 / fan_in)."""
     _normal(w, gain**2 / w.shape[1], generator)
 
 
-@register("initializer", "normal", paper="fan-in scaled Gaussian (Poole et al. 2016)",
-          variance=lambda fan_in, fan_out, sigma_w2=1.0: sigma_w2 / fan_in, distribution="normal")
+@register(
+    "initializer",
+    "normal",
+    paper="fan-in scaled Gaussian (Poole et al. 2016)",
+    variance=lambda fan_in, fan_out, sigma_w2=1.0: sigma_w2 / fan_in,
+    distribution="normal",
+)
 def normal(w: Tensor, *, generator: torch.Generator, sigma_w2: float = 1.0) -> None:
     """W_ij ~ N(0, sigma_w2 / fan_in): the mean-field parametrisation."""
     _normal(w, sigma_w2 / w.shape[1], generator)
 
 
-@register("initializer", "torch_default", paper="torch.nn.Linear.reset_parameters",
-          variance=lambda fan_in, fan_out: 1.0 / (3.0 * fan_in), distribution="uniform",
-          bias_variance=lambda fan_in: 1.0 / (3.0 * fan_in))
+@register(
+    "initializer",
+    "torch_default",
+    paper="torch.nn.Linear.reset_parameters",
+    variance=lambda fan_in, fan_out: 1.0 / (3.0 * fan_in),
+    distribution="uniform",
+    bias_variance=lambda fan_in: 1.0 / (3.0 * fan_in),
+)
 def torch_default(w: Tensor, *, generator: torch.Generator) -> None:
-    """What ``nn.Linear`` does: kaiming_uniform(a=sqrt(5)) = U(+-1/sqrt(fan_in)), var 1/(3 fan_in)."""
+    """What ``nn.Linear`` does: kaiming_uniform(a=sqrt(5)) = U(+-1/sqrt(fan_in)), var 1/(3n)."""
     _uniform(w, 1.0 / (3.0 * w.shape[1]), generator)
 
 
@@ -120,8 +185,13 @@ def _orthogonal_var(fan_in: int, fan_out: int, gain: float = 1.0) -> float:
     return gain**2 / max(fan_in, fan_out)
 
 
-@register("initializer", "orthogonal", paper="Saxe et al. 2014, arXiv:1312.6120",
-          variance=_orthogonal_var, distribution="orthogonal")
+@register(
+    "initializer",
+    "orthogonal",
+    paper="Saxe et al. 2014, arXiv:1312.6120",
+    variance=_orthogonal_var,
+    distribution="orthogonal",
+)
 def orthogonal(w: Tensor, *, generator: torch.Generator, gain: float = 1.0) -> None:
     """A Haar-random (semi-)orthogonal matrix times ``gain``: QR of a Gaussian, signs fixed.
 
@@ -135,17 +205,27 @@ def orthogonal(w: Tensor, *, generator: torch.Generator, gain: float = 1.0) -> N
         w.copy_((q if rows >= cols else q.T) * gain)
 
 
-@register("initializer", "identity", paper="Le et al. 2015, IRNN, arXiv:1504.00941",
-          variance=lambda fan_in, fan_out, gain=1.0: gain**2 / max(fan_in, fan_out),
-          distribution="identity")
+@register(
+    "initializer",
+    "identity",
+    paper="Le et al. 2015, IRNN, arXiv:1504.00941",
+    variance=lambda fan_in, fan_out, gain=1.0: gain**2 / max(fan_in, fan_out),
+    distribution="identity",
+)
 def identity(w: Tensor, *, generator: torch.Generator, gain: float = 1.0) -> None:
     """W = gain * I (the IRNN initialization); deterministic."""
     with torch.no_grad():
         w.copy_(torch.eye(*w.shape, dtype=w.dtype) * gain)
 
 
-@register("initializer", "lsuv", paper="Mishkin & Matas 2016, arXiv:1511.06422",
-          variance=_orthogonal_var, distribution="orthogonal", data_dependent=True)
+@register(
+    "initializer",
+    "lsuv",
+    paper="Mishkin & Matas 2016, arXiv:1511.06422",
+    variance=_orthogonal_var,
+    distribution="orthogonal",
+    data_dependent=True,
+)
 def lsuv(w: Tensor, *, generator: torch.Generator, gain: float = 1.0) -> None:
     """Layer-sequential unit variance: orthogonal, then rescaled on a batch so Var h^l = 1.
 

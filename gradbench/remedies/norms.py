@@ -22,8 +22,12 @@ def none(h: Tensor) -> Tensor:
     return h
 
 
-@register("normalization", "batchnorm", paper="Ioffe & Szegedy 2015, arXiv:1502.03167",
-          module=lambda n: nn.BatchNorm1d(n, eps=EPS, affine=False, track_running_stats=False))
+@register(
+    "normalization",
+    "batchnorm",
+    paper="Ioffe & Szegedy 2015, arXiv:1502.03167",
+    module=lambda n: nn.BatchNorm1d(n, eps=EPS, affine=False, track_running_stats=False),
+)
 def batchnorm(h: Tensor) -> Tensor:
     """(h - mean_batch) / sqrt(var_batch + eps), batch statistics (training mode)."""
     mean = h.mean(dim=-2, keepdim=True)
@@ -31,8 +35,12 @@ def batchnorm(h: Tensor) -> Tensor:
     return (h - mean) / torch.sqrt(var + EPS)
 
 
-@register("normalization", "layernorm", paper="Ba et al. 2016, arXiv:1607.06450",
-          module=lambda n: nn.LayerNorm(n, eps=EPS, elementwise_affine=False))
+@register(
+    "normalization",
+    "layernorm",
+    paper="Ba et al. 2016, arXiv:1607.06450",
+    module=lambda n: nn.LayerNorm(n, eps=EPS, elementwise_affine=False),
+)
 def layernorm(h: Tensor) -> Tensor:
     """(h - mean_features) / sqrt(var_features + eps), per example."""
     mean = h.mean(dim=-1, keepdim=True)
@@ -40,8 +48,12 @@ def layernorm(h: Tensor) -> Tensor:
     return (h - mean) / torch.sqrt(var + EPS)
 
 
-@register("normalization", "rmsnorm", paper="Zhang & Sennrich 2019, arXiv:1910.07467",
-          module=lambda n: nn.RMSNorm(n, eps=EPS, elementwise_affine=False))
+@register(
+    "normalization",
+    "rmsnorm",
+    paper="Zhang & Sennrich 2019, arXiv:1910.07467",
+    module=lambda n: nn.RMSNorm(n, eps=EPS, elementwise_affine=False),
+)
 def rmsnorm(h: Tensor) -> Tensor:
     """h / sqrt(mean_features(h^2) + eps), per example."""
     return h * torch.rsqrt(h.pow(2).mean(dim=-1, keepdim=True) + EPS)

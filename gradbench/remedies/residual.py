@@ -49,8 +49,13 @@ def rezero(layer: int, depth: int) -> float:
     return 0.0
 
 
-@register("residual", "fixup", paper="Zhang, Dauphin & Ma 2019, arXiv:1901.09321",
-          zero_out=True, branch_weight_scale=lambda depth: depth ** -0.5)
+@register(
+    "residual",
+    "fixup",
+    paper="Zhang, Dauphin & Ma 2019, arXiv:1901.09321",
+    zero_out=True,
+    branch_weight_scale=lambda depth: depth**-0.5,
+)
 def fixup(layer: int, depth: int) -> float:
     """Branch output layer at 0, first layer scaled by L^(-1/(2m-2)) = L^(-1/2) for m = 2."""
     return 1.0

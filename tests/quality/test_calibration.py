@@ -50,8 +50,15 @@ def test_false_alarm_rate_relu_he():
 
 def test_false_alarm_rate_tanh_critical():
     """tanh at chi_1 = 1 (sigma_w2 = 1.7609546, sigma_b2 = 0.05): conservative, <= upper end."""
-    spec = gb.MLPSpec(depth=50, width=256, activation="tanh", init="normal",
-                      sigma_w2=1.760954639607, sigma_b2=0.05, input_var=0.570047881641)
+    spec = gb.MLPSpec(
+        depth=50,
+        width=256,
+        activation="tanh",
+        init="normal",
+        sigma_w2=1.760954639607,
+        sigma_b2=0.05,
+        input_var=0.570047881641,
+    )
     k = false_alarms(spec, alpha=0.05)
     _, hi = binomial_central_interval(TRIALS, 0.05)
     print(f"tanh critical false alarms: {k}/{TRIALS} (upper end {hi})")
@@ -72,13 +79,15 @@ def test_power_against_ten_percent_misscaled_init():
             w.normal_(0.0, math.sqrt(2.2 / w.shape[1]), generator=generator)
 
     declared = registry.lookup("initializer", "he_normal").meta["variance"]
-    with registry.temporary("initializer", "he_plus_ten", he_plus_ten, variance=declared,
-                            distribution="normal"):
-        spec = gb.MLPSpec(depth=50, width=256, activation="relu", init="he_plus_ten",
-                          sigma_b2=0.0)
-        flagged = np.mean([
-            not check(spec, "mean_field_slope", seeds=16, batch=32, alpha=0.01, seed=s).passed
-            for s in range(100)
-        ])
+    with registry.temporary(
+        "initializer", "he_plus_ten", he_plus_ten, variance=declared, distribution="normal"
+    ):
+        spec = gb.MLPSpec(depth=50, width=256, activation="relu", init="he_plus_ten", sigma_b2=0.0)
+        flagged = np.mean(
+            [
+                not check(spec, "mean_field_slope", seeds=16, batch=32, alpha=0.01, seed=s).passed
+                for s in range(100)
+            ]
+        )
     print(f"power against 10% mis-scaled He: {flagged:.2f}")
     assert flagged >= 0.9
