@@ -243,9 +243,7 @@ def import_object(path: str) -> Any:
     except ModuleNotFoundError as exc:
         raise InvalidArgument(f"cannot import {path!r}: module {exc.name!r} not found") from None
     except Exception as exc:
-        raise InvalidArgument(
-            f"importing {path!r} raised {type(exc).__name__}: {exc}"
-        ) from None
+        raise InvalidArgument(f"importing {path!r} raised {type(exc).__name__}: {exc}") from None
     if not attr:
         return module
     try:
