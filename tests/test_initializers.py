@@ -27,9 +27,15 @@ KS_PVALUE = 1e-4
 VARIANCE_RTOL = 0.03  # > 5 standard errors of a sample variance over 60,000 entries
 
 INITIALIZERS = registry.names("initializer")
-WITH_PARAMS = ["he_normal(gain=1.3)", "xavier_uniform(gain=0.5)", "normal(sigma_w2=2.5)",
-               "orthogonal(gain=1.7)", "identity(gain=0.5)", "kaiming_uniform(gain=0.8)",
-               "he_normal_fan_out(gain=1.0)"]
+WITH_PARAMS = [
+    "he_normal(gain=1.3)",
+    "xavier_uniform(gain=0.5)",
+    "normal(sigma_w2=2.5)",
+    "orthogonal(gain=1.7)",
+    "identity(gain=0.5)",
+    "kaiming_uniform(gain=0.8)",
+    "he_normal_fan_out(gain=1.0)",
+]
 ALL = INITIALIZERS + WITH_PARAMS
 
 
@@ -76,12 +82,15 @@ def test_distribution_family(name: str, shape: tuple[int, int]) -> None:
     elif family == "identity":
         assert np.array_equal(w, gain * np.eye(*shape))
     else:
-        pytest.fail(f"initializer {name!r} declares distribution={family!r}; this test knows "
-                    "normal, uniform, orthogonal and identity")
+        pytest.fail(
+            f"initializer {name!r} declares distribution={family!r}; this test knows "
+            "normal, uniform, orthogonal and identity"
+        )
 
 
-@pytest.mark.parametrize("shape", [(3, 4), (4, 3), (20, 50), (50, 20), (17, 17)],
-                         ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize(
+    "shape", [(3, 4), (4, 3), (20, 50), (50, 20), (17, 17)], ids=lambda s: f"{s[0]}x{s[1]}"
+)
 @pytest.mark.parametrize("gain", [1.0, 0.37, 1.9])
 def test_orthogonal_gram_is_gain_squared_identity(shape: tuple[int, int], gain: float) -> None:
     w, _, _ = draw(f"orthogonal(gain={gain})", shape)
@@ -107,7 +116,9 @@ def test_torch_default_has_the_variance_of_nn_linear() -> None:
     torch.manual_seed(SEED)
     linear = nn.Linear(fan_in, fan_out, dtype=torch.float64)
     theirs = linear.weight.detach().numpy().ravel()
-    a = math.sqrt(3.0 * variance)  # = 1 / sqrt(fan_in), nn.Linear's kaiming_uniform_(a=sqrt(5)) bound
+    a = math.sqrt(
+        3.0 * variance
+    )  # = 1 / sqrt(fan_in), nn.Linear's kaiming_uniform_(a=sqrt(5)) bound
     assert a == pytest.approx(1.0 / math.sqrt(fan_in), rel=1e-12)
     for sample in (ours.ravel(), theirs):
         assert stats.kstest(sample, "uniform", args=(-a, 2 * a)).pvalue > KS_PVALUE
@@ -118,8 +129,9 @@ def test_torch_default_has_the_variance_of_nn_linear() -> None:
     bias_variance = registry.lookup("initializer", "torch_default").meta["bias_variance"](fan_in)
     assert bias_variance == pytest.approx(variance, rel=1e-15)
     torch.manual_seed(SEED)
-    biases = np.concatenate([nn.Linear(fan_in, fan_out, dtype=torch.float64).bias.detach().numpy()
-                             for _ in range(40)])
+    biases = np.concatenate(
+        [nn.Linear(fan_in, fan_out, dtype=torch.float64).bias.detach().numpy() for _ in range(40)]
+    )
     assert stats.kstest(biases, "uniform", args=(-a, 2 * a)).pvalue > KS_PVALUE
 
 
@@ -171,13 +183,18 @@ def test_lsuv_gives_unit_preactivation_variance_on_its_batch(activation: str) ->
         assert float(h.std()) == pytest.approx(1.0, rel=1e-12)
         # still orthogonal up to the scale: W W^T = c^2 I
         gram = w @ w.mT
-        torch.testing.assert_close(gram, gram[0, 0] * torch.eye(32, dtype=torch.float64), rtol=0, atol=1e-10)
+        torch.testing.assert_close(
+            gram, gram[0, 0] * torch.eye(32, dtype=torch.float64), rtol=0, atol=1e-10
+        )
         x = act(h)
 
 
 def _names_with_distribution(*families: str) -> list[Any]:
-    return [n for n in INITIALIZERS
-            if registry.lookup("initializer", n).meta.get("distribution") in families]
+    return [
+        n
+        for n in INITIALIZERS
+        if registry.lookup("initializer", n).meta.get("distribution") in families
+    ]
 
 
 def test_every_initializer_declares_variance_and_distribution() -> None:
@@ -185,4 +202,5 @@ def test_every_initializer_declares_variance_and_distribution() -> None:
         meta = registry.lookup("initializer", name).meta
         assert callable(meta.get("variance")), name
         assert meta.get("distribution") in ("normal", "uniform", "orthogonal", "identity"), name
-    assert _names_with_distribution("normal") and _names_with_distribution("uniform")
+    assert _names_with_distribution("normal")
+    assert _names_with_distribution("uniform")

@@ -42,7 +42,11 @@ def _module_file(module: str) -> Path:
 def _imported_in_fresh_interpreter(module: str) -> dict[str, object]:
     proc = subprocess.run(
         [sys.executable, "-c", _PROBE, module],
-        capture_output=True, text=True, cwd=ROOT, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
     )
     assert proc.returncode == 0, f"importing {module} failed:\n{proc.stderr}"
     return dict(json.loads(proc.stdout.strip().splitlines()[-1]))

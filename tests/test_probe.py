@@ -47,7 +47,9 @@ RESIDUAL_SPECS = [
 RNN_SPECS = [
     RNNSpec(cell="rnn_tanh", hidden=9, steps=6),
     RNNSpec(cell="rnn_tanh", hidden=9, steps=6, init="torch_default"),
-    RNNSpec(cell="rnn_relu", hidden=9, steps=6, init="identity", recurrent_scale=0.9, sigma_b2=0.01),
+    RNNSpec(
+        cell="rnn_relu", hidden=9, steps=6, init="identity", recurrent_scale=0.9, sigma_b2=0.01
+    ),
     RNNSpec(cell="linear", hidden=9, steps=6, init="orthogonal", recurrent_scale=1.1, sigma_b2=0.1),
     RNNSpec(cell="lstm", hidden=9, steps=6, init="torch_default"),
     RNNSpec(cell="gru", hidden=9, steps=6, init="xavier_uniform", sigma_b2=0.05),
@@ -92,7 +94,9 @@ def test_reference_module_is_built_from_standard_layers() -> None:
     assert isinstance(cell, torch.nn.LSTMCell)
 
 
-def _per_step_recurrent_grads(spec: RNNSpec, index: int) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
+def _per_step_recurrent_grads(
+    spec: RNNSpec, index: int
+) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
     """[T, gates*H, H] gradients of per-step copies of W_hh, and the tied module's W_hh.grad.
 
     Runs PyTorch's own cell with ``functional_call`` and a separate leaf for the
@@ -136,7 +140,9 @@ def test_rnn_weight_gradient_per_step_contributions(spec: RNNSpec) -> None:
 
 def test_linear_rnn_step_contribution_is_g_t_transpose_h_t_minus_1() -> None:
     """Linear cell: step t contributes g_t^T h_{t-1} with g_t = dL/dh_t, summing to W_hh.grad."""
-    spec = RNNSpec(cell="linear", hidden=7, steps=5, init="orthogonal", recurrent_scale=0.95, sigma_b2=0.1)
+    spec = RNNSpec(
+        cell="linear", hidden=7, steps=5, init="orthogonal", recurrent_scale=0.95, sigma_b2=0.1
+    )
     m = gb.measure(spec, seeds=2, batch=BATCH, dtype="float64")
     for index in range(2):
         per_step, tied, found = _per_step_recurrent_grads(spec, index)
@@ -145,8 +151,9 @@ def test_linear_rnn_step_contribution_is_g_t_transpose_h_t_minus_1() -> None:
         outer = torch.stack([gs[t].T @ hs[t] for t in range(spec.steps)])
         torch.testing.assert_close(outer, per_step, rtol=RTOL, atol=1e-14)
         torch.testing.assert_close(outer.sum(0), tied, rtol=RTOL, atol=1e-14)
-        np.testing.assert_allclose(m.weight_grad_norms[index], outer.flatten(1).norm(dim=1).numpy(),
-                                   rtol=RTOL, atol=0)
+        np.testing.assert_allclose(
+            m.weight_grad_norms[index], outer.flatten(1).norm(dim=1).numpy(), rtol=RTOL, atol=0
+        )
 
 
 def test_measure_on_each_device_matches_reference(device: str) -> None:
@@ -182,16 +189,24 @@ def test_gradient_norm_changes_without_isometry() -> None:
 def test_linear_rnn_gradient_norm_is_rho_to_the_distance(rho: float) -> None:
     """THEORY.md 5.2: W = rho Q gives ||dL/dh_t|| = rho^(T-t) ||dL/dh_T|| exactly."""
     steps = 30
-    spec = RNNSpec(cell="linear", hidden=16, steps=steps, init="orthogonal", recurrent_scale=rho, sigma_b2=0.0)
+    spec = RNNSpec(
+        cell="linear", hidden=16, steps=steps, init="orthogonal", recurrent_scale=rho, sigma_b2=0.0
+    )
     m = gb.measure(spec, seeds=3, batch=8, dtype="float64")
     expected = rho ** (steps - np.arange(1, steps + 1, dtype=np.float64))
-    np.testing.assert_allclose(m.act_grad_norms, np.broadcast_to(expected, (3, steps)), rtol=1e-10, atol=0)
+    np.testing.assert_allclose(
+        m.act_grad_norms, np.broadcast_to(expected, (3, steps)), rtol=1e-10, atol=0
+    )
 
 
 @pytest.mark.parametrize("branch_scale", ["skipinit", "rezero", "fixup"])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_zero_branch_residual_passes_the_top_gradient_unchanged(branch_scale: str, dtype: str) -> None:
-    spec = ResidualSpec(depth=12, width=10, activation="relu", branch_scale=branch_scale, sigma_b2=0.1)
+def test_zero_branch_residual_passes_the_top_gradient_unchanged(
+    branch_scale: str, dtype: str
+) -> None:
+    spec = ResidualSpec(
+        depth=12, width=10, activation="relu", branch_scale=branch_scale, sigma_b2=0.1
+    )
     m = gb.measure(spec, seeds=3, batch=5, dtype=dtype)
     act = m.act_grad_norms
     # every site's gradient is R itself, bit for bit: dL/dx_0 has exactly the top norm
@@ -269,7 +284,9 @@ def test_network_i_does_not_depend_on_how_many_seeds_are_measured(spec: Any, dty
 
 @pytest.mark.parametrize("spec", DET_SPECS, ids=_ids(DET_SPECS))
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_chunking_does_not_change_results(spec: Any, dtype: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_chunking_does_not_change_results(
+    spec: Any, dtype: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     whole = gb.measure(spec, seeds=5, batch=8, dtype=dtype)
     monkeypatch.setenv("GRADBENCH_MEMORY_BUDGET_MB", "0.05")
     step = probe.chunk_size(spec, 5, 8, dtype)
@@ -281,7 +298,9 @@ def test_chunking_does_not_change_results(spec: Any, dtype: str, monkeypatch: py
 @pytest.mark.parametrize("text", ["0", "-3", "abc", "nan"])
 def test_bad_memory_budget_is_rejected(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GRADBENCH_MEMORY_BUDGET_MB", text)
-    with pytest.raises(gb.InvalidArgument, match=rf"GRADBENCH_MEMORY_BUDGET_MB='{text}' is invalid"):
+    with pytest.raises(
+        gb.InvalidArgument, match=rf"GRADBENCH_MEMORY_BUDGET_MB='{text}' is invalid"
+    ):
         gb.measure(MLPSpec(depth=2, width=4), seeds=1, batch=2)
 
 
@@ -299,7 +318,9 @@ def test_low_precision_agrees_with_float64(spec: Any, dtype: str) -> None:
     assert not low.nonfinite.any()
     rtol = DTYPE_RTOL[dtype]
     for name in ("act_grad_norms", "weight_grad_norms", "preact_second_moment"):
-        np.testing.assert_allclose(getattr(low, name), getattr(exact, name), rtol=rtol, atol=0, err_msg=name)
+        np.testing.assert_allclose(
+            getattr(low, name), getattr(exact, name), rtol=rtol, atol=0, err_msg=name
+        )
     if dtype == "bfloat16":  # and it is really computed in bfloat16, not silently in float32
         assert not np.allclose(low.act_grad_norms, exact.act_grad_norms, rtol=1e-4, atol=0)
 

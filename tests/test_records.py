@@ -30,10 +30,18 @@ def _measurement(act: np.ndarray) -> Measurement:
     weights = act * 2
     q = np.abs(act) + 1
     nonfinite = ~(np.isfinite(act) & np.isfinite(weights) & np.isfinite(q))
-    return Measurement(spec={"family": "mlp", "depth": act.shape[1], "width": 3, "sigma_w2": None},
-                       seeds=act.shape[0], batch=4, seed=0, device="cpu", dtype="float32",
-                       act_grad_norms=act, weight_grad_norms=weights, preact_second_moment=q,
-                       nonfinite=nonfinite)
+    return Measurement(
+        spec={"family": "mlp", "depth": act.shape[1], "width": 3, "sigma_w2": None},
+        seeds=act.shape[0],
+        batch=4,
+        seed=0,
+        device="cpu",
+        dtype="float32",
+        act_grad_norms=act,
+        weight_grad_norms=weights,
+        preact_second_moment=q,
+        nonfinite=nonfinite,
+    )
 
 
 def _assert_measurements_equal(a: Measurement, b: Measurement) -> None:
@@ -46,13 +54,22 @@ def _assert_measurements_equal(a: Measurement, b: Measurement) -> None:
         assert np.array_equal(x, y, equal_nan=x.dtype != bool), name
         # same signs of infinities and same NaN positions
         if x.dtype != bool:
-            assert np.array_equal(np.isnan(x), np.isnan(y)) and np.array_equal(np.isposinf(x), np.isposinf(y))
+            assert np.array_equal(np.isnan(x), np.isnan(y))
+            assert np.array_equal(np.isposinf(x), np.isposinf(y))
 
 
 @pytest.mark.parametrize(
     ("value", "encoded"),
-    [(1.5, 1.5), (0.0, 0.0), (-2.0, -2.0), (math.nan, {"nonfinite": "nan"}), (math.inf, {"nonfinite": "inf"}),
-     (-math.inf, {"nonfinite": "-inf"}), (5e-324, 5e-324), (1.7976931348623157e308, 1.7976931348623157e308)],
+    [
+        (1.5, 1.5),
+        (0.0, 0.0),
+        (-2.0, -2.0),
+        (math.nan, {"nonfinite": "nan"}),
+        (math.inf, {"nonfinite": "inf"}),
+        (-math.inf, {"nonfinite": "-inf"}),
+        (5e-324, 5e-324),
+        (1.7976931348623157e308, 1.7976931348623157e308),
+    ],
     ids=["1.5", "zero", "negative", "nan", "inf", "-inf", "subnormal", "max"],
 )
 def test_encode_decode_float(value: float, encoded: Any) -> None:
@@ -61,21 +78,38 @@ def test_encode_decode_float(value: float, encoded: Any) -> None:
     assert back == value or (math.isnan(back) and math.isnan(value))
 
 
-@pytest.mark.parametrize("bad", ["1.0", None, True, [1.0], {"nonfinite": "nope"}],
-                         ids=["str", "none", "bool", "list", "bad-tag"])
+@pytest.mark.parametrize(
+    "bad",
+    ["1.0", None, True, [1.0], {"nonfinite": "nope"}],
+    ids=["str", "none", "bool", "list", "bad-tag"],
+)
 def test_decode_float_rejects_non_numbers(bad: Any) -> None:
     with pytest.raises((InvalidArgument, KeyError)):
         records.decode_float(bad)
 
 
 def test_to_jsonable_converts_numpy_and_nested_values() -> None:
-    obj = {"a": np.float32(0.5), "b": np.int64(3), "c": np.bool_(True), "d": (1, np.nan),
-           "e": np.array([[1.0, np.inf]]), "f": np.array([True, False]), 7: None}
+    obj = {
+        "a": np.float32(0.5),
+        "b": np.int64(3),
+        "c": np.bool_(True),
+        "d": (1, np.nan),
+        "e": np.array([[1.0, np.inf]]),
+        "f": np.array([True, False]),
+        7: None,
+    }
     out = records.to_jsonable(obj)
-    assert out == {"a": 0.5, "b": 3, "c": True, "d": [1, {"nonfinite": "nan"}],
-                   "e": {"shape": [1, 2], "data": [1.0, {"nonfinite": "inf"}]},
-                   "f": {"shape": [2], "data": [True, False]}, "7": None}
-    assert type(out["b"]) is int and type(out["c"]) is bool
+    assert out == {
+        "a": 0.5,
+        "b": 3,
+        "c": True,
+        "d": [1, {"nonfinite": "nan"}],
+        "e": {"shape": [1, 2], "data": [1.0, {"nonfinite": "inf"}]},
+        "f": {"shape": [2], "data": [True, False]},
+        "7": None,
+    }
+    assert type(out["b"]) is int
+    assert type(out["c"]) is bool
 
 
 def test_to_jsonable_rejects_unknown_objects() -> None:
@@ -86,7 +120,8 @@ def test_to_jsonable_rejects_unknown_objects() -> None:
 def test_dumps_is_strict_and_deterministic() -> None:
     obj = {"z": math.nan, "a": [math.inf, -math.inf, 1.0]}
     text = records.dumps(obj)
-    assert "NaN" not in text and "Infinity" not in text
+    assert "NaN" not in text
+    assert "Infinity" not in text
     assert list(strict_loads(text)) == ["a", "z"]  # sorted keys
     assert records.dumps(dict(reversed(list(obj.items())))) == text
 
@@ -132,23 +167,49 @@ def test_measurement_from_dict_names_a_missing_field() -> None:
 
 
 def test_prediction_round_trip() -> None:
-    p = Prediction(spec={"family": "mlp"}, log_growth=np.array([0.1, -np.inf, np.nan]), valid=True,
-                   assumptions=("infinite width",), domain="width >= 4 * depth", source="Poole 2016",
-                   quantities={"chi1": 1.0, "q_star": math.nan})
+    p = Prediction(
+        spec={"family": "mlp"},
+        log_growth=np.array([0.1, -np.inf, np.nan]),
+        valid=True,
+        assumptions=("infinite width",),
+        domain="width >= 4 * depth",
+        source="Poole 2016",
+        quantities={"chi1": 1.0, "q_star": math.nan},
+    )
     back = Prediction.from_dict(strict_loads(records.dumps(p.to_dict())))
     assert np.array_equal(back.log_growth, p.log_growth, equal_nan=True)
-    assert (back.valid, back.assumptions, back.domain, back.source) == (True, ("infinite width",),
-                                                                         p.domain, p.source)
+    assert (back.valid, back.assumptions, back.domain, back.source) == (
+        True,
+        ("infinite width",),
+        p.domain,
+        p.source,
+    )
     assert back.quantities["chi1"] == 1.0
     empty = Prediction(spec={}, log_growth=None, valid=False, reason="outside the domain")
     again = Prediction.from_dict(strict_loads(records.dumps(empty.to_dict())))
-    assert again.log_growth is None and again.reason == "outside the domain" and not again.valid
+    assert again.log_growth is None
+    assert again.reason == "outside the domain"
+    assert not again.valid
 
 
 def test_verdict_round_trip_and_confidence_interval() -> None:
-    v = Verdict(claim="mean_field_slope", spec={"family": "mlp"}, predicted=-0.1, measured=-0.12,
-                statistic=1.3, pvalue=0.2, ci_low=-0.15, ci_high=-0.09, alpha=0.01, passed=True,
-                effect_size=math.nan, n=16, method="t-test", source="x", note="y")
+    v = Verdict(
+        claim="mean_field_slope",
+        spec={"family": "mlp"},
+        predicted=-0.1,
+        measured=-0.12,
+        statistic=1.3,
+        pvalue=0.2,
+        ci_low=-0.15,
+        ci_high=-0.09,
+        alpha=0.01,
+        passed=True,
+        effect_size=math.nan,
+        n=16,
+        method="t-test",
+        source="x",
+        note="y",
+    )
     back = Verdict.from_dict(strict_loads(records.dumps(v.to_dict())))
     assert math.isnan(back.effect_size)
     assert back.confidence_interval() == records.ConfidenceInterval(-0.15, -0.09)
@@ -171,8 +232,12 @@ def test_write_and_read_json_atomically(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("content", "match"),
-    [(None, "does not exist"), ("", "is empty, expected JSON"), ('{"x": NaN}', "is not valid JSON"),
-     ("{", "is not valid JSON")],
+    [
+        (None, "does not exist"),
+        ("", "is empty, expected JSON"),
+        ('{"x": NaN}', "is not valid JSON"),
+        ("{", "is not valid JSON"),
+    ],
     ids=["missing", "empty", "bare-nan", "truncated"],
 )
 def test_read_json_errors_name_the_file(tmp_path: Path, content: str | None, match: str) -> None:
@@ -204,14 +269,18 @@ def test_exploding_network_round_trips_with_nonfinite_flags() -> None:
 
     spec = gb.MLPSpec(depth=200, width=16, activation="relu", sigma_w2=50.0)
     m = gb.measure(spec, seeds=2, batch=4, dtype="float32")
-    finite = np.isfinite(m.act_grad_norms) & np.isfinite(m.weight_grad_norms) & np.isfinite(
-        m.preact_second_moment)
+    finite = (
+        np.isfinite(m.act_grad_norms)
+        & np.isfinite(m.weight_grad_norms)
+        & np.isfinite(m.preact_second_moment)
+    )
     assert np.array_equal(m.nonfinite, ~finite)
     assert m.nonfinite.any()
     assert np.isfinite(m.preact_second_moment[:, 0]).all()  # the first layers are still finite
     assert np.isnan(m.act_grad_norms).any()
     text = records.dumps(m.to_dict())
-    assert "NaN" not in text and "Infinity" not in text
+    assert "NaN" not in text
+    assert "Infinity" not in text
     back = Measurement.from_dict(strict_loads(text))
     _assert_measurements_equal(m, back)
     assert records.dumps(back.to_dict()) == text

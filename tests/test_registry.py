@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F  # noqa: N812
+import torch.nn.functional as F
 
 import gradbench as gb
 from gradbench import registry
@@ -29,40 +29,94 @@ def isolated(monkeypatch: pytest.MonkeyPatch) -> dict[tuple[str, str], registry.
 
 
 BAD_LOOKUPS: list[Any] = [
-    pytest.param(registry.lookup, ("activaton", "tanh"),
-                 r"remedy kind 'activaton' is unknown; did you mean 'activation'", id="unknown-kind"),
-    pytest.param(registry.names, ("initialiser",), r"remedy kind 'initialiser' is unknown",
-                 id="names-unknown-kind"),
-    pytest.param(registry.register, ("loss", "mse"), r"remedy kind 'loss' is unknown", id="register-unknown-kind"),
-    pytest.param(registry.lookup, ("activation", "tahn"),
-                 r"activation 'tahn' is unknown; did you mean 'tanh'\? valid choices: .*relu", id="unknown-name"),
-    pytest.param(registry.lookup, ("residual", "1/sqrt(l)"),
-                 r"residual '1/sqrt\(l\)' is unknown; did you mean '1/sqrt\(L\)'", id="unparsable-typo"),
-    pytest.param(registry.lookup, ("activation", "relu(x=2)"),
-                 r"activation 'relu' has no parameter 'x'; its parameters are: none", id="param-not-taken"),
-    pytest.param(registry.lookup, ("activation", "leaky_relu(slope=0.1)"),
-                 r"activation 'leaky_relu' has no parameter 'slope'; its parameters are: negative_slope",
-                 id="param-misnamed"),
-    pytest.param(registry.lookup, ("activation", "leaky_relu(negative_slope=abc)"),
-                 r"parameter 'negative_slope=abc' in remedy name .* must be of the form name=<finite number>",
-                 id="param-not-a-number"),
-    pytest.param(registry.lookup, ("activation", "leaky_relu(negative_slope=inf)"),
-                 r"parameter 'negative_slope=inf'", id="param-infinite"),
-    pytest.param(registry.lookup, ("activation", "leaky_relu(0.2)"), r"parameter '0\.2' in remedy name",
-                 id="param-positional"),
-    pytest.param(registry.parse_name, ("relu(",), r"remedy name 'relu\(' is not of the form", id="parse-open-paren"),
-    pytest.param(registry.parse_name, (3,), r"remedy name 3 is not of the form", id="parse-not-a-string"),
-    pytest.param(registry.import_object, ("gradbench_no_such_module:f",),
-                 r"cannot import 'gradbench_no_such_module:f': module 'gradbench_no_such_module' not found",
-                 id="import-missing-module"),
-    pytest.param(registry.import_object, ("gradbench.errors:Nope",),
-                 r"module 'gradbench\.errors' has no attribute 'Nope'", id="import-missing-attribute"),
+    pytest.param(
+        registry.lookup,
+        ("activaton", "tanh"),
+        r"remedy kind 'activaton' is unknown; did you mean 'activation'",
+        id="unknown-kind",
+    ),
+    pytest.param(
+        registry.names,
+        ("initialiser",),
+        r"remedy kind 'initialiser' is unknown",
+        id="names-unknown-kind",
+    ),
+    pytest.param(
+        registry.register,
+        ("loss", "mse"),
+        r"remedy kind 'loss' is unknown",
+        id="register-unknown-kind",
+    ),
+    pytest.param(
+        registry.lookup,
+        ("activation", "tahn"),
+        r"activation 'tahn' is unknown; did you mean 'tanh'\? valid choices: .*relu",
+        id="unknown-name",
+    ),
+    pytest.param(
+        registry.lookup,
+        ("residual", "1/sqrt(l)"),
+        r"residual '1/sqrt\(l\)' is unknown; did you mean '1/sqrt\(L\)'",
+        id="unparsable-typo",
+    ),
+    pytest.param(
+        registry.lookup,
+        ("activation", "relu(x=2)"),
+        r"activation 'relu' has no parameter 'x'; its parameters are: none",
+        id="param-not-taken",
+    ),
+    pytest.param(
+        registry.lookup,
+        ("activation", "leaky_relu(slope=0.1)"),
+        r"activation 'leaky_relu' has no parameter 'slope'; its parameters are: negative_slope",
+        id="param-misnamed",
+    ),
+    pytest.param(
+        registry.lookup,
+        ("activation", "leaky_relu(negative_slope=abc)"),
+        r"parameter 'negative_slope=abc' in remedy name .* must be of the form name=<finite",
+        id="param-not-a-number",
+    ),
+    pytest.param(
+        registry.lookup,
+        ("activation", "leaky_relu(negative_slope=inf)"),
+        r"parameter 'negative_slope=inf'",
+        id="param-infinite",
+    ),
+    pytest.param(
+        registry.lookup,
+        ("activation", "leaky_relu(0.2)"),
+        r"parameter '0\.2' in remedy name",
+        id="param-positional",
+    ),
+    pytest.param(
+        registry.parse_name,
+        ("relu(",),
+        r"remedy name 'relu\(' is not of the form",
+        id="parse-open-paren",
+    ),
+    pytest.param(
+        registry.parse_name, (3,), r"remedy name 3 is not of the form", id="parse-not-a-string"
+    ),
+    pytest.param(
+        registry.import_object,
+        ("gradbench_no_such_module:f",),
+        r"cannot import 'gradbench_no_such_module:f': module 'gradbench_no_such_module' not found",
+        id="import-missing-module",
+    ),
+    pytest.param(
+        registry.import_object,
+        ("gradbench.errors:Nope",),
+        r"module 'gradbench\.errors' has no attribute 'Nope'",
+        id="import-missing-attribute",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("fn", "args", "match"), BAD_LOOKUPS)
-def test_bad_registry_input_raises_invalid_argument(fn: Callable[..., Any], args: tuple[Any, ...],
-                                                    match: str) -> None:
+def test_bad_registry_input_raises_invalid_argument(
+    fn: Callable[..., Any], args: tuple[Any, ...], match: str
+) -> None:
     with pytest.raises(InvalidArgument, match=match):
         fn(*args)
 
@@ -70,7 +124,8 @@ def test_bad_registry_input_raises_invalid_argument(fn: Callable[..., Any], args
 def test_builtins_are_registered_for_every_kind_they_provide() -> None:
     assert {"relu", "tanh", "linear", "leaky_relu"} <= set(registry.names("activation"))
     assert {"he_normal", "xavier_normal", "orthogonal", "torch_default", "lsuv"} <= set(
-        registry.names("initializer"))
+        registry.names("initializer")
+    )
     assert {"none", "batchnorm", "layernorm", "rmsnorm"} <= set(registry.names("normalization"))
     assert {"1", "1/sqrt(L)", "skipinit", "rezero", "fixup"} <= set(registry.names("residual"))
     assert registry.names("initializer") == sorted(registry.names("initializer"))
@@ -106,7 +161,9 @@ def test_decorator_registration_and_duplicate_rule(isolated: dict[Any, Any]) -> 
     assert "shifted_relu" in registry.names("activation")
     assert float(remedy.fn(torch.tensor(2.0))) == 1.5
 
-    with pytest.raises(InvalidArgument, match=r"activation 'shifted_relu' is already registered; pass replace=True"):
+    with pytest.raises(
+        InvalidArgument, match=r"activation 'shifted_relu' is already registered; pass replace=True"
+    ):
         registry.register("activation", "shifted_relu")(lambda x: x)
     with pytest.raises(InvalidArgument, match=r"activation 'relu' is already registered"):
         registry.register("activation", "relu")(lambda x: x)
@@ -131,9 +188,16 @@ def test_temporary_restores_an_overridden_remedy() -> None:
 
 
 def test_temporary_removes_a_new_name_even_after_an_error() -> None:
-    with pytest.raises(RuntimeError, match="boom"), registry.temporary("activation", "gb_test_tmp", torch.sin):
-        assert "gb_test_tmp" in registry.names("activation")
-        raise RuntimeError("boom")
+    inside: list[bool] = []
+
+    def fail_inside() -> None:
+        with registry.temporary("activation", "gb_test_tmp", torch.sin):
+            inside.append("gb_test_tmp" in registry.names("activation"))
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        fail_inside()
+    assert inside == [True]
     assert "gb_test_tmp" not in registry.names("activation")
     with pytest.raises(InvalidArgument, match="'gb_test_tmp' is unknown"):
         registry.lookup("activation", "gb_test_tmp")
@@ -166,10 +230,14 @@ def _broken_plugin() -> Any:
 
 
 @pytest.fixture
-def fake_plugins(monkeypatch: pytest.MonkeyPatch, isolated: dict[Any, Any]) -> tuple[list[Any], list[str]]:
+def fake_plugins(
+    monkeypatch: pytest.MonkeyPatch, isolated: dict[Any, Any]
+) -> tuple[list[Any], list[str]]:
     """Patch the entry-point discovery; return the fake entry points and the groups asked for."""
-    eps = [FakeEntryPoint("good", "gb_plugin:activations", _good_plugin),
-           FakeEntryPoint("broken", "gb_broken:remedies", _broken_plugin)]
+    eps = [
+        FakeEntryPoint("good", "gb_plugin:activations", _good_plugin),
+        FakeEntryPoint("broken", "gb_broken:remedies", _broken_plugin),
+    ]
     groups: list[str] = []
 
     def entry_points(*, group: str) -> list[FakeEntryPoint]:
@@ -186,7 +254,9 @@ def test_entry_point_plugins_are_loaded_and_a_broken_one_only_warns(
     fake_plugins: tuple[list[FakeEntryPoint], list[str]],
 ) -> None:
     eps, groups = fake_plugins
-    with pytest.warns(UserWarning, match=r"gradbench plugin 'broken' \(gb_broken:remedies\) failed to load"):
+    with pytest.warns(
+        UserWarning, match=r"gradbench plugin 'broken' \(gb_broken:remedies\) failed to load"
+    ):
         names = registry.names("activation")
     assert groups == ["gradbench.remedies"]
     assert "plugin_tanh2" in names
@@ -221,7 +291,9 @@ def test_user_activation_works_end_to_end_without_a_derivative() -> None:
     from gradbench.remedies.activations import numpy_activation
 
     with registry.temporary("activation", "softsign", softsign):
-        spec = gb.MLPSpec(depth=4, width=8, activation="softsign", init="xavier_normal", sigma_b2=0.1)
+        spec = gb.MLPSpec(
+            depth=4, width=8, activation="softsign", init="xavier_normal", sigma_b2=0.1
+        )
         m = gb.measure(spec, seeds=3, batch=5, dtype="float64")
         ref = measure_reference(spec, seeds=3, batch=5)
         act = numpy_activation("softsign")
