@@ -1,0 +1,208 @@
+"""Benchmark of the batched gradient probe against the naive loop and the machine's matmul.
+
+Workload (the issue's acceptance criterion): MLP depth 50, width 128, batch 128,
+64 seeds, float32. Three timings from the same run:
+
+* ``gradbench.measure`` (all seeds stacked: one forward, one backward);
+* the naive loop a PyTorch user would write (per seed: build the ``nn.Module``,
+  forward, backward, read ``.grad``), as :func:`gradbench.probe.measure_reference`
+  does but in float32;
+* ``torch.mm`` of two 2048 x 2048 float32 matrices, the machine's matmul throughput.
+
+The last test reports the speed-up (naive / batched) and the fraction of the matmul
+throughput the probe reaches. Nothing here asserts on a timing; the only assertions
+check that the two probes compute the same numbers. Run with::
+
+    pytest suites/bench_probe.py -p no:xdist --benchmark-only -q
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+import gradbench as gb
+from gradbench.models import Tap, draw_network, family_of
+from gradbench.specs import MLPSpec
+
+DEPTH, WIDTH, BATCH, SEEDS, DTYPE = 50, 128, 128, 64, "float32"
+SPEC = MLPSpec(depth=DEPTH, width=WIDTH)  # ReLU, He normal
+PROBE_FLOPS = 3 * 2 * SEEDS * BATCH * WIDTH**2 * DEPTH  # forward + 2 backward matmuls per layer
+MATMUL_N = 2048
+MATMUL_FLOPS = 2 * MATMUL_N**3
+ROUNDS = 3
+
+DEVICES = [
+    pytest.param("cpu", id="cpu"),
+    pytest.param(
+        "cuda",
+        id="cuda",
+        marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available"),
+    ),
+]
+
+# device -> name -> {"min": s, "median": s}; filled by the benchmarks, read by the last test
+RESULTS: dict[str, dict[str, dict[str, float]]] = {}
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def naive_float32(
+    spec: MLPSpec, seeds: int, batch: int, device: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """The naive loop: per seed, build the module, forward, backward, read ``.grad`` (float32)."""
+    family = family_of(spec)
+    act, weights = [], []
+    for index in range(seeds):
+        params, data = draw_network(spec, batch, 0, index)
+        model = family.module(spec, params).to(device=device, dtype=torch.float32)
+        data = {k: v.to(device=device, dtype=torch.float32) for k, v in data.items()}
+        seen: list[torch.Tensor] = []
+
+        def keep(
+            module: torch.nn.Module, args: object, out: torch.Tensor, seen: list = seen
+        ) -> None:
+            out.retain_grad()
+            seen.append(out)
+
+        for tap in (m for m in model.modules() if isinstance(m, Tap)):
+            tap.register_forward_hook(keep)
+        data["x"].requires_grad_(True)
+        (data["R"] * model(data)).sum().backward()
+        act.append([float(s.grad.norm()) for s in seen])
+        weights.append([float(lin.weight.grad.norm()) for lin in model.linears])
+    return np.array(act), np.array(weights)
+
+
+def _record(benchmark: Any, device: str, name: str, flops: int | None = None) -> None:
+    stats = getattr(getattr(benchmark, "stats", None), "stats", None)
+    if stats is None:  # --benchmark-disable: nothing was timed
+        return
+    times = {"min": float(stats.min), "median": float(stats.median)}
+    RESULTS.setdefault(device, {})[name] = times
+    if flops is not None:
+        benchmark.extra_info["flops"] = flops
+        benchmark.extra_info["gflops_per_s"] = flops / times["min"] / 1e9
+        benchmark.extra_info["gflops_per_s_median"] = flops / times["median"] / 1e9
+
+
+def _run(benchmark: Any, fn: Callable[[], Any], rounds: int = ROUNDS) -> Any:
+    return benchmark.pedantic(fn, rounds=rounds, iterations=1, warmup_rounds=1)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_bench_batched_probe(benchmark: Any, device: str) -> None:
+    def run() -> gb.Measurement:
+        m = gb.measure(SPEC, seeds=SEEDS, batch=BATCH, device=device, dtype=DTYPE)
+        _sync(device)
+        return m
+
+    benchmark.group = f"probe-{device}"
+    benchmark.extra_info.update(spec=SPEC.to_dict(), seeds=SEEDS, batch=BATCH, dtype=DTYPE)
+    m = _run(benchmark, run)
+    _record(benchmark, device, "batched", PROBE_FLOPS)
+    assert m.act_grad_norms.shape == (SEEDS, DEPTH)
+    assert not m.nonfinite.any()
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_bench_naive_loop(benchmark: Any, device: str) -> None:
+    def run() -> tuple[np.ndarray, np.ndarray]:
+        out = naive_float32(SPEC, SEEDS, BATCH, device)
+        _sync(device)
+        return out
+
+    benchmark.group = f"probe-{device}"
+    benchmark.extra_info.update(spec=SPEC.to_dict(), seeds=SEEDS, batch=BATCH, dtype=DTYPE)
+    act, weights = _run(benchmark, run)
+    _record(benchmark, device, "naive", PROBE_FLOPS)
+    # the two probes measure the same networks (float32 rounding apart)
+    m = gb.measure(SPEC, seeds=SEEDS, batch=BATCH, device=device, dtype=DTYPE)
+    np.testing.assert_allclose(act, m.act_grad_norms, rtol=1e-3)
+    np.testing.assert_allclose(weights, m.weight_grad_norms, rtol=1e-3)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_bench_parameter_draw(benchmark: Any, device: str) -> None:
+    """The probe's share that is not arithmetic: drawing 64 networks' float64 parameters."""
+    from gradbench.probe import _draw_networks
+
+    benchmark.group = f"probe-{device}"
+    nets = _run(benchmark, lambda: _draw_networks(SPEC, range(SEEDS), BATCH, 0))
+    _record(benchmark, device, "draw")
+    assert len(nets) == SEEDS
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_bench_matmul(benchmark: Any, device: str) -> None:
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randn(MATMUL_N, MATMUL_N, generator=gen).to(device)
+    b = torch.randn(MATMUL_N, MATMUL_N, generator=gen).to(device)
+
+    def run() -> torch.Tensor:
+        c = torch.mm(a, b)
+        _sync(device)
+        return c
+
+    benchmark.group = f"matmul-{device}"
+    benchmark.extra_info.update(n=MATMUL_N, dtype="float32")
+    c = _run(benchmark, run, rounds=8)
+    _record(benchmark, device, "matmul", MATMUL_FLOPS)
+    assert c.shape == (MATMUL_N, MATMUL_N)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_bench_summary(benchmark: Any, device: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Speed-up and matmul fraction from the timings above (reported, never asserted)."""
+    benchmark.group = f"summary-{device}"
+    benchmark.pedantic(lambda: None, rounds=1, iterations=1)
+    found = RESULTS.get(device, {})
+    missing = {"batched", "naive", "matmul"} - set(found)
+    if missing:
+        pytest.skip(f"not timed in this run: {', '.join(sorted(missing))}")
+    summary: dict[str, float] = {}
+    for stat in ("min", "median"):
+        batched, naive, matmul = (found[k][stat] for k in ("batched", "naive", "matmul"))
+        probe_gflops = PROBE_FLOPS / batched / 1e9
+        matmul_gflops = MATMUL_FLOPS / matmul / 1e9
+        summary[f"speedup_naive_over_batched_{stat}"] = naive / batched
+        summary[f"probe_gflops_per_s_{stat}"] = probe_gflops
+        summary[f"matmul_gflops_per_s_{stat}"] = matmul_gflops
+        summary[f"fraction_of_matmul_{stat}"] = probe_gflops / matmul_gflops
+        if "draw" in found:
+            draw = found["draw"][stat]
+            summary[f"draw_seconds_{stat}"] = draw
+            summary[f"fraction_of_matmul_excluding_draw_{stat}"] = (
+                PROBE_FLOPS / max(batched - draw, 1e-12) / 1e9 / matmul_gflops
+            )
+    benchmark.extra_info.update(summary)
+    assert all(np.isfinite(v) and v > 0 for v in summary.values())
+    with capsys.disabled():
+        print(
+            f"\n[{device}] MLP L={DEPTH} n={WIDTH} batch={BATCH} seeds={SEEDS} {DTYPE}: "
+            f"batched {found['batched']['min']:.3f} s, naive {found['naive']['min']:.3f} s "
+            f"(min of {ROUNDS})"
+        )
+        print(
+            f"[{device}] speed-up naive/batched: {summary['speedup_naive_over_batched_min']:.2f}x "
+            f"(median {summary['speedup_naive_over_batched_median']:.2f}x)"
+        )
+        print(
+            f"[{device}] probe {summary['probe_gflops_per_s_min']:.1f} GFLOP/s = "
+            f"{100 * summary['fraction_of_matmul_min']:.1f}% of torch.mm "
+            f"{summary['matmul_gflops_per_s_min']:.1f} GFLOP/s "
+            f"(median {100 * summary['fraction_of_matmul_median']:.1f}%)"
+        )
+        if "draw" in found:
+            print(
+                f"[{device}] parameter drawing {found['draw']['min']:.3f} s of it; "
+                f"without it the probe reaches "
+                f"{100 * summary['fraction_of_matmul_excluding_draw_min']:.1f}% of torch.mm"
+            )
