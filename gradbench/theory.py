@@ -30,17 +30,30 @@ call time, so importing this module does not import torch.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, Union
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, Union
 
 import numpy as np
 from scipy import optimize, special
 
 from gradbench import registry
 from gradbench.errors import InvalidArgument
+from gradbench.specs import (
+    MLPSpec,
+    ResidualSpec,
+    RNNSpec,
+    Spec,
+    bias_variance,
+    branch_out_variance,
+    weight_variance,
+)
+
+if TYPE_CHECKING:
+    from gradbench.records import Prediction
 
 NumpyFn = Callable[[np.ndarray], np.ndarray]
 Phase = Literal["ordered", "critical", "chaotic"]
@@ -979,3 +992,971 @@ def _closed_selu_chi1() -> float:
 def _closed_relu_cmap_he(c: float) -> float:
     """ReLU c-map at He init: (sqrt(1 - c^2) + (pi - arccos c) c) / pi (THEORY.md 1.2)."""
     return (math.sqrt(1 - c * c) + (math.pi - math.acos(c)) * c) / math.pi
+
+
+# --------------------------------------------------------------------------------------
+# Exact finite-width law of ReLU nets (THEORY.md 2.2)
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReluLayerLaw:
+    r"""Moments of one layer's factor :math:`X = (2/n)\chi^2_K`, :math:`K \sim B(n, 1/2)`.
+
+    All conditional on :math:`K \ge 1` (the event :math:`K = 0`, probability
+    :math:`2^{-n}`, kills the signal and makes the log infinite), as in THEORY.md 2.2.
+
+    Attributes:
+        width: the layer width n.
+        e_log: :math:`E\ln X = E_K\psi(K/2) + \ln(4/n) \approx -5/(2n)`.
+        var_log: :math:`\mathrm{Var}\ln X = E_K\psi'(K/2) + \mathrm{Var}_K\psi(K/2) \approx 5/n`.
+        e_x: :math:`E X = 1/(1 - 2^{-n})`.
+        e_x2: :math:`E X^2 = (1 + 5/n)/(1 - 2^{-n})`.
+        p_dead: :math:`P(K = 0) = 2^{-n}`.
+    """
+
+    width: int
+    e_log: float
+    var_log: float
+    e_x: float
+    e_x2: float
+    p_dead: float
+
+
+def _check_width(name: str, n: object) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or int(n) < 1:
+        raise InvalidArgument(f"{name}={n!r} must be an integer >= 1")
+    return int(n)
+
+
+@functools.lru_cache(maxsize=1024)
+def _relu_layer(n: int) -> ReluLayerLaw:
+    k = np.arange(1, n + 1, dtype=np.float64)
+    log_p = special.gammaln(n + 1.0) - special.gammaln(k + 1.0) - special.gammaln(n - k + 1.0)
+    p = np.exp(log_p - log_p.max())
+    p /= p.sum()  # conditional on K >= 1
+    psi = special.digamma(k / 2.0)
+    mean_psi = float(p @ psi)
+    return ReluLayerLaw(
+        width=n,
+        e_log=mean_psi + math.log(4.0 / n),
+        var_log=float(p @ special.polygamma(1, k / 2.0)) + float(p @ (psi - mean_psi) ** 2),
+        e_x=2.0 / n * float(p @ k),
+        e_x2=4.0 / n**2 * float(p @ (k * (k + 2.0))),
+        p_dead=2.0**-n,
+    )
+
+
+def relu_finite_width(n: int) -> ReluLayerLaw:
+    r"""Exact per-layer law of ReLU gradient norms at width ``n`` (THEORY.md 2.2).
+
+    For Gaussian He weights (biases zero or symmetric), the width-normalised squared norm
+    of a Jacobian-vector product evolves as :math:`M_L/M_0 = \prod_j X_j` with independent
+    :math:`X_j = (2/n_j)\chi^2_{K_j}`, :math:`K_j \sim \mathrm{Binomial}(n_j, 1/2)`
+    [derived + MC in THEORY.md; cf. Hanin 2018, NeurIPS; Hanin & Nica 2020, Commun. Math.
+    Phys.]. The same law holds per backward step for one example. The moments are exact
+    mixtures of digamma/trigamma values over K (K = 0 excluded).
+
+    Args:
+        n: layer width (>= 1).
+
+    Returns:
+        A :class:`ReluLayerLaw`.
+
+    Examples:
+        >>> round(relu_finite_width(64).e_log, 10), round(relu_finite_width(64).var_log, 10)
+        (-0.0401085988, 0.0829973506)
+    """
+    return _relu_layer(_check_width("n", n))
+
+
+class LogNormLaw(NamedTuple):
+    r"""Law of :math:`\ln(M_L/M_0)` over a ReLU stack (THEORY.md 2.2); indexable as a tuple.
+
+    Attributes:
+        mean: :math:`\sum_j E\ln X_j` (about :math:`-5\beta/2`, :math:`\beta = \sum 1/n_j`).
+        var: :math:`\sum_j \mathrm{Var}\ln X_j` (about :math:`5\beta`).
+        second_moment_ratio: :math:`E[M_L^2]/E[M_L]^2 = \prod_j (1 + 5/n_j)` (K = 0
+            included; exact).
+    """
+
+    mean: float
+    var: float
+    second_moment_ratio: float
+
+
+def relu_log_norm_law(widths: Sequence[int]) -> LogNormLaw:
+    r"""Mean and variance of :math:`\ln(M_L/M_0)` through ReLU layers of the given widths.
+
+    Sums of the per-layer values of :func:`relu_finite_width` (the factors are
+    independent). For the gradient between sites :math:`h^1` and :math:`h^L` of an
+    L-layer MLP pass the L - 1 widths in between. Halve the mean (quarter the variance)
+    for the log of the norm instead of the squared norm.
+
+    Args:
+        widths: widths :math:`n_1, \dots, n_L` of the ReLU layers.
+
+    Returns:
+        ``LogNormLaw(mean, var, second_moment_ratio)``.
+
+    Examples:
+        >>> law = relu_log_norm_law([64] * 20)
+        >>> round(law.mean, 10), round(law.var, 10), round(law.second_moment_ratio, 10)
+        (-0.8021719767, 1.6599470111, 4.50175997)
+    """
+    if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence):
+        raise InvalidArgument(f"widths={widths!r} must be a sequence of integers >= 1")
+    layers = [relu_finite_width(_check_width("widths[i]", n)) for n in widths]
+    return LogNormLaw(
+        mean=float(sum(x.e_log for x in layers)),
+        var=float(sum(x.var_log for x in layers)),
+        second_moment_ratio=float(np.prod([1.0 + 5.0 / x.width for x in layers])),
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Jacobian spectrum (THEORY.md 3)
+# --------------------------------------------------------------------------------------
+
+Weights = Literal["gaussian", "orthogonal"]
+_S1: dict[str, float] = {"gaussian": -1.0, "orthogonal": 0.0}
+
+
+@dataclass(frozen=True)
+class JacobianSpectrum:
+    r"""First two moments of the spectrum of :math:`JJ^T`, :math:`J = \prod_l D^l W^l`.
+
+    Attributes:
+        q: the pre-activation second moment used (:math:`q^*` by default).
+        mu1: :math:`\int Dz\,\phi'(\sqrt q z)^2`.
+        mu2: :math:`\int Dz\,\phi'(\sqrt q z)^4`.
+        chi: :math:`\sigma_w^2 \mu_1`.
+        m1: mean eigenvalue :math:`\chi^L`.
+        normalized_variance: :math:`m_2/m_1^2 - 1 = L(\mu_2/\mu_1^2 - 1 - s_1)`.
+    """
+
+    q: float
+    mu1: float
+    mu2: float
+    chi: float
+    m1: float
+    normalized_variance: float
+
+
+def jacobian_spectrum(
+    activation: Activation,
+    sigma_w2: float,
+    sigma_b2: float,
+    depth: int,
+    weights: Weights = "gaussian",
+    q: float | None = None,
+) -> JacobianSpectrum:
+    r"""Mean and normalised variance of the spectrum of :math:`JJ^T` (THEORY.md 3.1).
+
+    Free probability (Pennington, Schoenholz & Ganguli 2017, "Resurrecting the sigmoid",
+    NeurIPS, eq. 12): S-transforms multiply, so the normalised spectral variance
+    :math:`v = m_2/m_1^2 - 1` adds over the free factors: :math:`-s_1` per weight matrix
+    (Marchenko-Pastur: :math:`s_1 = -1`; orthogonal: 0) and :math:`\mu_2/\mu_1^2 - 1` per
+    :math:`D^2`. Hence :math:`m_1 = \chi^L` and :math:`v = L(\mu_2/\mu_1^2 - 1 - s_1)`
+    [derived in THEORY.md]. Valid for width to infinity at fixed L, every layer at q.
+
+    Args:
+        activation: registry name or :class:`ActivationFunctions`.
+        sigma_w2, sigma_b2: the variances.
+        depth: number of layers L.
+        weights: ``"gaussian"`` or ``"orthogonal"``.
+        q: pre-activation second moment (default :math:`q^*`; its limit if 0 or inf).
+
+    Returns:
+        A :class:`JacobianSpectrum`.
+
+    Examples:
+        >>> jacobian_spectrum("relu", 2.0, 0.0, 10).normalized_variance
+        20.0
+    """
+    sw2, sb2 = _check_sigmas(sigma_w2, sigma_b2)
+    depth = _check_width("depth", depth)
+    if weights not in _S1:
+        raise InvalidArgument(f"weights={weights!r} must be one of: gaussian, orthogonal")
+    act = _resolve(activation)
+    qq = _fixed_point(act, sw2, sb2, 1.0) if q is None else _check_q("q", q)
+    m = _moments(act, qq)
+    ratio = m.dphi4 / m.dphi2**2
+    chi = sw2 * m.dphi2
+    return JacobianSpectrum(
+        q=qq, mu1=m.dphi2, mu2=m.dphi4, chi=chi, m1=chi**depth,
+        normalized_variance=depth * (ratio - 1.0 - _S1[weights]),
+    )
+
+
+def jacobian_normalized_variance(
+    activation: Activation,
+    sigma_w2: float,
+    sigma_b2: float,
+    depth: int,
+    weights: Weights = "gaussian",
+    q: float | None = None,
+) -> float:
+    r""":math:`L(\mu_2/\mu_1^2 - 1 - s_1)`, see :func:`jacobian_spectrum` (THEORY.md 3.2).
+
+    Examples:
+        >>> jacobian_normalized_variance("relu", 2.0, 0.0, 10, weights="orthogonal")
+        10.0
+    """
+    spec = jacobian_spectrum(activation, sigma_w2, sigma_b2, depth, weights, q)
+    return spec.normalized_variance
+
+
+# --------------------------------------------------------------------------------------
+# Normalization (THEORY.md 6)
+# --------------------------------------------------------------------------------------
+
+_IDENTITY_PROBE = np.array([-3.0, -1.0, -0.3, 0.2, 1.0, 2.5])
+
+
+def _is_identity(act: _Act) -> bool:
+    x = _IDENTITY_PROBE
+    return bool(
+        np.allclose(act.phi(x), x, rtol=0, atol=1e-12)
+        and np.allclose(act.dphi(x), 1.0, rtol=0, atol=1e-12)
+    )
+
+
+def _relu_scale(act: _Act) -> float:
+    """``a`` if ``phi(x) = a max(x, 0)`` with ``a > 0`` (checked at probe points), else NaN."""
+    x = np.concatenate([_IDENTITY_PROBE, [0.0, 10.0, -10.0]])
+    y = np.asarray(act.phi(x), dtype=np.float64)
+    a = float(y[-2] / 10.0)
+    if a > 0 and np.allclose(y, a * np.maximum(x, 0.0), rtol=1e-12, atol=1e-14):
+        return a
+    return math.nan
+
+
+def batchnorm_rate(activation: Activation, batch: int | None = None) -> float:
+    r"""Per-layer factor :math:`\lambda` of the **squared** gradient norm with BatchNorm.
+
+    For :math:`h^l = W^l x^{l-1}`, :math:`x^l = \phi(\mathrm{BN}(h^l))` (batch statistics,
+    no affine), :math:`E\|\partial L/\partial x^{l-1}\|^2 = \lambda\,E\|\partial L/\partial
+    x^l\|^2` with, for a large batch, :math:`\lambda = E[\phi'(z)^2]/\mathrm{Var}[\phi(z)]`
+    (BN's backward divides by the batch variance of h; its forward removes the mean) --
+    ReLU :math:`\pi/(\pi - 1)`, tanh 1.1778 -- and for the identity at batch size B,
+    :math:`\lambda = (B - 2)/(B - 3)` [derived, THEORY.md 6; Yang et al. 2019, "A Mean
+    Field Theory of Batch Normalization", ICLR]. Independent of :math:`\sigma_w`.
+
+    Args:
+        activation: registry name or :class:`ActivationFunctions`.
+        batch: batch size B; ``None`` for the large-batch limit.
+
+    Returns:
+        :math:`\lambda` (not a log: the norm's log growth is :math:`\tfrac12\ln\lambda`,
+        see :func:`batchnorm_log_growth`). NaN when there is no formula: a finite batch
+        with a non-identity activation (THEORY.md 6 has MC values only), or B < 4 (the
+        expected rate is infinite or the gradient degenerate).
+
+    Examples:
+        >>> round(batchnorm_rate("relu"), 10), batchnorm_rate("linear", batch=8)
+        (1.4669422069, 1.2)
+    """
+    act = _resolve(activation)
+    if batch is not None:
+        b = _check_width("batch", batch)
+        if not _is_identity(act) or b < 4:
+            return math.nan
+        return (b - 2.0) / (b - 3.0)
+    m = _moments(act, 1.0)
+    return m.dphi2 / (m.phi2 - m.phi**2)
+
+
+def batchnorm_log_growth(activation: Activation, batch: int | None = None) -> float:
+    r"""Per-layer log growth of the gradient **norm** with BatchNorm, :math:`\tfrac12\ln\lambda`.
+
+    See :func:`batchnorm_rate` for :math:`\lambda` and the domain (THEORY.md 6).
+
+    Examples:
+        >>> round(batchnorm_log_growth("relu"), 6)
+        0.19159
+    """
+    rate = batchnorm_rate(activation, batch)
+    return 0.5 * math.log(rate) if rate > 0 else math.nan
+
+
+def layernorm_rate(activation: Activation, sigma_w2: float = 1.0, sigma_b2: float = 0.0) -> float:
+    r"""Per-layer factor :math:`\lambda` of the **squared** gradient norm with LayerNorm.
+
+    LayerNorm (and RMSNorm, which differs only by not centring an already centred h) divides
+    by the per-example feature RMS of :math:`h = Wx + b`, whose square is
+    :math:`\sigma_w^2 E\phi(z)^2 + \sigma_b^2` at large width, so
+    :math:`\lambda = \sigma_w^2 E[\phi'(z)^2] / (\sigma_w^2 E[\phi(z)^2] + \sigma_b^2)`;
+    without bias :math:`E\phi'^2/E\phi^2` (1 for ReLU and the identity, 1.1778 for tanh)
+    [derived, THEORY.md 6]. Independent of the batch size.
+
+    Args:
+        activation: registry name or :class:`ActivationFunctions`.
+        sigma_w2, sigma_b2: the variances (only their ratio matters).
+
+    Returns:
+        :math:`\lambda` (squared norm; the norm's log growth is :math:`\tfrac12\ln\lambda`).
+
+    Examples:
+        >>> round(layernorm_rate("tanh"), 10), round(layernorm_rate("relu"), 12)
+        (1.1778072323, 1.0)
+    """
+    sw2, sb2 = _check_sigmas(sigma_w2, sigma_b2)
+    m = _moments(_resolve(activation), 1.0)
+    denominator = sw2 * m.phi2 + sb2
+    return sw2 * m.dphi2 / denominator if denominator > 0 else math.nan
+
+
+def layernorm_log_growth(
+    activation: Activation, sigma_w2: float = 1.0, sigma_b2: float = 0.0
+) -> float:
+    r"""Per-layer log growth of the gradient **norm** with LayerNorm, :math:`\tfrac12\ln\lambda`.
+
+    See :func:`layernorm_rate` (THEORY.md 6).
+    """
+    rate = layernorm_rate(activation, sigma_w2, sigma_b2)
+    return 0.5 * math.log(rate) if rate > 0 else math.nan
+
+
+_NORM_KINDS: dict[str, str] = {"batchnorm": "batch", "layernorm": "feature", "rmsnorm": "feature"}
+"""Normalizations with a theory: batch statistics (BN) or per-example feature statistics."""
+NormName = Literal["batchnorm", "layernorm", "rmsnorm"]
+
+
+# --------------------------------------------------------------------------------------
+# Residual networks (THEORY.md 4)
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResidualMeanField:
+    r"""Mean-field recursion of :math:`x_l = x_{l-1} + \alpha_l W_2 \phi(N(W_1 x_{l-1} + b))`.
+
+    Attributes:
+        p: ``[L+1]`` stream second moments :math:`p_l = E x_l^2` (per coordinate),
+            l = 0..L.
+        q: ``[L]`` second moment of block l's branch pre-activation
+            :math:`\sigma_w^2 p_{l-1} + \sigma_b^2`, l = 1..L.
+        factor: ``[L]`` per-block factor of the **squared** gradient norm,
+            :math:`E\|\partial L/\partial x_{l-1}\|^2 / E\|\partial L/\partial x_l\|^2`.
+        log_growth: ``[L]`` :math:`\tfrac12\ln` factor (log growth of the norm).
+    """
+
+    p: np.ndarray
+    q: np.ndarray
+    factor: np.ndarray
+    log_growth: np.ndarray
+
+
+def _check_alphas(alphas: object) -> np.ndarray:
+    try:
+        arr = np.asarray(alphas, dtype=np.float64)
+    except (TypeError, ValueError):
+        arr = np.array([math.nan])
+    if arr.ndim != 1 or arr.size < 1 or not np.all(np.isfinite(arr)):
+        raise InvalidArgument(
+            f"alphas={alphas!r} must be a non-empty 1-D sequence of finite floats"
+        )
+    return arr
+
+
+def residual_mean_field(
+    activation: Activation,
+    sigma_w2: float,
+    sigma_b2: float,
+    sigma_v2: float,
+    alphas: Sequence[float],
+    p0: float = 1.0,
+    norm: NormName | None = None,
+) -> ResidualMeanField:
+    r"""Mean-field forward and backward recursion of a residual MLP (THEORY.md 4).
+
+    Block l maps :math:`x_{l-1} \mapsto x_{l-1} + \alpha_l W_2 \phi(N(W_1 x_{l-1} + b))`
+    with :math:`W_1 \sim N(0, \sigma_w^2/n)`, :math:`W_2 \sim N(0, \sigma_v^2/n)`,
+    :math:`b \sim N(0, \sigma_b^2)`. The cross terms vanish because :math:`W_2` is
+    independent and centred, so (gradient independence, width to infinity):
+
+    * no normalization: :math:`q_l = \sigma_w^2 p_{l-1} + \sigma_b^2`,
+      :math:`p_l = p_{l-1} + \alpha_l^2\sigma_v^2 E\phi(\sqrt{q_l}z)^2`, factor
+      :math:`1 + \alpha_l^2\sigma_v^2\sigma_w^2 E\phi'(\sqrt{q_l}z)^2` -- for ReLU
+      :math:`1 + \alpha_l^2 v` with :math:`v = \sigma_v^2\sigma_w^2/2` (THEORY.md 4.1),
+      for tanh the sub-exponential growth of Yang & Schoenholz 2017 (THEORY.md 4.2);
+    * LayerNorm/RMSNorm in the branch: the branch sees :math:`\hat h \sim N(0,1)`, factor
+      :math:`1 + \alpha_l^2\sigma_v^2\sigma_w^2 E\phi'(z)^2 / q_l`;
+    * BatchNorm in the branch (large batch): BN divides by the batch-centred variance
+      :math:`\sigma_w^2\tilde p_{l-1}` of h, which grows by only
+      :math:`\alpha_l^2\sigma_v^2\mathrm{Var}\,\phi(z)` per block, so the factor is
+      :math:`1 + \alpha_l^2\sigma_v^2 E\phi'(z)^2/\tilde p_{l-1}` -- ReLU with
+      :math:`\sigma_v^2 = 2`: :math:`\prod_l (1 + 1/(1 + (1 - 1/\pi) l))`, polynomial growth
+      (THEORY.md 4.3; De & Smith 2020).
+
+    Zero branches (:math:`\alpha_l = 0`: SkipInit, ReZero; :math:`\sigma_v^2 = 0`: Fixup's
+    zero-initialised output layer) give a factor of exactly 1.
+
+    Args:
+        activation: registry name or :class:`ActivationFunctions`.
+        sigma_w2: variance times fan-in of the branch's first layer W1.
+        sigma_b2: its bias variance.
+        sigma_v2: variance times fan-in of the branch's output layer W2.
+        alphas: branch scales :math:`\alpha_1, \dots, \alpha_L`.
+        p0: second moment of the input stream :math:`x_0` (i.i.d. entries).
+        norm: ``None``, ``"batchnorm"``, ``"layernorm"`` or ``"rmsnorm"`` (before phi).
+
+    Returns:
+        A :class:`ResidualMeanField`.
+
+    Examples:
+        >>> r = residual_mean_field("relu", 2.0, 0.0, 1.0, [1.0] * 10)
+        >>> float(np.prod(r.factor))  # (1 + v)^L with v = 1
+        1024.0
+    """
+    sw2, sb2 = _check_sigmas(sigma_w2, sigma_b2)
+    sv2 = _check_q("sigma_v2", sigma_v2)
+    p_0 = _check_q("p0", p0)
+    a = _check_alphas(alphas)
+    if norm is not None and norm not in _NORM_KINDS:
+        raise InvalidArgument(f"norm={norm!r} must be None or one of: {', '.join(_NORM_KINDS)}")
+    act = _resolve(activation)
+    kind = _NORM_KINDS.get(norm) if norm is not None else None
+    std = _moments(act, 1.0) if kind is not None else None
+    p = np.empty(a.size + 1)
+    q = np.empty(a.size)
+    factor = np.empty(a.size)
+    p[0] = p_0
+    centred = p_0  # batch-centred variance of the stream (BatchNorm only)
+    for i, alpha in enumerate(a):
+        gain = alpha * alpha * sv2
+        q[i] = sw2 * p[i] + sb2
+        if std is None:
+            m = _moments(act, q[i])
+            p[i + 1] = p[i] + gain * m.phi2
+            factor[i] = 1.0 + gain * sw2 * m.dphi2
+        elif kind == "feature":
+            p[i + 1] = p[i] + gain * std.phi2
+            factor[i] = 1.0 + gain * sw2 * std.dphi2 / q[i] if gain else 1.0
+        else:
+            p[i + 1] = p[i] + gain * std.phi2
+            factor[i] = 1.0 + gain * std.dphi2 / centred if gain else 1.0
+            centred += gain * (std.phi2 - std.phi**2)
+    with np.errstate(divide="ignore"):
+        log_growth = 0.5 * np.log(factor)
+    return ResidualMeanField(p=p, q=q, factor=factor, log_growth=log_growth)
+
+
+def residual_log_growth(
+    activation: Activation,
+    sigma_w2: float,
+    sigma_b2: float,
+    sigma_v2: float,
+    alphas: Sequence[float],
+    p0: float = 1.0,
+    norm: NormName | None = None,
+) -> np.ndarray:
+    r"""Per-block log growth of the gradient **norm**, :math:`\tfrac12\ln(\text{factor}_l)`.
+
+    See :func:`residual_mean_field` (THEORY.md 4). Entry l - 1 is
+    :math:`\ln(\|\partial L/\partial x_{l-1}\| / \|\partial L/\partial x_l\|)`.
+
+    Examples:
+        >>> float(residual_log_growth("relu", 2.0, 0.0, 1.0, [0.0, 0.0]).sum())
+        0.0
+    """
+    return residual_mean_field(
+        activation, sigma_w2, sigma_b2, sigma_v2, alphas, p0, norm
+    ).log_growth
+
+
+# --------------------------------------------------------------------------------------
+# Vanilla RNNs (THEORY.md 5)
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RNNMeanField:
+    r"""Mean field of :math:`h_t = \phi(W h_{t-1} + U x_t + b)` unrolled for T steps.
+
+    Attributes:
+        q: ``[T]`` pre-activation second moments :math:`q_t`, t = 1..T.
+        h2: ``[T]`` hidden-state second moments :math:`E h_t^2 = E\phi(\sqrt{q_t}z)^2`.
+        factor: ``[T-1]`` per-step factor of the **squared** gradient norm between
+            :math:`h_t` and :math:`h_{t+1}`, :math:`\sigma_w^2 E\phi'(\sqrt{q_{t+1}}z)^2`.
+        log_growth: ``[T-1]`` :math:`\tfrac12\ln` factor.
+    """
+
+    q: np.ndarray
+    h2: np.ndarray
+    factor: np.ndarray
+    log_growth: np.ndarray
+
+
+def rnn_mean_field(
+    activation: Activation,
+    sigma_w2: float,
+    sigma_b2: float,
+    steps: int,
+    sigma_u2: float = 1.0,
+    input_var: float = 1.0,
+    h0_var: float = 1.0,
+) -> RNNMeanField:
+    r"""Mean-field recursion of a vanilla RNN, loss on :math:`h_T` (THEORY.md 5.3).
+
+    The pre-activation variance follows the feed-forward length map with an effective
+    bias :math:`\sigma_u^2 q_x + \sigma_b^2`: :math:`q_1 = \sigma_w^2 q_{h_0} +
+    \sigma_u^2 q_x + \sigma_b^2`, :math:`q_{t+1} = \sigma_w^2 E\phi(\sqrt{q_t}z)^2 +
+    \sigma_u^2 q_x + \sigma_b^2`; and :math:`\partial L/\partial h_t = W^T(\phi'(a_{t+1})
+    \odot \partial L/\partial h_{t+1})` gives the per-step factor
+    :math:`\sigma_w^2 E\phi'(\sqrt{q_{t+1}}z)^2`. Weight tying across steps is ignored
+    (gradient independence; Chen, Pennington & Schoenholz 2018, ICML, use the same
+    description, and THEORY.md 5.3 confirms it by tied-weight Monte Carlo).
+
+    Args:
+        activation: registry name or :class:`ActivationFunctions` (tanh, relu, linear).
+        sigma_w2: recurrent weight variance times H (including any recurrent scale).
+        sigma_b2: bias variance.
+        steps: T (>= 1).
+        sigma_u2: input weight variance times H.
+        input_var: variance :math:`q_x` of the inputs.
+        h0_var: variance of the initial state.
+
+    Returns:
+        An :class:`RNNMeanField`.
+
+    Examples:
+        >>> r = rnn_mean_field("tanh", 1.0, 0.0, 200, sigma_u2=1.0, input_var=0.05)
+        >>> round(float(r.factor[-1]), 8)  # THEORY.md 5.3
+        0.75903165
+    """
+    sw2, sb2 = _check_sigmas(sigma_w2, sigma_b2)
+    su2, qx, h0 = (_check_q(n, v) for n, v in
+                   (("sigma_u2", sigma_u2), ("input_var", input_var), ("h0_var", h0_var)))
+    steps = _check_width("steps", steps)
+    act = _resolve(activation)
+    drive = su2 * qx + sb2
+    q = np.empty(steps)
+    h2 = np.empty(steps)
+    chi = np.empty(steps)
+    prev = h0
+    for t in range(steps):
+        q[t] = min(sw2 * prev + drive, math.inf)
+        m = _moments(act, q[t])
+        h2[t] = m.phi2 if q[t] <= Q_HUGE else math.inf
+        chi[t] = sw2 * m.dphi2
+        prev = h2[t]
+    factor = chi[1:]
+    with np.errstate(divide="ignore"):
+        log_growth = 0.5 * np.log(factor)
+    return RNNMeanField(q=q, h2=h2, factor=factor, log_growth=log_growth)
+
+
+def rnn_fixed_point(
+    activation: Activation, sigma_w2: float, sigma_b2: float = 0.0, input_drive: float = 0.0,
+    q0: float = 1.0,
+) -> tuple[float, float]:
+    r"""Stationary :math:`(q^*, \chi)` of a vanilla RNN (THEORY.md 5.3).
+
+    :math:`q^* = \sigma_w^2 E\phi(\sqrt{q^*}z)^2 + \sigma_u^2 q_x + \sigma_b^2` (the
+    length map with effective bias ``input_drive + sigma_b2``, where ``input_drive`` is
+    :math:`\sigma_u^2 q_x`) and :math:`\chi = \sigma_w^2 E\phi'(\sqrt{q^*}z)^2`; the gradient
+    norm scales as :math:`\chi^{(T-t)/2}`.
+
+    Examples:
+        >>> [round(x, 8) for x in rnn_fixed_point("tanh", 2.0, 0.0, 0.5)]
+        [1.41545329, 0.80888871]
+    """
+    drive = _check_q("input_drive", input_drive)
+    sw2, sb2 = _check_sigmas(sigma_w2, sigma_b2)
+    act = _resolve(activation)
+    qs = _fixed_point(act, sw2, sb2 + drive, _check_q("q0", q0) or 1.0)
+    return qs, _chi_at(act, sw2, qs)
+
+
+def linear_rnn_log_growth(rho: float) -> float:
+    r"""Per-step log growth :math:`\ln\rho` of the gradient norm of a linear orthogonal RNN.
+
+    The cell is :math:`h_t = \rho Q h_{t-1} + U x_t + b` with Q orthogonal.
+
+    :math:`\partial L/\partial h_t = (\rho Q^T)^{T-t}\,\partial L/\partial h_T`, so
+    :math:`\|\partial L/\partial h_t\| = \rho^{T-t}\|\partial L/\partial h_T\|` exactly, at any
+    width and for any inputs (THEORY.md 5.2; Pascanu et al. 2013 for the linear criterion).
+
+    Examples:
+        >>> round(linear_rnn_log_growth(0.9) * 10, 12) == round(math.log(0.9 ** 10), 12)
+        True
+    """
+    r = _check_q("rho", rho)
+    return math.log(r) if r > 0 else -math.inf
+
+
+# --------------------------------------------------------------------------------------
+# predict(spec) -> Prediction
+# --------------------------------------------------------------------------------------
+
+MIN_WIDTH = 32
+"""Mean-field predictions are declared valid from this width (O(1/width) corrections)."""
+BN_MIN_BATCH = 128
+"""Large-batch BatchNorm rates are within ~0.3% of Monte Carlo from this batch (THEORY.md 6)."""
+_RANDOM_WEIGHTS = ("normal", "uniform", "orthogonal")
+_RNN_ACTIVATIONS: dict[str, str] = {"rnn_tanh": "tanh", "rnn_relu": "relu", "linear": "linear"}
+_GATED_REASON = (
+    "no verified mean-field oracle exists for gated cells (LSTM/GRU; Gilboa et al. 2019 give "
+    "one, but its formulas could not be checked, THEORY.md 5.4), so theory makes no prediction"
+)
+
+
+def _readonly(arr: np.ndarray) -> np.ndarray:
+    out = np.array(arr, dtype=np.float64)
+    out.setflags(write=False)
+    return out
+
+
+def _no_prediction(spec: Any, reason: str, **fields: Any) -> Prediction:
+    from gradbench.records import Prediction
+
+    return Prediction(spec=spec.to_dict(), log_growth=None, valid=False, reason=reason, **fields)
+
+
+def _weights_issue(init: str, family: str) -> str | None:
+    """Why an initializer is outside the theory (data-dependent, deterministic), or None."""
+    remedy = registry.lookup("initializer", init)
+    if remedy.meta.get("data_dependent"):
+        return (
+            f"initializer {init!r} is data-dependent (rescaled on a batch, e.g. LSUV), so its "
+            f"weight variance is not known in advance and {family} theory does not apply"
+        )
+    dist = remedy.meta.get("distribution")
+    if dist is not None and dist not in _RANDOM_WEIGHTS:
+        return (
+            f"initializer {init!r} draws deterministic weights (distribution {dist!r}); mean "
+            "field averages over i.i.d. or Haar-random weights"
+        )
+    return None
+
+
+def _width_domain(width: int, sites: int) -> tuple[bool, str, str]:
+    """(valid, domain text, reason) for a mean-field prediction at ``width``."""
+    domain = (
+        f"mean field (width -> infinity at fixed depth): valid for width >= {MIN_WIDTH}; "
+        "per-layer log growth then carries O(1/width) corrections (for ReLU given exactly in "
+        "quantities['finite_width_bias']); statements about the whole depth (products, the "
+        "spread of log-norms across networks) also need depth <= width/4 (beta = depth/width; "
+        "Hanin & Rolnick 2018)"
+    )
+    if width < MIN_WIDTH:
+        return False, domain, (
+            f"width={width} < {MIN_WIDTH}: outside the mean-field domain, O(1/width) "
+            "corrections are not small (log_growth is still given for reference)"
+        )
+    return True, domain, ""
+
+
+def _predict_mlp(spec: MLPSpec, batch: int | None) -> Prediction:
+    from gradbench.records import Prediction
+
+    issue = _weights_issue(spec.init, "mean-field")
+    if issue:
+        return _no_prediction(spec, issue)
+    if spec.norm is not None and spec.norm not in _NORM_KINDS:
+        return _no_prediction(
+            spec, f"normalization {spec.norm!r} has no theory here (known: "
+            f"{', '.join(_NORM_KINDS)}); registered user normalizations get no prediction"
+        )
+    sw2, sb2 = weight_variance(spec), bias_variance(spec)
+    if sw2 == 0.0:
+        return _no_prediction(
+            spec, "sigma_w2=0: all weights are zero, so gradients below the top layer vanish "
+            "identically (or the normalization divides by zero)"
+        )
+    act = _resolve(spec.activation)
+    L, n = spec.depth, spec.width
+    q1 = sw2 * spec.input_var + sb2
+    valid, domain, reason = _width_domain(n, L)
+    quantities: dict[str, Any] = {"sigma_w2": sw2, "sigma_b2": sb2, "beta": L / n}
+    weights_note = (
+        "weights i.i.d. with variance sigma_w2/fan_in (only the variance enters), or Haar "
+        "orthogonal with the same scale"
+    )
+    if spec.norm is None:
+        qs = q_trajectory(act, q1, sw2, sb2, L)
+        chis = np.array([_chi_at(act, sw2, float(q)) for q in qs[:-1]])
+        with np.errstate(divide="ignore"):
+            log_growth = 0.5 * np.log(chis)
+        mf = _mean_field(act, sw2, sb2, q1, _PHASE_TOL)
+        quantities.update(
+            chi1=mf.chi1, q_star=mf.q_star, phase=mf.phase, xi_q=mf.xi_q, xi_c=mf.xi_c,
+            c_star=mf.c_star, chi_c=mf.chi_c, chi_per_layer=_readonly(chis),
+            site_second_moment=_readonly(qs),
+        )
+        assumptions = [
+            weights_note,
+            "width -> infinity (mean field) with gradient independence (Schoenholz et al. 2017)",
+            f"pre-activations follow the length map from q^1 = sigma_w2 * input_var + sigma_b2 "
+            f"= {q1:.6g}; the factor between sites l and l+1 is chi at q^l",
+            "ratio of expectations E||dL/dh^l||^2 / E||dL/dh^{l+1}||^2; the mean of logs differs "
+            "by O(1/width)",
+            "where the length map is nearly marginal away from its fixed point (GELU/SiLU at He "
+            "init: slope near 1 at large q) finite-width fluctuations of q accumulate over layers "
+            "and need larger widths (width 512, depth 20: measured q^20 several times the mean "
+            "field; width 2048 agrees)",
+        ]
+        source = "Poole et al. 2016 (NeurIPS); Schoenholz et al. 2017 (ICLR); THEORY.md 1.1"
+        scale = _relu_scale(act)
+        dist = registry.lookup("initializer", spec.init).meta.get("distribution")
+        if math.isfinite(scale) and dist in ("normal", "uniform"):
+            law = relu_finite_width(n)
+            quantities["finite_width_bias"] = 0.5 * law.e_log
+            quantities["finite_width_log_var"] = 0.25 * law.var_log
+            assumptions.append(
+                "finite_width_bias = E ln(||dL/dh^l|| / ||dL/dh^{l+1}||) - log_growth for one "
+                "example (exact for Gaussian weights, THEORY.md 2.2; uniform weights ~3% off); a "
+                "batch Frobenius norm averages over examples and has a smaller bias"
+            )
+            source += "; Hanin 2018 (NeurIPS), Hanin & Nica 2020, THEORY.md 2.2"
+        return Prediction(
+            spec=spec.to_dict(), log_growth=_readonly(log_growth), valid=valid, reason=reason,
+            assumptions=tuple(assumptions), domain=domain, source=source, quantities=quantities,
+        )
+    return _predict_normalized_mlp(spec, act, sw2, sb2, batch, valid, domain, reason, quantities)
+
+
+def _predict_normalized_mlp(
+    spec: MLPSpec, act: _Act, sw2: float, sb2: float, batch: int | None, valid: bool,
+    domain: str, reason: str, quantities: dict[str, Any],
+) -> Prediction:
+    """Sites h^l with x^l = phi(norm(h^l)): factor sigma_w2 E[phi'^2] / s_l^2 (THEORY.md 6)."""
+    from gradbench.records import Prediction
+
+    L = spec.depth
+    kind = _NORM_KINDS[str(spec.norm)]
+    std = _moments(act, 1.0)  # normalized pre-activations are N(0, 1)
+    second = np.full(L, sw2 * std.phi2 + sb2)
+    second[0] = sw2 * spec.input_var + sb2
+    assumptions = [
+        "width -> infinity; normalized pre-activations are standard normal; eps = 1e-5 of the "
+        "normalization is negligible against the variance it divides by",
+        "no affine parameters (identity at initialization)",
+    ]
+    if kind == "batch":
+        first = std.dphi2 / spec.input_var  # s_1^2 = sigma_w2 * input_var (batch variance)
+        if batch is not None and _is_identity(act):
+            b = _check_width("batch", batch)
+            if b < 4:
+                return _no_prediction(spec, f"batch={b} < 4: the BatchNorm gradient of a "
+                                      "linear net has no finite expected rate", domain=domain)
+            rate = (b - 2.0) / (b - 3.0)
+            first = b * (b - 2.0) / ((b - 1.0) * (b - 3.0) * spec.input_var)
+            assumptions.append(f"finite batch B={b}, identity activation: centred batch "
+                               "vectors isotropic in B-1 dimensions, E[1/chi2_(B-1)] = 1/(B-3)")
+        else:
+            rate = std.dphi2 / (std.phi2 - std.phi**2)
+            assumptions.append("large batch: BN divides by the batch variance, so "
+                               "lambda = E[phi'^2]/Var[phi] (sigma_w and biases cancel)")
+            if batch is not None and batch < BN_MIN_BATCH and not _is_identity(act):
+                valid = False
+                reason = (f"batch={batch} < {BN_MIN_BATCH}: finite-batch BatchNorm rates of "
+                          "nonlinear activations have no closed form (THEORY.md 6 gives Monte "
+                          "Carlo values only); the large-batch rate is given for reference")
+        domain += (f"; BatchNorm: batch >= {BN_MIN_BATCH} for nonlinear activations (identity: "
+                   "any batch >= 4 with predict(spec, batch=B)), and width >> batch (O(B/width) "
+                   "corrections)")
+        source = ("Yang, Pennington, Rao, Sohl-Dickstein & Schoenholz 2019 (ICLR), 'A Mean "
+                  "Field Theory of Batch Normalization'; THEORY.md 6")
+    else:
+        first = sw2 * std.dphi2 / (sw2 * spec.input_var + sb2)
+        rate = sw2 * std.dphi2 / (sw2 * std.phi2 + sb2)
+        assumptions.append("per-example feature statistics: the feature mean of h is ~0 at "
+                           "large width, so LayerNorm and RMSNorm agree")
+        source = "Ba et al. 2016 (LayerNorm); THEORY.md 6 [derived]"
+    factors = np.full(max(L - 1, 0), rate)
+    if L > 1:
+        factors[0] = first
+    with np.errstate(divide="ignore"):
+        log_growth = 0.5 * np.log(factors)
+    quantities.update(rate=rate, chi_per_layer=_readonly(factors),
+                      site_second_moment=_readonly(second))
+    return Prediction(
+        spec=spec.to_dict(), log_growth=_readonly(log_growth), valid=valid, reason=reason,
+        assumptions=tuple(assumptions), domain=domain, source=source, quantities=quantities,
+    )
+
+
+def _predict_residual(spec: ResidualSpec) -> Prediction:
+    from gradbench.records import Prediction
+
+    for init in (spec.init, spec.out_init):
+        issue = _weights_issue(init, "residual mean-field")
+        if issue:
+            return _no_prediction(spec, issue)
+    if spec.norm is not None and spec.norm not in _NORM_KINDS:
+        return _no_prediction(
+            spec, f"normalization {spec.norm!r} has no theory here (known: "
+            f"{', '.join(_NORM_KINDS)})"
+        )
+    scaling = registry.lookup("residual", str(spec.branch_scale))
+    L, n = spec.depth, spec.width
+    alphas = [float(scaling.fn(layer, L)) for layer in range(1, L + 1)]
+    w1_scale = float(scaling.meta.get("branch_weight_scale", lambda depth: 1.0)(L))
+    sw2 = weight_variance(spec) * w1_scale**2
+    sb2 = bias_variance(spec)
+    zero_out = bool(scaling.meta.get("zero_out"))
+    sv2 = 0.0 if zero_out else branch_out_variance(spec)
+    norm = spec.norm if spec.norm is None else str(spec.norm)
+    if sw2 == 0.0 and norm is not None and not zero_out and any(alphas):
+        return _no_prediction(spec, "sigma_w2=0 with a normalized branch divides by zero")
+    mf = residual_mean_field(spec.activation, sw2, sb2, sv2, alphas, spec.input_var,
+                             norm)  # type: ignore[arg-type]
+    exact = zero_out or not any(alphas)
+    if exact:
+        valid, reason = True, ""
+        domain = "exact at any width: every branch outputs 0 at initialization"
+    else:
+        valid, domain, reason = _width_domain(n, L)
+        if norm == "batchnorm":
+            domain += f"; BatchNorm in the branch: large batch (>= {BN_MIN_BATCH})"
+    assumptions = [
+        "x_l = x_{l-1} + alpha_l W2 phi(norm(W1 x_{l-1} + b)), W1 ~ sigma_w2/n, W2 ~ sigma_v2/n",
+        "cross terms vanish because W2 is independent and centred; backward uses gradient "
+        "independence (width -> infinity)",
+        "the factor between sites x_{l-1} and x_l is block l's 1 + alpha_l^2 sigma_v2 sigma_w2 "
+        "E[phi'(sqrt(q_l) z)^2], q_l = sigma_w2 p_{l-1} + sigma_b2 (norms: THEORY.md 4.3, 6)",
+    ]
+    if zero_out:
+        assumptions.append(f"{spec.branch_scale}: the branch output layer starts at zero")
+    quantities: dict[str, Any] = {
+        "sigma_w2": sw2, "sigma_b2": sb2, "sigma_v2": sv2, "alphas": _readonly(np.array(alphas)),
+        "chi_per_layer": _readonly(mf.factor[:-1]), "site_second_moment": _readonly(mf.p[:-1]),
+        "total_log_growth": float(mf.log_growth[:-1].sum()), "beta": L / n,
+    }
+    return Prediction(
+        spec=spec.to_dict(), log_growth=_readonly(mf.log_growth[:-1]), valid=valid,
+        reason=reason, assumptions=tuple(assumptions), domain=domain,
+        source=("Yang & Schoenholz 2017 (NeurIPS); Hanin & Rolnick 2018 (NeurIPS); De & Smith "
+                "2020 (NeurIPS); Zhang, Dauphin & Ma 2019 (Fixup, ICLR); Bachlechner et al. 2020 "
+                "(ReZero); THEORY.md 4"),
+        quantities=quantities,
+    )
+
+
+def _predict_rnn(spec: RNNSpec) -> Prediction:
+    from gradbench.records import Prediction
+
+    if spec.cell not in _RNN_ACTIVATIONS:
+        return _no_prediction(spec, f"cell {spec.cell!r}: {_GATED_REASON}",
+                              source="Gilboa et al. 2019, arXiv:1901.08987; THEORY.md 5.4")
+    remedy = registry.lookup("initializer", spec.init)
+    dist = remedy.meta.get("distribution")
+    linear = spec.cell == "linear"
+    exact = linear and dist in ("orthogonal", "identity") and not remedy.meta.get("data_dependent")
+    if not exact:
+        issue = _weights_issue(spec.init, "RNN mean-field")
+        if issue:
+            return _no_prediction(spec, issue)
+    sw2, sb2 = weight_variance(spec), bias_variance(spec)
+    T, n = spec.steps, spec.hidden
+    act_name = _RNN_ACTIVATIONS[spec.cell]
+    mf = rnn_mean_field(act_name, sw2, sb2, T, spec.sigma_u2, spec.input_var, spec.h0_var)
+    drive = spec.sigma_u2 * spec.input_var + sb2
+    quantities: dict[str, Any] = {
+        "sigma_w2": sw2, "sigma_b2": sb2, "effective_sigma_b2": drive,
+        "site_second_moment": _readonly(mf.h2), "chi_per_layer": _readonly(mf.factor),
+    }
+    if exact:
+        rho = math.sqrt(sw2)
+        log_growth = np.full(T - 1, linear_rnn_log_growth(rho))
+        quantities.update(rho=rho, chi1=rho * rho)
+        return Prediction(
+            spec=spec.to_dict(), log_growth=_readonly(log_growth), valid=True,
+            assumptions=("W_hh = rho Q with Q orthogonal: dL/dh_t = (rho Q^T)^(T-t) dL/dh_T",
+                         "loss on h_T only"),
+            domain="exact at any width and for any inputs",
+            source="Saxe et al. 2014; Pascanu, Mikolov & Bengio 2013 (ICML); THEORY.md 5.2",
+            quantities=quantities,
+        )
+    stationary = _mean_field(_resolve(act_name), sw2, drive, mf.q[0] or 1.0, _PHASE_TOL,
+                             correlations=False)
+    quantities.update(q_star=stationary.q_star, chi1=stationary.chi1, phase=stationary.phase,
+                      xi_q=stationary.xi_q)
+    valid, domain, reason = _width_domain(n, T)
+    domain = domain.replace("depth", "steps")
+    return Prediction(
+        spec=spec.to_dict(), log_growth=_readonly(mf.log_growth), valid=valid, reason=reason,
+        assumptions=(
+            "h_t = phi(W h_{t-1} + U x_t + b) with W ~ sigma_w2/H (recurrent_scale included) or "
+            "Haar orthogonal of the same scale, U ~ sigma_u2/H, x_t ~ N(0, input_var), "
+            "h_0 ~ N(0, h0_var)",
+            "weight tying across steps ignored (gradient independence, width -> infinity)",
+            "the factor between h_t and h_{t+1} is sigma_w2 E[phi'(sqrt(q_{t+1}) z)^2], the "
+            "pre-activation q following the length map with effective bias sigma_u2 * input_var "
+            "+ sigma_b2",
+        ),
+        domain=domain,
+        source=("Pascanu, Mikolov & Bengio 2013 (ICML); Chen, Pennington & Schoenholz 2018 "
+                "(ICML); THEORY.md 5.3"),
+        quantities=quantities,
+    )
+
+
+@functools.lru_cache(maxsize=512)
+def _predict_cached(spec: Spec, batch: int | None) -> Prediction:
+    if isinstance(spec, MLPSpec):
+        return _predict_mlp(spec, batch)
+    if isinstance(spec, ResidualSpec):
+        return _predict_residual(spec)
+    return _predict_rnn(spec)
+
+
+def predict(spec: Spec, *, batch: int | None = None) -> Prediction:
+    r"""What theory predicts for ``spec``: per-site log gradient growth and its domain.
+
+    ``log_growth[l]`` is the predicted :math:`\ln(\|\partial L/\partial s_l\| /
+    \|\partial L/\partial s_{l+1}\|)` for consecutive probe sites (a norm, not a squared
+    norm: half the log of the squared-norm factor), of length ``n_sites - 1``:
+
+    * :class:`~gradbench.specs.MLPSpec`: sites :math:`h^1..h^L` with :math:`q^1 = \sigma_w^2
+      \cdot` input_var :math:`+ \sigma_b^2` and the layer-by-layer length map; the factor
+      between sites l and l+1 is :math:`\chi` at :math:`q^l` (THEORY.md 1.1; Poole et al.
+      2016; Schoenholz et al. 2017). With BatchNorm/LayerNorm/RMSNorm it is
+      :math:`\sigma_w^2 E\phi'(z)^2/s_l^2` (THEORY.md 6; Yang et al. 2019), where
+      :math:`s_l^2` is the variance the normalization divides by.
+    * :class:`~gradbench.specs.ResidualSpec`: sites :math:`x_0..x_{L-1}` (THEORY.md 4).
+    * :class:`~gradbench.specs.RNNSpec`: sites :math:`h_1..h_T`, loss on :math:`h_T`
+      (THEORY.md 5); LSTM/GRU get no prediction.
+
+    ``quantities`` carries ``chi1``, ``q_star``, ``phase``, ``xi_q``, ``xi_c`` (MLP), the
+    per-site squared-norm factors ``chi_per_layer``, the predicted ``site_second_moment``
+    (what the probe records as ``preact_second_moment``), and for ReLU-like MLPs with
+    i.i.d. weights ``finite_width_bias``, the exact per-layer offset of the mean log
+    growth at that width for one example (THEORY.md 2.2). Specs outside every domain
+    (gated cells, a normalization without theory, data-dependent or deterministic
+    initializers) get ``valid=False``, ``log_growth=None`` and a ``reason``; specs with
+    width < :data:`MIN_WIDTH` get ``valid=False`` with the numbers kept for reference.
+    Never raises for a valid spec: a numerical failure becomes ``valid=False``.
+
+    Args:
+        spec: an ``MLPSpec``, ``ResidualSpec`` or ``RNNSpec``.
+        batch: batch size, used only by BatchNorm MLPs (``None``: the large-batch limit).
+
+    Returns:
+        A :class:`~gradbench.records.Prediction` (cached; its arrays are read-only, its
+        ``quantities`` dict a fresh copy).
+
+    Raises:
+        InvalidArgument: ``spec`` is not a gradbench spec, or ``batch`` is not an int >= 1.
+
+    Examples:
+        >>> from gradbench.specs import MLPSpec
+        >>> p = predict(MLPSpec(depth=4, width=256, activation="relu", init="he_normal"))
+        >>> p.valid, [round(float(x), 12) for x in p.log_growth]
+        (True, [0.0, 0.0, 0.0])
+    """
+    if not isinstance(spec, (MLPSpec, ResidualSpec, RNNSpec)):
+        raise InvalidArgument(
+            f"spec={spec!r} must be an MLPSpec, ResidualSpec or RNNSpec"
+        )
+    if batch is not None:
+        batch = _check_width("batch", batch)
+    try:
+        cached = _predict_cached(spec, batch)
+        return dataclasses.replace(cached, quantities=dict(cached.quantities))
+    except (ArithmeticError, ValueError, RuntimeError, TypeError) as exc:
+        return _no_prediction(spec, f"theory failed numerically for this spec "
+                              f"({type(exc).__name__}: {exc})")

@@ -505,3 +505,423 @@ def test_chi1_monte_carlo(act: str, sw2: float, sb2: float) -> None:
         logs.append((sq[:-1] - sq[1:]).numpy())
     estimate = math.exp(float(np.mean(logs)))
     assert estimate == pytest.approx(theory.chi1(act, sw2, sb2), rel=0.02)
+
+
+# ---------------------------------------------------------------------------------------
+# Finite-width ReLU law (THEORY.md 2.2)
+# ---------------------------------------------------------------------------------------
+
+# n, E X^2, E ln X, Var ln X (per layer, K = 0 excluded)
+RELU_LAYER = [
+    (16, 1.312520027, -0.1763973244, 0.4195933941),
+    (32, 1.156250000, -0.0825402081, 0.1774977872),
+    (64, 1.078125000, -0.0401085988, 0.0829973506),
+    (128, 1.039062500, -0.0197864019, 0.0402339926),
+    (256, 1.019531250, -0.0098286594, 0.0198187089),
+    (1024, 1.004882813, -0.0024453116, 0.0049005349),
+]
+
+
+@pytest.mark.parametrize("row", RELU_LAYER, ids=lambda r: f"n={r[0]}")
+def test_relu_finite_width_table_theory_2_2(row: tuple[int, float, float, float]) -> None:
+    n, ex2, elog, vlog = row
+    law = theory.relu_finite_width(n)
+    # the table prints 9-10 decimal places: half a unit in the last place
+    assert law.e_x2 == pytest.approx(ex2, abs=6e-10)
+    assert law.e_log == pytest.approx(elog, abs=6e-11)
+    assert law.var_log == pytest.approx(vlog, abs=6e-11)
+    assert law.e_x == pytest.approx(1 / (1 - 2.0**-n), rel=1e-13)
+    assert law.e_log == pytest.approx(-5 / (2 * n), rel=20 / n)  # leading order
+    assert law.var_log == pytest.approx(5 / n, rel=40 / n)
+
+
+def test_relu_log_norm_oracle_theory_2_2() -> None:
+    """L = 20 ReLU layers of width 64: the exact (derived) column of the oracle table."""
+    law = theory.relu_log_norm_law([64] * 20)
+    assert law.mean == pytest.approx(-0.8021719767, rel=1e-9)
+    assert law.var == pytest.approx(1.6599470111, rel=1e-9)
+    assert law.second_moment_ratio == pytest.approx(4.5017599700, rel=1e-10)
+    assert math.sqrt(law.var) == pytest.approx(1.2883893, rel=1e-7)
+    assert law[1] == law.var  # indexable (check.py uses law[1])
+    assert theory.relu_log_norm_law([]) == (0.0, 0.0, 1.0)
+    mixed = theory.relu_log_norm_law([32, 64])
+    assert mixed.var == pytest.approx(0.1774977872 + 0.0829973506, rel=1e-9)
+
+
+def test_relu_finite_width_digamma_mixture_by_hand() -> None:
+    """Independent check at n = 4: enumerate K = 1..4 with Binomial weights."""
+    n = 4
+    ks = np.arange(1, n + 1)
+    p = np.array([math.comb(n, k) for k in ks], dtype=float) / (2**n - 1)
+    psi = special.digamma(ks / 2)
+    law = theory.relu_finite_width(n)
+    assert law.e_log == pytest.approx(p @ psi + math.log(4 / n), rel=1e-13)
+    var = p @ special.polygamma(1, ks / 2) + p @ (psi - p @ psi) ** 2
+    assert law.var_log == pytest.approx(var, rel=1e-13)
+
+
+# ---------------------------------------------------------------------------------------
+# Jacobian spectrum (THEORY.md 3.2)
+# ---------------------------------------------------------------------------------------
+
+
+def test_jacobian_linear_and_relu_theory_3_2() -> None:
+    for depth in (10, 50):
+        lin = theory.jacobian_spectrum("linear", 1.0, 0.0, depth)
+        assert lin.normalized_variance == pytest.approx(depth, rel=1e-12)
+        assert lin.m1 == pytest.approx(1.0, rel=1e-12)
+        orth = theory.jacobian_normalized_variance("linear", 1.0, 0.0, depth, "orthogonal")
+        assert orth == pytest.approx(0.0, abs=1e-12)
+        relu = theory.jacobian_normalized_variance("relu", 2.0, 0.0, depth)
+        assert relu == pytest.approx(2 * depth, rel=1e-12)
+        relu_o = theory.jacobian_normalized_variance("relu", 2.0, 0.0, depth, "orthogonal")
+        assert relu_o == pytest.approx(depth, rel=1e-12)
+
+
+# q* (None: the sigma_b2 = 0.05 critical point), mu2/mu1^2, Gaussian L=10, orthogonal L=50
+JAC_TANH = [
+    (1 / 64, 1.00168937, 10.016894, 0.084469),
+    (1 / 16, 1.01919015, 10.191902, 0.959508),
+    (1 / 4, 1.13697673, 11.369767, 6.848836),
+    (None, 1.34225608, 13.422561, 17.112804),
+    (1.0, 1.58347994, 15.834799, 29.173997),
+]
+
+
+@pytest.mark.parametrize("row", JAC_TANH, ids=lambda r: f"q={r[0]}")
+def test_jacobian_tanh_critical_theory_3_2(row: tuple[float | None, float, float, float]) -> None:
+    q, ratio, gauss10, orth50 = row
+    if q is None:
+        sw2, sb2 = theory.critical_sigma_w2("tanh", 0.05), 0.05
+    else:
+        point = theory.critical_point("tanh", q)
+        sw2, sb2 = point.sigma_w2, point.sigma_b2
+    spec = theory.jacobian_spectrum("tanh", sw2, sb2, 10)
+    assert spec.m1 == pytest.approx(1.0, rel=1e-9)
+    assert spec.mu2 / spec.mu1**2 == pytest.approx(ratio, rel=1e-8)
+    assert spec.normalized_variance == pytest.approx(gauss10, abs=6e-7)  # 6 decimals printed
+    orth = theory.jacobian_normalized_variance("tanh", sw2, sb2, 50, weights="orthogonal")
+    assert orth == pytest.approx(orth50, abs=6e-7)
+
+
+# ---------------------------------------------------------------------------------------
+# Residual networks (THEORY.md 4)
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("alphas", "want"),
+    [
+        ([1.0] * 10, 1024.0),
+        ([1.0] * 50, 1.1259e15),
+        ([10**-0.5] * 10, 2.593742),
+        ([50**-0.5] * 50, 2.691588),
+        ([1 / k for k in range(1, 11)], 3.342847),
+        ([1 / k for k in range(1, 51)], 3.604007),  # THEORY.md prints 3.604010; exact 3.6040073
+    ],
+    ids=["a1-L10", "a1-L50", "sqrtL-L10", "sqrtL-L50", "1/l-L10", "1/l-L50"],
+)
+def test_residual_relu_growth_theory_4_1(alphas: list[float], want: float) -> None:
+    """prod (1 + alpha_l^2 v), v = sigma_v2 sigma_w2 / 2 = 1 (He + LeCun)."""
+    mf = theory.residual_mean_field("relu", 2.0, 0.0, 1.0, alphas)
+    assert float(np.prod(mf.factor)) == pytest.approx(want, rel=1e-5)
+    exact = np.prod([1 + a * a for a in alphas])
+    assert float(np.prod(mf.factor)) == pytest.approx(exact, rel=1e-12)
+    assert mf.p[-1] == pytest.approx(exact, rel=1e-12)  # forward: same product, exact
+
+
+def test_residual_inverse_layer_limit_theory_4_1() -> None:
+    """alpha_l = 1/l: prod (1 + 1/l^2) -> sinh(pi)/pi = 3.676077910."""
+    growth = theory.residual_log_growth("relu", 2.0, 0.0, 1.0, [1 / k for k in range(1, 4001)])
+    assert math.exp(2 * growth.sum()) == pytest.approx(math.sinh(math.pi) / math.pi, rel=3e-4)
+    assert math.sinh(math.pi) / math.pi == pytest.approx(3.676077910, rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("depth", "p_last", "ratio", "per_sqrt"),
+    [(10, 6.776798, 14.0582, 0.8359), (50, 39.593526, 1361.17, 1.0205),
+     (100, 84.449479, 38007.9, 1.0546), (200, 177.363702, 3.87188e6, 1.0726)],
+)
+def test_residual_tanh_table_theory_4_2(
+    depth: int, p_last: float, ratio: float, per_sqrt: float
+) -> None:
+    """x_{l+1} = x_l + V tanh(W x_l), sigma_w2 = sigma_v2 = 1, no bias, p0 = 1."""
+    mf = theory.residual_mean_field("tanh", 1.0, 0.0, 1.0, [1.0] * depth)
+    assert mf.p[-1] == pytest.approx(p_last, rel=1e-6)
+    assert float(np.prod(mf.factor)) == pytest.approx(ratio, rel=1e-5)
+    assert math.log(np.prod(mf.factor)) / math.sqrt(depth) == pytest.approx(per_sqrt, abs=1e-4)
+
+
+def test_residual_batchnorm_branch_theory_4_3() -> None:
+    """ReLU + BN branch, W2 ~ N(0, 2/n): prod (1 + 1/(1 + (1 - 1/pi) l)), Var x_L = 1 + L."""
+    for depth, want in ((10, 17.342), (50, 153.43)):
+        mf = theory.residual_mean_field("relu", 2.0, 0.0, 2.0, [1.0] * depth, norm="batchnorm")
+        closed = np.prod([1 + 1 / (1 + (1 - 1 / math.pi) * k) for k in range(depth)])
+        assert float(np.prod(mf.factor)) == pytest.approx(closed, rel=1e-12)
+        assert float(np.prod(mf.factor)) == pytest.approx(want, abs=1e-3 * want / 10)
+        assert mf.p[-1] == pytest.approx(1 + depth, rel=1e-12)
+
+
+def test_residual_reduces_to_one_plus_alpha2_v_for_relu_with_bias() -> None:
+    """The general recursion uses E[phi'^2] = 1/2 for ReLU at every q, biases included."""
+    alphas = [0.3, 1.0, 0.7]
+    mf = theory.residual_mean_field("relu", 1.5, 0.4, 0.8, alphas)
+    v = 0.8 * 1.5 / 2
+    assert mf.factor == pytest.approx([1 + a * a * v for a in alphas], rel=1e-13)
+
+
+def test_residual_zero_branches_are_exact() -> None:
+    for norm in (None, "batchnorm", "layernorm"):
+        mf = theory.residual_mean_field("tanh", 2.0, 0.1, 1.0, [0.0] * 5, norm=norm)
+        assert np.all(mf.log_growth == 0.0)
+        mf = theory.residual_mean_field("gelu", 2.0, 0.1, 0.0, [1.0] * 5, norm=norm)
+        assert np.all(mf.log_growth == 0.0)
+
+
+# ---------------------------------------------------------------------------------------
+# RNNs (THEORY.md 5) and normalization (THEORY.md 6)
+# ---------------------------------------------------------------------------------------
+
+# sigma_w2, sigma_u2 q_x, sigma_b2, q*, chi per step
+RNN_TABLE = [
+    (0.5, 0.0, 0.0, 0.0, 0.5),
+    (1 / 3, 0.0, 2 / 3072, 0.00097561, 0.33268514),
+    (1.0, 0.05, 0.0, 0.19359252, 0.75903165),
+    (1.0, 0.5, 0.0, 0.86886873, 0.48973189),
+    (1.5, 0.05, 0.0, 0.41803720, 0.93863627),
+    (2.0, 0.0, 0.0, 0.61796477, 1.10552882),
+    (2.0, 0.5, 0.0, 1.41545329, 0.80888871),
+]
+
+
+@pytest.mark.parametrize("row", RNN_TABLE, ids=lambda r: f"w{r[0]:.3g}-u{r[1]}-b{r[2]:.3g}")
+def test_rnn_tanh_table_theory_5_3(row: tuple[float, ...]) -> None:
+    sw2, drive, sb2, qs, chi = row
+    got_q, got_chi = theory.rnn_fixed_point("tanh", sw2, sb2, drive)
+    assert got_q == pytest.approx(qs, rel=_digits(qs), abs=1e-12)
+    assert got_chi == pytest.approx(chi, rel=1e-7)
+    mf = theory.rnn_mean_field("tanh", sw2, sb2, 300, sigma_u2=1.0, input_var=drive)
+    assert mf.factor[-1] == pytest.approx(chi, rel=1e-6)
+
+
+def test_linear_rnn_exact_theory_5_2() -> None:
+    assert math.exp(10 * theory.linear_rnn_log_growth(0.9)) == pytest.approx(
+        0.348678440100, rel=1e-12
+    )
+    assert math.exp(29 * theory.linear_rnn_log_growth(1.1)) == pytest.approx(
+        15.8630929717, rel=1e-11
+    )
+    assert theory.linear_rnn_log_growth(0.0) == -math.inf
+
+
+@pytest.mark.parametrize(
+    ("act", "bn", "ln"),
+    [("relu", 1.4669422069, 1.0), ("linear", 1.0, 1.0), ("tanh", 1.1778072323, 1.1778072323),
+     ("gelu", 1.31884497, 1.0720316), ("silu", 1.21208111, 1.0666342),
+     ("selu", 1.07157499, 1.0715750), ("sigmoid", 1.03359239, 0.1528270),
+     ("leaky_relu", None, 1.0)],
+)
+def test_normalization_rates_theory_6(act: str, bn: float | None, ln: float) -> None:
+    if bn is not None:
+        assert theory.batchnorm_rate(act) == pytest.approx(bn, rel=_digits(bn))
+    assert theory.layernorm_rate(act) == pytest.approx(ln, rel=_digits(ln))
+    assert theory.layernorm_log_growth(act) == pytest.approx(0.5 * math.log(ln), abs=1e-6)
+
+
+def test_batchnorm_closed_forms_theory_6() -> None:
+    assert theory.batchnorm_rate("relu") == pytest.approx(math.pi / (math.pi - 1), rel=1e-12)
+    tanh = theory._resolve("tanh")
+    assert theory._moments(tanh, 1.0).dphi2 == pytest.approx(0.4644029024, rel=1e-9)
+    assert theory._moments(tanh, 1.0).phi2 == pytest.approx(0.3942944904, rel=1e-9)
+    for b, want in ((4, 2.0), (5, 1.5), (8, 1.2), (16, 1.076923), (32, 1.034483)):
+        assert theory.batchnorm_rate("linear", batch=b) == pytest.approx(want, rel=1e-6)
+    assert math.isnan(theory.batchnorm_rate("relu", batch=64))  # MC only
+    assert math.isnan(theory.batchnorm_rate("linear", batch=3))
+    assert theory.batchnorm_log_growth("relu") == pytest.approx(
+        0.5 * math.log(math.pi / (math.pi - 1)), rel=1e-12
+    )
+    assert theory.layernorm_rate("tanh", 2.0, 0.3) == pytest.approx(
+        2 * 0.4644029024 / (2 * 0.3942944904 + 0.3), rel=1e-9
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# predict(spec)
+# ---------------------------------------------------------------------------------------
+
+
+def test_predict_mlp_follows_q_trajectory() -> None:
+    from gradbench.specs import MLPSpec
+
+    spec = MLPSpec(depth=12, width=256, activation="tanh", init="normal", sigma_w2=2.0,
+                   sigma_b2=0.05, input_var=0.5)
+    p = theory.predict(spec)
+    assert p.valid
+    assert p.log_growth is not None
+    assert p.log_growth.shape == (11,)
+    qs = theory.q_trajectory("tanh", 2.0 * 0.5 + 0.05, 2.0, 0.05, 12)
+    want = [0.5 * math.log(theory.chi1("tanh", 2.0, 0.05, q=q)) for q in qs[:-1]]
+    assert p.log_growth == pytest.approx(want, rel=1e-12)
+    assert p.quantities["site_second_moment"] == pytest.approx(qs, rel=1e-12)
+    assert p.quantities["chi1"] == pytest.approx(1.047665999576, rel=1e-9)
+    assert p.quantities["q_star"] == pytest.approx(0.7217618727, rel=1e-9)
+    assert p.quantities["phase"] == "chaotic"
+    assert p.quantities["xi_q"] == pytest.approx(1.38798, rel=1e-4)
+    assert p.quantities["xi_c"] == pytest.approx(25.213, rel=1e-4)
+    assert "finite_width_bias" not in p.quantities
+    assert "Poole" in p.source
+    assert "1.1" in p.source
+    assert "width" in p.domain
+
+
+def test_predict_relu_finite_width_bias_and_domain() -> None:
+    from gradbench.specs import MLPSpec
+
+    p = theory.predict(MLPSpec(depth=10, width=64, activation="relu", init="he_normal"))
+    assert p.valid
+    assert p.log_growth == pytest.approx([0.0] * 9, abs=1e-15)  # gain sqrt(2) squared
+    assert p.quantities["finite_width_bias"] == pytest.approx(0.5 * -0.0401085988, rel=1e-9)
+    assert p.quantities["phase"] == "critical"
+    small = theory.predict(MLPSpec(depth=10, width=16, activation="relu", init="he_normal"))
+    assert not small.valid
+    assert "width=16" in small.reason
+    assert small.log_growth is not None
+    torch_default = theory.predict(MLPSpec(depth=6, width=64, activation="relu",
+                                           init="torch_default"))
+    assert torch_default.log_growth == pytest.approx([0.5 * math.log(1 / 6)] * 5, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("norm", "act", "rate"),
+    [("batchnorm", "relu", math.pi / (math.pi - 1)), ("layernorm", "tanh", 1.1778072323),
+     ("rmsnorm", "relu", 1.0), ("batchnorm", "linear", 1.0)],
+)
+def test_predict_normalized_mlp(norm: str, act: str, rate: float) -> None:
+    from gradbench.specs import MLPSpec
+
+    spec = MLPSpec(depth=6, width=256, activation=act, init="he_normal", norm=norm,
+                   input_var=2.0)
+    p = theory.predict(spec)
+    assert p.valid
+    assert p.log_growth[1:] == pytest.approx([0.5 * math.log(rate)] * 4, rel=1e-9)
+    # first step: the normalization divides by the variance of h^1 = W x^0 (x^0 unnormalized)
+    phi = theory._moments(theory._resolve(act), 1.0)
+    first = phi.dphi2 / 2.0 if norm == "batchnorm" else 2.0 * phi.dphi2 / (2.0 * 2.0)
+    assert p.log_growth[0] == pytest.approx(0.5 * math.log(first), rel=1e-9)
+    assert p.quantities["rate"] == pytest.approx(rate, rel=1e-9)
+
+
+def test_predict_batchnorm_linear_finite_batch() -> None:
+    from gradbench.specs import MLPSpec
+
+    spec = MLPSpec(depth=5, width=256, activation="linear", norm="batchnorm")
+    p = theory.predict(spec, batch=8)
+    assert p.log_growth[1:] == pytest.approx([0.5 * math.log(1.2)] * 3, rel=1e-12)
+    relu = theory.predict(spec.replace(activation="relu"), batch=16)
+    assert not relu.valid
+    assert "batch=16" in relu.reason
+
+
+@pytest.mark.parametrize("scale", ["fixup", "skipinit", "rezero"])
+def test_predict_residual_zero_branch_is_exactly_zero(scale: str) -> None:
+    from gradbench.specs import ResidualSpec
+
+    p = theory.predict(ResidualSpec(depth=8, width=16, activation="tanh", branch_scale=scale))
+    assert p.valid  # exact at any width
+    assert p.log_growth.shape == (7,)
+    assert np.all(p.log_growth == 0.0)
+
+
+def test_predict_residual_relu_one_plus_alpha2_v() -> None:
+    from gradbench.specs import ResidualSpec
+
+    spec = ResidualSpec(depth=6, width=128, activation="relu", init="he_normal",
+                        branch_scale="1/sqrt(L)", out_init="lecun_normal")
+    p = theory.predict(spec)
+    assert p.valid
+    assert p.log_growth == pytest.approx([0.5 * math.log(1 + 1 / 6)] * 5, rel=1e-12)
+    assert p.quantities["site_second_moment"][0] == pytest.approx(1.0)
+    tanh = theory.predict(ResidualSpec(depth=11, width=512, activation="tanh",
+                                       init="lecun_normal", out_init="lecun_normal"))
+    # sites x_0..x_10 see blocks 1..10: the 4.2 table's L = 10 ratio
+    assert math.exp(2 * tanh.log_growth.sum()) == pytest.approx(14.0582, rel=1e-5)
+
+
+def test_predict_rnn_families() -> None:
+    from gradbench.specs import RNNSpec
+
+    lin = theory.predict(RNNSpec(cell="linear", hidden=8, steps=6, init="orthogonal",
+                                 recurrent_scale=0.9))
+    assert lin.valid  # exact at any width
+    assert lin.log_growth == pytest.approx([math.log(0.9)] * 5, rel=1e-13)
+    tanh = theory.predict(RNNSpec(cell="rnn_tanh", hidden=256, steps=400, init="normal",
+                                  sigma_w2=2.0, sigma_u2=1.0, input_var=0.5, sigma_b2=0.0))
+    assert tanh.valid
+    assert tanh.log_growth[-1] == pytest.approx(0.5 * math.log(0.80888871), rel=1e-6)
+    assert tanh.quantities["q_star"] == pytest.approx(1.41545329, rel=1e-7)
+    for cell in ("lstm", "gru"):
+        gated = theory.predict(RNNSpec(cell=cell, hidden=64, steps=5))
+        assert not gated.valid
+        assert gated.log_growth is None
+        assert "gated" in gated.reason
+
+
+def test_predict_outside_every_domain() -> None:
+    from gradbench.registry import temporary
+    from gradbench.specs import MLPSpec, RNNSpec
+
+    for spec in (MLPSpec(depth=4, width=64, activation="tanh", init="lsuv"),
+                 MLPSpec(depth=4, width=64, activation="tanh", init="identity"),
+                 RNNSpec(cell="rnn_tanh", hidden=64, steps=4, init="identity")):
+        p = theory.predict(spec)
+        assert not p.valid
+        assert p.log_growth is None
+        assert p.reason.endswith(("advance and mean-field theory does not apply",
+                                  "over i.i.d. or Haar-random weights"))
+    with temporary("normalization", "mynorm", lambda h: h):
+        p = theory.predict(MLPSpec(depth=4, width=64, activation="tanh", norm="mynorm"))
+        assert not p.valid
+        assert "mynorm" in p.reason
+
+
+def test_predict_is_json_safe_and_cached() -> None:
+    import json
+
+    from gradbench.records import Prediction, dumps
+    from gradbench.specs import MLPSpec
+
+    spec = MLPSpec(depth=5, width=64, activation="gelu", init="he_normal")
+    p = theory.predict(spec)
+    back = Prediction.from_dict(json.loads(dumps(p)))
+    assert back.log_growth == pytest.approx(p.log_growth, rel=0, abs=0)
+    assert back.quantities["phase"] == p.quantities["phase"]
+    again = theory.predict(spec)
+    assert again.log_growth is p.log_growth
+    assert not p.log_growth.flags.writeable
+    again.quantities["x"] = 1
+    assert "x" not in theory.predict(spec).quantities
+
+
+def test_predict_never_raises_on_a_grid_of_specs() -> None:
+    from gradbench.specs import MLPSpec, ResidualSpec, RNNSpec
+
+    specs: list[object] = []
+    for act in ("relu", "tanh", "gelu", "selu", "softplus", "elu", "sigmoid"):
+        for init in ("he_normal", "orthogonal", "torch_default"):
+            for norm in (None, "batchnorm", "rmsnorm"):
+                specs.append(MLPSpec(depth=3, width=32, activation=act, init=init, norm=norm,
+                                     sigma_b2=0.2))
+                specs.append(ResidualSpec(depth=3, width=32, activation=act, init=init,
+                                          norm=norm, branch_scale="1/l"))
+    specs += [MLPSpec(depth=300, width=32, activation="relu", init="normal", sigma_w2=1e4),
+              MLPSpec(depth=1, width=32), MLPSpec(depth=3, width=32, sigma_w2=0.0),
+              RNNSpec(cell="rnn_relu", hidden=32, steps=200, init="normal",
+                      recurrent_scale=3.0)]
+    for spec in specs:
+        p = theory.predict(spec)  # type: ignore[arg-type]
+        assert "numerically" not in p.reason
+        if p.valid:
+            assert p.log_growth is not None
+            assert p.log_growth.shape == (spec.n_sites - 1,)  # type: ignore[attr-defined]
+    with pytest.raises(InvalidArgument, match="spec"):
+        theory.predict("mlp")  # type: ignore[arg-type]
