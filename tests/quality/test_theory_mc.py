@@ -1,0 +1,163 @@
+"""Slow Monte Carlo checks of gradbench.theory (THEORY.md 1-6) against torch networks.
+
+Every test uses a literal seed and an explicit tolerance. The tolerances combine a
+multiple of the Monte Carlo standard error with the O(1/width) (O(batch/width) for
+BatchNorm) model error the mean-field predictions carry.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import gradbench as gb
+from gradbench import theory
+
+torch = pytest.importorskip("torch")
+
+pytestmark = pytest.mark.slow
+
+# spec, batch, absolute model-error allowance on the mean per-site log growth
+CASES = [
+    (gb.MLPSpec(depth=12, width=512, activation="tanh", init="normal", sigma_w2=2.0,
+                sigma_b2=0.05), 32, 0.004),
+    (gb.MLPSpec(depth=12, width=512, activation="sigmoid", init="torch_default"), 32, 0.004),
+    (gb.MLPSpec(depth=12, width=512, activation="selu", init="lecun_normal"), 32, 0.004),
+    (gb.MLPSpec(depth=12, width=512, activation="erf", init="normal", sigma_w2=1.5,
+                sigma_b2=0.1, input_var=0.3), 32, 0.004),
+    (gb.MLPSpec(depth=10, width=1024, activation="relu", init="he_normal", norm="batchnorm"),
+     256, 0.006),
+    (gb.MLPSpec(depth=10, width=512, activation="tanh", init="he_normal", norm="layernorm",
+                sigma_b2=0.3, input_var=0.5), 32, 0.004),
+    (gb.MLPSpec(depth=10, width=512, activation="relu", init="he_normal", norm="rmsnorm"),
+     32, 0.004),
+    (gb.ResidualSpec(depth=10, width=512, activation="tanh", init="lecun_normal",
+                     out_init="lecun_normal"), 32, 0.004),
+    (gb.ResidualSpec(depth=10, width=512, activation="relu", branch_scale="1/l",
+                     sigma_b2=0.2), 32, 0.004),
+    (gb.ResidualSpec(depth=10, width=512, activation="relu", norm="batchnorm",
+                     out_init="he_normal"), 256, 0.006),
+    (gb.RNNSpec(cell="rnn_tanh", hidden=512, steps=20, init="normal", recurrent_scale=1.2,
+                sigma_b2=0.1, input_var=0.5), 32, 0.004),
+    (gb.RNNSpec(cell="rnn_relu", hidden=512, steps=20, init="orthogonal",
+                recurrent_scale=0.9), 32, 0.004),
+    (gb.RNNSpec(cell="linear", hidden=512, steps=20, init="normal", recurrent_scale=1.05),
+     32, 0.004),
+]
+
+
+@pytest.mark.parametrize(("spec", "batch", "allowance"), CASES,
+                         ids=[gb.specs.spec_label(c[0]) for c in CASES])
+def test_predict_matches_probe(spec: gb.specs.Spec, batch: int, allowance: float) -> None:
+    """predict(spec) vs gb.measure: mean per-site log growth and the site second moments."""
+    m = gb.measure(spec, seeds=8, batch=batch, dtype="float64", seed=11)
+    p = theory.predict(spec, batch=batch)
+    assert p.valid, p.reason
+    logs = np.log(m.act_grad_norms)
+    per_seed = (logs[:, :-1] - logs[:, 1:]).mean(axis=1)
+    se = per_seed.std(ddof=1) / math.sqrt(per_seed.size)
+    assert per_seed.mean() == pytest.approx(float(np.mean(p.log_growth)), abs=4 * se + allowance)
+    second = m.preact_second_moment.mean(axis=0)
+    assert second == pytest.approx(p.quantities["site_second_moment"], rel=0.06)
+
+
+def test_linear_batchnorm_finite_batch() -> None:
+    """THEORY.md 6: identity + BN at B = 8 gives (B-2)/(B-3) = 1.2 (MC 1.1928 +- 0.004)."""
+    spec = gb.MLPSpec(depth=15, width=1024, activation="linear", init="he_normal",
+                      norm="batchnorm")
+    m = gb.measure(spec, seeds=8, batch=8, dtype="float64", seed=3)
+    logs = np.log(m.act_grad_norms)
+    measured = (logs[:, 4:-1] - logs[:, 5:]).mean()
+    predicted = float(np.mean(theory.predict(spec, batch=8).log_growth[4:]))
+    assert predicted == pytest.approx(0.5 * math.log(1.2), rel=1e-12)
+    assert measured == pytest.approx(predicted, abs=0.01)
+
+
+def test_relu_c_map_polynomial_approach() -> None:
+    """THEORY.md 1.2: l^2 (1 - c^l) = 35.77 at l = 100 under the ReLU He c-map, from c0 = 0."""
+    c = 0.0
+    for _ in range(100):
+        c = theory.c_map("relu", c, 2.0, 0.0)
+    assert 1e4 * (1 - c) == pytest.approx(35.77, abs=0.01)
+
+
+def test_relu_finite_width_law_monte_carlo() -> None:
+    """THEORY.md 2.2: ln(M_L/M_0) over 20 ReLU layers of width 64 (JVP, Gaussian He)."""
+    gen = torch.Generator().manual_seed(2024)
+    nets, n, depth = 4000, 64, 20
+    x = torch.randn(nets, n, 1, generator=gen, dtype=torch.float64)
+    v = torch.randn(nets, n, 1, generator=gen, dtype=torch.float64)
+    m0 = v.pow(2).sum(dim=(1, 2))
+    for _ in range(depth):
+        w = torch.randn(nets, n, n, generator=gen, dtype=torch.float64) * math.sqrt(2.0 / n)
+        h = w @ x
+        mask = (h > 0).to(torch.float64)
+        x, v = torch.relu(h), mask * (w @ v)
+    ratio = (v.pow(2).sum(dim=(1, 2)) / m0).log().numpy()
+    ratio = ratio[np.isfinite(ratio)]
+    law = theory.relu_log_norm_law([n] * depth)
+    se_mean = math.sqrt(law.var / ratio.size)
+    assert ratio.mean() == pytest.approx(law.mean, abs=4 * se_mean)
+    se_var = law.var * math.sqrt(2.0 / (ratio.size - 1))
+    assert ratio.var(ddof=1) == pytest.approx(law.var, abs=4 * se_var)
+
+
+@pytest.mark.parametrize(
+    ("act", "weights", "sw2", "sb2", "tol"),
+    [("linear", "gaussian", 1.0, 0.0, 0.1), ("linear", "orthogonal", 1.0, 0.0, 1e-9),
+     ("relu", "orthogonal", 2.0, 0.0, 0.1), ("tanh", "orthogonal", None, None, 0.2)],
+)
+def test_jacobian_spectrum_monte_carlo(
+    act: str, weights: str, sw2: float | None, sb2: float | None, tol: float
+) -> None:
+    """THEORY.md 3.2: normalised variance m2/m1^2 - 1 of J J^T at L = 10, N = 600."""
+    if sw2 is None:  # the tanh critical point with q* = 1/64
+        point = theory.critical_point("tanh", 1 / 64)
+        sw2, sb2 = point.sigma_w2, point.sigma_b2
+    assert sb2 is not None
+    phi = gb.lookup("activation", act).fn
+    gen = torch.Generator().manual_seed(7)
+    n, depth = 600, 10
+    qs = theory.q_star(act, sw2, sb2)
+    values = []
+    for _ in range(3):
+        h = torch.randn(n, generator=gen, dtype=torch.float64) * math.sqrt(qs)
+        jac = torch.eye(n, dtype=torch.float64)
+        for _ in range(depth):
+            if weights == "orthogonal":
+                q, r = torch.linalg.qr(torch.randn(n, n, generator=gen, dtype=torch.float64))
+                w = q * torch.sign(torch.diagonal(r)) * math.sqrt(sw2)
+            else:
+                w = torch.randn(n, n, generator=gen, dtype=torch.float64) * math.sqrt(sw2 / n)
+            x = phi(h).detach()
+            hh = h.clone().requires_grad_(True)
+            (dphi,) = torch.autograd.grad(phi(hh).sum(), hh)
+            jac = w @ (dphi[:, None] * jac)
+            b = torch.randn(n, generator=gen, dtype=torch.float64) * math.sqrt(sb2)
+            h = w @ x + b
+        eig = torch.linalg.svdvals(jac).pow(2)
+        values.append(float(eig.pow(2).mean() / eig.mean() ** 2 - 1))
+    predicted = theory.jacobian_normalized_variance(act, sw2, sb2, depth, weights=weights)
+    assert float(np.mean(values)) == pytest.approx(predicted, rel=tol, abs=1e-9)
+
+
+def test_residual_tanh_gradient_ratio_theory_4_2() -> None:
+    """THEORY.md 4.2: ||dL/dx_0||^2 / ||dL/dx_10||^2 = 14.06 (+-15% at n ~ 1000, ~10 seeds)."""
+    gen = torch.Generator().manual_seed(5)
+    n, depth, ratios = 1024, 10, []
+    for _ in range(6):
+        x0 = torch.randn(4, n, generator=gen, dtype=torch.float64).requires_grad_(True)
+        x = x0
+        for _ in range(depth):
+            w = torch.randn(n, n, generator=gen, dtype=torch.float64) / math.sqrt(n)
+            v = torch.randn(n, n, generator=gen, dtype=torch.float64) / math.sqrt(n)
+            x = x + torch.tanh(x @ w.T) @ v.T
+        g = torch.randn(4, n, generator=gen, dtype=torch.float64)
+        (x * g).sum().backward()
+        ratios.append(float(x0.grad.pow(2).sum() / g.pow(2).sum()))
+    predicted = float(np.prod(theory.residual_mean_field("tanh", 1.0, 0.0, 1.0,
+                                                         [1.0] * depth).factor))
+    assert predicted == pytest.approx(14.0582, rel=1e-5)
+    assert float(np.mean(ratios)) == pytest.approx(predicted, rel=0.15)
