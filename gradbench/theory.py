@@ -134,7 +134,7 @@ def _nodes(q: float, kinks: tuple[float, ...], extra: tuple[float, ...] = ()) ->
 
 
 def _check_q(name: str, q: object) -> float:
-    ok = isinstance(q, (int, float, np.floating)) and not isinstance(q, bool)
+    ok = isinstance(q, (int, float, np.floating, np.integer)) and not isinstance(q, bool)
     if not ok or not math.isfinite(float(q)) or float(q) < 0:  # type: ignore[arg-type]
         raise InvalidArgument(f"{name}={q!r} must be a finite number >= 0")
     return float(q)  # type: ignore[arg-type]
@@ -848,6 +848,8 @@ class CriticalPoint:
 
 def _critical_at(act: _Act, q: float) -> CriticalPoint:
     m = _moments(act, q)
+    if not m.dphi2 > 0.0:  # phi' = 0 almost everywhere: chi1 = 0 for every sigma_w2
+        return CriticalPoint(q, math.nan, math.nan, math.nan, False)
     sw2 = 1.0 / m.dphi2
     slope = 1.0 + sw2 * m.phi_d2phi
     return CriticalPoint(q, sw2, q - sw2 * m.phi2, slope, slope <= 1.0 + _PHASE_TOL)
@@ -920,6 +922,8 @@ def critical_sigma_w2(
     target = _check_q("sigma_b2", sigma_b2)
     act = _resolve(activation)
     probe = [_moments(act, q).dphi2 for q in (1e-6, 1.0, 1e6)]
+    if not max(probe) > 0.0:
+        return math.nan
     if max(probe) - min(probe) <= 1e-12 * max(probe):
         return 1.0 / probe[1]
     candidates: list[CriticalPoint] = []
@@ -931,10 +935,13 @@ def critical_sigma_w2(
         candidates.append(CriticalPoint(0.0, 1.0 / a0, 0.0, 1.0, stable0))
 
     def excess(q: float) -> float:
-        return _critical_at(act, q).sigma_b2 - target
+        value = _critical_at(act, q).sigma_b2 - target
+        return value if math.isfinite(value) else math.nan
 
     values = [excess(float(q)) for q in _CRIT_GRID]
     for i in range(len(values) - 1):
+        if not (math.isfinite(values[i]) and math.isfinite(values[i + 1])):
+            continue
         if values[i] == 0.0:
             candidates.append(_critical_at(act, float(_CRIT_GRID[i])))
         elif values[i] * values[i + 1] < 0.0:
@@ -1181,7 +1188,7 @@ def jacobian_spectrum(
     act = _resolve(activation)
     qq = _fixed_point(act, sw2, sb2, 1.0) if q is None else _check_q("q", q)
     m = _moments(act, qq)
-    ratio = m.dphi4 / m.dphi2**2
+    ratio = m.dphi4 / m.dphi2**2 if m.dphi2 > 0.0 else math.nan
     chi = sw2 * m.dphi2
     return JacobianSpectrum(
         q=qq, mu1=m.dphi2, mu2=m.dphi4, chi=chi, m1=chi**depth,
@@ -1264,7 +1271,8 @@ def batchnorm_rate(activation: Activation, batch: int | None = None) -> float:
             return math.nan
         return (b - 2.0) / (b - 3.0)
     m = _moments(act, 1.0)
-    return m.dphi2 / (m.phi2 - m.phi**2)
+    variance = m.phi2 - m.phi**2
+    return m.dphi2 / variance if variance > 0.0 else math.nan
 
 
 def batchnorm_log_growth(activation: Activation, batch: int | None = None) -> float:
@@ -1895,8 +1903,23 @@ def _predict_rnn(spec: RNNSpec) -> Prediction:
     )
 
 
+def _remedy_identity(spec: Spec) -> tuple[object, ...]:
+    """The registered objects a spec resolves to, so re-registering a name misses the cache."""
+    kinds: list[tuple[str, str | None]] = [("initializer", spec.init)]
+    if isinstance(spec, (MLPSpec, ResidualSpec)):
+        kinds += [("activation", spec.activation), ("normalization", spec.norm)]
+    if isinstance(spec, ResidualSpec):
+        kinds += [("residual", str(spec.branch_scale)), ("initializer", spec.out_init)]
+    out: list[object] = []
+    for kind, name in kinds:
+        if name is not None:
+            remedy = registry.lookup(kind, name)  # type: ignore[arg-type]
+            out += [remedy.obj, tuple(sorted(remedy.params.items()))]
+    return tuple(out)
+
+
 @functools.lru_cache(maxsize=512)
-def _predict_cached(spec: Spec, batch: int | None) -> Prediction:
+def _predict_cached(spec: Spec, batch: int | None, identity: tuple[object, ...]) -> Prediction:
     if isinstance(spec, MLPSpec):
         return _predict_mlp(spec, batch)
     if isinstance(spec, ResidualSpec):
@@ -1955,7 +1978,7 @@ def predict(spec: Spec, *, batch: int | None = None) -> Prediction:
     if batch is not None:
         batch = _check_width("batch", batch)
     try:
-        cached = _predict_cached(spec, batch)
+        cached = _predict_cached(spec, batch, _remedy_identity(spec))
         return dataclasses.replace(cached, quantities=dict(cached.quantities))
     except (ArithmeticError, ValueError, RuntimeError, TypeError) as exc:
         return _no_prediction(spec, f"theory failed numerically for this spec "

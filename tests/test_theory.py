@@ -925,3 +925,23 @@ def test_predict_never_raises_on_a_grid_of_specs() -> None:
             assert p.log_growth.shape == (spec.n_sites - 1,)  # type: ignore[attr-defined]
     with pytest.raises(InvalidArgument, match="spec"):
         theory.predict("mlp")  # type: ignore[arg-type]
+
+
+def test_registered_user_activation_gets_theory_and_fresh_cache() -> None:
+    """DESIGN.md: a registered activation gets theory through quadrature + autograd."""
+    torch = pytest.importorskip("torch")
+    from gradbench.registry import temporary
+    from gradbench.specs import MLPSpec
+
+    tanh = theory.predict(MLPSpec(depth=6, width=64, activation="tanh", init="normal",
+                                  sigma_w2=2.0))
+    with temporary("activation", "mine", lambda x: torch.tanh(x)):
+        spec = tanh.spec | {"activation": "mine"}
+        first = theory.predict(MLPSpec(**{k: v for k, v in spec.items() if k != "family"}))
+        assert theory.chi1("mine", 2.0, 0.0) == pytest.approx(1.105528820, rel=1e-9)
+    assert first.log_growth == pytest.approx(tanh.log_growth, rel=1e-13)
+    with temporary("activation", "mine", lambda x: torch.relu(x), kinks=(0.0,)):
+        # an equal spec, a new function under the same name: not served from the cache
+        second = theory.predict(MLPSpec(**{k: v for k, v in spec.items() if k != "family"}))
+        assert theory.chi1("mine", 2.0, 0.0) == pytest.approx(1.0, rel=1e-12)
+    assert second.log_growth == pytest.approx([0.0] * 5, abs=1e-15)
