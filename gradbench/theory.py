@@ -1983,3 +1983,16 @@ def predict(spec: Spec, *, batch: int | None = None) -> Prediction:
     except (ArithmeticError, ValueError, RuntimeError, TypeError) as exc:
         return _no_prediction(spec, f"theory failed numerically for this spec "
                               f"({type(exc).__name__}: {exc})")
+
+
+__all__ = [
+    "BN_MIN_BATCH", "MIN_WIDTH", "Q_HUGE", "Q_TINY", "Z_MAX", "Activation",
+    "ActivationFunctions", "CriticalPoint", "JacobianSpectrum", "LogNormLaw", "MeanField",
+    "RNNMeanField", "ReluLayerLaw", "ResidualMeanField", "batchnorm_log_growth",
+    "batchnorm_rate", "c_map", "c_star", "chi1", "chi_c", "critical_point", "critical_sigma_w2",
+    "depth_scales", "gauss_expect", "gauss_expect2", "jacobian_normalized_variance",
+    "jacobian_spectrum", "layernorm_log_growth", "layernorm_rate", "length_map_slope",
+    "linear_rnn_log_growth", "mean_field", "phase", "predict", "q_map", "q_star",
+    "q_trajectory", "relu_finite_width", "relu_log_norm_law", "residual_log_growth",
+    "residual_mean_field", "rnn_fixed_point", "rnn_mean_field",
+]
