@@ -33,6 +33,10 @@ growth deviates by O(1/n) (THEORY.md 1.1 "finite-width bias", 2.2: 5/(4n) for Re
 Where theory gives the finite-width bias exactly (ReLU, Gaussian weights) it is
 corrected for and no band is used; elsewhere the null is |deviation| <= MODEL_ERROR/n.
 """
+EQUIVALENCE_ALPHA = 0.05
+"""Level of equivalence (TOST) tests in suites: their type-I error is declaring a property
+(stability, a spectrum) that does not hold, so it is not split over cases; their failures
+under a true claim are controlled by power (seeds and margins), measured in the tests."""
 EXACT = 1e-9  # |deviation| allowed when every seed gives the same value (exact identities)
 
 
@@ -203,11 +207,18 @@ def _exact_or_t(
     )
 
 
-def _slope_bias_and_tolerance(spec: Spec, prediction: Prediction) -> tuple[float, float]:
-    """Known finite-width bias of the log-norm slope, and the model-error band otherwise."""
+def _slope_bias_and_tolerance(
+    spec: Spec, prediction: Prediction, batch: int
+) -> tuple[float, float]:
+    """Known finite-width bias of the per-seed log-norm slope, or the model-error band.
+
+    The exact ReLU law (THEORY.md 2.2) is for one example; a batch Frobenius norm averages
+    over examples and has a smaller, unknown bias, so the bias is applied only at
+    ``batch == 1`` and the band ``MODEL_ERROR / width`` is used otherwise.
+    """
     bias = prediction.quantities.get("finite_width_bias")
-    if isinstance(bias, (int, float)) and math.isfinite(bias):
-        return -float(bias), 0.0  # bias is per-layer log growth towards the input
+    if batch == 1 and isinstance(bias, (int, float)) and math.isfinite(bias):
+        return -float(bias), 0.0  # bias is in log growth towards the input; slope is minus it
     width = getattr(spec, "width", None) or getattr(spec, "hidden", 1)
     return 0.0, MODEL_ERROR / width
 
@@ -220,12 +231,12 @@ def _slope_bias_and_tolerance(spec: Spec, prediction: Prediction) -> tuple[float
 )
 def mean_field_slope(spec: Spec, m: Measurement, alpha: float) -> Verdict:
     """Per-seed OLS slope of log-norm vs site, t-tested against the predicted curve's slope."""
-    prediction = theory.predict(spec)
+    prediction = theory.predict(spec, batch=m.batch)
     if not prediction.valid or prediction.log_growth is None:
         raise InvalidArgument(f"no prediction for {spec!r}: {prediction.reason}")
     slopes = stats.fit_slopes(log_norms(m)) if m.act_grad_norms.shape[1] > 1 else np.zeros(1)
     predicted = ols_slope(predicted_curve(prediction))
-    bias, tolerance = _slope_bias_and_tolerance(spec, prediction)
+    bias, tolerance = _slope_bias_and_tolerance(spec, prediction, m.batch)
     return _exact_or_t(
         "mean_field_slope",
         spec,
@@ -299,7 +310,8 @@ def classify(m: Measurement, spec: Spec, alpha: float = 0.01) -> str:
 
     Stable when the TOST of :func:`stable_gradients` passes; vanishing (exploding) when
     the upper (lower) ``1 - alpha`` confidence bound of the per-layer growth towards the
-    input is below ``-margin`` (above ``+margin``).
+    input is below ``-margin`` (above ``+margin``). The TOST runs at
+    :data:`EQUIVALENCE_ALPHA` (or ``alpha`` if larger).
     """
     slopes = stats.fit_slopes(log_norms(m))
     finite = slopes[np.isfinite(slopes)]
@@ -309,7 +321,7 @@ def classify(m: Measurement, spec: Spec, alpha: float = 0.01) -> str:
     if finite.size >= 2 and np.ptp(finite) < 1e-12:
         growth = -float(finite.mean())
         return "stable" if abs(growth) < margin else ("vanishing" if growth < 0 else "exploding")
-    verdict = stable_gradients(spec, m, alpha)
+    verdict = stable_gradients(spec, m, max(alpha, EQUIVALENCE_ALPHA))
     if verdict.passed:
         return "stable"
     r = stats.slope_test(finite, 0.0, alpha=alpha)
@@ -369,7 +381,7 @@ def jacobian_check(
     seeds: int = 8,
     alpha: float = 0.01,
     seed: int = 0,
-    rel_tol: float = 0.2,
+    rel_tol: float = 0.25,
     device: str = "cpu",
 ) -> tuple[Verdict, np.ndarray]:
     """Normalised spectral variance m2/m1^2 - 1 of J J^T vs free probability (THEORY.md 3).

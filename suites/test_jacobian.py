@@ -13,7 +13,7 @@ import pytest
 
 import gradbench as gb
 from gradbench import theory
-from gradbench.check import explain, jacobian_check
+from gradbench.check import EQUIVALENCE_ALPHA, explain, jacobian_check
 
 TANH_Q = 1 / 64
 CASES = {
@@ -44,8 +44,8 @@ def test_jacobian_spectrum(name, gradbench_record, gradbench_config, gradbench_d
     spec = gb.MLPSpec(depth=10, width=256, **CASES[name])
     verdict, eig = jacobian_check(
         spec,
-        seeds=6,
-        alpha=gradbench_config.profile.case_alpha,
+        seeds=16,
+        alpha=EQUIVALENCE_ALPHA,
         seed=gradbench_config.base_seed,
         device=gradbench_device,
     )
