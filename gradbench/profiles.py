@@ -40,7 +40,7 @@ class Profile:
 PROFILES: dict[str, Profile] = {
     "quick": Profile(
         "quick",
-        max_examples=6,
+        max_examples=15,
         seeds=16,
         batch=32,
         width_scale=1,
