@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -219,7 +219,7 @@ def _slope_bias_and_tolerance(
     bias = prediction.quantities.get("finite_width_bias")
     if batch == 1 and isinstance(bias, (int, float)) and math.isfinite(bias):
         return -float(bias), 0.0  # bias is in log growth towards the input; slope is minus it
-    width = getattr(spec, "width", None) or getattr(spec, "hidden", 1)
+    width = int(getattr(spec, "width", 0) or getattr(spec, "hidden", 1))
     return 0.0, MODEL_ERROR / width
 
 
@@ -394,7 +394,9 @@ def jacobian_check(
 
     eig = jacobian_eigenvalues(spec, seeds=seeds, device=device, seed=seed)
     per_seed = (eig**2).mean(axis=1) / eig.mean(axis=1) ** 2 - 1.0
-    weights = "orthogonal" if spec.init.startswith("orthogonal") else "gaussian"
+    weights: Literal["gaussian", "orthogonal"] = (
+        "orthogonal" if spec.init.startswith("orthogonal") else "gaussian"
+    )
     predicted = float(
         theory.jacobian_normalized_variance(
             spec.activation, weight_variance(spec), bias_variance(spec), spec.depth, weights=weights

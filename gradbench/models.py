@@ -256,7 +256,7 @@ class ResidualFamily(Family):
 
     def draw_parameters(self, spec: ResidualSpec, generator: torch.Generator) -> Params:
         n, sb2, params = spec.width, bias_variance(spec), {}
-        scaling = registry.lookup("residual", spec.branch_scale)
+        scaling = registry.lookup("residual", str(spec.branch_scale))
         w1_scale = scaling.meta.get("branch_weight_scale", lambda depth: 1.0)(spec.depth)
         for block in range(spec.depth):
             params[f"W1_{block}"] = (
@@ -271,7 +271,7 @@ class ResidualFamily(Family):
 
     def alphas(self, spec: ResidualSpec) -> list[float]:
         """Branch scale alpha_l for l = 1..L."""
-        fn = registry.lookup("residual", spec.branch_scale).fn
+        fn = registry.lookup("residual", str(spec.branch_scale)).fn
         return [float(fn(block + 1, spec.depth)) for block in range(spec.depth)]
 
     def forward(self, spec: ResidualSpec, params: Params, data: Params) -> Forward:
@@ -419,13 +419,14 @@ class RNNFamily(Family):
 class _RNNModule(nn.Module):
     def __init__(self, spec: RNNSpec, params: Params) -> None:
         super().__init__()
-        self.cell = CELL_KINDS[spec.cell].reference(spec.hidden).to(torch.float64)
-        self.is_lstm = isinstance(self.cell, nn.LSTMCell)
+        cell: Any = CELL_KINDS[spec.cell].reference(spec.hidden).to(torch.float64)
+        self.cell = cell
+        self.is_lstm = isinstance(cell, nn.LSTMCell)
         with torch.no_grad():
-            self.cell.weight_hh.copy_(params["W_hh"])
-            self.cell.weight_ih.copy_(params["W_ih"])
-            self.cell.bias_ih.copy_(params["b"])
-            self.cell.bias_hh.zero_()
+            cell.weight_hh.copy_(params["W_hh"])
+            cell.weight_ih.copy_(params["W_ih"])
+            cell.bias_ih.copy_(params["b"])
+            cell.bias_hh.zero_()
         self.taps = nn.ModuleList(Tap() for _ in range(spec.steps))
 
     def forward(self, data: Params) -> Tensor:

@@ -17,6 +17,7 @@ import math
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 import torch
@@ -56,9 +57,8 @@ def _measure_iv(spec: Spec, seeds: int, batch: int, device: str, dtype: str, see
             f"device={device!r} is not available on this machine (no CUDA device); "
             "valid choices here: cpu"
         )
-    if spec.family == "residual" or spec.family == "mlp":
-        if spec.norm == "batchnorm" and batch < 2:
-            raise InvalidArgument(f"batch={batch} is invalid with batchnorm: must be >= 2")
+    if getattr(spec, "norm", None) == "batchnorm" and batch < 2:
+        raise InvalidArgument(f"batch={batch} is invalid with batchnorm: must be >= 2")
 
 
 def memory_budget() -> int:
@@ -106,7 +106,9 @@ def _frobenius(t: Tensor | None, like: Tensor) -> Tensor:
     return t.detach().double().flatten(start_dim=1).norm(dim=1)
 
 
-def _weight_grad_norms(family: Family, spec: Spec, params: Params, fwd_inputs: object) -> Tensor:
+def _weight_grad_norms(
+    family: Family, spec: Spec, params: Params, fwd_inputs: list[tuple[Tensor, Tensor]] | None
+) -> Tensor:
     """[S, sites] norms of each site's weight gradient (after backward)."""
     if fwd_inputs is not None:  # recurrent: step t's contribution g_t^T h_{t-1}
         return torch.stack(
@@ -265,7 +267,7 @@ def measure_reference(spec: Spec, seeds: int = 4, batch: int = 16, seed: int = 0
     )
 
 
-def _reference_weight_norms(model: torch.nn.Module, sites: int) -> list[float]:
+def _reference_weight_norms(model: Any, sites: int) -> list[float]:
     """Per site, the norm of the weight gradients of the layers belonging to it."""
     if hasattr(model, "linears"):
         return [float(lin.weight.grad.norm()) for lin in model.linears]

@@ -134,7 +134,7 @@ def _register_hypothesis_profiles(profile: Profile, requested: str | None) -> No
     """
     from hypothesis import HealthCheck, settings
 
-    common = dict(
+    common: dict[str, Any] = dict(
         max_examples=profile.max_examples,
         deadline=None,
         suppress_health_check=[
@@ -242,7 +242,7 @@ def gradbench_record(request: pytest.FixtureRequest) -> Recorder:
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     """Attach the item's recorded cases to its call report (crosses xdist process borders)."""
-    outcome = yield
+    outcome: Any = yield
     report = outcome.get_result()
     cases = item.stash.get(ITEM_CASES, [])
     if report.when == "call" and cases:
@@ -255,7 +255,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         return
     for key, value in report.user_properties:
         if key == _USER_PROPERTY:
-            _SESSION_CASES.extend(json.loads(value))
+            _SESSION_CASES.extend(json.loads(str(value)))
 
 
 _SESSION_CASES: list[dict[str, Any]] = []

@@ -98,6 +98,9 @@ def write_atomic(path: str | os.PathLike[str], text: str) -> Path:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual file mode
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -191,13 +194,13 @@ class Measurement:
         """Rebuild from :meth:`to_dict` output."""
         arrays = {"act_grad_norms", "weight_grad_norms", "preact_second_moment", "nonfinite"}
         try:
-            kwargs = {
+            kwargs: dict[str, Any] = {
                 f.name: decode_array(data[f.name]) if f.name in arrays else data[f.name]
                 for f in fields(cls)
             }
         except KeyError as exc:
             raise InvalidArgument(f"measurement record lacks field {exc.args[0]!r}") from None
-        return cls(**kwargs)
+        return cls(**kwargs)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -309,7 +312,7 @@ class Verdict:
         }
         try:
             return cls(
-                **{
+                **{  # type: ignore[arg-type]
                     f.name: decode_float(data[f.name]) if f.name in floats else data[f.name]
                     for f in fields(cls)
                     if f.name in data or f.name in floats | {"claim", "spec", "passed"}
