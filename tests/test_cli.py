@@ -1,0 +1,170 @@
+"""The gradbench command: every subcommand, exit codes, and one-sentence errors."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+
+from gradbench import records
+from gradbench.cli import main, next_report_path
+
+
+def _results(path, passed: bool, version: str = "0.1"):
+    verdict = records.Verdict(
+        claim="demo",
+        spec={"family": "mlp", "depth": 3, "width": 8},
+        predicted=0.0,
+        measured=0.1,
+        statistic=1.0,
+        pvalue=0.5 if passed else 1e-9,
+        ci_low=-0.1,
+        ci_high=0.3,
+        alpha=0.01,
+        passed=passed,
+    )
+    case = {
+        "schema_version": 1,
+        "case": "suite::test#0",
+        "claim": "demo",
+        "source": "",
+        "spec": verdict.spec,
+        "label": "mlp-L3-n8",
+        "measurement": None,
+        "prediction": None,
+        "verdict": verdict.to_dict(),
+        "extra": {},
+    }
+    doc = {
+        "machine_info": {"gradbench": {"torch": "2.13.0", "device": "cpu"}},
+        "gradbench": {
+            "schema_version": 1,
+            "version": "0.1.0",
+            "suite_version": version,
+            "profile": "quick",
+            "base_seed": 0,
+        },
+        "benchmarks": [
+            {
+                "name": "t",
+                "fullname": "t",
+                "group": "demo",
+                "params": None,
+                "stats": None,
+                "extra_info": {"gradbench": case},
+            }
+        ],
+    }
+    records.write_json(path, doc)
+    return path
+
+
+def test_list_shows_every_kind(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for word in (
+        "activation",
+        "initializer",
+        "normalization",
+        "residual",
+        "he_normal",
+        "tanh",
+        "batchnorm",
+        "1/sqrt(L)",
+    ):
+        assert word in out
+
+
+def test_theory_json_matches_the_library(capsys):
+    from gradbench import theory
+
+    assert main(["theory", "--activation", "tanh", "--sigma-w2", "2", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert math.isclose(data["chi1"], theory.chi1("tanh", 2.0, 0.0), rel_tol=1e-12)
+    assert data["phase"] == "chaotic"
+
+
+def test_compare_flags_a_regression(tmp_path, capsys):
+    base = _results(tmp_path / "0001_quick.json", passed=True)
+    new = _results(tmp_path / "0002_quick.json", passed=False)
+    assert main(["compare", str(base), str(new), "-o", str(tmp_path / "c.html")]) == 1
+    assert "REGRESSION" in capsys.readouterr().out
+    assert (tmp_path / "c.html").read_text().startswith("<!DOCTYPE html>")
+    assert main(["compare", str(base), str(base), "-o", str(tmp_path / "d.html")]) == 0
+
+
+def test_report_writes_html(tmp_path):
+    path = _results(tmp_path / "0001_quick.json", passed=True)
+    assert main(["report", str(path)]) == 0
+    assert (tmp_path / "0001_quick.html").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["theory", "--activation", "tahn", "--sigma-w2", "1"], "did you mean 'tanh'"),
+        (["theory", "--activation", "tanh", "--sigma-w2", "nan"], "--sigma-w2=nan is invalid"),
+        (["report", "/no/such/file.json"], "does not exist"),
+        (["validate", "no_such_module:thing"], "module 'no_such_module' not found"),
+        (["run", "--suites", "/no/such/dir"], "does not exist"),
+        (["list", "--kind", "optimiser"], "invalid choice: 'optimiser'"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+    ],
+)
+def test_usage_errors_are_one_sentence(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_corrupt_and_foreign_files(tmp_path, capsys):
+    (tmp_path / "trunc.json").write_text('{"benchmarks": [')
+    (tmp_path / "foreign.json").write_text('{"hello": "world"}')
+    (tmp_path / "empty.json").write_text("")
+    for name in ("trunc.json", "foreign.json", "empty.json"):
+        assert main(["report", str(tmp_path / name)]) == 2
+        assert name in capsys.readouterr().err
+
+
+def test_unwritable_output_path(tmp_path, capsys):
+    path = _results(tmp_path / "0001_quick.json", passed=True)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["report", str(path), "-o", str(blocker / "sub" / "r.html")]) == 2
+    assert "cannot write" in capsys.readouterr().err
+
+
+def test_next_report_path_numbers_runs(tmp_path):
+    assert next_report_path(tmp_path, "quick").name == "0001_quick.json"
+    (tmp_path / "0007_full.json").write_text("{}")
+    assert next_report_path(tmp_path, "quick").name == "0008_quick.json"
+
+
+def test_python_dash_m_and_run(tmp_path):
+    """``python -m gradbench run`` runs a suite folder and writes JSON + HTML under --out-dir."""
+    suites = tmp_path / "suites"
+    suites.mkdir()
+    (suites / "test_one.py").write_text(
+        "import gradbench as gb\n"
+        "def test_one(gradbench_record):\n"
+        "    spec = gb.MLPSpec(depth=2, width=4)\n"
+        "    gradbench_record(claim='demo', spec=spec, measurement=gb.measure(spec, seeds=2,"
+        " batch=2))\n"
+    )
+    out = tmp_path / "reports"
+    proc = subprocess.run(
+        [sys.executable, "-m", "gradbench", "run", "--suites", str(suites), "--out-dir", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (out / "0001_quick.json").exists() and (out / "0001_quick.html").exists()
+    doc = json.loads((out / "0001_quick.json").read_text())
+    assert doc["benchmarks"][0]["extra_info"]["gradbench"]["claim"] == "demo"

@@ -1,0 +1,119 @@
+"""The pytest plugin: cases reach the JSON serially, under xdist and with benchmarks disabled."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+SUITE = """
+import pytest
+import gradbench as gb
+
+@pytest.mark.parametrize("depth", [2, 3, 4, 5])
+def test_case(depth, gradbench_record, gradbench_config):
+    spec = gb.MLPSpec(depth=depth, width=8)
+    m = gb.measure(spec, seeds=2, batch=4, seed=gradbench_config.base_seed)
+    gradbench_record(claim="demo", spec=spec, measurement=m, extra={"depth": depth})
+
+def test_timed(benchmark, gradbench_record):
+    spec = gb.MLPSpec(depth=2, width=4)
+    m = benchmark(gb.measure, spec, seeds=2, batch=2)
+    gradbench_record(claim="timed", spec=spec, measurement=m)
+"""
+
+
+def _run(pytester: pytest.Pytester, *args: str) -> dict:
+    pytester.makepyfile(test_suite=SUITE)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--gradbench-json=out.json", *args
+    )
+    result.assert_outcomes(passed=5)
+    result.stdout.fnmatch_lines(["gradbench: 5 cases recorded, 0 failed claims*"])
+    return json.loads((pytester.path / "out.json").read_text(), parse_constant=_reject)
+
+
+def _reject(token: str) -> None:
+    raise AssertionError(f"non-strict JSON token {token}")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [(), ("--benchmark-disable",), ("-n", "2"), ("-n", "2", "--benchmark-disable")],
+    ids=["serial", "benchmark-disabled", "xdist", "xdist-benchmark-disabled"],
+)
+def test_cases_reach_the_json(pytester, args):
+    """Every recorded case is in the JSON however the run is distributed."""
+    doc = _run(pytester, *args)
+    cases = [b["extra_info"]["gradbench"] for b in doc["benchmarks"]]
+    assert sorted(c["claim"] for c in cases) == ["demo"] * 4 + ["timed"]
+    assert sorted(c["extra"]["depth"] for c in cases if c["claim"] == "demo") == [2, 3, 4, 5]
+    assert all(c["measurement"]["kind"] == "measurement" for c in cases)
+    assert doc["gradbench"]["profile"] == "quick"
+    assert doc["machine_info"]["gradbench"]["torch"]
+
+
+def test_same_command_gives_identical_measurements(pytester):
+    """Determinism: two runs differ at most in timestamps and timings, not in measurements."""
+    first = _run(pytester, "-n", "2")
+    (pytester.path / "out.json").unlink()
+    second = _run(pytester)
+    strip = lambda doc: [b["extra_info"] for b in doc["benchmarks"]]  # noqa: E731
+    assert strip(first) == strip(second)
+
+
+def test_base_seed_changes_measurements(pytester):
+    """--gradbench-base-seed reaches the fixture and changes every network."""
+    a = _run(pytester)
+    (pytester.path / "out.json").unlink()
+    b = _run(pytester, "--gradbench-base-seed=7")
+    assert b["gradbench"]["base_seed"] == 7
+    assert [x["extra_info"] for x in a["benchmarks"]] != [x["extra_info"] for x in b["benchmarks"]]
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("--gradbench-profile=quik", "*profile 'quik' is unknown*did you mean 'quick'*"),
+        ("--gradbench-devices=tpu", "*--gradbench-devices='tpu' is invalid*cpu, cuda*"),
+        ("--gradbench-seeds=x", "*--gradbench-seeds='x' is invalid*"),
+    ],
+)
+def test_bad_options_are_usage_errors(pytester, option, message):
+    """One sentence naming the option, the value and the valid choices; exit code 4."""
+    pytester.makepyfile(test_x="def test_x():\n    pass\n")
+    result = pytester.runpytest_subprocess(option)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+
+
+def test_cuda_cases_skip_cleanly_without_a_gpu(pytester):
+    """The device fixture parametrizes over cpu and cuda; cuda skips when unavailable."""
+    import torch
+
+    pytester.makepyfile(test_dev="def test_dev(gradbench_device):\n    assert gradbench_device\n")
+    result = pytester.runpytest_subprocess("--gradbench-devices=cpu,cuda", "-rs")
+    if torch.cuda.is_available():
+        result.assert_outcomes(passed=2)
+    else:
+        result.assert_outcomes(passed=1, skipped=1)
+        result.stdout.fnmatch_lines(["*CUDA is not available*"])
+
+
+def test_hypothesis_profiles_registered(pytester):
+    """The plugin registers derandomized 'ci' and 'gradbench' profiles without a deadline."""
+    pytester.makepyfile(
+        test_h="""
+from hypothesis import settings
+def test_h():
+    for name in ("ci", "gradbench", "dev"):
+        assert settings.get_profile(name).deadline is None
+    assert settings.get_profile("ci").derandomize
+    assert settings.get_profile("gradbench").derandomize
+    assert settings().max_examples == 15
+"""
+    )
+    result = pytester.runpytest_subprocess("--gradbench-profile=quick")
+    result.assert_outcomes(passed=1)
