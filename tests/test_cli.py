@@ -165,6 +165,7 @@ def test_python_dash_m_and_run(tmp_path):
         timeout=300,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert (out / "0001_quick.json").exists() and (out / "0001_quick.html").exists()
+    assert (out / "0001_quick.json").exists()
+    assert (out / "0001_quick.html").exists()
     doc = json.loads((out / "0001_quick.json").read_text())
     assert doc["benchmarks"][0]["extra_info"]["gradbench"]["claim"] == "demo"
