@@ -168,7 +168,11 @@ def test_adaptive_first_step_is_depth_and_scale_invariant(
     )
     assert worst_formula <= 1.0
     np.testing.assert_allclose(rho, rho_hat, rtol=1e-9)
-    assert rho.min() >= 0.9  # every layer within 10% of u sqrt(n_l), whatever its gradient
+    # Consequence where eps is negligible: a layer whose nonzero |g| all exceed 100 eps moves
+    # by at least 100/101 of u sqrt(n_l), whatever its gradient norm (depth invariance).
+    near_eps = {n: ((g.abs() < 100 * e) & (g != 0)).to(torch.float64) for n, g in fs.grad.items()}
+    clear_of_eps = _norms(near_eps, fs.groups) == 0
+    assert (rho[clear_of_eps] >= 100 / 101 - 1e-12).all()
     assert bound_ok
 
 
@@ -245,7 +249,8 @@ def test_clip_by_value_changes_the_direction(
     seed = gradbench_config.base_seed
     raw = _step(spec, TrainSpec(optimizer="sgd", lr=1e-3), seed)
     flat = torch.cat([g.flatten(1) for g in raw.grad.values()], dim=1)
-    c = float(flat.abs().median(dim=1).values.min())  # at least half the entries are clipped
+    # at least half of every seed's nonzero entries are clipped (dead ReLU units give zeros)
+    c = min(float(row[row != 0].abs().median()) for row in flat)
     fs = _step(spec, TrainSpec(optimizer="sgd", lr=1e-3, clip_value=c), seed)
     clipped = torch.cat([g.flatten(1) for g in fs.clipped.values()], dim=1)
     cosine = (torch.nn.functional.cosine_similarity(flat, clipped, dim=1)).numpy()
