@@ -3,8 +3,8 @@
 - False-alarm rate: under configurations where the claim is true (ReLU/He, batch 1, with
   the exact per-example finite-width bias, tanh at criticality with the 2/width
   model-error band, orthogonal linear), 200 independent base seeds, alpha = 0.05; the
-  number of rejections must lie in the central 99% binomial interval of Binomial(200, 0.05) = [3, 19] (ReLU: exact test),
-  or below its upper end (tanh: the band makes the test conservative; linear: exact).
+  number of rejections must lie in the central 99% binomial interval of
+  Binomial(200, 0.05) = [3, 19] (ReLU: exact test), or below its upper end (tanh: the band makes the test conservative; linear: exact).
 - Power: an initializer that declares He variance (sigma_w2 = 2) but draws 10% more
   (2.2), depth 50, width 256, alpha = 0.01, is flagged in >= 90% of 100 seeds.
 """
