@@ -1,10 +1,11 @@
 """Calibration and power of the mean-field slope test (slow; ``tox -e slow``).
 
-- False-alarm rate: under configurations where the claim is true (ReLU/He, batch 1, with
-  the exact per-example finite-width bias, tanh at criticality with the 2/width
-  model-error band, orthogonal linear), 200 independent base seeds, alpha = 0.05; the
-  number of rejections must lie in the central 99% binomial interval of
-  Binomial(200, 0.05) = [3, 19] (ReLU: exact test), or below its upper end (tanh: the band makes the test conservative; linear: exact).
+- False-alarm rate, 200 independent base seeds, alpha = 0.05, under configurations where
+  the claim is true:
+  ReLU/He at batch 1 with the exact per-example finite-width bias: the number of
+  rejections must lie in the central 99% interval of Binomial(200, 0.05) = [3, 19];
+  tanh at criticality with the 2/width model-error band: at most the upper end (the band
+  makes the test conservative); orthogonal linear: exact, never a false alarm.
 - Power: an initializer that declares He variance (sigma_w2 = 2) but draws 10% more
   (2.2), depth 50, width 256, alpha = 0.01, is flagged in >= 90% of 100 seeds.
 """
