@@ -363,7 +363,7 @@ def _decode_case(data: Mapping[str, Any], run_schema: Any, name: str, where: str
         measurement = records.Measurement.from_dict(m) if m is not None else None
         prediction = records.Prediction.from_dict(p) if p is not None else None
         verdict = records.Verdict.from_dict(v) if v is not None else None
-    except (InvalidArgument, KeyError, TypeError, ValueError) as exc:
+    except (InvalidArgument, AttributeError, KeyError, TypeError, ValueError) as exc:
         text = str(exc).rstrip(".") or type(exc).__name__
         raise InvalidArgument(f"{where} is malformed ({text})") from None
     extra = data.get("extra")
