@@ -23,6 +23,7 @@ import inspect
 import math
 import os
 import re
+import sys
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -234,16 +235,26 @@ def temporary(kind: Kind, name: str, obj: Callable[..., Any], **meta: Any) -> It
 def import_object(path: str) -> Any:
     """Import ``"pkg.module:attr"`` (or ``"pkg.module"``) named by the user.
 
+    As ``python -m`` does, the current directory is searched too, so a user's
+    ``my_remedies.py`` beside them imports without installing it.
+
     Raises:
         InvalidArgument: the module or attribute does not exist, or importing it raised.
     """
     module_name, _, attr = path.partition(":")
+    cwd = os.getcwd()
+    added = cwd not in sys.path
+    if added:
+        sys.path.insert(0, cwd)
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         raise InvalidArgument(f"cannot import {path!r}: module {exc.name!r} not found") from None
     except Exception as exc:
         raise InvalidArgument(f"importing {path!r} raised {type(exc).__name__}: {exc}") from None
+    finally:
+        if added:
+            sys.path.remove(cwd)
     if not attr:
         return module
     try:
