@@ -93,3 +93,18 @@ def test_peak_memory_is_roughly_linear_in_depth():
     ]
     assert all(s > 0 for s in steps), (peaks, steps)
     assert max(steps) / min(steps) < 1.5, (peaks, steps)
+
+
+def test_chunking_keeps_measure_within_budget():
+    """With GRADBENCH_MEMORY_BUDGET_MB=64 the peak stays below baseline + 3 x 64 MB.
+
+    The brief's config (depth 400, width 256, 16 seeds) needs one network per pass at
+    this budget and takes ~5 minutes (peak growth ~610 MB: one network alone exceeds
+    the budget), so this uses depth 40, width 128, 16 seeds, batch 16: 4 networks per
+    pass. Measured on a 2-CPU box: unbudgeted growth ~196 MB, budgeted ~66 MB.
+    """
+    budget = 64
+    base, peak = peak_rss_mb(40, 128, seeds=16, batch=16, budget_mb=budget)
+    _, unbudgeted = peak_rss_mb(40, 128, seeds=16, batch=16)
+    assert peak < base + 3 * budget, (base, peak)
+    assert peak < unbudgeted, (peak, unbudgeted)
