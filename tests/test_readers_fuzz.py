@@ -116,12 +116,12 @@ def _paths(doc, prefix=()):
     out = []
     if isinstance(doc, dict):
         for k, v in doc.items():
-            out.append(prefix + (k,))
-            out.extend(_paths(v, prefix + (k,)))
+            out.append((*prefix, k))
+            out.extend(_paths(v, (*prefix, k)))
     elif isinstance(doc, list):
         for i, v in enumerate(doc):
-            out.append(prefix + (i,))
-            out.extend(_paths(v, prefix + (i,)))
+            out.append((*prefix, i))
+            out.extend(_paths(v, (*prefix, i)))
     return out
 
 
