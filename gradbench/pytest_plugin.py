@@ -251,6 +251,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     """Collect cases in the controlling process (no-op data path on xdist workers)."""
+    if report.when == "teardown":
+        _FINISHED.add(report.nodeid)
     if report.when != "call":
         return
     for key, value in report.user_properties:
@@ -259,6 +261,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 _SESSION_CASES: list[dict[str, Any]] = []
+_FINISHED: set[str] = set()
 
 
 def machine_info() -> dict[str, Any]:
@@ -377,3 +380,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         f"gradbench: {len(state.cases)} cases recorded, {state.failed_claims} failed claims"
         f" (profile {state.profile.name}, base seed {state.base_seed}){where}{html}"
     )
+    if exitstatus == pytest.ExitCode.INTERRUPTED:
+        collected = int(getattr(terminalreporter, "_numcollected", 0) or 0)
+        missing = max(0, collected - len(_FINISHED))
+        kept = f"; finished results kept in {state.json_path}" if state.json_path else ""
+        terminalreporter.write_line(
+            f"gradbench: interrupted: {missing} of {collected} tests did not run{kept}"
+        )
