@@ -57,6 +57,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"--gradbench-report={html_path}",
         "-p",
         "no:cacheprovider",
+        "-W",  # this process imported gradbench (the plugin) before pytest started
+        "ignore::pytest.PytestAssertRewriteWarning",
         *(["--gradbench-seeds", str(args.seeds)] if args.seeds else []),
         *(["-n", str(args.workers), "--benchmark-disable"] if args.workers else []),
         *args.pytest_args,
