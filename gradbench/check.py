@@ -287,21 +287,45 @@ def stable_gradients(spec: Spec, m: Measurement, alpha: float) -> Verdict:
             alpha=alpha,
             what="per-seed log-norm slopes",
         )
-    r = stats.tost(finite, -margin, margin, alpha=alpha)
-    lo, hi = r.confidence_interval()
-    return _verdict(
+    return _tost_verdict(
         "stable_gradients",
         spec,
-        predicted=0.0,
+        finite,
+        0.0,
+        margin,
+        alpha,
+        method=f"TOST across seeds, margin +-{margin:.3g} per layer",
+    )
+
+
+def _tost_verdict(
+    name: str,
+    spec: Spec,
+    values: np.ndarray,
+    predicted: float,
+    margin: float,
+    alpha: float,
+    *,
+    method: str,
+    note: str = "",
+) -> Verdict:
+    """Equivalence test of ``mean(values)`` in ``predicted +- margin`` as a Verdict."""
+    r = stats.tost(values, predicted - margin, predicted + margin, alpha=alpha)
+    lo, hi = r.confidence_interval()
+    return _verdict(
+        name,
+        spec,
+        predicted=predicted,
         measured=r.estimate,
         statistic=r.statistic,
         pvalue=r.pvalue,
         ci=(lo, hi),
         alpha=alpha,
         passed=r.passed,
-        effect=r.estimate / margin,
+        effect=(r.estimate - predicted) / margin,
         n=r.n,
-        method=f"TOST across seeds, margin +-{margin:.3g} per layer",
+        method=method,
+        note=note,
     )
 
 
@@ -416,20 +440,13 @@ def jacobian_check(
             what="normalised spectral variance",
         )
         return verdict, eig
-    r = stats.tost(per_seed, predicted - margin - 1e-12, predicted + margin + 1e-12, alpha=alpha)
-    lo, hi = r.confidence_interval()
-    verdict = _verdict(
+    verdict = _tost_verdict(
         name,
         spec,
-        predicted=predicted,
-        measured=r.estimate,
-        statistic=r.statistic,
-        pvalue=r.pvalue,
-        ci=(lo, hi),
-        alpha=alpha,
-        passed=r.passed,
-        effect=(r.estimate - predicted) / max(margin, 1e-12),
-        n=r.n,
+        per_seed,
+        predicted,
+        margin + 1e-12,
+        alpha,
         method=f"TOST across seeds, margin +-{margin:.3g}",
         note=f"{weights} weights",
     )
