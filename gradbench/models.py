@@ -1,12 +1,16 @@
 """Spec -> parameters, inputs and networks: one stacked functional forward, one nn.Module.
 
-Every random number is drawn in float64 on the CPU from a ``torch.Generator`` whose
-seed is derived from (spec, base seed, seed index, stream) by :func:`derive_seed`, so
-a network is the same bit for bit whatever the device, dtype, chunking or number of
-seeds measured alongside it. Parameters of one network are a ``dict[str, Tensor]``;
-stacking S of them along a new leading axis gives a batch of S networks, and
-:meth:`Family.forward` runs either form (``x @ W.mT`` broadcasts over the leading
-axis), which is what makes the probe one forward and one backward for all seeds.
+Every random number is drawn on the CPU from a ``torch.Generator`` whose seed is
+derived from (spec, base seed, seed index, stream) by :func:`derive_seed`, so a
+network is the same bit for bit whatever the device, chunking or number of seeds
+measured alongside it. Random entries are generated in float32
+(:func:`~gradbench.remedies.initializers.standard_normal`) and scaled in the dtype
+they are drawn in (float64 for the reference modules, float32 for float32 and
+bfloat16 probes), so a network is also the same, up to rounding, in every dtype.
+Parameters of one network are a ``dict[str, Tensor]``; stacking S of them along a
+new leading axis gives a batch of S networks, and :meth:`Family.forward` runs either
+form (``x @ W.mT`` broadcasts over the leading axis), which is what makes the probe
+one forward and one backward for all seeds.
 
 :meth:`Family.module` builds the same network for one seed as an ordinary
 ``nn.Module`` from standard layers (``nn.Linear``, ``nn.BatchNorm1d``, ``nn.LSTMCell``,
@@ -28,6 +32,7 @@ from torch import Tensor, nn
 
 from gradbench import registry
 from gradbench.errors import InvalidArgument
+from gradbench.remedies.initializers import standard_normal
 from gradbench.specs import (
     MLPSpec,
     ResidualSpec,
@@ -58,35 +63,50 @@ def generator_for(spec: Spec, base_seed: int, index: int, stream: str) -> torch.
     return torch.Generator().manual_seed(derive_seed(spec, base_seed, index, stream))
 
 
-def _draw_weight(
-    init: str, shape: tuple[int, int], generator: torch.Generator, sigma_w2: float | None
-) -> Tensor:
-    """Draw one weight with the registered initializer, rescaled to ``sigma_w2`` if given."""
-    remedy = registry.lookup("initializer", init)
-    w = torch.empty(shape, dtype=torch.float64)
-    remedy.fn(w, generator=generator)
-    if sigma_w2 is not None:
-        fan_out, fan_in = shape
-        declared = remedy.meta["variance"](fan_in, fan_out, **remedy.params) * fan_in
-        w.mul_(math.sqrt(sigma_w2 / declared))
-    return w
+def draw_for(
+    spec: Spec, base_seed: int, index: int, stream: str, dtype: torch.dtype = torch.float64
+) -> Draw:
+    """The :class:`Draw` of one network's stream, made in ``dtype``."""
+    return Draw(generator_for(spec, base_seed, index, stream), dtype)
 
 
-def _draw_bias(size: int, variance: float, generator: torch.Generator) -> Tensor:
-    """``N(0, variance)`` entries, or exact zeros (no draw) when the variance is 0."""
-    if variance == 0.0:
-        return torch.zeros(size, dtype=torch.float64)
-    return torch.randn(size, generator=generator, dtype=torch.float64) * math.sqrt(variance)
+@dataclass(frozen=True)
+class Draw:
+    """One network's random stream: a seeded CPU generator and the dtype parameters are made in.
 
+    Gaussian entries are float32 normals scaled in ``dtype``
+    (:func:`~gradbench.remedies.initializers.standard_normal`), so float32 and
+    bfloat16 runs skip float64 generation and float64 runs hold the same numbers exactly.
+    """
 
-def _gaussian(shape: tuple[int, ...], variance: float, generator: torch.Generator) -> Tensor:
-    return torch.randn(shape, generator=generator, dtype=torch.float64) * math.sqrt(variance)
+    generator: torch.Generator
+    dtype: torch.dtype = torch.float64
 
+    def weight(self, init: str, shape: tuple[int, int], sigma_w2: float | None) -> Tensor:
+        """One weight from the registered initializer, rescaled to ``sigma_w2`` if given."""
+        remedy = registry.lookup("initializer", init)
+        w = torch.empty(shape, dtype=self.dtype)
+        remedy.fn(w, generator=self.generator)
+        if sigma_w2 is not None:
+            fan_out, fan_in = shape
+            declared = remedy.meta["variance"](fan_in, fan_out, **remedy.params) * fan_in
+            w.mul_(math.sqrt(sigma_w2 / declared))
+        return w
 
-def _readout(batch: int, width: int, generator: torch.Generator) -> Tensor:
-    """Random readout R with isotropic unit rows scaled so that ||R||_F = 1."""
-    r = torch.randn(batch, width, generator=generator, dtype=torch.float64)
-    return r / r.norm(dim=-1, keepdim=True) / math.sqrt(batch)
+    def gaussian(self, shape: tuple[int, ...], variance: float) -> Tensor:
+        """``N(0, variance)`` entries."""
+        return standard_normal(shape, self.generator, self.dtype).mul_(math.sqrt(variance))
+
+    def bias(self, size: int, variance: float) -> Tensor:
+        """``N(0, variance)`` entries, or exact zeros (no draw) when the variance is 0."""
+        if variance == 0.0:
+            return torch.zeros(size, dtype=self.dtype)
+        return self.gaussian((size,), variance)
+
+    def readout(self, batch: int, width: int) -> Tensor:
+        """Random readout R with isotropic unit rows scaled so that ||R||_F = 1."""
+        r = standard_normal((batch, width), self.generator, self.dtype)
+        return r / r.norm(dim=-1, keepdim=True) / math.sqrt(batch)
 
 
 def _activation(name: str) -> Callable[[Tensor], Tensor]:
@@ -151,12 +171,12 @@ class Family:
 
     site_name = "site"
 
-    def draw_parameters(self, spec: Any, generator: torch.Generator) -> Params:
-        """All parameters of one network, float64 CPU, drawn in a fixed order."""
+    def draw_parameters(self, spec: Any, draw: Draw) -> Params:
+        """All parameters of one network, CPU, drawn in a fixed order."""
         raise NotImplementedError
 
-    def draw_data(self, spec: Any, batch: int, generator: torch.Generator) -> Params:
-        """Inputs and the readout of one network's batch, float64 CPU."""
+    def draw_data(self, spec: Any, batch: int, draw: Draw) -> Params:
+        """Inputs and the readout of one network's batch, CPU."""
         raise NotImplementedError
 
     def forward(self, spec: Any, params: Params, data: Params) -> Forward:
@@ -186,17 +206,17 @@ class MLPFamily(Family):
 
     site_name = "pre-activation h^l"
 
-    def draw_parameters(self, spec: MLPSpec, generator: torch.Generator) -> Params:
+    def draw_parameters(self, spec: MLPSpec, draw: Draw) -> Params:
         n, sb2, params = spec.width, bias_variance(spec), {}
         for layer in range(spec.depth):
-            params[f"W{layer}"] = _draw_weight(spec.init, (n, n), generator, spec.sigma_w2)
-            params[f"b{layer}"] = _draw_bias(n, sb2, generator)
+            params[f"W{layer}"] = draw.weight(spec.init, (n, n), spec.sigma_w2)
+            params[f"b{layer}"] = draw.bias(n, sb2)
         return params
 
-    def draw_data(self, spec: MLPSpec, batch: int, generator: torch.Generator) -> Params:
+    def draw_data(self, spec: MLPSpec, batch: int, draw: Draw) -> Params:
         return {
-            "x": _gaussian((batch, spec.width), spec.input_var, generator),
-            "R": _readout(batch, spec.width, generator),
+            "x": draw.gaussian((batch, spec.width), spec.input_var),
+            "R": draw.readout(batch, spec.width),
         }
 
     def forward(self, spec: MLPSpec, params: Params, data: Params) -> Forward:
@@ -254,16 +274,14 @@ class ResidualFamily(Family):
 
     site_name = "residual stream x_l"
 
-    def draw_parameters(self, spec: ResidualSpec, generator: torch.Generator) -> Params:
+    def draw_parameters(self, spec: ResidualSpec, draw: Draw) -> Params:
         n, sb2, params = spec.width, bias_variance(spec), {}
         scaling = registry.lookup("residual", str(spec.branch_scale))
         w1_scale = scaling.meta.get("branch_weight_scale", lambda depth: 1.0)(spec.depth)
         for block in range(spec.depth):
-            params[f"W1_{block}"] = (
-                _draw_weight(spec.init, (n, n), generator, spec.sigma_w2) * w1_scale
-            )
-            params[f"b{block}"] = _draw_bias(n, sb2, generator)
-            w2 = _draw_weight(spec.out_init, (n, n), generator, None)
+            params[f"W1_{block}"] = draw.weight(spec.init, (n, n), spec.sigma_w2) * w1_scale
+            params[f"b{block}"] = draw.bias(n, sb2)
+            w2 = draw.weight(spec.out_init, (n, n), None)
             params[f"W2_{block}"] = torch.zeros_like(w2) if scaling.meta.get("zero_out") else w2
         return params
 
@@ -379,22 +397,22 @@ class RNNFamily(Family):
 
     site_name = "hidden state h_t"
 
-    def draw_parameters(self, spec: RNNSpec, generator: torch.Generator) -> Params:
+    def draw_parameters(self, spec: RNNSpec, draw: Draw) -> Params:
         n, gates = spec.hidden, CELL_KINDS[spec.cell].gates
-        blocks = [_draw_weight(spec.init, (n, n), generator, spec.sigma_w2) for _ in range(gates)]
-        w_ih = _gaussian((gates * n, n), spec.sigma_u2 / n, generator)
+        blocks = [draw.weight(spec.init, (n, n), spec.sigma_w2) for _ in range(gates)]
+        w_ih = draw.gaussian((gates * n, n), spec.sigma_u2 / n)
         return {
             "W_hh": torch.cat(blocks) * spec.recurrent_scale,
             "W_ih": w_ih,
-            "b": _draw_bias(gates * n, bias_variance(spec), generator),
+            "b": draw.bias(gates * n, bias_variance(spec)),
         }
 
-    def draw_data(self, spec: RNNSpec, batch: int, generator: torch.Generator) -> Params:
+    def draw_data(self, spec: RNNSpec, batch: int, draw: Draw) -> Params:
         n = spec.hidden
         return {
-            "xs": _gaussian((spec.steps, batch, n), spec.input_var, generator),
-            "h0": _gaussian((batch, n), spec.h0_var, generator),
-            "R": _readout(batch, n, generator),
+            "xs": draw.gaussian((spec.steps, batch, n), spec.input_var),
+            "h0": draw.gaussian((batch, n), spec.h0_var),
+            "R": draw.readout(batch, n),
         }
 
     def forward(self, spec: RNNSpec, params: Params, data: Params) -> Forward:
@@ -459,11 +477,16 @@ def family_of(spec: Spec) -> Family:
         ) from None
 
 
-def draw_network(spec: Spec, batch: int, base_seed: int, index: int) -> tuple[Params, Params]:
-    """Parameters and data of network ``index`` (float64, CPU), calibrated if the init needs it."""
+def draw_network(
+    spec: Spec, batch: int, base_seed: int, index: int, dtype: torch.dtype = torch.float64
+) -> tuple[Params, Params]:
+    """Parameters and data of network ``index`` (CPU), calibrated if the init needs it.
+
+    ``dtype`` is the dtype the numbers are made in (see :class:`Draw`); float64 by default.
+    """
     family = family_of(spec)
-    params = family.draw_parameters(spec, generator_for(spec, base_seed, index, "params"))
-    data = family.draw_data(spec, batch, generator_for(spec, base_seed, index, "data"))
+    params = family.draw_parameters(spec, draw_for(spec, base_seed, index, "params", dtype))
+    data = family.draw_data(spec, batch, draw_for(spec, base_seed, index, "data", dtype))
     return family.calibrate(spec, params, data), data
 
 

@@ -93,10 +93,14 @@ def chunk_size(spec: Spec, seeds: int, batch: int, dtype: str, budget: int | Non
 
 
 def _stack(items: Sequence[Params], device: str, dtype: torch.dtype) -> Params:
-    # cast each small tensor before stacking: half the bytes to copy and move, same bits
-    return {
-        k: torch.stack([p[k].to(dtype=dtype) for p in items]).to(device=device) for k in items[0]
-    }
+    """Stack networks' tensors along a new leading axis, cast to ``dtype`` in one pass."""
+    stacked = {}
+    for key, first in items[0].items():
+        out = torch.empty((len(items), *first.shape), dtype=dtype)
+        for index, p in enumerate(items):
+            out[index].copy_(p[key])  # cast and copy at once, same bits as .to(dtype)
+        stacked[key] = out.to(device=device)
+    return stacked
 
 
 def _frobenius(t: Tensor | None, like: Tensor) -> Tensor:
@@ -122,28 +126,34 @@ def _weight_grad_norms(
     return torch.stack(columns, dim=1)
 
 
+def draw_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The dtype networks are drawn in for a pass in ``dtype``: float64 stays, else float32."""
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
 def _draw_networks(
-    spec: Spec, indices: range, batch: int, seed: int
+    spec: Spec, indices: range, batch: int, seed: int, dtype: torch.dtype = torch.float64
 ) -> list[tuple[Params, Params]]:
     """:func:`draw_network` for each index, on up to ``torch.get_num_threads()`` threads.
 
-    Drawing (one CPU float64 generator per network, mostly ``normal_``, which runs on
-    one core) costs as much as the whole stacked forward and backward pass, so it is
+    Drawing (one CPU generator per network, mostly ``normal_``, which runs on one
+    core) costs about as much as the stacked forward and backward pass, so it is
     spread over threads (ATen releases the GIL). Each network has its own generator,
     so the bits do not depend on the threads.
     """
+    made_in = draw_dtype(dtype)
     workers = min(len(indices), torch.get_num_threads())
     if workers <= 1:
-        return [draw_network(spec, batch, seed, i) for i in indices]
+        return [draw_network(spec, batch, seed, i, made_in) for i in indices]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(lambda i: draw_network(spec, batch, seed, i), indices))
+        return list(pool.map(lambda i: draw_network(spec, batch, seed, i, made_in), indices))
 
 
 def _measure_chunk(
     spec: Spec, indices: range, batch: int, device: str, dtype: torch.dtype, seed: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     family = family_of(spec)
-    nets = _draw_networks(spec, indices, batch, seed)
+    nets = _draw_networks(spec, indices, batch, seed, dtype)
     params = _stack([p for p, _ in nets], device, dtype)
     data = _stack([d for _, d in nets], device, dtype)
     weight_names = {n for group in family.weight_groups(spec) for n in group}

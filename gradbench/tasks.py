@@ -37,7 +37,7 @@ import torch
 from torch import Tensor
 
 from gradbench.errors import InvalidArgument, choices_hint
-from gradbench.models import Family, Params, family_of, generator_for
+from gradbench.models import Family, Params, draw_for, family_of, generator_for
 from gradbench.registry import parse_name
 from gradbench.specs import MLPSpec, ResidualSpec, RNNSpec, Spec
 
@@ -102,7 +102,7 @@ def _teacher_student(
 ) -> TaskBatch:
     family = family_of(spec)
     x = torch.randn(batch, spec.width, generator=gen, dtype=F64) * spec.input_var**0.5
-    teacher = family.draw_parameters(spec, generator_for(spec, base_seed, index, "teacher"))
+    teacher = family.draw_parameters(spec, draw_for(spec, base_seed, index, "teacher"))
     teacher = family.calibrate(spec, teacher, {"x": x})
     with torch.enable_grad():  # Family.forward retains site grads, so something must need grad
         x_in = x.clone().requires_grad_(True)

@@ -61,7 +61,7 @@ def naive_float32(
     family = family_of(spec)
     act, weights = [], []
     for index in range(seeds):
-        params, data = draw_network(spec, batch, 0, index)
+        params, data = draw_network(spec, batch, 0, index, torch.float32)
         model = family.module(spec, params).to(device=device, dtype=torch.float32)
         data = {k: v.to(device=device, dtype=torch.float32) for k, v in data.items()}
         seen: list[torch.Tensor] = []
@@ -131,11 +131,11 @@ def test_bench_naive_loop(benchmark: Any, device: str) -> None:
 
 @pytest.mark.parametrize("device", DEVICES)
 def test_bench_parameter_draw(benchmark: Any, device: str) -> None:
-    """The probe's share that is not arithmetic: drawing 64 networks' float64 parameters."""
+    """The probe's share that is not arithmetic: drawing 64 networks' float32 parameters."""
     from gradbench.probe import _draw_networks
 
     benchmark.group = f"probe-{device}"
-    nets = _run(benchmark, lambda: _draw_networks(SPEC, range(SEEDS), BATCH, 0))
+    nets = _run(benchmark, lambda: _draw_networks(SPEC, range(SEEDS), BATCH, 0, torch.float32))
     _record(benchmark, device, "draw")
     assert len(nets) == SEEDS
 

@@ -18,7 +18,7 @@ from scipy import stats
 from torch import nn
 
 from gradbench import registry
-from gradbench.models import _draw_weight, draw_network
+from gradbench.models import Draw, draw_network
 from gradbench.specs import MLPSpec
 
 SEED = 1234
@@ -141,8 +141,8 @@ def test_sigma_w2_override_rescales_to_the_requested_variance(name: str, sigma_w
     shape = (200, 300)
     fan_out, fan_in = shape
     remedy = registry.lookup("initializer", name)
-    plain = _draw_weight(name, shape, torch.Generator().manual_seed(SEED), None)
-    scaled = _draw_weight(name, shape, torch.Generator().manual_seed(SEED), sigma_w2)
+    plain = Draw(torch.Generator().manual_seed(SEED)).weight(name, shape, None)
+    scaled = Draw(torch.Generator().manual_seed(SEED)).weight(name, shape, sigma_w2)
     declared = remedy.meta["variance"](fan_in, fan_out) * fan_in
     # the same draw, rescaled by exactly sqrt(sigma_w2 / declared)
     torch.testing.assert_close(scaled, plain * math.sqrt(sigma_w2 / declared), rtol=1e-15, atol=0)

@@ -33,15 +33,35 @@ def _xavier_var(fan_in: int, fan_out: int, gain: float = 1.0) -> float:
     return gain**2 * 2.0 / (fan_in + fan_out)
 
 
+def standard_normal(
+    shape: tuple[int, ...], generator: torch.Generator, dtype: torch.dtype = torch.float64
+) -> Tensor:
+    """I.i.d. ``N(0, 1)`` entries, generated in float32 and returned as ``dtype``.
+
+    The CPU generator's float32 normals are about 6x faster than its float64 ones,
+    which dominated the probe's cost, and they are exact in float64: a network is the
+    same numbers in every dtype, up to the rounding of that dtype. Use it in your own
+    initializer to get the same property.
+    """
+    return torch.randn(shape, generator=generator, dtype=torch.float32).to(dtype)
+
+
+def standard_uniform(
+    shape: tuple[int, ...], generator: torch.Generator, dtype: torch.dtype = torch.float64
+) -> Tensor:
+    """I.i.d. ``U(0, 1)`` entries, generated in float32 (see :func:`standard_normal`)."""
+    return torch.rand(shape, generator=generator, dtype=torch.float32).to(dtype)
+
+
 def _normal(w: Tensor, variance: float, generator: torch.Generator) -> None:
     with torch.no_grad():
-        w.normal_(0.0, math.sqrt(variance), generator=generator)
+        w.copy_(standard_normal(tuple(w.shape), generator, w.dtype)).mul_(math.sqrt(variance))
 
 
 def _uniform(w: Tensor, variance: float, generator: torch.Generator) -> None:
     bound = math.sqrt(3.0 * variance)  # Var U(-a, a) = a^2 / 3
     with torch.no_grad():
-        w.uniform_(-bound, bound, generator=generator)
+        w.copy_(standard_uniform(tuple(w.shape), generator, w.dtype)).mul_(2 * bound).sub_(bound)
 
 
 @register(
@@ -198,7 +218,7 @@ def orthogonal(w: Tensor, *, generator: torch.Generator, gain: float = 1.0) -> N
     Every singular value equals ``gain``, so a deep linear net is an exact isometry.
     """
     rows, cols = w.shape
-    a = torch.randn(max(rows, cols), min(rows, cols), generator=generator, dtype=torch.float64)
+    a = standard_normal((max(rows, cols), min(rows, cols)), generator)
     q, r = torch.linalg.qr(a)
     q = q * torch.sign(torch.diagonal(r)).unsqueeze(0)  # Haar measure (Mezzadri 2007)
     with torch.no_grad():
