@@ -41,8 +41,15 @@ def _reject(token: str) -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [(), ("--benchmark-disable",), ("-n", "2"), ("-n", "2", "--benchmark-disable")],
-    ids=["serial", "benchmark-disabled", "xdist", "xdist-benchmark-disabled"],
+    [
+        (),
+        ("--benchmark-disable",),
+        ("-n", "2"),
+        ("-n", "2", "--benchmark-disable"),
+        # explicit execnet gateways: the path remote workers (--tx ssh=...) take
+        ("--dist", "load", "--tx", "2*popen"),
+    ],
+    ids=["serial", "benchmark-disabled", "xdist", "xdist-benchmark-disabled", "gateways"],
 )
 def test_cases_reach_the_json(pytester, args):
     """Every recorded case is in the JSON however the run is distributed."""
