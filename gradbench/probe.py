@@ -87,7 +87,11 @@ def bytes_per_network(spec: Spec, batch: int, dtype: str) -> int:
 
 
 def chunk_size(spec: Spec, seeds: int, batch: int, dtype: str, budget: int | None = None) -> int:
-    """How many networks to stack in one pass so the pass stays within the memory budget."""
+    """How many networks to stack in one pass so the pass stays within the memory budget.
+
+    A network is never split: when one alone exceeds the budget (e.g. width 4096), each
+    pass holds one network and the peak is that network's footprint.
+    """
     budget = memory_budget() if budget is None else budget
     return max(1, min(seeds, budget // max(1, bytes_per_network(spec, batch, dtype))))
 
