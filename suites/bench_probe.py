@@ -1,7 +1,8 @@
 """Benchmark of the batched gradient probe against the naive loop and the machine's matmul.
 
-Workload (the issue's acceptance criterion): MLP depth 50, width 128, batch 128,
-64 seeds, float32. Three timings from the same run:
+Two float32 MLP workloads, depth 50, width 128: ``acceptance`` (batch 128, 64 seeds,
+the issue's acceptance criterion) and ``suite`` (batch 32, 16 seeds, the shape of a
+quick-profile case). Timings from the same run, per workload:
 
 * ``gradbench.measure`` (all seeds stacked: one forward, one backward);
 * the naive loop a PyTorch user would write (per seed: build the ``nn.Module``,
@@ -29,9 +30,9 @@ import gradbench as gb
 from gradbench.models import Tap, draw_network, family_of
 from gradbench.specs import MLPSpec
 
-DEPTH, WIDTH, BATCH, SEEDS, DTYPE = 50, 128, 128, 64, "float32"
+DEPTH, WIDTH, DTYPE = 50, 128, "float32"
 SPEC = MLPSpec(depth=DEPTH, width=WIDTH)  # ReLU, He normal
-PROBE_FLOPS = 3 * 2 * SEEDS * BATCH * WIDTH**2 * DEPTH  # forward + 2 backward matmuls per layer
+WORKLOADS = {"acceptance": (128, 64), "suite": (32, 16)}  # name -> (batch, seeds)
 MATMUL_N = 2048
 MATMUL_FLOPS = 2 * MATMUL_N**3
 ROUNDS = 3
@@ -45,8 +46,13 @@ DEVICES = [
     ),
 ]
 
-# device -> name -> {"min": s, "median": s}; filled by the benchmarks, read by the last test
-RESULTS: dict[str, dict[str, dict[str, float]]] = {}
+# (device, workload) -> name -> {"min": s, "median": s}; filled by the benchmarks
+RESULTS: dict[tuple[str, str], dict[str, dict[str, float]]] = {}
+
+
+def probe_flops(batch: int, seeds: int) -> int:
+    """Forward plus two backward matmuls per layer."""
+    return 3 * 2 * seeds * batch * WIDTH**2 * DEPTH
 
 
 def _sync(device: str) -> None:
@@ -81,12 +87,14 @@ def naive_float32(
     return np.array(act), np.array(weights)
 
 
-def _record(benchmark: Any, device: str, name: str, flops: int | None = None) -> None:
+def _record(
+    benchmark: Any, key: tuple[str, str], name: str, flops: int | None = None
+) -> None:
     stats = getattr(getattr(benchmark, "stats", None), "stats", None)
     if stats is None:  # --benchmark-disable: nothing was timed
         return
     times = {"min": float(stats.min), "median": float(stats.median)}
-    RESULTS.setdefault(device, {})[name] = times
+    RESULTS.setdefault(key, {})[name] = times
     if flops is not None:
         benchmark.extra_info["flops"] = flops
         benchmark.extra_info["gflops_per_s"] = flops / times["min"] / 1e9
@@ -97,47 +105,55 @@ def _run(benchmark: Any, fn: Callable[[], Any], rounds: int = ROUNDS) -> Any:
     return benchmark.pedantic(fn, rounds=rounds, iterations=1, warmup_rounds=1)
 
 
+@pytest.mark.parametrize("workload", WORKLOADS)
 @pytest.mark.parametrize("device", DEVICES)
-def test_bench_batched_probe(benchmark: Any, device: str) -> None:
+def test_bench_batched_probe(benchmark: Any, device: str, workload: str) -> None:
+    batch, seeds = WORKLOADS[workload]
+
     def run() -> gb.Measurement:
-        m = gb.measure(SPEC, seeds=SEEDS, batch=BATCH, device=device, dtype=DTYPE)
+        m = gb.measure(SPEC, seeds=seeds, batch=batch, device=device, dtype=DTYPE)
         _sync(device)
         return m
 
-    benchmark.group = f"probe-{device}"
-    benchmark.extra_info.update(spec=SPEC.to_dict(), seeds=SEEDS, batch=BATCH, dtype=DTYPE)
+    benchmark.group = f"probe-{device}-{workload}"
+    benchmark.extra_info.update(spec=SPEC.to_dict(), seeds=seeds, batch=batch, dtype=DTYPE)
     m = _run(benchmark, run)
-    _record(benchmark, device, "batched", PROBE_FLOPS)
-    assert m.act_grad_norms.shape == (SEEDS, DEPTH)
+    _record(benchmark, (device, workload), "batched", probe_flops(batch, seeds))
+    assert m.act_grad_norms.shape == (seeds, DEPTH)
     assert not m.nonfinite.any()
 
 
+@pytest.mark.parametrize("workload", WORKLOADS)
 @pytest.mark.parametrize("device", DEVICES)
-def test_bench_naive_loop(benchmark: Any, device: str) -> None:
+def test_bench_naive_loop(benchmark: Any, device: str, workload: str) -> None:
+    batch, seeds = WORKLOADS[workload]
+
     def run() -> tuple[np.ndarray, np.ndarray]:
-        out = naive_float32(SPEC, SEEDS, BATCH, device)
+        out = naive_float32(SPEC, seeds, batch, device)
         _sync(device)
         return out
 
-    benchmark.group = f"probe-{device}"
-    benchmark.extra_info.update(spec=SPEC.to_dict(), seeds=SEEDS, batch=BATCH, dtype=DTYPE)
+    benchmark.group = f"probe-{device}-{workload}"
+    benchmark.extra_info.update(spec=SPEC.to_dict(), seeds=seeds, batch=batch, dtype=DTYPE)
     act, weights = _run(benchmark, run)
-    _record(benchmark, device, "naive", PROBE_FLOPS)
+    _record(benchmark, (device, workload), "naive", probe_flops(batch, seeds))
     # the two probes measure the same networks (float32 rounding apart)
-    m = gb.measure(SPEC, seeds=SEEDS, batch=BATCH, device=device, dtype=DTYPE)
+    m = gb.measure(SPEC, seeds=seeds, batch=batch, device=device, dtype=DTYPE)
     np.testing.assert_allclose(act, m.act_grad_norms, rtol=1e-3)
     np.testing.assert_allclose(weights, m.weight_grad_norms, rtol=1e-3)
 
 
+@pytest.mark.parametrize("workload", WORKLOADS)
 @pytest.mark.parametrize("device", DEVICES)
-def test_bench_parameter_draw(benchmark: Any, device: str) -> None:
-    """The probe's share that is not arithmetic: drawing 64 networks' float32 parameters."""
+def test_bench_parameter_draw(benchmark: Any, device: str, workload: str) -> None:
+    """The probe's share that is not arithmetic: drawing the networks' float32 parameters."""
     from gradbench.probe import _draw_networks
 
-    benchmark.group = f"probe-{device}"
-    nets = _run(benchmark, lambda: _draw_networks(SPEC, range(SEEDS), BATCH, 0, torch.float32))
-    _record(benchmark, device, "draw")
-    assert len(nets) == SEEDS
+    batch, seeds = WORKLOADS[workload]
+    benchmark.group = f"probe-{device}-{workload}"
+    nets = _run(benchmark, lambda: _draw_networks(SPEC, range(seeds), batch, 0, torch.float32))
+    _record(benchmark, (device, workload), "draw")
+    assert len(nets) == seeds
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -154,23 +170,29 @@ def test_bench_matmul(benchmark: Any, device: str) -> None:
     benchmark.group = f"matmul-{device}"
     benchmark.extra_info.update(n=MATMUL_N, dtype="float32")
     c = _run(benchmark, run, rounds=8)
-    _record(benchmark, device, "matmul", MATMUL_FLOPS)
+    for workload in WORKLOADS:
+        _record(benchmark, (device, workload), "matmul", MATMUL_FLOPS)
     assert c.shape == (MATMUL_N, MATMUL_N)
 
 
+@pytest.mark.parametrize("workload", WORKLOADS)
 @pytest.mark.parametrize("device", DEVICES)
-def test_bench_summary(benchmark: Any, device: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bench_summary(
+    benchmark: Any, device: str, workload: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Speed-up and matmul fraction from the timings above (reported, never asserted)."""
-    benchmark.group = f"summary-{device}"
+    batch, seeds = WORKLOADS[workload]
+    flops = probe_flops(batch, seeds)
+    benchmark.group = f"summary-{device}-{workload}"
     benchmark.pedantic(lambda: None, rounds=1, iterations=1)
-    found = RESULTS.get(device, {})
+    found = RESULTS.get((device, workload), {})
     missing = {"batched", "naive", "matmul"} - set(found)
     if missing:
         pytest.skip(f"not timed in this run: {', '.join(sorted(missing))}")
     summary: dict[str, float] = {}
     for stat in ("min", "median"):
         batched, naive, matmul = (found[k][stat] for k in ("batched", "naive", "matmul"))
-        probe_gflops = PROBE_FLOPS / batched / 1e9
+        probe_gflops = flops / batched / 1e9
         matmul_gflops = MATMUL_FLOPS / matmul / 1e9
         summary[f"speedup_naive_over_batched_{stat}"] = naive / batched
         summary[f"probe_gflops_per_s_{stat}"] = probe_gflops
@@ -180,29 +202,30 @@ def test_bench_summary(benchmark: Any, device: str, capsys: pytest.CaptureFixtur
             draw = found["draw"][stat]
             summary[f"draw_seconds_{stat}"] = draw
             summary[f"fraction_of_matmul_excluding_draw_{stat}"] = (
-                PROBE_FLOPS / max(batched - draw, 1e-12) / 1e9 / matmul_gflops
+                flops / max(batched - draw, 1e-12) / 1e9 / matmul_gflops
             )
     benchmark.extra_info.update(summary)
     assert all(np.isfinite(v) and v > 0 for v in summary.values())
+    tag = f"{device} {workload}"
     with capsys.disabled():
         print(
-            f"\n[{device}] MLP L={DEPTH} n={WIDTH} batch={BATCH} seeds={SEEDS} {DTYPE}: "
+            f"\n[{tag}] MLP L={DEPTH} n={WIDTH} batch={batch} seeds={seeds} {DTYPE}: "
             f"batched {found['batched']['min']:.3f} s, naive {found['naive']['min']:.3f} s "
             f"(min of {ROUNDS})"
         )
         print(
-            f"[{device}] speed-up naive/batched: {summary['speedup_naive_over_batched_min']:.2f}x "
+            f"[{tag}] speed-up naive/batched: {summary['speedup_naive_over_batched_min']:.2f}x "
             f"(median {summary['speedup_naive_over_batched_median']:.2f}x)"
         )
         print(
-            f"[{device}] probe {summary['probe_gflops_per_s_min']:.1f} GFLOP/s = "
+            f"[{tag}] probe {summary['probe_gflops_per_s_min']:.1f} GFLOP/s = "
             f"{100 * summary['fraction_of_matmul_min']:.1f}% of torch.mm "
             f"{summary['matmul_gflops_per_s_min']:.1f} GFLOP/s "
             f"(median {100 * summary['fraction_of_matmul_median']:.1f}%)"
         )
         if "draw" in found:
             print(
-                f"[{device}] parameter drawing {found['draw']['min']:.3f} s of it; "
+                f"[{tag}] parameter drawing {found['draw']['min']:.3f} s of it; "
                 f"without it the probe reaches "
                 f"{100 * summary['fraction_of_matmul_excluding_draw_min']:.1f}% of torch.mm"
             )
