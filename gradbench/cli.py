@@ -55,6 +55,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"--gradbench-base-seed={args.base_seed}",
         f"--gradbench-json={json_path}",
         f"--gradbench-report={html_path}",
+        "--gradbench-progress=on",
         "-p",
         "no:cacheprovider",
         "-W",  # this process imported gradbench (the plugin) before pytest started

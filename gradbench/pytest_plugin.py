@@ -21,6 +21,7 @@ import datetime as _dt
 import json
 import os
 import platform
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,6 +48,51 @@ class RunState:
     failed_claims: int = 0
 
 
+def _case_failed(case: dict[str, Any]) -> bool:
+    return bool(case.get("verdict")) and not case["verdict"].get("passed", True)
+
+
+@dataclass
+class Progress:
+    """A line per finished test that recorded cases: how far the run is and how it is going.
+
+    Written by the controlling process, so it also follows xdist workers' results.
+    """
+
+    config: pytest.Config
+    start: float = field(default_factory=time.monotonic)
+    tests: int = 0
+    cases: int = 0
+    failed: int = 0
+
+    def line(self, nodeid: str, cases: list[dict[str, Any]]) -> str:
+        """Count one finished test and describe it with the run's totals so far."""
+        self.tests += 1
+        failed = sum(map(_case_failed, cases))
+        self.cases, self.failed = self.cases + len(cases), self.failed + failed
+        total = int(getattr(self.reporter, "_numcollected", 0) or 0)  # 0 under xdist
+        done = f"{self.tests}/{total} tests" if total else f"{self.tests} tests done"
+        elapsed = int(time.monotonic() - self.start)
+        return (
+            f"gradbench [{done}, {elapsed // 60}:{elapsed % 60:02d}] "
+            f"{nodeid}: {len(cases)} cases, {failed} failed "
+            f"(run: {self.cases} cases, {self.failed} failed claims)"
+        )
+
+    @property
+    def reporter(self) -> Any:
+        return self.config.pluginmanager.get_plugin("terminalreporter")
+
+    def show(self, nodeid: str, cases: list[dict[str, Any]]) -> None:
+        text, reporter = self.line(nodeid, cases), self.reporter
+        if reporter is None or not cases:
+            return
+        writer = getattr(reporter, "_tw", None)  # start a fresh line after pytest's "." marks
+        if writer is not None and getattr(writer, "width_of_current_line", False):
+            reporter.write("\n")
+        reporter.write_line(text)
+
+
 STATE = pytest.StashKey[RunState]()
 ITEM_CASES = pytest.StashKey[list[dict[str, Any]]]()
 
@@ -66,6 +112,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         ("base-seed", "0", "base seed every network seed is derived from (default 0)"),
         ("json", "", "write the gradbench results (pytest-benchmark JSON layout) to this path"),
         ("report", "", "also render the results as a self-contained HTML report at this path"),
+        ("progress", "off", "on: a line per finished test with cases, failed claims, elapsed"),
     ]
     for name, default, help_text in options:
         dest = name.replace("-", "_")
@@ -123,6 +170,15 @@ def pytest_configure(config: pytest.Config) -> None:
         json_path=str(_option(config, "json")) or None,
         report_path=str(_option(config, "report")) or None,
     )
+    progress = str(_option(config, "progress")).strip().lower()
+    if progress not in ("on", "off"):
+        raise pytest.UsageError(
+            f"--gradbench-progress={progress!r} is invalid; valid choices: on, off"
+        )
+    global _PROGRESS
+    _PROGRESS = None
+    if progress == "on" and not hasattr(config, "workerinput"):
+        _PROGRESS = Progress(config)
     _register_hypothesis_profiles(profile, config.getoption("hypothesis_profile", None))
 
 
@@ -249,19 +305,27 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.user_properties.append((_USER_PROPERTY, json.dumps(cases, allow_nan=False)))
 
 
+@pytest.hookimpl(trylast=True)  # after the terminal reporter has shown the outcome
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     """Collect cases in the controlling process (no-op data path on xdist workers)."""
     if report.when == "teardown":
         _FINISHED.add(report.nodeid)
     if report.when != "call":
         return
-    for key, value in report.user_properties:
-        if key == _USER_PROPERTY:
-            _SESSION_CASES.extend(json.loads(str(value)))
+    cases = [
+        case
+        for key, value in report.user_properties
+        if key == _USER_PROPERTY
+        for case in json.loads(str(value))
+    ]
+    _SESSION_CASES.extend(cases)
+    if _PROGRESS is not None:
+        _PROGRESS.show(report.nodeid, cases)
 
 
 _SESSION_CASES: list[dict[str, Any]] = []
 _FINISHED: set[str] = set()
+_PROGRESS: Progress | None = None
 
 
 def machine_info() -> dict[str, Any]:
@@ -356,9 +420,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = config.stash[STATE]
     state.cases = list(_SESSION_CASES)
     _SESSION_CASES.clear()
-    state.failed_claims = sum(
-        1 for c in state.cases if c.get("verdict") and not c["verdict"].get("passed", True)
-    )
+    state.failed_claims = sum(map(_case_failed, state.cases))
     if state.json_path:
         write_json(state.json_path, _results_document(config, state.cases))
     if state.report_path and state.json_path:

@@ -71,6 +71,25 @@ def test_same_command_gives_identical_measurements(pytester):
     assert strip(first) == strip(second)
 
 
+@pytest.mark.parametrize("args", [(), ("-n", "2")], ids=["serial", "xdist"])
+def test_progress_lines_follow_the_run(pytester, args):
+    """--gradbench-progress=on: one line per finished test, with its cases and running totals."""
+    pytester.makepyfile(test_suite=SUITE)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--gradbench-progress=on", *args
+    )
+    result.assert_outcomes(passed=5)
+    lines = [x for x in result.stdout.lines if x.startswith("gradbench [")]
+    assert len(lines) == 5, result.stdout.lines
+    assert all(": 1 cases, 0 failed" in x for x in lines), lines
+    for i, x in enumerate(lines, 1):  # the total is unknown to the xdist controller
+        assert x.startswith((f"gradbench [{i}/5 tests, 0:", f"gradbench [{i} tests done, 0:")), x
+    assert lines[-1].endswith("(run: 5 cases, 0 failed claims)"), lines
+    assert sorted(x.split("] ", 1)[1].split(": ")[0] for x in lines) == sorted(
+        [f"test_suite.py::test_case[{d}]" for d in (2, 3, 4, 5)] + ["test_suite.py::test_timed"]
+    )
+
+
 def test_base_seed_changes_measurements(pytester):
     """--gradbench-base-seed reaches the fixture and changes every network."""
     a = _run(pytester)
@@ -86,6 +105,7 @@ def test_base_seed_changes_measurements(pytester):
         ("--gradbench-profile=quik", "*profile 'quik' is unknown*did you mean 'quick'*"),
         ("--gradbench-devices=tpu", "*--gradbench-devices='tpu' is invalid*cpu, cuda*"),
         ("--gradbench-seeds=x", "*--gradbench-seeds='x' is invalid*"),
+        ("--gradbench-progress=yes", "*--gradbench-progress='yes' is invalid*on, off*"),
     ],
 )
 def test_bad_options_are_usage_errors(pytester, option, message):
