@@ -4,8 +4,10 @@ Each benchmark runs the quick suite (the ``bench_*`` files excluded) in a fresh
 ``pytest`` subprocess with pytest-xdist, ``--benchmark-disable`` and
 ``--gradbench-json``; one round each, because one run takes minutes. The last test
 reports the speed-up and checks what distribution must not change: the merged JSON
-of the two runs holds the same cases with the same measurements, predictions and
-verdicts. Nothing asserts on a timing. Run with (about 6 minutes on 2 cores)::
+of the two runs holds the same cases with the same verdicts, and the same numbers up
+to float rounding (each of N workers runs torch on cores/N threads, and the thread
+count changes the order of CPU reductions; ``OMP_NUM_THREADS=1`` makes them
+bit-identical). Nothing asserts on a timing. Run with (about 6 minutes on 2 cores)::
 
     pytest suites/bench_xdist.py -p no:xdist -q -s
 """
@@ -13,6 +15,7 @@ verdicts. Nothing asserts on a timing. Run with (about 6 minutes on 2 cores)::
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 import time
@@ -39,6 +42,21 @@ def run_quick_suite(workers: int, out: Path) -> float:
     return time.perf_counter() - start
 
 
+def numbers_agree(a: Any, b: Any, rel: float = 1e-5, abs_: float = 1e-9) -> bool:
+    """Same structure and strings; floats equal up to ``rel`` (or ``abs_`` near zero)."""
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(
+            numbers_agree(a[k], b[k], rel, abs_) for k in a
+        )
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(
+            numbers_agree(x, y, rel, abs_) for x, y in zip(a, b)
+        )
+    if isinstance(a, float) and isinstance(b, (int, float)) and not isinstance(b, bool):
+        return math.isclose(a, b, rel_tol=rel, abs_tol=abs_)
+    return a == b
+
+
 def cases(path: Path) -> dict[str, Any]:
     """The gradbench record of every case in a result file, keyed by test id."""
     doc = json.loads(path.read_text())
@@ -61,10 +79,13 @@ def test_bench_xdist_summary(capsys: pytest.CaptureFixture[str]) -> None:
         pytest.skip("both worker counts must run in this session")
     (serial, serial_out), (parallel, parallel_out) = RUNS[1], RUNS[2]
     one, two = cases(serial_out), cases(parallel_out)
-    assert sorted(one) == sorted(two)
-    assert one == two  # same networks, same verdicts, however the cases were spread
+    verdicts = {k: (v.get("verdict") or {}).get("passed") for k, v in one.items()}
     with capsys.disabled():
         print(
             f"\nquick suite: -n 1 {serial:.1f} s, -n 2 {parallel:.1f} s, "
-            f"speed-up {serial / parallel:.2f}x, {len(one)} cases identical"
+            f"speed-up {serial / parallel:.2f}x, {len(one)} cases"
         )
+    assert sorted(one) == sorted(two)
+    assert verdicts == {k: (v.get("verdict") or {}).get("passed") for k, v in two.items()}
+    disagree = [k for k in one if not numbers_agree(one[k], two[k])]
+    assert not disagree, disagree

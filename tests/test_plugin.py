@@ -144,3 +144,20 @@ def test_h():
     )
     result = pytester.runpytest_subprocess("--gradbench-profile=quick")
     result.assert_outcomes(passed=1)
+
+
+def test_xdist_workers_share_the_cores(pytester, monkeypatch):
+    """Each of N workers runs torch on cores // N threads (no N-fold oversubscription)."""
+    import os
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    cores = len(os.sched_getaffinity(0))
+    pytester.makepyfile(
+        test_threads=f"""
+import torch
+def test_threads():
+    assert torch.get_num_threads() == max(1, {cores} // 2)
+"""
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2")
+    result.assert_outcomes(passed=1)
