@@ -64,3 +64,17 @@ def test_the_check_detects_a_torch_import() -> None:
     """Control: gradbench.models does import torch, and the same probe reports it."""
     found = _imported_in_fresh_interpreter("gradbench.models")
     assert found["torch"] is True
+
+
+def test_tests_and_suites_collect_in_one_session() -> None:
+    """``tox -e cuda`` collects tests/ and suites/ together; same-named files must not clash."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+         "tests", "suites"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+        check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
