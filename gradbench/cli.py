@@ -74,7 +74,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     """Render one or more result files into one HTML page (comparison when 2+)."""
     from gradbench import report
 
-    out = Path(args.output) if args.output else Path(args.files[0]).with_suffix(".html")
+    first = Path(args.files[0])
+    default = first / "index.html" if first.is_dir() else first.with_suffix(".html")
+    out = Path(args.output) if args.output else default
     path = report.write_report(args.files, out, title=args.title)
     print(f"gradbench: report {path}")
     return EXIT_OK

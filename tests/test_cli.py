@@ -102,6 +102,16 @@ def test_report_writes_html(tmp_path):
     assert (tmp_path / "0001_quick.html").exists()
 
 
+def test_report_of_a_directory_writes_its_index(tmp_path):
+    """`gradbench report reports` renders every run in it into reports/index.html."""
+    _results(tmp_path / "0001_quick.json", passed=True)
+    _results(tmp_path / "0002_quick.json", passed=False)
+    assert main(["report", str(tmp_path)]) == 0
+    html = (tmp_path / "index.html").read_text()
+    assert "0001_quick" in html and "0002_quick" in html
+    assert not tmp_path.with_suffix(".html").exists()
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
