@@ -108,7 +108,8 @@ def test_report_of_a_directory_writes_its_index(tmp_path):
     _results(tmp_path / "0002_quick.json", passed=False)
     assert main(["report", str(tmp_path)]) == 0
     html = (tmp_path / "index.html").read_text()
-    assert "0001_quick" in html and "0002_quick" in html
+    assert "0001_quick" in html
+    assert "0002_quick" in html
     assert not tmp_path.with_suffix(".html").exists()
 
 
