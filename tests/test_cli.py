@@ -8,57 +8,14 @@ import subprocess
 import sys
 
 import pytest
+from resultdoc import results_doc
 
 from gradbench import records
 from gradbench.cli import main, next_report_path
 
 
 def _results(path, passed: bool, version: str = "0.1"):
-    verdict = records.Verdict(
-        claim="demo",
-        spec={"family": "mlp", "depth": 3, "width": 8},
-        predicted=0.0,
-        measured=0.1,
-        statistic=1.0,
-        pvalue=0.5 if passed else 1e-9,
-        ci_low=-0.1,
-        ci_high=0.3,
-        alpha=0.01,
-        passed=passed,
-    )
-    case = {
-        "schema_version": 1,
-        "case": "suite::test#0",
-        "claim": "demo",
-        "source": "",
-        "spec": verdict.spec,
-        "label": "mlp-L3-n8",
-        "measurement": None,
-        "prediction": None,
-        "verdict": verdict.to_dict(),
-        "extra": {},
-    }
-    doc = {
-        "machine_info": {"gradbench": {"torch": "2.13.0", "device": "cpu"}},
-        "gradbench": {
-            "schema_version": 1,
-            "version": "0.1.0",
-            "suite_version": version,
-            "profile": "quick",
-            "base_seed": 0,
-        },
-        "benchmarks": [
-            {
-                "name": "t",
-                "fullname": "t",
-                "group": "demo",
-                "params": None,
-                "stats": None,
-                "extra_info": {"gradbench": case},
-            }
-        ],
-    }
-    records.write_json(path, doc)
+    records.write_json(path, results_doc(passed=passed, suite_version=version))
     return path
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from resultdoc import results_doc
 
 from gradbench import records, report
 from gradbench.cli import main
@@ -30,62 +31,8 @@ FUZZ = settings(
 
 
 def _valid_doc() -> dict:
-    verdict = records.Verdict(
-        claim="demo",
-        spec={"family": "mlp", "depth": 3, "width": 8},
-        predicted=0.0,
-        measured=0.1,
-        statistic=1.0,
-        pvalue=0.5,
-        ci_low=-0.1,
-        ci_high=math.inf,
-        alpha=0.01,
-        passed=True,
-    )
-    case = {
-        "schema_version": 1,
-        "case": "suite::test#0",
-        "claim": "demo",
-        "source": "",
-        "spec": verdict.spec,
-        "label": "mlp-L3-n8",
-        "measurement": None,
-        "prediction": None,
-        "verdict": verdict.to_dict(),
-        "extra": {},
-    }
-    return json.loads(
-        records.dumps(
-            {
-                "machine_info": {"gradbench": {"torch": "2.13.0", "device": "cpu"}},
-                "gradbench": {
-                    "schema_version": 1,
-                    "version": "0.1.0",
-                    "suite_version": "0.1",
-                    "profile": "quick",
-                    "base_seed": 0,
-                },
-                "benchmarks": [
-                    {
-                        "name": "t",
-                        "fullname": "t",
-                        "group": "demo",
-                        "params": None,
-                        "stats": None,
-                        "extra_info": {"gradbench": case},
-                    },
-                    {
-                        "name": "timing",
-                        "fullname": "timing",
-                        "group": "g",
-                        "params": None,
-                        "stats": {"mean": 0.1, "min": 0.05},
-                        "extra_info": {},
-                    },
-                ],
-            }
-        )
-    )
+    """A valid results file as read back from disk (the infinite CI bound encoded)."""
+    return json.loads(records.dumps(results_doc(ci_high=math.inf, timing=True)))
 
 
 VALID_TEXT = records.dumps(_valid_doc()) + "\n"
