@@ -62,35 +62,32 @@ class Progress:
     config: pytest.Config
     start: float = field(default_factory=time.monotonic)
     tests: int = 0
-    cases: int = 0
-    failed: int = 0
-
-    def line(self, nodeid: str, cases: list[dict[str, Any]]) -> str:
-        """Count one finished test and describe it with the run's totals so far."""
-        self.tests += 1
-        failed = sum(map(_case_failed, cases))
-        self.cases, self.failed = self.cases + len(cases), self.failed + failed
-        total = int(getattr(self.reporter, "_numcollected", 0) or 0)  # 0 under xdist
-        done = f"{self.tests}/{total} tests" if total else f"{self.tests} tests done"
-        elapsed = int(time.monotonic() - self.start)
-        return (
-            f"gradbench [{done}, {elapsed // 60}:{elapsed % 60:02d}] "
-            f"{nodeid}: {len(cases)} cases, {failed} failed "
-            f"(run: {self.cases} cases, {self.failed} failed claims)"
-        )
 
     @property
     def reporter(self) -> Any:
         return self.config.pluginmanager.get_plugin("terminalreporter")
 
-    def show(self, nodeid: str, cases: list[dict[str, Any]]) -> None:
-        text, reporter = self.line(nodeid, cases), self.reporter
+    def line(self, nodeid: str, cases: list[dict[str, Any]], run: list[dict[str, Any]]) -> str:
+        """The test's cases, with the run's totals so far (``run`` includes ``cases``)."""
+        total = int(getattr(self.reporter, "_numcollected", 0) or 0)  # 0 under xdist
+        done = f"{self.tests}/{total} tests" if total else f"{self.tests} tests done"
+        elapsed = int(time.monotonic() - self.start)
+        return (
+            f"gradbench [{done}, {elapsed // 60}:{elapsed % 60:02d}] "
+            f"{nodeid}: {len(cases)} cases, {sum(map(_case_failed, cases))} failed "
+            f"(run: {len(run)} cases, {sum(map(_case_failed, run))} failed claims)"
+        )
+
+    def show(self, nodeid: str, cases: list[dict[str, Any]], run: list[dict[str, Any]]) -> None:
+        """Count one finished test; print its line if it recorded cases."""
+        self.tests += 1
+        reporter = self.reporter
         if reporter is None or not cases:
             return
         writer = getattr(reporter, "_tw", None)  # start a fresh line after pytest's "." marks
         if writer is not None and getattr(writer, "width_of_current_line", False):
             reporter.write("\n")
-        reporter.write_line(text)
+        reporter.write_line(self.line(nodeid, cases, run))
 
 
 STATE = pytest.StashKey[RunState]()
@@ -337,7 +334,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     ]
     _SESSION_CASES.extend(cases)
     if _PROGRESS is not None:
-        _PROGRESS.show(report.nodeid, cases)
+        _PROGRESS.show(report.nodeid, cases, _SESSION_CASES)
 
 
 _SESSION_CASES: list[dict[str, Any]] = []
