@@ -146,11 +146,15 @@ def _draw_networks(
     so the bits do not depend on the threads.
     """
     made_in = draw_dtype(dtype)
+
+    def draw(index: int) -> tuple[Params, Params]:
+        return draw_network(spec, batch, seed, index, made_in)
+
     workers = min(len(indices), torch.get_num_threads())
     if workers <= 1:
-        return [draw_network(spec, batch, seed, i, made_in) for i in indices]
+        return [draw(i) for i in indices]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(lambda i: draw_network(spec, batch, seed, i, made_in), indices))
+        return list(pool.map(draw, indices))
 
 
 def _measure_chunk(
