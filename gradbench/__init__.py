@@ -36,7 +36,7 @@ _LAZY = {
     "measure": "gradbench.probe",
     "measure_reference": "gradbench.probe",
     "build_module": "gradbench.models",
-    "check": "gradbench.check",
+    "check": "gradbench.claims",
 }
 _SUBMODULES = {
     "theory",
@@ -57,7 +57,7 @@ _SUBMODULES = {
 __all__ = sorted([*_LAZY, "SUITE_VERSION", "__version__"])
 
 if TYPE_CHECKING:  # pragma: no cover
-    from gradbench.check import check
+    from gradbench.claims import check
     from gradbench.errors import GradbenchError, InvalidArgument
     from gradbench.models import build_module
     from gradbench.probe import measure, measure_reference

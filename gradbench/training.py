@@ -555,6 +555,22 @@ def first_step(
                      out["delta"])
 
 
+def parameter_trajectory(
+    spec: Spec, train: TrainSpec, seeds: int = 3, dtype: str = "float64", seed: int = 0
+) -> list[Params]:
+    """Stacked parameters after each of ``train.steps`` steps (for comparing optimizers).
+
+    Same networks, task and optimizer as :func:`train_probe`; no divergence handling.
+    """
+    run = _Stacked(spec, train, seeds, "cpu", dtype, seed)
+    out: list[Params] = []
+    with _with_dropout(spec, run.masks) as run_spec:
+        for _ in range(train.steps):
+            run.step(run.losses(run_spec), np.ones(seeds, dtype=bool))
+            out.append({k: p.detach().clone() for k, p in run.params.items()})
+    return out
+
+
 # --------------------------------------------------------------------------------------
 # The naive reference
 # --------------------------------------------------------------------------------------

@@ -19,37 +19,43 @@ from torch import Tensor
 from gradbench.registry import lookup, register
 
 
-@register("activation", paper="identity map (deep linear networks, Saxe et al. 2014)")
+@register("activation", paper="identity map (deep linear networks, Saxe et al. 2014)",
+          stable_for=({"init": "lecun_normal"},))
 def linear(x: Tensor) -> Tensor:
     """phi(x) = x."""
     return x
 
 
-@register("activation", paper="Nair & Hinton 2010", kinks=(0.0,))
+@register("activation", paper="Nair & Hinton 2010", kinks=(0.0,),
+          stable_for=({"init": "he_normal"},))
 def relu(x: Tensor) -> Tensor:
     """phi(x) = max(x, 0)."""
     return torch.relu(x)
 
 
-@register("activation", paper="Maas et al. 2013", kinks=(0.0,))
+@register("activation", paper="Maas et al. 2013", kinks=(0.0,),
+          stable_for=({"init": "he_normal"},))
 def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
     """phi(x) = x if x > 0 else negative_slope * x."""
     return F.leaky_relu(x, negative_slope)
 
 
-@register("activation", paper="He et al. 2015, arXiv:1502.01852", kinks=(0.0,))
+@register("activation", paper="He et al. 2015, arXiv:1502.01852", kinks=(0.0,),
+          stable_for=({"init": "he_normal"},))
 def prelu(x: Tensor, init: float = 0.25) -> Tensor:
     """PReLU at initialization: a leaky ReLU with learnable slope initialised to ``init``."""
     return F.leaky_relu(x, init)
 
 
-@register("activation", paper="Clevert et al. 2016, arXiv:1511.07289", kinks=(0.0,))
+@register("activation", paper="Clevert et al. 2016, arXiv:1511.07289", kinks=(0.0,),
+          stable_for=({"init": "he_normal"},))
 def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
     """phi(x) = x if x > 0 else alpha * (exp(x) - 1)."""
     return F.elu(x, alpha)
 
 
-@register("activation", paper="Klambauer et al. 2017, arXiv:1706.02515", kinks=(0.0,))
+@register("activation", paper="Klambauer et al. 2017, arXiv:1706.02515", kinks=(0.0,),
+          stable_for=({"init": "lecun_normal"},))
 def selu(x: Tensor) -> Tensor:
     """Scaled ELU with lambda = 1.0507..., alpha = 1.6733... (self-normalizing)."""
     return F.selu(x)
@@ -67,7 +73,8 @@ def silu(x: Tensor) -> Tensor:
     return F.silu(x)
 
 
-@register("activation", paper="LeCun et al. 1998, Efficient BackProp")
+@register("activation", paper="LeCun et al. 1998, Efficient BackProp",
+          stable_for=({"init": "xavier_normal"},))
 def tanh(x: Tensor) -> Tensor:
     """phi(x) = tanh(x)."""
     return torch.tanh(x)
@@ -79,7 +86,8 @@ def sigmoid(x: Tensor) -> Tensor:
     return torch.sigmoid(x)
 
 
-@register("activation", paper="Williams 1997, Computing with infinite networks")
+@register("activation", paper="Williams 1997, Computing with infinite networks",
+          stable_for=({"init": "lecun_normal"},))
 def erf(x: Tensor) -> Tensor:
     """phi(x) = erf(x) (slope 2/sqrt(pi) at 0); its Gaussian kernel is known in closed form."""
     return torch.erf(x)

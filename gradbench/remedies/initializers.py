@@ -70,6 +70,7 @@ def _uniform(w: Tensor, variance: float, generator: torch.Generator) -> None:
     paper="He et al. 2015, arXiv:1502.01852",
     variance=_fan_in_var(SQRT2),
     distribution="normal",
+    stable_for=({"activation": "relu"},),
 )
 @register(
     "initializer",
@@ -77,6 +78,7 @@ def _uniform(w: Tensor, variance: float, generator: torch.Generator) -> None:
     paper="He et al. 2015, arXiv:1502.01852",
     variance=_fan_in_var(SQRT2),
     distribution="normal",
+    stable_for=({"activation": "relu"},),
 )
 def he_normal(w: Tensor, *, generator: torch.Generator, gain: float = SQRT2) -> None:
     """W_ij ~ N(0, gain^2 / fan_in); gain sqrt(2) preserves E||x||^2 through ReLU."""
@@ -89,6 +91,7 @@ def he_normal(w: Tensor, *, generator: torch.Generator, gain: float = SQRT2) -> 
     paper="He et al. 2015, arXiv:1502.01852",
     variance=_fan_in_var(SQRT2),
     distribution="uniform",
+    stable_for=({"activation": "relu"},),
 )
 @register(
     "initializer",
@@ -96,6 +99,7 @@ def he_normal(w: Tensor, *, generator: torch.Generator, gain: float = SQRT2) -> 
     paper="He et al. 2015, arXiv:1502.01852",
     variance=_fan_in_var(SQRT2),
     distribution="uniform",
+    stable_for=({"activation": "relu"},),
 )
 def he_uniform(w: Tensor, *, generator: torch.Generator, gain: float = SQRT2) -> None:
     """W_ij ~ U(-a, a) with variance gain^2 / fan_in."""
@@ -108,6 +112,7 @@ def he_uniform(w: Tensor, *, generator: torch.Generator, gain: float = SQRT2) ->
     paper="He et al. 2015, arXiv:1502.01852",
     variance=_fan_out_var(SQRT2),
     distribution="normal",
+    stable_for=({"activation": "relu"},),
 )
 def he_normal_fan_out(w: Tensor, *, generator: torch.Generator, gain: float = SQRT2) -> None:
     """W_ij ~ N(0, gain^2 / fan_out): preserves the backward pass instead of the forward one."""
@@ -120,6 +125,7 @@ def he_normal_fan_out(w: Tensor, *, generator: torch.Generator, gain: float = SQ
     paper="He et al. 2015, arXiv:1502.01852",
     variance=_fan_out_var(SQRT2),
     distribution="uniform",
+    stable_for=({"activation": "relu"},),
 )
 def he_uniform_fan_out(w: Tensor, *, generator: torch.Generator, gain: float = SQRT2) -> None:
     """W_ij ~ U(-a, a) with variance gain^2 / fan_out."""
@@ -132,6 +138,7 @@ def he_uniform_fan_out(w: Tensor, *, generator: torch.Generator, gain: float = S
     paper="Glorot & Bengio 2010",
     variance=_xavier_var,
     distribution="normal",
+    stable_for=({"activation": "tanh"},),
 )
 @register(
     "initializer",
@@ -139,6 +146,7 @@ def he_uniform_fan_out(w: Tensor, *, generator: torch.Generator, gain: float = S
     paper="Glorot & Bengio 2010",
     variance=_xavier_var,
     distribution="normal",
+    stable_for=({"activation": "tanh"},),
 )
 def xavier_normal(w: Tensor, *, generator: torch.Generator, gain: float = 1.0) -> None:
     """W_ij ~ N(0, gain^2 * 2 / (fan_in + fan_out))."""
@@ -151,6 +159,7 @@ def xavier_normal(w: Tensor, *, generator: torch.Generator, gain: float = 1.0) -
     paper="Glorot & Bengio 2010",
     variance=_xavier_var,
     distribution="uniform",
+    stable_for=({"activation": "tanh"},),
 )
 @register(
     "initializer",
@@ -158,6 +167,7 @@ def xavier_normal(w: Tensor, *, generator: torch.Generator, gain: float = 1.0) -
     paper="Glorot & Bengio 2010",
     variance=_xavier_var,
     distribution="uniform",
+    stable_for=({"activation": "tanh"},),
 )
 def xavier_uniform(w: Tensor, *, generator: torch.Generator, gain: float = 1.0) -> None:
     """W_ij ~ U(-a, a) with variance gain^2 * 2 / (fan_in + fan_out)."""
@@ -170,6 +180,7 @@ def xavier_uniform(w: Tensor, *, generator: torch.Generator, gain: float = 1.0) 
     paper="LeCun et al. 1998, Efficient BackProp",
     variance=_fan_in_var(1.0),
     distribution="normal",
+    stable_for=({"activation": "tanh"}, {"activation": "selu"}, {"activation": "linear"}),
 )
 def lecun_normal(w: Tensor, *, generator: torch.Generator, gain: float = 1.0) -> None:
     """W_ij ~ N(0, gain^2 / fan_in)."""
@@ -182,6 +193,7 @@ def lecun_normal(w: Tensor, *, generator: torch.Generator, gain: float = 1.0) ->
     paper="fan-in scaled Gaussian (Poole et al. 2016)",
     variance=lambda fan_in, fan_out, sigma_w2=1.0: sigma_w2 / fan_in,
     distribution="normal",
+    stable_for=({"activation": "tanh"},),
 )
 def normal(w: Tensor, *, generator: torch.Generator, sigma_w2: float = 1.0) -> None:
     """W_ij ~ N(0, sigma_w2 / fan_in): the mean-field parametrisation."""
@@ -195,6 +207,7 @@ def normal(w: Tensor, *, generator: torch.Generator, sigma_w2: float = 1.0) -> N
     variance=lambda fan_in, fan_out: 1.0 / (3.0 * fan_in),
     distribution="uniform",
     bias_variance=lambda fan_in: 1.0 / (3.0 * fan_in),
+    stable_for=(),  # a known-bad baseline: Var 1/(3 fan_in) vanishes with every activation
 )
 def torch_default(w: Tensor, *, generator: torch.Generator) -> None:
     """What ``nn.Linear`` does: kaiming_uniform(a=sqrt(5)) = U(+-1/sqrt(fan_in)), var 1/(3n)."""
@@ -211,6 +224,7 @@ def _orthogonal_var(fan_in: int, fan_out: int, gain: float = 1.0) -> float:
     paper="Saxe et al. 2014, arXiv:1312.6120",
     variance=_orthogonal_var,
     distribution="orthogonal",
+    stable_for=({"activation": "tanh"}, {"activation": "linear"}),
 )
 def orthogonal(w: Tensor, *, generator: torch.Generator, gain: float = 1.0) -> None:
     """A Haar-random (semi-)orthogonal matrix times ``gain``: QR of a Gaussian, signs fixed.
@@ -231,6 +245,7 @@ def orthogonal(w: Tensor, *, generator: torch.Generator, gain: float = 1.0) -> N
     paper="Le et al. 2015, IRNN, arXiv:1504.00941",
     variance=lambda fan_in, fan_out, gain=1.0: gain**2 / max(fan_in, fan_out),
     distribution="identity",
+    stable_for=({"activation": "linear"},),
 )
 def identity(w: Tensor, *, generator: torch.Generator, gain: float = 1.0) -> None:
     """W = gain * I (the IRNN initialization); deterministic."""

@@ -3,7 +3,11 @@
 Leading dimensions are independent networks (seeds), so the same function serves a
 single model and a stack of models. No affine parameters (identity at init).
 ``module`` builds the equivalent standard ``torch.nn`` layer, used by the reference
-``nn.Module`` and checked against the function in the tests.
+``nn.Module`` and checked against the function in the tests. ``invariances`` and
+``axis`` declare what the normalization is invariant to (``"shift"``: adding a
+constant along ``axis``; ``"scale"``: multiplying by a positive constant) and over
+which axis it normalizes (``"features"`` per example, ``"batch"`` per feature);
+``stable_for`` the settings where it keeps gradients stable (docs/theory.md §6).
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ def none(h: Tensor) -> Tensor:
     "batchnorm",
     paper="Ioffe & Szegedy 2015, arXiv:1502.03167",
     module=lambda n: nn.BatchNorm1d(n, eps=EPS, affine=False, track_running_stats=False),
+    invariances=("shift", "scale"),
+    axis="batch",
 )
 def batchnorm(h: Tensor) -> Tensor:
     """(h - mean_batch) / sqrt(var_batch + eps), batch statistics (training mode)."""
@@ -40,6 +46,9 @@ def batchnorm(h: Tensor) -> Tensor:
     "layernorm",
     paper="Ba et al. 2016, arXiv:1607.06450",
     module=lambda n: nn.LayerNorm(n, eps=EPS, elementwise_affine=False),
+    invariances=("shift", "scale"),
+    axis="features",
+    stable_for=({"activation": "relu", "init": "he_normal"},),
 )
 def layernorm(h: Tensor) -> Tensor:
     """(h - mean_features) / sqrt(var_features + eps), per example."""
@@ -53,6 +62,9 @@ def layernorm(h: Tensor) -> Tensor:
     "rmsnorm",
     paper="Zhang & Sennrich 2019, arXiv:1910.07467",
     module=lambda n: nn.RMSNorm(n, eps=EPS, elementwise_affine=False),
+    invariances=("scale",),
+    axis="features",
+    stable_for=({"activation": "relu", "init": "he_normal"},),
 )
 def rmsnorm(h: Tensor) -> Tensor:
     """h / sqrt(mean_features(h^2) + eps), per example."""

@@ -94,7 +94,8 @@ def _adagrad_first(
 
 
 @register("optimizer", "sgd", paper="Robbins & Monro 1951, A Stochastic Approximation Method",
-          first_step=_sgd_first, elementwise=True, adaptive=False)
+          first_step=_sgd_first, elementwise=True, adaptive=False,
+          documented={"weight_decay": 0.0})
 def sgd(params: ParamsArg, *, lr: float = 0.01, weight_decay: float = 0.0) -> torch.optim.Optimizer:
     r"""Plain SGD, :math:`w \leftarrow w - \eta (g + \lambda w)`.
 
@@ -116,7 +117,8 @@ def sgd(params: ParamsArg, *, lr: float = 0.01, weight_decay: float = 0.0) -> to
 
 @register("optimizer", "momentum",
           paper="Polyak 1964; Sutskever et al. 2013 (PyTorch's form), ICML",
-          first_step=_sgd_first, elementwise=True, adaptive=False)
+          first_step=_sgd_first, elementwise=True, adaptive=False,
+          documented={"momentum": 0.9, "weight_decay": 0.0})
 def sgd_momentum(
     params: ParamsArg, *, lr: float = 0.01, momentum: float = 0.9, weight_decay: float = 0.0
 ) -> torch.optim.Optimizer:
@@ -134,7 +136,8 @@ def sgd_momentum(
 
 @register("optimizer", "nesterov", paper="Nesterov 1983; Sutskever et al. 2013, ICML",
           first_step=lambda g, w, **h: _sgd_first(g, w, nesterov=True, **h),
-          elementwise=True, adaptive=False)
+          elementwise=True, adaptive=False,
+          documented={"momentum": 0.9, "weight_decay": 0.0})
 def nesterov(
     params: ParamsArg, *, lr: float = 0.01, momentum: float = 0.9, weight_decay: float = 0.0
 ) -> torch.optim.Optimizer:
@@ -153,7 +156,9 @@ def nesterov(
 
 
 @register("optimizer", "adam", paper="Kingma & Ba 2015, arXiv:1412.6980",
-          first_step=_adam_first, elementwise=True, adaptive=True)
+          first_step=_adam_first, elementwise=True, adaptive=True,
+          documented={"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8,
+                      "weight_decay": 0.0})
 def adam(
     params: ParamsArg, *, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999,
     eps: float = 1e-8, weight_decay: float = 0.0,
@@ -179,7 +184,9 @@ def adam(
 
 
 @register("optimizer", "adamw", paper="Loshchilov & Hutter 2019, arXiv:1711.05101",
-          first_step=_adamw_first, elementwise=True, adaptive=True)
+          first_step=_adamw_first, elementwise=True, adaptive=True,
+          documented={"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8,
+                      "weight_decay": 0.01})
 def adamw(
     params: ParamsArg, *, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999,
     eps: float = 1e-8, weight_decay: float = 0.01,
@@ -197,7 +204,8 @@ def adamw(
 
 
 @register("optimizer", "rmsprop", paper="Tieleman & Hinton 2012, Coursera lecture 6.5",
-          first_step=_rmsprop_first, elementwise=True, adaptive=True)
+          first_step=_rmsprop_first, elementwise=True, adaptive=True,
+          documented={"lr": 1e-2, "alpha": 0.99, "eps": 1e-8, "weight_decay": 0.0})
 def rmsprop(
     params: ParamsArg, *, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
     weight_decay: float = 0.0,
@@ -218,7 +226,9 @@ def rmsprop(
 
 
 @register("optimizer", "adagrad", paper="Duchi, Hazan & Singer 2011, JMLR 12",
-          first_step=_adagrad_first, elementwise=True, adaptive=True)
+          first_step=_adagrad_first, elementwise=True, adaptive=True,
+          documented={"lr": 1e-2, "eps": 1e-10, "weight_decay": 0.0,
+                      "initial_accumulator_value": 0.0})
 def adagrad(
     params: ParamsArg, *, lr: float = 1e-2, eps: float = 1e-10, weight_decay: float = 0.0,
     initial_accumulator_value: float = 0.0,
@@ -237,9 +247,13 @@ def adagrad(
 
 
 def hyperparameters(remedy: Remedy, **overrides: float | None) -> dict[str, float]:
-    """The optimizer's keyword defaults, then the name's parameters, then non-None overrides."""
+    """Hyper-parameters of the first-step oracle: the factory's keyword defaults, then the
+    documented values declared at registration (``documented``, the paper's or PyTorch's
+    defaults, so an oracle never merely rereads the factory), then the name's parameters,
+    then non-None overrides."""
     sig = inspect.signature(remedy.obj)
     hyper = {n: p.default for n, p in sig.parameters.items() if p.default is not p.empty}
+    hyper.update(remedy.meta.get("documented", {}))
     hyper.update(remedy.params)
     hyper.update({k: v for k, v in overrides.items() if v is not None})
     return hyper

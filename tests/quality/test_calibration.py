@@ -21,7 +21,7 @@ from scipy import stats as sps
 
 import gradbench as gb
 from gradbench import registry
-from gradbench.check import check
+from gradbench.claims import check
 
 pytestmark = pytest.mark.slow
 TRIALS = 200

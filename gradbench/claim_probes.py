@@ -1,0 +1,303 @@
+"""Measurements the claims need, made with torch and returned as plain NumPy data.
+
+Each function is named by a claim's ``measure`` (``"gradbench.claim_probes:<name>"``)
+and called as ``fn(target, seed=..., **config)``; keyword arguments a routine does not
+use are ignored, so one configuration serves measurement and evaluation. Every random
+draw comes from a ``torch.Generator`` seeded from the configuration, so a verdict is a
+pure function of its inputs. Remedies run exactly as registered (a candidate under
+validation runs through its guard, so a remedy that raises is reported, not fatal).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+from gradbench.probe import jacobian_eigenvalues, measure
+from gradbench.records import Measurement
+from gradbench.remedies.optimizers import first_step_update, hyperparameters
+from gradbench.specs import ResidualSpec, Spec
+from gradbench.training import TrainSpec, first_step, train_probe
+
+
+def _generator(target: Any, seed: int, **config: Any) -> torch.Generator:
+    """A CPU generator seeded by BLAKE2b of (target, seed, config): stable across runs."""
+    who = target.to_dict() if hasattr(target, "to_dict") else {"remedy": target.label,
+                                                                "kind": target.kind}
+    payload = json.dumps({"target": who, "seed": seed, "config": config}, sort_keys=True,
+                         default=str)
+    digest = hashlib.blake2b(payload.encode(), digest_size=8).digest()
+    return torch.Generator().manual_seed(int.from_bytes(digest, "little") & (2**63 - 1))
+
+
+# --------------------------------------------------------------------------------------
+# Networks
+# --------------------------------------------------------------------------------------
+
+
+def network(spec: Spec, *, seeds: int, batch: int, device: str = "cpu",
+            dtype: str = "float32", seed: int = 0, **_: Any) -> Measurement:
+    """The gradient probe (:func:`gradbench.probe.measure`)."""
+    return measure(spec, seeds=seeds, batch=batch, device=device, dtype=dtype, seed=seed)
+
+
+def jacobian(spec: Spec, *, seeds: int = 8, device: str = "cpu", seed: int = 0,
+             **_: Any) -> np.ndarray:
+    """``[seeds, width]`` eigenvalues of J J^T (:func:`gradbench.probe.jacobian_eigenvalues`)."""
+    return jacobian_eigenvalues(spec, seeds=seeds, device=device, seed=seed)
+
+
+# --------------------------------------------------------------------------------------
+# Initializers and activations
+# --------------------------------------------------------------------------------------
+
+
+def initializer_draw(remedy: Any, *, fan_in: int, fan_out: int, seed: int = 0,
+                     **_: Any) -> dict[str, np.ndarray]:
+    """One ``fan_out x fan_in`` float64 weight filled by the initializer."""
+    w = torch.empty(fan_out, fan_in, dtype=torch.float64)
+    gen = _generator(remedy, seed, fan_in=fan_in, fan_out=fan_out)
+    with torch.no_grad():
+        out = remedy.fn(w, generator=gen)
+    if isinstance(out, torch.Tensor) and out is not w and out.shape == w.shape:
+        w = out.detach().to(torch.float64)
+    return {"weights": w.detach().cpu().numpy().copy()}
+
+
+def activation_points(remedy: Any, *, q: float, seed: int = 0, n: int = 4096,
+                      **_: Any) -> dict[str, np.ndarray]:
+    """Points ``x ~ N(0, q)`` (away from declared kinks) with autograd and central-difference derivatives."""
+    gen = _generator(remedy, seed, q=q)
+    x = torch.randn(n, generator=gen, dtype=torch.float64) * math.sqrt(q)
+    for kink in remedy.meta.get("kinks", ()):
+        x = x[(x - float(kink)).abs() > 1e-3]
+    fn = remedy.fn
+    xg = x.clone().requires_grad_(True)
+    (dphi,) = torch.autograd.grad(fn(xg).sum(), xg)
+    h = 1e-5 * (1.0 + x.abs())
+    with torch.no_grad():
+        fd = (fn(x + h) - fn(x - h)) / (2 * h)
+    return {"x": x.numpy(), "dphi": dphi.detach().numpy(), "fd": fd.numpy()}
+
+
+def activation_moments(remedy: Any, *, sigma_w2: float, sigma_b2: float, seed: int = 0,
+                       n: int = 1 << 20, **_: Any) -> dict[str, Any]:
+    """Monte Carlo means and SDs of phi(sqrt(q) z)^2 and phi'(sqrt(q) z)^2 at theory's q*."""
+    from gradbench.claims.activations import moment_point
+
+    q, at_fixed_point = moment_point(remedy.label, sigma_w2, sigma_b2)
+    gen = _generator(remedy, seed, sigma_w2=sigma_w2, sigma_b2=sigma_b2)
+    u = (torch.randn(n, generator=gen, dtype=torch.float64) * math.sqrt(q)).requires_grad_(True)
+    y = remedy.fn(u)
+    (dy,) = torch.autograd.grad(y.sum(), u)
+    phi2, dphi2 = (y.detach() ** 2).numpy(), (dy**2).numpy()
+    return {"q": q, "at_fixed_point": at_fixed_point, "n": n,
+            "phi2_mean": float(phi2.mean()), "phi2_sd": float(phi2.std(ddof=1)),
+            "dphi2_mean": float(dphi2.mean()), "dphi2_sd": float(dphi2.std(ddof=1))}
+
+
+# --------------------------------------------------------------------------------------
+# Normalizations and residual scalings
+# --------------------------------------------------------------------------------------
+
+AXES = {"features": -1, "batch": -2}
+
+
+def normalization_outputs(remedy: Any, *, seed: int = 0, draw: int = 0,
+                          **_: Any) -> dict[str, np.ndarray]:
+    """f(h), f(a h) and f(h + b) for a [4, 32, 64] float64 input of variance ~1e4.
+
+    ``a > 0`` and ``b`` are constant along the declared axis and differ across the others.
+    """
+    axis = AXES.get(str(remedy.meta.get("axis", "features")), -1)
+    gen = _generator(remedy, seed, draw=draw)
+    shape = (4, 32, 64)
+    h = torch.randn(shape, generator=gen, dtype=torch.float64) * 100.0 + 30.0
+    along = list(shape)
+    along[axis] = 1
+    a = 0.5 + 1.5 * torch.rand(along, generator=gen, dtype=torch.float64)
+    b = 200.0 * torch.randn(along, generator=gen, dtype=torch.float64)
+    fn = remedy.fn
+    with torch.no_grad():
+        return {"out": fn(h).numpy(), "out_scaled": fn(a * h).numpy(),
+                "out_shifted": fn(h + b).numpy()}
+
+
+def residual_alphas(remedy: Any, *, depth: int, **_: Any) -> dict[str, Any]:
+    """The scaling's alphas at ``depth`` and the model builder's declarations."""
+    alphas = np.array([float(remedy.fn(layer, depth)) for layer in range(1, depth + 1)])
+    w1 = remedy.meta.get("branch_weight_scale")
+    return {"alphas": alphas, "w1_scale": float(w1(depth)) if w1 else 1.0,
+            "zero_out": bool(remedy.meta.get("zero_out"))}
+
+
+def residual_depth_pair(remedy: Any, *, depth: int, seed: int = 0, seeds: int = 16,
+                        width: int = 256, **_: Any) -> dict[str, np.ndarray]:
+    """Per seed, end-to-end ln gradient growth of ReLU/He residual nets at ``depth`` and ``4 depth``."""
+    out = {}
+    for key, blocks in (("shallow", depth), ("deep", 4 * depth)):
+        spec = ResidualSpec(depth=blocks, width=width, activation="relu", init="he_normal",
+                            branch_scale=remedy.label)
+        m = measure(spec, seeds=seeds, batch=8, dtype="float64", seed=seed)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logs = np.log(m.act_grad_norms)
+        out[key] = logs[:, 0] - logs[:, -1]
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Optimizers and clipping
+# --------------------------------------------------------------------------------------
+
+SEEDS_EXACT = 3  # exact identities: a few networks per example suffice
+
+
+def _numpy(params: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
+    return {k: v.detach().cpu().double().numpy() for k, v in params.items()}
+
+
+def optimizer_first_step(remedy: Any, *, network: Spec, lr: float, seed: int = 0,
+                         **_: Any) -> dict[str, Any]:
+    """The first update of 3 float64 networks, the declared formula's, and <Delta w, g>."""
+    fs = first_step(network, TrainSpec(optimizer=remedy.label, lr=lr), seeds=SEEDS_EXACT,
+                    dtype="float64", seed=seed)
+    want: dict[str, np.ndarray] = {}
+    hyper: dict[str, float] = {}
+    if "first_step" in remedy.meta:
+        hyper = hyperparameters(remedy, lr=lr)
+        want = _numpy({n: first_step_update(remedy.label, fs.clipped[n], fs.before[n], lr=lr)
+                       for n in fs.delta})
+    inner = sum((fs.delta[n] * fs.grad[n]).flatten(1).sum(1) for n in fs.delta)
+    g2 = sum((fs.grad[n] ** 2).flatten(1).sum(1) for n in fs.delta)
+    return {"delta": _numpy(fs.delta), "before": _numpy(fs.before), "want": want,
+            "hyper": hyper, "seeds": SEEDS_EXACT,
+            "inner": (inner / (lr * g2)).cpu().numpy()}  # type: ignore[union-attr]
+
+
+def optimizer_vs_reference(remedy: Any, *, network: Spec, lr: float, seed: int = 0,
+                           steps: int = 5, **_: Any) -> dict[str, Any]:
+    """Largest relative parameter difference to the declared reference over ``steps`` steps."""
+    from gradbench.training import parameter_trajectory
+
+    mine = parameter_trajectory(network, TrainSpec(optimizer=remedy.label, lr=lr, steps=steps),
+                                seeds=SEEDS_EXACT, seed=seed)
+    ref = parameter_trajectory(
+        network, TrainSpec(optimizer=str(remedy.meta["reference"]), lr=lr, steps=steps),
+        seeds=SEEDS_EXACT, seed=seed)
+    diffs = [max(float(((a[k] - b[k]).abs() / (b[k].abs() + 1e-12)).max()) for k in a)
+             for a, b in zip(mine, ref)]
+    off = next((i + 1 for i, d in enumerate(diffs) if d > 1e-9), None)
+    return {"max_rel_diff": max(diffs), "first_step_off": off, "seeds": SEEDS_EXACT}
+
+
+def optimizer_training(remedy: Any, *, network: Spec, seed: int = 0, seeds: int = 4,
+                       steps: int = 20, **_: Any) -> dict[str, Any]:
+    """A short training probe at the optimizer's default learning rate."""
+    rec = train_probe(network, TrainSpec(optimizer=remedy.label, steps=steps), seeds=seeds,
+                      dtype="float64", seed=seed)
+    return {"loss_decreased": float(rec.loss_decreased.mean()),
+            "diverged": int(rec.diverged.sum()), "seeds": seeds}
+
+
+def _norms(tensors: dict[str, torch.Tensor], groups: list[list[str]]) -> np.ndarray:
+    """``[seeds, layers]`` Frobenius norms of each weight group."""
+    cols = [torch.sqrt(sum(tensors[n].flatten(1).norm(dim=1) ** 2 for n in g))  # type: ignore[misc]
+            for g in groups]
+    return torch.stack(cols, dim=1).cpu().numpy()
+
+
+def adaptive_invariance(remedy: Any, *, network: Spec, lr: float, scale: float,
+                        seed: int = 0, **_: Any) -> dict[str, Any]:
+    """rho_l = ||Delta W_l|| / (u sqrt(#nonzero)) vs its eps-shrunk value, and the loss-scale bound."""
+    fs = first_step(network, TrainSpec(optimizer=remedy.label, lr=lr), seeds=SEEDS_EXACT,
+                    dtype="float64", seed=seed)
+    scaled = first_step(network, TrainSpec(optimizer=remedy.label, lr=lr, loss_scale=scale),
+                        seeds=SEEDS_EXACT, dtype="float64", seed=seed)
+    big, zero = torch.tensor([1e100], dtype=torch.float64), torch.zeros(1, dtype=torch.float64)
+    u = float(first_step_update(remedy.label, big, zero, lr=lr, weight_decay=0.0).abs())
+    e = float(hyperparameters(remedy)["eps"]) * u / lr  # rmsprop: -(lr/s) g / (|g| + eps/s)
+    decay = {n: first_step_update(remedy.label, torch.zeros_like(w), w, lr=lr)
+             for n, w in fs.before.items()}  # AdamW's decoupled -lr wd w; 0 for the others
+    grad_part = {n: fs.delta[n] - decay[n] for n in fs.delta}
+    nonzero = _norms({n: (g != 0).double() for n, g in fs.grad.items()}, fs.groups)
+    rho = _norms(grad_part, fs.groups) / (u * nonzero)
+    rho_hat = _norms({n: u * g.abs() / (g.abs() + e) for n, g in fs.grad.items()},
+                     fs.groups) / (u * nonzero)
+    violation = 0.0
+    eps64 = torch.finfo(torch.float64).eps
+    for name in fs.delta:
+        g = fs.grad[name].abs()
+        diff = (scaled.delta[name] - fs.delta[name]).abs()
+        bound = (u * e / (min(1.0, scale) * g + e) + 8 * eps64) * (1 + 1e-9)
+        excess = (diff - bound - 1e-15 * fs.before[name].abs()).clamp(min=0) / bound
+        violation = max(violation, float(excess.max()) * 1e12)
+    return {"rho_error": float(np.max(np.abs(rho - rho_hat) / rho_hat)),
+            "rho_min": float(rho.min()), "scale_violation": violation, "seeds": SEEDS_EXACT}
+
+
+def clipping(spec: Spec, *, fraction: float, seed: int = 0, **_: Any) -> dict[str, Any]:
+    """Norm clipping at ``fraction`` x median global norm; value clipping at the median |g|."""
+    raw = first_step(spec, TrainSpec(optimizer="sgd", lr=1e-3), seeds=SEEDS_EXACT,
+                     dtype="float64", seed=seed)
+    single = [[n] for n in raw.grad]
+    total = np.sqrt((_norms(raw.grad, single) ** 2).sum(axis=1))
+    c = float(fraction * np.median(total))
+    fs = first_step(spec, TrainSpec(optimizer="sgd", lr=1e-3, clip_norm=c), seeds=SEEDS_EXACT,
+                    dtype="float64", seed=seed)
+    after = np.sqrt((_norms(fs.clipped, single) ** 2).sum(axis=1))
+    want = np.where(total > c, c * total / (total + 1e-6), total)
+    shares = _norms(fs.clipped, fs.groups) / _norms(fs.grad, fs.groups)
+    spread = float(np.nanmax(np.abs(shares / shares[:, :1] - 1.0)))
+    norm_error = max(float(np.max(np.abs(after - want) / want)), spread,
+                     float(np.max(np.maximum(after - c * (1 + 1e-12), 0) / c)))
+    flat = torch.cat([g.flatten(1) for g in raw.grad.values()], dim=1)
+    cv = min(float(row[row != 0].abs().median()) for row in flat)
+    fv = first_step(spec, TrainSpec(optimizer="sgd", lr=1e-3, clip_value=cv),
+                    seeds=SEEDS_EXACT, dtype="float64", seed=seed)
+    clipped = torch.cat([g.flatten(1) for g in fv.clipped.values()], dim=1)
+    cosine = torch.nn.functional.cosine_similarity(flat, clipped, dim=1).cpu().numpy()
+    sizes = np.array([[fv.grad[g[0]][0].numel() for g in fv.groups]], dtype=float)
+    cap_ok = bool(np.all(_norms(fv.clipped, fv.groups) <= np.sqrt(sizes) * cv * (1 + 1e-12)))
+    return {"max_norm": c, "largest_after": float(after.max()), "norm_error": norm_error,
+            "cosine_max": float(cosine.max()), "layer_cap_ok": cap_ok, "seeds": SEEDS_EXACT}
+
+
+def _log10_ratio(spec: Spec, optimizer: str, seeds: int, seed: int) -> np.ndarray:
+    rec = train_probe(spec, TrainSpec(optimizer=optimizer, steps=1), seeds=seeds,
+                      dtype="float64", seed=seed)
+    ratio = rec.update_ratio[:, 0]
+    with np.errstate(divide="ignore"):
+        return np.log10(ratio[:, 0] / ratio[:, -1])  # type: ignore[no-any-return]
+
+
+def first_layer_ratios(spec: Spec, *, optimizer: str, expected: str, seeds: int = 16,
+                       seed: int = 0, **_: Any) -> dict[str, np.ndarray]:
+    """Per seed, log10 of the first-layer over the last-layer relative update at step 1."""
+    out = {"log10_ratio": _log10_ratio(spec, optimizer, seeds, seed)}
+    if expected == "helps":
+        out["sgd_log10_ratio"] = _log10_ratio(spec, "sgd", seeds, seed)
+    return out
+
+
+
+
+def stability_settings(remedy: Any, *, seed: int = 0, seeds: int = 16, batch: int = 32,
+                       **_: Any) -> list[tuple[Spec, Measurement]]:
+    """The gradient probe in each setting of ``stable_as_declared`` / ``stable_somewhere``."""
+    from gradbench.claims.stability import setting_spec, settings_of
+
+    specs = [setting_spec(remedy, s) for s in settings_of(remedy, declared_only=False)]
+    return [(spec, measure(spec, seeds=seeds, batch=batch, seed=seed)) for spec in specs]
+
+
+__all__ = [
+    "activation_moments", "activation_points", "adaptive_invariance", "clipping",
+    "first_layer_ratios", "initializer_draw", "jacobian", "network", "normalization_outputs",
+    "optimizer_first_step", "optimizer_training", "optimizer_vs_reference",
+    "residual_alphas", "residual_depth_pair", "stability_settings",
+]

@@ -1,0 +1,168 @@
+"""The claim registry: every claim gradbench checks is registered here, once.
+
+A claim is a pre-registered statistical (or exact) statement about a *subject*: a
+network spec (``"network"`` claims such as ``mean_field_slope``) or a registered remedy
+(``"initializer"``, ``"activation"``, ... claims such as ``initializer_variance``). It
+carries its statement, test statistic, validity domain and source, says which subjects
+it applies to, names the torch-side routine that measures what it needs, and turns that
+measurement (plain NumPy data) into a :class:`~gradbench.records.Verdict`.
+
+Suites, ``gradbench validate``, :func:`gradbench.check` and the report all go through
+:func:`check` and :data:`CLAIMS`, so a verdict means the same thing everywhere. This
+module never imports torch: measurements are imported lazily from the module named in
+:attr:`Claim.measure`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from gradbench.errors import InvalidArgument, choices_hint
+from gradbench.records import Verdict
+
+Subject = Literal[
+    "network", "activation", "initializer", "normalization", "residual", "optimizer"
+]
+SUBJECTS: tuple[Subject, ...] = (
+    "network", "activation", "initializer", "normalization", "residual", "optimizer"
+)
+Role = Literal["consistency", "theory", "stability", "behaviour"]
+ROLES: dict[Role, str] = {
+    "consistency": "the remedy does what it declares (its own documented property)",
+    "theory": "a measurement agrees with the theory computed for that configuration",
+    "stability": "gradients neither vanish nor explode with depth",
+    "behaviour": "a documented effect of the remedy on training or on gradients",
+}
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A registered claim.
+
+    Attributes:
+        name: registry name, e.g. ``"initializer_variance"``.
+        statement: what is claimed, in one sentence.
+        statistic: the test statistic and the test, in one sentence.
+        domain: where the claim is valid (and where it is not applied).
+        source: the paper the claim comes from (and the docs section).
+        subjects: what the claim is about: ``"network"`` (a spec) and/or remedy kinds.
+        role: ``consistency``, ``theory``, ``stability`` or ``behaviour`` (:data:`ROLES`).
+        measure: ``"module:function"`` of the torch-side routine that measures what the
+            claim needs, called as ``measure(subject, **config)``; imported lazily.
+        evaluate: ``evaluate(subject, data, alpha, **config) -> Verdict``; torch-free.
+        applies: ``applies(remedy_or_spec) -> reason or None``: why the claim does not
+            apply to that subject (``None``: it applies).
+        standard: a standard claim of its kind, run on a remedy that declares nothing.
+    """
+
+    name: str
+    statement: str
+    statistic: str
+    domain: str
+    source: str
+    subjects: tuple[Subject, ...]
+    role: Role
+    measure: str
+    evaluate: Callable[..., Verdict]
+    applies: Callable[[Any], str | None]
+    standard: bool = True
+
+    def measure_fn(self) -> Callable[..., Any]:
+        """The measuring routine (imports its module, which may import torch)."""
+        module, _, attr = self.measure.partition(":")
+        return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The claim's description as JSON-safe data (for docs and reports)."""
+        keys = ("name", "statement", "statistic", "domain", "source", "role", "standard")
+        return {**{k: getattr(self, k) for k in keys}, "subjects": list(self.subjects)}
+
+
+CLAIMS: dict[str, Claim] = {}
+
+
+def _always(subject: Any) -> str | None:
+    return None
+
+
+def claim(
+    name: str,
+    *,
+    statement: str,
+    statistic: str,
+    domain: str,
+    source: str,
+    subjects: Subject | tuple[Subject, ...],
+    role: Role,
+    measure: str,
+    applies: Callable[[Any], str | None] = _always,
+    standard: bool = True,
+) -> Callable[[Callable[..., Verdict]], Callable[..., Verdict]]:
+    """Register the decorated ``evaluate(subject, data, alpha, **config)`` as claim ``name``.
+
+    Raises:
+        InvalidArgument: ``name`` is already registered, or ``subject``/``role`` unknown.
+    """
+    subject_tuple = (subjects,) if isinstance(subjects, str) else tuple(subjects)
+    for subject in subject_tuple:
+        if subject not in SUBJECTS:
+            raise InvalidArgument(
+                f"subject={subject!r} is unknown; {choices_hint(subject, SUBJECTS)}"
+            )
+    if role not in ROLES:
+        raise InvalidArgument(f"role={role!r} is unknown; {choices_hint(role, ROLES)}")
+
+    def decorate(fn: Callable[..., Verdict]) -> Callable[..., Verdict]:
+        if name in CLAIMS:
+            raise InvalidArgument(f"claim {name!r} is already registered")
+        CLAIMS[name] = Claim(name, statement, statistic, domain, source, subject_tuple, role,
+                             measure, fn, applies, standard)
+        return fn
+
+    return decorate
+
+
+def _ensure_loaded() -> None:
+    importlib.import_module("gradbench.claims")
+
+
+def get_claim(name: str) -> Claim:
+    """The claim registered as ``name``.
+
+    Raises:
+        InvalidArgument: unknown name (the message lists the known ones).
+    """
+    _ensure_loaded()
+    try:
+        return CLAIMS[name]
+    except KeyError:
+        raise InvalidArgument(f"claim {name!r} is unknown; {choices_hint(name, CLAIMS)}") from None
+
+
+def claims_for(subject: Subject) -> Iterator[Claim]:
+    """Registered claims about ``subject``, in registration order."""
+    _ensure_loaded()
+    return (c for c in CLAIMS.values() if subject in c.subjects)
+
+
+def why_not(claim_: Claim, target: Any) -> str | None:
+    """Why ``claim_`` does not apply to ``target`` (a spec or remedy), or ``None``."""
+    try:
+        return claim_.applies(target)
+    except InvalidArgument as exc:
+        return str(exc)
+
+
+def subject_dict(target: Any, config: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``Verdict.spec`` of a case: the spec's dict, or the remedy plus its configuration."""
+    if hasattr(target, "to_dict") and hasattr(target, "family"):
+        base = target.to_dict()
+    else:
+        base = {"kind": target.kind, "remedy": target.label}
+    def plain(value: Any) -> Any:
+        return value.to_dict() if hasattr(value, "to_dict") else value
+
+    return {**base, **{k: plain(v) for k, v in config.items() if not k.startswith("_")}}

@@ -1,0 +1,148 @@
+r"""Claims about initializers: the weights they draw have the law they declare.
+
+An initializer declares ``variance(fan_in, fan_out, **params)`` and ``distribution``
+(``"normal"``, ``"uniform"``, ``"orthogonal"`` or ``"identity"``) at its registration.
+The claims draw one ``fan_out x fan_in`` weight in float64 with a seeded generator, on
+non-square shapes too (so a fan-in/fan-out mix-up shows), and test it against that
+declaration, not against the code that drew it.
+
+For i.i.d. entries with variance :math:`\sigma^2` and kurtosis :math:`\kappa` (3 for a
+normal, 9/5 for a uniform), the mean square :math:`m_2` of :math:`n` entries has
+:math:`E m_2 = \sigma^2` and :math:`\mathrm{Var}\, m_2 = (\kappa - 1)\sigma^4/n`, so
+:math:`z = (m_2/\sigma^2 - 1)\sqrt{n/(\kappa-1)}` is standard normal to
+:math:`O(n^{-1/2})`. At :math:`n \ge 128^2` a 10% variance error is :math:`z \ge 9`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from scipy import stats as sps
+
+from gradbench.claims._registry import claim
+from gradbench.claims._verdicts import exact, verdict, z_test
+from gradbench.records import Verdict
+
+KURTOSIS = {"normal": 3.0, "uniform": 9.0 / 5.0}
+RANDOM = ("normal", "uniform")
+SOURCE = ("Glorot & Bengio 2010; He et al. 2015; Saxe et al. 2014; PyTorch test/nn/test_init.py "
+          "(KS tests of declared laws)")
+
+
+def declared_variance(remedy: Any, fan_in: int, fan_out: int) -> float:
+    """The variance of one entry that ``remedy`` declares for a ``fan_out x fan_in`` weight."""
+    return float(remedy.meta["variance"](fan_in, fan_out, **remedy.params))
+
+
+def _declares(*distributions: str) -> Any:
+    def applies(remedy: Any) -> str | None:
+        meta: Mapping[str, Any] = getattr(remedy, "meta", {})
+        if "variance" not in meta or meta.get("variance_measured"):
+            return "the initializer declares no variance"
+        if meta.get("distribution") not in distributions:
+            return (f"declared distribution {meta.get('distribution')!r} is not one of "
+                    f"{', '.join(distributions)}")
+        return None
+
+    return applies
+
+
+@claim(
+    "initializer_variance",
+    statement="The weights' mean square equals the declared variance(fan_in, fan_out), on "
+    "square and non-square layers, and their mean is 0.",
+    statistic="z-test of the mean square against the declared variance with the "
+    "distribution's kurtosis (i.i.d. entries); exact comparison for orthogonal and identity "
+    "weights, whose mean square is deterministic",
+    domain="initializers declaring variance and distribution normal, uniform, orthogonal or "
+    "identity; shapes fan_in, fan_out >= 128",
+    source=SOURCE,
+    subjects="initializer",
+    role="consistency",
+    measure="gradbench.claim_probes:initializer_draw",
+    applies=_declares("normal", "uniform", "orthogonal", "identity"),
+)
+def initializer_variance(remedy: Any, data: Mapping[str, np.ndarray], alpha: float,
+                         fan_in: int, fan_out: int, **config: Any) -> Verdict:
+    """Mean square vs declared variance (and mean 0), in float64."""
+    w = data["weights"]
+    cfg = {"fan_in": fan_in, "fan_out": fan_out, **config}
+    want = declared_variance(remedy, fan_in, fan_out)
+    m2, n = float(np.mean(w * w)), int(w.size)
+    dist = remedy.meta["distribution"]
+    if dist not in KURTOSIS:  # orthogonal / identity: ||W||_F^2 = gain^2 min(in, out) exactly
+        return exact("initializer_variance", remedy, cfg, predicted=want, measured=m2,
+                     worst=abs(m2 - want) / (1e-12 * want + 1e-300), alpha=alpha, n=n,
+                     tolerance="relative 1e-12 (deterministic mean square)")
+    se = want * math.sqrt((KURTOSIS[dist] - 1.0) / n)
+    mean_z = float(np.mean(w)) / math.sqrt(want / n)
+    result = z_test("initializer_variance", remedy, cfg, estimate=m2, se=se, predicted=want,
+                    alpha=alpha / 2, n=n, what=f"the mean square of {n} {dist} entries")
+    mean_p = float(2 * sps.norm.sf(abs(mean_z)))
+    if mean_p < alpha / 2:
+        return verdict("initializer_variance", remedy, cfg, predicted=0.0,
+                       measured=float(np.mean(w)), statistic=mean_z, pvalue=mean_p,
+                       ci=(result.ci_low, result.ci_high), alpha=alpha, passed=False,
+                       effect=mean_z, n=n, method="two-sided z-test of the entries' mean",
+                       note="the weights are not centred")
+    return result
+
+
+@claim(
+    "initializer_distribution",
+    statement="The entries follow the declared distribution (normal or uniform) with the "
+    "declared variance.",
+    statistic="one-sample Kolmogorov-Smirnov test of all entries against N(0, var) or "
+    "U(-sqrt(3 var), sqrt(3 var))",
+    domain="initializers declaring i.i.d. normal or uniform entries",
+    source=SOURCE,
+    subjects="initializer",
+    role="consistency",
+    measure="gradbench.claim_probes:initializer_draw",
+    applies=_declares(*RANDOM),
+)
+def initializer_distribution(remedy: Any, data: Mapping[str, np.ndarray], alpha: float,
+                             fan_in: int, fan_out: int, **config: Any) -> Verdict:
+    """KS test of the entries against the declared law."""
+    values = data["weights"].ravel()
+    want = declared_variance(remedy, fan_in, fan_out)
+    if remedy.meta["distribution"] == "normal":
+        ks = sps.kstest(values, "norm", args=(0.0, math.sqrt(want)))
+    else:
+        a = math.sqrt(3 * want)
+        ks = sps.kstest(values, "uniform", args=(-a, 2 * a))
+    return verdict("initializer_distribution", remedy,
+                   {"fan_in": fan_in, "fan_out": fan_out, **config}, predicted=want,
+                   measured=float(values.var()), statistic=float(ks.statistic),
+                   pvalue=float(ks.pvalue), ci=(math.nan, math.nan), alpha=alpha,
+                   passed=bool(ks.pvalue >= alpha), n=int(values.size),
+                   method=f"Kolmogorov-Smirnov test against the declared "
+                   f"{remedy.meta['distribution']} law (predicted/measured: variance)")
+
+
+@claim(
+    "initializer_orthogonal",
+    statement="An orthogonal initializer's weight is gain times a (semi-)orthogonal matrix: "
+    "every singular value equals the gain sqrt(variance * max(fan_in, fan_out)).",
+    statistic="largest relative deviation of a singular value from the gain (exact, float64)",
+    domain="initializers declaring distribution orthogonal",
+    source="Saxe et al. 2014 (arXiv:1312.6120); Mezzadri 2007 (Haar measure)",
+    subjects="initializer",
+    role="consistency",
+    measure="gradbench.claim_probes:initializer_draw",
+    applies=_declares("orthogonal"),
+)
+def initializer_orthogonal(remedy: Any, data: Mapping[str, np.ndarray], alpha: float,
+                           fan_in: int, fan_out: int, **config: Any) -> Verdict:
+    """Singular values of the drawn weight vs the declared gain."""
+    sv = np.linalg.svd(data["weights"], compute_uv=False)
+    gain = math.sqrt(declared_variance(remedy, fan_in, fan_out) * max(fan_in, fan_out))
+    worst = float(np.max(np.abs(sv / gain - 1.0))) / 1e-10
+    return exact("initializer_orthogonal", remedy,
+                 {"fan_in": fan_in, "fan_out": fan_out, **config}, predicted=gain,
+                 measured=float(sv.min()), worst=worst, alpha=alpha, n=int(sv.size),
+                 tolerance="relative 1e-10", ci=(float(sv.min()), float(sv.max())),
+                 note="measured: smallest singular value; CI: smallest and largest")
