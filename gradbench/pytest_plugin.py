@@ -46,6 +46,7 @@ class RunState:
     report_path: str | None
     cases: list[dict[str, Any]] = field(default_factory=list)
     failed_claims: int = 0
+    selection: Any = None
 
 
 def _case_failed(case: dict[str, Any]) -> bool:
@@ -110,6 +111,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         ("json", "", "write the gradbench results (pytest-benchmark JSON layout) to this path"),
         ("report", "", "also render the results as a self-contained HTML report at this path"),
         ("progress", "off", "on: a line per finished test with cases, failed claims, elapsed"),
+        ("candidate", "", "validate this remedy (pkg.module:object or a registered name): "
+         "only it and the baselines of its kind are covered"),
+        ("candidate-kind", "", "the candidate's kind, when it cannot be inferred"),
     ]
     for name, default, help_text in options:
         dest = name.replace("-", "_")
@@ -117,6 +121,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             f"--gradbench-{name}", dest=f"gradbench_{dest}", default=None, help=help_text
         )
         parser.addini(f"gradbench_{dest}", help_text, default=default)
+    group.addoption("--gradbench-remedy", dest="gradbench_remedy", action="append",
+                    default=[], help="also cover this remedy (pkg.module:object); repeatable")
 
 
 def _int_option(config: pytest.Config, name: str) -> int | None:
@@ -142,6 +148,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "gradbench_cuda: needs a CUDA device (skipped when none is available)",
         "gradbench_slow: long-running; only in the full profile",
         "gradbench_statistical: a calibrated statistical claim",
+        "gradbench_remedies(kind, claims): parametrize (remedy, claim) over the registry",
     ):
         config.addinivalue_line("markers", line)
     try:
@@ -176,9 +183,40 @@ def pytest_configure(config: pytest.Config) -> None:
     _PROGRESS = None
     if progress == "on" and not hasattr(config, "workerinput"):
         _PROGRESS = Progress(config)
+    config.stash[STATE].selection = _selection(config)
     if hasattr(config, "workerinput"):
         _share_cores(int(config.workerinput.get("workercount", 1)))
     _register_hypothesis_profiles(profile, config.getoption("hypothesis_profile", None))
+
+
+def _selection(config: pytest.Config) -> Any:
+    """Register ``--gradbench-remedy`` and ``--gradbench-candidate`` remedies; the run's selection."""
+    from gradbench.suite import Selection
+
+    targets = list(config.getoption("gradbench_remedy") or [])
+    candidate = str(_option(config, "candidate")).strip()
+    kind = str(_option(config, "candidate_kind")).strip() or None
+    if not targets and not candidate:
+        return Selection()
+    from gradbench.candidate import register_target
+
+    try:
+        added = [register_target(target) for target in targets]
+        chosen = register_target(candidate, kind) if candidate else None
+    except InvalidArgument as exc:
+        raise pytest.UsageError(str(exc)) from None
+    imported = [r for t, r in zip([*targets, candidate], [*added, chosen]) if ":" in t and r]
+    return Selection(candidate=chosen, added=tuple(imported))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Unregister the remedies this session registered (``--gradbench-remedy``/``-candidate``)."""
+    if STATE not in config.stash or config.stash[STATE].selection is None:
+        return
+    from gradbench import registry
+
+    for kind, name in config.stash[STATE].selection.added:
+        registry.unregister(kind, name)
 
 
 def _share_cores(workers: int) -> None:
@@ -240,7 +278,18 @@ def gradbench_config(request: pytest.FixtureRequest) -> GradbenchConfig:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Parametrize ``gradbench_device`` over the requested devices; CUDA skips cleanly if absent."""
+    """Parametrize ``gradbench_device`` over the requested devices (CUDA skips cleanly if
+    absent), and ``(remedy, claim)`` of ``gradbench_remedies``-marked tests over the registry."""
+    marker = metafunc.definition.get_closest_marker("gradbench_remedies")
+    if marker is not None:
+        from gradbench import registry
+        from gradbench.suite import cases
+
+        kind, claims = marker.kwargs["kind"], marker.kwargs["claims"]
+        pairs = cases(kind, claims, metafunc.config.stash[STATE].selection)
+        metafunc.parametrize(("remedy", "claim"),
+                             [(registry.lookup(kind, r), c) for r, c in pairs],
+                             ids=[f"{r}-{c}" for r, c in pairs])
     if "gradbench_device" in metafunc.fixturenames:
         devices = metafunc.config.stash[STATE].devices
         metafunc.parametrize(
@@ -251,6 +300,22 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             ],
             ids=devices,
         )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Validation runs keep only the tests parametrized over the candidate's kind."""
+    if STATE not in config.stash:
+        return
+    candidate = config.stash[STATE].selection.candidate
+    if candidate is None:
+        return
+    keep, drop = [], []
+    for item in items:
+        marker = item.get_closest_marker("gradbench_remedies")
+        (keep if marker is not None and marker.kwargs["kind"] == candidate[0] else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -279,8 +344,12 @@ class Recorder:
         verdict: Any = None,
         source: str = "",
         extra: dict[str, Any] | None = None,
+        remedy: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Record one case (a claim checked on one spec) for the JSON and the report."""
+        """Record one case (a claim checked on one spec) for the JSON and the report.
+
+        ``remedy`` (``{"kind", "name", "origin"}``) names the remedy the case covers.
+        """
         from gradbench.specs import spec_label
 
         cases = self._item.stash.setdefault(ITEM_CASES, [])
@@ -296,6 +365,8 @@ class Recorder:
             "verdict": to_jsonable(verdict),
             "extra": to_jsonable(extra or {}),
         }
+        if remedy is not None:
+            case["remedy"] = dict(remedy)
         cases.append(case)
         bench = getattr(self._item, "funcargs", {}).get("benchmark")
         if bench is not None:
@@ -307,6 +378,53 @@ class Recorder:
 def gradbench_record(request: pytest.FixtureRequest) -> Recorder:
     """Record a case: ``gradbench_record(claim=..., spec=..., measurement=..., verdict=...)``."""
     return Recorder(request.node)
+
+
+@pytest.fixture
+def run_claim(request: pytest.FixtureRequest, gradbench_record: Recorder,
+              gradbench_device: str) -> Any:
+    """``run_claim(target, claim, *, extra=None, **config) -> Verdict``: check, record, assert.
+
+    ``extra`` (a dict, or ``verdict -> dict``) is recorded with the case for the report.
+
+    ``target`` is a spec or a remedy; network claims measure ``profile.seeds`` networks of
+    ``profile.batch`` examples on the test's device unless ``config`` says otherwise; every
+    seed derives from the configuration and ``--gradbench-base-seed``; alpha is the
+    profile's per-case level. A failing claim raises ``AssertionError`` naming the claim,
+    prediction, measurement, interval and configuration (Hypothesis then shrinks it).
+    """
+    from gradbench import claims
+    from gradbench.suite import origin
+
+    state = request.config.stash[STATE]
+    callspec = getattr(request.node, "callspec", None)
+    covered = callspec.params.get("remedy") if callspec is not None else None
+    remedy = None
+    if covered is not None:
+        remedy = {"kind": covered.kind, "name": covered.label,
+                  "origin": origin(covered.kind, covered.label, state.selection)}
+
+    def run(target: Any, claim: str, *, extra: Any = None, **config: Any) -> Any:
+        target = claims.resolve(target)
+        network = claims.subject_of(target) == "network"
+        if network:
+            config = {"seeds": state.profile.seeds, "batch": state.profile.batch,
+                      "device": gradbench_device, "dtype": "float32", **config}
+        data, verdict = claims.evaluate_case(target, claim, alpha=state.profile.case_alpha,
+                                             seed=state.base_seed, **config)
+        prediction = None
+        if network and hasattr(data, "batch"):
+            from gradbench import theory
+
+            prediction = theory.predict(target, batch=data.batch)
+        gradbench_record(claim=claim, spec=target if network else verdict.spec,
+                         measurement=data if hasattr(data, "act_grad_norms") else None,
+                         prediction=prediction, verdict=verdict, source=verdict.source,
+                         extra=extra(verdict) if callable(extra) else extra, remedy=remedy)
+        assert verdict.passed, claims.explain(verdict)
+        return verdict
+
+    return run
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -373,6 +491,7 @@ def run_info(config: pytest.Config) -> dict[str, Any]:
         "profile": state.profile.name,
         "base_seed": state.base_seed,
         "devices": state.devices,
+        "candidate": list(state.selection.candidate) if state.selection.candidate else None,
     }
 
 

@@ -1,8 +1,11 @@
 """Hypothesis strategies over spec objects (small configs and integer seeds, never tensors).
 
-Every bound can be narrowed by the caller, e.g.
-``mlp_specs(depths=st.integers(10, 20), activations=["tanh"])``. Failing properties
-then shrink to a minimal depth / width / remedy combination.
+Remedy names are drawn from the registry when not given (built-ins, ``gradbench.remedies``
+entry points and remedies registered at run time alike). Every bound can be narrowed by
+the caller, e.g. ``mlp_specs(depths=st.integers(10, 20), activations=["tanh"])``.
+Failing properties then shrink to a minimal depth / width / remedy combination. To
+cover every remedy deterministically in a suite, parametrize over them with
+:func:`gradbench.suite.for_each` and let Hypothesis draw the other axes.
 """
 
 from __future__ import annotations
@@ -12,27 +15,31 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from gradbench import registry
 from gradbench.specs import CELLS, MLPSpec, ResidualSpec, RNNSpec
 
-SMOOTH_ACTIVATIONS = ("tanh", "erf", "sigmoid", "gelu", "silu", "softplus", "elu", "selu")
-ACTIVATIONS = ("linear", "relu", "leaky_relu", *SMOOTH_ACTIVATIONS)
-INITS = (
-    "he_normal",
-    "he_uniform",
-    "xavier_normal",
-    "xavier_uniform",
-    "lecun_normal",
-    "orthogonal",
-    "torch_default",
-)
-BRANCH_SCALES = ("1", "1/sqrt(L)", "1/l", "skipinit", "rezero", "fixup")
-NORMS = (None, "batchnorm", "layernorm", "rmsnorm")
-
 Choice = Sequence[Any] | st.SearchStrategy[Any]
+MEAN_FIELD_INITS = ("xavier_normal", "lecun_normal")
+"""Inits every activation's mean-field property is drawn with, besides those it declares
+(He init puts GELU/SiLU on a nearly marginal length map whose finite-width fluctuations
+mean field does not model; docs/theory.md §1.1)."""
 
 
-def _strategy(value: Choice) -> st.SearchStrategy[Any]:
+def _strategy(value: Choice | None, kind: str) -> st.SearchStrategy[Any]:
+    if value is None:
+        return st.sampled_from(registry.names(kind))  # type: ignore[arg-type]
     return value if isinstance(value, st.SearchStrategy) else st.sampled_from(list(value))
+
+
+def remedies(kind: str) -> st.SearchStrategy[str]:
+    """Any registered remedy name of ``kind`` (resolved when drawn, so late registrations count)."""
+    return st.deferred(lambda: st.sampled_from(registry.names(kind)))  # type: ignore[arg-type]
+
+
+def mean_field_inits(activation: Any) -> list[str]:
+    """Inits a mean-field property of ``activation`` (a Remedy) is drawn with."""
+    declared = [s["init"] for s in activation.meta.get("stable_for", ()) if "init" in s]
+    return list(dict.fromkeys([*MEAN_FIELD_INITS, *declared]))
 
 
 def seeds() -> st.SearchStrategy[int]:
@@ -48,22 +55,22 @@ def sigma_b2s(max_value: float = 0.3) -> st.SearchStrategy[float]:
 def mlp_specs(
     depths: st.SearchStrategy[int] = st.integers(2, 30),
     widths: Choice = (32, 64, 128),
-    activations: Choice = ACTIVATIONS,
-    inits: Choice = INITS,
+    activations: Choice | None = None,
+    inits: Choice | None = None,
     sigma_w2s: st.SearchStrategy[float | None] = st.none(),
     sigma_b2: st.SearchStrategy[float | None] = st.just(0.0),
     norms: Choice = (None,),
 ) -> st.SearchStrategy[MLPSpec]:
-    """Random :class:`MLPSpec` objects; every argument narrows one field."""
+    """Random :class:`MLPSpec` objects; every argument narrows one field (None: the registry)."""
     return st.builds(
         MLPSpec,
         depth=depths,
-        width=_strategy(widths),
-        activation=_strategy(activations),
-        init=_strategy(inits),
+        width=_strategy(widths, ""),
+        activation=_strategy(activations, "activation"),
+        init=_strategy(inits, "initializer"),
         sigma_w2=sigma_w2s,
         sigma_b2=sigma_b2,
-        norm=_strategy(norms),
+        norm=_strategy(norms, "normalization"),
     )
 
 
@@ -72,19 +79,19 @@ def residual_specs(
     widths: Choice = (32, 64, 128),
     activations: Choice = ("relu", "tanh"),
     inits: Choice = ("he_normal",),
-    branch_scales: Choice = BRANCH_SCALES,
+    branch_scales: Choice | None = None,
     norms: Choice = (None,),
 ) -> st.SearchStrategy[ResidualSpec]:
-    """Random :class:`ResidualSpec` objects."""
+    """Random :class:`ResidualSpec` objects (branch scales from the registry by default)."""
     return st.builds(
         ResidualSpec,
         depth=depths,
-        width=_strategy(widths),
-        activation=_strategy(activations),
-        init=_strategy(inits),
+        width=_strategy(widths, ""),
+        activation=_strategy(activations, "activation"),
+        init=_strategy(inits, "initializer"),
         sigma_b2=st.just(0.0),
-        norm=_strategy(norms),
-        branch_scale=_strategy(branch_scales),
+        norm=_strategy(norms, "normalization"),
+        branch_scale=_strategy(branch_scales, "residual"),
     )
 
 
@@ -98,10 +105,10 @@ def rnn_specs(
     """Random :class:`RNNSpec` objects."""
     return st.builds(
         RNNSpec,
-        cell=_strategy(cells),
-        hidden=_strategy(hiddens),
+        cell=_strategy(cells, ""),
+        hidden=_strategy(hiddens, ""),
         steps=steps,
-        init=_strategy(inits),
+        init=_strategy(inits, "initializer"),
         recurrent_scale=recurrent_scales,
         sigma_b2=st.just(0.0),
     )
