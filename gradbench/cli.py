@@ -36,6 +36,14 @@ def next_report_path(folder: str | Path, name: str) -> Path:
     return folder / f"{max(numbers, default=0) + 1:04d}_{name}.json"
 
 
+def default_suites() -> Path:
+    """The suites folder: ``./suites`` when present, else the one beside the package."""
+    here = Path("suites")
+    if here.is_dir():
+        return here
+    return Path(__file__).resolve().parent.parent / "suites"
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """The main job: run the suite (quick profile, CPU by default) and write JSON + HTML."""
     import pytest
@@ -166,11 +174,12 @@ def _defaults(obj: Callable[..., Any]) -> dict[str, Any]:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    """Validate a user remedy against the standard battery."""
+    """Validate a user remedy: the suites with the candidate substituted."""
     from gradbench import validate
 
     result = validate.validate(
-        args.target, kind=args.kind, profile=args.profile, out_dir=args.out_dir
+        args.target, kind=args.kind, profile=args.profile, out_dir=args.out_dir,
+        base_seed=args.base_seed, pytest_args=args.pytest_args,
     )
     print(result.format_table())
     return int(result.exit_code)
@@ -226,9 +235,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     va = sub.add_parser("validate", help="validate a remedy given as pkg.module:object")
     va.add_argument("target")
-    va.add_argument("--kind", default=None)
+    va.add_argument("--kind", default=None, help="initializer, activation, normalization, "
+                    "residual or optimizer (inferred when unambiguous)")
     va.add_argument("--profile", choices=sorted(PROFILES), default="quick")
     va.add_argument("--out-dir", default="reports")
+    va.add_argument("--base-seed", type=int, default=0)
+    va.add_argument("pytest_args", nargs=argparse.REMAINDER, help="extra pytest arguments")
     va.set_defaults(func=cmd_validate)
     return parser
 

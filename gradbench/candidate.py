@@ -1,0 +1,308 @@
+"""Register a user's remedy (``pkg.module:object``) so the suites cover it.
+
+Used by ``gradbench validate`` (the candidate) and ``gradbench run --remedy`` (an extra
+remedy), through the plugin options ``--gradbench-candidate`` / ``--gradbench-remedy``,
+so every process of a run (xdist workers included) registers the same remedy.
+
+A remedy may declare, as attributes of the object:
+
+* ``gradbench_kind``: ``initializer``, ``activation``, ``normalization``, ``residual`` or
+  ``optimizer``; otherwise it is inferred where unambiguous (a ``torch.optim.Optimizer``
+  class or factory; a function filling one tensor in place; an elementwise
+  tensor-to-tensor function; a shape-preserving non-elementwise one; ``alpha(layer,
+  depth) -> float``);
+* ``gradbench_name``: the registry name (default: ``__name__``);
+* ``gradbench_meta``: declarations, the same keys built-ins declare (``variance``,
+  ``distribution``, ``stable_for``, ``invariances``, ``axis``, ``law``, ``bounded``,
+  ``reference``, ``first_step``, ``documented``, ``kinks``); each adds the claims that
+  check it;
+* ``gradbench_claims``: claim names; when given, only these claims are run.
+
+A remedy that declares nothing is run through every standard claim of its kind. An
+initializer without a declared variance gets its variance *measured* (mean square of a
+float64 draw) so theory can still predict for it. Remedies run behind a guard that
+turns a wrong shape, NaN or a wrong return type into one ``RemedyFailed`` sentence.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from gradbench import registry
+from gradbench.errors import InvalidArgument, RemedyFailed, choices_hint
+
+# --------------------------------------------------------------------------------------
+# Guards: a misbehaving remedy becomes one RemedyFailed sentence
+# --------------------------------------------------------------------------------------
+
+
+def _same_shape(kind: str, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def guarded(x: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        y = fn(x, *args, **kwargs)
+        if not isinstance(y, Tensor) or y.shape != x.shape:
+            got = tuple(y.shape) if isinstance(y, Tensor) else type(y).__name__
+            raise RemedyFailed(f"{kind} {name!r} returned {got} for an input of shape "
+                               f"{tuple(x.shape)}")
+        if not bool(torch.isfinite(y[torch.isfinite(x)]).all()):
+            raise RemedyFailed(f"{kind} {name!r} returned NaN or inf for finite inputs")
+        return y
+
+    return guarded
+
+
+def _guard_initializer(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def guarded(w: Tensor, *args: Any, **kwargs: Any) -> None:
+        out = fn(w, *args, **kwargs)
+        if isinstance(out, Tensor) and out is not w:
+            if out.shape != w.shape:
+                raise RemedyFailed(f"initializer {name!r} returned shape {tuple(out.shape)} "
+                                   f"for a weight of shape {tuple(w.shape)}")
+            with torch.no_grad():
+                w.copy_(out)
+        if not bool(torch.isfinite(w).all()):
+            raise RemedyFailed(f"initializer {name!r} filled the weight with NaN or inf")
+
+    return guarded
+
+
+def _guard_residual(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def guarded(layer: int, depth: int, *args: Any, **kwargs: Any) -> float:
+        alpha = fn(layer, depth, *args, **kwargs)
+        try:
+            value = float(alpha)
+        except (TypeError, ValueError):
+            raise RemedyFailed(f"residual scaling {name!r} returned a "
+                               f"{type(alpha).__name__}, not a number") from None
+        if not math.isfinite(value):
+            raise RemedyFailed(f"residual scaling {name!r} returned {value} for layer {layer}")
+        return value
+
+    return guarded
+
+
+def _guard_optimizer(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def guarded(params: Any, *args: Any, **kwargs: Any) -> torch.optim.Optimizer:
+        opt = fn(params, *args, **kwargs)
+        if not isinstance(opt, torch.optim.Optimizer):
+            raise RemedyFailed(f"optimizer {name!r} returned a {type(opt).__name__}, "
+                               "not a torch.optim.Optimizer")
+        return opt
+
+    return guarded
+
+
+GUARDS: dict[str, Callable[[str, Callable[..., Any]], Callable[..., Any]]] = {
+    "initializer": _guard_initializer,
+    "activation": functools.partial(_same_shape, "activation"),
+    "normalization": functools.partial(_same_shape, "normalization"),
+    "residual": _guard_residual,
+    "optimizer": _guard_optimizer,
+}
+
+
+# --------------------------------------------------------------------------------------
+# Kind inference
+# --------------------------------------------------------------------------------------
+
+
+def _is_optimizer(obj: Any) -> bool:
+    if isinstance(obj, type):
+        return issubclass(obj, torch.optim.Optimizer)
+    try:
+        return isinstance(obj([torch.zeros(2, requires_grad=True)]), torch.optim.Optimizer)
+    except Exception:
+        return False
+
+
+def _is_residual(obj: Any) -> bool:
+    try:
+        value = obj(1, 4)
+    except Exception:
+        return False
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _tensor_kind(obj: Any) -> str | None:
+    """``initializer`` (fills its argument in place), ``activation`` (elementwise) or
+    ``normalization`` (shape-preserving, not elementwise), or None."""
+    w = torch.full((6, 8), math.nan, dtype=torch.float64)
+    try:
+        with torch.no_grad():
+            out = obj(w, generator=torch.Generator().manual_seed(0))
+    except TypeError:
+        try:
+            with torch.no_grad():
+                out = obj(w)
+        except Exception:
+            return None
+    except Exception:
+        return None
+    if bool(torch.isfinite(w).all()) and (out is None or out is w):
+        return "initializer"
+    x = torch.randn(4, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    try:
+        y0 = obj(x.clone())
+        bumped = x.clone()
+        bumped[0, 0] += 0.5
+        y1 = obj(bumped)
+    except Exception:
+        return None
+    if not (isinstance(y0, Tensor) and isinstance(y1, Tensor) and y0.shape == x.shape):
+        return None
+    changed = (y1 - y0).abs() > 1e-12
+    changed[0, 0] = False
+    return "normalization" if bool(changed.any()) else "activation"
+
+
+def infer_kind(obj: Any, target: str) -> str:
+    """The remedy kind of ``obj``: declared, or inferred where unambiguous.
+
+    Raises:
+        InvalidArgument: the kind cannot be told (one sentence listing the kinds).
+    """
+    declared = getattr(obj, "gradbench_kind", None)
+    if declared is not None:
+        if declared not in registry.KINDS:
+            raise InvalidArgument(f"gradbench_kind={declared!r} of {target!r} is unknown; "
+                                  f"{choices_hint(declared, registry.KINDS)}")
+        return str(declared)
+    if _is_optimizer(obj):
+        return "optimizer"
+    kind = _tensor_kind(obj) or ("residual" if _is_residual(obj) else None)
+    if kind is None:
+        raise InvalidArgument(
+            f"cannot tell what kind of remedy {target!r} is; pass --kind (valid choices: "
+            f"{', '.join(registry.KINDS)}) or set its attribute gradbench_kind")
+    return kind
+
+
+# --------------------------------------------------------------------------------------
+# Registration
+# --------------------------------------------------------------------------------------
+
+
+def measured_variance(fn: Callable[..., Any]) -> Callable[..., float]:
+    """``variance(fan_in, fan_out)`` measured as the mean square of a float64 draw (cached)."""
+
+    @functools.lru_cache(maxsize=64)
+    def variance(fan_in: int, fan_out: int, **_: Any) -> float:
+        w = torch.empty(fan_out, fan_in, dtype=torch.float64)
+        fn(w, generator=torch.Generator().manual_seed(0))
+        return float((w * w).mean())
+
+    return variance
+
+
+def _optimizer_factory(obj: Any) -> Callable[..., Any]:
+    """A ``torch.optim.Optimizer`` class as a factory ``fn(params, *, lr=None, **kw)``."""
+    if not isinstance(obj, type):
+        return obj  # type: ignore[no-any-return]
+
+    @functools.wraps(obj, updated=())
+    def factory(params: Any, **kwargs: Any) -> torch.optim.Optimizer:
+        return obj(params, **{k: v for k, v in kwargs.items() if v is not None})
+
+    return factory
+
+
+def declarations(obj: Any, kind: str, fn: Callable[..., Any]) -> dict[str, Any]:
+    """The registry metadata of a user remedy: its ``gradbench_meta``, plus what theory needs."""
+    meta = dict(getattr(obj, "gradbench_meta", None) or {})
+    if not all(isinstance(k, str) for k in meta):
+        raise InvalidArgument(f"gradbench_meta={meta!r} must map declaration names to values")
+    if kind == "initializer" and "variance" not in meta:
+        meta.update(variance=measured_variance(fn), variance_measured=True)
+    claims = getattr(obj, "gradbench_claims", None)
+    if claims is not None:
+        if isinstance(claims, str) or not all(isinstance(c, str) for c in claims):
+            raise InvalidArgument(f"gradbench_claims={claims!r} must be a list of claim names")
+        from gradbench.claims import get_claim
+
+        for name in claims:
+            get_claim(name)  # one sentence for an unknown claim name
+        meta["claims"] = tuple(claims)
+    return meta
+
+
+def resolve_target(target: str, kind: str | None = None) -> tuple[str, str]:
+    """``(kind, name)`` ``target`` is (or will be) registered under, without registering it.
+
+    Raises:
+        InvalidArgument: the target cannot be imported or its kind told.
+    """
+    return _resolve(target, kind)[:2]  # type: ignore[return-value]
+
+
+def _resolve(target: str, kind: str | None) -> tuple[str, str, Any]:
+    if kind is not None and kind not in registry.KINDS:
+        raise InvalidArgument(f"kind={kind!r} is unknown; {choices_hint(kind, registry.KINDS)}")
+    if ":" not in target:
+        return (*_registered(target, kind), None)
+    obj = registry.import_object(target)
+    if not callable(obj):
+        raise InvalidArgument(f"{target!r} is a {type(obj).__name__}, not a callable remedy")
+    kind = kind or infer_kind(obj, target)
+    base = str(getattr(obj, "gradbench_name", getattr(obj, "__name__", "candidate")))
+    taken = set(registry.names(kind))  # type: ignore[arg-type]
+    return kind, (base if base not in taken else f"{base}_candidate"), obj
+
+
+def register_target(target: str, kind: str | None = None) -> tuple[str, str]:
+    """Import ``target`` (``"pkg.module:object"``) and register it; returns ``(kind, name)``.
+
+    A target naming an already registered remedy (``"he_normal"``, with ``kind``) is
+    returned as is. Claims the remedy names in ``gradbench_claims`` must apply to it.
+
+    Raises:
+        InvalidArgument: the target cannot be imported, its kind is unknown, or it
+            declares an unknown claim or one that does not apply to it.
+    """
+    kind, name, obj = _resolve(target, kind)
+    if obj is None:
+        return kind, name
+    fn = _optimizer_factory(obj) if kind == "optimizer" else obj
+    meta = declarations(obj, kind, fn)
+    doc = str(getattr(obj, "__doc__", "") or "").strip().split("\n")[0][:120]
+    registry.register(kind, name, paper=doc, replace=True,  # type: ignore[arg-type]
+                      **meta)(GUARDS[kind](name, fn))
+    from gradbench.claims import applicable
+
+    remedy = registry.lookup(kind, name)  # type: ignore[arg-type]
+    for claim_name in meta.get("claims", ()):
+        reason = applicable(remedy, claim_name)
+        if reason is not None:
+            registry.unregister(kind, name)  # type: ignore[arg-type]
+            raise InvalidArgument(f"{target!r} declares claim {claim_name!r}, which does not "
+                                  f"apply to it: {reason}")
+    return kind, name
+
+
+def _registered(target: str, kind: str | None) -> tuple[str, str]:
+    found = []
+    for k in [kind] if kind else list(registry.KINDS):
+        try:
+            found.append((k, registry.lookup(k, target).label))  # type: ignore[arg-type]
+        except InvalidArgument:
+            continue
+    if len(found) > 1:
+        raise InvalidArgument(f"{target!r} is registered as {', '.join(k for k, _ in found)}; "
+                              "pass --kind to choose one")
+    if not found:
+        where = f"{kind} " if kind else ""
+        raise InvalidArgument(f"{target!r} is not a registered {where}remedy and not an import "
+                              "path 'pkg.module:object'")
+    return found[0]  # type: ignore[return-value]
+
+
+__all__ = ["GUARDS", "declarations", "infer_kind", "measured_variance", "register_target",
+           "resolve_target"]
