@@ -44,6 +44,7 @@ import numpy as np
 
 from gradbench import records
 from gradbench.errors import InvalidArgument
+from gradbench.report import svg
 from gradbench.report.compare import CaseDelta, Comparison, compare_runs
 from gradbench.report.growth import (
     CLASSES as _CLASSES,
@@ -99,18 +100,6 @@ _CLASS_COLOR = {
     "stable": "#1e8449",
     "unknown": "#7f8c8d",
 }
-_PALETTE = (
-    "#1f77b4",
-    "#ff7f0e",
-    "#2ca02c",
-    "#d62728",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#7f7f7f",
-    "#bcbd22",
-    "#17becf",
-)
 _FAMILY_TITLE = {"mlp": "MLP", "residual": "Residual", "rnn": "RNN"}
 _MAX_PANELS = 120  # per section; more are listed but not drawn
 
@@ -119,526 +108,10 @@ _MAX_PANELS = 120  # per section; more are listed but not drawn
 # A tiny SVG chart
 # --------------------------------------------------------------------------------------
 
-_SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
-
 
 def _esc(s: Any) -> str:
     """HTML-escape any value (quotes included), for text and attribute values."""
     return html.escape(str(s), quote=True)
-
-
-def _c(v: float) -> str:
-    """An SVG coordinate, rounded so output is stable."""
-    r = round(v, 1)
-    return f"{r:.1f}".rstrip("0").rstrip(".") if r != 0 else "0"
-
-
-def _nice_step(span: float, target: int) -> float:
-    raw = span / max(target, 1)
-    mag = 10.0 ** math.floor(math.log10(raw))
-    for m in (1.0, 2.0, 2.5, 5.0, 10.0):
-        if m * mag >= raw * (1 - 1e-9):
-            return m * mag
-    return 10.0 * mag
-
-
-def _linear_ticks(lo: float, hi: float, target: int = 5, integer: bool = False) -> list[float]:
-    span = hi - lo
-    if not (span > 0 and math.isfinite(span)):
-        return [lo]
-    step = _nice_step(span, target)
-    if integer:
-        step = max(1.0, round(step))
-    first = math.ceil(lo / step - 1e-9)
-    last = math.floor(hi / step + 1e-9)
-    return [round(k * step, 12) for k in range(first, last + 1)]
-
-
-def _log_ticks(lo: float, hi: float) -> list[tuple[float, str]]:
-    """Ticks for an axis whose values are log10 of the data: (position, label)."""
-    span = hi - lo
-    if not (span > 0 and math.isfinite(span)):
-        return [(lo, num(10.0**lo) if abs(lo) < 300 else f"1e{lo:.0f}")]
-    if span >= 2:
-        step = max(1, int(_nice_step(span, 6)))
-        ticks = []
-        for k in range(math.ceil(lo / step - 1e-9), math.floor(hi / step + 1e-9) + 1):
-            p = k * step
-            ticks.append((float(p), _pow10(p)))
-        return ticks
-    for mults in ((1, 2, 5), (1, 2, 3, 4, 5, 6, 7, 8, 9)):
-        ticks = []
-        for k in range(math.floor(lo) - 1, math.ceil(hi) + 1):
-            for m in mults:
-                pos = k + math.log10(m)
-                if lo - 1e-9 <= pos <= hi + 1e-9:
-                    ticks.append((pos, num(m * 10.0**k, 3)))
-        if len(ticks) >= 3:
-            return ticks
-    vlo, vhi = 10.0**lo, 10.0**hi
-    values = [v for v in _linear_ticks(vlo, vhi, 4) if v > 0]
-    vstep = values[1] - values[0] if len(values) > 1 else vhi - vlo
-    return [(math.log10(v), _tick_text(v, vstep)) for v in values]
-
-
-def _pow10(k: int) -> str:
-    if k == 0:
-        return "1"
-    if k == 1:
-        return "10"
-    return "10" + str(k).translate(_SUP)
-
-
-def _tick_text(v: float, step: float) -> str:
-    if v == 0:
-        return "0"
-    if abs(v) >= 1e5 or abs(v) < 1e-3:
-        return f"{v:.1e}"
-    decimals = max(0, -math.floor(math.log10(step) + 1e-9)) if step > 0 else 2
-    return f"{v:.{min(decimals, 6)}f}"
-
-
-@dataclass
-class _Series:
-    kind: str  # line | band | points | bars | vline
-    x: list[float]
-    y: list[float]
-    y2: list[float] = field(default_factory=list)  # band upper / bar counts unused / error hi
-    y0: list[float] = field(default_factory=list)  # band lower / error lo
-    color: str = "#1f77b4"
-    label: str | None = None
-    dash: bool = False
-    width: float = 1.6
-    radius: float = 3.5
-    opacity: float = 1.0
-    tips: list[str] = field(default_factory=list)
-    markers: bool = False
-    colors: list[str] = field(default_factory=list)  # per point fill (points only)
-    strokes: list[str] = field(default_factory=list)  # per point outline (points only)
-
-
-class _Chart:
-    """A small SVG chart: lines (with CI bands), points (with error bars), histograms.
-
-    ``xlog``/``ylog`` mean the values given are already log10 of the data and the
-    ticks are labelled as powers of ten. Non-finite values never raise: NaN breaks a
-    line, +-inf is clamped to the edge of the plot.
-    """
-
-    def __init__(
-        self,
-        title: str,
-        xlabel: str,
-        ylabel: str,
-        *,
-        width: int = 380,
-        height: int = 250,
-        xlog: bool = False,
-        ylog: bool = False,
-        xlim: tuple[float, float] | None = None,
-        ylim: tuple[float, float] | None = None,
-        subtitle: str = "",
-        xint: bool = False,
-        tooltip: str = "",
-        legend_right: bool = False,
-    ) -> None:
-        self.title, self.xlabel, self.ylabel, self.subtitle = title, xlabel, ylabel, subtitle
-        self.w, self.h, self.xlog, self.ylog, self.xint = width, height, xlog, ylog, xint
-        self.xlim, self.ylim, self.tooltip = xlim, ylim, tooltip
-        self.legend_right = legend_right
-        self.series: list[_Series] = []
-        self.legend_only: list[tuple[str, str, str]] = []
-
-    # -- building ---------------------------------------------------------------------
-    def line(
-        self,
-        x: Iterable[float],
-        y: Iterable[float],
-        *,
-        color: str,
-        label: str | None = None,
-        dash: bool = False,
-        width: float = 1.6,
-        markers: bool = False,
-        tips: Sequence[str] = (),
-    ) -> None:
-        self.series.append(
-            _Series(
-                "line",
-                list(map(float, x)),
-                list(map(float, y)),
-                color=color,
-                label=label,
-                dash=dash,
-                width=width,
-                markers=markers,
-                tips=list(tips),
-            )
-        )
-
-    def band(
-        self,
-        x: Iterable[float],
-        lo: Iterable[float],
-        hi: Iterable[float],
-        *,
-        color: str,
-        opacity: float = 0.18,
-    ) -> None:
-        self.series.append(
-            _Series(
-                "band",
-                list(map(float, x)),
-                [],
-                y2=list(map(float, hi)),
-                y0=list(map(float, lo)),
-                color=color,
-                opacity=opacity,
-            )
-        )
-
-    def points(
-        self,
-        x: Iterable[float],
-        y: Iterable[float],
-        *,
-        color: str | Sequence[str],
-        strokes: Sequence[str] = (),
-        label: str | None = None,
-        radius: float = 3.5,
-        tips: Sequence[str] = (),
-        err_lo: Iterable[float] = (),
-        err_hi: Iterable[float] = (),
-    ) -> None:
-        xs = list(map(float, x))
-        colors = [color] * len(xs) if isinstance(color, str) else list(color)
-        s = _Series(
-            "points",
-            xs,
-            list(map(float, y)),
-            y0=list(map(float, err_lo)),
-            y2=list(map(float, err_hi)),
-            color=colors[0] if colors else "#000",
-            label=label,
-            radius=radius,
-            tips=list(tips),
-            colors=colors,
-            strokes=list(strokes),
-        )
-        self.series.append(s)
-
-    def bars(
-        self,
-        edges: Iterable[float],
-        counts: Iterable[float],
-        *,
-        color: str,
-        label: str | None = None,
-        opacity: float = 0.55,
-    ) -> None:
-        self.series.append(
-            _Series(
-                "bars",
-                list(map(float, edges)),
-                list(map(float, counts)),
-                color=color,
-                label=label,
-                opacity=opacity,
-            )
-        )
-
-    def legend(self, label: str, color: str, kind: str = "points") -> None:
-        self.legend_only.append((label, color, kind))
-
-    # -- ranges -----------------------------------------------------------------------
-    def _range(self, axis: str) -> tuple[float, float]:
-        fixed = self.xlim if axis == "x" else self.ylim
-        if fixed is not None:
-            return fixed
-        vals: list[float] = []
-        has_bars = False
-        for s in self.series:
-            if axis == "x":
-                vals += s.x
-            else:
-                vals += s.y + s.y0 + s.y2
-                if s.kind == "bars":
-                    has_bars = True
-                    vals.append(0.0)
-        finite = [v for v in vals if math.isfinite(v)]
-        log = self.xlog if axis == "x" else self.ylog
-        if not finite:
-            return (0.0, 1.0)
-        lo, hi = min(finite), max(finite)
-        if hi - lo < 1e-12:
-            pad = 0.5 if log else (abs(lo) * 0.1 or 0.5)
-            return lo - pad, hi + pad
-        if axis == "x" and any(s.kind == "bars" for s in self.series):
-            return lo, hi
-        pad = (hi - lo) * 0.05
-        return (lo if has_bars and lo == 0 else lo - pad), hi + pad
-
-    # -- rendering --------------------------------------------------------------------
-    def render(self) -> str:
-        """The chart as an ``<svg>`` element (clip-path ids are ``__CLIP__`` placeholders)."""
-        ml, mr, mb = 58, 12, 38
-        mt = 30 + (14 if self.subtitle else 0)
-        pw, ph = self.w - ml - mr, self.h - mt - mb
-        if self.legend_right:
-            pw -= int(self._legend_size()[0]) + 8
-        x0, x1 = self._range("x")
-        y0, y1 = self._range("y")
-
-        def sx(v: float, clamp: bool = True) -> float | None:
-            if math.isnan(v):
-                return None
-            if clamp or math.isinf(v):
-                v = min(max(v, x0), x1)
-            return ml + (v - x0) / (x1 - x0) * pw
-
-        def sy(v: float, clamp: bool = True) -> float | None:
-            if math.isnan(v):
-                return None
-            if clamp or math.isinf(v):
-                v = min(max(v, y0), y1)
-            return mt + ph - min(max((v - y0) / (y1 - y0), -50.0), 51.0) * ph
-
-        out: list[str] = []
-        aria = self.title + (f" — {self.subtitle}" if self.subtitle else "")
-        out.append(
-            f'<svg class="chart" width="{self.w}" height="{self.h}" '
-            f'viewBox="0 0 {self.w} {self.h}" role="img" aria-label="{_esc(aria)}">'
-        )
-        if self.tooltip:
-            out.append(f"<title>{_esc(self.tooltip)}</title>")
-        title = self.title if len(self.title) <= 58 else self.title[:56] + "…"
-        out.append(f'<text class="t" x="{ml}" y="16">{_esc(title)}</text>')
-        if self.subtitle:
-            sub = self.subtitle if len(self.subtitle) <= 70 else self.subtitle[:68] + "…"
-            out.append(f'<text class="st" x="{ml}" y="30">{_esc(sub)}</text>')
-        out.append(f'<rect class="pa" x="{ml}" y="{mt}" width="{pw}" height="{ph}"/>')
-        # ticks and grid
-        if self.ylog:
-            yt = _log_ticks(y0, y1)
-        else:
-            ys = _linear_ticks(y0, y1, 5)
-            step = ys[1] - ys[0] if len(ys) > 1 else 1.0
-            yt = [(v, _tick_text(v, step)) for v in ys]
-        for v, lab in yt:
-            py = sy(v)
-            if py is None or not (y0 - 1e-9 <= v <= y1 + 1e-9):
-                continue
-            out.append(f'<line class="g" x1="{ml}" x2="{ml + pw}" y1="{_c(py)}" y2="{_c(py)}"/>')
-            out.append(f'<text class="yt" x="{ml - 4}" y="{_c(py + 3.5)}">{_esc(lab)}</text>')
-        if self.xlog:
-            xt = _log_ticks(x0, x1)
-        else:
-            xs = _linear_ticks(x0, x1, max(2, pw // 70), integer=self.xint)
-            step = xs[1] - xs[0] if len(xs) > 1 else 1.0
-            xt = [(v, _tick_text(v, step)) for v in xs]
-        for v, lab in xt:
-            px = sx(v)
-            if px is None or not (x0 - 1e-9 <= v <= x1 + 1e-9):
-                continue
-            out.append(f'<line class="g" x1="{_c(px)}" x2="{_c(px)}" y1="{mt}" y2="{mt + ph}"/>')
-            out.append(f'<text class="xt" x="{_c(px)}" y="{mt + ph + 13}">{_esc(lab)}</text>')
-        out.append(
-            f'<text class="xl" x="{_c(ml + pw / 2)}" y="{self.h - 6}">{_esc(self.xlabel)}</text>'
-        )
-        cy = _c(mt + ph / 2)
-        out.append(
-            f'<text class="yl" x="12" y="{cy}" transform="rotate(-90 12 '
-            f'{cy})">{_esc(self.ylabel)}</text>'
-        )
-        occupied: list[tuple[float, float]] = []
-        out.append(
-            f'<clipPath id="__CLIP__"><rect x="{ml}" y="{mt}" width="{pw}" '
-            f'height="{ph}"/></clipPath>'
-        )
-        for s in self.series:
-            out.extend(self._draw(s, sx, sy, occupied, y0))
-        out.extend(self._legend(ml, mt, pw, ph, occupied))
-        out.append("</svg>")
-        return "".join(out)
-
-    def _draw(
-        self, s: _Series, sx: Any, sy: Any, occupied: list[tuple[float, float]], ybase: float
-    ) -> list[str]:
-        out: list[str] = []
-        clip = '<g clip-path="url(#__CLIP__)">'
-        if s.kind == "bars":
-            out.append(clip)
-            base = sy(max(0.0, ybase))
-            for i, cnt in enumerate(s.y):
-                if i + 1 >= len(s.x) or not cnt > 0:
-                    continue
-                xa, xb, top = sx(s.x[i]), sx(s.x[i + 1]), sy(cnt)
-                if None in (xa, xb, top, base):
-                    continue
-                out.append(
-                    f'<rect x="{_c(xa)}" y="{_c(top)}" width="{_c(max(xb - xa, 0.5))}" '
-                    f'height="{_c(max(base - top, 0))}" fill="{s.color}" '
-                    f'fill-opacity="{s.opacity}"/>'
-                )
-                occupied.append(((xa + xb) / 2, top))
-            out.append("</g>")
-            return out
-        if s.kind == "band":
-            segs: list[list[tuple[float, float, float]]] = [[]]
-            for x, lo, hi in zip(s.x, s.y0, s.y2):
-                px, plo, phi = sx(x), sy(lo, False), sy(hi, False)
-                if None in (px, plo, phi) or not (math.isfinite(lo) and math.isfinite(hi)):
-                    if segs[-1]:
-                        segs.append([])
-                    continue
-                segs[-1].append((px, plo, phi))
-            polys = []
-            for seg in segs:
-                if len(seg) < 2:
-                    continue
-                corners = [f"{_c(px)},{_c(phi)}" for px, _, phi in seg]
-                corners += [f"{_c(px)},{_c(plo)}" for px, plo, _ in reversed(seg)]
-                polys.append(
-                    f'<polygon points="{" ".join(corners)}" fill="{s.color}" '
-                    f'fill-opacity="{s.opacity}"/>'
-                )
-            return [clip, *polys, "</g>"] if polys else []
-        if s.kind == "line":
-            d: list[str] = []
-            pen = False
-            pts: list[tuple[float, float, int]] = []
-            edges: list[tuple[float, float, int]] = []
-            for i, (x, y) in enumerate(zip(s.x, s.y)):
-                px, py = sx(x, False), sy(y, False)
-                if px is None or py is None or not math.isfinite(y):
-                    pen = False
-                    if px is not None and py is not None:  # +-inf: a marker on the edge, no line
-                        edges.append((px, py, i))
-                    continue
-                d.append(f"{'L' if pen else 'M'}{_c(px)} {_c(py)}")
-                pen = True
-                pts.append((px, py, i))
-                occupied.append((px, py))
-            out.append(clip)
-            if d:
-                dash = ' stroke-dasharray="5 3"' if s.dash else ""
-                out.append(
-                    f'<path d="{"".join(d)}" fill="none" stroke="{s.color}" '
-                    f'stroke-width="{s.width}"{dash}/>'
-                )
-            if s.markers:
-                for px, py, i in pts:
-                    tip = f"<title>{_esc(s.tips[i])}</title>" if i < len(s.tips) else ""
-                    out.append(
-                        f'<circle cx="{_c(px)}" cy="{_c(py)}" r="2.6" '
-                        f'fill="{s.color}">{tip}</circle>'
-                    )
-            out.append("</g>")
-            for px, py, i in edges:
-                top = s.y[i] > 0
-                tip = f"<title>{_esc(s.tips[i] if i < len(s.tips) else num(s.y[i]))}</title>"
-                tri = (
-                    f"{_c(px - 4)},{_c(py + 7)} {_c(px + 4)},{_c(py + 7)} {_c(px)},{_c(py)}"
-                    if top
-                    else f"{_c(px - 4)},{_c(py - 7)} {_c(px + 4)},{_c(py - 7)} {_c(px)},{_c(py)}"
-                )
-                out.append(f'<polygon points="{tri}" fill="{s.color}">{tip}</polygon>')
-            return out
-        # points
-        colors = s.colors or [s.color] * len(s.x)
-        for i, (x, y) in enumerate(zip(s.x, s.y)):
-            px, py = sx(x), sy(y)
-            if px is None or py is None:
-                continue
-            if i < len(s.y0) and i < len(s.y2):
-                plo, phi = sy(s.y0[i]), sy(s.y2[i])
-                if plo is not None and phi is not None:
-                    out.append(
-                        f'<line x1="{_c(px)}" x2="{_c(px)}" y1="{_c(plo)}" y2="{_c(phi)}" '
-                        f'stroke="{colors[i]}" stroke-width="1.2" stroke-opacity="0.7"/>'
-                    )
-            if i < len(s.strokes):
-                stroke = f' stroke="{s.strokes[i]}" stroke-width="2"'
-            else:
-                stroke = ' stroke="#fff" stroke-width="0.8"'
-            tip = f"<title>{_esc(s.tips[i])}</title>" if i < len(s.tips) else ""
-            out.append(
-                f'<circle cx="{_c(px)}" cy="{_c(py)}" r="{s.radius}" '
-                f'fill="{colors[i]}"{stroke}>{tip}</circle>'
-            )
-            occupied.append((px, py))
-        return out
-
-    def _legend_entries(self) -> tuple[list[tuple[str, str, str, bool]], list[str]]:
-        entries: list[tuple[str, str, str, bool]] = []
-        for s in self.series:
-            if s.label:
-                entries.append((s.label, s.color, s.kind, s.dash))
-        entries += [(lab, col, kind, kind == "dash") for lab, col, kind in self.legend_only]
-        more = len(entries) - 8
-        if more > 0:
-            entries = [*entries[:8], (f"+{more} more", "#999", "none", False)]
-        labels = [e[0] if len(e[0]) <= 34 else e[0][:33] + "…" for e in entries]
-        return entries, labels
-
-    def _legend_size(self) -> tuple[float, float]:
-        entries, labels = self._legend_entries()
-        if not entries:
-            return 0.0, 0.0
-        return 26 + 5.8 * max(len(lab) for lab in labels), 6 + 13 * len(entries)
-
-    def _legend(
-        self, ml: int, mt: int, pw: int, ph: int, occupied: list[tuple[float, float]]
-    ) -> list[str]:
-        entries, labels = self._legend_entries()
-        if not entries:
-            return []
-        bw, bh = self._legend_size()
-        bw = min(bw, pw - 8) if not self.legend_right else bw
-        corners = [
-            (ml + pw - bw - 4, mt + 4),
-            (ml + 4, mt + 4),
-            (ml + pw - bw - 4, mt + ph - bh - 4),
-            (ml + 4, mt + ph - bh - 4),
-        ]
-        if self.legend_right:
-            corners = [(ml + pw + 8, mt)]
-
-        def crowd(c: tuple[float, float]) -> int:
-            return sum(
-                1 for px, py in occupied if c[0] <= px <= c[0] + bw and c[1] <= py <= c[1] + bh
-            )
-
-        bx, by = min(corners, key=crowd)
-        out = [
-            f'<g class="lg"><rect x="{_c(bx)}" y="{_c(by)}" width="{_c(bw)}" height="{bh}" rx="3"/>'
-        ]
-        for i, ((_, color, kind, dash), lab) in enumerate(zip(entries, labels)):
-            yy = by + 11 + 13 * i
-            if kind in ("line", "dash"):
-                da = ' stroke-dasharray="5 3"' if dash else ""
-                out.append(
-                    f'<line x1="{_c(bx + 5)}" x2="{_c(bx + 19)}" y1="{_c(yy - 3.5)}" '
-                    f'y2="{_c(yy - 3.5)}" '
-                    f'stroke="{color}" stroke-width="2"{da}/>'
-                )
-            elif kind == "bars" or kind == "band":
-                out.append(
-                    f'<rect x="{_c(bx + 6)}" y="{_c(yy - 8)}" width="12" height="9" '
-                    f'fill="{color}" fill-opacity="0.6"/>'
-                )
-            elif kind == "ring":
-                out.append(
-                    f'<circle cx="{_c(bx + 12)}" cy="{_c(yy - 3.5)}" r="3.6" fill="#fff" '
-                    f'stroke="{color}" stroke-width="1.8"/>'
-                )
-            elif kind != "none":
-                out.append(
-                    f'<circle cx="{_c(bx + 12)}" cy="{_c(yy - 3.5)}" r="3.6" fill="{color}"/>'
-                )
-            out.append(f'<text x="{_c(bx + 23)}" y="{_c(yy)}">{_esc(lab)}</text>')
-        out.append("</g>")
-        return out
 
 
 # --------------------------------------------------------------------------------------
@@ -914,7 +387,7 @@ def _growth_scatter(page: _Page, cfgs: Sequence[_Config]) -> str:
     lo, hi = min(fin), max(fin)
     pad = max((hi - lo) * 0.08, 0.01)
     lim = (lo - pad, hi + pad)
-    ch = _Chart(
+    ch = svg.Chart(
         "Measured vs predicted growth per layer",
         "predicted factor per layer",
         "measured factor per layer",
@@ -926,9 +399,9 @@ def _growth_scatter(page: _Page, cfgs: Sequence[_Config]) -> str:
         ylim=lim,
         subtitle="one point per configuration; diagonal = theory agrees",
     )
-    ch.line([lim[0], lim[1]], [lim[0], lim[1]], color="#999", dash=True, width=1.0)
+    ch.add(svg.Line([lim[0], lim[1]], [lim[0], lim[1]], color="#999", dash=True, width=1.0))
     for bound in (VANISH_BELOW, EXPLODE_ABOVE):
-        ch.line([lim[0], lim[1]], [math.log10(bound)] * 2, color="#ccc", width=0.8)
+        ch.add(svg.Line([lim[0], lim[1]], [math.log10(bound)] * 2, color="#ccc", width=0.8))
 
     def lg(v: float) -> float:
         return math.log10(v) if v > 0 else (-math.inf if v == 0 else math.nan)
@@ -944,14 +417,16 @@ def _growth_scatter(page: _Page, cfgs: Sequence[_Config]) -> str:
             f"×{num(c.predicted)}"
             for c in sel
         ]
-        ch.points(
-            [math.log10(c.predicted) for c in sel],
-            [lg(c.growth.factor) for c in sel],
-            color=_CLASS_COLOR[klass],
-            label=_CLASS_TEXT[klass],
-            tips=tips,
-            err_lo=[lg(c.growth.factor_low) for c in sel],
-            err_hi=[lg(c.growth.factor_high) for c in sel],
+        ch.add(
+            svg.Points(
+                [math.log10(c.predicted) for c in sel],
+                [lg(c.growth.factor) for c in sel],
+                color=_CLASS_COLOR[klass],
+                label=_CLASS_TEXT[klass],
+                tips=tips,
+                err_lo=[lg(c.growth.factor_low) for c in sel],
+                err_hi=[lg(c.growth.factor_high) for c in sel],
+            )
         )
     missing = len(cfgs) - len(pts)
     note = (
@@ -960,7 +435,7 @@ def _growth_scatter(page: _Page, cfgs: Sequence[_Config]) -> str:
         if missing
         else ""
     )
-    return ch.render() + note
+    return ch.render("__CLIP__") + note
 
 
 def _summary(page: _Page) -> str:
@@ -1162,7 +637,7 @@ def _gradient_chart(page: _Page, cfgs: Sequence[_Config], xlabel: str) -> str:
     multi = len(page.runs) > 1
     per = "/step" if first.family == "rnn" else "/layer"
     measured = " → ".join(f"×{num(c.growth.factor)}" for c in cfgs)
-    ch = _Chart(
+    ch = svg.Chart(
         first.label,
         xlabel,
         "‖dL/dh‖ (log scale)",
@@ -1177,11 +652,11 @@ def _gradient_chart(page: _Page, cfgs: Sequence[_Config], xlabel: str) -> str:
     for i, c in enumerate(cfgs):
         g = c.growth
         x = list(range(1, g.sites + 1))
-        color = _PALETTE[page.runs.index(c.run) % len(_PALETTE)] if multi else _PALETTE[0]
+        color = svg.PALETTE[page.runs.index(c.run) % len(svg.PALETTE)] if multi else svg.PALETTE[0]
         name = c.run.label if multi else f"measured (mean of {g.seeds} seeds, 95% CI)"
-        ch.band(x, g.low_log10, g.high_log10, color=color)
+        ch.add(svg.Band(x, g.low_log10, g.high_log10, color=color))
         tips = [f"{xlabel} {t}: ‖dL/dh‖ = 10^{num(m, 4)}" for t, m in zip(x, g.mean_log10)]
-        ch.line(x, g.mean_log10, color=color, label=name, markers=g.sites <= 40, tips=tips)
+        ch.add(svg.Line(x, g.mean_log10, color=color, label=name, markers=g.sites <= 40, tips=tips))
         meas += [
             v
             for v in list(g.mean_log10) + list(g.low_log10) + list(g.high_log10)
@@ -1189,21 +664,30 @@ def _gradient_chart(page: _Page, cfgs: Sequence[_Config], xlabel: str) -> str:
         ]
         bad = [(t, int(b)) for t, b in zip(x, g.bad_sites) if b]
         if bad:
-            ch.points(
-                [t for t, _ in bad],
-                [math.inf if g.n_inf or g.n_nan else -math.inf for _ in bad],
-                color=_CLASS_COLOR["explode" if g.n_inf or g.n_nan else "vanish"],
-                radius=3,
-                label="non-finite / zero (clipped)" if i == 0 else None,
-                tips=[
-                    f"{xlabel} {t}: {b} of {g.seeds} seeds not finite and positive" for t, b in bad
-                ],
+            ch.add(
+                svg.Points(
+                    [t for t, _ in bad],
+                    [math.inf if g.n_inf or g.n_nan else -math.inf for _ in bad],
+                    color=_CLASS_COLOR["explode" if g.n_inf or g.n_nan else "vanish"],
+                    radius=3,
+                    label="non-finite / zero (clipped)" if i == 0 else None,
+                    tips=[
+                        f"{xlabel} {t}: {b} of {g.seeds} seeds not finite and positive"
+                        for t, b in bad
+                    ],
+                )
             )
         if theory is None:
             theory = _theory_log10(c.prediction, g)
     if theory is not None:
-        ch.line(
-            list(range(1, len(theory) + 1)), list(theory), color="#444", dash=True, label="theory"
+        ch.add(
+            svg.Line(
+                list(range(1, len(theory) + 1)),
+                list(theory),
+                color="#444",
+                dash=True,
+                label="theory",
+            )
         )
     if meas:
         lo, hi = min(meas), max(meas)
@@ -1215,7 +699,7 @@ def _gradient_chart(page: _Page, cfgs: Sequence[_Config], xlabel: str) -> str:
                 hi = min(max(hi, max(tf)), hi + 2 * span)
         pad = (hi - lo) * 0.06 or 0.5
         ch.ylim = (lo - pad, hi + pad)
-    return ch.render()
+    return ch.render("__CLIP__")
 
 
 def _panel_grid(page: _Page, groups: Sequence[list[_Config]], xlabel: str) -> str:
@@ -1287,7 +771,7 @@ def _rnn(page: _Page) -> str:
             title = "All RNN configurations" + (f" ({r.label})" if len(page.runs) > 1 else "")
             if len(cfgs) > 8:
                 title += f" {start + 1}–{start + len(chunk)}"
-            ch = _Chart(
+            ch = svg.Chart(
                 title,
                 "time step t",
                 "‖dL/dh_t‖ (log scale)",
@@ -1298,8 +782,15 @@ def _rnn(page: _Page) -> str:
             )
             for j, c in enumerate(chunk):
                 x = list(range(1, c.growth.sites + 1))
-                ch.line(x, c.growth.mean_log10, color=_PALETTE[j % len(_PALETTE)], label=c.label)
-            out.append(f"<figure>{ch.render()}</figure>")
+                ch.add(
+                    svg.Line(
+                        x,
+                        c.growth.mean_log10,
+                        color=svg.PALETTE[j % len(svg.PALETTE)],
+                        label=c.label,
+                    )
+                )
+            out.append(f"<figure>{ch.render('__CLIP__')}</figure>")
     out.append("</div>")
     out.append(_panel_grid(page, groups, "time step t"))
     out.append("</section>")
@@ -1325,7 +816,7 @@ def _phase(page: _Page) -> str:
             pred = [_phase_class(_f(pp.get("predicted_log_growth"))) for _, pp in items]
             agree = sum(1 for a, b in zip(meas, pred) if a == b and a != "unknown")
             known = sum(1 for b in pred if b != "unknown")
-            ch = _Chart(
+            ch = svg.Chart(
                 title,
                 "σ_w²",
                 "σ_b²",
@@ -1354,7 +845,11 @@ def _phase(page: _Page) -> str:
                         yp = (max(py_) - min(py_)) * 0.07 or 0.05
                         ch.xlim = (min(px_) - xp, max(px_) + xp)
                         ch.ylim = (min(py_) - yp, max(py_) + yp)
-                    ch.line(list(cx), list(cy), color="#222", dash=True, label="χ₁ = 1 (theory)")
+                    ch.add(
+                        svg.Line(
+                            list(cx), list(cy), color="#222", dash=True, label="χ₁ = 1 (theory)"
+                        )
+                    )
             tips = [
                 f"σ_w²={num(x)}, σ_b²={num(y)}: measured "
                 f"×{num(_exp(_f(pp.get('measured_log_growth'))))}/layer "
@@ -1363,14 +858,21 @@ def _phase(page: _Page) -> str:
                 for (c, pp), x, y, m, p in zip(items, xs, ys, meas, pred)
             ]
             # predicted phase as a ring around each point, measured phase as its fill
-            ch.points(
-                xs, ys, color="none", strokes=[_CLASS_COLOR[p] for p in pred], radius=8.5, tips=tips
+            ch.add(
+                svg.Points(
+                    xs,
+                    ys,
+                    color="none",
+                    strokes=[_CLASS_COLOR[p] for p in pred],
+                    radius=8.5,
+                    tips=tips,
+                )
             )
-            ch.points(xs, ys, color=[_CLASS_COLOR[m] for m in meas], radius=5.5, tips=tips)
+            ch.add(svg.Points(xs, ys, color=[_CLASS_COLOR[m] for m in meas], radius=5.5, tips=tips))
             for k in ("vanish", "stable", "explode"):
                 ch.legend(f"measured {_CLASS_TEXT[k]}", _CLASS_COLOR[k])
             ch.legend("ring: predicted phase", "#555", "ring")
-            panels.append(f"<figure>{ch.render()}</figure>")
+            panels.append(f"<figure>{ch.render('__CLIP__')}</figure>")
     if not panels:
         return ""
     return (
@@ -1423,7 +925,7 @@ def _spectra(page: _Page) -> str:
                 )
             allv = np.concatenate([v[2] for v in vals]) if vals else np.zeros(0)
             title = label + (f" ({r.label})" if len(page.runs) > 1 else "")
-            ch = _Chart(
+            ch = svg.Chart(
                 title,
                 "eigenvalue of J Jᵀ (log scale)",
                 "count",
@@ -1443,10 +945,12 @@ def _spectra(page: _Page) -> str:
                     dropped = ev.size - lv.size
                     name = weights + (f" ({dropped} ≤ 0 or non-finite)" if dropped else "")
                     color = {"gaussian": "#e67e22", "orthogonal": "#2471a3"}.get(
-                        weights, _PALETTE[i % len(_PALETTE)]
+                        weights, svg.PALETTE[i % len(svg.PALETTE)]
                     )
-                    ch.bars(list(edges), list(counts.astype(float)), color=color, label=name)
-            panels.append(f"<figure>{ch.render()}</figure>")
+                    ch.add(
+                        svg.Bars(list(edges), list(counts.astype(float)), color=color, label=name)
+                    )
+            panels.append(f"<figure>{ch.render('__CLIP__')}</figure>")
     if not panels and not skipped:
         return ""
     note = (
@@ -1482,7 +986,7 @@ def _updates(page: _Page) -> str:
                 ("grad_norm", "‖dL/dW‖ (log scale)"),
             ):
                 title = f"{label}" + (f" ({r.label})" if len(page.runs) > 1 else "")
-                ch = _Chart(
+                ch = svg.Chart(
                     title,
                     "layer",
                     ylab,
@@ -1518,17 +1022,19 @@ def _updates(page: _Page) -> str:
                         f"{opt}, layer {names[j] if j < len(names) else j + 1}: {num(v)}"
                         for j, v in enumerate(ys)
                     ]
-                    ch.line(
-                        x[: len(ly)],
-                        list(ly),
-                        color=_PALETTE[i % len(_PALETTE)],
-                        label=opt,
-                        markers=True,
-                        tips=tips,
+                    ch.add(
+                        svg.Line(
+                            x[: len(ly)],
+                            list(ly),
+                            color=svg.PALETTE[i % len(svg.PALETTE)],
+                            label=opt,
+                            markers=True,
+                            tips=tips,
+                        )
                     )
                     drawn += 1
                 if drawn:
-                    panels.append(f"<figure>{ch.render()}</figure>")
+                    panels.append(f"<figure>{ch.render('__CLIP__')}</figure>")
     if not panels:
         return ""
     return (
