@@ -24,6 +24,8 @@ import pytest
 
 from gradbench import records, report
 from gradbench.errors import InvalidArgument
+from gradbench.report.page import configs, worst
+from gradbench.report.sections import SECTIONS
 
 DATA = Path(__file__).parent / "data"
 EVIL = "<script>alert(1)</script>"
@@ -900,21 +902,13 @@ def test_first_screen_summary(base_html: str) -> None:
 
 
 def test_sections_and_nonfinite_text(base_html: str) -> None:
-    for sid in (
-        "summary",
-        "gradients",
-        "phase",
-        "rnn",
-        "spectra",
-        "updates",
-        "verdicts-section",
-        "timings",
-        "machine",
-    ):
+    comparison_only = {"regressions", "comparison"}
+    for sid in [s.id for s in SECTIONS if s.id not in comparison_only]:
         assert f'<section id="{sid}"' in base_html, sid
         assert f'href="#{sid}"' in base_html
-    assert 'id="comparison"' not in base_html
-    assert 'href="#comparison"' not in base_html
+    for sid in comparison_only:
+        assert f'id="{sid}"' not in base_html
+        assert f'href="#{sid}"' not in base_html
     assert base_html.count("<svg") >= 17
     verdicts = base_html[base_html.index('id="verdicts"') :]
     assert ">inf<" in verdicts
@@ -1104,14 +1098,14 @@ if __name__ == "__main__":
 
 def test_worst_offenders_share_rows_between_exploding_and_vanishing() -> None:
     run = report.load_run(DATA / "report_base.json")
-    cfgs = report._configs(run)
+    cfgs = configs(run)
     boom = [c for c in cfgs if c.growth.klass == "explode"]
     fade = [c for c in cfgs if c.growth.klass == "vanish"]
     assert (len(boom), len(fade)) == (2, 4)
-    assert {c.growth.klass for c in report._worst(cfgs, 2)} == {"explode", "vanish"}
-    assert len(report._worst(cfgs, 4)) == 4
-    assert len([c for c in report._worst(cfgs, 5) if c.growth.klass == "vanish"]) == 3
-    assert len(report._worst(cfgs, 100)) == 6  # stable ones never appear
+    assert {c.growth.klass for c in worst(cfgs, 2)} == {"explode", "vanish"}
+    assert len(worst(cfgs, 4)) == 4
+    assert len([c for c in worst(cfgs, 5) if c.growth.klass == "vanish"]) == 3
+    assert len(worst(cfgs, 100)) == 6  # stable ones never appear
 
 
 def test_case_delta_prints_as_one_line(base_path: Path, new_path: Path) -> None:
