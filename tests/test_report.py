@@ -25,7 +25,7 @@ import pytest
 from gradbench import records, report
 from gradbench.errors import InvalidArgument
 from gradbench.report import render, svg
-from gradbench.report.page import Figures, Page, Section, configs, worst
+from gradbench.report.page import Figures, Page, Section, configurations, worst
 from gradbench.report.sections import SECTIONS
 
 DATA = Path(__file__).parent / "data"
@@ -1115,7 +1115,7 @@ if __name__ == "__main__":
 
 def test_worst_offenders_share_rows_between_exploding_and_vanishing() -> None:
     run = report.load_run(DATA / "report_base.json")
-    cfgs = configs(run)
+    cfgs = configurations(run)
     boom = [c for c in cfgs if c.growth.klass == "explode"]
     fade = [c for c in cfgs if c.growth.klass == "vanish"]
     assert (len(boom), len(fade)) == (2, 4)

@@ -15,6 +15,7 @@ document order.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,7 +37,7 @@ __all__ = [
     "Figures",
     "Page",
     "Section",
-    "configs",
+    "configurations",
     "family",
     "family_order",
     "worst",
@@ -137,7 +138,7 @@ class Config:
         return [c for c in self.cases if c.verdict is not None and c.verdict.passed == passed]
 
 
-def configs(run: Run) -> list[Config]:
+def configurations(run: Run) -> list[Config]:
     """The measured configurations of ``run``, in order of first appearance.
 
     Cases with the same :attr:`Case.config_key` share one configuration; its
@@ -198,7 +199,7 @@ def _unique_labels(runs: Sequence[Run]) -> list[Run]:
         n = seen.get(r.label, 0)
         seen[r.label] = n + 1
         if n:
-            r = Run(**{**r.__dict__, "label": f"{r.label}#{n + 1}"})
+            r = dataclasses.replace(r, label=f"{r.label}#{n + 1}")
         out.append(r)
     return out
 
@@ -249,7 +250,7 @@ class Page:
             )
         return cls(
             runs=unique,
-            configs={r.label: configs(r) for r in unique},
+            configs={r.label: configurations(r) for r in unique},
             comparisons=list(comparisons),
             title=title,
         )

@@ -24,6 +24,7 @@ Examples:
 
 from __future__ import annotations
 
+import abc
 import html
 import math
 from collections.abc import Iterable, Sequence
@@ -256,11 +257,11 @@ def _swatch_dot(x: float, y: float, color: str, fill: str | None = None) -> str:
     )
 
 
-class Series:
+class Series(abc.ABC):
     """Something drawn in a chart's plot area, with an optional legend entry.
 
-    Subclasses set :attr:`color` and :attr:`label` and implement :meth:`draw` and
-    :meth:`swatch`; :meth:`x_values` and :meth:`y_values` feed the automatic axis ranges.
+    A new kind of series is a subclass that sets :attr:`color` and :attr:`label` and
+    implements the four methods below.
     """
 
     color: str
@@ -269,22 +270,22 @@ class Series:
     #: and the x range gets no padding at all.
     from_zero: ClassVar[bool] = False
 
+    @abc.abstractmethod
     def x_values(self) -> Sequence[float]:
         """The x values that the automatic x range must cover."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def y_values(self) -> Sequence[float]:
         """The y values that the automatic y range must cover."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def draw(self, frame: Frame, occupied: list[tuple[float, float]]) -> list[str]:
         """SVG elements for this series; appends the pixels it covers to ``occupied``
         (the legend goes to the least crowded corner)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def swatch(self, x: float, y: float) -> str:
         """The legend's sample of this series for a legend row at ``(x, y)``."""
-        raise NotImplementedError
 
 
 class Line(Series):

@@ -76,9 +76,14 @@ def _log10(v: float) -> float:
     return math.log10(v) if v > 0 else (-math.inf if v == 0 else math.nan)
 
 
+def _plottable(cfg: Config) -> bool:
+    """A predicted factor the log-log scatter can place."""
+    return math.isfinite(cfg.predicted) and cfg.predicted > 0
+
+
 def growth_scatter(page: Page, cfgs: Sequence[Config]) -> svg.Chart | None:
     """Measured against predicted factor per layer, one point per configuration (log-log)."""
-    pts = [c for c in cfgs if math.isfinite(c.predicted) and c.predicted > 0]
+    pts = [c for c in cfgs if _plottable(c)]
     if not pts:
         return None
     xs = [math.log10(c.predicted) for c in pts]
@@ -145,9 +150,7 @@ def _context(page: Page) -> Mapping[str, Any]:
         if page.multi
         else None,
         "scatter": scatter,
-        "unpredicted": sum(
-            1 for c in latest if not (math.isfinite(c.predicted) and c.predicted > 0)
-        ),
+        "unpredicted": sum(1 for c in latest if not _plottable(c)),
         "everything": everything,
         "marks": marks,
         "bad_norms": bad_norms,
