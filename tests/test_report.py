@@ -24,6 +24,9 @@ import pytest
 
 from gradbench import records, report
 from gradbench.errors import InvalidArgument
+from gradbench.report import render, svg
+from gradbench.report.page import Figures, Page, Section, configurations, worst
+from gradbench.report.sections import SECTIONS
 
 DATA = Path(__file__).parent / "data"
 EVIL = "<script>alert(1)</script>"
@@ -813,26 +816,6 @@ def test_num_formats_nonfinite_as_text() -> None:
     assert report.num(0.5) == "0.5"
 
 
-def test_chart_survives_nonfinite_and_empty_series() -> None:
-    ch = report._Chart("t", "x", "y", ylog=True)
-    ch.line([1, 2, 3], [math.nan, math.inf, -math.inf], color="#000", label="bad")
-    ch.band([1, 2], [math.nan, math.nan], [math.nan, math.nan], color="#000")
-    ch.points([1], [math.nan], color="#f00")
-    svg = ch.render()
-    assert svg.startswith("<svg")
-    assert svg.endswith("</svg>")
-    assert "nan" not in svg.lower().replace("aria", "")
-    empty = report._Chart("empty", "x", "y").render()
-    assert "<svg" in empty
-
-
-def test_log_ticks_are_powers_of_ten() -> None:
-    labels = [lab for _, lab in report._log_ticks(-6.2, 1.3)]
-    assert labels[:3] == ["10⁻⁶", "10⁻⁵", "10⁻⁴"] or labels[0].startswith("10⁻")
-    small = report._log_ticks(-0.1, 0.2)
-    assert len(small) >= 2
-
-
 # --------------------------------------------------------------------------------------
 # Rendering
 # --------------------------------------------------------------------------------------
@@ -920,21 +903,13 @@ def test_first_screen_summary(base_html: str) -> None:
 
 
 def test_sections_and_nonfinite_text(base_html: str) -> None:
-    for sid in (
-        "summary",
-        "gradients",
-        "phase",
-        "rnn",
-        "spectra",
-        "updates",
-        "verdicts-section",
-        "timings",
-        "machine",
-    ):
+    comparison_only = {"regressions", "comparison"}
+    for sid in [s.id for s in SECTIONS if s.id not in comparison_only]:
         assert f'<section id="{sid}"' in base_html, sid
         assert f'href="#{sid}"' in base_html
-    assert 'id="comparison"' not in base_html
-    assert 'href="#comparison"' not in base_html
+    for sid in comparison_only:
+        assert f'id="{sid}"' not in base_html
+        assert f'href="#{sid}"' not in base_html
     assert base_html.count("<svg") >= 17
     verdicts = base_html[base_html.index('id="verdicts"') :]
     assert ">inf<" in verdicts
@@ -1102,6 +1077,22 @@ def test_report_imports_without_torch() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
 
 
+def test_report_renders_without_torch(tmp_path: Path) -> None:
+    """Not only the import: loading, comparing and rendering never import torch either."""
+    code = (
+        "import sys\n"
+        "from gradbench import report\n"
+        f"base = report.load_run({str(DATA / 'report_base.json')!r})\n"
+        f"new = report.load_run({str(DATA / 'report_new.json')!r})\n"
+        f"report.write_report([base.path, new.path], {str(tmp_path / 'r.html')!r})\n"
+        "assert report.render_comparison(base, new).startswith('<!DOCTYPE html>')\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] == 'torch')\n"
+        "assert not heavy, heavy[:5]\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
+    assert (tmp_path / "r.html").stat().st_size > 100_000
+
+
 def _regenerate() -> None:
     DATA.mkdir(exist_ok=True)
     write_run(DATA / "report_base.json", compact=True)
@@ -1124,14 +1115,14 @@ if __name__ == "__main__":
 
 def test_worst_offenders_share_rows_between_exploding_and_vanishing() -> None:
     run = report.load_run(DATA / "report_base.json")
-    cfgs = report._configs(run)
+    cfgs = configurations(run)
     boom = [c for c in cfgs if c.growth.klass == "explode"]
     fade = [c for c in cfgs if c.growth.klass == "vanish"]
     assert (len(boom), len(fade)) == (2, 4)
-    assert {c.growth.klass for c in report._worst(cfgs, 2)} == {"explode", "vanish"}
-    assert len(report._worst(cfgs, 4)) == 4
-    assert len([c for c in report._worst(cfgs, 5) if c.growth.klass == "vanish"]) == 3
-    assert len(report._worst(cfgs, 100)) == 6  # stable ones never appear
+    assert {c.growth.klass for c in worst(cfgs, 2)} == {"explode", "vanish"}
+    assert len(worst(cfgs, 4)) == 4
+    assert len([c for c in worst(cfgs, 5) if c.growth.klass == "vanish"]) == 3
+    assert len(worst(cfgs, 100)) == 6  # stable ones never appear
 
 
 def test_case_delta_prints_as_one_line(base_path: Path, new_path: Path) -> None:
@@ -1139,3 +1130,87 @@ def test_case_delta_prints_as_one_line(base_path: Path, new_path: Path) -> None:
     assert str(comp.regressions[0]) == (
         "mean_field_slope on mlp-L20-n256-relu-he_normal: 0 (passed) -> 0.08 (failed) [regression]"
     )
+
+
+# --------------------------------------------------------------------------------------
+# Sections and templates
+# --------------------------------------------------------------------------------------
+
+
+def test_section_ids_are_unique_and_name_their_elements(base_path: Path, new_path: Path) -> None:
+    ids = [s.id for s in SECTIONS]
+    assert len(ids) == len(set(ids))
+    html_text = report.render_report([report.load_run(base_path), report.load_run(new_path)])
+    body = [m.group(1) for m in re.finditer(r'<section id="([^"]+)"', html_text)]
+    nav = re.findall(r'<a href="#([^"]+)">', html_text[: html_text.index("</nav>")])
+    assert body == nav == ids  # a comparison page shows every section, in SECTIONS order
+
+
+def _demo_context(p: Page) -> dict[str, Any]:
+    ch = svg.Chart("demo", "x", "y")
+    ch.add(svg.Line([0, 1], [0, 1], color="#000", label="<b>line</b>"))
+    return {"intro": "A demo & its <intro>.", "blocks": [Figures([ch], heading="one chart")]}
+
+
+def test_sections_drive_body_and_navigation(base_path: Path) -> None:
+    """A section is one Section entry; its context decides whether it is drawn and linked."""
+    demo = Section("demo-plot", "A demo plot", _demo_context, nav="Demo")
+    absent = Section("never", "Never shown", lambda p: None)
+    sections = [SECTIONS[1], demo, absent, SECTIONS[-1]]
+    page = Page.from_runs([report.load_run(base_path)])
+    html_text = render.render_page(page, sections)
+    nav = html_text[html_text.index("<nav>") : html_text.index("</nav>")]
+    assert re.findall(r'href="#([^"]+)">([^<]+)<', nav) == [
+        ("summary", "Summary"),
+        ("demo-plot", "Demo"),
+        ("machine", "Machine"),
+    ]
+    assert 'id="never"' not in html_text
+    demo_html = html_text[html_text.index('<section id="demo-plot">') :]
+    demo_html = demo_html[: demo_html.index("</section>")]
+    assert "<h2>A demo plot</h2>" in demo_html
+    assert '<p class="muted small">A demo &amp; its &lt;intro&gt;.</p>' in demo_html
+    assert "<h3>one chart</h3>" in demo_html
+    assert demo_html.count("<svg") == 1
+    assert "&lt;b&gt;line&lt;/b&gt;" in demo_html
+    clip_ids = re.findall(r'<clipPath id="(clip\d+)">', html_text)
+    assert clip_ids == [f"clip{i}" for i in range(1, len(clip_ids) + 1)]  # document order
+
+
+def test_every_section_template_ships_with_the_package() -> None:
+    import importlib.resources
+
+    folder = importlib.resources.files("gradbench.report").joinpath("templates")
+    shipped = {entry.name for entry in folder.iterdir()}
+    assert {"page.html.j2", "style.css", "report.js", "figures.html.j2"} <= shipped
+    assert {s.template for s in SECTIONS} <= shipped
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("\n  <td>\n    <b>x</b>\n  </td>\n", "<td><b>x</b></td>"),  # breaks at tags vanish
+        ("one\n    two\n\n  three", "one two three"),  # breaks between words: one space
+        ("a, <b>b</b> c", "a, <b>b</b> c"),  # spaces on a line are kept
+        ("label:\n  <ul>", "label:<ul>"),
+        ("</b>\n   words", "</b>words"),
+        ("  \n", ""),
+        ("x\t\n\ty", "x y"),
+    ],
+)
+def test_template_layout_rule(text: str, expected: str) -> None:
+    assert render.strip_layout(text) == expected
+
+
+def test_template_errors_point_at_the_template_line() -> None:
+    import traceback
+
+    import jinja2
+
+    env = render.environment().overlay(
+        loader=jinja2.DictLoader({"t.html.j2": "<p>\n  <b>{{ x.y }}</b>\n</p>"})
+    )
+    with pytest.raises(jinja2.UndefinedError) as info:
+        env.get_template("t.html.j2").render(x={})
+    frames = [(f.filename, f.lineno) for f in traceback.extract_tb(info.value.__traceback__)]
+    assert ("<template>", 2) in frames  # the layout rule keeps the template's line numbers
