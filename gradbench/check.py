@@ -29,7 +29,7 @@ MODEL_ERROR = 2.0
 """Allowed mean-field model error of the per-layer log-norm slope, in units of 1/width.
 
 Mean-field predictions are exact only at infinite width; at width n the per-layer log
-growth deviates by O(1/n) (THEORY.md 1.1 "finite-width bias", 2.2: 5/(4n) for ReLU).
+growth deviates by O(1/n) (docs/theory.md §1.1 "finite-width bias", §2.2: 5/(4n) for ReLU).
 Where theory gives the finite-width bias exactly (ReLU, Gaussian weights) it is
 corrected for and no band is used; elsewhere the null is |deviation| <= MODEL_ERROR/n.
 """
@@ -47,7 +47,7 @@ class Claim:
     Attributes:
         name: registry name.
         statement: what is claimed, in one sentence.
-        source: the paper (and THEORY.md section).
+        source: the paper (and docs/theory.md section).
         evaluate: ``(spec, measurement, alpha) -> Verdict``.
         needs_measurement: whether :func:`check` must run the gradient probe first.
     """
@@ -212,7 +212,7 @@ def _slope_bias_and_tolerance(
 ) -> tuple[float, float]:
     """Known finite-width bias of the per-seed log-norm slope, or the model-error band.
 
-    The exact ReLU law (THEORY.md 2.2) is for one example; a batch Frobenius norm averages
+    The exact ReLU law (docs/theory.md §2.2) is for one example; a batch Frobenius norm averages
     over examples and has a smaller, unknown bias, so the bias is applied only at
     ``batch == 1`` and the band ``MODEL_ERROR / width`` is used otherwise.
     """
@@ -227,7 +227,7 @@ def _slope_bias_and_tolerance(
     "mean_field_slope",
     "The mean per-layer slope of log ||dL/dh_l|| equals the mean-field prediction "
     "(chi_1 trajectory; residual and RNN growth; normalization rates).",
-    "Poole et al. 2016; Schoenholz et al. 2017 (THEORY.md 1, 4, 5, 6)",
+    "Poole et al. 2016; Schoenholz et al. 2017 (docs/theory.md §1, §4, §5, §6)",
 )
 def mean_field_slope(spec: Spec, m: Measurement, alpha: float) -> Verdict:
     """Per-seed OLS slope of log-norm vs site, t-tested against the predicted curve's slope."""
@@ -362,7 +362,7 @@ def classify(m: Measurement, spec: Spec, alpha: float = 0.01) -> str:
     "finite_width_variance",
     "For a ReLU net with Gaussian He weights, Var over networks of ln(||dL/dh_1||^2/"
     "||dL/dh_L||^2) equals the exact finite-width law (about 5 * sum 1/n_l).",
-    "Hanin 2018; Hanin & Nica 2020 (THEORY.md 2.2)",
+    "Hanin 2018; Hanin & Nica 2020 (docs/theory.md §2.2)",
 )
 def finite_width_variance(spec: Spec, m: Measurement, alpha: float) -> Verdict:
     """Chi-square test of the variance of the log squared-norm ratio across seeds."""
@@ -408,7 +408,7 @@ def jacobian_check(
     rel_tol: float = 0.25,
     device: str = "cpu",
 ) -> tuple[Verdict, np.ndarray]:
-    """Normalised spectral variance m2/m1^2 - 1 of J J^T vs free probability (THEORY.md 3).
+    """Normalised spectral variance m2/m1^2 - 1 of J J^T vs free probability (docs/theory.md §3).
 
     Equivalence test across seeds with margins ``predicted * (1 +- rel_tol)`` plus an
     absolute margin ``0.05 * depth`` for the O(L/N) finite-width correction.
@@ -457,7 +457,7 @@ claim(
     "jacobian_spectrum",
     "The normalised variance of the spectrum of J J^T equals L (mu2/mu1^2 - 1 - s1): "
     "orthogonal weights reach near-isometry with tanh at small q*, ReLU cannot.",
-    "Pennington, Schoenholz & Ganguli 2017 (THEORY.md 3)",
+    "Pennington, Schoenholz & Ganguli 2017 (docs/theory.md §3)",
     needs_measurement=False,
 )(lambda spec, m, alpha: jacobian_check(spec, alpha=alpha)[0])
 

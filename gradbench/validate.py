@@ -72,7 +72,7 @@ DEPTHS: dict[str, tuple[int, ...]] = {"quick": (10, 30, 50), "full": (10, 30, 50
 BASE_WIDTH = 32
 TRAIN_SEEDS = 4
 TRAIN = TrainSpec(optimizer="sgd", lr=0.05, steps=20)
-SOURCE = "gradbench validate (THEORY.md sections 1, 4, 6, 7)"
+SOURCE = "gradbench validate (docs/theory.md §1, §4, §6, §7)"
 
 SpecMaker = Callable[[str, int, int], tuple[Spec, TrainSpec]]
 

@@ -1,6 +1,6 @@
 """Residual nets, RNNs, batch norm and finite-width fluctuations.
 
-Claims (each cites its source; THEORY.md sections in brackets):
+Claims (each cites its source; docs/theory.md sections in brackets):
 - residual ``mean_field_slope``: per-block gradient growth 1 + alpha_l^2 v for every
   branch scaling; exact 0 for skipinit/rezero/fixup (Hanin & Rolnick 2018;
   Yang & Schoenholz 2017; De & Smith 2020; Zhang et al. 2019) [4].
@@ -8,7 +8,7 @@ Claims (each cites its source; THEORY.md sections in brackets):
   orthogonal linear cells (Pascanu et al. 2013; Chen et al. 2018) [5].
 - ``rnn_decay_reported``: LSTM/GRU decay per step, measured with a CI and reported;
   no verified theory exists (Gilboa et al. 2019) [5.4].
-- batch norm ``mean_field_slope``: gradients explode at the rate of THEORY.md 6
+- batch norm ``mean_field_slope``: gradients explode at the rate of docs/theory.md §6
   (Yang et al. 2019), layer norm does not.
 - ``finite_width_variance``: Var ln(||g_1||^2/||g_L||^2) follows the exact ReLU law
   (Hanin 2018; Hanin & Nica 2020) [2.2].
@@ -86,7 +86,7 @@ def test_gated_rnn_decay_reported(cell, init, gradbench_record, gradbench_config
         passed=True,
         n=summary["n"],
         method="reported only: 95% t-interval of the growth per step",
-        source="Gilboa et al. 2019 (THEORY.md 5.4)",
+        source="Gilboa et al. 2019 (docs/theory.md §5.4)",
         note="no verified theory for gated cells; measured factor per step towards the past",
     )
     gradbench_record(

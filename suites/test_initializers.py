@@ -5,7 +5,7 @@ Claims:
   declares (fan-in/fan-out/Glorot formulas; PyTorch ``test/nn/test_init.py`` style).
 - ``init_classification``: the measured gradient behaviour with depth (vanishing /
   stable / exploding, TOST and one-sided CIs) agrees with the sign of the predicted
-  log growth (Glorot & Bengio 2010; He et al. 2015; THEORY.md 1.5).
+  log growth (Glorot & Bengio 2010; He et al. 2015; docs/theory.md §1.5).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Jacobian spectra: dynamical isometry with orthogonal weights (THEORY.md 3).
+"""Jacobian spectra: dynamical isometry with orthogonal weights (docs/theory.md §3).
 
 Claim ``jacobian_spectrum``: the normalised variance m2/m1^2 - 1 of the spectrum of J J^T
 equals L (mu2/mu1^2 - 1 - s1), s1 = -1 for Gaussian and 0 for orthogonal weights

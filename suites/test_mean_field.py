@@ -2,7 +2,7 @@
 
 Claim ``mean_field_slope``: the per-layer slope of log ||dL/dh_l|| equals the
 prediction from the chi_1 trajectory (Poole et al. 2016; Schoenholz et al. 2017;
-THEORY.md section 1), with the exact finite-width bias for ReLU (section 2) and a
+docs/theory.md §1), with the exact finite-width bias for ReLU (docs/theory.md §2) and a
 model-error band of 2/width otherwise. Validity domain: width >= 128, depth <= 30,
 inits with i.i.d. entries (theory says which specs it has no prediction for).
 """

@@ -1,4 +1,4 @@
-"""Claims about optimizers, clipping and first-step updates (THEORY.md section 7).
+"""Claims about optimizers, clipping and first-step updates (docs/theory.md §7).
 
 Every test names its claim and source and records its cases with ``gradbench_record``;
 ``extra["update_ratios"]`` carries the per-layer relative updates and gradient norms.
@@ -26,7 +26,7 @@ from gradbench.specs import MLPSpec, ResidualSpec, Spec
 from gradbench.strategies import mlp_specs
 from gradbench.training import FirstStep, TrainSpec, first_step, train_probe
 
-SEC7 = "THEORY.md section 7 (torch 2.13 torch/optim and torch/nn/utils/clip_grad.py)"
+SEC7 = "docs/theory.md §7 (torch 2.13 torch/optim and torch/nn/utils/clip_grad.py)"
 SEEDS_EXACT = 3  # exact identities: a few networks per example suffice
 NEAR_CRITICAL = mlp_specs(
     depths=st.integers(2, 12), widths=(8, 16), activations=("relu", "tanh", "gelu", "linear"),
@@ -113,7 +113,7 @@ ADAPTIVE = ["adam", "adamw", "adagrad", "rmsprop"]
 
 
 def _unit_and_eps(optimizer: str, lr: float) -> tuple[float, float]:
-    """``(u, e)`` with first step ``-u g / (|g| + e)`` for the gradient part (THEORY.md 7)."""
+    """``(u, e)`` with first step ``-u g / (|g| + e)`` for the gradient part (docs/theory.md §7)."""
     big, zero = torch.tensor([1e100], dtype=torch.float64), torch.zeros(1, dtype=torch.float64)
     u = float(first_step_update(optimizer, big, zero, lr=lr, weight_decay=0.0).abs())
     hyper = hyperparameters(lookup("optimizer", optimizer))
@@ -200,7 +200,7 @@ def test_eps_dominates_adam_in_a_deep_sigmoid_net_with_torch_default_init(
     assert worst <= 1.0
     assert rho[:, 0].max() < 0.01  # eps dominates: the first layer barely moves
     assert rho[:, -1].min() > 0.99  # the last layer's gradient is far above eps
-    assert 0.12 < per_layer < 0.16  # THEORY.md 7: a factor of about 0.1414 per layer
+    assert 0.12 < per_layer < 0.16  # docs/theory.md §7: a factor of about 0.1414 per layer
 
 
 # --------------------------------------------------------------------------------------
@@ -290,15 +290,15 @@ REMEDIES: dict[str, tuple[Spec, str, str, str]] = {
                 "moves", "He et al. 2015, arXiv:1502.01852"),
     "residual_1/sqrt(L)": (
         ResidualSpec(depth=DEPTH, width=WIDTH, activation="sigmoid", branch_scale="1/sqrt(L)"),
-        "sgd", "moves", "Hanin & Rolnick 2018; THEORY.md 4.1"),
+        "sgd", "moves", "Hanin & Rolnick 2018; docs/theory.md §4.1"),
     "batchnorm": (SIGMOID.replace(norm="batchnorm"), "sgd", "moves",
-                  "Ioffe & Szegedy 2015; THEORY.md 6 (sigmoid BN rate 1.034)"),
-    "adam(eps=1e-12)": (SIGMOID, "adam(eps=1e-12)", "moves", "Kingma & Ba 2015; THEORY.md 7"),
+                  "Ioffe & Szegedy 2015; docs/theory.md §6 (sigmoid BN rate 1.034)"),
+    "adam(eps=1e-12)": (SIGMOID, "adam(eps=1e-12)", "moves", "Kingma & Ba 2015; docs/theory.md §7"),
     # Not remedies here, recorded as such:
     "adam (eps=1e-8)": (SIGMOID, "adam", "helps",
-                        "Kingma & Ba 2015; THEORY.md 7 (eps dominates |g| < 1e-7)"),
+                        "Kingma & Ba 2015; docs/theory.md §7 (eps dominates |g| < 1e-7)"),
     "layernorm": (SIGMOID.replace(norm="layernorm"), "sgd", "barely",
-                  "Ba et al. 2016; THEORY.md 6 (LN sigmoid rate 0.1528 [derived])"),
+                  "Ba et al. 2016; docs/theory.md §6 (LN sigmoid rate 0.1528 [derived])"),
 }
 
 
@@ -345,7 +345,7 @@ def test_sgd_barely_moves_the_first_layers_of_a_deep_sigmoid_mlp(
     claim = "sgd_deep_sigmoid_first_layers_barely_move"
     seeds = gradbench_config.profile.seeds
     x, rec = _log10_ratio(SIGMOID, "sgd", seeds, gradbench_config.base_seed)
-    source = "Glorot & Bengio 2010; Hochreiter 1991; THEORY.md 7"
+    source = "Glorot & Bengio 2010; Hochreiter 1991; docs/theory.md §7"
     verdict = _one_sided_verdict(claim, SIGMOID, x, BARELY, "less", source)
     _record_ratio(gradbench_record, claim, SIGMOID, "sgd", rec, verdict, source)
     assert verdict.passed, verdict
