@@ -49,6 +49,7 @@ SECTION = re.compile(r"[`*]*[ \t]*§[ \t]*(?P<token>[\w.]+)")
 TITLE = re.compile(r"[ \t]+(?:\"[^\"\n]{1,80}\"|'[^'\n]{1,80}')")
 JOIN = re.compile(r"[ \t]*(?:,|-|–|—|\bto\b|\band\b|&)[ \t]*(?=§)")
 RANGE_WITHOUT_SECTION = re.compile(r"[ \t]*[-–—][ \t]*\d")
+NUMBER_WITHOUT_SECTION = re.compile(r"[`*]*[ \t]+(?:sections?[ \t]+)?\d+(?:\.\d+)*\b(?![.,]?\d)")
 NUMBER = re.compile(r"\d+(?:\.\d+)*")
 # A § section attached to some other .md name (e.g. "theory.md §2.2" without docs/).
 BARE_SECTION = re.compile(r"(?P<path>[\w./-]*)\.md`*[ \t]*§")
@@ -164,6 +165,10 @@ def citation_problems(path: Path, text: str) -> Iterator[Problem]:
             if frag and missing is None and frag not in anchors(target):
                 yield Problem(where, m.group(0), f"docs/{page}.md has no anchor {frag!r}")
             pos = m.end()
+            bare_number = NUMBER_WITHOUT_SECTION.match(line, pos)
+            if bare_number:
+                yield Problem(where, line[m.start() : bare_number.end()],
+                              "write the section with §, e.g. docs/theory.md §2.2")
             numbers: list[str] = []
             while True:
                 sec = SECTION.match(line, pos)
@@ -350,6 +355,9 @@ def test_planned_pages(page: str) -> None:
         ("docs/theory.md §9.9", False),
         ("docs/theory.md §1.3-1.5", False),
         ("docs/theory.md §summary", False),
+        ("docs/theory.md 2.2", False),
+        ("docs/theory.md section 7 table", False),
+        ("docs/theory.md, 2 pages", True),
         ("docs/theory.md#nowhere", False),
         ("docs/nowhere.md", False),
         ("docs/claims.md §1", None),  # planned page: accepted until it exists
