@@ -1,6 +1,6 @@
 """gradbench: a property-based benchmark and test suite for gradient flow in deep networks.
 
-Public API (DESIGN.md)::
+Public API (docs/design.md)::
 
     import gradbench as gb
     spec = gb.MLPSpec(depth=50, width=256, activation="tanh", init="xavier_normal")

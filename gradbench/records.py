@@ -217,7 +217,7 @@ class Prediction:
         reason: why there is no prediction (empty when ``valid``).
         assumptions: the assumptions the numbers rest on.
         domain: the validity domain in words, e.g. ``"width >= 4 * depth"``.
-        source: the paper (and THEORY.md section) the formula comes from.
+        source: the paper (and docs/theory.md section) the formula comes from.
         quantities: further named predictions (``chi1``, ``q_star``, ``phase``, ...).
     """
 

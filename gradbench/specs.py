@@ -7,7 +7,7 @@ naming the field, the value and the valid choices. Remedy names (activation,
 init, norm, branch scale) are registry names and may carry float parameters,
 e.g. ``"leaky_relu(negative_slope=0.2)"`` or ``"orthogonal(gain=1.2)"``.
 
-Conventions (THEORY.md section 1): fan-in scaling, ``Var W_ij = sigma_w2 / fan_in``;
+Conventions (docs/theory.md §1): fan-in scaling, ``Var W_ij = sigma_w2 / fan_in``;
 biases ``b_i ~ N(0, sigma_b2)``; inputs have i.i.d. ``N(0, input_var)`` entries.
 """
 
@@ -139,7 +139,7 @@ class ResidualSpec(_Spec):
         branch_scale: registered residual scaling: ``"1"``, ``"1/sqrt(L)"``, ``"1/l"``,
             ``"skipinit"``, ``"rezero"``, ``"fixup"``, or a float alpha.
         out_init: initializer of the last branch layer W2 (LeCun keeps the branch gain
-            ``v = sigma_v2 * sigma_w2 / 2`` equal to 1 under He/ReLU; THEORY.md section 4).
+            ``v = sigma_v2 * sigma_w2 / 2`` equal to 1 under He/ReLU; docs/theory.md §4).
         input_var: variance of the i.i.d. Gaussian input entries (> 0).
     """
 

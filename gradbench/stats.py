@@ -159,7 +159,7 @@ def fit_slopes(log_norms: ArrayLike, skip: int = 0) -> NDArray[np.float64]:
 
         \hat b_i = \frac{\sum_l (l - \bar l)(y_{il} - \bar y_i)}{\sum_l (l - \bar l)^2}.
 
-    Under mean-field theory (THEORY.md 1.1) :math:`y_{il} \approx y_{i0} + b\,l` with
+    Under mean-field theory (docs/theory.md §1.1) :math:`y_{il} \approx y_{i0} + b\,l` with
     :math:`b = -\tfrac12 \ln\chi_1` for activation-gradient norms indexed from the input
     (a prediction's ``log_growth`` is the per-step growth *towards the input*, i.e.
     ``-b``). Use ``skip`` to drop the first sites while the forward pass settles to
@@ -299,7 +299,7 @@ def slope_test(
     :math:`\alpha/2` once :math:`\tau \gtrsim SE/2` (the far side stops contributing);
     ``tests/quality/test_stats_calibration.py`` measures this.
 
-    Use ``bias`` for a known finite-width offset (THEORY.md 1.1: :math:`E\ln X \ne
+    Use ``bias`` for a known finite-width offset (docs/theory.md §1.1: :math:`E\ln X \ne
     \ln\chi_1` at :math:`O(1/N)`) and ``tolerance`` for unmodelled error of that size.
     The t-test needs approximately Gaussian slopes; slopes averaged over many sites are
     close to Gaussian by the central limit theorem (Hanin & Nica 2020).
@@ -733,7 +733,7 @@ def variance_test(
     p-value is :math:`\min\{1, 2\min(F(X), \bar F(X))\}` (equal tails; e.g. Snedecor &
     Cochran 1989, sec. 5.7). Used for the finite-width law
     :math:`\operatorname{Var}[\ln\lVert g\rVert^2] \approx 5\beta`,
-    :math:`\beta = \sum_j 1/n_j` (THEORY.md 2.2; Hanin & Nica 2020), with one sample
+    :math:`\beta = \sum_j 1/n_j` (docs/theory.md §2.2; Hanin & Nica 2020), with one sample
     per seed.
 
     The chi-square test is exact only for Gaussian samples; its size is *not* robust

@@ -1,8 +1,8 @@
 r"""Theory predictions for gradient flow at initialization (numpy/scipy only, no torch).
 
 Everything here is a deterministic function of numbers and activation functions; the
-formulas and reference numbers are those of ``shared/THEORY.md`` (section numbers are
-cited in each docstring). Conventions (THEORY.md section 1): fan-in scaling
+formulas and reference numbers are those of ``docs/theory.md`` (section numbers are
+cited in each docstring). Conventions (docs/theory.md §1): fan-in scaling
 ``Var W_ij = sigma_w2 / fan_in``, bias variance ``sigma_b2``, pre-activation second moment
 ``q``, ``z ~ N(0, 1)``.
 
@@ -146,7 +146,7 @@ def gauss_expect(f: NumpyFn, q: float, kinks: Sequence[float] = ()) -> float:
     Composite Gauss-Legendre quadrature (16 nodes per panel) on :math:`|z| \le 12`,
     with panel breaks every 2 in ``z``, at the images ``x / sqrt(q)`` of the points
     ``x = 0, +-1/4, ..., +-16`` (so sharp features at any scale ``q`` are resolved), and
-    at every kink ``x`` of ``f`` (``z = x / sqrt(q)``). For the closed forms of THEORY.md
+    at every kink ``x`` of ``f`` (``z = x / sqrt(q)``). For the closed forms of docs/theory.md
     1.2 (ReLU, erf) it agrees to about 1e-15 relative over ``q`` in [1e-8, 1e8].
 
     Args:
@@ -208,12 +208,12 @@ def _grid2(
 def gauss_expect2(
     f: NumpyFn, g: NumpyFn, q1: float, q2: float, c: float, kinks: Sequence[float] = ()
 ) -> float:
-    r"""Bivariate Gaussian expectation :math:`\mathbb{E}[f(u_1)\,g(u_2)]` (THEORY.md 1.1).
+    r"""Bivariate Gaussian expectation :math:`\mathbb{E}[f(u_1)\,g(u_2)]` (docs/theory.md §1.1).
 
     :math:`u_1 = \sqrt{q_1} z_1`, :math:`u_2 = \sqrt{q_2}(c z_1 + \sqrt{1-c^2} z_2)`, so
     :math:`\mathrm{Var}\,u_i = q_i` and :math:`\mathrm{Corr}(u_1, u_2) = c`. Nested
     quadrature (see :func:`gauss_expect`), split at ``kinks`` (shared by ``f`` and ``g``).
-    Agrees with the arc-cosine (ReLU) and arcsine (erf) kernels of THEORY.md 1.2 to about
+    Agrees with the arc-cosine (ReLU) and arcsine (erf) kernels of docs/theory.md §1.2 to about
     1e-15 for ``c`` in [-0.9, 1].
 
     Args:
@@ -334,7 +334,7 @@ def _check_sigmas(sigma_w2: object, sigma_b2: object) -> tuple[float, float]:
 
 
 # --------------------------------------------------------------------------------------
-# Mean field: length map, fixed point, chi1 (THEORY.md 1.1)
+# Mean field: length map, fixed point, chi1 (docs/theory.md §1.1)
 # --------------------------------------------------------------------------------------
 
 
@@ -342,7 +342,7 @@ def q_map(activation: Activation, q: float, sigma_w2: float, sigma_b2: float) ->
     r"""The length map :math:`q \mapsto \sigma_w^2\,\mathbb{E}\,\phi(\sqrt{q} z)^2 + \sigma_b^2`.
 
     Poole et al. 2016 ("Exponential expressivity in deep neural networks through transient
-    chaos", NeurIPS), THEORY.md 1.1: the second moment of the next layer's pre-activations.
+    chaos", NeurIPS), docs/theory.md §1.1: the second moment of the next layer's pre-activations.
 
     Args:
         activation: registry name or :class:`ActivationFunctions`.
@@ -413,7 +413,8 @@ def _fixed_point(act: _Act, sw2: float, sb2: float, q0: float) -> float:
 
 
 def q_star(activation: Activation, sigma_w2: float, sigma_b2: float, q0: float = 1.0) -> float:
-    r"""Fixed point :math:`q^*` of the length map reached from ``q0`` (THEORY.md 1.1, 1.4, 1.5).
+    r"""Fixed point :math:`q^*` of the length map reached from ``q0``
+    (docs/theory.md §1.1, §1.4, §1.5).
 
     :math:`q^* = \sigma_w^2 \int Dz\,\phi(\sqrt{q^*} z)^2 + \sigma_b^2` (Poole et al. 2016),
     taken as the limit of :math:`q^{l+1} = \mathcal{Q}(q^l)` from :math:`q^0 =` ``q0``. The
@@ -467,14 +468,14 @@ def chi1(
     q: float | None = None,
     q0: float = 1.0,
 ) -> float:
-    r""":math:`\chi_1 = \sigma_w^2 \int Dz\,[\phi'(\sqrt{q^*} z)]^2` (THEORY.md 1.1).
+    r""":math:`\chi_1 = \sigma_w^2 \int Dz\,[\phi'(\sqrt{q^*} z)]^2` (docs/theory.md §1.1).
 
     The slope of the correlation map at :math:`c = 1` (Poole et al. 2016) and the per-layer
     factor of the expected squared gradient norm, :math:`E\|\delta^l\|^2 /
     E\|\delta^{l+1}\|^2 = \chi_1` (Schoenholz et al. 2017, "Deep information
     propagation", ICLR), at any widths under fan-in scaling. When :math:`q^*` is 0 or
     infinite the limit is returned, e.g. :math:`\sigma_w^2 \phi'(0)^2` at :math:`q^* = 0`
-    (tanh: :math:`\sigma_w^2`; GELU/SiLU at He init: :math:`\sigma_w^2/4 = 0.5`, THEORY.md
+    (tanh: :math:`\sigma_w^2`; GELU/SiLU at He init: :math:`\sigma_w^2/4 = 0.5`, docs/theory.md
     1.5) and :math:`\sigma_w^2/2` for GELU/SiLU when :math:`q^* = \infty`.
 
     Args:
@@ -504,7 +505,7 @@ def length_map_slope(activation: Activation, q: float, sigma_w2: float) -> float
     r"""Slope :math:`d q^{l}/d q^{l-1} = \chi_1(q) + \sigma_w^2 \int Dz\,\phi''\phi` at ``q``.
 
     By Stein's lemma, :math:`\frac{d}{dq} E\phi(\sqrt q z)^2 = E[\phi'^2 + \phi\phi'']`
-    (THEORY.md 1.1). At a fixed point, ``-1 / ln(slope)`` is the depth scale
+    (docs/theory.md §1.1). At a fixed point, ``-1 / ln(slope)`` is the depth scale
     :math:`\xi_q` and ``slope < 1`` means the fixed point is stable.
 
     Args:
@@ -563,7 +564,7 @@ def q_trajectory(
 
 
 # --------------------------------------------------------------------------------------
-# Correlation map, depth scales, phase (THEORY.md 1.1, 1.3)
+# Correlation map, depth scales, phase (docs/theory.md §1.1, §1.3)
 # --------------------------------------------------------------------------------------
 
 
@@ -595,7 +596,7 @@ def c_map(
 
     :math:`c^l = (\sigma_w^2 \int Dz_1 Dz_2\,\phi(u_1)\phi(u_2) + \sigma_b^2) / q^l` with
     :math:`u_1 = \sqrt q z_1`, :math:`u_2 = \sqrt q (c z_1 + \sqrt{1-c^2} z_2)` and
-    :math:`q^l = \mathcal{Q}(q)` (Poole et al. 2016; THEORY.md 1.1). By default
+    :math:`q^l = \mathcal{Q}(q)` (Poole et al. 2016; docs/theory.md §1.1). By default
     :math:`q = q^*`.
 
     Args:
@@ -609,7 +610,7 @@ def c_map(
         degenerate).
 
     Examples:
-        >>> round(c_map("relu", 0.5, 2.0, 0.0), 10)  # THEORY.md 1.2
+        >>> round(c_map("relu", 0.5, 2.0, 0.0), 10)  # docs/theory.md §1.2
         0.608997781
     """
     sw2, sb2 = _check_sigmas(sigma_w2, sigma_b2)
@@ -644,7 +645,7 @@ def _c_star(act: _Act, sw2: float, sb2: float, qs: float, chi: float, tol: float
 
 
 def c_star(activation: Activation, sigma_w2: float, sigma_b2: float, tol: float = 1e-9) -> float:
-    r"""Stable fixed point :math:`c^*` of the correlation map in [0, 1] (THEORY.md 1.1, 1.3).
+    r"""Stable fixed point :math:`c^*` of the correlation map in [0, 1] (docs/theory.md §1.1, §1.3).
 
     Ordered or critical phase (:math:`\chi_1 \le 1 +` ``tol``): :math:`c^* = 1`. Chaotic
     phase: the unique root of :math:`c_{map}(c) = c` in [0, 1) (the map is a power series in
@@ -674,7 +675,7 @@ def c_star(activation: Activation, sigma_w2: float, sigma_b2: float, tol: float 
 def chi_c(activation: Activation, sigma_w2: float, sigma_b2: float, tol: float = 1e-9) -> float:
     r""":math:`\chi_{c^*} = \sigma_w^2 \int Dz_1 Dz_2\,\phi'(u_1)\phi'(u_2)` at :math:`(q^*, c^*)`.
 
-    The slope of the correlation map at its stable fixed point (THEORY.md 1.1); equals
+    The slope of the correlation map at its stable fixed point (docs/theory.md §1.1); equals
     :math:`\chi_1` in the ordered phase.
 
     Returns:
@@ -706,7 +707,7 @@ def _depth_scale(slope: float, tol: float) -> float:
 
 @dataclass(frozen=True)
 class MeanField:
-    """Mean-field summary of one (activation, sigma_w2, sigma_b2) (THEORY.md 1.1).
+    """Mean-field summary of one (activation, sigma_w2, sigma_b2) (docs/theory.md §1.1).
 
     Attributes:
         q_star: fixed point of the length map (0.0 / inf when it collapses / diverges).
@@ -759,7 +760,7 @@ def mean_field(
     activation: Activation, sigma_w2: float, sigma_b2: float, q0: float = 1.0,
     tol: float = _PHASE_TOL,
 ) -> MeanField:
-    r"""All mean-field quantities of THEORY.md 1.1 at once (see :class:`MeanField`).
+    r"""All mean-field quantities of docs/theory.md §1.1 at once (see :class:`MeanField`).
 
     Args:
         activation: registry name or :class:`ActivationFunctions`.
@@ -783,14 +784,14 @@ def mean_field(
 def depth_scales(
     activation: Activation, sigma_w2: float, sigma_b2: float, tol: float = _PHASE_TOL
 ) -> tuple[float, float]:
-    r"""Depth scales :math:`(\xi_q, \xi_c)` (Schoenholz et al. 2017; THEORY.md 1.1, 1.3).
+    r"""Depth scales :math:`(\xi_q, \xi_c)` (Schoenholz et al. 2017; docs/theory.md §1.1, §1.3).
 
     :math:`\xi_q^{-1} = -\ln[\chi_1 + \sigma_w^2\int Dz\,\phi''\phi]` at :math:`q^*` and
     :math:`\xi_c^{-1} = -\ln \chi_{c^*}` (so :math:`\xi_c = -1/\ln\chi_1` in the ordered
     phase). ``inf`` where the slope is 1 within ``tol`` (criticality; tanh at
     :math:`\sigma_w^2 = 1, \sigma_b = 0`; ReLU at He init). NaN where undefined: both
     when :math:`q^* = \infty`, and :math:`\xi_c` when :math:`q^* = 0` (degenerate c-map;
-    "–" in the THEORY.md 1.3 table).
+    "–" in the docs/theory.md §1.3 table).
 
     Returns:
         ``(xi_q, xi_c)``.
@@ -807,12 +808,12 @@ def phase(
     activation: Activation, sigma_w2: float, sigma_b2: float, tol: float = _PHASE_TOL,
     q0: float = 1.0,
 ) -> Phase:
-    r"""The phase: ``"ordered"``, ``"critical"`` or ``"chaotic"`` (THEORY.md 1.1).
+    r"""The phase: ``"ordered"``, ``"critical"`` or ``"chaotic"`` (docs/theory.md §1.1).
 
     ``"ordered"`` if :math:`\chi_1 < 1 -` ``tol``, ``"chaotic"`` if :math:`\chi_1 > 1 +`
     ``tol``, else ``"critical"``.
     :math:`\chi_1` is taken at the fixed point reached from ``q0`` (its limit when that is 0
-    or infinite), THEORY.md 1.1 (Poole et al. 2016; Schoenholz et al. 2017).
+    or infinite), docs/theory.md §1.1 (Poole et al. 2016; Schoenholz et al. 2017).
 
     Examples:
         >>> phase("tanh", 2.0, 0.0), phase("relu", 2.0, 0.0), phase("selu", 1.0, 0.0)
@@ -822,7 +823,7 @@ def phase(
 
 
 # --------------------------------------------------------------------------------------
-# The critical line chi1 = 1 (THEORY.md 1.4, 1.5)
+# The critical line chi1 = 1 (docs/theory.md §1.4, §1.5)
 # --------------------------------------------------------------------------------------
 
 
@@ -856,7 +857,8 @@ def _critical_at(act: _Act, q: float) -> CriticalPoint:
 
 
 def critical_point(activation: Activation, q_star: float) -> CriticalPoint:
-    r"""The point of the :math:`\chi_1 = 1` line whose fixed point is ``q_star`` (THEORY.md 1.4).
+    r"""The point of the :math:`\chi_1 = 1` line whose fixed point is ``q_star``
+    (docs/theory.md §1.4).
 
     The Pennington et al. 2017 ("Resurrecting the sigmoid in deep learning through dynamical
     isometry", NeurIPS) parametrisation: :math:`\sigma_w^2 = 1/\int Dz\,\phi'(\sqrt{q^*}z)^2`,
@@ -888,7 +890,7 @@ def critical_sigma_w2(
 ) -> float:
     r""":math:`\sigma_w^2` on the critical line :math:`\chi_1 = 1` at bias variance ``sigma_b2``.
 
-    THEORY.md 1.4 method: solve :math:`\sigma_b^2(q^*) =` ``sigma_b2`` along the
+    docs/theory.md §1.4 method: solve :math:`\sigma_b^2(q^*) =` ``sigma_b2`` along the
     :func:`critical_point` parametrisation (a log-spaced scan over :math:`q^*` in [1e-8, 1e8]
     for sign changes, polished by Brent's method), plus the boundary :math:`q^* \to 0`
     (tanh and erf at :math:`\sigma_b = 0`: :math:`1/\phi'(0)^2`, i.e. 1 and
@@ -897,11 +899,11 @@ def critical_sigma_w2(
     * if :math:`\int Dz\,\phi'(\sqrt q z)^2` does not depend on q (ReLU, leaky ReLU, linear),
       :math:`\chi_1 = 1 \Leftrightarrow \sigma_w^2 = 1/E\phi'^2` for every ``sigma_b2``
       (ReLU: 2), although for ``sigma_b2 > 0`` the length map then has no fixed point
-      (THEORY.md 1.4);
+      (docs/theory.md §1.4);
     * with ``require_stable`` (default) only fixed points that attract the length map count
       (slope <= 1), the smallest such :math:`q^*` wins, and NaN means there is none: GELU
       and SiLU at :math:`\sigma_b = 0`, whose formal value 4 sits on the unstable trivial
-      fixed point (THEORY.md 1.5), and SiLU below :math:`\sigma_b^2 \approx 0.555`. With
+      fixed point (docs/theory.md §1.5), and SiLU below :math:`\sigma_b^2 \approx 0.555`. With
       ``require_stable=False`` the smallest-:math:`q^*` solution is returned whatever its
       stability (GELU/SiLU at 0: 4).
 
@@ -955,14 +957,14 @@ def critical_sigma_w2(
 
 
 # --------------------------------------------------------------------------------------
-# Closed forms, used only as checks in the tests (THEORY.md 1.2, 1.5, 6)
+# Closed forms, used only as checks in the tests (docs/theory.md §1.2, §1.5, §6)
 # --------------------------------------------------------------------------------------
 
 
 def _closed_relu_kernel(q1: float, q2: float, c: float) -> float:
     """E[relu(u1) relu(u2)] = sqrt(q1 q2)/(2 pi) (sin t + (pi - t) cos t), t = arccos c.
 
-    Cho & Saul 2009 (arc-cosine kernel), THEORY.md 1.2.
+    Cho & Saul 2009 (arc-cosine kernel), docs/theory.md §1.2.
     """
     t = math.acos(c)
     return math.sqrt(q1 * q2) / (2 * math.pi) * (math.sin(t) + (math.pi - t) * c)
@@ -991,18 +993,18 @@ def _closed_leaky_relu_second_moment(q: float, slope: float) -> float:
 
 
 def _closed_selu_chi1() -> float:
-    """chi1 of SELU at LeCun init: lambda^2 (1/2 + alpha^2 e^2 Phi(-2)) (THEORY.md 1.5)."""
+    """chi1 of SELU at LeCun init: lambda^2 (1/2 + alpha^2 e^2 Phi(-2)) (docs/theory.md §1.5)."""
     lam, alpha = 1.0507009873554805, 1.6732632423543772
     return lam * lam * (0.5 + alpha * alpha * math.e**2 * float(special.ndtr(-2.0)))
 
 
 def _closed_relu_cmap_he(c: float) -> float:
-    """ReLU c-map at He init: (sqrt(1 - c^2) + (pi - arccos c) c) / pi (THEORY.md 1.2)."""
+    """ReLU c-map at He init: (sqrt(1 - c^2) + (pi - arccos c) c) / pi (docs/theory.md §1.2)."""
     return (math.sqrt(1 - c * c) + (math.pi - math.acos(c)) * c) / math.pi
 
 
 # --------------------------------------------------------------------------------------
-# Exact finite-width law of ReLU nets (THEORY.md 2.2)
+# Exact finite-width law of ReLU nets (docs/theory.md §2.2)
 # --------------------------------------------------------------------------------------
 
 
@@ -1011,7 +1013,7 @@ class ReluLayerLaw:
     r"""Moments of one layer's factor :math:`X = (2/n)\chi^2_K`, :math:`K \sim B(n, 1/2)`.
 
     All conditional on :math:`K \ge 1` (the event :math:`K = 0`, probability
-    :math:`2^{-n}`, kills the signal and makes the log infinite), as in THEORY.md 2.2.
+    :math:`2^{-n}`, kills the signal and makes the log infinite), as in docs/theory.md §2.2.
 
     Attributes:
         width: the layer width n.
@@ -1055,12 +1057,12 @@ def _relu_layer(n: int) -> ReluLayerLaw:
 
 
 def relu_finite_width(n: int) -> ReluLayerLaw:
-    r"""Exact per-layer law of ReLU gradient norms at width ``n`` (THEORY.md 2.2).
+    r"""Exact per-layer law of ReLU gradient norms at width ``n`` (docs/theory.md §2.2).
 
     For Gaussian He weights (biases zero or symmetric), the width-normalised squared norm
     of a Jacobian-vector product evolves as :math:`M_L/M_0 = \prod_j X_j` with independent
     :math:`X_j = (2/n_j)\chi^2_{K_j}`, :math:`K_j \sim \mathrm{Binomial}(n_j, 1/2)`
-    [derived + MC in THEORY.md; cf. Hanin 2018, NeurIPS; Hanin & Nica 2020, Commun. Math.
+    [derived + MC in docs/theory.md; cf. Hanin 2018, NeurIPS; Hanin & Nica 2020, Commun. Math.
     Phys.]. The same law holds per backward step for one example. The moments are exact
     mixtures of digamma/trigamma values over K (K = 0 excluded).
 
@@ -1078,7 +1080,7 @@ def relu_finite_width(n: int) -> ReluLayerLaw:
 
 
 class LogNormLaw(NamedTuple):
-    r"""Law of :math:`\ln(M_L/M_0)` over a ReLU stack (THEORY.md 2.2); indexable as a tuple.
+    r"""Law of :math:`\ln(M_L/M_0)` over a ReLU stack (docs/theory.md §2.2); indexable as a tuple.
 
     Attributes:
         mean: :math:`\sum_j E\ln X_j` (about :math:`-5\beta/2`, :math:`\beta = \sum 1/n_j`).
@@ -1122,7 +1124,7 @@ def relu_log_norm_law(widths: Sequence[int]) -> LogNormLaw:
 
 
 # --------------------------------------------------------------------------------------
-# Jacobian spectrum (THEORY.md 3)
+# Jacobian spectrum (docs/theory.md §3)
 # --------------------------------------------------------------------------------------
 
 Weights = Literal["gaussian", "orthogonal"]
@@ -1158,14 +1160,14 @@ def jacobian_spectrum(
     weights: Weights = "gaussian",
     q: float | None = None,
 ) -> JacobianSpectrum:
-    r"""Mean and normalised variance of the spectrum of :math:`JJ^T` (THEORY.md 3.1).
+    r"""Mean and normalised variance of the spectrum of :math:`JJ^T` (docs/theory.md §3.1).
 
     Free probability (Pennington, Schoenholz & Ganguli 2017, "Resurrecting the sigmoid",
     NeurIPS, eq. 12): S-transforms multiply, so the normalised spectral variance
     :math:`v = m_2/m_1^2 - 1` adds over the free factors: :math:`-s_1` per weight matrix
     (Marchenko-Pastur: :math:`s_1 = -1`; orthogonal: 0) and :math:`\mu_2/\mu_1^2 - 1` per
     :math:`D^2`. Hence :math:`m_1 = \chi^L` and :math:`v = L(\mu_2/\mu_1^2 - 1 - s_1)`
-    [derived in THEORY.md]. Valid for width to infinity at fixed L, every layer at q.
+    [derived in docs/theory.md]. Valid for width to infinity at fixed L, every layer at q.
 
     Args:
         activation: registry name or :class:`ActivationFunctions`.
@@ -1204,7 +1206,7 @@ def jacobian_normalized_variance(
     weights: Weights = "gaussian",
     q: float | None = None,
 ) -> float:
-    r""":math:`L(\mu_2/\mu_1^2 - 1 - s_1)`, see :func:`jacobian_spectrum` (THEORY.md 3.2).
+    r""":math:`L(\mu_2/\mu_1^2 - 1 - s_1)`, see :func:`jacobian_spectrum` (docs/theory.md §3.2).
 
     Examples:
         >>> jacobian_normalized_variance("relu", 2.0, 0.0, 10, weights="orthogonal")
@@ -1215,7 +1217,7 @@ def jacobian_normalized_variance(
 
 
 # --------------------------------------------------------------------------------------
-# Normalization (THEORY.md 6)
+# Normalization (docs/theory.md §6)
 # --------------------------------------------------------------------------------------
 
 _IDENTITY_PROBE = np.array([-3.0, -1.0, -0.3, 0.2, 1.0, 2.5])
@@ -1247,7 +1249,7 @@ def batchnorm_rate(activation: Activation, batch: int | None = None) -> float:
     x^l\|^2` with, for a large batch, :math:`\lambda = E[\phi'(z)^2]/\mathrm{Var}[\phi(z)]`
     (BN's backward divides by the batch variance of h; its forward removes the mean) --
     ReLU :math:`\pi/(\pi - 1)`, tanh 1.1778 -- and for the identity at batch size B,
-    :math:`\lambda = (B - 2)/(B - 3)` [derived, THEORY.md 6; Yang et al. 2019, "A Mean
+    :math:`\lambda = (B - 2)/(B - 3)` [derived, docs/theory.md §6; Yang et al. 2019, "A Mean
     Field Theory of Batch Normalization", ICLR]. Independent of :math:`\sigma_w`.
 
     Args:
@@ -1257,7 +1259,7 @@ def batchnorm_rate(activation: Activation, batch: int | None = None) -> float:
     Returns:
         :math:`\lambda` (not a log: the norm's log growth is :math:`\tfrac12\ln\lambda`,
         see :func:`batchnorm_log_growth`). NaN when there is no formula: a finite batch
-        with a non-identity activation (THEORY.md 6 has MC values only), or B < 4 (the
+        with a non-identity activation (docs/theory.md §6 has MC values only), or B < 4 (the
         expected rate is infinite or the gradient degenerate).
 
     Examples:
@@ -1278,7 +1280,7 @@ def batchnorm_rate(activation: Activation, batch: int | None = None) -> float:
 def batchnorm_log_growth(activation: Activation, batch: int | None = None) -> float:
     r"""Per-layer log growth of the gradient **norm** with BatchNorm, :math:`\tfrac12\ln\lambda`.
 
-    See :func:`batchnorm_rate` for :math:`\lambda` and the domain (THEORY.md 6).
+    See :func:`batchnorm_rate` for :math:`\lambda` and the domain (docs/theory.md §6).
 
     Examples:
         >>> round(batchnorm_log_growth("relu"), 6)
@@ -1296,7 +1298,7 @@ def layernorm_rate(activation: Activation, sigma_w2: float = 1.0, sigma_b2: floa
     :math:`\sigma_w^2 E\phi(z)^2 + \sigma_b^2` at large width, so
     :math:`\lambda = \sigma_w^2 E[\phi'(z)^2] / (\sigma_w^2 E[\phi(z)^2] + \sigma_b^2)`;
     without bias :math:`E\phi'^2/E\phi^2` (1 for ReLU and the identity, 1.1778 for tanh)
-    [derived, THEORY.md 6]. Independent of the batch size.
+    [derived, docs/theory.md §6]. Independent of the batch size.
 
     Args:
         activation: registry name or :class:`ActivationFunctions`.
@@ -1320,7 +1322,7 @@ def layernorm_log_growth(
 ) -> float:
     r"""Per-layer log growth of the gradient **norm** with LayerNorm, :math:`\tfrac12\ln\lambda`.
 
-    See :func:`layernorm_rate` (THEORY.md 6).
+    See :func:`layernorm_rate` (docs/theory.md §6).
     """
     rate = layernorm_rate(activation, sigma_w2, sigma_b2)
     return 0.5 * math.log(rate) if rate > 0 else math.nan
@@ -1332,7 +1334,7 @@ NormName = Literal["batchnorm", "layernorm", "rmsnorm"]
 
 
 # --------------------------------------------------------------------------------------
-# Residual networks (THEORY.md 4)
+# Residual networks (docs/theory.md §4)
 # --------------------------------------------------------------------------------------
 
 
@@ -1377,7 +1379,7 @@ def residual_mean_field(
     p0: float = 1.0,
     norm: NormName | None = None,
 ) -> ResidualMeanField:
-    r"""Mean-field forward and backward recursion of a residual MLP (THEORY.md 4).
+    r"""Mean-field forward and backward recursion of a residual MLP (docs/theory.md §4).
 
     Block l maps :math:`x_{l-1} \mapsto x_{l-1} + \alpha_l W_2 \phi(N(W_1 x_{l-1} + b))`
     with :math:`W_1 \sim N(0, \sigma_w^2/n)`, :math:`W_2 \sim N(0, \sigma_v^2/n)`,
@@ -1387,8 +1389,8 @@ def residual_mean_field(
     * no normalization: :math:`q_l = \sigma_w^2 p_{l-1} + \sigma_b^2`,
       :math:`p_l = p_{l-1} + \alpha_l^2\sigma_v^2 E\phi(\sqrt{q_l}z)^2`, factor
       :math:`1 + \alpha_l^2\sigma_v^2\sigma_w^2 E\phi'(\sqrt{q_l}z)^2` -- for ReLU
-      :math:`1 + \alpha_l^2 v` with :math:`v = \sigma_v^2\sigma_w^2/2` (THEORY.md 4.1),
-      for tanh the sub-exponential growth of Yang & Schoenholz 2017 (THEORY.md 4.2);
+      :math:`1 + \alpha_l^2 v` with :math:`v = \sigma_v^2\sigma_w^2/2` (docs/theory.md §4.1),
+      for tanh the sub-exponential growth of Yang & Schoenholz 2017 (docs/theory.md §4.2);
     * LayerNorm/RMSNorm in the branch: the branch sees :math:`\hat h \sim N(0,1)`, factor
       :math:`1 + \alpha_l^2\sigma_v^2\sigma_w^2 E\phi'(z)^2 / q_l`;
     * BatchNorm in the branch (large batch): BN divides by the batch-centred variance
@@ -1396,7 +1398,7 @@ def residual_mean_field(
       :math:`\alpha_l^2\sigma_v^2\mathrm{Var}\,\phi(z)` per block, so the factor is
       :math:`1 + \alpha_l^2\sigma_v^2 E\phi'(z)^2/\tilde p_{l-1}` -- ReLU with
       :math:`\sigma_v^2 = 2`: :math:`\prod_l (1 + 1/(1 + (1 - 1/\pi) l))`, polynomial growth
-      (THEORY.md 4.3; De & Smith 2020).
+      (docs/theory.md §4.3; De & Smith 2020).
 
     Zero branches (:math:`\alpha_l = 0`: SkipInit, ReZero; :math:`\sigma_v^2 = 0`: Fixup's
     zero-initialised output layer) give a factor of exactly 1.
@@ -1462,7 +1464,7 @@ def residual_log_growth(
 ) -> np.ndarray:
     r"""Per-block log growth of the gradient **norm**, :math:`\tfrac12\ln(\text{factor}_l)`.
 
-    See :func:`residual_mean_field` (THEORY.md 4). Entry l - 1 is
+    See :func:`residual_mean_field` (docs/theory.md §4). Entry l - 1 is
     :math:`\ln(\|\partial L/\partial x_{l-1}\| / \|\partial L/\partial x_l\|)`.
 
     Examples:
@@ -1475,7 +1477,7 @@ def residual_log_growth(
 
 
 # --------------------------------------------------------------------------------------
-# Vanilla RNNs (THEORY.md 5)
+# Vanilla RNNs (docs/theory.md §5)
 # --------------------------------------------------------------------------------------
 
 
@@ -1506,7 +1508,7 @@ def rnn_mean_field(
     input_var: float = 1.0,
     h0_var: float = 1.0,
 ) -> RNNMeanField:
-    r"""Mean-field recursion of a vanilla RNN, loss on :math:`h_T` (THEORY.md 5.3).
+    r"""Mean-field recursion of a vanilla RNN, loss on :math:`h_T` (docs/theory.md §5.3).
 
     The pre-activation variance follows the feed-forward length map with an effective
     bias :math:`\sigma_u^2 q_x + \sigma_b^2`: :math:`q_1 = \sigma_w^2 q_{h_0} +
@@ -1515,7 +1517,7 @@ def rnn_mean_field(
     \odot \partial L/\partial h_{t+1})` gives the per-step factor
     :math:`\sigma_w^2 E\phi'(\sqrt{q_{t+1}}z)^2`. Weight tying across steps is ignored
     (gradient independence; Chen, Pennington & Schoenholz 2018, ICML, use the same
-    description, and THEORY.md 5.3 confirms it by tied-weight Monte Carlo).
+    description, and docs/theory.md §5.3 confirms it by tied-weight Monte Carlo).
 
     Args:
         activation: registry name or :class:`ActivationFunctions` (tanh, relu, linear).
@@ -1531,7 +1533,7 @@ def rnn_mean_field(
 
     Examples:
         >>> r = rnn_mean_field("tanh", 1.0, 0.0, 200, sigma_u2=1.0, input_var=0.05)
-        >>> round(float(r.factor[-1]), 8)  # THEORY.md 5.3
+        >>> round(float(r.factor[-1]), 8)  # docs/theory.md §5.3
         0.75903165
     """
     sw2, sb2 = _check_sigmas(sigma_w2, sigma_b2)
@@ -1560,7 +1562,7 @@ def rnn_fixed_point(
     activation: Activation, sigma_w2: float, sigma_b2: float = 0.0, input_drive: float = 0.0,
     q0: float = 1.0,
 ) -> tuple[float, float]:
-    r"""Stationary :math:`(q^*, \chi)` of a vanilla RNN (THEORY.md 5.3).
+    r"""Stationary :math:`(q^*, \chi)` of a vanilla RNN (docs/theory.md §5.3).
 
     :math:`q^* = \sigma_w^2 E\phi(\sqrt{q^*}z)^2 + \sigma_u^2 q_x + \sigma_b^2` (the
     length map with effective bias ``input_drive + sigma_b2``, where ``input_drive`` is
@@ -1585,7 +1587,7 @@ def linear_rnn_log_growth(rho: float) -> float:
 
     :math:`\partial L/\partial h_t = (\rho Q^T)^{T-t}\,\partial L/\partial h_T`, so
     :math:`\|\partial L/\partial h_t\| = \rho^{T-t}\|\partial L/\partial h_T\|` exactly, at any
-    width and for any inputs (THEORY.md 5.2; Pascanu et al. 2013 for the linear criterion).
+    width and for any inputs (docs/theory.md §5.2; Pascanu et al. 2013 for the linear criterion).
 
     Examples:
         >>> round(linear_rnn_log_growth(0.9) * 10, 12) == round(math.log(0.9 ** 10), 12)
@@ -1602,12 +1604,14 @@ def linear_rnn_log_growth(rho: float) -> float:
 MIN_WIDTH = 32
 """Mean-field predictions are declared valid from this width (O(1/width) corrections)."""
 BN_MIN_BATCH = 128
-"""Large-batch BatchNorm rates are within ~0.3% of Monte Carlo from this batch (THEORY.md 6)."""
+"""Large-batch BatchNorm rates are within ~0.3% of Monte Carlo from this batch
+(docs/theory.md §6)."""
 _RANDOM_WEIGHTS = ("normal", "uniform", "orthogonal")
 _RNN_ACTIVATIONS: dict[str, str] = {"rnn_tanh": "tanh", "rnn_relu": "relu", "linear": "linear"}
 _GATED_REASON = (
     "no verified mean-field oracle exists for gated cells (LSTM/GRU; Gilboa et al. 2019 give "
-    "one, but its formulas could not be checked, THEORY.md 5.4), so theory makes no prediction"
+    "one, but its formulas could not be checked, docs/theory.md §5.4), so theory makes "
+    "no prediction"
 )
 
 
@@ -1706,7 +1710,7 @@ def _predict_mlp(spec: MLPSpec, batch: int | None) -> Prediction:
             "and need larger widths (width 512, depth 20: measured q^20 several times the mean "
             "field; width 2048 agrees)",
         ]
-        source = "Poole et al. 2016 (NeurIPS); Schoenholz et al. 2017 (ICLR); THEORY.md 1.1"
+        source = "Poole et al. 2016 (NeurIPS); Schoenholz et al. 2017 (ICLR); docs/theory.md §1.1"
         scale = _relu_scale(act)
         dist = registry.lookup("initializer", spec.init).meta.get("distribution")
         if math.isfinite(scale) and dist in ("normal", "uniform"):
@@ -1715,10 +1719,11 @@ def _predict_mlp(spec: MLPSpec, batch: int | None) -> Prediction:
             quantities["finite_width_log_var"] = 0.25 * law.var_log
             assumptions.append(
                 "finite_width_bias = E ln(||dL/dh^l|| / ||dL/dh^{l+1}||) - log_growth for one "
-                "example (exact for Gaussian weights, THEORY.md 2.2; uniform weights ~3% off); a "
+                "example (exact for Gaussian weights, docs/theory.md §2.2; uniform weights "
+                "~3% off); a "
                 "batch Frobenius norm averages over examples and has a smaller bias"
             )
-            source += "; Hanin 2018 (NeurIPS), Hanin & Nica 2020, THEORY.md 2.2"
+            source += "; Hanin 2018 (NeurIPS), Hanin & Nica 2020, docs/theory.md §2.2"
         return Prediction(
             spec=spec.to_dict(), log_growth=_readonly(log_growth), valid=valid, reason=reason,
             assumptions=tuple(assumptions), domain=domain, source=source, quantities=quantities,
@@ -1730,7 +1735,8 @@ def _predict_normalized_mlp(
     spec: MLPSpec, act: _Act, sw2: float, sb2: float, batch: int | None, valid: bool,
     domain: str, reason: str, quantities: dict[str, Any],
 ) -> Prediction:
-    """Sites h^l with x^l = phi(norm(h^l)): factor sigma_w2 E[phi'^2] / s_l^2 (THEORY.md 6)."""
+    """Sites h^l with x^l = phi(norm(h^l)): factor sigma_w2 E[phi'^2] / s_l^2
+    (docs/theory.md §6)."""
     from gradbench.records import Prediction
 
     L = spec.depth
@@ -1761,19 +1767,20 @@ def _predict_normalized_mlp(
             if batch is not None and batch < BN_MIN_BATCH and not _is_identity(act):
                 valid = False
                 reason = (f"batch={batch} < {BN_MIN_BATCH}: finite-batch BatchNorm rates of "
-                          "nonlinear activations have no closed form (THEORY.md 6 gives Monte "
+                          "nonlinear activations have no closed form (docs/theory.md §6 "
+                          "gives Monte "
                           "Carlo values only); the large-batch rate is given for reference")
         domain += (f"; BatchNorm: batch >= {BN_MIN_BATCH} for nonlinear activations (identity: "
                    "any batch >= 4 with predict(spec, batch=B)), and width >> batch (O(B/width) "
                    "corrections)")
         source = ("Yang, Pennington, Rao, Sohl-Dickstein & Schoenholz 2019 (ICLR), 'A Mean "
-                  "Field Theory of Batch Normalization'; THEORY.md 6")
+                  "Field Theory of Batch Normalization'; docs/theory.md §6")
     else:
         first = sw2 * std.dphi2 / (sw2 * spec.input_var + sb2)
         rate = sw2 * std.dphi2 / (sw2 * std.phi2 + sb2)
         assumptions.append("per-example feature statistics: the feature mean of h is ~0 at "
                            "large width, so LayerNorm and RMSNorm agree")
-        source = "Ba et al. 2016 (LayerNorm); THEORY.md 6 [derived]"
+        source = "Ba et al. 2016 (LayerNorm); docs/theory.md §6 [derived]"
     factors = np.full(max(L - 1, 0), rate)
     if L > 1:
         factors[0] = first
@@ -1825,7 +1832,8 @@ def _predict_residual(spec: ResidualSpec) -> Prediction:
         "cross terms vanish because W2 is independent and centred; backward uses gradient "
         "independence (width -> infinity)",
         "the factor between sites x_{l-1} and x_l is block l's 1 + alpha_l^2 sigma_v2 sigma_w2 "
-        "E[phi'(sqrt(q_l) z)^2], q_l = sigma_w2 p_{l-1} + sigma_b2 (norms: THEORY.md 4.3, 6)",
+        "E[phi'(sqrt(q_l) z)^2], q_l = sigma_w2 p_{l-1} + sigma_b2 (norms: "
+        "docs/theory.md §4.3, §6)",
     ]
     if zero_out:
         assumptions.append(f"{spec.branch_scale}: the branch output layer starts at zero")
@@ -1839,7 +1847,7 @@ def _predict_residual(spec: ResidualSpec) -> Prediction:
         reason=reason, assumptions=tuple(assumptions), domain=domain,
         source=("Yang & Schoenholz 2017 (NeurIPS); Hanin & Rolnick 2018 (NeurIPS); De & Smith "
                 "2020 (NeurIPS); Zhang, Dauphin & Ma 2019 (Fixup, ICLR); Bachlechner et al. 2020 "
-                "(ReZero); THEORY.md 4"),
+                "(ReZero); docs/theory.md §4"),
         quantities=quantities,
     )
 
@@ -1849,7 +1857,7 @@ def _predict_rnn(spec: RNNSpec) -> Prediction:
 
     if spec.cell not in _RNN_ACTIVATIONS:
         return _no_prediction(spec, f"cell {spec.cell!r}: {_GATED_REASON}",
-                              source="Gilboa et al. 2019, arXiv:1901.08987; THEORY.md 5.4")
+                              source="Gilboa et al. 2019, arXiv:1901.08987; docs/theory.md §5.4")
     remedy = registry.lookup("initializer", spec.init)
     dist = remedy.meta.get("distribution")
     linear = spec.cell == "linear"
@@ -1876,7 +1884,7 @@ def _predict_rnn(spec: RNNSpec) -> Prediction:
             assumptions=("W_hh = rho Q with Q orthogonal: dL/dh_t = (rho Q^T)^(T-t) dL/dh_T",
                          "loss on h_T only"),
             domain="exact at any width and for any inputs",
-            source="Saxe et al. 2014; Pascanu, Mikolov & Bengio 2013 (ICML); THEORY.md 5.2",
+            source="Saxe et al. 2014; Pascanu, Mikolov & Bengio 2013 (ICML); docs/theory.md §5.2",
             quantities=quantities,
         )
     stationary = _mean_field(_resolve(act_name), sw2, drive, mf.q[0] or 1.0, _PHASE_TOL,
@@ -1898,7 +1906,7 @@ def _predict_rnn(spec: RNNSpec) -> Prediction:
         ),
         domain=domain,
         source=("Pascanu, Mikolov & Bengio 2013 (ICML); Chen, Pennington & Schoenholz 2018 "
-                "(ICML); THEORY.md 5.3"),
+                "(ICML); docs/theory.md §5.3"),
         quantities=quantities,
     )
 
@@ -1936,19 +1944,19 @@ def predict(spec: Spec, *, batch: int | None = None) -> Prediction:
 
     * :class:`~gradbench.specs.MLPSpec`: sites :math:`h^1..h^L` with :math:`q^1 = \sigma_w^2
       \cdot` input_var :math:`+ \sigma_b^2` and the layer-by-layer length map; the factor
-      between sites l and l+1 is :math:`\chi` at :math:`q^l` (THEORY.md 1.1; Poole et al.
+      between sites l and l+1 is :math:`\chi` at :math:`q^l` (docs/theory.md §1.1; Poole et al.
       2016; Schoenholz et al. 2017). With BatchNorm/LayerNorm/RMSNorm it is
-      :math:`\sigma_w^2 E\phi'(z)^2/s_l^2` (THEORY.md 6; Yang et al. 2019), where
+      :math:`\sigma_w^2 E\phi'(z)^2/s_l^2` (docs/theory.md §6; Yang et al. 2019), where
       :math:`s_l^2` is the variance the normalization divides by.
-    * :class:`~gradbench.specs.ResidualSpec`: sites :math:`x_0..x_{L-1}` (THEORY.md 4).
+    * :class:`~gradbench.specs.ResidualSpec`: sites :math:`x_0..x_{L-1}` (docs/theory.md §4).
     * :class:`~gradbench.specs.RNNSpec`: sites :math:`h_1..h_T`, loss on :math:`h_T`
-      (THEORY.md 5); LSTM/GRU get no prediction.
+      (docs/theory.md §5); LSTM/GRU get no prediction.
 
     ``quantities`` carries ``chi1``, ``q_star``, ``phase``, ``xi_q``, ``xi_c`` (MLP), the
     per-site squared-norm factors ``chi_per_layer``, the predicted ``site_second_moment``
     (what the probe records as ``preact_second_moment``), and for ReLU-like MLPs with
     i.i.d. weights ``finite_width_bias``, the exact per-layer offset of the mean log
-    growth at that width for one example (THEORY.md 2.2). Specs outside every domain
+    growth at that width for one example (docs/theory.md §2.2). Specs outside every domain
     (gated cells, a normalization without theory, data-dependent or deterministic
     initializers) get ``valid=False``, ``log_growth=None`` and a ``reason``; specs with
     width < :data:`MIN_WIDTH` get ``valid=False`` with the numbers kept for reference.

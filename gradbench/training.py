@@ -75,7 +75,7 @@ class TrainSpec:
         batch: number of examples in each network's fixed training batch.
         task: a :data:`gradbench.tasks.TASKS` name; ``None`` for the family's default.
         loss_scale: the loss is multiplied by this before ``backward`` (recorded unscaled);
-            adaptive optimizers are invariant to it up to ``eps`` (THEORY.md section 7).
+            adaptive optimizers are invariant to it up to ``eps`` (docs/theory.md §7).
 
     Examples:
         >>> TrainSpec(optimizer="adam", lr=1e-3, steps=5).optimizer

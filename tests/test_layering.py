@@ -1,4 +1,4 @@
-"""Layering (STYLE.md section 1): the torch-free modules import without torch.
+"""Layering (docs/design.md §2): the torch-free modules import without torch.
 
 Each import runs in a fresh interpreter, so modules already imported by the test
 session cannot hide a torch import.

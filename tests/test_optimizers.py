@@ -54,7 +54,8 @@ def test_names_carry_float_parameters() -> None:
 @pytest.mark.parametrize("weight_decay", [0.0, 0.1])
 @pytest.mark.parametrize("name", NAMES)
 def test_first_step_formula_equals_the_torch_step(name: str, weight_decay: float) -> None:
-    """THEORY.md 7 table, with gradients spanning 1e-12 .. 1e2 (eps matters at the low end)."""
+    """docs/theory.md §7 table, with gradients spanning 1e-12 .. 1e2 (eps matters at the
+    low end)."""
     gen = torch.Generator().manual_seed(7)
     g = torch.randn(200, generator=gen, dtype=torch.float64)
     g = g * 10.0 ** torch.empty(200, dtype=torch.float64).uniform_(-12, 2, generator=gen)
@@ -68,7 +69,7 @@ def test_first_step_formula_equals_the_torch_step(name: str, weight_decay: float
 
 
 def test_first_step_reference_values() -> None:
-    """Spot values of THEORY.md 7: Adam/Adagrad ~ -lr sign(g), RMSprop ~ -10 lr sign(g)."""
+    """Spot values of docs/theory.md §7: Adam/Adagrad ~ -lr sign(g), RMSprop ~ -10 lr sign(g)."""
     g = torch.tensor([3.0, -1e-3], dtype=torch.float64)
     w = torch.zeros(2, dtype=torch.float64)
     torch.testing.assert_close(first_step_update("adam", g, w, lr=1.0),

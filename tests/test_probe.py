@@ -1,6 +1,6 @@
 """The batched probe against the naive nn.Module reference, exact properties, determinism.
 
-Oracles (STYLE.md section 5.2): :func:`gradbench.probe.measure_reference` builds each
+Oracles (docs/design.md §5): :func:`gradbench.probe.measure_reference` builds each
 seed's ``nn.Module`` from standard layers, calls ``backward`` and reads ``.grad``; the
 recurrent weight's per-step contributions, which ``nn.RNNCell`` cannot show, come from
 an untied copy of the weight per step (``torch.func.functional_call``).
@@ -187,7 +187,7 @@ def test_gradient_norm_changes_without_isometry() -> None:
 
 @pytest.mark.parametrize("rho", [0.9, 1.0, 1.1])
 def test_linear_rnn_gradient_norm_is_rho_to_the_distance(rho: float) -> None:
-    """THEORY.md 5.2: W = rho Q gives ||dL/dh_t|| = rho^(T-t) ||dL/dh_T|| exactly."""
+    """docs/theory.md §5.2: W = rho Q gives ||dL/dh_t|| = rho^(T-t) ||dL/dh_T|| exactly."""
     steps = 30
     spec = RNNSpec(
         cell="linear", hidden=16, steps=steps, init="orthogonal", recurrent_scale=rho, sigma_b2=0.0

@@ -3,7 +3,7 @@
 An initializer fills a 2-D weight ``w`` of shape ``(fan_out, fan_in)`` in place from
 an explicit ``torch.Generator`` (never the global RNG). It declares
 ``variance(fan_in, fan_out, **params)``, the variance of one entry, so theory can
-use ``sigma_w2 = variance * fan_in`` (THEORY.md section 1 table) and tests can
+use ``sigma_w2 = variance * fan_in`` (docs/theory.md §1 table) and tests can
 check the empirical variance (KS tests, as PyTorch's ``test/nn/test_init.py``).
 ``bias_variance(fan_in)`` is declared where the initializer also sets biases.
 ``data_dependent=True`` marks an initializer rescaled on a batch (LSUV).

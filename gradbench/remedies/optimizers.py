@@ -1,4 +1,4 @@
-"""Built-in optimizers, learning-rate schedules and gradient clipping (THEORY.md section 7).
+"""Built-in optimizers, learning-rate schedules and gradient clipping (docs/theory.md §7).
 
 Each optimizer is registered once, by decorator, as a factory
 ``fn(params, *, lr=..., **float_params) -> torch.optim.Optimizer`` that builds the real
@@ -6,7 +6,7 @@ Each optimizer is registered once, by decorator, as a factory
 ``lookup("optimizer", "adam(lr=0.01, beta2=0.99)")``. Every factory declares
 
 * ``first_step(g, w, **hyper) -> delta_w``: the exact update of the first step from a
-  zero optimizer state (THEORY.md section 7 table; checked there to <= 3e-17 in float64),
+  zero optimizer state (docs/theory.md §7 table; checked there to <= 3e-17 in float64),
   used as a test oracle;
 * ``elementwise=True``: the update of every entry depends on that entry's gradient,
   weight and state only, so running the optimizer on parameters stacked along a
@@ -42,7 +42,7 @@ CLIP_EPS = 1e-6
 
 
 # --------------------------------------------------------------------------------------
-# First-step oracles (THEORY.md section 7, "First optimizer step from zero state")
+# First-step oracles (docs/theory.md §7, "First optimizer step from zero state")
 # --------------------------------------------------------------------------------------
 
 
@@ -143,7 +143,7 @@ def nesterov(
 ) -> torch.optim.Optimizer:
     r"""Nesterov momentum :math:`w \leftarrow w - \eta (g + \mu b)`.
 
-    The first step is :math:`-\eta(1+\mu)g` (THEORY.md section 7).
+    The first step is :math:`-\eta(1+\mu)g` (docs/theory.md §7).
 
     Examples:
         >>> w = torch.zeros(3, requires_grad=True)
@@ -171,7 +171,7 @@ def adam(
         \quad \Delta w = -\eta\,\frac{m_t/(1-\beta_1^t)}{\sqrt{v_t/(1-\beta_2^t)} + \epsilon}.
 
     At :math:`t = 1` this is :math:`-\eta\, g/(|g| + \epsilon)`: the step does not depend on
-    the gradient's scale, so it is the same in every layer (THEORY.md section 7).
+    the gradient's scale, so it is the same in every layer (docs/theory.md §7).
 
     Examples:
         >>> w = torch.zeros(3, requires_grad=True)
@@ -289,7 +289,7 @@ def build_optimizer(
 def first_step_update(
     name: str, g: Tensor, w: Tensor, *, lr: float | None = None, weight_decay: float | None = None
 ) -> Tensor:
-    """The exact first update ``delta_w`` of optimizer ``name`` from zero state (THEORY.md 7).
+    """The exact first update ``delta_w`` of optimizer ``name`` from zero state (docs/theory.md §7).
 
     Raises:
         InvalidArgument: unknown optimizer, or one that declares no ``first_step`` formula.
@@ -434,7 +434,7 @@ def clip_grad_value_(grads: Sequence[Tensor], clip_value: float) -> None:
     """Clamp every entry to ``[-clip_value, clip_value]`` in place (elementwise: stacking is exact).
 
     Unlike norm clipping this changes the gradient's direction and caps each tensor's
-    norm at ``clip_value * sqrt(numel)`` (THEORY.md section 7).
+    norm at ``clip_value * sqrt(numel)`` (docs/theory.md §7).
     """
     for g in grads:
         g.clamp_(-clip_value, clip_value)

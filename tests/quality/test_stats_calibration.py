@@ -56,7 +56,7 @@ def test_slope_test_size_over_seeds_and_tolerances(n: int) -> None:
 def _relu_he_layer_moments(width: int) -> tuple[float, float]:
     """Exact E ln X and Var ln X for X = (2/n) chi2_K, K ~ Binomial(n, 1/2), K >= 1.
 
-    THEORY.md 2.2: E ln X = E_K[psi(K/2)] + ln(4/n), Var ln X = E_K[psi'(K/2)] +
+    docs/theory.md §2.2: E ln X = E_K[psi(K/2)] + ln(4/n), Var ln X = E_K[psi'(K/2)] +
     Var_K[psi(K/2)]. Computed here independently of gradbench.theory.
     """
     k = np.arange(1, width + 1)
@@ -69,7 +69,7 @@ def _relu_he_layer_moments(width: int) -> tuple[float, float]:
 
 
 def _log_sq_norms(rng: np.random.Generator, shape: tuple[int, ...], width: int) -> np.ndarray:
-    """ln(M_l / M_0), l = 1..depth, under the exact product law of THEORY.md 2.2."""
+    """ln(M_l / M_0), l = 1..depth, under the exact product law of docs/theory.md §2.2."""
     k = rng.binomial(width, 0.5, size=shape)
     x = (2.0 / width) * rng.gamma(np.maximum(k, 1) / 2.0, 2.0)  # K = 0 has prob 2^-width
     return np.cumsum(np.log(x), axis=-1)
@@ -78,7 +78,7 @@ def _log_sq_norms(rng: np.random.Generator, shape: tuple[int, ...], width: int) 
 def test_finite_width_pipeline_fit_slopes_slope_test_variance_test() -> None:
     """End to end on the exact finite-width law: ReLU, Gaussian He init, width 64, 20 layers.
 
-    alpha = 0.01, 4000 experiments. Validity domain: Gaussian He weights (THEORY.md 2.2;
+    alpha = 0.01, 4000 experiments. Validity domain: Gaussian He weights (docs/theory.md §2.2;
     uniform weights deviate by about 3%).
 
     * ``fit_slopes`` + ``slope_test`` with 16 seeds, predicted slope 0 (He keeps the
@@ -91,7 +91,7 @@ def test_finite_width_pipeline_fit_slopes_slope_test_variance_test() -> None:
     """
     width, depth, n_exp = 64, 20, 4000
     mean, var = _relu_he_layer_moments(width)
-    assert mean == pytest.approx(-0.0401085988, abs=1e-10)  # THEORY.md 2.2 table
+    assert mean == pytest.approx(-0.0401085988, abs=1e-10)  # docs/theory.md §2.2 table
     assert var == pytest.approx(0.0829973506, abs=1e-10)
     rng = np.random.default_rng(64_20)
 

@@ -1,4 +1,4 @@
-"""Slow Monte Carlo checks of gradbench.theory (THEORY.md 1-6) against torch networks.
+"""Slow Monte Carlo checks of gradbench.theory (docs/theory.md §1-§6) against torch networks.
 
 Every test uses a literal seed and an explicit tolerance. The tolerances combine a
 multiple of the Monte Carlo standard error with the O(1/width) (O(batch/width) for
@@ -64,7 +64,7 @@ def test_predict_matches_probe(spec: gb.specs.Spec, batch: int, allowance: float
 
 
 def test_linear_batchnorm_finite_batch() -> None:
-    """THEORY.md 6: identity + BN at B = 8 gives (B-2)/(B-3) = 1.2 (MC 1.1928 +- 0.004)."""
+    """docs/theory.md §6: identity + BN at B = 8 gives (B-2)/(B-3) = 1.2 (MC 1.1928 +- 0.004)."""
     spec = gb.MLPSpec(depth=15, width=1024, activation="linear", init="he_normal",
                       norm="batchnorm")
     m = gb.measure(spec, seeds=8, batch=8, dtype="float64", seed=3)
@@ -76,7 +76,8 @@ def test_linear_batchnorm_finite_batch() -> None:
 
 
 def test_relu_c_map_polynomial_approach() -> None:
-    """THEORY.md 1.2: l^2 (1 - c^l) = 35.77 at l = 100 under the ReLU He c-map, from c0 = 0."""
+    """docs/theory.md §1.2: l^2 (1 - c^l) = 35.77 at l = 100 under the ReLU He c-map,
+    from c0 = 0."""
     c = 0.0
     for _ in range(100):
         c = theory.c_map("relu", c, 2.0, 0.0)
@@ -84,7 +85,7 @@ def test_relu_c_map_polynomial_approach() -> None:
 
 
 def test_relu_finite_width_law_monte_carlo() -> None:
-    """THEORY.md 2.2: ln(M_L/M_0) over 20 ReLU layers of width 64 (JVP, Gaussian He)."""
+    """docs/theory.md §2.2: ln(M_L/M_0) over 20 ReLU layers of width 64 (JVP, Gaussian He)."""
     gen = torch.Generator().manual_seed(2024)
     nets, n, depth = 4000, 64, 20
     x = torch.randn(nets, n, 1, generator=gen, dtype=torch.float64)
@@ -112,7 +113,7 @@ def test_relu_finite_width_law_monte_carlo() -> None:
 def test_jacobian_spectrum_monte_carlo(
     act: str, weights: str, sw2: float | None, sb2: float | None, tol: float
 ) -> None:
-    """THEORY.md 3.2: normalised variance m2/m1^2 - 1 of J J^T at L = 10, N = 600."""
+    """docs/theory.md §3.2: normalised variance m2/m1^2 - 1 of J J^T at L = 10, N = 600."""
     if sw2 is None:  # the tanh critical point with q* = 1/64
         point = theory.critical_point("tanh", 1 / 64)
         sw2, sb2 = point.sigma_w2, point.sigma_b2
@@ -144,7 +145,8 @@ def test_jacobian_spectrum_monte_carlo(
 
 
 def test_residual_tanh_gradient_ratio_theory_4_2() -> None:
-    """THEORY.md 4.2: ||dL/dx_0||^2 / ||dL/dx_10||^2 = 14.06 (+-15% at n ~ 1000, ~10 seeds)."""
+    """docs/theory.md §4.2: ||dL/dx_0||^2 / ||dL/dx_10||^2 = 14.06 (+-15% at n ~ 1000,
+    ~10 seeds)."""
     gen = torch.Generator().manual_seed(5)
     n, depth, ratios = 1024, 10, []
     for _ in range(6):
