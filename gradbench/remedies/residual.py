@@ -3,7 +3,7 @@
 Each is registered once as ``alpha(layer, depth) -> float`` (layer is 1-based).
 Declarations used by the model builder: ``zero_out`` (the branch's last layer starts
 at 0) and ``branch_weight_scale(depth)`` (factor on the branch's first layer).
-Theory (THEORY.md section 4.1): the gradient grows by prod_l (1 + alpha_l^2 v).
+Theory (docs/theory.md §4.1): the gradient grows by prod_l (1 + alpha_l^2 v).
 
 Declarations checked by the suite (``gradbench.claims.residual``), written from the
 papers and independently of ``alpha``: ``law(depth, v)``, the documented end-to-end
