@@ -195,13 +195,24 @@ def optimizer_vs_reference(remedy: Any, *, network: Spec, lr: float, seed: int =
     return {"max_rel_diff": max(diffs), "first_step_off": off, "seeds": SEEDS_EXACT}
 
 
+LR_SWEEP = (1.0, 0.1, 0.01)
+"""Factors of the optimizer's default learning rate ``optimizer_trains`` tries, in order."""
+
+
 def optimizer_training(remedy: Any, *, network: Spec, seed: int = 0, seeds: int = 4,
                        steps: int = 20, **_: Any) -> dict[str, Any]:
-    """A short training probe at the optimizer's default learning rate."""
-    rec = train_probe(network, TrainSpec(optimizer=remedy.label, steps=steps), seeds=seeds,
-                      dtype="float64", seed=seed)
-    return {"loss_decreased": float(rec.loss_decreased.mean()),
-            "diverged": int(rec.diverged.sum()), "seeds": seeds}
+    """Short training probes at the default learning rate and a tenth and a hundredth of it."""
+    default = float(hyperparameters(remedy).get("lr", 1e-3))
+    sweep = []
+    for factor in LR_SWEEP:
+        lr = default * factor
+        rec = train_probe(network, TrainSpec(optimizer=remedy.label, lr=lr, steps=steps),
+                          seeds=seeds, dtype="float64", seed=seed)
+        sweep.append({"lr": lr, "loss_decreased": float(rec.loss_decreased.mean()),
+                      "diverged": int(rec.diverged.sum())})
+        if sweep[-1]["loss_decreased"] > 0.5 and sweep[-1]["diverged"] == 0:
+            break
+    return {"sweep": sweep, "seeds": seeds}
 
 
 def _norms(tensors: dict[str, torch.Tensor], groups: list[list[str]]) -> np.ndarray:
@@ -286,7 +297,7 @@ def first_layer_ratios(spec: Spec, *, optimizer: str, expected: str, seeds: int 
 
 
 
-def stability_settings(remedy: Any, *, seed: int = 0, seeds: int = 16, batch: int = 32,
+def stability_settings(remedy: Any, *, seed: int = 0, seeds: int = 8, batch: int = 16,
                        **_: Any) -> list[tuple[Spec, Measurement]]:
     """The gradient probe in each setting of ``stable_as_declared`` / ``stable_somewhere``."""
     from gradbench.claims.stability import setting_spec, settings_of

@@ -71,9 +71,14 @@ def for_each(kind: str, claim_names: Sequence[str]) -> pytest.MarkDecorator:
 
 
 def remedy_names(kind: str, selection: Selection) -> list[str]:
-    """The remedies of ``kind`` a run covers: all registered, or the candidate and its baselines."""
+    """The remedies of ``kind`` a run covers: all registered, each with the parametrized
+    variants it declares in ``examples`` (e.g. ``"orthogonal(gain=1.414...)"``), or the
+    candidate and its baselines."""
     if selection.candidate is None:
-        return registry.names(kind)  # type: ignore[arg-type]
+        names = registry.names(kind)  # type: ignore[arg-type]
+        examples = [e for n in names
+                    for e in registry.lookup(kind, n).meta.get("examples", ())]  # type: ignore[arg-type]
+        return list(dict.fromkeys([*names, *examples]))
     cand_kind, cand_name = selection.candidate
     if cand_kind != kind:
         return []

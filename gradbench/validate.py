@@ -173,12 +173,15 @@ def validate(
     """
     import pytest
 
-    from gradbench.candidate import resolve_target
+    from gradbench import registry
+    from gradbench.candidate import register_target
     from gradbench.cli import next_report_path
     from gradbench.profiles import get_profile
 
     get_profile(profile)
-    kind, name = resolve_target(target, kind)
+    kind, name = register_target(target, kind)  # one sentence for a bad target, here
+    if ":" in target:
+        registry.unregister(kind, name)  # type: ignore[arg-type]  # the run registers it
     json_path = next_report_path(out_dir, f"validate-{name}")
     html_path = json_path.with_suffix(".html")
     args = [str(_suites_path()), f"--gradbench-candidate={target}",

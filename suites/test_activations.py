@@ -38,7 +38,7 @@ def test_activation_moments(remedy, claim, sigma_w2, sigma_b2, run_claim):
 
 @for_each("activation", ["mean_field_slope"])
 @budget(2 / 15)
-@given(data=st.data(), depth=st.integers(5, 20), sigma_b2=strategies.sigma_b2s(0.2))
+@given(data=st.data(), depth=st.integers(6, 12), sigma_b2=strategies.sigma_b2s(0.2))
 def test_activation_mean_field(remedy, claim, data, depth, sigma_b2, run_claim):
     """Measured per-layer gradient growth matches mean field for this activation."""
     init = data.draw(st.sampled_from(strategies.mean_field_inits(remedy)), label="init")

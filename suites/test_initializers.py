@@ -21,7 +21,7 @@ from gradbench import theory
 from gradbench.specs import MLPSpec
 from gradbench.suite import budget, for_each
 
-FANS = st.integers(128, 512)
+FANS = st.integers(96, 320)
 
 
 @for_each("initializer", ["initializer_variance", "initializer_distribution",

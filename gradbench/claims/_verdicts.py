@@ -155,8 +155,17 @@ def z_test(
     name: str, target: Any, config: Mapping[str, Any], *, estimate: float, se: float,
     predicted: float, alpha: float, n: int, what: str, note: str = "",
 ) -> Verdict:
-    """Two-sided z-test of ``estimate = predicted`` with a known standard error ``se``."""
-    z = (estimate - predicted) / se if se > 0 else (0.0 if estimate == predicted else math.inf)
+    """Two-sided z-test of ``estimate = predicted`` with a known standard error ``se``.
+
+    A zero ``se`` (every sample equal, e.g. the derivative of a linear map) makes it an
+    exact comparison to a relative 1e-9.
+    """
+    if se <= 0:
+        return exact(name, target, config, predicted=predicted, measured=estimate,
+                     worst=abs(estimate - predicted) / (1e-9 * max(1.0, abs(predicted))),
+                     alpha=alpha, n=n, tolerance="relative 1e-9 (zero sampling error)",
+                     note=note)
+    z = (estimate - predicted) / se
     p = float(2 * sps.norm.sf(abs(z)))
     half = float(sps.norm.isf(alpha / 2)) * se
     return verdict(

@@ -10,7 +10,7 @@ For i.i.d. entries with variance :math:`\sigma^2` and kurtosis :math:`\kappa` (3
 normal, 9/5 for a uniform), the mean square :math:`m_2` of :math:`n` entries has
 :math:`E m_2 = \sigma^2` and :math:`\mathrm{Var}\, m_2 = (\kappa - 1)\sigma^4/n`, so
 :math:`z = (m_2/\sigma^2 - 1)\sqrt{n/(\kappa-1)}` is standard normal to
-:math:`O(n^{-1/2})`. At :math:`n \ge 128^2` a 10% variance error is :math:`z \ge 9`.
+:math:`O(n^{-1/2})`. At :math:`n \ge 96^2` a 10% variance error is :math:`z \ge 6.8`.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def _declares(*distributions: str) -> Any:
     "distribution's kurtosis (i.i.d. entries); exact comparison for orthogonal and identity "
     "weights, whose mean square is deterministic",
     domain="initializers declaring variance and distribution normal, uniform, orthogonal or "
-    "identity; shapes fan_in, fan_out >= 128",
+    "identity; shapes fan_in, fan_out >= 96",
     source=SOURCE,
     subjects="initializer",
     role="consistency",

@@ -4,7 +4,8 @@ In a ReLU residual net with He branches the squared gradient norm grows by
 :math:`\prod_l (1 + \alpha_l^2 v)` end to end (docs/theory.md §4.1; :math:`v` the branch
 gain). A scaling declares ``law(depth, v)``, the documented value of
 :math:`\sum_l \ln(1 + \alpha_l^2 v)` (e.g. :math:`L \ln(1 + v/L)` for
-:math:`\alpha = 1/\sqrt L`), written independently of its ``alpha(layer, depth)``; and
+:math:`\alpha = 1/\sqrt L`; the remedy's parameters are passed too), written
+independently of its ``alpha(layer, depth)``; and
 ``bounded``: whether the end-to-end growth stays bounded as the depth grows (true for
 ``1/sqrt(L)``, ``1/l``, the zero-initialized branches; false for a constant alpha).
 """
@@ -50,7 +51,7 @@ def residual_scaling_law(remedy: Any, data: Mapping[str, Any], alpha: float, dep
     """Growth implied by the alphas vs the declared law."""
     gain = 0.0 if data["zero_out"] else v * data["w1_scale"] ** 2
     got = growth_from_alphas(data["alphas"], gain)
-    want = float(remedy.meta["law"](depth, v))
+    want = float(remedy.meta["law"](depth, v, **remedy.params))
     worst = abs(got - want) / (1e-9 * max(1.0, abs(want)))
     return exact("residual_scaling_law", remedy, {"depth": depth, "v": v, **config},
                  predicted=want, measured=got, worst=worst, alpha=alpha, n=depth,

@@ -24,7 +24,7 @@ from gradbench.errors import InvalidArgument
 from gradbench.records import Measurement, Verdict
 from gradbench.specs import MLPSpec, ResidualSpec, Spec
 
-STABLE_WIDTH = 256
+STABLE_WIDTH = 128
 SLOTS = {"initializer": "init", "activation": "activation", "normalization": "norm",
          "residual": "branch_scale"}
 STANDARD_SETTINGS: dict[str, tuple[dict[str, Any], ...]] = {
@@ -60,13 +60,15 @@ def settings_of(remedy: Any, declared_only: bool) -> tuple[dict[str, Any], ...]:
 def _declared(remedy: Any) -> str | None:
     if remedy.kind not in SLOTS:
         return f"{remedy.kind}s are checked by optimizer_trains"
+    if getattr(remedy, "params", None):
+        return "declared settings hold for the remedy's default parameters"
     return None if settings_of(remedy, True) else "the remedy declares no stable_for settings"
 
 
 def _undeclared(remedy: Any) -> str | None:
     if remedy.kind not in SLOTS:
         return f"{remedy.kind}s are checked by optimizer_trains"
-    if declares_stability(remedy):
+    if declares_stability(remedy) or getattr(remedy, "params", None):
         return "the remedy declares its settings (stable_as_declared applies instead)"
     return None
 

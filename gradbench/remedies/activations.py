@@ -34,7 +34,7 @@ def relu(x: Tensor) -> Tensor:
 
 
 @register("activation", paper="Maas et al. 2013", kinks=(0.0,),
-          stable_for=({"init": "he_normal"},))
+          stable_for=({"init": "he_normal"},), examples=("leaky_relu(negative_slope=0.2)",))
 def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
     """phi(x) = x if x > 0 else negative_slope * x."""
     return F.leaky_relu(x, negative_slope)
@@ -61,13 +61,15 @@ def selu(x: Tensor) -> Tensor:
     return F.selu(x)
 
 
-@register("activation", paper="Hendrycks & Gimpel 2016, arXiv:1606.08415")
+@register("activation", paper="Hendrycks & Gimpel 2016, arXiv:1606.08415",
+          stable_for=())  # no standard init keeps it critical at depth 30
 def gelu(x: Tensor) -> Tensor:
     """phi(x) = x * Phi(x), exact erf form."""
     return F.gelu(x)
 
 
-@register("activation", paper="Ramachandran et al. 2017; Elfwing et al. 2018")
+@register("activation", paper="Ramachandran et al. 2017; Elfwing et al. 2018",
+          stable_for=())  # no standard init keeps it critical at depth 30
 def silu(x: Tensor) -> Tensor:
     """phi(x) = x * sigmoid(x) (Swish-1)."""
     return F.silu(x)
@@ -80,7 +82,8 @@ def tanh(x: Tensor) -> Tensor:
     return torch.tanh(x)
 
 
-@register("activation", paper="logistic function; Glorot & Bengio 2010")
+@register("activation", paper="logistic function; Glorot & Bengio 2010",
+          stable_for=())  # no standard init keeps it critical at depth 30
 def sigmoid(x: Tensor) -> Tensor:
     """phi(x) = 1 / (1 + exp(-x))."""
     return torch.sigmoid(x)
@@ -93,7 +96,8 @@ def erf(x: Tensor) -> Tensor:
     return torch.erf(x)
 
 
-@register("activation", paper="Dugas et al. 2001")
+@register("activation", paper="Dugas et al. 2001",
+          stable_for=())  # no standard init keeps it critical at depth 30
 def softplus(x: Tensor, beta: float = 1.0) -> Tensor:
     """phi(x) = log(1 + exp(beta x)) / beta."""
     return F.softplus(x, beta)

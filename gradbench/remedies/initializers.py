@@ -225,6 +225,7 @@ def _orthogonal_var(fan_in: int, fan_out: int, gain: float = 1.0) -> float:
     variance=_orthogonal_var,
     distribution="orthogonal",
     stable_for=({"activation": "tanh"}, {"activation": "linear"}),
+    examples=("orthogonal(gain=1.4142135623730951)",),
 )
 def orthogonal(w: Tensor, *, generator: torch.Generator, gain: float = 1.0) -> None:
     """A Haar-random (semi-)orthogonal matrix times ``gain``: QR of a Gaussian, signs fixed.

@@ -48,7 +48,8 @@ def inv_layer(layer: int, depth: int) -> float:
     return 1.0 / layer
 
 
-@register("residual", "scaled", bounded=False, stable_for=())
+@register("residual", "scaled", bounded=False, stable_for=(), examples=("scaled(alpha=0.5)",),
+          law=lambda depth, v, alpha=1.0: depth * math.log1p(alpha**2 * v))
 def scaled(layer: int, depth: int, alpha: float = 1.0) -> float:
     """A constant alpha, e.g. ``scaled(alpha=0.1)`` (a float ``branch_scale`` maps here)."""
     return alpha

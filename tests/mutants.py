@@ -1,0 +1,217 @@
+"""Mutation testing of the suite: plant one bug at a time, run the quick suite, count kills.
+
+Each :class:`Mutant` names the file and function it changes, the exact text it replaces,
+and the claim expected to catch it. :func:`run_mutant` copies the ``gradbench`` package
+into a temporary folder, applies the one change, and runs the quick suite against the
+copy (``PYTHONPATH`` puts it first, so the plugin and the suites import the mutant) with
+a results file; the mutant is *killed* when a claim fails, and killed *as expected* when
+the expected claim is among the failures. A mutant whose text no longer occurs is an
+error: the list must follow the code.
+
+Run all of them (about a minute each on 2 cores)::
+
+    python tests/mutants.py            # or: tox -e mutants
+    python tests/mutants.py he_variance_x0.9 chi1_x1.02   # some of them
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """One planted bug.
+
+    Attributes:
+        name: short id.
+        file: path of the changed file, relative to the repository root.
+        function: the function (or registration) the change is in.
+        old: the exact text replaced (must occur exactly once).
+        new: its replacement.
+        claim: the claim expected to fail.
+        bug: what the bug is, in words.
+    """
+
+    name: str
+    file: str
+    function: str
+    old: str
+    new: str
+    claim: str
+    bug: str
+
+
+INIT = "gradbench/remedies/initializers.py"
+ACT = "gradbench/remedies/activations.py"
+NORM = "gradbench/remedies/norms.py"
+RES = "gradbench/remedies/residual.py"
+OPT = "gradbench/remedies/optimizers.py"
+
+BAD_SILU = '''_Silu.apply(x)
+
+
+class _Silu(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        s = torch.sigmoid(x)
+        ctx.save_for_backward(s)
+        return x * s
+
+    @staticmethod
+    def backward(ctx, g):
+        (s,) = ctx.saved_tensors
+        return g * s  # drops the x s (1 - s) term'''
+
+MUTANTS: tuple[Mutant, ...] = (
+    Mutant("he_variance_x0.9", INIT, "he_normal",
+           "_normal(w, gain**2 / w.shape[1], generator)\n\n\n@register(\n    \"initializer\",\n    \"he_uniform\"",
+           "_normal(w, 0.9 * gain**2 / w.shape[1], generator)\n\n\n@register(\n    \"initializer\",\n    \"he_uniform\"",
+           "initializer_variance", "He normal draws 90% of the 2/fan_in it declares"),
+    Mutant("xavier_uniform_x0.5", INIT, "xavier_uniform",
+           "_uniform(w, _xavier_var(w.shape[1], w.shape[0], gain), generator)",
+           "_uniform(w, 0.5 * _xavier_var(w.shape[1], w.shape[0], gain), generator)",
+           "initializer_variance", "xavier_uniform draws half its declared variance"),
+    Mutant("he_uniform_bound_without_3", INIT, "_uniform",
+           "bound = math.sqrt(3.0 * variance)", "bound = math.sqrt(variance)",
+           "initializer_variance", "U(-a, a) with a = sqrt(var): the factor 3 forgotten"),
+    Mutant("he_fan_out_uses_fan_in", INIT, "he_normal_fan_out",
+           "_normal(w, gain**2 / w.shape[0], generator)",
+           "_normal(w, gain**2 / w.shape[1], generator)",
+           "initializer_variance", "fan-out He computed from fan_in"),
+    Mutant("orthogonal_gain_squared", INIT, "orthogonal",
+           "w.copy_((q if rows >= cols else q.T) * gain)",
+           "w.copy_((q if rows >= cols else q.T) * gain**2)",
+           "initializer_orthogonal", "orthogonal scaled by gain^2 instead of gain"),
+    Mutant("swish_wrong_backward", ACT, "silu", "F.silu(x)", BAD_SILU,
+           "activation_backward", "hand-written SiLU backward drops x s (1 - s)"),
+    Mutant("chi1_x1.02", "gradbench/theory.py", "_chi_at",
+           "return sw2 * _moments(act, q).dphi2", "return 1.02 * sw2 * _moments(act, q).dphi2",
+           "mean_field_slope", "theory's chi_1 2% too high (1% per layer in gradient norm)"),
+    Mutant("q_map_drops_bias", "gradbench/theory.py", "q_map",
+           "return sw2 * _moments(_resolve(activation), q).phi2 + sb2",
+           "return sw2 * _moments(_resolve(activation), q).phi2",
+           "activation_moments", "the length map forgets sigma_b2"),
+    Mutant("layernorm_no_centering", NORM, "layernorm",
+           "return (h - mean) / torch.sqrt(var + EPS)\n\n\n@register(\n    \"normalization\",\n    \"rmsnorm\"",
+           "return h / torch.sqrt(var + EPS)\n\n\n@register(\n    \"normalization\",\n    \"rmsnorm\"",
+           "normalization_invariance", "LayerNorm without mean-centering"),
+    Mutant("batchnorm_unbiased_var", NORM, "batchnorm",
+           "var = h.var(dim=-2, unbiased=False, keepdim=True)",
+           "var = h.var(dim=-2, unbiased=True, keepdim=True)",
+           "normalization_invariance", "BatchNorm divides by the unbiased batch variance"),
+    Mutant("inv_sqrt_depth_is_inv_depth", RES, "inv_sqrt_depth",
+           "return 1.0 / math.sqrt(depth)", "return 1.0 / depth",
+           "residual_scaling_law", "the 1/sqrt(L) scaling returns 1/L"),
+    Mutant("inv_layer_squared", RES, "inv_layer", "return 1.0 / layer",
+           "return 1.0 / layer**2", "residual_scaling_law", "the 1/l scaling returns 1/l^2"),
+    Mutant("adam_eps_1e-3", OPT, "adam",
+           "torch.optim.Adam(\n        params, lr=lr, betas=(beta1, beta2), eps=eps,",
+           "torch.optim.Adam(\n        params, lr=lr, betas=(beta1, beta2), eps=1e-3,",
+           "optimizer_first_step", "Adam built with eps = 1e-3 (documented: 1e-8)"),
+    Mutant("gradient_ascent_sgd", OPT, "sgd",
+           "return torch.optim.SGD(params, lr=lr, weight_decay=weight_decay)",
+           "return torch.optim.SGD(params, lr=lr, weight_decay=weight_decay, maximize=True)",
+           "optimizer_descent", "plain SGD climbs the loss"),
+    Mutant("clip_without_eps", OPT, "clip_grad_norm_stacked_",
+           "coef = torch.clamp(max_norm / (total + CLIP_EPS), max=1.0)",
+           "coef = torch.clamp(max_norm / total, max=1.0)",
+           "clip_by_norm", "norm clipping drops PyTorch's 1e-6 in the denominator"),
+    Mutant("mlp_forward_skips_norm", "gradbench/models.py", "MLPFamily.forward",
+           "            x = act(norm(h))\n        return Forward(loss=(data[\"R\"] * x).sum(), sites=sites)",
+           "            x = act(h)\n        return Forward(loss=(data[\"R\"] * x).sum(), sites=sites)",
+           "mean_field_slope", "the probe's MLP forward skips the normalization"),
+)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the quick suite did with one mutant."""
+
+    mutant: Mutant
+    failed_claims: tuple[str, ...]
+    exit_code: int
+    seconds: float
+
+    @property
+    def killed(self) -> bool:
+        return bool(self.failed_claims)
+
+    @property
+    def as_expected(self) -> bool:
+        return self.mutant.claim in self.failed_claims
+
+
+def apply(mutant: Mutant, root: Path) -> None:
+    """Apply ``mutant`` to the copy of the package under ``root``."""
+    path = root / mutant.file
+    text = path.read_text()
+    count = text.count(mutant.old)
+    if count != 1:
+        raise ValueError(f"mutant {mutant.name}: its text occurs {count} times in "
+                         f"{mutant.file} (must be exactly once); update tests/mutants.py")
+    path.write_text(text.replace(mutant.old, mutant.new))
+
+
+def run_mutant(mutant: Mutant, workers: int = 2, base_seed: int = 0) -> Outcome:
+    """Run the quick suite against a copy of the package with ``mutant`` applied."""
+    import time
+
+    with tempfile.TemporaryDirectory(prefix=f"gradbench-mutant-{mutant.name}-") as tmp:
+        copy = Path(tmp)
+        shutil.copytree(ROOT / "gradbench", copy / "gradbench",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        apply(mutant, copy)
+        out = copy / "results.json"
+        env = {**os.environ, "PYTHONPATH": f"{copy}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+        cmd = [sys.executable, "-m", "pytest", str(ROOT / "suites"), "-q", "-p",
+               "no:cacheprovider", "--gradbench-profile=quick", f"--gradbench-json={out}",
+               f"--gradbench-base-seed={base_seed}",
+               *(f"--ignore={p}" for p in sorted((ROOT / "suites").glob("bench_*.py"))),
+               *(["-n", str(workers)] if workers > 1 else [])]
+        start = time.perf_counter()
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=copy)
+        seconds = time.perf_counter() - start
+        failed: list[str] = []
+        if out.exists():
+            for bench in json.loads(out.read_text())["benchmarks"]:
+                case = bench["extra_info"]["gradbench"]
+                if case.get("verdict") and not case["verdict"]["passed"]:
+                    failed.append(case["claim"])
+        elif proc.returncode != 0:
+            failed.append(f"<suite crashed: exit {proc.returncode}>")
+    return Outcome(mutant, tuple(sorted(set(failed))), proc.returncode, seconds)
+
+
+def main(argv: list[str]) -> int:
+    """Run the named mutants (default: all); print one line each and the kill count."""
+    chosen = [m for m in MUTANTS if not argv or m.name in argv]
+    unknown = set(argv) - {m.name for m in MUTANTS}
+    if unknown:
+        print(f"unknown mutants: {', '.join(sorted(unknown))}; known: "
+              f"{', '.join(m.name for m in MUTANTS)}", file=sys.stderr)
+        return 2
+    outcomes = []
+    for mutant in chosen:
+        o = run_mutant(mutant)
+        outcomes.append(o)
+        mark = "KILLED" if o.as_expected else ("killed (other claim)" if o.killed else "SURVIVED")
+        print(f"{mutant.name:30s} {mark:20s} expected {mutant.claim}; failed: "
+              f"{', '.join(o.failed_claims) or '-'} ({o.seconds:.0f} s)", flush=True)
+    killed = sum(o.as_expected for o in outcomes)
+    print(f"mutation score: {killed}/{len(outcomes)} planted bugs caught by the claim expected "
+          f"({sum(o.killed for o in outcomes)}/{len(outcomes)} caught at all)")
+    return 0 if killed == len(outcomes) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,327 @@
+"""The claim registry, and each remedy claim against a correct and a planted-wrong remedy.
+
+Every claim is held to two things here, at a literal seed: a correct remedy passes and a
+remedy with a bug of the claim's kind (the user bugs of the mutation list,
+``tests/mutants.py``, written as registrations) fails. Network-level power and
+false-alarm rates over many seeds are measured in ``tests/quality/test_power.py``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import gradbench as gb
+from gradbench import claims, registry
+from gradbench.claims import check
+from gradbench.errors import InvalidArgument
+from gradbench.records import Verdict
+
+ALPHA = 1e-4
+NET = gb.MLPSpec(depth=6, width=16, activation="tanh", init="xavier_normal")
+
+
+def remedy(kind: str, name: str, fn, **meta):
+    """Register ``fn`` for the test (restored afterwards by the fixture's context)."""
+    return registry.temporary(kind, name, fn, **meta)
+
+
+# --------------------------------------------------------------------------------------
+# The registry
+# --------------------------------------------------------------------------------------
+
+
+def test_every_claim_states_statement_statistic_domain_source_and_role() -> None:
+    assert len(claims.CLAIMS) >= 20
+    for c in claims.CLAIMS.values():
+        for field in ("statement", "statistic", "domain", "source"):
+            assert len(getattr(c, field)) > 10, (c.name, field)
+        assert c.role in claims.ROLES
+        assert set(c.subjects) <= set(claims.SUBJECTS)
+        assert c.to_dict()["name"] == c.name
+        assert callable(c.measure_fn())
+
+
+def test_unknown_claim_lists_the_close_match() -> None:
+    with pytest.raises(InvalidArgument, match="initializer_variance"):
+        claims.get_claim("initializer_varianse")
+
+
+def test_a_claim_is_registered_once() -> None:
+    with pytest.raises(InvalidArgument, match="already registered"):
+        claims.claim("stable_gradients", statement="s", statistic="s", domain="d",
+                     source="s", subjects="network", role="stability",
+                     measure="gradbench.claim_probes:network")(lambda *a: None)
+
+
+@pytest.mark.parametrize(("target", "claim", "message"), [
+    ("initializer:he_normal", "activation_backward", "is about activation, not initializer"),
+    ("initializer:identity", "initializer_distribution", "is not one of normal, uniform"),
+    ("normalization:none", "normalization_invariance", "declares no invariances"),
+    ("he_normal", "initializer_variance", "must be 'kind:name'"),
+])
+def test_a_claim_refuses_a_subject_outside_its_domain(target, claim, message) -> None:
+    with pytest.raises(InvalidArgument, match=message):
+        check(target, claim)
+
+
+def test_every_built_in_remedy_meets_at_least_two_claims() -> None:
+    for kind in registry.KINDS:
+        for name in registry.names(kind):
+            r = registry.lookup(kind, name)
+            applying = [c for c in claims.CLAIMS if claims.applicable(r, c) is None]
+            assert len(applying) >= 2, (kind, name, applying)
+
+
+# --------------------------------------------------------------------------------------
+# Initializers
+# --------------------------------------------------------------------------------------
+
+
+def he_like(factor: float, uniform: bool = False, bound_factor: float = 3.0):
+    def init(w, *, generator):
+        var = factor * 2.0 / w.shape[1]
+        with torch.no_grad():
+            if uniform:
+                a = math.sqrt(bound_factor * var)
+                w.uniform_(-a, a, generator=generator)
+            else:
+                w.normal_(0.0, math.sqrt(var), generator=generator)
+    return init
+
+
+HE = {"variance": lambda fan_in, fan_out: 2.0 / fan_in}
+
+
+@pytest.mark.parametrize(("fn", "dist", "ok"), [
+    (he_like(1.0), "normal", True),
+    (he_like(0.9), "normal", False),  # draws 90% of the variance it declares
+    (he_like(1.0, uniform=True), "uniform", True),
+    (he_like(1.0, uniform=True, bound_factor=1.0), "uniform", False),  # bound forgot the 3
+])
+def test_initializer_variance_and_distribution(fn, dist, ok) -> None:
+    with remedy("initializer", "t_init", fn, distribution=dist, **HE) as r:
+        for fan_in, fan_out in ((128, 128), (256, 512)):
+            for claim in ("initializer_variance", "initializer_distribution"):
+                v = check(r, claim, fan_in=fan_in, fan_out=fan_out, alpha=ALPHA)
+                assert v.passed == ok, claims.explain(v)
+
+
+def test_fan_mode_mix_up_shows_on_non_square_layers() -> None:
+    def fan_out_he(w, *, generator):
+        with torch.no_grad():
+            w.normal_(0.0, math.sqrt(2.0 / w.shape[0]), generator=generator)
+
+    with remedy("initializer", "t_init", fan_out_he, distribution="normal", **HE) as r:
+        assert check(r, "initializer_variance", fan_in=256, fan_out=256, alpha=ALPHA).passed
+        assert not check(r, "initializer_variance", fan_in=128, fan_out=256,
+                         alpha=ALPHA).passed
+
+
+def test_built_in_xavier_uniform_at_half_variance_fails(monkeypatch) -> None:
+    from gradbench.remedies import initializers
+
+    real = initializers._xavier_var
+    monkeypatch.setattr(initializers, "_xavier_var", lambda i, o, gain=1.0: 0.5 * real(i, o, gain))
+    r = registry.lookup("initializer", "xavier_uniform")
+    # the registration's declared variance is the real formula; the drawing now halves it
+    assert not check(r, "initializer_variance", fan_in=200, fan_out=300, alpha=ALPHA).passed
+
+
+def test_orthogonality_is_every_singular_value_equal_to_the_gain() -> None:
+    r = registry.lookup("initializer", "orthogonal(gain=1.5)")
+    v = check(r, "initializer_orthogonal", fan_in=300, fan_out=128)
+    assert v.passed, claims.explain(v)
+    assert v.measured == pytest.approx(1.5, rel=1e-10)
+
+    def gaussian(w, *, generator):
+        with torch.no_grad():
+            w.normal_(0.0, 1.0 / math.sqrt(max(w.shape)), generator=generator)
+
+    with remedy("initializer", "t_init", gaussian, distribution="orthogonal",
+                variance=lambda i, o: 1.0 / max(i, o)) as bad:
+        assert not check(bad, "initializer_orthogonal", fan_in=128, fan_out=128).passed
+
+
+# --------------------------------------------------------------------------------------
+# Activations
+# --------------------------------------------------------------------------------------
+
+
+class _DroppedTerm(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        s = torch.sigmoid(x)
+        ctx.save_for_backward(s)
+        return x * s
+
+    @staticmethod
+    def backward(ctx, g):
+        (s,) = ctx.saved_tensors
+        return g * s
+
+
+def test_a_wrong_custom_backward_fails_and_autograd_passes() -> None:
+    with remedy("activation", "t_swish", _DroppedTerm.apply) as bad:
+        v = check(bad, "activation_backward", q=1.0)
+        assert not v.passed
+        assert "worst point" in v.note
+    for name in registry.names("activation"):
+        v = check(f"activation:{name}", "activation_backward", q=2.0)
+        assert v.passed, claims.explain(v)
+
+
+def test_activation_moments_catch_a_two_percent_chi1_error(monkeypatch) -> None:
+    r = registry.lookup("activation", "tanh")
+    ok = check(r, "activation_moments", sigma_w2=1.5, sigma_b2=0.1, alpha=ALPHA)
+    assert ok.passed, claims.explain(ok)
+    real = claims.activations.theory.chi1
+    monkeypatch.setattr(claims.activations.theory, "chi1", lambda *a: 1.02 * real(*a))
+    assert not check(r, "activation_moments", sigma_w2=1.5, sigma_b2=0.1, alpha=ALPHA).passed
+
+
+# --------------------------------------------------------------------------------------
+# Normalizations and residual scalings
+# --------------------------------------------------------------------------------------
+
+
+def no_centering(h):
+    var = h.var(dim=-1, unbiased=False, keepdim=True)
+    return h / torch.sqrt(var + 1e-5)  # LayerNorm that forgot to subtract the mean
+
+
+def test_layernorm_without_mean_centering_breaks_its_declared_shift_invariance() -> None:
+    assert check("normalization:layernorm", "normalization_invariance").passed
+    with remedy("normalization", "t_ln", no_centering, invariances=("shift", "scale"),
+                axis="features") as bad:
+        v = check(bad, "normalization_invariance")
+        assert not v.passed
+        assert "worst: shift" in v.note or "worst: mean 0" in v.note
+
+
+def test_residual_law_catches_one_over_depth_in_place_of_one_over_sqrt_depth() -> None:
+    law = registry.lookup("residual", "1/sqrt(L)").meta["law"]
+    assert check("residual:1/sqrt(L)", "residual_scaling_law", depth=30, v=1.0).passed
+    with remedy("residual", "t_scale", lambda layer, depth: 1.0 / depth, law=law) as bad:
+        v = check(bad, "residual_scaling_law", depth=30, v=1.0)
+        assert not v.passed
+        assert v.predicted == pytest.approx(30 * math.log1p(1 / 30))
+
+
+def test_bounded_in_depth_passes_inv_sqrt_depth_and_fails_inv_sqrt_layer() -> None:
+    assert check("residual:1/sqrt(L)", "residual_bounded_in_depth", depth=4, alpha=0.01).passed
+    with remedy("residual", "t_scale", lambda layer, depth: layer**-0.5) as bad:
+        v = check(bad, "residual_bounded_in_depth", depth=4, alpha=0.01)
+        assert not v.passed
+        assert v.measured > 0.5  # grows like ln(4L + 1) - ln(L + 1), halved
+
+
+# --------------------------------------------------------------------------------------
+# Optimizers
+# --------------------------------------------------------------------------------------
+
+
+def adam_like(eps: float = 1e-8, bias_correction: bool = True, maximize: bool = False):
+    if bias_correction:
+        def factory(params, *, lr=1e-3):
+            return torch.optim.Adam(params, lr=lr, eps=eps, maximize=maximize)
+        return factory
+
+    class NoCorrection(torch.optim.Optimizer):
+        def __init__(self, params, lr=1e-3):
+            super().__init__(params, {"lr": lr})
+
+        @torch.no_grad()
+        def step(self):
+            for group in self.param_groups:
+                for p in group["params"]:
+                    st = self.state[p]
+                    m = st.setdefault("m", torch.zeros_like(p)).mul_(0.9).add_(p.grad, alpha=0.1)
+                    v = st.setdefault("v", torch.zeros_like(p)).mul_(0.999).addcmul_(
+                        p.grad, p.grad, value=0.001)
+                    p.sub_(group["lr"] * m / (v.sqrt() + 1e-8))
+
+    return lambda params, *, lr=1e-3: NoCorrection(params, lr=lr)
+
+
+def test_adam_with_eps_1e3_fails_the_documented_first_step() -> None:
+    adam = registry.lookup("optimizer", "adam")
+    assert check(adam, "optimizer_first_step", network=NET, lr=1e-3).passed
+    with remedy("optimizer", "t_adam", adam_like(eps=1e-3), **{
+            k: adam.meta[k] for k in ("first_step", "documented")}) as bad:
+        assert not check(bad, "optimizer_first_step", network=NET, lr=1e-3).passed
+
+
+def test_gradient_ascent_is_no_descent_direction() -> None:
+    assert check("optimizer:sgd", "optimizer_descent", network=NET, lr=0.1).passed
+    with remedy("optimizer", "t_sgd", lambda params, *, lr=0.1: torch.optim.SGD(
+            params, lr=lr, maximize=True)) as bad:
+        v = check(bad, "optimizer_descent", network=NET, lr=0.1)
+        assert not v.passed
+        assert v.measured > 0
+
+
+def test_adam_without_bias_correction_differs_from_its_declared_reference() -> None:
+    with remedy("optimizer", "t_ok", adam_like(), reference="adam") as ok:
+        assert check(ok, "optimizer_matches_reference", network=NET, lr=1e-3).passed
+    with remedy("optimizer", "t_bad", adam_like(bias_correction=False), reference="adam") as bad:
+        v = check(bad, "optimizer_matches_reference", network=NET, lr=1e-3)
+        assert not v.passed
+        assert "first differing step 1" in v.note
+
+
+def test_every_built_in_optimizer_trains_and_gradient_ascent_does_not() -> None:
+    net = gb.MLPSpec(depth=10, width=32, activation="relu", init="he_normal")
+    for name in registry.names("optimizer"):
+        v = check(f"optimizer:{name}", "optimizer_trains", network=net)
+        assert v.passed, claims.explain(v)
+    with remedy("optimizer", "t_sgd", lambda params, *, lr=0.05: torch.optim.SGD(
+            params, lr=lr, maximize=True)) as bad:
+        assert not check(bad, "optimizer_trains", network=net).passed
+
+
+# --------------------------------------------------------------------------------------
+# Verdict builders and classification
+# --------------------------------------------------------------------------------------
+
+
+def test_t_test_degenerates_to_an_exact_comparison_when_all_seeds_agree() -> None:
+    v = claims.t_test("mean_field_slope", NET, {}, np.full(8, 0.25), 0.25, alpha=0.01,
+                      what="x")
+    assert v.passed and v.pvalue == 1.0 and "all seeds agree" in v.method
+    v = claims.t_test("mean_field_slope", NET, {}, np.full(8, 0.26), 0.25, alpha=0.01,
+                      what="x")
+    assert not v.passed
+
+
+def test_equivalence_refuses_networks_that_blew_up() -> None:
+    values = np.array([0.0, 0.01, -0.01, math.inf, 0.02, -0.02])
+    v = claims.equivalence("stable_gradients", NET, {}, values, 0.0, 0.1, alpha=0.05, what="x")
+    assert not v.passed
+    assert "non-finite" in v.note
+
+
+def test_a_remedy_that_raises_gives_a_failed_verdict() -> None:
+    def broken(w, *, generator):
+        raise RuntimeError("broken on purpose")
+
+    with remedy("initializer", "t_init", broken, distribution="normal", **HE) as r:
+        data, v = claims.evaluate_case(r, "initializer_variance", alpha=0.01, fan_in=8,
+                                       fan_out=8)
+    assert data is None and not v.passed
+    assert v.note == "error: RuntimeError: broken on purpose"
+    assert isinstance(v, Verdict)
+
+
+@pytest.mark.parametrize(("init", "activation", "label"), [
+    ("he_normal", "relu", "stable"),
+    ("xavier_normal", "relu", "vanishing"),
+    ("normal(sigma_w2=6.0)", "relu", "exploding"),
+])
+def test_classify_uses_the_stability_band(init, activation, label) -> None:
+    m = gb.measure(gb.MLPSpec(depth=30, width=128, activation=activation, init=init),
+                   seeds=8, batch=8)
+    assert claims.classify(m) == label
