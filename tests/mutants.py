@@ -162,13 +162,14 @@ def apply(mutant: Mutant, root: Path) -> None:
     path.write_text(text.replace(mutant.old, mutant.new))
 
 
-def run_mutant(mutant: Mutant, workers: int = 2, base_seed: int = 0) -> Outcome:
-    """Run the quick suite against a copy of the package with ``mutant`` applied."""
+def run_mutant(mutant: Mutant, workers: int = 2, base_seed: int = 0,
+               source: Path = ROOT) -> Outcome:
+    """Run the quick suite against a copy of ``source``'s package with ``mutant`` applied."""
     import time
 
     with tempfile.TemporaryDirectory(prefix=f"gradbench-mutant-{mutant.name}-") as tmp:
         copy = Path(tmp)
-        shutil.copytree(ROOT / "gradbench", copy / "gradbench",
+        shutil.copytree(source / "gradbench", copy / "gradbench",
                         ignore=shutil.ignore_patterns("__pycache__"))
         apply(mutant, copy)
         out = copy / "results.json"
@@ -192,6 +193,13 @@ def run_mutant(mutant: Mutant, workers: int = 2, base_seed: int = 0) -> Outcome:
     return Outcome(mutant, tuple(sorted(set(failed))), proc.returncode, seconds)
 
 
+def _report(o: Outcome) -> Outcome:
+    mark = "KILLED" if o.as_expected else ("killed (other claim)" if o.killed else "SURVIVED")
+    print(f"{o.mutant.name:30s} {mark:20s} expected {o.mutant.claim}; failed: "
+          f"{', '.join(o.failed_claims) or '-'} ({o.seconds:.0f} s)", flush=True)
+    return o
+
+
 def main(argv: list[str]) -> int:
     """Run the named mutants (default: all); print one line each and the kill count."""
     chosen = [m for m in MUTANTS if not argv or m.name in argv]
@@ -201,12 +209,11 @@ def main(argv: list[str]) -> int:
               f"{', '.join(m.name for m in MUTANTS)}", file=sys.stderr)
         return 2
     outcomes = []
-    for mutant in chosen:
-        o = run_mutant(mutant)
-        outcomes.append(o)
-        mark = "KILLED" if o.as_expected else ("killed (other claim)" if o.killed else "SURVIVED")
-        print(f"{mutant.name:30s} {mark:20s} expected {mutant.claim}; failed: "
-              f"{', '.join(o.failed_claims) or '-'} ({o.seconds:.0f} s)", flush=True)
+    with tempfile.TemporaryDirectory(prefix="gradbench-mutants-") as snapshot:
+        # one snapshot of the package, so edits made while the mutants run change nothing
+        shutil.copytree(ROOT / "gradbench", Path(snapshot) / "gradbench",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        outcomes = [_report(run_mutant(m, source=Path(snapshot))) for m in chosen]
     killed = sum(o.as_expected for o in outcomes)
     print(f"mutation score: {killed}/{len(outcomes)} planted bugs caught by the claim expected "
           f"({sum(o.killed for o in outcomes)}/{len(outcomes)} caught at all)")
