@@ -378,3 +378,11 @@ def test_forbidden_checker_catches_the_old_forms() -> None:
     for line in (f"({name} 2.2)", f"``shared/{name}``", "../" + "shared/x", f"{name}]"):
         assert list(forbidden_problems(DOCS / "index.md", line)), line
     assert not list(forbidden_problems(DOCS / "index.md", "docs/theory.md §2.2"))
+
+
+def test_claims_catalogue_is_generated_from_the_registry() -> None:
+    """docs/claims.md is exactly what ``python -m gradbench.claims`` prints."""
+    from gradbench.claims.catalogue import markdown
+
+    path = ROOT / "docs" / "claims.md"
+    assert path.read_text() == markdown(), "regenerate: python -m gradbench.claims > docs/claims.md"

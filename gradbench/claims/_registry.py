@@ -56,6 +56,8 @@ class Claim:
         applies: ``applies(remedy_or_spec) -> reason or None``: why the claim does not
             apply to that subject (``None``: it applies).
         standard: a standard claim of its kind, run on a remedy that declares nothing.
+        exact: a deterministic identity checked to a stated float64 tolerance (no
+            sampling error, so no false alarms by construction).
     """
 
     name: str
@@ -69,6 +71,7 @@ class Claim:
     evaluate: Callable[..., Verdict]
     applies: Callable[[Any], str | None]
     standard: bool = True
+    exact: bool = False
 
     def measure_fn(self) -> Callable[..., Any]:
         """The measuring routine (imports its module, which may import torch)."""
@@ -77,7 +80,8 @@ class Claim:
 
     def to_dict(self) -> dict[str, Any]:
         """The claim's description as JSON-safe data (for docs and reports)."""
-        keys = ("name", "statement", "statistic", "domain", "source", "role", "standard")
+        keys = ("name", "statement", "statistic", "domain", "source", "role", "standard",
+                "exact")
         return {**{k: getattr(self, k) for k in keys}, "subjects": list(self.subjects)}
 
 
@@ -100,6 +104,7 @@ def claim(
     measure: str,
     applies: Callable[[Any], str | None] = _always,
     standard: bool = True,
+    exact: bool = False,
 ) -> Callable[[Callable[..., Verdict]], Callable[..., Verdict]]:
     """Register the decorated ``evaluate(subject, data, alpha, **config)`` as claim ``name``.
 
@@ -119,7 +124,7 @@ def claim(
         if name in CLAIMS:
             raise InvalidArgument(f"claim {name!r} is already registered")
         CLAIMS[name] = Claim(name, statement, statistic, domain, source, subject_tuple, role,
-                             measure, fn, applies, standard)
+                             measure, fn, applies, standard, exact)
         return fn
 
     return decorate

@@ -191,7 +191,7 @@ def explain(verdict: Verdict) -> str:
     status = "holds" if verdict.passed else "FAILS"
     return (
         f"claim {verdict.claim} {status}: predicted {verdict.predicted:.6g}, measured "
-        f"{verdict.measured:.6g}, {1 - verdict.alpha:.4g} CI [{verdict.ci_low:.6g}, "
+        f"{verdict.measured:.6g}, CI [{verdict.ci_low:.6g}, "
         f"{verdict.ci_high:.6g}], statistic {verdict.statistic:.4g}, p={verdict.pvalue:.3g} "
         f"(alpha {verdict.alpha:.3g}; {verdict.method})"
         + (f"; {verdict.note}" if verdict.note else "")

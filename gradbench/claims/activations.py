@@ -41,6 +41,7 @@ Q_RANGE = (1e-3, 1e3)
     subjects="activation",
     role="consistency",
     measure="gradbench.claim_probes:activation_points",
+    exact=True,
 )
 def activation_backward(remedy: Any, data: Mapping[str, np.ndarray], alpha: float,
                         q: float, **config: Any) -> Verdict:

@@ -134,6 +134,7 @@ def initializer_distribution(remedy: Any, data: Mapping[str, np.ndarray], alpha:
     role="consistency",
     measure="gradbench.claim_probes:initializer_draw",
     applies=_declares("orthogonal"),
+    exact=True,
 )
 def initializer_orthogonal(remedy: Any, data: Mapping[str, np.ndarray], alpha: float,
                            fan_in: int, fan_out: int, **config: Any) -> Verdict:

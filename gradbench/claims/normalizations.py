@@ -47,6 +47,7 @@ def _declares_invariances(remedy: Any) -> str | None:
     role="consistency",
     measure="gradbench.claim_probes:normalization_outputs",
     applies=_declares_invariances,
+    exact=True,
 )
 def normalization_invariance(remedy: Any, data: Mapping[str, np.ndarray], alpha: float,
                              **config: Any) -> Verdict:

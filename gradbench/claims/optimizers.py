@@ -55,6 +55,7 @@ def _worst_identity(delta: Mapping[str, np.ndarray], want: Mapping[str, np.ndarr
     role="consistency",
     measure="gradbench.claim_probes:optimizer_first_step",
     applies=_declares("first_step"),
+    exact=True,
 )
 def optimizer_first_step(remedy: Any, data: Mapping[str, Any], alpha: float,
                          **config: Any) -> Verdict:
@@ -77,6 +78,7 @@ def optimizer_first_step(remedy: Any, data: Mapping[str, Any], alpha: float,
     subjects="optimizer",
     role="consistency",
     measure="gradbench.claim_probes:optimizer_first_step",
+    exact=True,
 )
 def optimizer_descent(remedy: Any, data: Mapping[str, Any], alpha: float,
                       **config: Any) -> Verdict:
@@ -101,6 +103,7 @@ def optimizer_descent(remedy: Any, data: Mapping[str, Any], alpha: float,
     role="consistency",
     measure="gradbench.claim_probes:optimizer_vs_reference",
     applies=_declares("reference"),
+    exact=True,
 )
 def optimizer_matches_reference(remedy: Any, data: Mapping[str, Any], alpha: float,
                                 **config: Any) -> Verdict:
@@ -125,6 +128,7 @@ def optimizer_matches_reference(remedy: Any, data: Mapping[str, Any], alpha: flo
     subjects="optimizer",
     role="stability",
     measure="gradbench.claim_probes:optimizer_training",
+    exact=True,
 )
 def optimizer_trains(remedy: Any, data: Mapping[str, Any], alpha: float,
                      **config: Any) -> Verdict:
@@ -153,6 +157,7 @@ def optimizer_trains(remedy: Any, data: Mapping[str, Any], alpha: float,
     role="behaviour",
     measure="gradbench.claim_probes:adaptive_invariance",
     applies=lambda r: None if getattr(r, "meta", {}).get("adaptive") else "not adaptive",
+    exact=True,
 )
 def adaptive_first_step_invariance(remedy: Any, data: Mapping[str, Any], alpha: float,
                                    **config: Any) -> Verdict:
@@ -175,6 +180,7 @@ def adaptive_first_step_invariance(remedy: Any, data: Mapping[str, Any], alpha: 
     subjects="network",
     role="behaviour",
     measure="gradbench.claim_probes:clipping",
+    exact=True,
 )
 def clip_by_norm(spec: Any, data: Mapping[str, Any], alpha: float, **config: Any) -> Verdict:
     """Clipped global norms and preserved per-layer shares."""
@@ -195,6 +201,7 @@ def clip_by_norm(spec: Any, data: Mapping[str, Any], alpha: float, **config: Any
     subjects="network",
     role="behaviour",
     measure="gradbench.claim_probes:clipping",
+    exact=True,
 )
 def clip_by_value(spec: Any, data: Mapping[str, Any], alpha: float, **config: Any) -> Verdict:
     """Value clipping changes the direction."""

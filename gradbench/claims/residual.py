@@ -45,6 +45,7 @@ def _declares_law(remedy: Any) -> str | None:
     role="consistency",
     measure="gradbench.claim_probes:residual_alphas",
     applies=_declares_law,
+    exact=True,
 )
 def residual_scaling_law(remedy: Any, data: Mapping[str, Any], alpha: float, depth: int,
                          v: float, **config: Any) -> Verdict:

@@ -1,0 +1,76 @@
+"""The claims catalogue (``docs/claims.md``), generated from the registry.
+
+``python -m gradbench.claims > docs/claims.md`` regenerates it; ``tests/test_docs.py``
+fails when the file is stale. Measured power and false-alarm rates come from
+``calibration.json`` beside this module, written by ``tests/quality/power.py``.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any
+
+from gradbench.claims._registry import CLAIMS, ROLES, SUBJECTS
+
+
+def calibration() -> list[dict[str, Any]]:
+    """The measured rates (empty when not measured yet)."""
+    path = resources.files("gradbench.claims").joinpath("calibration.json")
+    return json.loads(path.read_text()) if path.is_file() else []
+
+
+def _rates(claim: Any, measured: list[dict[str, Any]]) -> str:
+    rows = [r for r in measured if r["claim"] == claim.name]
+    if not rows and claim.exact:
+        return ("exact identity: no false alarm by construction; planted bugs it catches: "
+                "`tests/mutants.py`, `tests/test_claims.py`")
+    if not rows:
+        return ("not calibrated separately; planted bugs it catches: `tests/mutants.py`, "
+                "`tests/test_claims.py`")
+    return "; ".join(
+        f"against *{r['error']}*: power {r['detected']}/{r['n']} at alpha {r['case_alpha']:g}, "
+        f"false alarms {r['false_alarms']}/{r['n']} at alpha {r['size_alpha']:g}"
+        for r in rows)
+
+
+def markdown() -> str:
+    """The catalogue as Markdown, grouped by subject."""
+    measured = calibration()
+    out = [
+        "# Claims catalogue",
+        "",
+        "Generated from the claim registry (`gradbench.claims`) by "
+        "`python -m gradbench.claims > docs/claims.md`; do not edit by hand. Every verdict "
+        "in a run, in `gradbench validate` and in the report names one of these claims.",
+        "",
+        "Roles: " + "; ".join(f"**{k}**: {v}" for k, v in ROLES.items()) + ".",
+        "",
+        "A claim marked *standard* runs on a remedy that declares nothing; the others run "
+        "when the remedy declares what they check (see [remedies.md](remedies.md)). Power "
+        "and false-alarm rates are measured by `tests/quality/power.py` (deterministic "
+        "trials; `tox -e slow` checks them).",
+    ]
+    number = 0
+    for subject in SUBJECTS:
+        members = [c for c in CLAIMS.values() if subject in c.subjects and
+                   c.subjects[0] == subject]
+        if not members:
+            continue
+        number += 1
+        title = {"network": "networks", "residual": "residual scalings"}.get(subject,
+                                                                         subject + "s")
+        out += ["", f'<a id="s{number}"></a>', "", f"## {number}. About {title}", ""]
+        for c in members:
+            out += [
+                f"### `{c.name}`", "",
+                f"{c.statement}", "",
+                f"- **role**: {c.role}{' (standard)' if c.standard else ''}; **about**: "
+                f"{', '.join(c.subjects)}",
+                f"- **statistic**: {c.statistic}",
+                f"- **domain**: {c.domain}",
+                f"- **source**: {c.source}",
+                f"- **measured**: {_rates(c, measured)}",
+                "",
+            ]
+    return "\n".join(out).rstrip() + "\n"

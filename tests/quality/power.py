@@ -1,0 +1,228 @@
+"""Measured power and false-alarm rate of each claim, against a named planted error.
+
+Each :class:`Trial` names a claim, a correct subject (where the claim is true), the
+planted error it must catch, and how one trial's configuration is drawn from a literal
+seed. :func:`rates` runs ``n`` trials of each: the false-alarm rate at ``alpha = 0.01``
+(the test's size) and the power at the quick profile's per-case alpha (what a run
+uses). Every trial is deterministic, so the figures are reproducible exactly.
+
+``python tests/quality/power.py`` prints the table (markdown) and writes
+``gradbench/claims/calibration.json``, which ``docs/claims.md`` and the report show;
+``tests/quality/test_power.py`` (slow) checks the bounds and that the file is current.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+import gradbench as gb
+from gradbench import claims, registry
+from gradbench.profiles import get_profile
+
+ROOT = Path(__file__).resolve().parents[2]
+CALIBRATION = ROOT / "gradbench" / "claims" / "calibration.json"
+SIZE_ALPHA = 0.01
+CASE_ALPHA = get_profile("quick").case_alpha
+
+
+@dataclass(frozen=True)
+class Trial:
+    """A claim's calibration: correct and planted-wrong subjects, configurations per seed.
+
+    Attributes:
+        claim: the claim.
+        error: the planted error, in words.
+        good: ``good(seed) -> (target, config)`` where the claim is true.
+        bad: ``bad(seed) -> (target, config)`` with the planted error.
+        planted: a context manager that plants the error in the library (for theory
+            errors), or ``None`` when ``bad`` carries it.
+        n: number of trials of each.
+    """
+
+    claim: str
+    error: str
+    good: Callable[[int], tuple[Any, dict[str, Any]]]
+    bad: Callable[[int], tuple[Any, dict[str, Any]]]
+    planted: Callable[[], Any] | None = None
+    n: int = 100
+
+
+def _rng(seed: int) -> np.random.Generator:
+    return np.random.default_rng(seed)
+
+
+def _fans(seed: int) -> dict[str, int]:
+    r = _rng(seed)
+    return {"fan_in": int(r.integers(96, 321)), "fan_out": int(r.integers(96, 321))}
+
+
+def _user(kind: str, name: str, fn: Any, **meta: Any) -> Any:
+    """A remedy registered for the calibration (left registered: names are unique)."""
+    if name not in registry.names(kind):  # type: ignore[arg-type]
+        registry.register(kind, name, **meta)(fn)  # type: ignore[arg-type]
+    return registry.lookup(kind, name)  # type: ignore[arg-type]
+
+
+def _he(factor: float) -> Any:
+    def init(w: torch.Tensor, *, generator: torch.Generator) -> None:
+        with torch.no_grad():
+            w.normal_(0.0, math.sqrt(factor * 2.0 / w.shape[1]), generator=generator)
+    return init
+
+
+def _he_uniform_no_three(w: torch.Tensor, *, generator: torch.Generator) -> None:
+    a = math.sqrt(2.0 / w.shape[1])
+    with torch.no_grad():
+        w.uniform_(-a, a, generator=generator)
+
+
+HE_DECL = {"variance": lambda fan_in, fan_out: 2.0 / fan_in}
+
+
+@contextlib.contextmanager
+def chi1_off(factor: float = 1.02) -> Iterator[None]:
+    """Plant a ``factor`` error in theory's chi (the function both chi1 and predict use)."""
+    from gradbench import theory
+
+    real = theory._chi_at
+    theory._chi_at = lambda act, sw2, q: factor * real(act, sw2, q)  # type: ignore[assignment]
+    theory._predict_cached.cache_clear()
+    try:
+        yield
+    finally:
+        theory._chi_at = real  # type: ignore[assignment]
+        theory._predict_cached.cache_clear()
+
+
+def _phase_point(seed: int) -> tuple[Any, dict[str, Any]]:
+    r = _rng(seed)
+    while True:
+        spec = gb.MLPSpec(depth=int(r.integers(10, 21)), width=512,
+                          activation=str(r.choice(["tanh", "erf"])), init="normal",
+                          sigma_w2=float(r.choice([0.5, 1.0, 1.5, 2.0, 3.0])),
+                          sigma_b2=float(r.choice([0.0, 0.05, 0.3])))
+        if gb.theory.predict(spec).valid:
+            return spec, {"seeds": 16, "batch": 32, "seed": seed}
+
+
+def _relu_he(seed: int) -> tuple[Any, dict[str, Any]]:
+    r = _rng(seed)
+    spec = gb.MLPSpec(depth=int(r.integers(10, 21)), width=512, activation="relu",
+                      init="he_normal")
+    return spec, {"seeds": 16, "batch": 32, "seed": seed}
+
+
+def _moments(name: str) -> Callable[[int], tuple[Any, dict[str, Any]]]:
+    def draw(seed: int) -> tuple[Any, dict[str, Any]]:
+        r = _rng(seed)
+        return (registry.lookup("activation", name),
+                {"sigma_w2": float(r.uniform(0.5, 3.0)), "sigma_b2": float(r.uniform(0.01, 0.5)),
+                 "seed": seed})
+    return draw
+
+
+def _stable(init: str) -> Callable[[int], tuple[Any, dict[str, Any]]]:
+    def draw(seed: int) -> tuple[Any, dict[str, Any]]:
+        return gb.MLPSpec(depth=30, width=128, activation="relu", init=init), {
+            "seeds": 8, "batch": 16, "seed": seed}
+    return draw
+
+
+def _remedy(kind: str, name: str, **config: Any) -> Callable[[int], tuple[Any, dict[str, Any]]]:
+    return lambda seed: (registry.lookup(kind, name), {**config, "seed": seed})  # type: ignore[arg-type]
+
+
+def trials() -> list[Trial]:
+    """The calibration table (registers the planted remedies it needs)."""
+    bad_he = _user("initializer", "calib_he_x0.9", _he(0.9), distribution="normal", **HE_DECL)
+    bad_uniform = _user("initializer", "calib_he_uniform_no_3", _he_uniform_no_three,
+                        distribution="uniform", **HE_DECL)
+    _user("initializer", "calib_he_x1.3", _he(1.3), distribution="normal", **HE_DECL)
+    inv_sqrt_l = _user("residual", "calib_inv_sqrt_layer", lambda layer, depth: layer**-0.5)
+    return [
+        Trial("initializer_variance", "He normal drawing 90% of its declared 2/fan_in",
+              lambda s: (registry.lookup("initializer", "he_normal"), {**_fans(s), "seed": s}),
+              lambda s: (bad_he, {**_fans(s), "seed": s}), n=200),
+        Trial("initializer_distribution", "He uniform whose bound forgot the factor 3",
+              lambda s: (registry.lookup("initializer", "he_uniform"), {**_fans(s), "seed": s}),
+              lambda s: (bad_uniform, {**_fans(s), "seed": s}), n=200),
+        Trial("activation_moments", "theory's chi_1 2% too high", _moments("tanh"),
+              _moments("tanh"), planted=chi1_off, n=100),
+        Trial("mean_field_slope", "theory's chi_1 2% too high (tanh/erf phase diagram)",
+              _phase_point, _phase_point, planted=chi1_off, n=50),
+        Trial("mean_field_slope", "theory's chi_1 2% too high (ReLU/He, batch 32)",
+              _relu_he, _relu_he, planted=chi1_off, n=50),
+        Trial("stable_gradients", "He variance 30% too large (ReLU: 1.07 per layer)",
+              _stable("he_normal"), _stable("calib_he_x1.3"), n=100),
+        Trial("residual_bounded_in_depth", "1/sqrt(l) in place of 1/sqrt(L)",
+              lambda s: (registry.lookup("residual", "1/sqrt(L)"),
+                         {"depth": int(_rng(s).integers(4, 13)), "seed": s}),
+              lambda s: (inv_sqrt_l, {"depth": int(_rng(s).integers(4, 13)), "seed": s}), n=50),
+    ]
+
+
+@dataclass(frozen=True)
+class Rates:
+    """Measured rates of one trial: false alarms at SIZE_ALPHA, detections at CASE_ALPHA."""
+
+    claim: str
+    error: str
+    n: int
+    false_alarms: int
+    detected: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"claim": self.claim, "error": self.error, "n": self.n,
+                "false_alarms": self.false_alarms, "size_alpha": SIZE_ALPHA,
+                "detected": self.detected, "case_alpha": CASE_ALPHA}
+
+
+def _fails(target: Any, config: dict[str, Any], claim: str, alpha: float) -> bool:
+    return not claims.check(target, claim, alpha=alpha, **config).passed
+
+
+def rates(trial: Trial, n: int | None = None) -> Rates:
+    """False alarms (correct subject, alpha 0.01) and detections (planted error, case alpha)."""
+    n = n or trial.n
+    false_alarms = sum(_fails(*trial.good(s), trial.claim, SIZE_ALPHA) for s in range(n))
+    with trial.planted() if trial.planted else contextlib.nullcontext():
+        detected = sum(_fails(*trial.bad(s), trial.claim, CASE_ALPHA) for s in range(n))
+    return Rates(trial.claim, trial.error, n, false_alarms, detected)
+
+
+def table(results: list[Rates]) -> str:
+    """Markdown table of the measured rates."""
+    lines = ["| claim | planted error | false alarms (alpha 0.01) | power (case alpha) |",
+             "| --- | --- | --- | --- |"]
+    for r in results:
+        lines.append(f"| `{r.claim}` | {r.error} | {r.false_alarms}/{r.n} | "
+                     f"{r.detected}/{r.n} = {r.detected / r.n:.2f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    results = []
+    for trial in trials():
+        if argv and trial.claim not in argv:
+            continue
+        results.append(rates(trial))
+        print(table(results[-1:]).splitlines()[-1], flush=True)
+    print(table(results))
+    if not argv:
+        CALIBRATION.write_text(json.dumps([r.to_dict() for r in results], indent=1) + "\n")
+        print(f"wrote {CALIBRATION.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
