@@ -12,12 +12,13 @@ import sys
 from types import SimpleNamespace
 
 import numpy as np
+import oracles
 import pytest
 from scipy import optimize, special
 
 from gradbench import theory
 from gradbench.errors import InvalidArgument
-from gradbench.theory import _activation, _mean_field
+from gradbench.theory import _activation
 
 # ---------------------------------------------------------------------------------------
 # Import hygiene
@@ -49,7 +50,7 @@ def test_gauss_expect_matches_closed_forms(q: float) -> None:
     derf2 = theory.gauss_expect(lambda x: _erf_dphi(x) ** 2, q)
     assert derf2 == pytest.approx(4 / math.pi / math.sqrt(1 + 4 * q), rel=1e-12)
     leaky = theory.gauss_expect(lambda x: np.where(x > 0, x, 0.2 * x) ** 2, q, kinks=(0.0,))
-    assert leaky == pytest.approx(_mean_field._closed_leaky_relu_second_moment(q, 0.2), rel=1e-12)
+    assert leaky == pytest.approx(oracles.leaky_relu_second_moment(q, 0.2), rel=1e-12)
     assert theory.gauss_expect(lambda x: x**2, q) == pytest.approx(q, rel=1e-12)
     assert theory.gauss_expect(lambda x: np.ones_like(x), q) == pytest.approx(1.0, rel=1e-13)
 
@@ -64,7 +65,7 @@ def test_registered_activations_match_closed_forms(q: float) -> None:
     erf_chi = 1.7 * 4 / math.pi / math.sqrt(1 + 4 * q)
     assert theory.chi1("erf", 1.7, 0.05, q=q) == pytest.approx(erf_chi, rel=1e-12)
     lr = theory.q_map("leaky_relu(negative_slope=0.2)", q, 1.0, 0.0)
-    assert lr == pytest.approx(_mean_field._closed_leaky_relu_second_moment(q, 0.2), rel=1e-12)
+    assert lr == pytest.approx(oracles.leaky_relu_second_moment(q, 0.2), rel=1e-12)
     assert theory.chi1("leaky_relu(negative_slope=0.2)", 2.0, 0.0, q=q) == pytest.approx(
         1.04, rel=1e-12
     )
@@ -78,13 +79,13 @@ def test_gauss_expect2_matches_kernels(q1: float, q2: float, c: float) -> None:
     relu = lambda x: np.maximum(x, 0.0)  # noqa: E731
     step = lambda x: (x > 0).astype(np.float64)  # noqa: E731
     got = theory.gauss_expect2(relu, relu, q1, q2, c, kinks=(0.0,))
-    assert got == pytest.approx(_mean_field._closed_relu_kernel(q1, q2, c), rel=1e-11, abs=1e-14)
+    assert got == pytest.approx(oracles.relu_kernel(q1, q2, c), rel=1e-11, abs=1e-14)
     got = theory.gauss_expect2(step, step, q1, q2, c, kinks=(0.0,))
-    assert got == pytest.approx(_mean_field._closed_relu_dkernel(c), abs=1e-11)
+    assert got == pytest.approx(oracles.relu_dkernel(c), abs=1e-11)
     got = theory.gauss_expect2(special.erf, special.erf, q1, q2, c)
-    assert got == pytest.approx(_mean_field._closed_erf_kernel(q1, q2, c), abs=1e-12)
+    assert got == pytest.approx(oracles.erf_kernel(q1, q2, c), abs=1e-12)
     got = theory.gauss_expect2(_erf_dphi, _erf_dphi, q1, q2, c)
-    assert got == pytest.approx(_mean_field._closed_erf_dkernel(q1, q2, c), rel=1e-11)
+    assert got == pytest.approx(oracles.erf_dkernel(q1, q2, c), rel=1e-11)
 
 
 def test_relu_c_map_at_he_init() -> None:
@@ -92,7 +93,7 @@ def test_relu_c_map_at_he_init() -> None:
     assert theory.c_map("relu", 0.0, 2.0, 0.0) == pytest.approx(1 / math.pi, rel=1e-10)
     assert theory.c_map("relu", 0.5, 2.0, 0.0) == pytest.approx(0.6089977810, rel=1e-9)
     for c in (0.1, 0.7, 0.95, 0.9999):
-        want = _mean_field._closed_relu_cmap_he(c)
+        want = oracles.relu_cmap_he(c)
         assert theory.c_map("relu", c, 2.0, 0.0) == pytest.approx(want, rel=1e-11)
 
 
@@ -101,11 +102,11 @@ def test_relu_c_map_polynomial_approach_l10() -> None:
     c_quad = c_closed = 0.0
     for _ in range(10):
         c_quad = theory.c_map("relu", c_quad, 2.0, 0.0)
-        c_closed = _mean_field._closed_relu_cmap_he(c_closed)
+        c_closed = oracles.relu_cmap_he(c_closed)
     assert 100 * (1 - c_quad) == pytest.approx(100 * (1 - c_closed), rel=1e-9)
     c = 0.0
     for _ in range(10_000):
-        c = _mean_field._closed_relu_cmap_he(c)
+        c = oracles.relu_cmap_he(c)
     assert 1e8 * (1 - c) == pytest.approx(44.25, abs=0.01)  # -> 9 pi^2 / 2 = 44.41
 
 
@@ -119,9 +120,8 @@ def test_erf_closed_form_critical_line() -> None:
 
 def test_selu_closed_form_chi1() -> None:
     """THEORY.md 1.5: chi1 = lambda^2 (1/2 + alpha^2 e^2 Phi(-2)) = 1.071574992456."""
-    assert _mean_field._closed_selu_chi1() == pytest.approx(1.071574992456, rel=1e-12)
-    closed = _mean_field._closed_selu_chi1()
-    assert theory.chi1("selu", 1.0, 0.0) == pytest.approx(closed, rel=1e-11)
+    assert oracles.selu_chi1() == pytest.approx(1.071574992456, rel=1e-12)
+    assert theory.chi1("selu", 1.0, 0.0) == pytest.approx(oracles.selu_chi1(), rel=1e-11)
 
 
 # ---------------------------------------------------------------------------------------
