@@ -11,8 +11,9 @@ are checked against the remedy's signature and bound with ``functools.partial``.
 
 Third-party remedies come from the entry-point group ``gradbench.remedies``
 (skipped when ``GRADBENCH_NO_PLUGINS`` is set) or from an import path named on
-the command line. Tests use :func:`temporary`. This module never imports torch;
-the built-in remedies (which do) are imported on the first lookup.
+the command line. Tests use :func:`temporary`. This module never imports torch; the
+built-in remedies are imported on the first lookup, and their declarations load without
+torch too (each remedy imports it when first called, :mod:`gradbench._lazy`).
 """
 
 from __future__ import annotations

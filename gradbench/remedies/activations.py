@@ -10,13 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-import torch.nn.functional as F
-from torch import Tensor
 
+from gradbench._lazy import lazy_import
 from gradbench.registry import lookup, register
+
+if TYPE_CHECKING:
+    import torch
+    import torch.nn.functional as F
+    from torch import Tensor
+else:  # registrations load without torch; it is imported when an activation is first called
+    torch = lazy_import("torch")
+    F = lazy_import("torch.nn.functional")
 
 
 @register("activation", paper="identity map (deep linear networks, Saxe et al. 2014)")

@@ -12,11 +12,16 @@ check the empirical variance (KS tests, as PyTorch's ``test/nn/test_init.py``).
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-import torch
-from torch import Tensor
-
+from gradbench._lazy import lazy_import
 from gradbench.registry import register
+
+if TYPE_CHECKING:
+    import torch
+    from torch import Tensor
+else:  # registrations load without torch; it is imported when an initializer is first called
+    torch = lazy_import("torch")
 
 SQRT2 = math.sqrt(2.0)
 
@@ -34,23 +39,23 @@ def _xavier_var(fan_in: int, fan_out: int, gain: float = 1.0) -> float:
 
 
 def standard_normal(
-    shape: tuple[int, ...], generator: torch.Generator, dtype: torch.dtype = torch.float64
+    shape: tuple[int, ...], generator: torch.Generator, dtype: torch.dtype | None = None
 ) -> Tensor:
     """I.i.d. ``N(0, 1)`` entries, generated in float32 and returned as ``dtype``.
 
     The CPU generator's float32 normals are about 6x faster than its float64 ones,
     which dominated the probe's cost, and they are exact in float64: a network is the
     same numbers in every dtype, up to the rounding of that dtype. Use it in your own
-    initializer to get the same property.
+    initializer to get the same property. ``dtype=None`` means float64.
     """
-    return torch.randn(shape, generator=generator, dtype=torch.float32).to(dtype)
+    return torch.randn(shape, generator=generator, dtype=torch.float32).to(dtype or torch.float64)
 
 
 def standard_uniform(
-    shape: tuple[int, ...], generator: torch.Generator, dtype: torch.dtype = torch.float64
+    shape: tuple[int, ...], generator: torch.Generator, dtype: torch.dtype | None = None
 ) -> Tensor:
     """I.i.d. ``U(0, 1)`` entries, generated in float32 (see :func:`standard_normal`)."""
-    return torch.rand(shape, generator=generator, dtype=torch.float32).to(dtype)
+    return torch.rand(shape, generator=generator, dtype=torch.float32).to(dtype or torch.float64)
 
 
 def _normal(w: Tensor, variance: float, generator: torch.Generator) -> None:

@@ -8,10 +8,17 @@ single model and a stack of models. No affine parameters (identity at init).
 
 from __future__ import annotations
 
-import torch
-from torch import Tensor, nn
+from typing import TYPE_CHECKING
 
+from gradbench._lazy import lazy_import
 from gradbench.registry import register
+
+if TYPE_CHECKING:
+    import torch
+    from torch import Tensor, nn
+else:  # registrations load without torch; it is imported when a normalization is first used
+    torch = lazy_import("torch")
+    nn = lazy_import("torch.nn")
 
 EPS = 1e-5
 
