@@ -57,7 +57,7 @@ def test_gauss_expect_matches_closed_forms(q: float) -> None:
 
 @pytest.mark.parametrize("q", [1e-4, 0.3, 1.0, 20.0])
 def test_registered_activations_match_closed_forms(q: float) -> None:
-    """The autograd-derived moments (through numpy_activation) agree with closed forms."""
+    """The moments of the registered activations (their NumPy references) match closed forms."""
     assert theory.q_map("relu", q, 2.0, 0.0) == pytest.approx(q, rel=1e-12)
     assert theory.chi1("relu", 1.3, 0.0, q=q) == pytest.approx(0.65, rel=1e-12)
     erf_q = 1.7 * 2 / math.pi * math.asin(2 * q / (1 + 2 * q)) + 0.05

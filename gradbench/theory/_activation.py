@@ -21,7 +21,13 @@ from gradbench.theory._quadrature import Q_HUGE, Q_TINY, NumpyFn, _check_q, _nod
 
 
 class ActivationFunctions(Protocol):
-    """What theory needs of an activation: float64 NumPy functions and kink locations."""
+    r"""What theory needs of an activation: float64 NumPy functions and kink locations.
+
+    An object may also carry ``homogeneous = True`` when :math:`\phi(cx) = c\,\phi(x)` for
+    every :math:`c > 0` (as the registry declaration of that name, see
+    :mod:`gradbench.remedies.activations`); without it the activation is not treated as
+    the identity or as a scaled ReLU.
+    """
 
     @property
     def phi(self) -> NumpyFn:
@@ -44,16 +50,25 @@ Activation = Union[str, ActivationFunctions]
 
 
 class _Act:
-    """A resolved activation: NumPy functions plus a hashable identity for caching."""
+    """A resolved activation: NumPy functions plus a hashable identity for caching.
 
-    __slots__ = ("d2phi", "dphi", "key", "kinks", "label", "phi", "ref")
+    ``source`` says where the functions come from: ``"reference"`` (a built-in's declared
+    NumPy reference), ``"autograd"`` (a registered activation without one: the torch
+    function and autograd, the explicit fallback) or ``"object"`` (passed in directly).
+    """
 
-    def __init__(self, key: Hashable, label: str, funcs: Any, ref: object = None) -> None:
+    __slots__ = ("d2phi", "dphi", "homogeneous", "key", "kinks", "label", "phi", "ref", "source")
+
+    def __init__(
+        self, key: Hashable, label: str, funcs: Any, ref: object = None, source: str = "object"
+    ) -> None:
         self.key, self.label, self.ref = key, label, ref
         self.phi: NumpyFn = funcs.phi
         self.dphi: NumpyFn = funcs.dphi
         self.d2phi: NumpyFn = funcs.d2phi
         self.kinks: tuple[float, ...] = tuple(float(k) for k in funcs.kinks)
+        self.homogeneous = bool(getattr(funcs, "homogeneous", False))
+        self.source: str = getattr(funcs, "source", source)
 
     def __hash__(self) -> int:
         return hash(self.key)
@@ -64,7 +79,9 @@ class _Act:
 
 @functools.lru_cache(maxsize=256)
 def _registered(key: Hashable, label: str) -> _Act:
-    from gradbench.remedies.activations import numpy_activation  # imports torch (lazily)
+    # torch-free for the built-ins (their NumPy references); the autograd fallback of a
+    # user activation without one imports torch when first evaluated
+    from gradbench.remedies.activations import numpy_activation
 
     return _Act(key, label, numpy_activation(label))
 
@@ -75,7 +92,8 @@ def _resolve(activation: Activation) -> _Act:
         return activation
     if isinstance(activation, str):
         remedy = registry.lookup("activation", activation)
-        key = ("registered", remedy.name, remedy.obj, tuple(sorted(remedy.params.items())))
+        key = ("registered", remedy.name, remedy.obj, tuple(sorted(remedy.params.items())),
+               remedy.meta.get("numpy"), bool(remedy.meta.get("homogeneous")))
         return _registered(key, remedy.label)
     missing = [a for a in ("phi", "dphi", "d2phi", "kinks") if not hasattr(activation, a)]
     if missing:
@@ -85,6 +103,31 @@ def _resolve(activation: Activation) -> _Act:
         )
     label = str(getattr(activation, "label", type(activation).__name__))
     return _Act(("object", id(activation)), label, activation, ref=activation)
+
+
+def _slopes(act: _Act) -> tuple[float, float] | None:
+    """``(a, b)`` with ``phi(x) = a x`` for x > 0 and ``b x`` for x < 0; None unless homogeneous.
+
+    A positively homogeneous activation (declared ``homogeneous=True``) is fixed by these
+    two slopes, so ``phi(1)`` and ``-phi(-1)`` are all there is to read.
+    """
+    if not act.homogeneous:
+        return None
+    y = np.asarray(act.phi(np.array([1.0, -1.0])), dtype=np.float64)
+    return float(y[0]), float(-y[1])
+
+
+def _is_identity(act: _Act) -> bool:
+    """``phi(x) = x``: homogeneous with both slopes 1 (the registered ``linear``)."""
+    return _slopes(act) == (1.0, 1.0)
+
+
+def _relu_scale(act: _Act) -> float:
+    """``a`` if ``phi(x) = a max(x, 0)`` with ``a > 0`` (homogeneous, slope 0 below 0), else NaN."""
+    slopes = _slopes(act)
+    if slopes is not None and slopes[0] > 0.0 and slopes[1] == 0.0:
+        return slopes[0]
+    return math.nan
 
 
 @dataclass(frozen=True)

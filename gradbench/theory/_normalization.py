@@ -5,30 +5,14 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-import numpy as np
-
-from gradbench.theory._activation import Activation, _Act, _check_sigmas, _moments, _resolve
+from gradbench.theory._activation import (
+    Activation,
+    _check_sigmas,
+    _is_identity,
+    _moments,
+    _resolve,
+)
 from gradbench.theory._finite_width import _check_width
-
-_IDENTITY_PROBE = np.array([-3.0, -1.0, -0.3, 0.2, 1.0, 2.5])
-
-
-def _is_identity(act: _Act) -> bool:
-    x = _IDENTITY_PROBE
-    return bool(
-        np.allclose(act.phi(x), x, rtol=0, atol=1e-12)
-        and np.allclose(act.dphi(x), 1.0, rtol=0, atol=1e-12)
-    )
-
-
-def _relu_scale(act: _Act) -> float:
-    """``a`` if ``phi(x) = a max(x, 0)`` with ``a > 0`` (checked at probe points), else NaN."""
-    x = np.concatenate([_IDENTITY_PROBE, [0.0, 10.0, -10.0]])
-    y = np.asarray(act.phi(x), dtype=np.float64)
-    a = float(y[-2] / 10.0)
-    if a > 0 and np.allclose(y, a * np.maximum(x, 0.0), rtol=1e-12, atol=1e-14):
-        return a
-    return math.nan
 
 
 def batchnorm_rate(activation: Activation, batch: int | None = None) -> float:

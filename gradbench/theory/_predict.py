@@ -20,10 +20,10 @@ from gradbench.specs import (
     branch_out_variance,
     weight_variance,
 )
-from gradbench.theory._activation import _Act, _moments, _resolve
+from gradbench.theory._activation import _Act, _is_identity, _moments, _relu_scale, _resolve
 from gradbench.theory._finite_width import _check_width, relu_finite_width
 from gradbench.theory._mean_field import _PHASE_TOL, _chi_at, _mean_field, q_trajectory
-from gradbench.theory._normalization import _NORM_KINDS, _is_identity, _relu_scale
+from gradbench.theory._normalization import _NORM_KINDS
 from gradbench.theory._residual import residual_mean_field
 from gradbench.theory._rnn import linear_rnn_log_growth, rnn_mean_field
 
