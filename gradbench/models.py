@@ -34,6 +34,7 @@ from gradbench import registry
 from gradbench.errors import InvalidArgument
 from gradbench.remedies.initializers import standard_normal
 from gradbench.specs import (
+    CELL_KINDS,
     MLPSpec,
     ResidualSpec,
     RNNSpec,
@@ -337,18 +338,26 @@ class _ResidualModule(nn.Module):
         return self.blocks(data["x"])  # type: ignore[no-any-return]
 
 
-@dataclass(frozen=True)
-class CellKind:
-    """A recurrent cell: gate count, stacked step function, reference ``nn`` cell factory."""
+Step = Callable[[Tensor, Tensor, Tensor, Tensor], tuple[Tensor, Tensor]]
 
-    gates: int
-    step: Callable[[Tensor, Tensor, Tensor, Tensor], tuple[Tensor, Tensor]]
+
+@dataclass(frozen=True)
+class CellModel:
+    """A recurrent cell's torch side: the stacked step function and the reference ``nn`` cell.
+
+    The torch-free facts (gate count, a vanilla cell's activation) are the cell's
+    :class:`~gradbench.specs.CellKind` in :data:`~gradbench.specs.CELL_KINDS`.
+    """
+
+    step: Step
     reference: Callable[[int], nn.Module]
 
 
-def _vanilla(phi: Callable[[Tensor], Tensor]) -> Callable[..., tuple[Tensor, Tensor]]:
+def _vanilla(cell: str) -> Step:
+    """``h' = phi(inp + rec)`` with the registered activation the cell kind declares."""
+
     def step(inp: Tensor, rec: Tensor, h: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
-        return phi(inp + rec), c
+        return _activation(str(CELL_KINDS[cell].activation))(inp + rec), c
 
     return step
 
@@ -383,12 +392,12 @@ class _LinearCell(nn.Module):
         return x @ self.weight_ih.T + self.bias_ih + h @ self.weight_hh.T + self.bias_hh
 
 
-CELL_KINDS: dict[str, CellKind] = {
-    "rnn_tanh": CellKind(1, _vanilla(torch.tanh), lambda n: nn.RNNCell(n, n, nonlinearity="tanh")),
-    "rnn_relu": CellKind(1, _vanilla(torch.relu), lambda n: nn.RNNCell(n, n, nonlinearity="relu")),
-    "linear": CellKind(1, _vanilla(lambda x: x), _LinearCell),
-    "lstm": CellKind(4, _lstm_step, lambda n: nn.LSTMCell(n, n)),
-    "gru": CellKind(3, _gru_step, lambda n: nn.GRUCell(n, n)),
+CELL_MODELS: dict[str, CellModel] = {
+    "rnn_tanh": CellModel(_vanilla("rnn_tanh"), lambda n: nn.RNNCell(n, n, nonlinearity="tanh")),
+    "rnn_relu": CellModel(_vanilla("rnn_relu"), lambda n: nn.RNNCell(n, n, nonlinearity="relu")),
+    "linear": CellModel(_vanilla("linear"), _LinearCell),
+    "lstm": CellModel(_lstm_step, lambda n: nn.LSTMCell(n, n)),
+    "gru": CellModel(_gru_step, lambda n: nn.GRUCell(n, n)),
 }
 
 
@@ -416,7 +425,7 @@ class RNNFamily(Family):
         }
 
     def forward(self, spec: RNNSpec, params: Params, data: Params) -> Forward:
-        step = CELL_KINDS[spec.cell].step
+        step = CELL_MODELS[spec.cell].step
         h, xs = data["h0"], data["xs"]
         c = torch.zeros_like(h)
         w_hh, w_ih, b = params["W_hh"], params["W_ih"], params["b"].unsqueeze(-2)
@@ -437,7 +446,7 @@ class RNNFamily(Family):
 class _RNNModule(nn.Module):
     def __init__(self, spec: RNNSpec, params: Params) -> None:
         super().__init__()
-        cell: Any = CELL_KINDS[spec.cell].reference(spec.hidden).to(torch.float64)
+        cell: Any = CELL_MODELS[spec.cell].reference(spec.hidden).to(torch.float64)
         self.cell = cell
         self.is_lstm = isinstance(cell, nn.LSTMCell)
         with torch.no_grad():

@@ -22,7 +22,30 @@ from typing import Any, ClassVar, Literal, Union
 from gradbench.errors import InvalidArgument, choices_hint
 
 Cell = Literal["rnn_tanh", "rnn_relu", "linear", "lstm", "gru"]
-CELLS: tuple[str, ...] = ("rnn_tanh", "rnn_relu", "linear", "lstm", "gru")
+
+
+@dataclass(frozen=True)
+class CellKind:
+    """What is known of a recurrent cell without torch (its step function is in ``models``).
+
+    Attributes:
+        gates: number of H x H blocks in the recurrent weight (PyTorch's gate order).
+        activation: the registered activation of a vanilla cell
+            ``h_t = phi(W h_{t-1} + U x_t + b)``; ``None`` for a gated cell (LSTM, GRU).
+    """
+
+    gates: int
+    activation: str | None = None
+
+
+CELL_KINDS: dict[str, CellKind] = {
+    "rnn_tanh": CellKind(1, "tanh"),
+    "rnn_relu": CellKind(1, "relu"),
+    "linear": CellKind(1, "linear"),
+    "lstm": CellKind(4),
+    "gru": CellKind(3),
+}
+CELLS: tuple[str, ...] = tuple(CELL_KINDS)
 
 
 def _fail(spec: object, name: str, value: object, rule: str) -> InvalidArgument:

@@ -886,6 +886,33 @@ def test_predict_outside_every_domain() -> None:
         assert "mynorm" in p.reason
 
 
+def test_normalization_theory_comes_from_its_statistics_declaration() -> None:
+    """A user normalization declaring statistics='feature' is predicted like LayerNorm."""
+    from gradbench.registry import lookup, temporary
+    from gradbench.specs import MLPSpec, ResidualSpec
+
+    layernorm = lookup("normalization", "layernorm").fn
+    for cls in (MLPSpec, ResidualSpec):
+        spec = cls(depth=5, width=64, activation="tanh", norm="layernorm")
+        want = theory.predict(spec)
+        with temporary("normalization", "my_ln", layernorm, statistics="feature"):
+            got = theory.predict(spec.replace(norm="my_ln"))
+        assert got.valid
+        assert got.log_growth == pytest.approx(want.log_growth, rel=1e-15)
+    with pytest.raises(InvalidArgument, match=r"declares no statistics.*batchnorm"):
+        theory.residual_mean_field("relu", 2.0, 0.0, 1.0, [1.0], norm="none")
+
+
+def test_rnn_prediction_reads_the_cell_kind() -> None:
+    """A vanilla cell's activation comes from specs.CELL_KINDS; gated cells declare none."""
+    from gradbench.specs import CELL_KINDS, RNNSpec
+
+    assert {c for c, k in CELL_KINDS.items() if k.activation is None} == {"lstm", "gru"}
+    spec = RNNSpec(cell="rnn_relu", hidden=64, steps=5, init="normal", sigma_w2=1.5)
+    mf = theory.rnn_mean_field("relu", 1.5, 0.0, 5)
+    assert theory.predict(spec).log_growth == pytest.approx(mf.log_growth, rel=1e-15)
+
+
 def test_predict_is_json_safe_and_cached() -> None:
     import json
 

@@ -3,7 +3,10 @@
 Leading dimensions are independent networks (seeds), so the same function serves a
 single model and a stack of models. No affine parameters (identity at init).
 ``module`` builds the equivalent standard ``torch.nn`` layer, used by the reference
-``nn.Module`` and checked against the function in the tests.
+``nn.Module`` and checked against the function in the tests. ``statistics`` declares what
+the normalization divides by, which is all theory needs to know of it (THEORY.md 6):
+``"batch"`` (per feature, over the batch: needs a batch of at least 2) or ``"feature"``
+(per example, over the features). A normalization that declares none gets no prediction.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ def none(h: Tensor) -> Tensor:
 @register(
     "normalization",
     "batchnorm",
+    statistics="batch",
     paper="Ioffe & Szegedy 2015, arXiv:1502.03167",
     module=lambda n: nn.BatchNorm1d(n, eps=EPS, affine=False, track_running_stats=False),
 )
@@ -45,6 +49,7 @@ def batchnorm(h: Tensor) -> Tensor:
 @register(
     "normalization",
     "layernorm",
+    statistics="feature",
     paper="Ba et al. 2016, arXiv:1607.06450",
     module=lambda n: nn.LayerNorm(n, eps=EPS, elementwise_affine=False),
 )
@@ -58,6 +63,7 @@ def layernorm(h: Tensor) -> Tensor:
 @register(
     "normalization",
     "rmsnorm",
+    statistics="feature",
     paper="Zhang & Sennrich 2019, arXiv:1910.07467",
     module=lambda n: nn.RMSNorm(n, eps=EPS, elementwise_affine=False),
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Literal
 
+from gradbench import registry
 from gradbench.theory._activation import (
     Activation,
     _check_sigmas,
@@ -102,6 +103,21 @@ def layernorm_log_growth(
     return 0.5 * math.log(rate) if rate > 0 else math.nan
 
 
-_NORM_KINDS: dict[str, str] = {"batchnorm": "batch", "layernorm": "feature", "rmsnorm": "feature"}
-"""Normalizations with a theory: batch statistics (BN) or per-example feature statistics."""
-NormName = Literal["batchnorm", "layernorm", "rmsnorm"]
+Statistics = Literal["batch", "feature"]
+"""What a normalization divides by: batch statistics (BatchNorm) or per-example feature
+statistics (LayerNorm, RMSNorm); declared as ``statistics=`` on its registration."""
+
+
+def normalization_statistics(norm: str) -> Statistics | None:
+    """The ``statistics`` the registered normalization ``norm`` declares (None: no theory).
+
+    Raises:
+        InvalidArgument: ``norm`` is not a registered normalization.
+    """
+    stats = registry.lookup("normalization", norm).meta.get("statistics")
+    return stats if stats in ("batch", "feature") else None
+
+
+def normalizations_with_theory() -> list[str]:
+    """Registered normalizations that declare their ``statistics`` (so theory covers them)."""
+    return [n for n in registry.names("normalization") if normalization_statistics(n)]

@@ -12,6 +12,7 @@ import numpy as np
 from gradbench import registry
 from gradbench.errors import InvalidArgument
 from gradbench.specs import (
+    CELL_KINDS,
     MLPSpec,
     ResidualSpec,
     RNNSpec,
@@ -23,7 +24,7 @@ from gradbench.specs import (
 from gradbench.theory._activation import _Act, _is_identity, _moments, _relu_scale, _resolve
 from gradbench.theory._finite_width import _check_width, relu_finite_width
 from gradbench.theory._mean_field import _PHASE_TOL, _chi_at, _mean_field, q_trajectory
-from gradbench.theory._normalization import _NORM_KINDS
+from gradbench.theory._normalization import normalization_statistics, normalizations_with_theory
 from gradbench.theory._residual import residual_mean_field
 from gradbench.theory._rnn import linear_rnn_log_growth, rnn_mean_field
 
@@ -36,7 +37,6 @@ MIN_WIDTH = 32
 BN_MIN_BATCH = 128
 """Large-batch BatchNorm rates are within ~0.3% of Monte Carlo from this batch (THEORY.md 6)."""
 _RANDOM_WEIGHTS = ("normal", "uniform", "orthogonal")
-_RNN_ACTIVATIONS: dict[str, str] = {"rnn_tanh": "tanh", "rnn_relu": "relu", "linear": "linear"}
 _GATED_REASON = (
     "no verified mean-field oracle exists for gated cells (LSTM/GRU; Gilboa et al. 2019 give "
     "one, but its formulas could not be checked, THEORY.md 5.4), so theory makes no prediction"
@@ -72,6 +72,17 @@ def _weights_issue(init: str, family: str) -> str | None:
     return None
 
 
+def _norm_issue(norm: str | None) -> str | None:
+    """Why a normalization is outside the theory (it declares no ``statistics``), or None."""
+    if norm is None or normalization_statistics(norm) is not None:
+        return None
+    return (
+        f"normalization {norm!r} has no theory here: it declares no statistics (known: "
+        f"{', '.join(normalizations_with_theory())}); registered user normalizations get no "
+        "prediction unless they declare statistics='batch' or 'feature'"
+    )
+
+
 def _width_domain(width: int, sites: int) -> tuple[bool, str, str]:
     """(valid, domain text, reason) for a mean-field prediction at ``width``."""
     domain = (
@@ -95,11 +106,9 @@ def _predict_mlp(spec: MLPSpec, batch: int | None) -> Prediction:
     issue = _weights_issue(spec.init, "mean-field")
     if issue:
         return _no_prediction(spec, issue)
-    if spec.norm is not None and spec.norm not in _NORM_KINDS:
-        return _no_prediction(
-            spec, f"normalization {spec.norm!r} has no theory here (known: "
-            f"{', '.join(_NORM_KINDS)}); registered user normalizations get no prediction"
-        )
+    issue = _norm_issue(spec.norm)
+    if issue:
+        return _no_prediction(spec, issue)
     sw2, sb2 = weight_variance(spec), bias_variance(spec)
     if sw2 == 0.0:
         return _no_prediction(
@@ -166,7 +175,7 @@ def _predict_normalized_mlp(
     from gradbench.records import Prediction
 
     L = spec.depth
-    kind = _NORM_KINDS[str(spec.norm)]
+    kind = normalization_statistics(str(spec.norm))
     std = _moments(act, 1.0)  # normalized pre-activations are N(0, 1)
     second = np.full(L, sw2 * std.phi2 + sb2)
     second[0] = sw2 * spec.input_var + sb2
@@ -226,11 +235,9 @@ def _predict_residual(spec: ResidualSpec) -> Prediction:
         issue = _weights_issue(init, "residual mean-field")
         if issue:
             return _no_prediction(spec, issue)
-    if spec.norm is not None and spec.norm not in _NORM_KINDS:
-        return _no_prediction(
-            spec, f"normalization {spec.norm!r} has no theory here (known: "
-            f"{', '.join(_NORM_KINDS)})"
-        )
+    issue = _norm_issue(spec.norm)
+    if issue:
+        return _no_prediction(spec, issue)
     scaling = registry.lookup("residual", str(spec.branch_scale))
     L, n = spec.depth, spec.width
     alphas = [float(scaling.fn(layer, L)) for layer in range(1, L + 1)]
@@ -242,15 +249,14 @@ def _predict_residual(spec: ResidualSpec) -> Prediction:
     norm = spec.norm if spec.norm is None else str(spec.norm)
     if sw2 == 0.0 and norm is not None and not zero_out and any(alphas):
         return _no_prediction(spec, "sigma_w2=0 with a normalized branch divides by zero")
-    mf = residual_mean_field(spec.activation, sw2, sb2, sv2, alphas, spec.input_var,
-                             norm)  # type: ignore[arg-type]
+    mf = residual_mean_field(spec.activation, sw2, sb2, sv2, alphas, spec.input_var, norm)
     exact = zero_out or not any(alphas)
     if exact:
         valid, reason = True, ""
         domain = "exact at any width: every branch outputs 0 at initialization"
     else:
         valid, domain, reason = _width_domain(n, L)
-        if norm == "batchnorm":
+        if norm is not None and normalization_statistics(norm) == "batch":
             domain += f"; BatchNorm in the branch: large batch (>= {BN_MIN_BATCH})"
     assumptions = [
         "x_l = x_{l-1} + alpha_l W2 phi(norm(W1 x_{l-1} + b)), W1 ~ sigma_w2/n, W2 ~ sigma_v2/n",
@@ -279,12 +285,13 @@ def _predict_residual(spec: ResidualSpec) -> Prediction:
 def _predict_rnn(spec: RNNSpec) -> Prediction:
     from gradbench.records import Prediction
 
-    if spec.cell not in _RNN_ACTIVATIONS:
+    act_name = CELL_KINDS[spec.cell].activation
+    if act_name is None:
         return _no_prediction(spec, f"cell {spec.cell!r}: {_GATED_REASON}",
                               source="Gilboa et al. 2019, arXiv:1901.08987; THEORY.md 5.4")
     remedy = registry.lookup("initializer", spec.init)
     dist = remedy.meta.get("distribution")
-    linear = spec.cell == "linear"
+    linear = _is_identity(_resolve(act_name))
     exact = linear and dist in ("orthogonal", "identity") and not remedy.meta.get("data_dependent")
     if not exact:
         issue = _weights_issue(spec.init, "RNN mean-field")
@@ -292,7 +299,6 @@ def _predict_rnn(spec: RNNSpec) -> Prediction:
             return _no_prediction(spec, issue)
     sw2, sb2 = weight_variance(spec), bias_variance(spec)
     T, n = spec.steps, spec.hidden
-    act_name = _RNN_ACTIVATIONS[spec.cell]
     mf = rnn_mean_field(act_name, sw2, sb2, T, spec.sigma_u2, spec.input_var, spec.h0_var)
     drive = spec.sigma_u2 * spec.input_var + sb2
     quantities: dict[str, Any] = {

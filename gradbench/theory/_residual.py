@@ -10,7 +10,7 @@ import numpy as np
 
 from gradbench.errors import InvalidArgument
 from gradbench.theory._activation import Activation, _check_sigmas, _moments, _resolve
-from gradbench.theory._normalization import _NORM_KINDS, NormName
+from gradbench.theory._normalization import normalization_statistics, normalizations_with_theory
 from gradbench.theory._quadrature import _check_q
 
 
@@ -53,7 +53,7 @@ def residual_mean_field(
     sigma_v2: float,
     alphas: Sequence[float],
     p0: float = 1.0,
-    norm: NormName | None = None,
+    norm: str | None = None,
 ) -> ResidualMeanField:
     r"""Mean-field forward and backward recursion of a residual MLP (THEORY.md 4).
 
@@ -86,7 +86,8 @@ def residual_mean_field(
         sigma_v2: variance times fan-in of the branch's output layer W2.
         alphas: branch scales :math:`\alpha_1, \dots, \alpha_L`.
         p0: second moment of the input stream :math:`x_0` (i.i.d. entries).
-        norm: ``None``, ``"batchnorm"``, ``"layernorm"`` or ``"rmsnorm"`` (before phi).
+        norm: ``None`` or a registered normalization that declares its ``statistics``
+            (``"batchnorm"``, ``"layernorm"``, ``"rmsnorm"``), applied before phi.
 
     Returns:
         A :class:`ResidualMeanField`.
@@ -100,10 +101,13 @@ def residual_mean_field(
     sv2 = _check_q("sigma_v2", sigma_v2)
     p_0 = _check_q("p0", p0)
     a = _check_alphas(alphas)
-    if norm is not None and norm not in _NORM_KINDS:
-        raise InvalidArgument(f"norm={norm!r} must be None or one of: {', '.join(_NORM_KINDS)}")
+    kind = normalization_statistics(norm) if norm is not None else None
+    if norm is not None and kind is None:
+        raise InvalidArgument(
+            f"norm={norm!r} declares no statistics, so it has no theory; must be None or one "
+            f"of: {', '.join(normalizations_with_theory())}"
+        )
     act = _resolve(activation)
-    kind = _NORM_KINDS.get(norm) if norm is not None else None
     std = _moments(act, 1.0) if kind is not None else None
     p = np.empty(a.size + 1)
     q = np.empty(a.size)
@@ -136,7 +140,7 @@ def residual_log_growth(
     sigma_v2: float,
     alphas: Sequence[float],
     p0: float = 1.0,
-    norm: NormName | None = None,
+    norm: str | None = None,
 ) -> np.ndarray:
     r"""Per-block log growth of the gradient **norm**, :math:`\tfrac12\ln(\text{factor}_l)`.
 
