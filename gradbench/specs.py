@@ -9,6 +9,12 @@ e.g. ``"leaky_relu(negative_slope=0.2)"`` or ``"orthogonal(gain=1.2)"``.
 
 Conventions (THEORY.md section 1): fan-in scaling, ``Var W_ij = sigma_w2 / fan_in``;
 biases ``b_i ~ N(0, sigma_b2)``; inputs have i.i.d. ``N(0, input_var)`` entries.
+
+Each spec class is also the torch-free half of its network family: its
+:class:`FamilyInfo` (report title and axis label, the theory function that predicts it)
+and the sizes every layer needs (:attr:`~_Spec.n_sites`, :attr:`~_Spec.n_features`,
+:attr:`~_Spec.weight_fans`). The torch half (drawing, forward, reference module, memory)
+is its :class:`gradbench.models.Family`.
 """
 
 from __future__ import annotations
@@ -88,10 +94,32 @@ def _check_remedy(spec: object, name: str, kind: str, *, optional: bool = False)
 
 
 @dataclass(frozen=True)
+class FamilyInfo:
+    """What the torch-free layers know of a network family (declared on its spec class).
+
+    Attributes:
+        title: heading of the family in reports, e.g. ``"MLP"``.
+        x_label: axis label of its probe sites, e.g. ``"layer l"``.
+        per_site: what one step between sites is called in growth rates (``"/layer"``).
+        predictor: ``"module:function"`` of the theory function ``f(spec, batch) ->
+            Prediction`` that :func:`gradbench.theory.predict` dispatches to (a path, so
+            that specs do not import theory, which imports specs).
+    """
+
+    title: str
+    x_label: str
+    per_site: str
+    predictor: str
+
+
+@dataclass(frozen=True)
 class _Spec:
     """Shared behaviour of the spec families."""
 
     family: ClassVar[str]
+    info: ClassVar[FamilyInfo]
+    label_prefixes: ClassVar[Mapping[str, str]]
+    """Fields :func:`spec_label` always shows, as ``<prefix><value>`` (``depth`` -> ``L50``)."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict with a ``family`` key; :func:`spec_from_dict` inverts it."""
@@ -105,6 +133,21 @@ class _Spec:
     def n_sites(self) -> int:
         """Number of probe sites (layers, blocks or time steps)."""
         raise NotImplementedError
+
+    @property
+    def n_features(self) -> int:
+        """Size of a site's feature axis per example and position (width, hidden, channels)."""
+        raise NotImplementedError
+
+    @property
+    def weight_fans(self) -> tuple[int, int]:
+        """``(fan_in, fan_out)`` of the main weight, the one :func:`weight_variance` reports."""
+        return self.n_features, self.n_features
+
+    @property
+    def weight_scale(self) -> float:
+        """Factor applied to the main weight after its initializer (1 but for RNNs)."""
+        return 1.0
 
 
 @dataclass(frozen=True)
@@ -123,6 +166,10 @@ class MLPSpec(_Spec):
     """
 
     family: ClassVar[str] = "mlp"
+    info: ClassVar[FamilyInfo] = FamilyInfo(
+        "MLP", "layer l", "/layer", "gradbench.theory._predict:predict_mlp"
+    )
+    label_prefixes: ClassVar[Mapping[str, str]] = {"depth": "L", "width": "n"}
     depth: int
     width: int
     activation: str = "relu"
@@ -146,6 +193,10 @@ class MLPSpec(_Spec):
     def n_sites(self) -> int:
         return self.depth
 
+    @property
+    def n_features(self) -> int:
+        return self.width
+
 
 @dataclass(frozen=True)
 class ResidualSpec(_Spec):
@@ -167,6 +218,10 @@ class ResidualSpec(_Spec):
     """
 
     family: ClassVar[str] = "residual"
+    info: ClassVar[FamilyInfo] = FamilyInfo(
+        "Residual", "block l", "/layer", "gradbench.theory._residual:predict_residual"
+    )
+    label_prefixes: ClassVar[Mapping[str, str]] = {"depth": "L", "width": "n"}
     depth: int
     width: int
     activation: str = "relu"
@@ -199,6 +254,10 @@ class ResidualSpec(_Spec):
     def n_sites(self) -> int:
         return self.depth
 
+    @property
+    def n_features(self) -> int:
+        return self.width
+
 
 @dataclass(frozen=True)
 class RNNSpec(_Spec):
@@ -222,6 +281,10 @@ class RNNSpec(_Spec):
     """
 
     family: ClassVar[str] = "rnn"
+    info: ClassVar[FamilyInfo] = FamilyInfo(
+        "RNN", "time step t", "/step", "gradbench.theory._rnn:predict_rnn"
+    )
+    label_prefixes: ClassVar[Mapping[str, str]] = {"steps": "L", "hidden": "n"}
     cell: str
     hidden: int
     steps: int
@@ -250,9 +313,26 @@ class RNNSpec(_Spec):
     def n_sites(self) -> int:
         return self.steps
 
+    @property
+    def n_features(self) -> int:
+        return self.hidden
+
+    @property
+    def weight_scale(self) -> float:
+        return self.recurrent_scale
+
 
 Spec = Union[MLPSpec, ResidualSpec, RNNSpec]
 SPEC_TYPES: dict[str, type[_Spec]] = {"mlp": MLPSpec, "residual": ResidualSpec, "rnn": RNNSpec}
+
+
+def _spec_type(family: object) -> type[_Spec]:
+    cls = SPEC_TYPES.get(family) if isinstance(family, str) else None
+    if cls is None:
+        raise InvalidArgument(
+            f"spec family {family!r} is unknown; {choices_hint(family, SPEC_TYPES)}"
+        )
+    return cls
 
 
 def spec_from_dict(data: Mapping[str, Any]) -> Spec:
@@ -264,12 +344,7 @@ def spec_from_dict(data: Mapping[str, Any]) -> Spec:
     if not isinstance(data, Mapping):
         raise InvalidArgument(f"a spec must be a JSON object, got {type(data).__name__}")
     fields = dict(data)
-    family = fields.pop("family", None)
-    cls = SPEC_TYPES.get(str(family))
-    if cls is None:
-        raise InvalidArgument(
-            f"spec family {family!r} is unknown; {choices_hint(family, SPEC_TYPES)}"
-        )
+    cls = _spec_type(fields.pop("family", None))
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(fields) - known)
     if unknown:
@@ -284,19 +359,21 @@ def spec_from_dict(data: Mapping[str, Any]) -> Spec:
 
 
 def spec_label(spec: Spec) -> str:
-    """Short human-readable id, e.g. ``mlp-L50-n256-tanh-xavier_normal``, for test ids and plots."""
+    """Short human-readable id, e.g. ``mlp-L50-n256-tanh-xavier_normal``, for test ids and plots.
+
+    The spec class's ``label_prefixes`` fields come as ``<prefix><value>``; ``activation``,
+    ``init`` and ``cell`` as their value; any other field only when it is not its default.
+    """
     parts = [spec.family]
     for f in dataclasses.fields(spec):
         value = getattr(spec, f.name)
-        default = f.default
-        if f.name in ("depth", "steps"):
-            parts.append(f"L{value}")
-        elif f.name in ("width", "hidden"):
-            parts.append(f"n{value}")
-        elif value != default or f.name in ("activation", "init", "cell"):
-            parts.append(
-                str(value) if f.name in ("activation", "init", "cell") else f"{f.name}={value}"
-            )
+        prefix = spec.label_prefixes.get(f.name)
+        if prefix is not None:
+            parts.append(f"{prefix}{value}")
+        elif f.name in ("activation", "init", "cell"):
+            parts.append(str(value))
+        elif value != f.default:
+            parts.append(f"{f.name}={value}")
     return "-".join(parts)
 
 
@@ -312,13 +389,13 @@ def weight_variance(spec: Spec) -> float:
 
     MLP: every layer; residual: the branch's first layer W1; RNN: the recurrent
     weight including ``recurrent_scale**2``. Uses the override when given, else the
-    initializer's declared variance.
+    initializer's declared variance at the weight's :attr:`~_Spec.weight_fans`.
     """
-    n = spec.hidden if isinstance(spec, RNNSpec) else spec.width
-    sw2 = spec.sigma_w2 if spec.sigma_w2 is not None else _init_variance(spec.init, n, n) * n
-    if isinstance(spec, RNNSpec):
-        return sw2 * spec.recurrent_scale**2
-    return sw2
+    fan_in, fan_out = spec.weight_fans
+    sw2 = spec.sigma_w2
+    if sw2 is None:
+        sw2 = _init_variance(spec.init, fan_in, fan_out) * fan_in
+    return sw2 * spec.weight_scale**2
 
 
 def branch_out_variance(spec: ResidualSpec) -> float:
@@ -333,5 +410,19 @@ def bias_variance(spec: Spec) -> float:
     from gradbench import registry
 
     declared = registry.lookup("initializer", spec.init).meta.get("bias_variance")
-    n = spec.hidden if isinstance(spec, RNNSpec) else spec.width
-    return float(declared(n)) if declared else 0.0
+    return float(declared(spec.weight_fans[0])) if declared else 0.0
+
+
+def family_info(family: str) -> FamilyInfo:
+    """The :class:`FamilyInfo` of the spec family named ``family`` (a spec's ``family`` key).
+
+    Torch-free, for readers of results files (the report) that hold a spec as a dict.
+
+    Raises:
+        InvalidArgument: no spec family has that name.
+
+    Examples:
+        >>> family_info("rnn").x_label
+        'time step t'
+    """
+    return _spec_type(family).info

@@ -12,7 +12,8 @@ name is re-exported here, implemented in
 * ``_quadrature`` and ``_activation``: Gaussian quadrature, activation resolution;
 * ``_mean_field``, ``_finite_width``, ``_jacobian``, ``_normalization``, ``_residual``,
   ``_rnn``: one theory each;
-* ``_predict``: the per-family predictions.
+* ``_predict``: :func:`predict`, dispatching to the predictor each spec class declares
+  (the MLP's here, the residual and RNN ones in their modules).
 
 The implementation modules are private (their names would otherwise clash with the
 functions ``mean_field`` and ``predict``); import public names from here.

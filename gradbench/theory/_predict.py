@@ -1,46 +1,38 @@
-"""``predict(spec)``: a :class:`~gradbench.records.Prediction` for any spec, with its domain."""
+"""``predict(spec)``: a :class:`~gradbench.records.Prediction` for any spec, with its domain.
+
+:func:`predict` dispatches to the function the spec class names in its
+:class:`~gradbench.specs.FamilyInfo` (``predictor``): :func:`predict_mlp` here,
+``predict_residual`` and ``predict_rnn`` in their theory modules. The domain helpers
+they share (:data:`MIN_WIDTH`, weights and normalization outside the theory) live here.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import importlib
 import math
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from gradbench import registry
 from gradbench.errors import InvalidArgument
-from gradbench.specs import (
-    CELL_KINDS,
-    MLPSpec,
-    ResidualSpec,
-    RNNSpec,
-    Spec,
-    bias_variance,
-    branch_out_variance,
-    weight_variance,
-)
+from gradbench.records import Prediction
+from gradbench.specs import SPEC_TYPES, MLPSpec, Spec, bias_variance, weight_variance
 from gradbench.theory._activation import _Act, _is_identity, _moments, _relu_scale, _resolve
 from gradbench.theory._finite_width import _check_width, relu_finite_width
 from gradbench.theory._mean_field import _PHASE_TOL, _chi_at, _mean_field, q_trajectory
 from gradbench.theory._normalization import normalization_statistics, normalizations_with_theory
-from gradbench.theory._residual import residual_mean_field
-from gradbench.theory._rnn import linear_rnn_log_growth, rnn_mean_field
 
-if TYPE_CHECKING:
-    from gradbench.records import Prediction
-
+Predictor = Callable[[Any, "int | None"], Prediction]
 
 MIN_WIDTH = 32
 """Mean-field predictions are declared valid from this width (O(1/width) corrections)."""
 BN_MIN_BATCH = 128
 """Large-batch BatchNorm rates are within ~0.3% of Monte Carlo from this batch (THEORY.md 6)."""
 _RANDOM_WEIGHTS = ("normal", "uniform", "orthogonal")
-_GATED_REASON = (
-    "no verified mean-field oracle exists for gated cells (LSTM/GRU; Gilboa et al. 2019 give "
-    "one, but its formulas could not be checked, THEORY.md 5.4), so theory makes no prediction"
-)
 
 
 def _readonly(arr: np.ndarray) -> np.ndarray:
@@ -50,8 +42,6 @@ def _readonly(arr: np.ndarray) -> np.ndarray:
 
 
 def _no_prediction(spec: Any, reason: str, **fields: Any) -> Prediction:
-    from gradbench.records import Prediction
-
     return Prediction(spec=spec.to_dict(), log_growth=None, valid=False, reason=reason, **fields)
 
 
@@ -100,71 +90,94 @@ def _width_domain(width: int, sites: int) -> tuple[bool, str, str]:
     return True, domain, ""
 
 
-def _predict_mlp(spec: MLPSpec, batch: int | None) -> Prediction:
-    from gradbench.records import Prediction
+def mean_field_chain(
+    act: _Act, sw2: float, sb2: float, q1: float, depth: int
+) -> tuple[np.ndarray, dict[str, Any], list[str]]:
+    """Log growth between ``depth`` sites whose q follows the length map from ``q1``.
 
-    issue = _weights_issue(spec.init, "mean-field")
-    if issue:
-        return _no_prediction(spec, issue)
-    issue = _norm_issue(spec.norm)
+    The factor between sites l and l+1 is chi at q^l (THEORY.md 1.1). Shared by every
+    family whose layers are i.i.d. fan-in-scaled linear maps followed by phi.
+
+    Returns:
+        ``(log_growth, quantities, assumptions)``.
+    """
+    qs = q_trajectory(act, q1, sw2, sb2, depth)
+    chis = np.array([_chi_at(act, sw2, float(q)) for q in qs[:-1]])
+    with np.errstate(divide="ignore"):
+        log_growth = 0.5 * np.log(chis)
+    mf = _mean_field(act, sw2, sb2, q1, _PHASE_TOL)
+    quantities = {
+        "chi1": mf.chi1, "q_star": mf.q_star, "phase": mf.phase, "xi_q": mf.xi_q,
+        "xi_c": mf.xi_c, "c_star": mf.c_star, "chi_c": mf.chi_c,
+        "chi_per_layer": _readonly(chis), "site_second_moment": _readonly(qs),
+    }
+    assumptions = [
+        _WEIGHTS_NOTE,
+        "width -> infinity (mean field) with gradient independence (Schoenholz et al. 2017)",
+        f"pre-activations follow the length map from q^1 = sigma_w2 * input_var + sigma_b2 "
+        f"= {q1:.6g}; the factor between sites l and l+1 is chi at q^l",
+        "ratio of expectations E||dL/dh^l||^2 / E||dL/dh^{l+1}||^2; the mean of logs differs "
+        "by O(1/width)",
+        "where the length map is nearly marginal away from its fixed point (GELU/SiLU at He "
+        "init: slope near 1 at large q) finite-width fluctuations of q accumulate over layers "
+        "and need larger widths (width 512, depth 20: measured q^20 several times the mean "
+        "field; width 2048 agrees)",
+    ]
+    return log_growth, quantities, assumptions
+
+
+_WEIGHTS_NOTE = (
+    "weights i.i.d. with variance sigma_w2/fan_in (only the variance enters), or Haar "
+    "orthogonal with the same scale"
+)
+_MEAN_FIELD_SOURCE = "Poole et al. 2016 (NeurIPS); Schoenholz et al. 2017 (ICLR); THEORY.md 1.1"
+
+
+def _mean_field_issue(spec: Any, theory: str, norm: str | None) -> str | None:
+    """Why a feed-forward spec's weights or normalization are outside mean field, or None."""
+    issue = _weights_issue(spec.init, theory) or _norm_issue(norm)
+    if issue is None and weight_variance(spec) == 0.0:
+        issue = (
+            "sigma_w2=0: all weights are zero, so gradients below the top layer vanish "
+            "identically (or the normalization divides by zero)"
+        )
+    return issue
+
+
+def predict_mlp(spec: MLPSpec, batch: int | None) -> Prediction:
+    """:class:`~gradbench.specs.MLPSpec`: the chi trajectory, or a normalization's rate."""
+    issue = _mean_field_issue(spec, "mean-field", spec.norm)
     if issue:
         return _no_prediction(spec, issue)
     sw2, sb2 = weight_variance(spec), bias_variance(spec)
-    if sw2 == 0.0:
-        return _no_prediction(
-            spec, "sigma_w2=0: all weights are zero, so gradients below the top layer vanish "
-            "identically (or the normalization divides by zero)"
-        )
     act = _resolve(spec.activation)
     L, n = spec.depth, spec.width
-    q1 = sw2 * spec.input_var + sb2
     valid, domain, reason = _width_domain(n, L)
     quantities: dict[str, Any] = {"sigma_w2": sw2, "sigma_b2": sb2, "beta": L / n}
-    weights_note = (
-        "weights i.i.d. with variance sigma_w2/fan_in (only the variance enters), or Haar "
-        "orthogonal with the same scale"
+    if spec.norm is not None:
+        return _predict_normalized_mlp(
+            spec, act, sw2, sb2, batch, valid, domain, reason, quantities
+        )
+    log_growth, chain, assumptions = mean_field_chain(
+        act, sw2, sb2, sw2 * spec.input_var + sb2, L
     )
-    if spec.norm is None:
-        qs = q_trajectory(act, q1, sw2, sb2, L)
-        chis = np.array([_chi_at(act, sw2, float(q)) for q in qs[:-1]])
-        with np.errstate(divide="ignore"):
-            log_growth = 0.5 * np.log(chis)
-        mf = _mean_field(act, sw2, sb2, q1, _PHASE_TOL)
-        quantities.update(
-            chi1=mf.chi1, q_star=mf.q_star, phase=mf.phase, xi_q=mf.xi_q, xi_c=mf.xi_c,
-            c_star=mf.c_star, chi_c=mf.chi_c, chi_per_layer=_readonly(chis),
-            site_second_moment=_readonly(qs),
+    quantities.update(chain)
+    source = _MEAN_FIELD_SOURCE
+    dist = registry.lookup("initializer", spec.init).meta.get("distribution")
+    if math.isfinite(_relu_scale(act)) and dist in ("normal", "uniform"):
+        law = relu_finite_width(n)
+        quantities["finite_width_bias"] = 0.5 * law.e_log
+        quantities["finite_width_log_var"] = 0.25 * law.var_log
+        assumptions.append(
+            "finite_width_bias = E ln(||dL/dh^l|| / ||dL/dh^{l+1}||) - log_growth for one "
+            "example (exact for Gaussian weights, THEORY.md 2.2; uniform weights ~3% off); a "
+            "batch Frobenius norm averages over examples and has a smaller bias"
         )
-        assumptions = [
-            weights_note,
-            "width -> infinity (mean field) with gradient independence (Schoenholz et al. 2017)",
-            f"pre-activations follow the length map from q^1 = sigma_w2 * input_var + sigma_b2 "
-            f"= {q1:.6g}; the factor between sites l and l+1 is chi at q^l",
-            "ratio of expectations E||dL/dh^l||^2 / E||dL/dh^{l+1}||^2; the mean of logs differs "
-            "by O(1/width)",
-            "where the length map is nearly marginal away from its fixed point (GELU/SiLU at He "
-            "init: slope near 1 at large q) finite-width fluctuations of q accumulate over layers "
-            "and need larger widths (width 512, depth 20: measured q^20 several times the mean "
-            "field; width 2048 agrees)",
-        ]
-        source = "Poole et al. 2016 (NeurIPS); Schoenholz et al. 2017 (ICLR); THEORY.md 1.1"
-        scale = _relu_scale(act)
-        dist = registry.lookup("initializer", spec.init).meta.get("distribution")
-        if math.isfinite(scale) and dist in ("normal", "uniform"):
-            law = relu_finite_width(n)
-            quantities["finite_width_bias"] = 0.5 * law.e_log
-            quantities["finite_width_log_var"] = 0.25 * law.var_log
-            assumptions.append(
-                "finite_width_bias = E ln(||dL/dh^l|| / ||dL/dh^{l+1}||) - log_growth for one "
-                "example (exact for Gaussian weights, THEORY.md 2.2; uniform weights ~3% off); a "
-                "batch Frobenius norm averages over examples and has a smaller bias"
-            )
-            source += "; Hanin 2018 (NeurIPS), Hanin & Nica 2020, THEORY.md 2.2"
-        return Prediction(
-            spec=spec.to_dict(), log_growth=_readonly(log_growth), valid=valid, reason=reason,
-            assumptions=tuple(assumptions), domain=domain, source=source, quantities=quantities,
-        )
-    return _predict_normalized_mlp(spec, act, sw2, sb2, batch, valid, domain, reason, quantities)
+        source += "; Hanin 2018 (NeurIPS), Hanin & Nica 2020, THEORY.md 2.2"
+    return Prediction(
+        spec=spec.to_dict(), log_growth=_readonly(log_growth), valid=valid, reason=reason,
+        assumptions=tuple(assumptions), domain=domain, source=source, quantities=quantities,
+    )
 
 
 def _predict_normalized_mlp(
@@ -172,8 +185,6 @@ def _predict_normalized_mlp(
     domain: str, reason: str, quantities: dict[str, Any],
 ) -> Prediction:
     """Sites h^l with x^l = phi(norm(h^l)): factor sigma_w2 E[phi'^2] / s_l^2 (THEORY.md 6)."""
-    from gradbench.records import Prediction
-
     L = spec.depth
     kind = normalization_statistics(str(spec.norm))
     std = _moments(act, 1.0)  # normalized pre-activations are N(0, 1)
@@ -228,141 +239,17 @@ def _predict_normalized_mlp(
     )
 
 
-def _predict_residual(spec: ResidualSpec) -> Prediction:
-    from gradbench.records import Prediction
-
-    for init in (spec.init, spec.out_init):
-        issue = _weights_issue(init, "residual mean-field")
-        if issue:
-            return _no_prediction(spec, issue)
-    issue = _norm_issue(spec.norm)
-    if issue:
-        return _no_prediction(spec, issue)
-    scaling = registry.lookup("residual", str(spec.branch_scale))
-    L, n = spec.depth, spec.width
-    alphas = [float(scaling.fn(layer, L)) for layer in range(1, L + 1)]
-    w1_scale = float(scaling.meta.get("branch_weight_scale", lambda depth: 1.0)(L))
-    sw2 = weight_variance(spec) * w1_scale**2
-    sb2 = bias_variance(spec)
-    zero_out = bool(scaling.meta.get("zero_out"))
-    sv2 = 0.0 if zero_out else branch_out_variance(spec)
-    norm = spec.norm if spec.norm is None else str(spec.norm)
-    if sw2 == 0.0 and norm is not None and not zero_out and any(alphas):
-        return _no_prediction(spec, "sigma_w2=0 with a normalized branch divides by zero")
-    mf = residual_mean_field(spec.activation, sw2, sb2, sv2, alphas, spec.input_var, norm)
-    exact = zero_out or not any(alphas)
-    if exact:
-        valid, reason = True, ""
-        domain = "exact at any width: every branch outputs 0 at initialization"
-    else:
-        valid, domain, reason = _width_domain(n, L)
-        if norm is not None and normalization_statistics(norm) == "batch":
-            domain += f"; BatchNorm in the branch: large batch (>= {BN_MIN_BATCH})"
-    assumptions = [
-        "x_l = x_{l-1} + alpha_l W2 phi(norm(W1 x_{l-1} + b)), W1 ~ sigma_w2/n, W2 ~ sigma_v2/n",
-        "cross terms vanish because W2 is independent and centred; backward uses gradient "
-        "independence (width -> infinity)",
-        "the factor between sites x_{l-1} and x_l is block l's 1 + alpha_l^2 sigma_v2 sigma_w2 "
-        "E[phi'(sqrt(q_l) z)^2], q_l = sigma_w2 p_{l-1} + sigma_b2 (norms: THEORY.md 4.3, 6)",
-    ]
-    if zero_out:
-        assumptions.append(f"{spec.branch_scale}: the branch output layer starts at zero")
-    quantities: dict[str, Any] = {
-        "sigma_w2": sw2, "sigma_b2": sb2, "sigma_v2": sv2, "alphas": _readonly(np.array(alphas)),
-        "chi_per_layer": _readonly(mf.factor[:-1]), "site_second_moment": _readonly(mf.p[:-1]),
-        "total_log_growth": float(mf.log_growth[:-1].sum()), "beta": L / n,
-    }
-    return Prediction(
-        spec=spec.to_dict(), log_growth=_readonly(mf.log_growth[:-1]), valid=valid,
-        reason=reason, assumptions=tuple(assumptions), domain=domain,
-        source=("Yang & Schoenholz 2017 (NeurIPS); Hanin & Rolnick 2018 (NeurIPS); De & Smith "
-                "2020 (NeurIPS); Zhang, Dauphin & Ma 2019 (Fixup, ICLR); Bachlechner et al. 2020 "
-                "(ReZero); THEORY.md 4"),
-        quantities=quantities,
-    )
-
-
-def _predict_rnn(spec: RNNSpec) -> Prediction:
-    from gradbench.records import Prediction
-
-    act_name = CELL_KINDS[spec.cell].activation
-    if act_name is None:
-        return _no_prediction(spec, f"cell {spec.cell!r}: {_GATED_REASON}",
-                              source="Gilboa et al. 2019, arXiv:1901.08987; THEORY.md 5.4")
-    remedy = registry.lookup("initializer", spec.init)
-    dist = remedy.meta.get("distribution")
-    linear = _is_identity(_resolve(act_name))
-    exact = linear and dist in ("orthogonal", "identity") and not remedy.meta.get("data_dependent")
-    if not exact:
-        issue = _weights_issue(spec.init, "RNN mean-field")
-        if issue:
-            return _no_prediction(spec, issue)
-    sw2, sb2 = weight_variance(spec), bias_variance(spec)
-    T, n = spec.steps, spec.hidden
-    mf = rnn_mean_field(act_name, sw2, sb2, T, spec.sigma_u2, spec.input_var, spec.h0_var)
-    drive = spec.sigma_u2 * spec.input_var + sb2
-    quantities: dict[str, Any] = {
-        "sigma_w2": sw2, "sigma_b2": sb2, "effective_sigma_b2": drive,
-        "site_second_moment": _readonly(mf.h2), "chi_per_layer": _readonly(mf.factor),
-    }
-    if exact:
-        rho = math.sqrt(sw2)
-        log_growth = np.full(T - 1, linear_rnn_log_growth(rho))
-        quantities.update(rho=rho, chi1=rho * rho)
-        return Prediction(
-            spec=spec.to_dict(), log_growth=_readonly(log_growth), valid=True,
-            assumptions=("W_hh = rho Q with Q orthogonal: dL/dh_t = (rho Q^T)^(T-t) dL/dh_T",
-                         "loss on h_T only"),
-            domain="exact at any width and for any inputs",
-            source="Saxe et al. 2014; Pascanu, Mikolov & Bengio 2013 (ICML); THEORY.md 5.2",
-            quantities=quantities,
-        )
-    stationary = _mean_field(_resolve(act_name), sw2, drive, mf.q[0] or 1.0, _PHASE_TOL,
-                             correlations=False)
-    quantities.update(q_star=stationary.q_star, chi1=stationary.chi1, phase=stationary.phase,
-                      xi_q=stationary.xi_q)
-    valid, domain, reason = _width_domain(n, T)
-    domain = domain.replace("depth", "steps")
-    return Prediction(
-        spec=spec.to_dict(), log_growth=_readonly(mf.log_growth), valid=valid, reason=reason,
-        assumptions=(
-            "h_t = phi(W h_{t-1} + U x_t + b) with W ~ sigma_w2/H (recurrent_scale included) or "
-            "Haar orthogonal of the same scale, U ~ sigma_u2/H, x_t ~ N(0, input_var), "
-            "h_0 ~ N(0, h0_var)",
-            "weight tying across steps ignored (gradient independence, width -> infinity)",
-            "the factor between h_t and h_{t+1} is sigma_w2 E[phi'(sqrt(q_{t+1}) z)^2], the "
-            "pre-activation q following the length map with effective bias sigma_u2 * input_var "
-            "+ sigma_b2",
-        ),
-        domain=domain,
-        source=("Pascanu, Mikolov & Bengio 2013 (ICML); Chen, Pennington & Schoenholz 2018 "
-                "(ICML); THEORY.md 5.3"),
-        quantities=quantities,
-    )
-
-
-def _remedy_identity(spec: Spec) -> tuple[object, ...]:
-    """The registered objects a spec resolves to, so re-registering a name misses the cache."""
-    kinds: list[tuple[str, str | None]] = [("initializer", spec.init)]
-    if isinstance(spec, (MLPSpec, ResidualSpec)):
-        kinds += [("activation", spec.activation), ("normalization", spec.norm)]
-    if isinstance(spec, ResidualSpec):
-        kinds += [("residual", str(spec.branch_scale)), ("initializer", spec.out_init)]
-    out: list[object] = []
-    for kind, name in kinds:
-        if name is not None:
-            remedy = registry.lookup(kind, name)  # type: ignore[arg-type]
-            out += [remedy.obj, tuple(sorted(remedy.params.items()))]
-    return tuple(out)
+@functools.lru_cache(maxsize=64)
+def _predictor(path: str) -> Predictor:
+    """The function a spec class's ``info.predictor`` (``"module:function"``) names."""
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
 
 
 @functools.lru_cache(maxsize=512)
-def _predict_cached(spec: Spec, batch: int | None, identity: tuple[object, ...]) -> Prediction:
-    if isinstance(spec, MLPSpec):
-        return _predict_mlp(spec, batch)
-    if isinstance(spec, ResidualSpec):
-        return _predict_residual(spec)
-    return _predict_rnn(spec)
+def _predict_cached(spec: Spec, batch: int | None, generation: int) -> Prediction:
+    """``generation`` (of the registry) keys the cache: re-registering a name misses it."""
+    return _predictor(type(spec).info.predictor)(spec, batch)
 
 
 def predict(spec: Spec, *, batch: int | None = None) -> Prediction:
@@ -382,6 +269,9 @@ def predict(spec: Spec, *, batch: int | None = None) -> Prediction:
     * :class:`~gradbench.specs.RNNSpec`: sites :math:`h_1..h_T`, loss on :math:`h_T`
       (THEORY.md 5); LSTM/GRU get no prediction.
 
+    Each spec class names its predictor in its :class:`~gradbench.specs.FamilyInfo`
+    (``predictor="module:function"``), so a new family brings its own theory module.
+
     ``quantities`` carries ``chi1``, ``q_star``, ``phase``, ``xi_q``, ``xi_c`` (MLP), the
     per-site squared-norm factors ``chi_per_layer``, the predicted ``site_second_moment``
     (what the probe records as ``preact_second_moment``), and for ReLU-like MLPs with
@@ -393,7 +283,7 @@ def predict(spec: Spec, *, batch: int | None = None) -> Prediction:
     Never raises for a valid spec: a numerical failure becomes ``valid=False``.
 
     Args:
-        spec: an ``MLPSpec``, ``ResidualSpec`` or ``RNNSpec``.
+        spec: a gradbench spec (``MLPSpec``, ``ResidualSpec``, ``RNNSpec``, ...).
         batch: batch size, used only by BatchNorm MLPs (``None``: the large-batch limit).
 
     Returns:
@@ -409,14 +299,13 @@ def predict(spec: Spec, *, batch: int | None = None) -> Prediction:
         >>> p.valid, [round(float(x), 12) for x in p.log_growth]
         (True, [0.0, 0.0, 0.0])
     """
-    if not isinstance(spec, (MLPSpec, ResidualSpec, RNNSpec)):
-        raise InvalidArgument(
-            f"spec={spec!r} must be an MLPSpec, ResidualSpec or RNNSpec"
-        )
+    if type(spec) not in SPEC_TYPES.values():
+        known = ", ".join(cls.__name__ for cls in SPEC_TYPES.values())
+        raise InvalidArgument(f"spec={spec!r} must be a gradbench spec: one of {known}")
     if batch is not None:
         batch = _check_width("batch", batch)
     try:
-        cached = _predict_cached(spec, batch, _remedy_identity(spec))
+        cached = _predict_cached(spec, batch, registry.generation())
         return dataclasses.replace(cached, quantities=dict(cached.quantities))
     except (ArithmeticError, ValueError, RuntimeError, TypeError) as exc:
         return _no_prediction(spec, f"theory failed numerically for this spec "

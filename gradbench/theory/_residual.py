@@ -1,16 +1,31 @@
-"""Mean field of residual networks (Yang & Schoenholz 2017; De & Smith 2020), THEORY.md 4."""
+"""Mean field of residual networks (Yang & Schoenholz 2017; De & Smith 2020), THEORY.md 4.
+
+Also the family's predictor, :func:`predict_residual` (``ResidualSpec.info.predictor``).
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from gradbench import registry
 from gradbench.errors import InvalidArgument
+from gradbench.records import Prediction
+from gradbench.specs import ResidualSpec, bias_variance, branch_out_variance, weight_variance
 from gradbench.theory._activation import Activation, _check_sigmas, _moments, _resolve
 from gradbench.theory._normalization import normalization_statistics, normalizations_with_theory
+from gradbench.theory._predict import (
+    BN_MIN_BATCH,
+    _no_prediction,
+    _norm_issue,
+    _readonly,
+    _weights_issue,
+    _width_domain,
+)
 from gradbench.theory._quadrature import _check_q
 
 
@@ -154,3 +169,58 @@ def residual_log_growth(
     return residual_mean_field(
         activation, sigma_w2, sigma_b2, sigma_v2, alphas, p0, norm
     ).log_growth
+
+
+def predict_residual(spec: ResidualSpec, batch: int | None = None) -> Prediction:
+    """:class:`~gradbench.specs.ResidualSpec`: sites x_0..x_{L-1} (``batch`` is not used)."""
+    from gradbench.records import Prediction
+
+    for init in (spec.init, spec.out_init):
+        issue = _weights_issue(init, "residual mean-field")
+        if issue:
+            return _no_prediction(spec, issue)
+    issue = _norm_issue(spec.norm)
+    if issue:
+        return _no_prediction(spec, issue)
+    scaling = registry.lookup("residual", str(spec.branch_scale))
+    L, n = spec.depth, spec.width
+    alphas = [float(scaling.fn(layer, L)) for layer in range(1, L + 1)]
+    w1_scale = float(scaling.meta.get("branch_weight_scale", lambda depth: 1.0)(L))
+    sw2 = weight_variance(spec) * w1_scale**2
+    sb2 = bias_variance(spec)
+    zero_out = bool(scaling.meta.get("zero_out"))
+    sv2 = 0.0 if zero_out else branch_out_variance(spec)
+    norm = spec.norm if spec.norm is None else str(spec.norm)
+    if sw2 == 0.0 and norm is not None and not zero_out and any(alphas):
+        return _no_prediction(spec, "sigma_w2=0 with a normalized branch divides by zero")
+    mf = residual_mean_field(spec.activation, sw2, sb2, sv2, alphas, spec.input_var, norm)
+    exact = zero_out or not any(alphas)
+    if exact:
+        valid, reason = True, ""
+        domain = "exact at any width: every branch outputs 0 at initialization"
+    else:
+        valid, domain, reason = _width_domain(n, L)
+        if norm is not None and normalization_statistics(norm) == "batch":
+            domain += f"; BatchNorm in the branch: large batch (>= {BN_MIN_BATCH})"
+    assumptions = [
+        "x_l = x_{l-1} + alpha_l W2 phi(norm(W1 x_{l-1} + b)), W1 ~ sigma_w2/n, W2 ~ sigma_v2/n",
+        "cross terms vanish because W2 is independent and centred; backward uses gradient "
+        "independence (width -> infinity)",
+        "the factor between sites x_{l-1} and x_l is block l's 1 + alpha_l^2 sigma_v2 sigma_w2 "
+        "E[phi'(sqrt(q_l) z)^2], q_l = sigma_w2 p_{l-1} + sigma_b2 (norms: THEORY.md 4.3, 6)",
+    ]
+    if zero_out:
+        assumptions.append(f"{spec.branch_scale}: the branch output layer starts at zero")
+    quantities: dict[str, Any] = {
+        "sigma_w2": sw2, "sigma_b2": sb2, "sigma_v2": sv2, "alphas": _readonly(np.array(alphas)),
+        "chi_per_layer": _readonly(mf.factor[:-1]), "site_second_moment": _readonly(mf.p[:-1]),
+        "total_log_growth": float(mf.log_growth[:-1].sum()), "beta": L / n,
+    }
+    return Prediction(
+        spec=spec.to_dict(), log_growth=_readonly(mf.log_growth[:-1]), valid=valid,
+        reason=reason, assumptions=tuple(assumptions), domain=domain,
+        source=("Yang & Schoenholz 2017 (NeurIPS); Hanin & Rolnick 2018 (NeurIPS); De & Smith "
+                "2020 (NeurIPS); Zhang, Dauphin & Ma 2019 (Fixup, ICLR); Bachlechner et al. 2020 "
+                "(ReZero); THEORY.md 4"),
+        quantities=quantities,
+    )
