@@ -103,7 +103,7 @@ def _teacher_student(
     with torch.enable_grad():  # Family.forward retains site grads, so something must need grad
         x_in = x.clone().requires_grad_(True)
         t = network_output(family, spec, teacher, {key: x_in}).detach()
-    return TaskBatch(data={key: x}, target=t, readout=None)
+    return TaskBatch(data={key: x}, target=t.flatten(start_dim=1), readout=None)
 
 
 def _linear_teacher(
@@ -251,9 +251,12 @@ def make_task(spec: Spec, task: str | None, batch: int, base_seed: int, index: i
 
 
 def task_loss(y: Tensor, target: Tensor, readout: Tensor | None) -> Tensor:
-    """Per-network loss ``0.5 * mean((y @ readout - target)**2)`` over the last two axes.
+    """Per-network loss ``0.5 * mean((y @ readout - target)**2)`` over examples and outputs.
 
-    ``y`` is ``[..., batch, width]``; leading axes (networks) are kept.
+    ``y`` is ``[..., batch, *example_shape]`` and ``target`` ``[..., batch, outputs]``; an
+    example's output (after the readout, if any) is flattened as its target is, so any
+    example shape works. Leading axes (networks) are kept.
     """
     pred = y if readout is None else y @ readout
+    pred = pred.reshape(target.shape)
     return 0.5 * (pred - target).pow(2).mean(dim=(-2, -1))
