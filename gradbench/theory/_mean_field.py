@@ -356,12 +356,7 @@ def c_star(activation: Activation, sigma_w2: float, sigma_b2: float, tol: float 
         >>> round(c_star("tanh", 2.0, 0.05), 8)
         0.74408242
     """
-    sw2, sb2 = _check_sigmas(sigma_w2, sigma_b2)
-    act = _resolve(activation)
-    qs = _fixed_point(act, sw2, sb2, 1.0)
-    if _degenerate(qs):
-        return math.nan
-    return _c_star(act, sw2, sb2, qs, _chi_at(act, sw2, qs), tol)
+    return _correlations(activation, sigma_w2, sigma_b2, tol)[0]
 
 
 def chi_c(activation: Activation, sigma_w2: float, sigma_b2: float, tol: float = 1e-9) -> float:
@@ -377,14 +372,27 @@ def chi_c(activation: Activation, sigma_w2: float, sigma_b2: float, tol: float =
         >>> round(chi_c("tanh", 2.0, 0.0), 8)  # c* = 0: sigma_w2 (E tanh')^2
         0.95501069
     """
+    return _correlations(activation, sigma_w2, sigma_b2, tol)[1]
+
+
+def _correlations(
+    activation: Activation, sigma_w2: float, sigma_b2: float, tol: float
+) -> tuple[float, float]:
+    """``(c*, chi_c*)`` at the fixed point q* reached from q0 = 1; NaNs when it is 0 or inf."""
     sw2, sb2 = _check_sigmas(sigma_w2, sigma_b2)
     act = _resolve(activation)
     qs = _fixed_point(act, sw2, sb2, 1.0)
     if _degenerate(qs):
-        return math.nan
-    chi = _chi_at(act, sw2, qs)
+        return math.nan, math.nan
+    return _correlations_at(act, sw2, sb2, qs, _chi_at(act, sw2, qs), tol)
+
+
+def _correlations_at(
+    act: _Act, sw2: float, sb2: float, qs: float, chi: float, tol: float
+) -> tuple[float, float]:
+    """``(c*, chi_c*)`` at a finite, non-zero q*: chi_c* is chi1 where c* = 1."""
     cs = _c_star(act, sw2, sb2, qs, chi, tol)
-    return chi if cs == 1.0 else sw2 * _kernel2(act, qs, cs)[1]
+    return cs, chi if cs == 1.0 else sw2 * _kernel2(act, qs, cs)[1]
 
 
 def _depth_scale(slope: float, tol: float) -> float:
@@ -443,8 +451,7 @@ def _mean_field(
     xi_q = _depth_scale(slope, tol)
     if qs == 0.0 or not correlations:
         return MeanField(qs, chi, ph, slope, xi_q, math.nan, math.nan, math.nan)
-    cs = _c_star(act, sw2, sb2, qs, chi, tol)
-    chic = chi if cs == 1.0 else sw2 * _kernel2(act, qs, cs)[1]
+    cs, chic = _correlations_at(act, sw2, sb2, qs, chi, tol)
     return MeanField(qs, chi, ph, slope, xi_q, cs, chic, _depth_scale(chic, tol))
 
 
