@@ -32,9 +32,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import torch
 from torch import Tensor, nn
@@ -44,6 +44,7 @@ from gradbench.errors import InvalidArgument
 from gradbench.remedies.initializers import fans, standard_normal
 from gradbench.specs import (
     CELL_KINDS,
+    Conv1DSpec,
     FamilyInfo,
     MLPSpec,
     ResidualSpec,
@@ -53,6 +54,7 @@ from gradbench.specs import (
 )
 
 Params = dict[str, Tensor]
+L = TypeVar("L", nn.Linear, nn.Conv1d)
 _ACTIVATION_COPIES = 8  # tensors of size batch x width kept per site (h, norm, phi, grads)
 
 
@@ -154,11 +156,12 @@ def _norm_module(name: str | None, width: int) -> nn.Module:
     return factory(width) if factory else Lambda(remedy.fn, remedy.label)
 
 
-def _load_linear(linear: nn.Linear, weight: Tensor, bias: Tensor | None = None) -> nn.Linear:
+def _load_linear(linear: L, weight: Tensor, bias: Tensor | None = None) -> L:
+    """``linear`` (an ``nn.Linear`` or ``nn.Conv1d``) holding ``weight`` and ``bias``."""
     with torch.no_grad():
         linear.weight.copy_(weight)
         if bias is not None:
-            linear.bias.copy_(bias)
+            linear.bias.copy_(bias)  # type: ignore[union-attr]
     return linear
 
 
@@ -280,6 +283,23 @@ def _dense_bytes(spec: Any, batch: int, itemsize: int, blocks: int) -> int:
     return itemsize * spec.n_sites * per_site
 
 
+def _draw_layers(spec: Any, draw: Draw, shape: tuple[int, ...]) -> Params:
+    """``W{l}`` of ``shape`` and ``b{l}`` of ``shape[0]`` for l < depth, drawn in that order."""
+    sb2, params = bias_variance(spec), {}
+    for layer in range(spec.depth):
+        params[f"W{layer}"] = draw.weight(spec.init, shape, spec.sigma_w2)
+        params[f"b{layer}"] = draw.bias(shape[0], sb2)
+    return params
+
+
+def _layer_params(layers: Iterable[nn.Module]) -> dict[str, nn.Parameter]:
+    """``W{l}``, ``b{l}`` of a reference module's stack of ``nn.Linear``/``nn.Conv1d``."""
+    out = {}
+    for i, layer in enumerate(layers):
+        out[f"W{i}"], out[f"b{i}"] = layer.weight, layer.bias
+    return out  # type: ignore[return-value]
+
+
 def _batch_statistics_issue(spec: Any, batch: int) -> str | None:
     """A normalization with batch statistics needs at least 2 examples."""
     norm = registry.lookup("normalization", spec.norm).meta if spec.norm else {}
@@ -295,11 +315,7 @@ class MLPFamily(Family):
     site_name = "pre-activation h^l"
 
     def draw_parameters(self, spec: MLPSpec, draw: Draw) -> Params:
-        n, sb2, params = spec.width, bias_variance(spec), {}
-        for layer in range(spec.depth):
-            params[f"W{layer}"] = draw.weight(spec.init, (n, n), spec.sigma_w2)
-            params[f"b{layer}"] = draw.bias(n, sb2)
-        return params
+        return _draw_layers(spec, draw, (spec.width, spec.width))
 
     def forward(self, spec: MLPSpec, params: Params, data: Params) -> Forward:
         act, norm = _activation(spec.activation), _norm_fn(spec.norm)
@@ -332,10 +348,7 @@ class MLPFamily(Family):
         return _MLPModule(spec, params)
 
     def module_params(self, spec: MLPSpec, model: nn.Module) -> dict[str, nn.Parameter]:
-        out = {}
-        for i, lin in enumerate(model.linears):  # type: ignore[arg-type]
-            out[f"W{i}"], out[f"b{i}"] = lin.weight, lin.bias
-        return out
+        return _layer_params(model.linears)  # type: ignore[arg-type]
 
     def bytes_per_network(self, spec: MLPSpec, batch: int, itemsize: int) -> int:
         return _dense_bytes(spec, batch, itemsize, blocks=2)
@@ -609,8 +622,80 @@ class _RNNModule(nn.Module):
         return h
 
 
+def _circular_windows(x: Tensor, kernel: int) -> Tensor:
+    """``[..., C, T] -> [..., C, T, k]``: ``out[..., t, j] = x[..., (t + j - p) mod T]``."""
+    p = (kernel - 1) // 2
+    return torch.stack([torch.roll(x, p - j, dims=-1) for j in range(kernel)], dim=-1)
+
+
+class Conv1DFamily(Family):
+    """Circular 1-D convolutions ``h^l = W^l * x^{l-1} + b^l``, ``x^l = phi(h^l)``, sites h^l.
+
+    Data are ``[batch, C, T]`` as for ``nn.Conv1d``; the stacked forward is the sum
+    ``h[b, o, t] = sum_ij W[o, i, j] x[b, i, (t + j - p) mod T]`` over rolled copies of x.
+    """
+
+    spec_type = Conv1DSpec
+    site_name = "pre-activation h^l"
+    tasks = ("teacher_student",)
+
+    def example_shape(self, spec: Conv1DSpec) -> tuple[int, ...]:
+        return (spec.channels, spec.length)
+
+    def draw_parameters(self, spec: Conv1DSpec, draw: Draw) -> Params:
+        return _draw_layers(spec, draw, (spec.channels, spec.channels, spec.kernel))
+
+    def forward(self, spec: Conv1DSpec, params: Params, data: Params) -> Forward:
+        act, x, sites = _activation(spec.activation), data["x"], []
+        for layer in range(spec.depth):
+            windows = _circular_windows(x, spec.kernel)
+            h = torch.einsum("...oij,...bitj->...bot", params[f"W{layer}"], windows)
+            h = h + params[f"b{layer}"].unsqueeze(-2).unsqueeze(-1)
+            h.retain_grad()
+            sites.append(h)
+            x = act(h)
+        return Forward(loss=(data["R"] * x).sum(), sites=sites)
+
+    def weight_groups(self, spec: Conv1DSpec) -> list[list[str]]:
+        return [[f"W{layer}"] for layer in range(spec.depth)]
+
+    def module(self, spec: Conv1DSpec, params: Params) -> nn.Module:
+        return _Conv1DModule(spec, params)
+
+    def module_params(self, spec: Conv1DSpec, model: nn.Module) -> dict[str, nn.Parameter]:
+        return _layer_params(model.convs)  # type: ignore[arg-type]
+
+    def bytes_per_network(self, spec: Conv1DSpec, batch: int, itemsize: int) -> int:
+        c, k = spec.channels, spec.kernel
+        per_site = batch * c * spec.length * (k + _ACTIVATION_COPIES) + 2 * c * c * k
+        return itemsize * spec.n_sites * per_site
+
+
+class _Conv1DModule(nn.Module):
+    def __init__(self, spec: Conv1DSpec, params: Params) -> None:
+        super().__init__()
+        c, k = spec.channels, spec.kernel
+        self.convs = nn.ModuleList(
+            _load_linear(
+                nn.Conv1d(c, c, k, padding=(k - 1) // 2, padding_mode="circular",
+                          dtype=torch.float64),
+                params[f"W{i}"], params[f"b{i}"],
+            )
+            for i in range(spec.depth)
+        )
+        self.taps = nn.ModuleList(Tap() for _ in range(spec.depth))
+        self.act = Lambda(_activation(spec.activation), spec.activation)
+
+    def forward(self, data: Params) -> Tensor:
+        x = data["x"]
+        for conv, tap in zip(self.convs, self.taps):
+            x = self.act(tap(conv(x)))
+        return x
+
+
 FAMILIES: dict[type, Family] = {
-    family.spec_type: family for family in (MLPFamily(), ResidualFamily(), RNNFamily())
+    family.spec_type: family
+    for family in (MLPFamily(), ResidualFamily(), RNNFamily(), Conv1DFamily())
 }
 
 

@@ -93,6 +93,14 @@ def _check_remedy(spec: object, name: str, kind: str, *, optional: bool = False)
     object.__setattr__(spec, name, remedy.label)
 
 
+def _check_layers(spec: object) -> None:
+    """The fields every feed-forward family shares: its activation and weight law."""
+    _check_remedy(spec, "activation", "activation")
+    _check_remedy(spec, "init", "initializer")
+    _check_float(spec, "sigma_w2", optional=True)
+    _check_float(spec, "sigma_b2", optional=True)
+
+
 @dataclass(frozen=True)
 class FamilyInfo:
     """What the torch-free layers know of a network family (declared on its spec class).
@@ -182,10 +190,7 @@ class MLPSpec(_Spec):
     def __post_init__(self) -> None:
         _check_int(self, "depth", 1)
         _check_int(self, "width", 1)
-        _check_remedy(self, "activation", "activation")
-        _check_remedy(self, "init", "initializer")
-        _check_float(self, "sigma_w2", optional=True)
-        _check_float(self, "sigma_b2", optional=True)
+        _check_layers(self)
         _check_remedy(self, "norm", "normalization", optional=True)
         _check_float(self, "input_var", positive=True)
 
@@ -236,10 +241,7 @@ class ResidualSpec(_Spec):
     def __post_init__(self) -> None:
         _check_int(self, "depth", 1)
         _check_int(self, "width", 1)
-        _check_remedy(self, "activation", "activation")
-        _check_remedy(self, "init", "initializer")
-        _check_float(self, "sigma_w2", optional=True)
-        _check_float(self, "sigma_b2", optional=True)
+        _check_layers(self)
         _check_remedy(self, "norm", "normalization", optional=True)
         scale = self.branch_scale
         if isinstance(scale, (int, float)) and not isinstance(scale, bool):
@@ -322,8 +324,71 @@ class RNNSpec(_Spec):
         return self.recurrent_scale
 
 
-Spec = Union[MLPSpec, ResidualSpec, RNNSpec]
-SPEC_TYPES: dict[str, type[_Spec]] = {"mlp": MLPSpec, "residual": ResidualSpec, "rnn": RNNSpec}
+@dataclass(frozen=True)
+class Conv1DSpec(_Spec):
+    """A deep 1-D convolutional net with circular padding (periodic signals).
+
+    ``h^l[:, t] = sum_j W^l[:, :, j] x^{l-1}[:, (t + j - p) mod T] + b^l`` with
+    ``p = (k - 1) / 2`` and ``x^l = phi(h^l)``: every layer is
+    ``nn.Conv1d(C, C, k, padding=p, padding_mode="circular")``, so the length T is kept
+    and no position is special (a zero-padded border would be). Fan-in is ``C k``.
+
+    Attributes:
+        depth: number of conv layers L (>= 1); the probe records h^1..h^L.
+        channels: channels C of every layer, input included (>= 1).
+        length: positions T of the signal (>= 1).
+        kernel: odd kernel size k, at most ``length``.
+        activation: registered activation name.
+        init: registered initializer of each ``(C, C, k)`` kernel.
+        sigma_w2: kernel variance times fan-in ``C k``; ``None`` takes the initializer's own.
+        sigma_b2: bias variance; ``None`` takes the initializer's own (0 for most).
+        input_var: variance of the i.i.d. Gaussian input entries (> 0).
+    """
+
+    family: ClassVar[str] = "conv1d"
+    info: ClassVar[FamilyInfo] = FamilyInfo(
+        "1-D CNN", "layer l", "/layer", "gradbench.theory._conv:predict_conv1d"
+    )
+    label_prefixes: ClassVar[Mapping[str, str]] = {
+        "depth": "L", "channels": "c", "length": "t", "kernel": "k"
+    }
+    depth: int
+    channels: int
+    length: int
+    kernel: int = 3
+    activation: str = "relu"
+    init: str = "he_normal"
+    sigma_w2: float | None = None
+    sigma_b2: float | None = None
+    input_var: float = 1.0
+
+    def __post_init__(self) -> None:
+        _check_int(self, "depth", 1)
+        _check_int(self, "channels", 1)
+        _check_int(self, "length", 1)
+        _check_int(self, "kernel", 1)
+        if self.kernel % 2 == 0 or self.kernel > self.length:
+            raise _fail(self, "kernel", self.kernel, f"must be odd and <= length={self.length}")
+        _check_layers(self)
+        _check_float(self, "input_var", positive=True)
+
+    @property
+    def n_sites(self) -> int:
+        return self.depth
+
+    @property
+    def n_features(self) -> int:
+        return self.channels
+
+    @property
+    def weight_fans(self) -> tuple[int, int]:
+        return self.channels * self.kernel, self.channels * self.kernel
+
+
+Spec = Union[MLPSpec, ResidualSpec, RNNSpec, Conv1DSpec]
+SPEC_TYPES: dict[str, type[_Spec]] = {
+    "mlp": MLPSpec, "residual": ResidualSpec, "rnn": RNNSpec, "conv1d": Conv1DSpec
+}
 
 
 def _spec_type(family: object) -> type[_Spec]:

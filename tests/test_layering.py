@@ -81,6 +81,7 @@ specs = [
     gb.ResidualSpec(depth=3, width=64, activation="tanh", branch_scale="fixup"),
     gb.RNNSpec(cell="rnn_tanh", hidden=64, steps=4, init="normal"),
     gb.RNNSpec(cell="lstm", hidden=8, steps=4),
+    gb.Conv1DSpec(depth=3, channels=64, length=8, kernel=3, activation="erf"),
 ]
 for spec in specs:
     assert spec_from_dict(spec.to_dict()) == spec
@@ -112,7 +113,7 @@ def test_specs_theory_and_report_run_without_torch() -> None:
     assert done["chi1"] == pytest.approx(1.0, rel=1e-12)
     assert done["relu"] == pytest.approx(1.0, rel=1e-12)
     assert done["critical"] == pytest.approx(1.9561586283, rel=1e-10)
-    assert sum(v is True for v in done.values()) == 4  # every spec but the LSTM is predicted
+    assert sum(v is True for v in done.values()) == 5  # every spec but the LSTM is predicted
     assert done["html"] > 10_000
     assert done["written"] > 10_000
 
