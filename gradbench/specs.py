@@ -159,7 +159,35 @@ class _Spec:
 
 
 @dataclass(frozen=True)
-class MLPSpec(_Spec):
+class _DenseSpec(_Spec):
+    """The fields and checks MLPSpec and ResidualSpec share: L layers of width n."""
+
+    label_prefixes: ClassVar[Mapping[str, str]] = {"depth": "L", "width": "n"}
+    depth: int
+    width: int
+    activation: str = "relu"
+    init: str = "he_normal"
+    sigma_w2: float | None = None
+    sigma_b2: float | None = None
+    norm: str | None = None
+
+    def _check_dense(self) -> None:
+        _check_int(self, "depth", 1)
+        _check_int(self, "width", 1)
+        _check_layers(self)
+        _check_remedy(self, "norm", "normalization", optional=True)
+
+    @property
+    def n_sites(self) -> int:
+        return self.depth
+
+    @property
+    def n_features(self) -> int:
+        return self.width
+
+
+@dataclass(frozen=True)
+class MLPSpec(_DenseSpec):
     """A deep fully connected network ``h^l = W^l x^{l-1} + b^l``, ``x^l = phi(norm(h^l))``.
 
     Attributes:
@@ -177,34 +205,15 @@ class MLPSpec(_Spec):
     info: ClassVar[FamilyInfo] = FamilyInfo(
         "MLP", "layer l", "/layer", "gradbench.theory._predict:predict_mlp"
     )
-    label_prefixes: ClassVar[Mapping[str, str]] = {"depth": "L", "width": "n"}
-    depth: int
-    width: int
-    activation: str = "relu"
-    init: str = "he_normal"
-    sigma_w2: float | None = None
-    sigma_b2: float | None = None
-    norm: str | None = None
     input_var: float = 1.0
 
     def __post_init__(self) -> None:
-        _check_int(self, "depth", 1)
-        _check_int(self, "width", 1)
-        _check_layers(self)
-        _check_remedy(self, "norm", "normalization", optional=True)
+        self._check_dense()
         _check_float(self, "input_var", positive=True)
-
-    @property
-    def n_sites(self) -> int:
-        return self.depth
-
-    @property
-    def n_features(self) -> int:
-        return self.width
 
 
 @dataclass(frozen=True)
-class ResidualSpec(_Spec):
+class ResidualSpec(_DenseSpec):
     """A residual MLP ``x_l = x_{l-1} + alpha_l W2_l phi(norm(W1_l x_{l-1} + b_l))``.
 
     Attributes:
@@ -226,23 +235,12 @@ class ResidualSpec(_Spec):
     info: ClassVar[FamilyInfo] = FamilyInfo(
         "Residual", "block l", "/layer", "gradbench.theory._residual:predict_residual"
     )
-    label_prefixes: ClassVar[Mapping[str, str]] = {"depth": "L", "width": "n"}
-    depth: int
-    width: int
-    activation: str = "relu"
-    init: str = "he_normal"
-    sigma_w2: float | None = None
-    sigma_b2: float | None = None
-    norm: str | None = None
     branch_scale: Union[str, float] = "1"
     out_init: str = "lecun_normal"
     input_var: float = 1.0
 
     def __post_init__(self) -> None:
-        _check_int(self, "depth", 1)
-        _check_int(self, "width", 1)
-        _check_layers(self)
-        _check_remedy(self, "norm", "normalization", optional=True)
+        self._check_dense()
         scale = self.branch_scale
         if isinstance(scale, (int, float)) and not isinstance(scale, bool):
             if not math.isfinite(scale):
@@ -251,14 +249,6 @@ class ResidualSpec(_Spec):
         _check_remedy(self, "branch_scale", "residual")
         _check_remedy(self, "out_init", "initializer")
         _check_float(self, "input_var", positive=True)
-
-    @property
-    def n_sites(self) -> int:
-        return self.depth
-
-    @property
-    def n_features(self) -> int:
-        return self.width
 
 
 @dataclass(frozen=True)
