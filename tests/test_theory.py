@@ -30,6 +30,28 @@ def test_import_does_not_import_torch() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
+PUBLIC = {  # theory.__all__ of the single-module theory.py (4b1eec6): the facade keeps it
+    "BN_MIN_BATCH", "MIN_WIDTH", "Q_HUGE", "Q_TINY", "Z_MAX", "Activation",
+    "ActivationFunctions", "CriticalPoint", "JacobianSpectrum", "LogNormLaw", "MeanField",
+    "RNNMeanField", "ReluLayerLaw", "ResidualMeanField", "batchnorm_log_growth",
+    "batchnorm_rate", "c_map", "c_star", "chi1", "chi_c", "critical_point", "critical_sigma_w2",
+    "depth_scales", "gauss_expect", "gauss_expect2", "jacobian_normalized_variance",
+    "jacobian_spectrum", "layernorm_log_growth", "layernorm_rate", "length_map_slope",
+    "linear_rnn_log_growth", "mean_field", "phase", "predict", "q_map", "q_star",
+    "q_trajectory", "relu_finite_width", "relu_log_norm_law", "residual_log_growth",
+    "residual_mean_field", "rnn_fixed_point", "rnn_mean_field",
+}
+
+
+def test_facade_keeps_the_public_names() -> None:
+    """The package facade re-exports exactly the old module's names, each defined."""
+    assert set(theory.__all__) == PUBLIC
+    for name in PUBLIC:
+        assert getattr(theory, name) is not None, name
+    assert callable(theory.mean_field)  # not shadowed by a submodule of that name
+    assert callable(theory.predict)
+
+
 # ---------------------------------------------------------------------------------------
 # Quadrature vs closed forms (THEORY.md 1.2)
 # ---------------------------------------------------------------------------------------
