@@ -24,12 +24,12 @@ from gradbench.records import Prediction
 from gradbench.specs import Conv1DSpec, bias_variance, weight_variance
 from gradbench.theory._activation import _resolve
 from gradbench.theory._predict import (
-    _MEAN_FIELD_SOURCE,
+    MEAN_FIELD_SOURCE,
     MIN_WIDTH,
-    _mean_field_issue,
-    _no_prediction,
-    _readonly,
     mean_field_chain,
+    mean_field_issue,
+    no_prediction,
+    readonly,
 )
 
 
@@ -39,7 +39,7 @@ def predict_conv1d(spec: Conv1DSpec, batch: int | None = None) -> Prediction:
     Valid for i.i.d. kernels (normal or uniform); a Haar-orthogonal ``(C, C k)`` kernel
     matrix is not covered by the derivation above and gets no prediction.
     """
-    issue = _mean_field_issue(spec, "convolutional mean-field", None)
+    issue = mean_field_issue(spec, "convolutional mean-field", None)
     dist = registry.lookup("initializer", spec.init).meta.get("distribution")
     if issue is None and dist not in ("normal", "uniform"):
         issue = (
@@ -47,7 +47,7 @@ def predict_conv1d(spec: Conv1DSpec, batch: int | None = None) -> Prediction:
             "derived (and checked) for i.i.d. kernel entries only"
         )
     if issue:
-        return _no_prediction(spec, issue)
+        return no_prediction(spec, issue)
     sw2, sb2 = weight_variance(spec), bias_variance(spec)
     L, c = spec.depth, spec.channels
     log_growth, chain, assumptions = mean_field_chain(
@@ -71,8 +71,8 @@ def predict_conv1d(spec: Conv1DSpec, batch: int | None = None) -> Prediction:
         *assumptions[1:],
     ]
     return Prediction(
-        spec=spec.to_dict(), log_growth=_readonly(log_growth), valid=valid, reason=reason,
+        spec=spec.to_dict(), log_growth=readonly(log_growth), valid=valid, reason=reason,
         assumptions=tuple(assumptions), domain=domain,
-        source="Xiao et al. 2018 (ICML), mean field of CNNs; " + _MEAN_FIELD_SOURCE,
+        source="Xiao et al. 2018 (ICML), mean field of CNNs; " + MEAN_FIELD_SOURCE,
         quantities=quantities,
     )

@@ -2,8 +2,10 @@
 
 :func:`predict` dispatches to the function the spec class names in its
 :class:`~gradbench.specs.FamilyInfo` (``predictor``): :func:`predict_mlp` here,
-``predict_residual`` and ``predict_rnn`` in their theory modules. The domain helpers
-they share (:data:`MIN_WIDTH`, weights and normalization outside the theory) live here.
+``predict_residual`` and ``predict_rnn`` in their theory modules. The pieces a family's
+predictor is built from live here: :func:`no_prediction`, :func:`readonly`, the domain
+checks (:func:`weights_issue`, :func:`norm_issue`, :func:`mean_field_issue`,
+:func:`width_domain`, :data:`MIN_WIDTH`) and the chi trajectory :func:`mean_field_chain`.
 """
 
 from __future__ import annotations
@@ -35,17 +37,19 @@ BN_MIN_BATCH = 128
 _RANDOM_WEIGHTS = ("normal", "uniform", "orthogonal")
 
 
-def _readonly(arr: np.ndarray) -> np.ndarray:
+def readonly(arr: np.ndarray) -> np.ndarray:
+    """A float64 copy that cannot be written (predictions are cached and shared)."""
     out = np.array(arr, dtype=np.float64)
     out.setflags(write=False)
     return out
 
 
-def _no_prediction(spec: Any, reason: str, **fields: Any) -> Prediction:
+def no_prediction(spec: Any, reason: str, **fields: Any) -> Prediction:
+    """``valid=False`` and no ``log_growth``, with the ``reason`` (theory does not apply)."""
     return Prediction(spec=spec.to_dict(), log_growth=None, valid=False, reason=reason, **fields)
 
 
-def _weights_issue(init: str, family: str) -> str | None:
+def weights_issue(init: str, family: str) -> str | None:
     """Why an initializer is outside the theory (data-dependent, deterministic), or None."""
     remedy = registry.lookup("initializer", init)
     if remedy.meta.get("data_dependent"):
@@ -62,7 +66,7 @@ def _weights_issue(init: str, family: str) -> str | None:
     return None
 
 
-def _norm_issue(norm: str | None) -> str | None:
+def norm_issue(norm: str | None) -> str | None:
     """Why a normalization is outside the theory (it declares no ``statistics``), or None."""
     if norm is None or normalization_statistics(norm) is not None:
         return None
@@ -73,7 +77,7 @@ def _norm_issue(norm: str | None) -> str | None:
     )
 
 
-def _width_domain(width: int, sites: int) -> tuple[bool, str, str]:
+def width_domain(width: int, sites: int) -> tuple[bool, str, str]:
     """(valid, domain text, reason) for a mean-field prediction at ``width``."""
     domain = (
         f"mean field (width -> infinity at fixed depth): valid for width >= {MIN_WIDTH}; "
@@ -109,7 +113,7 @@ def mean_field_chain(
     quantities = {
         "chi1": mf.chi1, "q_star": mf.q_star, "phase": mf.phase, "xi_q": mf.xi_q,
         "xi_c": mf.xi_c, "c_star": mf.c_star, "chi_c": mf.chi_c,
-        "chi_per_layer": _readonly(chis), "site_second_moment": _readonly(qs),
+        "chi_per_layer": readonly(chis), "site_second_moment": readonly(qs),
     }
     assumptions = [
         _WEIGHTS_NOTE,
@@ -130,12 +134,12 @@ _WEIGHTS_NOTE = (
     "weights i.i.d. with variance sigma_w2/fan_in (only the variance enters), or Haar "
     "orthogonal with the same scale"
 )
-_MEAN_FIELD_SOURCE = "Poole et al. 2016 (NeurIPS); Schoenholz et al. 2017 (ICLR); THEORY.md 1.1"
+MEAN_FIELD_SOURCE = "Poole et al. 2016 (NeurIPS); Schoenholz et al. 2017 (ICLR); THEORY.md 1.1"
 
 
-def _mean_field_issue(spec: Any, theory: str, norm: str | None) -> str | None:
+def mean_field_issue(spec: Any, theory: str, norm: str | None) -> str | None:
     """Why a feed-forward spec's weights or normalization are outside mean field, or None."""
-    issue = _weights_issue(spec.init, theory) or _norm_issue(norm)
+    issue = weights_issue(spec.init, theory) or norm_issue(norm)
     if issue is None and weight_variance(spec) == 0.0:
         issue = (
             "sigma_w2=0: all weights are zero, so gradients below the top layer vanish "
@@ -146,13 +150,13 @@ def _mean_field_issue(spec: Any, theory: str, norm: str | None) -> str | None:
 
 def predict_mlp(spec: MLPSpec, batch: int | None) -> Prediction:
     """:class:`~gradbench.specs.MLPSpec`: the chi trajectory, or a normalization's rate."""
-    issue = _mean_field_issue(spec, "mean-field", spec.norm)
+    issue = mean_field_issue(spec, "mean-field", spec.norm)
     if issue:
-        return _no_prediction(spec, issue)
+        return no_prediction(spec, issue)
     sw2, sb2 = weight_variance(spec), bias_variance(spec)
     act = _resolve(spec.activation)
     L, n = spec.depth, spec.width
-    valid, domain, reason = _width_domain(n, L)
+    valid, domain, reason = width_domain(n, L)
     quantities: dict[str, Any] = {"sigma_w2": sw2, "sigma_b2": sb2, "beta": L / n}
     if spec.norm is not None:
         return _predict_normalized_mlp(
@@ -162,7 +166,7 @@ def predict_mlp(spec: MLPSpec, batch: int | None) -> Prediction:
         act, sw2, sb2, sw2 * spec.input_var + sb2, L
     )
     quantities.update(chain)
-    source = _MEAN_FIELD_SOURCE
+    source = MEAN_FIELD_SOURCE
     dist = registry.lookup("initializer", spec.init).meta.get("distribution")
     if math.isfinite(_relu_scale(act)) and dist in ("normal", "uniform"):
         law = relu_finite_width(n)
@@ -175,7 +179,7 @@ def predict_mlp(spec: MLPSpec, batch: int | None) -> Prediction:
         )
         source += "; Hanin 2018 (NeurIPS), Hanin & Nica 2020, THEORY.md 2.2"
     return Prediction(
-        spec=spec.to_dict(), log_growth=_readonly(log_growth), valid=valid, reason=reason,
+        spec=spec.to_dict(), log_growth=readonly(log_growth), valid=valid, reason=reason,
         assumptions=tuple(assumptions), domain=domain, source=source, quantities=quantities,
     )
 
@@ -200,7 +204,7 @@ def _predict_normalized_mlp(
         if batch is not None and _is_identity(act):
             b = _check_width("batch", batch)
             if b < 4:
-                return _no_prediction(spec, f"batch={b} < 4: the BatchNorm gradient of a "
+                return no_prediction(spec, f"batch={b} < 4: the BatchNorm gradient of a "
                                       "linear net has no finite expected rate", domain=domain)
             rate = (b - 2.0) / (b - 3.0)
             first = b * (b - 2.0) / ((b - 1.0) * (b - 3.0) * spec.input_var)
@@ -231,10 +235,10 @@ def _predict_normalized_mlp(
         factors[0] = first
     with np.errstate(divide="ignore"):
         log_growth = 0.5 * np.log(factors)
-    quantities.update(rate=rate, chi_per_layer=_readonly(factors),
-                      site_second_moment=_readonly(second))
+    quantities.update(rate=rate, chi_per_layer=readonly(factors),
+                      site_second_moment=readonly(second))
     return Prediction(
-        spec=spec.to_dict(), log_growth=_readonly(log_growth), valid=valid, reason=reason,
+        spec=spec.to_dict(), log_growth=readonly(log_growth), valid=valid, reason=reason,
         assumptions=tuple(assumptions), domain=domain, source=source, quantities=quantities,
     )
 
@@ -308,5 +312,5 @@ def predict(spec: Spec, *, batch: int | None = None) -> Prediction:
         cached = _predict_cached(spec, batch, registry.generation())
         return dataclasses.replace(cached, quantities=dict(cached.quantities))
     except (ArithmeticError, ValueError, RuntimeError, TypeError) as exc:
-        return _no_prediction(spec, f"theory failed numerically for this spec "
+        return no_prediction(spec, f"theory failed numerically for this spec "
                               f"({type(exc).__name__}: {exc})")

@@ -20,11 +20,11 @@ from gradbench.theory._activation import Activation, _check_sigmas, _moments, _r
 from gradbench.theory._normalization import normalization_statistics, normalizations_with_theory
 from gradbench.theory._predict import (
     BN_MIN_BATCH,
-    _no_prediction,
-    _norm_issue,
-    _readonly,
-    _weights_issue,
-    _width_domain,
+    no_prediction,
+    norm_issue,
+    readonly,
+    weights_issue,
+    width_domain,
 )
 from gradbench.theory._quadrature import _check_q
 
@@ -176,12 +176,12 @@ def predict_residual(spec: ResidualSpec, batch: int | None = None) -> Prediction
     from gradbench.records import Prediction
 
     for init in (spec.init, spec.out_init):
-        issue = _weights_issue(init, "residual mean-field")
+        issue = weights_issue(init, "residual mean-field")
         if issue:
-            return _no_prediction(spec, issue)
-    issue = _norm_issue(spec.norm)
+            return no_prediction(spec, issue)
+    issue = norm_issue(spec.norm)
     if issue:
-        return _no_prediction(spec, issue)
+        return no_prediction(spec, issue)
     scaling = registry.lookup("residual", str(spec.branch_scale))
     L, n = spec.depth, spec.width
     alphas = [float(scaling.fn(layer, L)) for layer in range(1, L + 1)]
@@ -192,14 +192,14 @@ def predict_residual(spec: ResidualSpec, batch: int | None = None) -> Prediction
     sv2 = 0.0 if zero_out else branch_out_variance(spec)
     norm = spec.norm if spec.norm is None else str(spec.norm)
     if sw2 == 0.0 and norm is not None and not zero_out and any(alphas):
-        return _no_prediction(spec, "sigma_w2=0 with a normalized branch divides by zero")
+        return no_prediction(spec, "sigma_w2=0 with a normalized branch divides by zero")
     mf = residual_mean_field(spec.activation, sw2, sb2, sv2, alphas, spec.input_var, norm)
     exact = zero_out or not any(alphas)
     if exact:
         valid, reason = True, ""
         domain = "exact at any width: every branch outputs 0 at initialization"
     else:
-        valid, domain, reason = _width_domain(n, L)
+        valid, domain, reason = width_domain(n, L)
         if norm is not None and normalization_statistics(norm) == "batch":
             domain += f"; BatchNorm in the branch: large batch (>= {BN_MIN_BATCH})"
     assumptions = [
@@ -212,12 +212,12 @@ def predict_residual(spec: ResidualSpec, batch: int | None = None) -> Prediction
     if zero_out:
         assumptions.append(f"{spec.branch_scale}: the branch output layer starts at zero")
     quantities: dict[str, Any] = {
-        "sigma_w2": sw2, "sigma_b2": sb2, "sigma_v2": sv2, "alphas": _readonly(np.array(alphas)),
-        "chi_per_layer": _readonly(mf.factor[:-1]), "site_second_moment": _readonly(mf.p[:-1]),
+        "sigma_w2": sw2, "sigma_b2": sb2, "sigma_v2": sv2, "alphas": readonly(np.array(alphas)),
+        "chi_per_layer": readonly(mf.factor[:-1]), "site_second_moment": readonly(mf.p[:-1]),
         "total_log_growth": float(mf.log_growth[:-1].sum()), "beta": L / n,
     }
     return Prediction(
-        spec=spec.to_dict(), log_growth=_readonly(mf.log_growth[:-1]), valid=valid,
+        spec=spec.to_dict(), log_growth=readonly(mf.log_growth[:-1]), valid=valid,
         reason=reason, assumptions=tuple(assumptions), domain=domain,
         source=("Yang & Schoenholz 2017 (NeurIPS); Hanin & Rolnick 2018 (NeurIPS); De & Smith "
                 "2020 (NeurIPS); Zhang, Dauphin & Ma 2019 (Fixup, ICLR); Bachlechner et al. 2020 "

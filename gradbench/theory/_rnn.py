@@ -23,7 +23,7 @@ from gradbench.theory._activation import (
 )
 from gradbench.theory._finite_width import _check_width
 from gradbench.theory._mean_field import _PHASE_TOL, _chi_at, _fixed_point, _mean_field
-from gradbench.theory._predict import _no_prediction, _readonly, _weights_issue, _width_domain
+from gradbench.theory._predict import no_prediction, readonly, weights_issue, width_domain
 from gradbench.theory._quadrature import Q_HUGE, _check_q
 
 
@@ -155,30 +155,30 @@ def predict_rnn(spec: RNNSpec, batch: int | None = None) -> Prediction:
 
     act_name = CELL_KINDS[spec.cell].activation
     if act_name is None:
-        return _no_prediction(spec, f"cell {spec.cell!r}: {_GATED_REASON}",
+        return no_prediction(spec, f"cell {spec.cell!r}: {_GATED_REASON}",
                               source="Gilboa et al. 2019, arXiv:1901.08987; THEORY.md 5.4")
     remedy = registry.lookup("initializer", spec.init)
     dist = remedy.meta.get("distribution")
     linear = _is_identity(_resolve(act_name))
     exact = linear and dist in ("orthogonal", "identity") and not remedy.meta.get("data_dependent")
     if not exact:
-        issue = _weights_issue(spec.init, "RNN mean-field")
+        issue = weights_issue(spec.init, "RNN mean-field")
         if issue:
-            return _no_prediction(spec, issue)
+            return no_prediction(spec, issue)
     sw2, sb2 = weight_variance(spec), bias_variance(spec)
     T, n = spec.steps, spec.hidden
     mf = rnn_mean_field(act_name, sw2, sb2, T, spec.sigma_u2, spec.input_var, spec.h0_var)
     drive = spec.sigma_u2 * spec.input_var + sb2
     quantities: dict[str, Any] = {
         "sigma_w2": sw2, "sigma_b2": sb2, "effective_sigma_b2": drive,
-        "site_second_moment": _readonly(mf.h2), "chi_per_layer": _readonly(mf.factor),
+        "site_second_moment": readonly(mf.h2), "chi_per_layer": readonly(mf.factor),
     }
     if exact:
         rho = math.sqrt(sw2)
         log_growth = np.full(T - 1, linear_rnn_log_growth(rho))
         quantities.update(rho=rho, chi1=rho * rho)
         return Prediction(
-            spec=spec.to_dict(), log_growth=_readonly(log_growth), valid=True,
+            spec=spec.to_dict(), log_growth=readonly(log_growth), valid=True,
             assumptions=("W_hh = rho Q with Q orthogonal: dL/dh_t = (rho Q^T)^(T-t) dL/dh_T",
                          "loss on h_T only"),
             domain="exact at any width and for any inputs",
@@ -189,10 +189,10 @@ def predict_rnn(spec: RNNSpec, batch: int | None = None) -> Prediction:
                              correlations=False)
     quantities.update(q_star=stationary.q_star, chi1=stationary.chi1, phase=stationary.phase,
                       xi_q=stationary.xi_q)
-    valid, domain, reason = _width_domain(n, T)
+    valid, domain, reason = width_domain(n, T)
     domain = domain.replace("depth", "steps")
     return Prediction(
-        spec=spec.to_dict(), log_growth=_readonly(mf.log_growth), valid=valid, reason=reason,
+        spec=spec.to_dict(), log_growth=readonly(mf.log_growth), valid=valid, reason=reason,
         assumptions=(
             "h_t = phi(W h_{t-1} + U x_t + b) with W ~ sigma_w2/H (recurrent_scale included) or "
             "Haar orthogonal of the same scale, U ~ sigma_u2/H, x_t ~ N(0, input_var), "
