@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Union
 
+from gradbench import registry
 from gradbench.errors import InvalidArgument, choices_hint
 
 Cell = Literal["rnn_tanh", "rnn_relu", "linear", "lstm", "gru"]
@@ -78,8 +79,6 @@ def _check_float(
 
 
 def _check_remedy(spec: object, name: str, kind: str, *, optional: bool = False) -> None:
-    from gradbench import registry  # local: the registry imports remedies (torch) lazily
-
     value = getattr(spec, name)
     if optional and value in (None, "none"):
         object.__setattr__(spec, name, None)
@@ -433,8 +432,6 @@ def spec_label(spec: Spec) -> str:
 
 
 def _init_variance(init: str, fan_in: int, fan_out: int) -> float:
-    from gradbench import registry
-
     remedy = registry.lookup("initializer", init)
     return float(remedy.meta["variance"](fan_in, fan_out, **remedy.params))
 
@@ -462,8 +459,6 @@ def bias_variance(spec: Spec) -> float:
     """Effective ``sigma_b2``: the override, else the initializer's bias variance, else 0."""
     if spec.sigma_b2 is not None:
         return spec.sigma_b2
-    from gradbench import registry
-
     declared = registry.lookup("initializer", spec.init).meta.get("bias_variance")
     return float(declared(spec.weight_fans[0])) if declared else 0.0
 

@@ -36,8 +36,10 @@ Contents:
 Activations are given by registry name (``"tanh"``, ``"leaky_relu(negative_slope=0.2)"``)
 or as an object with ``phi``, ``dphi``, ``d2phi`` (float64 NumPy functions) and ``kinks``
 (:class:`ActivationFunctions`, e.g. a
-:class:`~gradbench.remedies.activations.NumpyActivation`). Names are resolved lazily, at
-call time, so importing this module does not import torch.
+:class:`~gradbench.remedies.activations.NumpyActivation`). A built-in name resolves to the
+NumPy reference its registration declares, so theory never imports torch, neither on import
+nor when called; only a registered user activation that declares no reference falls back
+to torch autograd (the explicit fallback, ``source="autograd"``).
 """
 
 from __future__ import annotations
