@@ -25,6 +25,7 @@ _LAZY = {
     "MLPSpec": "gradbench.specs",
     "ResidualSpec": "gradbench.specs",
     "RNNSpec": "gradbench.specs",
+    "Conv1DSpec": "gradbench.specs",
     "spec_from_dict": "gradbench.specs",
     "Measurement": "gradbench.records",
     "Prediction": "gradbench.records",
@@ -63,7 +64,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from gradbench.probe import measure, measure_reference
     from gradbench.records import Measurement, Prediction, Verdict
     from gradbench.registry import lookup, register
-    from gradbench.specs import MLPSpec, ResidualSpec, RNNSpec, spec_from_dict
+    from gradbench.specs import Conv1DSpec, MLPSpec, ResidualSpec, RNNSpec, spec_from_dict
 
 
 def __getattr__(name: str) -> Any:

@@ -16,6 +16,15 @@ one forward and one backward for all seeds.
 ``nn.Module`` from standard layers (``nn.Linear``, ``nn.BatchNorm1d``, ``nn.LSTMCell``,
 ...), with a :class:`Tap` module at every probe site; it is the naive reference the
 probe is tested against, and what a PyTorch user would write by hand.
+
+A :class:`Family` subclass is everything the probe, the trainer and the tasks need to
+know about one family (input key, example shape, default task, parameter groups, the
+reference module's parameter names, memory estimate, batch requirements); nothing
+outside this module dispatches on the spec's type. Its torch-free half (report title,
+axis label, theory predictor, sizes) is declared on the spec class
+(:class:`gradbench.specs.FamilyInfo`), so theory and the report reach it without torch.
+A new family is a spec class in :mod:`gradbench.specs` and a :class:`Family` here,
+registered in :data:`FAMILIES`.
 """
 
 from __future__ import annotations
@@ -23,17 +32,20 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 import torch
 from torch import Tensor, nn
 
 from gradbench import registry
 from gradbench.errors import InvalidArgument
-from gradbench.remedies.initializers import standard_normal
+from gradbench.remedies.initializers import fans, standard_normal
 from gradbench.specs import (
+    CELL_KINDS,
+    Conv1DSpec,
+    FamilyInfo,
     MLPSpec,
     ResidualSpec,
     RNNSpec,
@@ -42,6 +54,8 @@ from gradbench.specs import (
 )
 
 Params = dict[str, Tensor]
+L = TypeVar("L", nn.Linear, nn.Conv1d)
+_ACTIVATION_COPIES = 8  # tensors of size batch x width kept per site (h, norm, phi, grads)
 
 
 def derive_seed(spec: Spec, base_seed: int, index: int, stream: str) -> int:
@@ -82,13 +96,13 @@ class Draw:
     generator: torch.Generator
     dtype: torch.dtype = torch.float64
 
-    def weight(self, init: str, shape: tuple[int, int], sigma_w2: float | None) -> Tensor:
+    def weight(self, init: str, shape: tuple[int, ...], sigma_w2: float | None) -> Tensor:
         """One weight from the registered initializer, rescaled to ``sigma_w2`` if given."""
         remedy = registry.lookup("initializer", init)
         w = torch.empty(shape, dtype=self.dtype)
         remedy.fn(w, generator=self.generator)
         if sigma_w2 is not None:
-            fan_out, fan_in = shape
+            fan_in, fan_out = fans(shape)
             declared = remedy.meta["variance"](fan_in, fan_out, **remedy.params) * fan_in
             w.mul_(math.sqrt(sigma_w2 / declared))
         return w
@@ -103,10 +117,11 @@ class Draw:
             return torch.zeros(size, dtype=self.dtype)
         return self.gaussian((size,), variance)
 
-    def readout(self, batch: int, width: int) -> Tensor:
-        """Random readout R with isotropic unit rows scaled so that ||R||_F = 1."""
-        r = standard_normal((batch, width), self.generator, self.dtype)
-        return r / r.norm(dim=-1, keepdim=True) / math.sqrt(batch)
+    def readout(self, shape: tuple[int, ...]) -> Tensor:
+        """Random readout R of ``shape`` (batch first), isotropic unit examples, ``||R||_F = 1``."""
+        r = standard_normal(shape, self.generator, self.dtype)
+        per_example = tuple(range(1, len(shape)))
+        return r / r.norm(dim=per_example, keepdim=True) / math.sqrt(shape[0])
 
 
 def _activation(name: str) -> Callable[[Tensor], Tensor]:
@@ -141,11 +156,12 @@ def _norm_module(name: str | None, width: int) -> nn.Module:
     return factory(width) if factory else Lambda(remedy.fn, remedy.label)
 
 
-def _load_linear(linear: nn.Linear, weight: Tensor, bias: Tensor | None = None) -> nn.Linear:
+def _load_linear(linear: L, weight: Tensor, bias: Tensor | None = None) -> L:
+    """``linear`` (an ``nn.Linear`` or ``nn.Conv1d``) holding ``weight`` and ``bias``."""
     with torch.no_grad():
         linear.weight.copy_(weight)
         if bias is not None:
-            linear.bias.copy_(bias)
+            linear.bias.copy_(bias)  # type: ignore[union-attr]
     return linear
 
 
@@ -167,17 +183,44 @@ class Forward:
 
 
 class Family:
-    """How one spec family draws, runs and builds its networks."""
+    """Everything about one network family that needs torch; one subclass per spec class.
 
-    site_name = "site"
+    The torch-free half is declared on the spec class itself (:attr:`info`: report title,
+    axis label, the theory predictor; ``spec.n_sites``, ``spec.n_features``,
+    ``spec.weight_fans``), so that theory and the report reach it without torch.
+
+    Attributes:
+        spec_type: the spec class this family handles.
+        site_name: what a probe site is, for messages and plots.
+        input_key: the data entry the network reads first; the probe makes it require grad
+            (so the first site's gradient exists), and the network output has its shape.
+        tasks: the :data:`gradbench.tasks.TASKS` that apply; the first is the default.
+        supports_dropout: training may apply dropout after the activation.
+    """
+
+    spec_type: ClassVar[type[Any]]
+    site_name: ClassVar[str] = "site"
+    input_key: ClassVar[str] = "x"
+    tasks: ClassVar[tuple[str, ...]] = ("teacher_student", "linear_teacher")
+    supports_dropout: ClassVar[bool] = True
+
+    @property
+    def info(self) -> FamilyInfo:
+        """The torch-free declarations of the family (on its spec class)."""
+        return self.spec_type.info  # type: ignore[no-any-return]
+
+    def example_shape(self, spec: Any) -> tuple[int, ...]:
+        """Shape of one example of the input (and of every site): ``(n_features,)``."""
+        return (spec.n_features,)
 
     def draw_parameters(self, spec: Any, draw: Draw) -> Params:
         """All parameters of one network, CPU, drawn in a fixed order."""
         raise NotImplementedError
 
     def draw_data(self, spec: Any, batch: int, draw: Draw) -> Params:
-        """Inputs and the readout of one network's batch, CPU."""
-        raise NotImplementedError
+        """Inputs ``x ~ N(0, input_var)`` and the readout ``R`` of one network's batch, CPU."""
+        shape = (batch, *self.example_shape(spec))
+        return {"x": draw.gaussian(shape, spec.input_var), "R": draw.readout(shape)}
 
     def forward(self, spec: Any, params: Params, data: Params) -> Forward:
         """Run the network(s); params and data may carry a leading stack axis."""
@@ -187,8 +230,40 @@ class Family:
         """Per site, the parameter names whose gradient norm is reported there (empty: RNN)."""
         return []
 
+    def layer_groups(self, spec: Any) -> list[list[str]]:
+        """Parameter groups whose norms a training probe records, one per layer."""
+        return self.weight_groups(spec)
+
     def module(self, spec: Any, params: Params) -> nn.Module:
         """The same network (one seed) as an ordinary ``nn.Module``; ``forward(data) -> y``."""
+        raise NotImplementedError
+
+    def module_params(self, spec: Any, model: nn.Module) -> dict[str, nn.Parameter]:
+        """The reference module's parameters under their functional names (``W0``, ...)."""
+        raise NotImplementedError
+
+    def reference_weight_norms(self, spec: Any, model: nn.Module) -> list[float]:
+        """Per site, the norm of the reference module's weight gradients (after backward)."""
+        named = self.module_params(spec, model)
+        return [
+            math.hypot(*(float(named[n].grad.norm()) for n in group))  # type: ignore[union-attr]
+            for group in self.weight_groups(spec)
+        ]
+
+    def bytes_per_network(self, spec: Any, batch: int, itemsize: int) -> int:
+        """Estimated memory of one network's forward and backward pass."""
+        raise NotImplementedError
+
+    def batch_issue(self, spec: Any, batch: int) -> str | None:
+        """Why ``batch`` examples are too few for this spec (batch statistics), or None."""
+        return None
+
+    def has_jacobian(self, spec: Any) -> bool:
+        """Whether :meth:`input_output_jacobian` is implemented for ``spec``."""
+        return False
+
+    def input_output_jacobian(self, spec: Any, params: Params, x: Tensor) -> Tensor:
+        """``[S, n, n]`` Jacobians ``dx^L/dx^0`` of stacked networks at one input each."""
         raise NotImplementedError
 
     def calibrate(self, spec: Any, params: Params, data: Params) -> Params:
@@ -201,23 +276,46 @@ class Family:
         return params
 
 
+def _dense_bytes(spec: Any, batch: int, itemsize: int, blocks: int) -> int:
+    """Memory of ``n_sites`` sites of ``blocks`` n x n weights and ``batch x n`` activations."""
+    n = spec.n_features
+    per_site = batch * n * blocks * _ACTIVATION_COPIES + 2 * blocks * n * n
+    return itemsize * spec.n_sites * per_site
+
+
+def _draw_layers(spec: Any, draw: Draw, shape: tuple[int, ...]) -> Params:
+    """``W{l}`` of ``shape`` and ``b{l}`` of ``shape[0]`` for l < depth, drawn in that order."""
+    sb2, params = bias_variance(spec), {}
+    for layer in range(spec.depth):
+        params[f"W{layer}"] = draw.weight(spec.init, shape, spec.sigma_w2)
+        params[f"b{layer}"] = draw.bias(shape[0], sb2)
+    return params
+
+
+def _layer_params(layers: Iterable[nn.Module]) -> dict[str, nn.Parameter]:
+    """``W{l}``, ``b{l}`` of a reference module's stack of ``nn.Linear``/``nn.Conv1d``."""
+    out = {}
+    for i, layer in enumerate(layers):
+        out[f"W{i}"], out[f"b{i}"] = layer.weight, layer.bias
+    return out  # type: ignore[return-value]
+
+
+def _batch_statistics_issue(spec: Any, batch: int) -> str | None:
+    """A normalization with batch statistics needs at least 2 examples."""
+    norm = registry.lookup("normalization", spec.norm).meta if spec.norm else {}
+    if batch < 2 and norm.get("statistics") == "batch":
+        return f"batch={batch} is invalid with {spec.norm}: must be >= 2 (batch statistics)"
+    return None
+
+
 class MLPFamily(Family):
     """``h^l = W^l x^{l-1} + b^l``, ``x^l = phi(norm(h^l))``, sites ``h^1..h^L``."""
 
+    spec_type = MLPSpec
     site_name = "pre-activation h^l"
 
     def draw_parameters(self, spec: MLPSpec, draw: Draw) -> Params:
-        n, sb2, params = spec.width, bias_variance(spec), {}
-        for layer in range(spec.depth):
-            params[f"W{layer}"] = draw.weight(spec.init, (n, n), spec.sigma_w2)
-            params[f"b{layer}"] = draw.bias(n, sb2)
-        return params
-
-    def draw_data(self, spec: MLPSpec, batch: int, draw: Draw) -> Params:
-        return {
-            "x": draw.gaussian((batch, spec.width), spec.input_var),
-            "R": draw.readout(batch, spec.width),
-        }
+        return _draw_layers(spec, draw, (spec.width, spec.width))
 
     def forward(self, spec: MLPSpec, params: Params, data: Params) -> Forward:
         act, norm = _activation(spec.activation), _norm_fn(spec.norm)
@@ -249,6 +347,31 @@ class MLPFamily(Family):
     def module(self, spec: MLPSpec, params: Params) -> nn.Module:
         return _MLPModule(spec, params)
 
+    def module_params(self, spec: MLPSpec, model: nn.Module) -> dict[str, nn.Parameter]:
+        return _layer_params(model.linears)  # type: ignore[arg-type]
+
+    def bytes_per_network(self, spec: MLPSpec, batch: int, itemsize: int) -> int:
+        return _dense_bytes(spec, batch, itemsize, blocks=2)
+
+    def batch_issue(self, spec: MLPSpec, batch: int) -> str | None:
+        return _batch_statistics_issue(spec, batch)
+
+    def has_jacobian(self, spec: MLPSpec) -> bool:
+        return spec.norm is None
+
+    def input_output_jacobian(self, spec: MLPSpec, params: Params, x: Tensor) -> Tensor:
+        """``J = D^L W^L ... D^1 W^1`` with ``D^l = diag(phi'(h^l))`` (autograd for phi')."""
+        act = _activation(spec.activation)
+        jac = torch.eye(spec.width, dtype=x.dtype, device=x.device).expand(x.shape[0], -1, -1)
+        for layer in range(spec.depth):
+            w = params[f"W{layer}"]
+            h = (x @ w.mT + params[f"b{layer}"].unsqueeze(-2)).requires_grad_(True)
+            y = act(h)
+            (slope,) = torch.autograd.grad(y.sum(), h)  # phi'(h), elementwise
+            jac = slope.mT * (w @ jac)  # D W J: scale row i by phi'(h_i)
+            x = y.detach()
+        return jac
+
 
 class _MLPModule(nn.Module):
     def __init__(self, spec: MLPSpec, params: Params) -> None:
@@ -272,6 +395,7 @@ class _MLPModule(nn.Module):
 class ResidualFamily(Family):
     """``x_l = x_{l-1} + alpha_l W2 phi(norm(W1 x_{l-1} + b))``, sites ``x_0..x_{L-1}``."""
 
+    spec_type = ResidualSpec
     site_name = "residual stream x_l"
 
     def draw_parameters(self, spec: ResidualSpec, draw: Draw) -> Params:
@@ -284,8 +408,6 @@ class ResidualFamily(Family):
             w2 = draw.weight(spec.out_init, (n, n), None)
             params[f"W2_{block}"] = torch.zeros_like(w2) if scaling.meta.get("zero_out") else w2
         return params
-
-    draw_data = MLPFamily.draw_data  # type: ignore[assignment]
 
     def alphas(self, spec: ResidualSpec) -> list[float]:
         """Branch scale alpha_l for l = 1..L."""
@@ -308,6 +430,20 @@ class ResidualFamily(Family):
 
     def module(self, spec: ResidualSpec, params: Params) -> nn.Module:
         return _ResidualModule(spec, params, self.alphas(spec))
+
+    def module_params(self, spec: ResidualSpec, model: nn.Module) -> dict[str, nn.Parameter]:
+        out = {}
+        for i, block in enumerate(model.blocks):  # type: ignore[arg-type]
+            out[f"W1_{i}"], out[f"b{i}"], out[f"W2_{i}"] = (
+                block.fc1.weight, block.fc1.bias, block.fc2.weight
+            )
+        return out
+
+    def bytes_per_network(self, spec: ResidualSpec, batch: int, itemsize: int) -> int:
+        return _dense_bytes(spec, batch, itemsize, blocks=2)  # the branch's two layers
+
+    def batch_issue(self, spec: ResidualSpec, batch: int) -> str | None:
+        return _batch_statistics_issue(spec, batch)
 
 
 class _Block(nn.Module):
@@ -337,18 +473,26 @@ class _ResidualModule(nn.Module):
         return self.blocks(data["x"])  # type: ignore[no-any-return]
 
 
-@dataclass(frozen=True)
-class CellKind:
-    """A recurrent cell: gate count, stacked step function, reference ``nn`` cell factory."""
+Step = Callable[[Tensor, Tensor, Tensor, Tensor], tuple[Tensor, Tensor]]
 
-    gates: int
-    step: Callable[[Tensor, Tensor, Tensor, Tensor], tuple[Tensor, Tensor]]
+
+@dataclass(frozen=True)
+class CellModel:
+    """A recurrent cell's torch side: the stacked step function and the reference ``nn`` cell.
+
+    The torch-free facts (gate count, a vanilla cell's activation) are the cell's
+    :class:`~gradbench.specs.CellKind` in :data:`~gradbench.specs.CELL_KINDS`.
+    """
+
+    step: Step
     reference: Callable[[int], nn.Module]
 
 
-def _vanilla(phi: Callable[[Tensor], Tensor]) -> Callable[..., tuple[Tensor, Tensor]]:
+def _vanilla(cell: str) -> Step:
+    """``h' = phi(inp + rec)`` with the registered activation the cell kind declares."""
+
     def step(inp: Tensor, rec: Tensor, h: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
-        return phi(inp + rec), c
+        return _activation(str(CELL_KINDS[cell].activation))(inp + rec), c
 
     return step
 
@@ -383,19 +527,23 @@ class _LinearCell(nn.Module):
         return x @ self.weight_ih.T + self.bias_ih + h @ self.weight_hh.T + self.bias_hh
 
 
-CELL_KINDS: dict[str, CellKind] = {
-    "rnn_tanh": CellKind(1, _vanilla(torch.tanh), lambda n: nn.RNNCell(n, n, nonlinearity="tanh")),
-    "rnn_relu": CellKind(1, _vanilla(torch.relu), lambda n: nn.RNNCell(n, n, nonlinearity="relu")),
-    "linear": CellKind(1, _vanilla(lambda x: x), _LinearCell),
-    "lstm": CellKind(4, _lstm_step, lambda n: nn.LSTMCell(n, n)),
-    "gru": CellKind(3, _gru_step, lambda n: nn.GRUCell(n, n)),
+CELL_MODELS: dict[str, CellModel] = {
+    "rnn_tanh": CellModel(_vanilla("rnn_tanh"), lambda n: nn.RNNCell(n, n, nonlinearity="tanh")),
+    "rnn_relu": CellModel(_vanilla("rnn_relu"), lambda n: nn.RNNCell(n, n, nonlinearity="relu")),
+    "linear": CellModel(_vanilla("linear"), _LinearCell),
+    "lstm": CellModel(_lstm_step, lambda n: nn.LSTMCell(n, n)),
+    "gru": CellModel(_gru_step, lambda n: nn.GRUCell(n, n)),
 }
 
 
 class RNNFamily(Family):
     """Unrolled recurrent net, loss on h_T, sites ``h_1..h_T`` (PyTorch cell equations)."""
 
+    spec_type = RNNSpec
     site_name = "hidden state h_t"
+    input_key = "h0"
+    tasks = ("adding", "copy")
+    supports_dropout = False
 
     def draw_parameters(self, spec: RNNSpec, draw: Draw) -> Params:
         n, gates = spec.hidden, CELL_KINDS[spec.cell].gates
@@ -412,11 +560,11 @@ class RNNFamily(Family):
         return {
             "xs": draw.gaussian((spec.steps, batch, n), spec.input_var),
             "h0": draw.gaussian((batch, n), spec.h0_var),
-            "R": draw.readout(batch, n),
+            "R": draw.readout((batch, n)),
         }
 
     def forward(self, spec: RNNSpec, params: Params, data: Params) -> Forward:
-        step = CELL_KINDS[spec.cell].step
+        step = CELL_MODELS[spec.cell].step
         h, xs = data["h0"], data["xs"]
         c = torch.zeros_like(h)
         w_hh, w_ih, b = params["W_hh"], params["W_ih"], params["b"].unsqueeze(-2)
@@ -433,11 +581,26 @@ class RNNFamily(Family):
     def module(self, spec: RNNSpec, params: Params) -> nn.Module:
         return _RNNModule(spec, params)
 
+    def layer_groups(self, spec: RNNSpec) -> list[list[str]]:
+        return [["W_hh"], ["W_ih"]]
+
+    def module_params(self, spec: RNNSpec, model: nn.Module) -> dict[str, nn.Parameter]:
+        cell: Any = model.cell
+        cell.bias_hh.requires_grad_(False)  # the functional cell has one bias; keep this one at 0
+        return {"W_hh": cell.weight_hh, "W_ih": cell.weight_ih, "b": cell.bias_ih}
+
+    def reference_weight_norms(self, spec: RNNSpec, model: nn.Module) -> list[float]:
+        """NaN: a step's weight-gradient contribution is not observable inside ``nn.RNNCell``."""
+        return [math.nan] * spec.steps
+
+    def bytes_per_network(self, spec: RNNSpec, batch: int, itemsize: int) -> int:
+        return _dense_bytes(spec, batch, itemsize, blocks=CELL_KINDS[spec.cell].gates)
+
 
 class _RNNModule(nn.Module):
     def __init__(self, spec: RNNSpec, params: Params) -> None:
         super().__init__()
-        cell: Any = CELL_KINDS[spec.cell].reference(spec.hidden).to(torch.float64)
+        cell: Any = CELL_MODELS[spec.cell].reference(spec.hidden).to(torch.float64)
         self.cell = cell
         self.is_lstm = isinstance(cell, nn.LSTMCell)
         with torch.no_grad():
@@ -459,10 +622,80 @@ class _RNNModule(nn.Module):
         return h
 
 
+def _circular_windows(x: Tensor, kernel: int) -> Tensor:
+    """``[..., C, T] -> [..., C, T, k]``: ``out[..., t, j] = x[..., (t + j - p) mod T]``."""
+    p = (kernel - 1) // 2
+    return torch.stack([torch.roll(x, p - j, dims=-1) for j in range(kernel)], dim=-1)
+
+
+class Conv1DFamily(Family):
+    """Circular 1-D convolutions ``h^l = W^l * x^{l-1} + b^l``, ``x^l = phi(h^l)``, sites h^l.
+
+    Data are ``[batch, C, T]`` as for ``nn.Conv1d``; the stacked forward is the sum
+    ``h[b, o, t] = sum_ij W[o, i, j] x[b, i, (t + j - p) mod T]`` over rolled copies of x.
+    """
+
+    spec_type = Conv1DSpec
+    site_name = "pre-activation h^l"
+    tasks = ("teacher_student",)
+
+    def example_shape(self, spec: Conv1DSpec) -> tuple[int, ...]:
+        return (spec.channels, spec.length)
+
+    def draw_parameters(self, spec: Conv1DSpec, draw: Draw) -> Params:
+        return _draw_layers(spec, draw, (spec.channels, spec.channels, spec.kernel))
+
+    def forward(self, spec: Conv1DSpec, params: Params, data: Params) -> Forward:
+        act, x, sites = _activation(spec.activation), data["x"], []
+        for layer in range(spec.depth):
+            windows = _circular_windows(x, spec.kernel)
+            h = torch.einsum("...oij,...bitj->...bot", params[f"W{layer}"], windows)
+            h = h + params[f"b{layer}"].unsqueeze(-2).unsqueeze(-1)
+            h.retain_grad()
+            sites.append(h)
+            x = act(h)
+        return Forward(loss=(data["R"] * x).sum(), sites=sites)
+
+    def weight_groups(self, spec: Conv1DSpec) -> list[list[str]]:
+        return [[f"W{layer}"] for layer in range(spec.depth)]
+
+    def module(self, spec: Conv1DSpec, params: Params) -> nn.Module:
+        return _Conv1DModule(spec, params)
+
+    def module_params(self, spec: Conv1DSpec, model: nn.Module) -> dict[str, nn.Parameter]:
+        return _layer_params(model.convs)  # type: ignore[arg-type]
+
+    def bytes_per_network(self, spec: Conv1DSpec, batch: int, itemsize: int) -> int:
+        c, k = spec.channels, spec.kernel
+        per_site = batch * c * spec.length * (k + _ACTIVATION_COPIES) + 2 * c * c * k
+        return itemsize * spec.n_sites * per_site
+
+
+class _Conv1DModule(nn.Module):
+    def __init__(self, spec: Conv1DSpec, params: Params) -> None:
+        super().__init__()
+        c, k = spec.channels, spec.kernel
+        self.convs = nn.ModuleList(
+            _load_linear(
+                nn.Conv1d(c, c, k, padding=(k - 1) // 2, padding_mode="circular",
+                          dtype=torch.float64),
+                params[f"W{i}"], params[f"b{i}"],
+            )
+            for i in range(spec.depth)
+        )
+        self.taps = nn.ModuleList(Tap() for _ in range(spec.depth))
+        self.act = Lambda(_activation(spec.activation), spec.activation)
+
+    def forward(self, data: Params) -> Tensor:
+        x = data["x"]
+        for conv, tap in zip(self.convs, self.taps):
+            x = self.act(tap(conv(x)))
+        return x
+
+
 FAMILIES: dict[type, Family] = {
-    MLPSpec: MLPFamily(),
-    ResidualSpec: ResidualFamily(),
-    RNNSpec: RNNFamily(),
+    family.spec_type: family
+    for family in (MLPFamily(), ResidualFamily(), RNNFamily(), Conv1DFamily())
 }
 
 
@@ -471,9 +704,9 @@ def family_of(spec: Spec) -> Family:
     try:
         return FAMILIES[type(spec)]
     except KeyError:
+        known = ", ".join(cls.__name__ for cls in FAMILIES)
         raise InvalidArgument(
-            f"spec of type {type(spec).__name__} is not a gradbench spec; "
-            "use MLPSpec, ResidualSpec or RNNSpec"
+            f"spec of type {type(spec).__name__} is not a gradbench spec; use one of: {known}"
         ) from None
 
 

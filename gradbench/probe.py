@@ -17,7 +17,6 @@ import math
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import numpy as np
 import torch
@@ -26,7 +25,7 @@ from torch import Tensor
 from gradbench.errors import InvalidArgument, choices_hint
 from gradbench.models import Family, Params, Tap, draw_network, family_of
 from gradbench.records import Measurement
-from gradbench.specs import RNNSpec, Spec
+from gradbench.specs import Spec
 
 DTYPES: dict[str, torch.dtype] = {
     "float32": torch.float32,
@@ -34,7 +33,6 @@ DTYPES: dict[str, torch.dtype] = {
     "bfloat16": torch.bfloat16,
 }
 DEFAULT_MEMORY_BUDGET = 1 << 30  # bytes of activations held for one backward pass
-_ACTIVATION_COPIES = 8  # tensors of size batch x width kept per site (h, norm, phi, grads)
 
 
 def available_devices() -> list[str]:
@@ -43,7 +41,7 @@ def available_devices() -> list[str]:
 
 
 def _measure_iv(spec: Spec, seeds: int, batch: int, device: str, dtype: str, seed: int) -> None:
-    family_of(spec)
+    family = family_of(spec)
     for name, value, low in (("seeds", seeds, 1), ("batch", batch, 1), ("seed", seed, 0)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise InvalidArgument(f"{name}={value!r} is invalid: must be an integer >= {low}")
@@ -57,8 +55,9 @@ def _measure_iv(spec: Spec, seeds: int, batch: int, device: str, dtype: str, see
             f"device={device!r} is not available on this machine (no CUDA device); "
             "valid choices here: cpu"
         )
-    if getattr(spec, "norm", None) == "batchnorm" and batch < 2:
-        raise InvalidArgument(f"batch={batch} is invalid with batchnorm: must be >= 2")
+    issue = family.batch_issue(spec, batch)
+    if issue:
+        raise InvalidArgument(issue)
 
 
 def memory_budget() -> int:
@@ -78,12 +77,9 @@ def memory_budget() -> int:
 
 
 def bytes_per_network(spec: Spec, batch: int, dtype: str) -> int:
-    """Estimated memory of one network's forward and backward pass."""
+    """Estimated memory of one network's forward and backward pass (its family's estimate)."""
     itemsize = torch.empty((), dtype=DTYPES[dtype]).element_size()
-    width = spec.hidden if isinstance(spec, RNNSpec) else spec.width
-    gates = 4 if isinstance(spec, RNNSpec) else 2  # recurrent gates, or the residual branch
-    per_site = batch * width * gates * _ACTIVATION_COPIES + 2 * gates * width * width
-    return itemsize * spec.n_sites * per_site
+    return family_of(spec).bytes_per_network(spec, batch, itemsize)
 
 
 def chunk_size(spec: Spec, seeds: int, batch: int, dtype: str, budget: int | None = None) -> int:
@@ -167,7 +163,7 @@ def _measure_chunk(
     weight_names = {n for group in family.weight_groups(spec) for n in group}
     for name in weight_names:
         params[name].requires_grad_(True)
-    data["x" if "x" in data else "h0"].requires_grad_(True)  # the first site is then observable
+    data[family.input_key].requires_grad_(True)  # the first site is then observable
     fwd = family.forward(spec, params, data)
     fwd.loss.backward()
     with torch.no_grad():
@@ -273,28 +269,16 @@ def measure_reference(spec: Spec, seeds: int = 4, batch: int = 16, seed: int = 0
             seen.append(out)
 
         handles = [t.register_forward_hook(keep) for t in taps]
-        data["x" if "x" in data else "h0"].requires_grad_(True)
+        data[family.input_key].requires_grad_(True)
         (data["R"] * model(data)).sum().backward()
         for handle in handles:
             handle.remove()
         act.append([float(s.grad.norm()) if s.grad is not None else 0.0 for s in seen])
         q.append([float(s.detach().pow(2).mean()) for s in seen])
-        weights.append(_reference_weight_norms(model, len(seen)))
+        weights.append(family.reference_weight_norms(spec, model))
     return _measurement(
         spec, seeds, batch, seed, "cpu", "float64", np.array(act), np.array(weights), np.array(q)
     )
-
-
-def _reference_weight_norms(model: Any, sites: int) -> list[float]:
-    """Per site, the norm of the weight gradients of the layers belonging to it."""
-    if hasattr(model, "linears"):
-        return [float(lin.weight.grad.norm()) for lin in model.linears]
-    if hasattr(model, "blocks"):
-        return [
-            math.hypot(float(b.fc1.weight.grad.norm()), float(b.fc2.weight.grad.norm()))
-            for b in model.blocks
-        ]
-    return [math.nan] * sites
 
 
 def jacobian_eigenvalues(
@@ -309,23 +293,14 @@ def jacobian_eigenvalues(
     Raises:
         InvalidArgument: ``spec`` is not an MLPSpec without normalization.
     """
-    from gradbench.models import _activation
-    from gradbench.specs import MLPSpec
-
-    if not isinstance(spec, MLPSpec) or spec.norm is not None:
+    family = family_of(spec)
+    if not family.has_jacobian(spec):
         raise InvalidArgument(
             f"jacobian_eigenvalues needs an MLPSpec without normalization, got {spec!r}"
         )
     _measure_iv(spec, seeds, 1, device, "float64", seed)
     nets = [draw_network(spec, 1, seed, i) for i in range(seeds)]
     params = _stack([p for p, _ in nets], device, torch.float64)
-    x = _stack([d for _, d in nets], device, torch.float64)["x"]  # [S, 1, n]
-    act = _activation(spec.activation)
-    jac = torch.eye(spec.width, dtype=torch.float64, device=device).expand(seeds, -1, -1)
-    for layer in range(spec.depth):
-        h = (x @ params[f"W{layer}"].mT + params[f"b{layer}"].unsqueeze(-2)).requires_grad_(True)
-        y = act(h)
-        (slope,) = torch.autograd.grad(y.sum(), h)  # phi'(h), elementwise
-        jac = slope.mT * (params[f"W{layer}"] @ jac)  # D W J: scale row i by phi'(h_i)
-        x = y.detach()
+    x = _stack([d for _, d in nets], device, torch.float64)[family.input_key]  # [S, 1, n]
+    jac = family.input_output_jacobian(spec, params, x)
     return torch.linalg.eigvalsh(jac @ jac.mT).cpu().numpy()

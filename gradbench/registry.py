@@ -11,8 +11,9 @@ are checked against the remedy's signature and bound with ``functools.partial``.
 
 Third-party remedies come from the entry-point group ``gradbench.remedies``
 (skipped when ``GRADBENCH_NO_PLUGINS`` is set) or from an import path named on
-the command line. Tests use :func:`temporary`. This module never imports torch;
-the built-in remedies (which do) are imported on the first lookup.
+the command line. Tests use :func:`temporary`. This module never imports torch; the
+built-in remedies are imported on the first lookup, and their declarations load without
+torch too (each remedy imports it when first called, :mod:`gradbench._lazy`).
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ class Remedy:
 
 _REMEDIES: dict[tuple[str, str], Remedy] = {}
 _loaded = False
+_generation = 0
 _NAME_RE = re.compile(r"^\s*([A-Za-z_][\w.\-/]*)\s*(?:\((.*)\))?\s*$")
 
 
@@ -108,6 +110,7 @@ def register(
                 f"{kind} {key[1]!r} is already registered; pass replace=True to override it"
             )
         _REMEDIES[key] = Remedy(kind=kind, name=key[1], obj=obj, paper=paper, meta=dict(meta))
+        _changed()
         return obj
 
     return decorate
@@ -116,6 +119,21 @@ def register(
 def unregister(kind: Kind, name: str) -> None:
     """Remove a registration (used by :func:`temporary`)."""
     _REMEDIES.pop((kind, name), None)
+    _changed()
+
+
+def _changed() -> None:
+    global _generation
+    _generation += 1
+
+
+def generation() -> int:
+    """A counter that every registration change increases (never decreases).
+
+    Caches of anything computed from registered remedies (``theory.predict``) key on it,
+    so re-registering a name, even temporarily, is never served a stale result.
+    """
+    return _generation
 
 
 def _ensure_loaded() -> None:
@@ -230,6 +248,7 @@ def temporary(kind: Kind, name: str, obj: Callable[..., Any], **meta: Any) -> It
             unregister(kind, name)
         else:
             _REMEDIES[(kind, name)] = previous
+            _changed()
 
 
 def import_object(path: str) -> Any:

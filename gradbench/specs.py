@@ -9,6 +9,12 @@ e.g. ``"leaky_relu(negative_slope=0.2)"`` or ``"orthogonal(gain=1.2)"``.
 
 Conventions (docs/theory.md §1): fan-in scaling, ``Var W_ij = sigma_w2 / fan_in``;
 biases ``b_i ~ N(0, sigma_b2)``; inputs have i.i.d. ``N(0, input_var)`` entries.
+
+Each spec class is also the torch-free half of its network family: its
+:class:`FamilyInfo` (report title and axis label, the theory function that predicts it)
+and the sizes every layer needs (:attr:`~_Spec.n_sites`, :attr:`~_Spec.n_features`,
+:attr:`~_Spec.weight_fans`). The torch half (drawing, forward, reference module, memory)
+is its :class:`gradbench.models.Family`.
 """
 
 from __future__ import annotations
@@ -19,10 +25,34 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Union
 
+from gradbench import registry
 from gradbench.errors import InvalidArgument, choices_hint
 
 Cell = Literal["rnn_tanh", "rnn_relu", "linear", "lstm", "gru"]
-CELLS: tuple[str, ...] = ("rnn_tanh", "rnn_relu", "linear", "lstm", "gru")
+
+
+@dataclass(frozen=True)
+class CellKind:
+    """What is known of a recurrent cell without torch (its step function is in ``models``).
+
+    Attributes:
+        gates: number of H x H blocks in the recurrent weight (PyTorch's gate order).
+        activation: the registered activation of a vanilla cell
+            ``h_t = phi(W h_{t-1} + U x_t + b)``; ``None`` for a gated cell (LSTM, GRU).
+    """
+
+    gates: int
+    activation: str | None = None
+
+
+CELL_KINDS: dict[str, CellKind] = {
+    "rnn_tanh": CellKind(1, "tanh"),
+    "rnn_relu": CellKind(1, "relu"),
+    "linear": CellKind(1, "linear"),
+    "lstm": CellKind(4),
+    "gru": CellKind(3),
+}
+CELLS: tuple[str, ...] = tuple(CELL_KINDS)
 
 
 def _fail(spec: object, name: str, value: object, rule: str) -> InvalidArgument:
@@ -49,8 +79,6 @@ def _check_float(
 
 
 def _check_remedy(spec: object, name: str, kind: str, *, optional: bool = False) -> None:
-    from gradbench import registry  # local: the registry imports remedies (torch) lazily
-
     value = getattr(spec, name)
     if optional and value in (None, "none"):
         object.__setattr__(spec, name, None)
@@ -64,11 +92,41 @@ def _check_remedy(spec: object, name: str, kind: str, *, optional: bool = False)
     object.__setattr__(spec, name, remedy.label)
 
 
+def _check_layers(spec: object) -> None:
+    """The fields every feed-forward family shares: its activation and weight law."""
+    _check_remedy(spec, "activation", "activation")
+    _check_remedy(spec, "init", "initializer")
+    _check_float(spec, "sigma_w2", optional=True)
+    _check_float(spec, "sigma_b2", optional=True)
+
+
+@dataclass(frozen=True)
+class FamilyInfo:
+    """What the torch-free layers know of a network family (declared on its spec class).
+
+    Attributes:
+        title: heading of the family in reports, e.g. ``"MLP"``.
+        x_label: axis label of its probe sites, e.g. ``"layer l"``.
+        per_site: what one step between sites is called in growth rates (``"/layer"``).
+        predictor: ``"module:function"`` of the theory function ``f(spec, batch) ->
+            Prediction`` that :func:`gradbench.theory.predict` dispatches to (a path, so
+            that specs do not import theory, which imports specs).
+    """
+
+    title: str
+    x_label: str
+    per_site: str
+    predictor: str
+
+
 @dataclass(frozen=True)
 class _Spec:
     """Shared behaviour of the spec families."""
 
     family: ClassVar[str]
+    info: ClassVar[FamilyInfo]
+    label_prefixes: ClassVar[Mapping[str, str]]
+    """Fields :func:`spec_label` always shows, as ``<prefix><value>`` (``depth`` -> ``L50``)."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict with a ``family`` key; :func:`spec_from_dict` inverts it."""
@@ -83,9 +141,52 @@ class _Spec:
         """Number of probe sites (layers, blocks or time steps)."""
         raise NotImplementedError
 
+    @property
+    def n_features(self) -> int:
+        """Size of a site's feature axis per example and position (width, hidden, channels)."""
+        raise NotImplementedError
+
+    @property
+    def weight_fans(self) -> tuple[int, int]:
+        """``(fan_in, fan_out)`` of the main weight, the one :func:`weight_variance` reports."""
+        return self.n_features, self.n_features
+
+    @property
+    def weight_scale(self) -> float:
+        """Factor applied to the main weight after its initializer (1 but for RNNs)."""
+        return 1.0
+
 
 @dataclass(frozen=True)
-class MLPSpec(_Spec):
+class _DenseSpec(_Spec):
+    """The fields and checks MLPSpec and ResidualSpec share: L layers of width n."""
+
+    label_prefixes: ClassVar[Mapping[str, str]] = {"depth": "L", "width": "n"}
+    depth: int
+    width: int
+    activation: str = "relu"
+    init: str = "he_normal"
+    sigma_w2: float | None = None
+    sigma_b2: float | None = None
+    norm: str | None = None
+
+    def _check_dense(self) -> None:
+        _check_int(self, "depth", 1)
+        _check_int(self, "width", 1)
+        _check_layers(self)
+        _check_remedy(self, "norm", "normalization", optional=True)
+
+    @property
+    def n_sites(self) -> int:
+        return self.depth
+
+    @property
+    def n_features(self) -> int:
+        return self.width
+
+
+@dataclass(frozen=True)
+class MLPSpec(_DenseSpec):
     """A deep fully connected network ``h^l = W^l x^{l-1} + b^l``, ``x^l = phi(norm(h^l))``.
 
     Attributes:
@@ -100,32 +201,18 @@ class MLPSpec(_Spec):
     """
 
     family: ClassVar[str] = "mlp"
-    depth: int
-    width: int
-    activation: str = "relu"
-    init: str = "he_normal"
-    sigma_w2: float | None = None
-    sigma_b2: float | None = None
-    norm: str | None = None
+    info: ClassVar[FamilyInfo] = FamilyInfo(
+        "MLP", "layer l", "/layer", "gradbench.theory._predict:predict_mlp"
+    )
     input_var: float = 1.0
 
     def __post_init__(self) -> None:
-        _check_int(self, "depth", 1)
-        _check_int(self, "width", 1)
-        _check_remedy(self, "activation", "activation")
-        _check_remedy(self, "init", "initializer")
-        _check_float(self, "sigma_w2", optional=True)
-        _check_float(self, "sigma_b2", optional=True)
-        _check_remedy(self, "norm", "normalization", optional=True)
+        self._check_dense()
         _check_float(self, "input_var", positive=True)
-
-    @property
-    def n_sites(self) -> int:
-        return self.depth
 
 
 @dataclass(frozen=True)
-class ResidualSpec(_Spec):
+class ResidualSpec(_DenseSpec):
     """A residual MLP ``x_l = x_{l-1} + alpha_l W2_l phi(norm(W1_l x_{l-1} + b_l))``.
 
     Attributes:
@@ -144,25 +231,15 @@ class ResidualSpec(_Spec):
     """
 
     family: ClassVar[str] = "residual"
-    depth: int
-    width: int
-    activation: str = "relu"
-    init: str = "he_normal"
-    sigma_w2: float | None = None
-    sigma_b2: float | None = None
-    norm: str | None = None
+    info: ClassVar[FamilyInfo] = FamilyInfo(
+        "Residual", "block l", "/layer", "gradbench.theory._residual:predict_residual"
+    )
     branch_scale: Union[str, float] = "1"
     out_init: str = "lecun_normal"
     input_var: float = 1.0
 
     def __post_init__(self) -> None:
-        _check_int(self, "depth", 1)
-        _check_int(self, "width", 1)
-        _check_remedy(self, "activation", "activation")
-        _check_remedy(self, "init", "initializer")
-        _check_float(self, "sigma_w2", optional=True)
-        _check_float(self, "sigma_b2", optional=True)
-        _check_remedy(self, "norm", "normalization", optional=True)
+        self._check_dense()
         scale = self.branch_scale
         if isinstance(scale, (int, float)) and not isinstance(scale, bool):
             if not math.isfinite(scale):
@@ -171,10 +248,6 @@ class ResidualSpec(_Spec):
         _check_remedy(self, "branch_scale", "residual")
         _check_remedy(self, "out_init", "initializer")
         _check_float(self, "input_var", positive=True)
-
-    @property
-    def n_sites(self) -> int:
-        return self.depth
 
 
 @dataclass(frozen=True)
@@ -199,6 +272,10 @@ class RNNSpec(_Spec):
     """
 
     family: ClassVar[str] = "rnn"
+    info: ClassVar[FamilyInfo] = FamilyInfo(
+        "RNN", "time step t", "/step", "gradbench.theory._rnn:predict_rnn"
+    )
+    label_prefixes: ClassVar[Mapping[str, str]] = {"steps": "L", "hidden": "n"}
     cell: str
     hidden: int
     steps: int
@@ -227,9 +304,89 @@ class RNNSpec(_Spec):
     def n_sites(self) -> int:
         return self.steps
 
+    @property
+    def n_features(self) -> int:
+        return self.hidden
 
-Spec = Union[MLPSpec, ResidualSpec, RNNSpec]
-SPEC_TYPES: dict[str, type[_Spec]] = {"mlp": MLPSpec, "residual": ResidualSpec, "rnn": RNNSpec}
+    @property
+    def weight_scale(self) -> float:
+        return self.recurrent_scale
+
+
+@dataclass(frozen=True)
+class Conv1DSpec(_Spec):
+    """A deep 1-D convolutional net with circular padding (periodic signals).
+
+    ``h^l[:, t] = sum_j W^l[:, :, j] x^{l-1}[:, (t + j - p) mod T] + b^l`` with
+    ``p = (k - 1) / 2`` and ``x^l = phi(h^l)``: every layer is
+    ``nn.Conv1d(C, C, k, padding=p, padding_mode="circular")``, so the length T is kept
+    and no position is special (a zero-padded border would be). Fan-in is ``C k``.
+
+    Attributes:
+        depth: number of conv layers L (>= 1); the probe records h^1..h^L.
+        channels: channels C of every layer, input included (>= 1).
+        length: positions T of the signal (>= 1).
+        kernel: odd kernel size k, at most ``length``.
+        activation: registered activation name.
+        init: registered initializer of each ``(C, C, k)`` kernel.
+        sigma_w2: kernel variance times fan-in ``C k``; ``None`` takes the initializer's own.
+        sigma_b2: bias variance; ``None`` takes the initializer's own (0 for most).
+        input_var: variance of the i.i.d. Gaussian input entries (> 0).
+    """
+
+    family: ClassVar[str] = "conv1d"
+    info: ClassVar[FamilyInfo] = FamilyInfo(
+        "1-D CNN", "layer l", "/layer", "gradbench.theory._conv:predict_conv1d"
+    )
+    label_prefixes: ClassVar[Mapping[str, str]] = {
+        "depth": "L", "channels": "c", "length": "t", "kernel": "k"
+    }
+    depth: int
+    channels: int
+    length: int
+    kernel: int = 3
+    activation: str = "relu"
+    init: str = "he_normal"
+    sigma_w2: float | None = None
+    sigma_b2: float | None = None
+    input_var: float = 1.0
+
+    def __post_init__(self) -> None:
+        _check_int(self, "depth", 1)
+        _check_int(self, "channels", 1)
+        _check_int(self, "length", 1)
+        _check_int(self, "kernel", 1)
+        if self.kernel % 2 == 0 or self.kernel > self.length:
+            raise _fail(self, "kernel", self.kernel, f"must be odd and <= length={self.length}")
+        _check_layers(self)
+        _check_float(self, "input_var", positive=True)
+
+    @property
+    def n_sites(self) -> int:
+        return self.depth
+
+    @property
+    def n_features(self) -> int:
+        return self.channels
+
+    @property
+    def weight_fans(self) -> tuple[int, int]:
+        return self.channels * self.kernel, self.channels * self.kernel
+
+
+Spec = Union[MLPSpec, ResidualSpec, RNNSpec, Conv1DSpec]
+SPEC_TYPES: dict[str, type[_Spec]] = {
+    "mlp": MLPSpec, "residual": ResidualSpec, "rnn": RNNSpec, "conv1d": Conv1DSpec
+}
+
+
+def _spec_type(family: object) -> type[_Spec]:
+    cls = SPEC_TYPES.get(family) if isinstance(family, str) else None
+    if cls is None:
+        raise InvalidArgument(
+            f"spec family {family!r} is unknown; {choices_hint(family, SPEC_TYPES)}"
+        )
+    return cls
 
 
 def spec_from_dict(data: Mapping[str, Any]) -> Spec:
@@ -241,12 +398,7 @@ def spec_from_dict(data: Mapping[str, Any]) -> Spec:
     if not isinstance(data, Mapping):
         raise InvalidArgument(f"a spec must be a JSON object, got {type(data).__name__}")
     fields = dict(data)
-    family = fields.pop("family", None)
-    cls = SPEC_TYPES.get(str(family))
-    if cls is None:
-        raise InvalidArgument(
-            f"spec family {family!r} is unknown; {choices_hint(family, SPEC_TYPES)}"
-        )
+    cls = _spec_type(fields.pop("family", None))
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(fields) - known)
     if unknown:
@@ -261,25 +413,25 @@ def spec_from_dict(data: Mapping[str, Any]) -> Spec:
 
 
 def spec_label(spec: Spec) -> str:
-    """Short human-readable id, e.g. ``mlp-L50-n256-tanh-xavier_normal``, for test ids and plots."""
+    """Short human-readable id, e.g. ``mlp-L50-n256-tanh-xavier_normal``, for test ids and plots.
+
+    The spec class's ``label_prefixes`` fields come as ``<prefix><value>``; ``activation``,
+    ``init`` and ``cell`` as their value; any other field only when it is not its default.
+    """
     parts = [spec.family]
     for f in dataclasses.fields(spec):
         value = getattr(spec, f.name)
-        default = f.default
-        if f.name in ("depth", "steps"):
-            parts.append(f"L{value}")
-        elif f.name in ("width", "hidden"):
-            parts.append(f"n{value}")
-        elif value != default or f.name in ("activation", "init", "cell"):
-            parts.append(
-                str(value) if f.name in ("activation", "init", "cell") else f"{f.name}={value}"
-            )
+        prefix = spec.label_prefixes.get(f.name)
+        if prefix is not None:
+            parts.append(f"{prefix}{value}")
+        elif f.name in ("activation", "init", "cell"):
+            parts.append(str(value))
+        elif value != f.default:
+            parts.append(f"{f.name}={value}")
     return "-".join(parts)
 
 
 def _init_variance(init: str, fan_in: int, fan_out: int) -> float:
-    from gradbench import registry
-
     remedy = registry.lookup("initializer", init)
     return float(remedy.meta["variance"](fan_in, fan_out, **remedy.params))
 
@@ -289,13 +441,13 @@ def weight_variance(spec: Spec) -> float:
 
     MLP: every layer; residual: the branch's first layer W1; RNN: the recurrent
     weight including ``recurrent_scale**2``. Uses the override when given, else the
-    initializer's declared variance.
+    initializer's declared variance at the weight's :attr:`~_Spec.weight_fans`.
     """
-    n = spec.hidden if isinstance(spec, RNNSpec) else spec.width
-    sw2 = spec.sigma_w2 if spec.sigma_w2 is not None else _init_variance(spec.init, n, n) * n
-    if isinstance(spec, RNNSpec):
-        return sw2 * spec.recurrent_scale**2
-    return sw2
+    fan_in, fan_out = spec.weight_fans
+    sw2 = spec.sigma_w2
+    if sw2 is None:
+        sw2 = _init_variance(spec.init, fan_in, fan_out) * fan_in
+    return sw2 * spec.weight_scale**2
 
 
 def branch_out_variance(spec: ResidualSpec) -> float:
@@ -307,8 +459,20 @@ def bias_variance(spec: Spec) -> float:
     """Effective ``sigma_b2``: the override, else the initializer's bias variance, else 0."""
     if spec.sigma_b2 is not None:
         return spec.sigma_b2
-    from gradbench import registry
-
     declared = registry.lookup("initializer", spec.init).meta.get("bias_variance")
-    n = spec.hidden if isinstance(spec, RNNSpec) else spec.width
-    return float(declared(n)) if declared else 0.0
+    return float(declared(spec.weight_fans[0])) if declared else 0.0
+
+
+def family_info(family: str) -> FamilyInfo:
+    """The :class:`FamilyInfo` of the spec family named ``family`` (a spec's ``family`` key).
+
+    Torch-free, for readers of results files (the report) that hold a spec as a dict.
+
+    Raises:
+        InvalidArgument: no spec family has that name.
+
+    Examples:
+        >>> family_info("rnn").x_label
+        'time step t'
+    """
+    return _spec_type(family).info

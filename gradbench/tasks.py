@@ -1,17 +1,18 @@
 """Synthetic training tasks shipped with gradbench (no downloads), one table entry each.
 
 A task turns (spec, base seed, network index) into one fixed training batch: inputs in
-the layout :meth:`gradbench.models.Family.forward` expects (``x`` for MLP/residual
+the layout :meth:`gradbench.models.Family.forward` expects (``x`` for feed-forward
 specs, ``xs``/``h0`` for RNN specs), regression targets and an optional fixed linear
-readout. Every number is drawn in float64 on the CPU from a ``torch.Generator`` seeded
-by :func:`gradbench.models.derive_seed`, so a task is the same bit for bit whatever
-the device, dtype or number of networks trained alongside it.
+readout. Which tasks apply to a family, and its default, is the family's
+:attr:`~gradbench.models.Family.tasks`. Every number is drawn in float64 on the CPU from a
+``torch.Generator`` seeded by :func:`gradbench.models.derive_seed`, so a task is the same
+bit for bit whatever the device, dtype or number of networks trained alongside it.
 
 Tasks (:data:`TASKS`):
 
-* ``teacher_student`` (MLP, residual): targets are the outputs of a *teacher*, a
+* ``teacher_student`` (feed-forward families): targets are the outputs of a *teacher*, a
   random network of the same spec drawn from its own seed stream (Gardner & Derrida
-  1989; Saad & Solla 1995); inputs ``x ~ N(0, input_var)``.
+  1989; Saad & Solla 1995); inputs ``x ~ N(0, input_var)`` of the family's example shape.
 * ``linear_teacher`` (MLP, residual): targets ``t = A x`` with ``A_ij ~ N(0, 1/width)``.
 * ``adding`` (RNN): the adding problem (Hochreiter & Schmidhuber 1997; Le, Jaitly &
   Hinton 2015): channel 0 carries ``U(0, 1)`` values, channel 1 marks one step in the
@@ -66,13 +67,11 @@ class Task:
 
     Attributes:
         name: table key.
-        families: spec families it applies to (``"mlp"``, ``"residual"``, ``"rnn"``).
         make: ``make(spec, batch, generator, base_seed, index, **params) -> TaskBatch``.
         paper: where the task comes from.
     """
 
     name: str
-    families: tuple[str, ...]
     make: Callable[..., TaskBatch]
     paper: str
 
@@ -85,29 +84,26 @@ def network_output(family: Family, spec: Spec, params: Params, data: Params) -> 
     and ``create_graph=True`` keeps ``y`` differentiable in the parameters. ``data`` and
     ``params`` may carry a leading network axis.
     """
-    like = data["h0"] if "h0" in data else data["x"]
-    ones = torch.ones((*like.shape[:-1], _out_width(spec)), dtype=like.dtype,
-                      device=like.device, requires_grad=True)
+    like = data[family.input_key]  # the network output has the shape of its first input
+    ones = torch.ones(like.shape, dtype=like.dtype, device=like.device, requires_grad=True)
     fwd = family.forward(spec, params, {**data, "R": ones})
     (y,) = torch.autograd.grad(fwd.loss, ones, create_graph=torch.is_grad_enabled())
     return y
 
 
-def _out_width(spec: Spec) -> int:
-    return spec.hidden if isinstance(spec, RNNSpec) else spec.width
-
-
 def _teacher_student(
-    spec: MLPSpec | ResidualSpec, batch: int, gen: torch.Generator, base_seed: int, index: int
+    spec: Spec, batch: int, gen: torch.Generator, base_seed: int, index: int
 ) -> TaskBatch:
     family = family_of(spec)
-    x = torch.randn(batch, spec.width, generator=gen, dtype=F64) * spec.input_var**0.5
+    key = family.input_key
+    shape = (batch, *family.example_shape(spec))
+    x = torch.randn(shape, generator=gen, dtype=F64) * spec.input_var**0.5
     teacher = family.draw_parameters(spec, draw_for(spec, base_seed, index, "teacher"))
-    teacher = family.calibrate(spec, teacher, {"x": x})
+    teacher = family.calibrate(spec, teacher, {key: x})
     with torch.enable_grad():  # Family.forward retains site grads, so something must need grad
         x_in = x.clone().requires_grad_(True)
-        t = network_output(family, spec, teacher, {"x": x_in}).detach()
-    return TaskBatch(data={"x": x}, target=t, readout=None)
+        t = network_output(family, spec, teacher, {key: x_in}).detach()
+    return TaskBatch(data={key: x}, target=t.flatten(start_dim=1), readout=None)
 
 
 def _linear_teacher(
@@ -175,18 +171,15 @@ def _copy(
 
 
 TASKS: dict[str, Task] = {
-    "teacher_student": Task("teacher_student", ("mlp", "residual"), _teacher_student,
+    "teacher_student": Task("teacher_student", _teacher_student,
                             "Gardner & Derrida 1989; Saad & Solla 1995"),
-    "linear_teacher": Task("linear_teacher", ("mlp", "residual"), _linear_teacher,
+    "linear_teacher": Task("linear_teacher", _linear_teacher,
                            "random linear teacher (Saxe et al. 2014, arXiv:1312.6120)"),
-    "adding": Task("adding", ("rnn",), _adding,
+    "adding": Task("adding", _adding,
                    "Hochreiter & Schmidhuber 1997; Le, Jaitly & Hinton 2015, arXiv:1504.00941"),
-    "copy": Task("copy", ("rnn",), _copy,
+    "copy": Task("copy", _copy,
                  "Hochreiter & Schmidhuber 1997; Arjovsky et al. 2016, arXiv:1511.06464"),
 }
-#: The task :func:`make_task` uses when none is named.
-DEFAULT_TASK: dict[str, str] = {"mlp": "teacher_student", "residual": "teacher_student",
-                                "rnn": "adding"}
 
 
 def parse_task(text: str) -> tuple[Task, dict[str, float]]:
@@ -215,10 +208,11 @@ def resolve_task(spec: Spec, task: str | None) -> str:
     Raises:
         InvalidArgument: the task does not apply to the spec's family.
     """
-    name = DEFAULT_TASK[spec.family] if task is None else task
+    applicable = family_of(spec).tasks
+    name = applicable[0] if task is None else task
     entry, _ = parse_task(name)
-    if spec.family not in entry.families:
-        valid = sorted(k for k, t in TASKS.items() if spec.family in t.families)
+    if entry.name not in applicable:
+        valid = sorted(applicable)
         raise InvalidArgument(
             f"task {name!r} does not apply to {type(spec).__name__}; valid choices: "
             f"{', '.join(valid)}"
@@ -257,9 +251,12 @@ def make_task(spec: Spec, task: str | None, batch: int, base_seed: int, index: i
 
 
 def task_loss(y: Tensor, target: Tensor, readout: Tensor | None) -> Tensor:
-    """Per-network loss ``0.5 * mean((y @ readout - target)**2)`` over the last two axes.
+    """Per-network loss ``0.5 * mean((y @ readout - target)**2)`` over examples and outputs.
 
-    ``y`` is ``[..., batch, width]``; leading axes (networks) are kept.
+    ``y`` is ``[..., batch, *example_shape]`` and ``target`` ``[..., batch, outputs]``; an
+    example's output (after the readout, if any) is flattened as its target is, so any
+    example shape works. Leading axes (networks) are kept.
     """
     pred = y if readout is None else y @ readout
+    pred = pred.reshape(target.shape)
     return 0.5 * (pred - target).pow(2).mean(dim=(-2, -1))

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from typing import Any
@@ -47,7 +47,7 @@ from gradbench.remedies.optimizers import (
     lr_lambda,
     parse_schedule,
 )
-from gradbench.specs import MLPSpec, ResidualSpec, RNNSpec, Spec
+from gradbench.specs import Spec
 from gradbench.tasks import TaskBatch, make_task, network_output, parse_task, task_loss
 
 #: A seed diverges at the first step whose loss is non-finite or above this times the initial loss.
@@ -233,74 +233,47 @@ class TrainingRecord:
 
 
 def layer_groups(spec: Spec) -> list[list[str]]:
-    """Per layer, the parameter names whose norms are recorded together."""
-    groups = family_of(spec).weight_groups(spec)
-    return groups if groups else [["W_hh"], ["W_ih"]]
-
-
-def _mlp_module_params(spec: MLPSpec, model: nn.Module) -> dict[str, nn.Parameter]:
-    out = {}
-    for i, lin in enumerate(model.linears):  # type: ignore[arg-type]
-        out[f"W{i}"], out[f"b{i}"] = lin.weight, lin.bias
-    return out
-
-
-def _residual_module_params(spec: ResidualSpec, model: nn.Module) -> dict[str, nn.Parameter]:
-    out = {}
-    for i, block in enumerate(model.blocks):  # type: ignore[arg-type]
-        out[f"W1_{i}"], out[f"b{i}"], out[f"W2_{i}"] = (
-            block.fc1.weight, block.fc1.bias, block.fc2.weight
-        )
-    return out
-
-
-def _rnn_module_params(spec: RNNSpec, model: nn.Module) -> dict[str, nn.Parameter]:
-    cell: Any = model.cell
-    cell.bias_hh.requires_grad_(False)  # the functional cell has one bias; keep this one at 0
-    return {"W_hh": cell.weight_hh, "W_ih": cell.weight_ih, "b": cell.bias_ih}
-
-
-#: family -> (spec, reference module) -> {functional parameter name: module parameter}
-MODULE_PARAMS: dict[str, Callable[[Any, nn.Module], dict[str, nn.Parameter]]] = {
-    "mlp": _mlp_module_params,
-    "residual": _residual_module_params,
-    "rnn": _rnn_module_params,
-}
+    """Per layer, the parameter names whose norms are recorded together (the family's)."""
+    return family_of(spec).layer_groups(spec)
 
 
 class DropoutMasks:
     """Inverted-dropout masks for networks ``indices``, one generator per network.
 
-    Each call draws, for every network in order, a ``[batch, width]`` keep-mask
-    ``U(0,1) >= p`` in float64 on the CPU from that network's own generator (stream
-    ``"dropout"``), so stacked and per-network runs see identical masks.
+    Each call draws, for every network in order, a keep-mask ``U(0,1) >= p`` of one
+    network's post-activation shape (``[batch, *example_shape]``) in float64 on the CPU
+    from that network's own generator (stream ``"dropout"``), so stacked and per-network
+    runs see identical masks.
     """
 
     def __init__(self, spec: Spec, base_seed: int, indices: Sequence[int], p: float) -> None:
         from gradbench.models import generator_for
 
         self.p = p
+        self.ndim = 1 + len(family_of(spec).example_shape(spec))  # one network: batch first
         self.generators = [generator_for(spec, base_seed, i, "dropout") for i in indices]
 
     def __call__(self, z: Tensor) -> Tensor:
-        """A keep-mask scaled by ``1/(1-p)``, shaped like ``z`` (``[S, B, n]`` or ``[B, n]``)."""
-        shape = tuple(z.shape[-2:])
+        """A keep-mask scaled by ``1/(1-p)``, shaped like ``z`` (stacked or one network)."""
+        shape = tuple(z.shape[-self.ndim :])
         masks = [
             (torch.rand(shape, generator=g, dtype=torch.float64) >= self.p).to(torch.float64)
             for g in self.generators
         ]
-        mask = torch.stack(masks) if z.dim() == 3 else masks[0]
+        mask = torch.stack(masks) if z.dim() > self.ndim else masks[0]
         return (mask / (1.0 - self.p)).to(device=z.device, dtype=z.dtype)
 
 
 @contextmanager
-def _with_dropout(spec: Spec, masks: DropoutMasks | None) -> Iterator[Spec]:
-    """``spec`` whose activation is followed by dropout (a temporary registration)."""
+def _with_dropout(spec: Any, masks: DropoutMasks | None) -> Iterator[Any]:
+    """``spec`` whose activation is followed by dropout (a temporary registration).
+
+    Masks are only made for a family that ``supports_dropout`` (checked by ``_train_iv``),
+    whose spec has an ``activation``.
+    """
     if masks is None:
         yield spec
         return
-    if isinstance(spec, RNNSpec):
-        raise InvalidArgument("TrainSpec.dropout > 0 is supported for MLP and residual specs only")
     act = registry.lookup("activation", spec.activation).fn
     name = f"{spec.activation}+dropout(p={masks.p!r})"
 
@@ -339,10 +312,10 @@ def _train_iv(spec: Spec, train: TrainSpec, seeds: int, device: str, dtype: str,
         raise InvalidArgument(
             "dtype='bfloat16' is invalid for training probes; valid choices: float32, float64"
         )
-    if train.dropout > 0 and isinstance(spec, RNNSpec):
+    if train.dropout > 0 and not family_of(spec).supports_dropout:
         raise InvalidArgument(
-            f"TrainSpec.dropout={train.dropout!r} is invalid for RNNSpec: dropout is applied to "
-            "post-activations of MLP and residual specs only"
+            f"TrainSpec.dropout={train.dropout!r} is invalid for {type(spec).__name__}: dropout "
+            "is applied to post-activations, of feed-forward specs only"
         )
     from gradbench.tasks import resolve_task
 
@@ -599,7 +572,7 @@ def _train_one(
     model: nn.Module, spec: Spec, train: TrainSpec, batch: TaskBatch, groups: list[list[str]],
     log: _Log, index: int,
 ) -> None:
-    named = MODULE_PARAMS[spec.family](spec, model)
+    named = family_of(spec).module_params(spec, model)
     trainable = list(named.values())
     opt = build_optimizer(train.optimizer, trainable, lr=train.lr, weight_decay=train.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(train.schedule, train.steps))

@@ -18,11 +18,14 @@ from scipy import stats
 from torch import nn
 
 from gradbench import registry
+from gradbench.errors import InvalidArgument
 from gradbench.models import Draw, draw_network
+from gradbench.remedies.initializers import fans
 from gradbench.specs import MLPSpec
 
 SEED = 1234
 SHAPES = [(200, 300), (300, 200), (64, 1000)]  # (fan_out, fan_in), 60,000+ entries each
+CONV_SHAPES = [(150, 150, 3), (120, 120, 5)]  # Conv1d kernels (out, in, k), in = out
 KS_PVALUE = 1e-4
 VARIANCE_RTOL = 0.03  # > 5 standard errors of a sample variance over 60,000 entries
 
@@ -39,36 +42,36 @@ WITH_PARAMS = [
 ALL = INITIALIZERS + WITH_PARAMS
 
 
-def draw(name: str, shape: tuple[int, int], seed: int = SEED) -> tuple[np.ndarray, float, str]:
+def draw(name: str, shape: tuple[int, ...], seed: int = SEED) -> tuple[np.ndarray, float, str]:
     """One weight from initializer ``name``; its declared entry variance and distribution."""
     remedy = registry.lookup("initializer", name)
     w = torch.empty(shape, dtype=torch.float64)
     remedy.fn(w, generator=torch.Generator().manual_seed(seed))
-    fan_out, fan_in = shape
+    fan_in, fan_out = fans(shape)
     variance = float(remedy.meta["variance"](fan_in, fan_out, **remedy.params))
     return w.numpy(), variance, str(remedy.meta.get("distribution"))
 
 
-@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("shape", SHAPES + CONV_SHAPES, ids=lambda s: "x".join(map(str, s)))
 @pytest.mark.parametrize("name", ALL)
-def test_empirical_variance_matches_declared(name: str, shape: tuple[int, int]) -> None:
+def test_empirical_variance_matches_declared(name: str, shape: tuple[int, ...]) -> None:
     w, variance, family = draw(name, shape)
     assert w.shape == shape
     assert np.isfinite(w).all()
     second_moment = float(np.mean(w**2))
     if family in ("orthogonal", "identity"):
-        # sum of squares is gain^2 * min(shape) exactly: mean square = gain^2 / max(shape)
+        # sum of squares is gain^2 * min(rows, cols) of the (out, in * k) matrix exactly
         assert second_moment == pytest.approx(variance, rel=1e-12)
     else:
         assert abs(float(np.mean(w))) < 5 * math.sqrt(variance / w.size)
         assert float(np.var(w)) == pytest.approx(variance, rel=VARIANCE_RTOL)
 
 
-@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("shape", SHAPES + CONV_SHAPES, ids=lambda s: "x".join(map(str, s)))
 @pytest.mark.parametrize("name", ALL)
-def test_distribution_family(name: str, shape: tuple[int, int]) -> None:
+def test_distribution_family(name: str, shape: tuple[int, ...]) -> None:
     w, variance, family = draw(name, shape)
-    gain = math.sqrt(variance * max(shape))  # for the deterministic/orthogonal families
+    gain = math.sqrt(variance * max(fans(shape)))  # for the deterministic/orthogonal families
     if family == "normal":
         assert stats.kstest(w.ravel(), "norm", args=(0.0, math.sqrt(variance))).pvalue > KS_PVALUE
     elif family == "uniform":
@@ -76,11 +79,16 @@ def test_distribution_family(name: str, shape: tuple[int, int]) -> None:
         assert np.abs(w).max() <= a
         assert stats.kstest(w.ravel(), "uniform", args=(-a, 2 * a)).pvalue > KS_PVALUE
     elif family == "orthogonal":
-        rows, cols = shape
-        gram = w @ w.T if rows <= cols else w.T @ w
-        np.testing.assert_allclose(gram, gain**2 * np.eye(min(shape)), rtol=0, atol=1e-10)
+        m = w.reshape(shape[0], -1)  # a kernel as its (out, in * k) matrix
+        gram = m @ m.T if m.shape[0] <= m.shape[1] else m.T @ m
+        np.testing.assert_allclose(gram, gain**2 * np.eye(min(m.shape)), rtol=0, atol=1e-10)
     elif family == "identity":
-        assert np.array_equal(w, gain * np.eye(*shape))
+        want = np.zeros(shape)
+        centre = tuple(k // 2 for k in shape[2:])
+        for i in range(min(shape[:2])):  # a kernel: the Dirac (identity) convolution
+            tap = (i, i, *centre)
+            want[tap] = gain
+        assert np.array_equal(w, want)
     else:
         pytest.fail(
             f"initializer {name!r} declares distribution={family!r}; this test knows "
@@ -106,6 +114,14 @@ def test_same_generator_seed_gives_the_same_weight(name: str) -> None:
     a, _, _ = draw(name, (30, 40))
     b, _, _ = draw(name, (30, 40))
     assert np.array_equal(a, b)
+
+
+def test_fans_follow_torch_for_dense_and_conv_weights() -> None:
+    for shape in [(7, 5), (8, 4, 3), (6, 2, 3, 5)]:
+        w = torch.empty(shape)
+        assert fans(shape) == nn.init._calculate_fan_in_and_fan_out(w)
+    with pytest.raises(InvalidArgument, match="no fan-in"):
+        fans((5,))
 
 
 def test_torch_default_has_the_variance_of_nn_linear() -> None:

@@ -307,3 +307,15 @@ def test_user_activation_works_end_to_end_without_a_derivative() -> None:
     assert not math.isclose(float(m.act_grad_norms[0, -1]), 1.0, rel_tol=1e-6)
     with pytest.raises(InvalidArgument, match="'softsign' is unknown"):
         gb.MLPSpec(depth=4, width=8, activation="softsign")
+
+
+def test_generation_increases_with_every_registration_change() -> None:
+    """theory.predict's cache keys on it, so a re-registered name is never served stale."""
+    start = registry.generation()
+    with registry.temporary("activation", "gen_probe", lambda x: x):
+        inside = registry.generation()
+    after = registry.generation()
+    assert start < inside < after
+    with registry.temporary("activation", "relu", lambda x: x):  # replacing an existing name
+        pass
+    assert registry.generation() > after

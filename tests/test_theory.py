@@ -1,6 +1,6 @@
-"""Tests of gradbench.theory against closed forms and the numbers of docs/theory.md.
+"""Tests of gradbench.theory against closed forms and the numbers of shared/THEORY.md.
 
-Each table test names the docs/theory.md section it reproduces. Tolerances follow the number
+Each table test names the THEORY.md section it reproduces. Tolerances follow the number
 of digits the table gives (a value given to 10 digits is checked at rel 1e-9).
 """
 
@@ -12,11 +12,13 @@ import sys
 from types import SimpleNamespace
 
 import numpy as np
+import oracles
 import pytest
 from scipy import optimize, special
 
 from gradbench import theory
 from gradbench.errors import InvalidArgument
+from gradbench.theory import _activation
 
 # ---------------------------------------------------------------------------------------
 # Import hygiene
@@ -28,8 +30,30 @@ def test_import_does_not_import_torch() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
+PUBLIC = {  # theory.__all__ of the single-module theory.py (4b1eec6): the facade keeps it
+    "BN_MIN_BATCH", "MIN_WIDTH", "Q_HUGE", "Q_TINY", "Z_MAX", "Activation",
+    "ActivationFunctions", "CriticalPoint", "JacobianSpectrum", "LogNormLaw", "MeanField",
+    "RNNMeanField", "ReluLayerLaw", "ResidualMeanField", "batchnorm_log_growth",
+    "batchnorm_rate", "c_map", "c_star", "chi1", "chi_c", "critical_point", "critical_sigma_w2",
+    "depth_scales", "gauss_expect", "gauss_expect2", "jacobian_normalized_variance",
+    "jacobian_spectrum", "layernorm_log_growth", "layernorm_rate", "length_map_slope",
+    "linear_rnn_log_growth", "mean_field", "phase", "predict", "q_map", "q_star",
+    "q_trajectory", "relu_finite_width", "relu_log_norm_law", "residual_log_growth",
+    "residual_mean_field", "rnn_fixed_point", "rnn_mean_field",
+}
+
+
+def test_facade_keeps_the_public_names() -> None:
+    """The package facade re-exports exactly the old module's names, each defined."""
+    assert set(theory.__all__) == PUBLIC
+    for name in PUBLIC:
+        assert getattr(theory, name) is not None, name
+    assert callable(theory.mean_field)  # not shadowed by a submodule of that name
+    assert callable(theory.predict)
+
+
 # ---------------------------------------------------------------------------------------
-# Quadrature vs closed forms (docs/theory.md §1.2)
+# Quadrature vs closed forms (THEORY.md 1.2)
 # ---------------------------------------------------------------------------------------
 
 QS = [1e-6, 1e-3, 0.1, 0.5, 1.0, 3.7, 50.0, 1e4]
@@ -48,14 +72,14 @@ def test_gauss_expect_matches_closed_forms(q: float) -> None:
     derf2 = theory.gauss_expect(lambda x: _erf_dphi(x) ** 2, q)
     assert derf2 == pytest.approx(4 / math.pi / math.sqrt(1 + 4 * q), rel=1e-12)
     leaky = theory.gauss_expect(lambda x: np.where(x > 0, x, 0.2 * x) ** 2, q, kinks=(0.0,))
-    assert leaky == pytest.approx(theory._closed_leaky_relu_second_moment(q, 0.2), rel=1e-12)
+    assert leaky == pytest.approx(oracles.leaky_relu_second_moment(q, 0.2), rel=1e-12)
     assert theory.gauss_expect(lambda x: x**2, q) == pytest.approx(q, rel=1e-12)
     assert theory.gauss_expect(lambda x: np.ones_like(x), q) == pytest.approx(1.0, rel=1e-13)
 
 
 @pytest.mark.parametrize("q", [1e-4, 0.3, 1.0, 20.0])
 def test_registered_activations_match_closed_forms(q: float) -> None:
-    """The autograd-derived moments (through numpy_activation) agree with closed forms."""
+    """The moments of the registered activations (their NumPy references) match closed forms."""
     assert theory.q_map("relu", q, 2.0, 0.0) == pytest.approx(q, rel=1e-12)
     assert theory.chi1("relu", 1.3, 0.0, q=q) == pytest.approx(0.65, rel=1e-12)
     erf_q = 1.7 * 2 / math.pi * math.asin(2 * q / (1 + 2 * q)) + 0.05
@@ -63,7 +87,7 @@ def test_registered_activations_match_closed_forms(q: float) -> None:
     erf_chi = 1.7 * 4 / math.pi / math.sqrt(1 + 4 * q)
     assert theory.chi1("erf", 1.7, 0.05, q=q) == pytest.approx(erf_chi, rel=1e-12)
     lr = theory.q_map("leaky_relu(negative_slope=0.2)", q, 1.0, 0.0)
-    assert lr == pytest.approx(theory._closed_leaky_relu_second_moment(q, 0.2), rel=1e-12)
+    assert lr == pytest.approx(oracles.leaky_relu_second_moment(q, 0.2), rel=1e-12)
     assert theory.chi1("leaky_relu(negative_slope=0.2)", 2.0, 0.0, q=q) == pytest.approx(
         1.04, rel=1e-12
     )
@@ -73,43 +97,43 @@ def test_registered_activations_match_closed_forms(q: float) -> None:
 @pytest.mark.parametrize(("q1", "q2"), [(1.0, 1.0), (0.3, 2.0), (1e-3, 1e-3), (50.0, 3.0)])
 @pytest.mark.parametrize("c", [-0.9, 0.0, 0.3, 0.5, 0.9, 0.99, 0.999999, 1.0])
 def test_gauss_expect2_matches_kernels(q1: float, q2: float, c: float) -> None:
-    """Arc-cosine (Cho & Saul 2009) and arcsine (Williams 1997) kernels, docs/theory.md §1.2."""
+    """Arc-cosine (Cho & Saul 2009) and arcsine (Williams 1997) kernels, THEORY.md 1.2."""
     relu = lambda x: np.maximum(x, 0.0)  # noqa: E731
     step = lambda x: (x > 0).astype(np.float64)  # noqa: E731
     got = theory.gauss_expect2(relu, relu, q1, q2, c, kinks=(0.0,))
-    assert got == pytest.approx(theory._closed_relu_kernel(q1, q2, c), rel=1e-11, abs=1e-14)
+    assert got == pytest.approx(oracles.relu_kernel(q1, q2, c), rel=1e-11, abs=1e-14)
     got = theory.gauss_expect2(step, step, q1, q2, c, kinks=(0.0,))
-    assert got == pytest.approx(theory._closed_relu_dkernel(c), abs=1e-11)
+    assert got == pytest.approx(oracles.relu_dkernel(c), abs=1e-11)
     got = theory.gauss_expect2(special.erf, special.erf, q1, q2, c)
-    assert got == pytest.approx(theory._closed_erf_kernel(q1, q2, c), abs=1e-12)
+    assert got == pytest.approx(oracles.erf_kernel(q1, q2, c), abs=1e-12)
     got = theory.gauss_expect2(_erf_dphi, _erf_dphi, q1, q2, c)
-    assert got == pytest.approx(theory._closed_erf_dkernel(q1, q2, c), rel=1e-11)
+    assert got == pytest.approx(oracles.erf_dkernel(q1, q2, c), rel=1e-11)
 
 
 def test_relu_c_map_at_he_init() -> None:
-    """docs/theory.md §1.2: f(0) = 1/pi, f(0.5) = 0.6089977810, and the closed-form c-map."""
+    """THEORY.md 1.2: f(0) = 1/pi, f(0.5) = 0.6089977810, and the closed-form c-map."""
     assert theory.c_map("relu", 0.0, 2.0, 0.0) == pytest.approx(1 / math.pi, rel=1e-10)
     assert theory.c_map("relu", 0.5, 2.0, 0.0) == pytest.approx(0.6089977810, rel=1e-9)
     for c in (0.1, 0.7, 0.95, 0.9999):
-        want = theory._closed_relu_cmap_he(c)
+        want = oracles.relu_cmap_he(c)
         assert theory.c_map("relu", c, 2.0, 0.0) == pytest.approx(want, rel=1e-11)
 
 
 def test_relu_c_map_polynomial_approach_l10() -> None:
-    """docs/theory.md §1.2: l^2 (1 - c^l) under the ReLU He c-map; quadrature vs closed form."""
+    """THEORY.md 1.2: l^2 (1 - c^l) under the ReLU He c-map; quadrature vs closed form."""
     c_quad = c_closed = 0.0
     for _ in range(10):
         c_quad = theory.c_map("relu", c_quad, 2.0, 0.0)
-        c_closed = theory._closed_relu_cmap_he(c_closed)
+        c_closed = oracles.relu_cmap_he(c_closed)
     assert 100 * (1 - c_quad) == pytest.approx(100 * (1 - c_closed), rel=1e-9)
     c = 0.0
     for _ in range(10_000):
-        c = theory._closed_relu_cmap_he(c)
+        c = oracles.relu_cmap_he(c)
     assert 1e8 * (1 - c) == pytest.approx(44.25, abs=0.01)  # -> 9 pi^2 / 2 = 44.41
 
 
 def test_erf_closed_form_critical_line() -> None:
-    """docs/theory.md §1.4: erf sigma_w2 = (pi/4) sqrt(1 + 4 q*) on the chi1 = 1 line."""
+    """THEORY.md 1.4: erf sigma_w2 = (pi/4) sqrt(1 + 4 q*) on the chi1 = 1 line."""
     for sb2 in (0.05, 0.3):
         sw2 = theory.critical_sigma_w2("erf", sb2)
         qs = theory.q_star("erf", sw2, sb2)
@@ -117,16 +141,16 @@ def test_erf_closed_form_critical_line() -> None:
 
 
 def test_selu_closed_form_chi1() -> None:
-    """docs/theory.md §1.5: chi1 = lambda^2 (1/2 + alpha^2 e^2 Phi(-2)) = 1.071574992456."""
-    assert theory._closed_selu_chi1() == pytest.approx(1.071574992456, rel=1e-12)
-    assert theory.chi1("selu", 1.0, 0.0) == pytest.approx(theory._closed_selu_chi1(), rel=1e-11)
+    """THEORY.md 1.5: chi1 = lambda^2 (1/2 + alpha^2 e^2 Phi(-2)) = 1.071574992456."""
+    assert oracles.selu_chi1() == pytest.approx(1.071574992456, rel=1e-12)
+    assert theory.chi1("selu", 1.0, 0.0) == pytest.approx(oracles.selu_chi1(), rel=1e-11)
 
 
 # ---------------------------------------------------------------------------------------
-# Mean-field tables (docs/theory.md §1.3-§1.5)
+# Mean-field tables (THEORY.md 1.3-1.5)
 # ---------------------------------------------------------------------------------------
 
-# docs/theory.md §1.3, tanh, sigma_b2 = 0: sigma_w2, q*, chi1, slope dq/dq, xi_q, chi_c*, xi_c
+# THEORY.md 1.3, tanh, sigma_b2 = 0: sigma_w2, q*, chi1, slope dq/dq, xi_q, chi_c*, xi_c
 TANH_SB0 = [
     (1.5, 0.2868942294, 1.040567565, 0.6954911539, 2.75378, 0.98108374, 52.363),
     (2.0, 0.6179647698, 1.105528820, 0.5525160009, 1.68556, 0.95501069, 21.724),
@@ -162,7 +186,7 @@ def test_tanh_table_sigma_b0_ordered_rows_theory_1_3() -> None:
     assert mf.chi1 == pytest.approx(1.0, rel=1e-12)
 
 
-# docs/theory.md §1.3, tanh, sigma_b2 = 0.05: sigma_w2, q*, chi1, xi_q, c*, chi_c*, xi_c
+# THEORY.md 1.3, tanh, sigma_b2 = 0.05: sigma_w2, q*, chi1, xi_q, c*, chi_c*, xi_c
 TANH_SB005 = [
     (0.5, 0.08757986519, 0.4319873818, 1.0089, 1.0, 0.4319873818, 1.1914),
     (1.0, 0.1935925202, 0.7590316472, 1.7476, 1.0, 0.7590316472, 3.627),
@@ -196,7 +220,7 @@ def test_tanh_marginal_polynomial_decay_theory_1_3() -> None:
     assert qs[-1] * 2 * 99 == pytest.approx(1.0, rel=0.05)  # q^l ~ 1/(2l)
 
 
-# docs/theory.md §1.4 critical lines: sigma_b2 -> (tanh sigma_w2, tanh q*, erf sigma_w2, erf q*)
+# THEORY.md 1.4 critical lines: sigma_b2 -> (tanh sigma_w2, tanh q*, erf sigma_w2, erf q*)
 CRITICAL = [
     (0.05, 1.760954639607, 0.570047881641, 1.375839007347, 0.517176837981),
     (0.1, 1.986072641136, 0.805799181913, 1.552117855334, 0.726359229385),
@@ -232,7 +256,7 @@ def test_sigmoid_tanh_identity_theory_1_4() -> None:
         assert theory.chi1("sigmoid", sw2, sb2) == pytest.approx(want, rel=1e-10)
 
 
-# docs/theory.md §1.4, tanh critical points parametrised by q*: q*, sigma_w2, sigma_b2
+# THEORY.md 1.4, tanh critical points parametrised by q*: q*, sigma_w2, sigma_b2
 TANH_BY_Q = [
     (1 / 64, 1.0305575108, 4.6513e-6),
     (1 / 16, 1.1153806244, 2.368768e-4),
@@ -251,7 +275,7 @@ def test_tanh_critical_points_by_q_theory_1_4(row: tuple[float, float, float]) -
     assert point.stable
 
 
-# docs/theory.md §1.5: activation, sigma_w2, sigma_b2, q*, chi1
+# THEORY.md 1.5: activation, sigma_w2, sigma_b2, q*, chi1
 INIT_TABLE = [
     ("tanh", 1 / 3, 0.0, 0.0, 1 / 3),
     ("tanh", 1 / 3, 1 / 192, 0.007753665311, 0.3282998254),
@@ -312,7 +336,7 @@ def test_gelu_silu_second_moment_ratio_theory_1_5(act: str, ratios: tuple[float,
         assert theory.q_map(act, q, 1.0, 0.0) / q == pytest.approx(r, abs=1e-6)
 
 
-# docs/theory.md §1.5 He-init trajectories from q0 = 1: q^l at l = 1, 2, 5, 10, 20, 30 and
+# THEORY.md 1.5 He-init trajectories from q0 = 1: q^l at l = 1, 2, 5, 10, 20, 30 and
 # chi^(l) at l = 0, 1, 2, 5, 10, 20, 29; product over 30 layers; the 29-step MC ratio.
 TRAJ = {
     "gelu": (
@@ -380,8 +404,8 @@ def test_gelu_silu_stability_edge_theory_1_5(
     act: str, q_edge: float, sb2: float, sw2: float
 ) -> None:
     """The critical curve is stable (dq/dq < 1, i.e. E[phi phi''] < 0) for q* above the edge."""
-    act_ = theory._resolve(act)
-    root = optimize.brentq(lambda q: theory._moments(act_, q).phi_d2phi, 1.0, 30.0, xtol=1e-13)
+    act_ = _activation._resolve(act)
+    root = optimize.brentq(lambda q: _activation._moments(act_, q).phi_d2phi, 1.0, 30.0, xtol=1e-13)
     assert root == pytest.approx(q_edge, rel=1e-8)
     point = theory.critical_point(act, root)
     assert point.sigma_b2 == pytest.approx(sb2, rel=1e-7)
@@ -471,7 +495,7 @@ def test_bad_inputs(fn: object, kwargs: dict[str, object], match: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------
-# Monte Carlo check of the chi1 oracle (docs/theory.md §1.6), small: width 512, 4 seeds
+# Monte Carlo check of the chi1 oracle (THEORY.md 1.6), small: width 512, 4 seeds
 # ---------------------------------------------------------------------------------------
 
 
@@ -508,7 +532,7 @@ def test_chi1_monte_carlo(act: str, sw2: float, sb2: float) -> None:
 
 
 # ---------------------------------------------------------------------------------------
-# Finite-width ReLU law (docs/theory.md §2.2)
+# Finite-width ReLU law (THEORY.md 2.2)
 # ---------------------------------------------------------------------------------------
 
 # n, E X^2, E ln X, Var ln X (per layer, K = 0 excluded)
@@ -561,7 +585,7 @@ def test_relu_finite_width_digamma_mixture_by_hand() -> None:
 
 
 # ---------------------------------------------------------------------------------------
-# Jacobian spectrum (docs/theory.md §3.2)
+# Jacobian spectrum (THEORY.md 3.2)
 # ---------------------------------------------------------------------------------------
 
 
@@ -605,7 +629,7 @@ def test_jacobian_tanh_critical_theory_3_2(row: tuple[float | None, float, float
 
 
 # ---------------------------------------------------------------------------------------
-# Residual networks (docs/theory.md §4)
+# Residual networks (THEORY.md 4)
 # ---------------------------------------------------------------------------------------
 
 
@@ -617,7 +641,7 @@ def test_jacobian_tanh_critical_theory_3_2(row: tuple[float | None, float, float
         ([10**-0.5] * 10, 2.593742),
         ([50**-0.5] * 50, 2.691588),
         ([1 / k for k in range(1, 11)], 3.342847),
-        ([1 / k for k in range(1, 51)], 3.604007),  # docs/theory.md §4.1; exact 3.6040073
+        ([1 / k for k in range(1, 51)], 3.604007),  # THEORY.md prints 3.604010; exact 3.6040073
     ],
     ids=["a1-L10", "a1-L50", "sqrtL-L10", "sqrtL-L50", "1/l-L10", "1/l-L50"],
 )
@@ -679,7 +703,7 @@ def test_residual_zero_branches_are_exact() -> None:
 
 
 # ---------------------------------------------------------------------------------------
-# RNNs (docs/theory.md §5) and normalization (docs/theory.md §6)
+# RNNs (THEORY.md 5) and normalization (THEORY.md 6)
 # ---------------------------------------------------------------------------------------
 
 # sigma_w2, sigma_u2 q_x, sigma_b2, q*, chi per step
@@ -730,9 +754,9 @@ def test_normalization_rates_theory_6(act: str, bn: float | None, ln: float) -> 
 
 def test_batchnorm_closed_forms_theory_6() -> None:
     assert theory.batchnorm_rate("relu") == pytest.approx(math.pi / (math.pi - 1), rel=1e-12)
-    tanh = theory._resolve("tanh")
-    assert theory._moments(tanh, 1.0).dphi2 == pytest.approx(0.4644029024, rel=1e-9)
-    assert theory._moments(tanh, 1.0).phi2 == pytest.approx(0.3942944904, rel=1e-9)
+    tanh = _activation._resolve("tanh")
+    assert _activation._moments(tanh, 1.0).dphi2 == pytest.approx(0.4644029024, rel=1e-9)
+    assert _activation._moments(tanh, 1.0).phi2 == pytest.approx(0.3942944904, rel=1e-9)
     for b, want in ((4, 2.0), (5, 1.5), (8, 1.2), (16, 1.076923), (32, 1.034483)):
         assert theory.batchnorm_rate("linear", batch=b) == pytest.approx(want, rel=1e-6)
     assert math.isnan(theory.batchnorm_rate("relu", batch=64))  # MC only
@@ -805,7 +829,7 @@ def test_predict_normalized_mlp(norm: str, act: str, rate: float) -> None:
     assert p.valid
     assert p.log_growth[1:] == pytest.approx([0.5 * math.log(rate)] * 4, rel=1e-9)
     # first step: the normalization divides by the variance of h^1 = W x^0 (x^0 unnormalized)
-    phi = theory._moments(theory._resolve(act), 1.0)
+    phi = _activation._moments(_activation._resolve(act), 1.0)
     first = phi.dphi2 / 2.0 if norm == "batchnorm" else 2.0 * phi.dphi2 / (2.0 * 2.0)
     assert p.log_growth[0] == pytest.approx(0.5 * math.log(first), rel=1e-9)
     assert p.quantities["rate"] == pytest.approx(rate, rel=1e-9)
@@ -884,6 +908,33 @@ def test_predict_outside_every_domain() -> None:
         assert "mynorm" in p.reason
 
 
+def test_normalization_theory_comes_from_its_statistics_declaration() -> None:
+    """A user normalization declaring statistics='feature' is predicted like LayerNorm."""
+    from gradbench.registry import lookup, temporary
+    from gradbench.specs import MLPSpec, ResidualSpec
+
+    layernorm = lookup("normalization", "layernorm").fn
+    for cls in (MLPSpec, ResidualSpec):
+        spec = cls(depth=5, width=64, activation="tanh", norm="layernorm")
+        want = theory.predict(spec)
+        with temporary("normalization", "my_ln", layernorm, statistics="feature"):
+            got = theory.predict(spec.replace(norm="my_ln"))
+        assert got.valid
+        assert got.log_growth == pytest.approx(want.log_growth, rel=1e-15)
+    with pytest.raises(InvalidArgument, match=r"declares no statistics.*batchnorm"):
+        theory.residual_mean_field("relu", 2.0, 0.0, 1.0, [1.0], norm="none")
+
+
+def test_rnn_prediction_reads_the_cell_kind() -> None:
+    """A vanilla cell's activation comes from specs.CELL_KINDS; gated cells declare none."""
+    from gradbench.specs import CELL_KINDS, RNNSpec
+
+    assert {c for c, k in CELL_KINDS.items() if k.activation is None} == {"lstm", "gru"}
+    spec = RNNSpec(cell="rnn_relu", hidden=64, steps=5, init="normal", sigma_w2=1.5)
+    mf = theory.rnn_mean_field("relu", 1.5, 0.0, 5)
+    assert theory.predict(spec).log_growth == pytest.approx(mf.log_growth, rel=1e-15)
+
+
 def test_predict_is_json_safe_and_cached() -> None:
     import json
 
@@ -928,7 +979,7 @@ def test_predict_never_raises_on_a_grid_of_specs() -> None:
 
 
 def test_registered_user_activation_gets_theory_and_fresh_cache() -> None:
-    """docs/design.md: a registered activation gets theory through quadrature + autograd."""
+    """DESIGN.md: a registered activation gets theory through quadrature + autograd."""
     torch = pytest.importorskip("torch")
     from gradbench.registry import temporary
     from gradbench.specs import MLPSpec

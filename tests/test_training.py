@@ -258,3 +258,15 @@ def test_bad_trainspec_raises_naming_field_value_and_choices(kwargs: dict, match
 def test_bad_train_probe_arguments(spec: object, train: object, kwargs: dict, match: str) -> None:
     with pytest.raises(InvalidArgument, match=match):
         train_probe(spec, train, **kwargs)  # type: ignore[arg-type]
+
+
+def test_task_loss_flattens_multi_axis_examples() -> None:
+    """A family whose examples are [C, T] (a 1-D CNN) is compared with [batch, C*T] targets."""
+    gen = torch.Generator().manual_seed(0)
+    y = torch.randn(3, 4, 2, 5, generator=gen, dtype=torch.float64)  # [nets, batch, C, T]
+    target = torch.randn(3, 4, 10, generator=gen, dtype=torch.float64)
+    loss = task_loss(y, target, None)
+    assert loss.shape == (3,)
+    want = 0.5 * (y.reshape(3, 4, 10) - target).pow(2).mean(dim=(1, 2))
+    torch.testing.assert_close(loss, want, rtol=0, atol=0)
+    assert task_loss(y[0], target[0], None) == pytest.approx(float(want[0]), rel=1e-15)

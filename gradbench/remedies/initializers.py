@@ -1,7 +1,9 @@
 """Built-in weight initializers, each registered once with the weight variance it declares.
 
-An initializer fills a 2-D weight ``w`` of shape ``(fan_out, fan_in)`` in place from
-an explicit ``torch.Generator`` (never the global RNG). It declares
+An initializer fills a weight ``w`` in place from an explicit ``torch.Generator`` (never
+the global RNG): a dense ``(out, in)`` matrix or a convolution kernel ``(out, in, *kernel)``,
+whose fans are read by one helper, :func:`fans` (``fan_in = in * prod(kernel)``, as
+``torch.nn.init``). It declares
 ``variance(fan_in, fan_out, **params)``, the variance of one entry, so theory can
 use ``sigma_w2 = variance * fan_in`` (docs/theory.md §1 table) and tests can
 check the empirical variance (KS tests, as PyTorch's ``test/nn/test_init.py``).
@@ -12,13 +14,40 @@ check the empirical variance (KS tests, as PyTorch's ``test/nn/test_init.py``).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import torch
-from torch import Tensor
-
+from gradbench._lazy import lazy_import
+from gradbench.errors import InvalidArgument
 from gradbench.registry import register
 
+if TYPE_CHECKING:
+    import torch
+    from torch import Tensor
+else:  # registrations load without torch; it is imported when an initializer is first called
+    torch = lazy_import("torch")
+
 SQRT2 = math.sqrt(2.0)
+
+
+def fans(shape: Sequence[int]) -> tuple[int, int]:
+    """``(fan_in, fan_out)`` of a weight of shape ``(out, in, *kernel)``.
+
+    ``fan_in = in * prod(kernel)`` and ``fan_out = out * prod(kernel)``, the convention of
+    ``torch.nn.init._calculate_fan_in_and_fan_out`` (THEORY.md 8): a dense ``(out, in)``
+    weight has ``(in, out)``, a ``Conv1d`` kernel ``(out, in, k)`` has ``(in k, out k)``.
+
+    Raises:
+        InvalidArgument: fewer than two dimensions.
+
+    Examples:
+        >>> fans((64, 32)), fans((8, 4, 3))
+        ((32, 64), (12, 24))
+    """
+    if len(shape) < 2:
+        raise InvalidArgument(f"a weight of shape {tuple(shape)} has no fan-in and fan-out")
+    receptive = math.prod(shape[2:])
+    return int(shape[1]) * receptive, int(shape[0]) * receptive
 
 
 def _fan_in_var(gain: float = 1.0) -> object:
@@ -34,23 +63,23 @@ def _xavier_var(fan_in: int, fan_out: int, gain: float = 1.0) -> float:
 
 
 def standard_normal(
-    shape: tuple[int, ...], generator: torch.Generator, dtype: torch.dtype = torch.float64
+    shape: tuple[int, ...], generator: torch.Generator, dtype: torch.dtype | None = None
 ) -> Tensor:
     """I.i.d. ``N(0, 1)`` entries, generated in float32 and returned as ``dtype``.
 
     The CPU generator's float32 normals are about 6x faster than its float64 ones,
     which dominated the probe's cost, and they are exact in float64: a network is the
     same numbers in every dtype, up to the rounding of that dtype. Use it in your own
-    initializer to get the same property.
+    initializer to get the same property. ``dtype=None`` means float64.
     """
-    return torch.randn(shape, generator=generator, dtype=torch.float32).to(dtype)
+    return torch.randn(shape, generator=generator, dtype=torch.float32).to(dtype or torch.float64)
 
 
 def standard_uniform(
-    shape: tuple[int, ...], generator: torch.Generator, dtype: torch.dtype = torch.float64
+    shape: tuple[int, ...], generator: torch.Generator, dtype: torch.dtype | None = None
 ) -> Tensor:
     """I.i.d. ``U(0, 1)`` entries, generated in float32 (see :func:`standard_normal`)."""
-    return torch.rand(shape, generator=generator, dtype=torch.float32).to(dtype)
+    return torch.rand(shape, generator=generator, dtype=torch.float32).to(dtype or torch.float64)
 
 
 def _normal(w: Tensor, variance: float, generator: torch.Generator) -> None:
@@ -82,7 +111,7 @@ def _uniform(w: Tensor, variance: float, generator: torch.Generator) -> None:
 )
 def he_normal(w: Tensor, *, generator: torch.Generator, gain: float = SQRT2) -> None:
     """W_ij ~ N(0, gain^2 / fan_in); gain sqrt(2) preserves E||x||^2 through ReLU."""
-    _normal(w, gain**2 / w.shape[1], generator)
+    _normal(w, gain**2 / fans(w.shape)[0], generator)
 
 
 @register(
@@ -103,7 +132,7 @@ def he_normal(w: Tensor, *, generator: torch.Generator, gain: float = SQRT2) -> 
 )
 def he_uniform(w: Tensor, *, generator: torch.Generator, gain: float = SQRT2) -> None:
     """W_ij ~ U(-a, a) with variance gain^2 / fan_in."""
-    _uniform(w, gain**2 / w.shape[1], generator)
+    _uniform(w, gain**2 / fans(w.shape)[0], generator)
 
 
 @register(
@@ -116,7 +145,7 @@ def he_uniform(w: Tensor, *, generator: torch.Generator, gain: float = SQRT2) ->
 )
 def he_normal_fan_out(w: Tensor, *, generator: torch.Generator, gain: float = SQRT2) -> None:
     """W_ij ~ N(0, gain^2 / fan_out): preserves the backward pass instead of the forward one."""
-    _normal(w, gain**2 / w.shape[0], generator)
+    _normal(w, gain**2 / fans(w.shape)[1], generator)
 
 
 @register(
@@ -129,7 +158,7 @@ def he_normal_fan_out(w: Tensor, *, generator: torch.Generator, gain: float = SQ
 )
 def he_uniform_fan_out(w: Tensor, *, generator: torch.Generator, gain: float = SQRT2) -> None:
     """W_ij ~ U(-a, a) with variance gain^2 / fan_out."""
-    _uniform(w, gain**2 / w.shape[0], generator)
+    _uniform(w, gain**2 / fans(w.shape)[1], generator)
 
 
 @register(
@@ -150,7 +179,7 @@ def he_uniform_fan_out(w: Tensor, *, generator: torch.Generator, gain: float = S
 )
 def xavier_normal(w: Tensor, *, generator: torch.Generator, gain: float = 1.0) -> None:
     """W_ij ~ N(0, gain^2 * 2 / (fan_in + fan_out))."""
-    _normal(w, _xavier_var(w.shape[1], w.shape[0], gain), generator)
+    _normal(w, _xavier_var(*fans(w.shape), gain), generator)
 
 
 @register(
@@ -171,7 +200,7 @@ def xavier_normal(w: Tensor, *, generator: torch.Generator, gain: float = 1.0) -
 )
 def xavier_uniform(w: Tensor, *, generator: torch.Generator, gain: float = 1.0) -> None:
     """W_ij ~ U(-a, a) with variance gain^2 * 2 / (fan_in + fan_out)."""
-    _uniform(w, _xavier_var(w.shape[1], w.shape[0], gain), generator)
+    _uniform(w, _xavier_var(*fans(w.shape), gain), generator)
 
 
 @register(
@@ -184,7 +213,7 @@ def xavier_uniform(w: Tensor, *, generator: torch.Generator, gain: float = 1.0) 
 )
 def lecun_normal(w: Tensor, *, generator: torch.Generator, gain: float = 1.0) -> None:
     """W_ij ~ N(0, gain^2 / fan_in)."""
-    _normal(w, gain**2 / w.shape[1], generator)
+    _normal(w, gain**2 / fans(w.shape)[0], generator)
 
 
 @register(
@@ -197,7 +226,7 @@ def lecun_normal(w: Tensor, *, generator: torch.Generator, gain: float = 1.0) ->
 )
 def normal(w: Tensor, *, generator: torch.Generator, sigma_w2: float = 1.0) -> None:
     """W_ij ~ N(0, sigma_w2 / fan_in): the mean-field parametrisation."""
-    _normal(w, sigma_w2 / w.shape[1], generator)
+    _normal(w, sigma_w2 / fans(w.shape)[0], generator)
 
 
 @register(
@@ -211,7 +240,7 @@ def normal(w: Tensor, *, generator: torch.Generator, sigma_w2: float = 1.0) -> N
 )
 def torch_default(w: Tensor, *, generator: torch.Generator) -> None:
     """What ``nn.Linear`` does: kaiming_uniform(a=sqrt(5)) = U(+-1/sqrt(fan_in)), var 1/(3n)."""
-    _uniform(w, 1.0 / (3.0 * w.shape[1]), generator)
+    _uniform(w, 1.0 / (3.0 * fans(w.shape)[0]), generator)
 
 
 def _orthogonal_var(fan_in: int, fan_out: int, gain: float = 1.0) -> float:
@@ -230,14 +259,18 @@ def _orthogonal_var(fan_in: int, fan_out: int, gain: float = 1.0) -> float:
 def orthogonal(w: Tensor, *, generator: torch.Generator, gain: float = 1.0) -> None:
     """A Haar-random (semi-)orthogonal matrix times ``gain``: QR of a Gaussian, signs fixed.
 
-    Every singular value equals ``gain``, so a deep linear net is an exact isometry.
+    Every singular value equals ``gain``, so a deep linear net is an exact isometry. A
+    kernel ``(out, in, *k)`` is the ``(out, in * prod(k))`` matrix reshaped (as
+    ``torch.nn.init.orthogonal_``); its declared entry variance ``gain^2 / max(fans)`` is
+    exact for dense weights and for kernels with ``in == out``.
     """
-    rows, cols = w.shape
+    rows = int(w.shape[0])
+    cols = w.numel() // rows
     a = standard_normal((max(rows, cols), min(rows, cols)), generator)
     q, r = torch.linalg.qr(a)
     q = q * torch.sign(torch.diagonal(r)).unsqueeze(0)  # Haar measure (Mezzadri 2007)
     with torch.no_grad():
-        w.copy_((q if rows >= cols else q.T) * gain)
+        w.copy_(((q if rows >= cols else q.T) * gain).reshape(w.shape))
 
 
 @register(
@@ -249,9 +282,20 @@ def orthogonal(w: Tensor, *, generator: torch.Generator, gain: float = 1.0) -> N
     stable_for=({"activation": "linear"},),
 )
 def identity(w: Tensor, *, generator: torch.Generator, gain: float = 1.0) -> None:
-    """W = gain * I (the IRNN initialization); deterministic."""
+    """W = gain * I (the IRNN initialization); deterministic.
+
+    A kernel ``(out, in, *k)`` gets the identity convolution, ``gain`` at the centre tap
+    of ``w[i, i]`` (the Dirac kernel of ``torch.nn.init.dirac_``).
+    """
     with torch.no_grad():
-        w.copy_(torch.eye(*w.shape, dtype=w.dtype) * gain)
+        if w.dim() == 2:
+            w.copy_(torch.eye(*w.shape, dtype=w.dtype) * gain)
+            return
+        w.zero_()
+        centre = tuple(k // 2 for k in w.shape[2:])
+        for i in range(min(w.shape[0], w.shape[1])):
+            tap = (i, i, *centre)
+            w[tap] = gain
 
 
 @register(

@@ -27,15 +27,19 @@ import inspect
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import Tensor
-
+from gradbench._lazy import lazy_import
 from gradbench.errors import InvalidArgument, choices_hint
 from gradbench.registry import Remedy, lookup, parse_name, register
 
-ParamsArg = Iterable[Tensor] | Iterable[dict[str, Any]]
+if TYPE_CHECKING:
+    import torch
+    from torch import Tensor
+
+    ParamsArg = Iterable[Tensor] | Iterable[dict[str, Any]]
+else:  # registrations load without torch; it is imported when an optimizer is first built
+    torch = lazy_import("torch")
 
 #: ``torch.nn.utils.clip_grad_norm_`` divides by ``total_norm + CLIP_EPS``.
 CLIP_EPS = 1e-6

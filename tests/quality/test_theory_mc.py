@@ -45,6 +45,10 @@ CASES = [
                 recurrent_scale=0.9), 32, 0.004),
     (gb.RNNSpec(cell="linear", hidden=512, steps=20, init="normal", recurrent_scale=1.05),
      32, 0.004),
+    (gb.Conv1DSpec(depth=12, channels=256, length=16, kernel=3, activation="tanh",
+                   init="normal", sigma_w2=2.0, sigma_b2=0.05), 8, 0.004),
+    (gb.Conv1DSpec(depth=12, channels=256, length=16, kernel=5, activation="erf",
+                   init="xavier_uniform", sigma_b2=0.1), 8, 0.004),
 ]
 
 
@@ -163,3 +167,40 @@ def test_residual_tanh_gradient_ratio_theory_4_2() -> None:
                                                          [1.0] * depth).factor))
     assert predicted == pytest.approx(14.0582, rel=1e-5)
     assert float(np.mean(ratios)) == pytest.approx(predicted, rel=0.15)
+
+
+@pytest.mark.parametrize(
+    ("act", "sw2", "sb2", "kernel"),
+    [("tanh", 2.0, 0.0, 3), ("relu", 2.0, 0.0, 5), ("erf", 1.5, 0.1, 3), ("silu", 1.9, 0.5, 3)],
+)
+def test_conv1d_chi1_monte_carlo(act: str, sw2: float, sb2: float, kernel: int) -> None:
+    """Circular conv1d, kernels i.i.d. N(0, sigma_w2/(C k)), started at q*: the mean per-layer
+    log ratio ln(||dL/dh^l||^2 / ||dL/dh^{l+1}||^2) is ln chi1 of the MLP (theory/_conv.py;
+    Xiao et al. 2018); 4 standard errors over 8 seeds plus 0.005 for O(1/C). Written with
+    torch.nn.functional only, independently of gradbench's models."""
+    phi = gb.lookup("activation", act).fn
+    qs = theory.q_star(act, sw2, sb2)
+    c, length, depth, batch, p = 256, 32, 12, 4, (kernel - 1) // 2
+    gen = torch.Generator().manual_seed(20240612)
+    per_seed = []
+    for _seed in range(8):
+        h0 = torch.randn(batch, c, length, generator=gen, dtype=torch.float64) * math.sqrt(qs)
+        x, sites = phi(h0.requires_grad_(True)), []
+        for _ in range(depth):
+            w = torch.randn(c, c, kernel, generator=gen, dtype=torch.float64)
+            w = w * math.sqrt(sw2 / (c * kernel))
+            b = torch.randn(c, generator=gen, dtype=torch.float64) * math.sqrt(sb2)
+            padded = torch.nn.functional.pad(x, (p, p), mode="circular")
+            h = torch.nn.functional.conv1d(padded, w, b)
+            h.retain_grad()
+            sites.append(h)
+            x = phi(h)
+        readout = torch.randn(batch, c, length, generator=gen, dtype=torch.float64)
+        (x * readout).sum().backward()
+        sq = torch.stack([s.grad.pow(2).sum() for s in sites]).log()
+        per_seed.append(float((sq[:-1] - sq[1:]).mean()))
+    se = float(np.std(per_seed, ddof=1)) / math.sqrt(len(per_seed))
+    predicted = math.log(theory.chi1(act, sw2, sb2))
+    assert float(np.mean(per_seed)) == pytest.approx(predicted, abs=4 * se + 0.005)
+    # power: kernels scaled with the dense fan-in C instead of C k (chi1 times k) fall outside
+    assert abs(math.log(kernel)) > 4 * se + 0.005
