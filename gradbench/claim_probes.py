@@ -82,7 +82,9 @@ def activation_points(remedy: Any, *, q: float, seed: int = 0, n: int = 4096,
     h = 1e-5 * (1.0 + x.abs())
     with torch.no_grad():
         fd = (fn(x + h) - fn(x - h)) / (2 * h)
-    return {"x": x.numpy(), "dphi": dphi.detach().numpy(), "fd": fd.numpy()}
+        phi = fn(x)
+    return {"x": x.numpy(), "phi": phi.numpy(), "dphi": dphi.detach().numpy(),
+            "fd": fd.numpy()}
 
 
 def activation_moments(remedy: Any, *, sigma_w2: float, sigma_b2: float, seed: int = 0,
@@ -105,7 +107,6 @@ def activation_moments(remedy: Any, *, sigma_w2: float, sigma_b2: float, seed: i
 # Normalizations and residual scalings
 # --------------------------------------------------------------------------------------
 
-AXES = {"features": -1, "batch": -2}
 
 
 def normalization_outputs(remedy: Any, *, seed: int = 0, draw: int = 0,
@@ -114,7 +115,9 @@ def normalization_outputs(remedy: Any, *, seed: int = 0, draw: int = 0,
 
     ``a > 0`` and ``b`` are constant along the declared axis and differ across the others.
     """
-    axis = AXES.get(str(remedy.meta.get("axis", "features")), -1)
+    from gradbench.claims.normalizations import AXES
+
+    axis = AXES.get(str(remedy.meta.get("statistics", "feature")), -1)
     gen = _generator(remedy, seed, draw=draw)
     shape = (4, 32, 64)
     h = torch.randn(shape, generator=gen, dtype=torch.float64) * 100.0 + 30.0

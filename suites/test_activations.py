@@ -4,6 +4,8 @@ Every registered activation meets each claim that applies to it (docs/claims.md)
 
 - ``activation_backward``: autograd agrees with finite differences of the forward (a
   hand-written ``torch.autograd.Function`` with a wrong backward fails here);
+- ``activation_reference``: the torch forward and backward equal the NumPy reference a
+  built-in declares (the implementation theory uses);
 - ``activation_moments``: theory's q_map and chi_1 at the fixed point agree with a
   Monte Carlo estimate over the torch function (docs/theory.md §1.1);
 - ``mean_field_slope``: deep MLPs with this activation at width 512 have the predicted
@@ -21,10 +23,10 @@ from gradbench.specs import MLPSpec
 from gradbench.suite import budget, for_each
 
 
-@for_each("activation", ["activation_backward"])
+@for_each("activation", ["activation_backward", "activation_reference"])
 @given(q=st.floats(0.1, 10.0))
 def test_activation_backward(remedy, claim, q, run_claim):
-    """Backward = derivative of the forward."""
+    """Backward = derivative of the forward, and = the declared reference."""
     run_claim(remedy, claim, q=q)
 
 

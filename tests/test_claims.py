@@ -174,6 +174,15 @@ def test_a_wrong_custom_backward_fails_and_autograd_passes() -> None:
         assert v.passed, claims.explain(v)
 
 
+def test_a_wrong_backward_of_a_declared_activation_differs_from_its_reference() -> None:
+    silu = registry.lookup("activation", "silu")
+    assert check(silu, "activation_reference", q=2.0).passed
+    with remedy("activation", "t_swish", _DroppedTerm.apply, numpy=silu.meta["numpy"]) as bad:
+        v = check(bad, "activation_reference", q=2.0)
+        assert not v.passed
+        assert "worst: phi'" in v.note
+
+
 def test_activation_moments_catch_a_two_percent_chi1_error(monkeypatch) -> None:
     r = registry.lookup("activation", "tanh")
     ok = check(r, "activation_moments", sigma_w2=1.5, sigma_b2=0.1, alpha=ALPHA)
@@ -196,7 +205,7 @@ def no_centering(h):
 def test_layernorm_without_mean_centering_breaks_its_declared_shift_invariance() -> None:
     assert check("normalization:layernorm", "normalization_invariance").passed
     with remedy("normalization", "t_ln", no_centering, invariances=("shift", "scale"),
-                axis="features") as bad:
+                statistics="feature") as bad:
         v = check(bad, "normalization_invariance")
         assert not v.passed
         assert "worst: shift" in v.note or "worst: mean 0" in v.note

@@ -1,4 +1,4 @@
-"""Layering (STYLE.md section 1): the torch-free modules import *and run* without torch.
+"""Layering (docs/design.md §2): the torch-free modules import *and run* without torch.
 
 Each check runs in a fresh interpreter, so modules already imported by the test session
 cannot hide a torch import. Importing is not enough: building a spec validates remedy
@@ -96,7 +96,7 @@ print(json.dumps({"torch": torch[:10], "done": done}))
 
 
 def test_specs_theory_and_report_run_without_torch() -> None:
-    """STYLE.md 1: build specs, call chi1, predict each family, render a report; no torch."""
+    """docs/design.md §2: build specs, call chi1, predict each family, render a report; no torch."""
     proc = subprocess.run(
         [sys.executable, "-c", _RUN_WITHOUT_TORCH, str(ROOT / "tests/data/report_base.json")],
         capture_output=True,

@@ -1,6 +1,6 @@
-"""Tests of gradbench.theory against closed forms and the numbers of shared/THEORY.md.
+"""Tests of gradbench.theory against closed forms and the numbers of docs/theory.md.
 
-Each table test names the THEORY.md section it reproduces. Tolerances follow the number
+Each table test names the docs/theory.md section it reproduces. Tolerances follow the number
 of digits the table gives (a value given to 10 digits is checked at rel 1e-9).
 """
 
@@ -53,7 +53,7 @@ def test_facade_keeps_the_public_names() -> None:
 
 
 # ---------------------------------------------------------------------------------------
-# Quadrature vs closed forms (THEORY.md 1.2)
+# Quadrature vs closed forms (docs/theory.md §1.2)
 # ---------------------------------------------------------------------------------------
 
 QS = [1e-6, 1e-3, 0.1, 0.5, 1.0, 3.7, 50.0, 1e4]
@@ -97,7 +97,7 @@ def test_registered_activations_match_closed_forms(q: float) -> None:
 @pytest.mark.parametrize(("q1", "q2"), [(1.0, 1.0), (0.3, 2.0), (1e-3, 1e-3), (50.0, 3.0)])
 @pytest.mark.parametrize("c", [-0.9, 0.0, 0.3, 0.5, 0.9, 0.99, 0.999999, 1.0])
 def test_gauss_expect2_matches_kernels(q1: float, q2: float, c: float) -> None:
-    """Arc-cosine (Cho & Saul 2009) and arcsine (Williams 1997) kernels, THEORY.md 1.2."""
+    """Arc-cosine (Cho & Saul 2009) and arcsine (Williams 1997) kernels, docs/theory.md §1.2."""
     relu = lambda x: np.maximum(x, 0.0)  # noqa: E731
     step = lambda x: (x > 0).astype(np.float64)  # noqa: E731
     got = theory.gauss_expect2(relu, relu, q1, q2, c, kinks=(0.0,))
@@ -111,7 +111,7 @@ def test_gauss_expect2_matches_kernels(q1: float, q2: float, c: float) -> None:
 
 
 def test_relu_c_map_at_he_init() -> None:
-    """THEORY.md 1.2: f(0) = 1/pi, f(0.5) = 0.6089977810, and the closed-form c-map."""
+    """docs/theory.md §1.2: f(0) = 1/pi, f(0.5) = 0.6089977810, and the closed-form c-map."""
     assert theory.c_map("relu", 0.0, 2.0, 0.0) == pytest.approx(1 / math.pi, rel=1e-10)
     assert theory.c_map("relu", 0.5, 2.0, 0.0) == pytest.approx(0.6089977810, rel=1e-9)
     for c in (0.1, 0.7, 0.95, 0.9999):
@@ -120,7 +120,7 @@ def test_relu_c_map_at_he_init() -> None:
 
 
 def test_relu_c_map_polynomial_approach_l10() -> None:
-    """THEORY.md 1.2: l^2 (1 - c^l) under the ReLU He c-map; quadrature vs closed form."""
+    """docs/theory.md §1.2: l^2 (1 - c^l) under the ReLU He c-map; quadrature vs closed form."""
     c_quad = c_closed = 0.0
     for _ in range(10):
         c_quad = theory.c_map("relu", c_quad, 2.0, 0.0)
@@ -133,7 +133,7 @@ def test_relu_c_map_polynomial_approach_l10() -> None:
 
 
 def test_erf_closed_form_critical_line() -> None:
-    """THEORY.md 1.4: erf sigma_w2 = (pi/4) sqrt(1 + 4 q*) on the chi1 = 1 line."""
+    """docs/theory.md §1.4: erf sigma_w2 = (pi/4) sqrt(1 + 4 q*) on the chi1 = 1 line."""
     for sb2 in (0.05, 0.3):
         sw2 = theory.critical_sigma_w2("erf", sb2)
         qs = theory.q_star("erf", sw2, sb2)
@@ -141,16 +141,16 @@ def test_erf_closed_form_critical_line() -> None:
 
 
 def test_selu_closed_form_chi1() -> None:
-    """THEORY.md 1.5: chi1 = lambda^2 (1/2 + alpha^2 e^2 Phi(-2)) = 1.071574992456."""
+    """docs/theory.md §1.5: chi1 = lambda^2 (1/2 + alpha^2 e^2 Phi(-2)) = 1.071574992456."""
     assert oracles.selu_chi1() == pytest.approx(1.071574992456, rel=1e-12)
     assert theory.chi1("selu", 1.0, 0.0) == pytest.approx(oracles.selu_chi1(), rel=1e-11)
 
 
 # ---------------------------------------------------------------------------------------
-# Mean-field tables (THEORY.md 1.3-1.5)
+# Mean-field tables (docs/theory.md §1.3-§1.5)
 # ---------------------------------------------------------------------------------------
 
-# THEORY.md 1.3, tanh, sigma_b2 = 0: sigma_w2, q*, chi1, slope dq/dq, xi_q, chi_c*, xi_c
+# docs/theory.md §1.3, tanh, sigma_b2 = 0: sigma_w2, q*, chi1, slope dq/dq, xi_q, chi_c*, xi_c
 TANH_SB0 = [
     (1.5, 0.2868942294, 1.040567565, 0.6954911539, 2.75378, 0.98108374, 52.363),
     (2.0, 0.6179647698, 1.105528820, 0.5525160009, 1.68556, 0.95501069, 21.724),
@@ -186,7 +186,7 @@ def test_tanh_table_sigma_b0_ordered_rows_theory_1_3() -> None:
     assert mf.chi1 == pytest.approx(1.0, rel=1e-12)
 
 
-# THEORY.md 1.3, tanh, sigma_b2 = 0.05: sigma_w2, q*, chi1, xi_q, c*, chi_c*, xi_c
+# docs/theory.md §1.3, tanh, sigma_b2 = 0.05: sigma_w2, q*, chi1, xi_q, c*, chi_c*, xi_c
 TANH_SB005 = [
     (0.5, 0.08757986519, 0.4319873818, 1.0089, 1.0, 0.4319873818, 1.1914),
     (1.0, 0.1935925202, 0.7590316472, 1.7476, 1.0, 0.7590316472, 3.627),
@@ -220,7 +220,7 @@ def test_tanh_marginal_polynomial_decay_theory_1_3() -> None:
     assert qs[-1] * 2 * 99 == pytest.approx(1.0, rel=0.05)  # q^l ~ 1/(2l)
 
 
-# THEORY.md 1.4 critical lines: sigma_b2 -> (tanh sigma_w2, tanh q*, erf sigma_w2, erf q*)
+# docs/theory.md §1.4 critical lines: sigma_b2 -> (tanh sigma_w2, tanh q*, erf sigma_w2, erf q*)
 CRITICAL = [
     (0.05, 1.760954639607, 0.570047881641, 1.375839007347, 0.517176837981),
     (0.1, 1.986072641136, 0.805799181913, 1.552117855334, 0.726359229385),
@@ -256,7 +256,7 @@ def test_sigmoid_tanh_identity_theory_1_4() -> None:
         assert theory.chi1("sigmoid", sw2, sb2) == pytest.approx(want, rel=1e-10)
 
 
-# THEORY.md 1.4, tanh critical points parametrised by q*: q*, sigma_w2, sigma_b2
+# docs/theory.md §1.4, tanh critical points parametrised by q*: q*, sigma_w2, sigma_b2
 TANH_BY_Q = [
     (1 / 64, 1.0305575108, 4.6513e-6),
     (1 / 16, 1.1153806244, 2.368768e-4),
@@ -275,7 +275,7 @@ def test_tanh_critical_points_by_q_theory_1_4(row: tuple[float, float, float]) -
     assert point.stable
 
 
-# THEORY.md 1.5: activation, sigma_w2, sigma_b2, q*, chi1
+# docs/theory.md §1.5: activation, sigma_w2, sigma_b2, q*, chi1
 INIT_TABLE = [
     ("tanh", 1 / 3, 0.0, 0.0, 1 / 3),
     ("tanh", 1 / 3, 1 / 192, 0.007753665311, 0.3282998254),
@@ -336,7 +336,7 @@ def test_gelu_silu_second_moment_ratio_theory_1_5(act: str, ratios: tuple[float,
         assert theory.q_map(act, q, 1.0, 0.0) / q == pytest.approx(r, abs=1e-6)
 
 
-# THEORY.md 1.5 He-init trajectories from q0 = 1: q^l at l = 1, 2, 5, 10, 20, 30 and
+# docs/theory.md §1.5 He-init trajectories from q0 = 1: q^l at l = 1, 2, 5, 10, 20, 30 and
 # chi^(l) at l = 0, 1, 2, 5, 10, 20, 29; product over 30 layers; the 29-step MC ratio.
 TRAJ = {
     "gelu": (
@@ -495,7 +495,7 @@ def test_bad_inputs(fn: object, kwargs: dict[str, object], match: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------
-# Monte Carlo check of the chi1 oracle (THEORY.md 1.6), small: width 512, 4 seeds
+# Monte Carlo check of the chi1 oracle (docs/theory.md §1.6), small: width 512, 4 seeds
 # ---------------------------------------------------------------------------------------
 
 
@@ -532,7 +532,7 @@ def test_chi1_monte_carlo(act: str, sw2: float, sb2: float) -> None:
 
 
 # ---------------------------------------------------------------------------------------
-# Finite-width ReLU law (THEORY.md 2.2)
+# Finite-width ReLU law (docs/theory.md §2.2)
 # ---------------------------------------------------------------------------------------
 
 # n, E X^2, E ln X, Var ln X (per layer, K = 0 excluded)
@@ -585,7 +585,7 @@ def test_relu_finite_width_digamma_mixture_by_hand() -> None:
 
 
 # ---------------------------------------------------------------------------------------
-# Jacobian spectrum (THEORY.md 3.2)
+# Jacobian spectrum (docs/theory.md §3.2)
 # ---------------------------------------------------------------------------------------
 
 
@@ -629,7 +629,7 @@ def test_jacobian_tanh_critical_theory_3_2(row: tuple[float | None, float, float
 
 
 # ---------------------------------------------------------------------------------------
-# Residual networks (THEORY.md 4)
+# Residual networks (docs/theory.md §4)
 # ---------------------------------------------------------------------------------------
 
 
@@ -641,7 +641,7 @@ def test_jacobian_tanh_critical_theory_3_2(row: tuple[float | None, float, float
         ([10**-0.5] * 10, 2.593742),
         ([50**-0.5] * 50, 2.691588),
         ([1 / k for k in range(1, 11)], 3.342847),
-        ([1 / k for k in range(1, 51)], 3.604007),  # THEORY.md prints 3.604010; exact 3.6040073
+        ([1 / k for k in range(1, 51)], 3.604007),  # docs/theory.md §4.1; exact 3.6040073
     ],
     ids=["a1-L10", "a1-L50", "sqrtL-L10", "sqrtL-L50", "1/l-L10", "1/l-L50"],
 )
@@ -703,7 +703,7 @@ def test_residual_zero_branches_are_exact() -> None:
 
 
 # ---------------------------------------------------------------------------------------
-# RNNs (THEORY.md 5) and normalization (THEORY.md 6)
+# RNNs (docs/theory.md §5) and normalization (docs/theory.md §6)
 # ---------------------------------------------------------------------------------------
 
 # sigma_w2, sigma_u2 q_x, sigma_b2, q*, chi per step
@@ -979,7 +979,7 @@ def test_predict_never_raises_on_a_grid_of_specs() -> None:
 
 
 def test_registered_user_activation_gets_theory_and_fresh_cache() -> None:
-    """DESIGN.md: a registered activation gets theory through quadrature + autograd."""
+    """docs/design.md: a registered activation gets theory through quadrature + autograd."""
     torch = pytest.importorskip("torch")
     from gradbench.registry import temporary
     from gradbench.specs import MLPSpec

@@ -57,6 +57,51 @@ def activation_backward(remedy: Any, data: Mapping[str, np.ndarray], alpha: floa
                  "difference, measured: autograd")
 
 
+REFERENCE_RTOL = 1e-10
+"""Allowed |torch - NumPy reference| relative to 1 + |reference|, forward and derivative."""
+
+
+def _declares_reference(remedy: Any) -> str | None:
+    if "numpy" in getattr(remedy, "meta", {}):
+        return None
+    return "the activation declares no NumPy reference (numpy=)"
+
+
+@claim(
+    "activation_reference",
+    statement="The torch activation and its autograd derivative equal the NumPy reference "
+    "(phi, hand-written phi') it declares, the implementation theory uses.",
+    statistic=f"largest |torch - reference| / (1 + |reference|) over forward and derivative "
+    f"at Gaussian points (exact, float64, tolerance {REFERENCE_RTOL:g})",
+    domain="activations declaring numpy=NumpyReference(...); points drawn from N(0, q)",
+    source="docs/theory.md §1.2 (closed forms); torch.autograd",
+    subjects="activation",
+    role="consistency",
+    measure="gradbench.claim_probes:activation_points",
+    applies=_declares_reference,
+    exact=True,
+)
+def activation_reference(remedy: Any, data: Mapping[str, np.ndarray], alpha: float,
+                         q: float, **config: Any) -> Verdict:
+    """Torch forward and backward vs the declared NumPy reference."""
+    from gradbench.remedies.activations import numpy_activation
+
+    ref = numpy_activation(remedy.label)
+    x = data["x"]
+    errors = {}
+    for what, got, want in (("phi", data["phi"], ref.phi(x)), ("phi'", data["dphi"], ref.dphi(x))):
+        err = np.abs(got - want) / (1.0 + np.abs(want))
+        i = int(np.argmax(err)) if err.size else 0
+        errors[what] = (float(err[i]) if err.size else 0.0, float(want[i]), float(got[i]), i)
+    worst = max(errors, key=lambda k: errors[k][0])
+    rel, want_i, got_i, i = errors[worst]
+    return exact("activation_reference", remedy, {"q": q, **config}, predicted=want_i,
+                 measured=got_i, worst=rel / REFERENCE_RTOL, alpha=alpha, n=int(x.size),
+                 tolerance=f"relative {REFERENCE_RTOL:g}",
+                 note=f"worst: {worst} at x = {float(x[i]):.6g} (predicted: reference, "
+                 "measured: torch)")
+
+
 def moment_point(activation: str, sigma_w2: float, sigma_b2: float) -> tuple[float, bool]:
     """``(q, at_fixed_point)``: theory's q* when it is in :data:`Q_RANGE`, else ``(1, False)``."""
     q = theory.q_star(activation, sigma_w2, sigma_b2)
@@ -98,4 +143,4 @@ def activation_moments(remedy: Any, data: Mapping[str, Any], alpha: float, sigma
                   note=f"q* = {q:.6g}; q_map checked too (z = {first.statistic:.3g})")
 
 
-__all__ = ["FD_RTOL", "Q_RANGE", "moment_point"]
+__all__ = ["FD_RTOL", "Q_RANGE", "REFERENCE_RTOL", "moment_point"]

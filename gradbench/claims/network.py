@@ -68,9 +68,6 @@ def ols_slope(curve: np.ndarray) -> float:
     return float(np.polyfit(x, curve, 1)[0]) if curve.size > 1 else 0.0
 
 
-def features(spec: Spec) -> int:
-    """Width of the layers whose O(1/width) corrections bound the mean-field error."""
-    return int(getattr(spec, "width", 0) or getattr(spec, "hidden", 1))
 
 
 def _representative(target: Any) -> Spec:
@@ -103,7 +100,7 @@ def _slope_bias_and_tolerance(spec: Spec, prediction: Prediction, batch: int) ->
     bias = prediction.quantities.get("finite_width_bias")
     if batch == 1 and isinstance(bias, (int, float)) and math.isfinite(bias):
         return -float(bias), 0.0  # bias is in log growth towards the input; slope is minus it
-    return 0.0, MODEL_ERROR / features(spec)
+    return 0.0, MODEL_ERROR / spec.n_features
 
 
 @claim(
@@ -262,6 +259,6 @@ def jacobian_spectrum(spec: MLPSpec, eig: np.ndarray, alpha: float, rel_tol: flo
 
 
 __all__ = [
-    "MODEL_ERROR", "STABLE_DEPTH", "STABLE_GROWTH", "classify", "features",
+    "MODEL_ERROR", "STABLE_DEPTH", "STABLE_GROWTH", "classify",
     "growth_per_layer", "log_norms", "ols_slope", "predicted_curve",
 ]

@@ -34,7 +34,7 @@ def fans(shape: Sequence[int]) -> tuple[int, int]:
     """``(fan_in, fan_out)`` of a weight of shape ``(out, in, *kernel)``.
 
     ``fan_in = in * prod(kernel)`` and ``fan_out = out * prod(kernel)``, the convention of
-    ``torch.nn.init._calculate_fan_in_and_fan_out`` (THEORY.md 8): a dense ``(out, in)``
+    ``torch.nn.init._calculate_fan_in_and_fan_out`` (docs/theory.md §8): a dense ``(out, in)``
     weight has ``(in, out)``, a ``Conv1d`` kernel ``(out, in, k)`` has ``(in k, out k)``.
 
     Raises:

@@ -4,7 +4,7 @@ Leading dimensions are independent networks (seeds), so the same function serves
 single model and a stack of models. No affine parameters (identity at init).
 ``module`` builds the equivalent standard ``torch.nn`` layer, used by the reference
 ``nn.Module`` and checked against the function in the tests. ``statistics`` declares what
-the normalization divides by, which is all theory needs to know of it (THEORY.md 6):
+the normalization divides by, which is all theory needs to know of it (docs/theory.md §6):
 ``"batch"`` (per feature, over the batch: needs a batch of at least 2) or ``"feature"``
 (per example, over the features). A normalization that declares none gets no prediction.
 ``invariances`` declares what it is invariant to along that axis (``"shift"``: adding a

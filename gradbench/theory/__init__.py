@@ -1,8 +1,8 @@
 r"""Theory predictions for gradient flow at initialization (numpy/scipy only, no torch).
 
 Everything here is a deterministic function of numbers and activation functions; the
-formulas and reference numbers are those of ``shared/THEORY.md`` (section numbers are
-cited in each docstring). Conventions (THEORY.md section 1): fan-in scaling
+formulas and reference numbers are those of ``docs/theory.md`` (section numbers are
+cited in each docstring). Conventions (docs/theory.md §1): fan-in scaling
 ``Var W_ij = sigma_w2 / fan_in``, bias variance ``sigma_b2``, pre-activation second moment
 ``q``, ``z ~ N(0, 1)``.
 

@@ -19,7 +19,7 @@ class ReluLayerLaw:
     r"""Moments of one layer's factor :math:`X = (2/n)\chi^2_K`, :math:`K \sim B(n, 1/2)`.
 
     All conditional on :math:`K \ge 1` (the event :math:`K = 0`, probability
-    :math:`2^{-n}`, kills the signal and makes the log infinite), as in THEORY.md 2.2.
+    :math:`2^{-n}`, kills the signal and makes the log infinite), as in docs/theory.md §2.2.
 
     Attributes:
         width: the layer width n.
@@ -63,12 +63,12 @@ def _relu_layer(n: int) -> ReluLayerLaw:
 
 
 def relu_finite_width(n: int) -> ReluLayerLaw:
-    r"""Exact per-layer law of ReLU gradient norms at width ``n`` (THEORY.md 2.2).
+    r"""Exact per-layer law of ReLU gradient norms at width ``n`` (docs/theory.md §2.2).
 
     For Gaussian He weights (biases zero or symmetric), the width-normalised squared norm
     of a Jacobian-vector product evolves as :math:`M_L/M_0 = \prod_j X_j` with independent
     :math:`X_j = (2/n_j)\chi^2_{K_j}`, :math:`K_j \sim \mathrm{Binomial}(n_j, 1/2)`
-    [derived + MC in THEORY.md; cf. Hanin 2018, NeurIPS; Hanin & Nica 2020, Commun. Math.
+    [derived + MC in docs/theory.md; cf. Hanin 2018, NeurIPS; Hanin & Nica 2020, Commun. Math.
     Phys.]. The same law holds per backward step for one example. The moments are exact
     mixtures of digamma/trigamma values over K (K = 0 excluded).
 
@@ -86,7 +86,7 @@ def relu_finite_width(n: int) -> ReluLayerLaw:
 
 
 class LogNormLaw(NamedTuple):
-    r"""Law of :math:`\ln(M_L/M_0)` over a ReLU stack (THEORY.md 2.2); indexable as a tuple.
+    r"""Law of :math:`\ln(M_L/M_0)` over a ReLU stack (docs/theory.md §2.2); indexable as a tuple.
 
     Attributes:
         mean: :math:`\sum_j E\ln X_j` (about :math:`-5\beta/2`, :math:`\beta = \sum 1/n_j`).

@@ -45,14 +45,14 @@ def jacobian_spectrum(
     weights: Weights = "gaussian",
     q: float | None = None,
 ) -> JacobianSpectrum:
-    r"""Mean and normalised variance of the spectrum of :math:`JJ^T` (THEORY.md 3.1).
+    r"""Mean and normalised variance of the spectrum of :math:`JJ^T` (docs/theory.md §3.1).
 
     Free probability (Pennington, Schoenholz & Ganguli 2017, "Resurrecting the sigmoid",
     NeurIPS, eq. 12): S-transforms multiply, so the normalised spectral variance
     :math:`v = m_2/m_1^2 - 1` adds over the free factors: :math:`-s_1` per weight matrix
     (Marchenko-Pastur: :math:`s_1 = -1`; orthogonal: 0) and :math:`\mu_2/\mu_1^2 - 1` per
     :math:`D^2`. Hence :math:`m_1 = \chi^L` and :math:`v = L(\mu_2/\mu_1^2 - 1 - s_1)`
-    [derived in THEORY.md]. Valid for width to infinity at fixed L, every layer at q.
+    [derived in docs/theory.md]. Valid for width to infinity at fixed L, every layer at q.
 
     Args:
         activation: registry name or :class:`ActivationFunctions`.
@@ -91,7 +91,7 @@ def jacobian_normalized_variance(
     weights: Weights = "gaussian",
     q: float | None = None,
 ) -> float:
-    r""":math:`L(\mu_2/\mu_1^2 - 1 - s_1)`, see :func:`jacobian_spectrum` (THEORY.md 3.2).
+    r""":math:`L(\mu_2/\mu_1^2 - 1 - s_1)`, see :func:`jacobian_spectrum` (docs/theory.md §3.2).
 
     Examples:
         >>> jacobian_normalized_variance("relu", 2.0, 0.0, 10, weights="orthogonal")

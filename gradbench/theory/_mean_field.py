@@ -1,4 +1,4 @@
-r"""Mean-field signal propagation (Poole et al. 2016; Schoenholz et al. 2017), THEORY.md 1.
+r"""Mean-field signal propagation (Poole et al. 2016; Schoenholz et al. 2017), docs/theory.md §1.
 
 The length map, its fixed point and :math:`\chi_1`; the correlation map, depth scales and
 phase; the critical line :math:`\chi_1 = 1`.
@@ -27,7 +27,7 @@ from gradbench.theory._quadrature import Q_HUGE, _check_q, _grid2, gauss_expect
 Phase = Literal["ordered", "critical", "chaotic"]
 
 # --------------------------------------------------------------------------------------
-# Mean field: length map, fixed point, chi1 (THEORY.md 1.1)
+# Mean field: length map, fixed point, chi1 (docs/theory.md §1.1)
 # --------------------------------------------------------------------------------------
 
 
@@ -35,7 +35,7 @@ def q_map(activation: Activation, q: float, sigma_w2: float, sigma_b2: float) ->
     r"""The length map :math:`q \mapsto \sigma_w^2\,\mathbb{E}\,\phi(\sqrt{q} z)^2 + \sigma_b^2`.
 
     Poole et al. 2016 ("Exponential expressivity in deep neural networks through transient
-    chaos", NeurIPS), THEORY.md 1.1: the second moment of the next layer's pre-activations.
+    chaos", NeurIPS), docs/theory.md §1.1: the second moment of the next layer's pre-activations.
 
     Args:
         activation: registry name or :class:`ActivationFunctions`.
@@ -106,7 +106,8 @@ def _fixed_point(act: _Act, sw2: float, sb2: float, q0: float) -> float:
 
 
 def q_star(activation: Activation, sigma_w2: float, sigma_b2: float, q0: float = 1.0) -> float:
-    r"""Fixed point :math:`q^*` of the length map reached from ``q0`` (THEORY.md 1.1, 1.4, 1.5).
+    r"""Fixed point :math:`q^*` of the length map reached from ``q0``
+    (docs/theory.md §1.1, §1.4, §1.5).
 
     :math:`q^* = \sigma_w^2 \int Dz\,\phi(\sqrt{q^*} z)^2 + \sigma_b^2` (Poole et al. 2016),
     taken as the limit of :math:`q^{l+1} = \mathcal{Q}(q^l)` from :math:`q^0 =` ``q0``. The
@@ -160,14 +161,14 @@ def chi1(
     q: float | None = None,
     q0: float = 1.0,
 ) -> float:
-    r""":math:`\chi_1 = \sigma_w^2 \int Dz\,[\phi'(\sqrt{q^*} z)]^2` (THEORY.md 1.1).
+    r""":math:`\chi_1 = \sigma_w^2 \int Dz\,[\phi'(\sqrt{q^*} z)]^2` (docs/theory.md §1.1).
 
     The slope of the correlation map at :math:`c = 1` (Poole et al. 2016) and the per-layer
     factor of the expected squared gradient norm, :math:`E\|\delta^l\|^2 /
     E\|\delta^{l+1}\|^2 = \chi_1` (Schoenholz et al. 2017, "Deep information
     propagation", ICLR), at any widths under fan-in scaling. When :math:`q^*` is 0 or
     infinite the limit is returned, e.g. :math:`\sigma_w^2 \phi'(0)^2` at :math:`q^* = 0`
-    (tanh: :math:`\sigma_w^2`; GELU/SiLU at He init: :math:`\sigma_w^2/4 = 0.5`, THEORY.md
+    (tanh: :math:`\sigma_w^2`; GELU/SiLU at He init: :math:`\sigma_w^2/4 = 0.5`, docs/theory.md
     1.5) and :math:`\sigma_w^2/2` for GELU/SiLU when :math:`q^* = \infty`.
 
     Args:
@@ -197,7 +198,7 @@ def length_map_slope(activation: Activation, q: float, sigma_w2: float) -> float
     r"""Slope :math:`d q^{l}/d q^{l-1} = \chi_1(q) + \sigma_w^2 \int Dz\,\phi''\phi` at ``q``.
 
     By Stein's lemma, :math:`\frac{d}{dq} E\phi(\sqrt q z)^2 = E[\phi'^2 + \phi\phi'']`
-    (THEORY.md 1.1). At a fixed point, ``-1 / ln(slope)`` is the depth scale
+    (docs/theory.md §1.1). At a fixed point, ``-1 / ln(slope)`` is the depth scale
     :math:`\xi_q` and ``slope < 1`` means the fixed point is stable.
 
     Args:
@@ -256,7 +257,7 @@ def q_trajectory(
 
 
 # --------------------------------------------------------------------------------------
-# Correlation map, depth scales, phase (THEORY.md 1.1, 1.3)
+# Correlation map, depth scales, phase (docs/theory.md §1.1, §1.3)
 # --------------------------------------------------------------------------------------
 
 
@@ -288,7 +289,7 @@ def c_map(
 
     :math:`c^l = (\sigma_w^2 \int Dz_1 Dz_2\,\phi(u_1)\phi(u_2) + \sigma_b^2) / q^l` with
     :math:`u_1 = \sqrt q z_1`, :math:`u_2 = \sqrt q (c z_1 + \sqrt{1-c^2} z_2)` and
-    :math:`q^l = \mathcal{Q}(q)` (Poole et al. 2016; THEORY.md 1.1). By default
+    :math:`q^l = \mathcal{Q}(q)` (Poole et al. 2016; docs/theory.md §1.1). By default
     :math:`q = q^*`.
 
     Args:
@@ -302,7 +303,7 @@ def c_map(
         degenerate).
 
     Examples:
-        >>> round(c_map("relu", 0.5, 2.0, 0.0), 10)  # THEORY.md 1.2
+        >>> round(c_map("relu", 0.5, 2.0, 0.0), 10)  # docs/theory.md §1.2
         0.608997781
     """
     sw2, sb2 = _check_sigmas(sigma_w2, sigma_b2)
@@ -337,7 +338,7 @@ def _c_star(act: _Act, sw2: float, sb2: float, qs: float, chi: float, tol: float
 
 
 def c_star(activation: Activation, sigma_w2: float, sigma_b2: float, tol: float = 1e-9) -> float:
-    r"""Stable fixed point :math:`c^*` of the correlation map in [0, 1] (THEORY.md 1.1, 1.3).
+    r"""Stable fixed point :math:`c^*` of the correlation map in [0, 1] (docs/theory.md §1.1, §1.3).
 
     Ordered or critical phase (:math:`\chi_1 \le 1 +` ``tol``): :math:`c^* = 1`. Chaotic
     phase: the unique root of :math:`c_{map}(c) = c` in [0, 1) (the map is a power series in
@@ -362,7 +363,7 @@ def c_star(activation: Activation, sigma_w2: float, sigma_b2: float, tol: float 
 def chi_c(activation: Activation, sigma_w2: float, sigma_b2: float, tol: float = 1e-9) -> float:
     r""":math:`\chi_{c^*} = \sigma_w^2 \int Dz_1 Dz_2\,\phi'(u_1)\phi'(u_2)` at :math:`(q^*, c^*)`.
 
-    The slope of the correlation map at its stable fixed point (THEORY.md 1.1); equals
+    The slope of the correlation map at its stable fixed point (docs/theory.md §1.1); equals
     :math:`\chi_1` in the ordered phase.
 
     Returns:
@@ -407,7 +408,7 @@ def _depth_scale(slope: float, tol: float) -> float:
 
 @dataclass(frozen=True)
 class MeanField:
-    """Mean-field summary of one (activation, sigma_w2, sigma_b2) (THEORY.md 1.1).
+    """Mean-field summary of one (activation, sigma_w2, sigma_b2) (docs/theory.md §1.1).
 
     Attributes:
         q_star: fixed point of the length map (0.0 / inf when it collapses / diverges).
@@ -459,7 +460,7 @@ def mean_field(
     activation: Activation, sigma_w2: float, sigma_b2: float, q0: float = 1.0,
     tol: float = _PHASE_TOL,
 ) -> MeanField:
-    r"""All mean-field quantities of THEORY.md 1.1 at once (see :class:`MeanField`).
+    r"""All mean-field quantities of docs/theory.md §1.1 at once (see :class:`MeanField`).
 
     Args:
         activation: registry name or :class:`ActivationFunctions`.
@@ -483,14 +484,14 @@ def mean_field(
 def depth_scales(
     activation: Activation, sigma_w2: float, sigma_b2: float, tol: float = _PHASE_TOL
 ) -> tuple[float, float]:
-    r"""Depth scales :math:`(\xi_q, \xi_c)` (Schoenholz et al. 2017; THEORY.md 1.1, 1.3).
+    r"""Depth scales :math:`(\xi_q, \xi_c)` (Schoenholz et al. 2017; docs/theory.md §1.1, §1.3).
 
     :math:`\xi_q^{-1} = -\ln[\chi_1 + \sigma_w^2\int Dz\,\phi''\phi]` at :math:`q^*` and
     :math:`\xi_c^{-1} = -\ln \chi_{c^*}` (so :math:`\xi_c = -1/\ln\chi_1` in the ordered
     phase). ``inf`` where the slope is 1 within ``tol`` (criticality; tanh at
     :math:`\sigma_w^2 = 1, \sigma_b = 0`; ReLU at He init). NaN where undefined: both
     when :math:`q^* = \infty`, and :math:`\xi_c` when :math:`q^* = 0` (degenerate c-map;
-    "–" in the THEORY.md 1.3 table).
+    "–" in the docs/theory.md §1.3 table).
 
     Returns:
         ``(xi_q, xi_c)``.
@@ -507,12 +508,12 @@ def phase(
     activation: Activation, sigma_w2: float, sigma_b2: float, tol: float = _PHASE_TOL,
     q0: float = 1.0,
 ) -> Phase:
-    r"""The phase: ``"ordered"``, ``"critical"`` or ``"chaotic"`` (THEORY.md 1.1).
+    r"""The phase: ``"ordered"``, ``"critical"`` or ``"chaotic"`` (docs/theory.md §1.1).
 
     ``"ordered"`` if :math:`\chi_1 < 1 -` ``tol``, ``"chaotic"`` if :math:`\chi_1 > 1 +`
     ``tol``, else ``"critical"``.
     :math:`\chi_1` is taken at the fixed point reached from ``q0`` (its limit when that is 0
-    or infinite), THEORY.md 1.1 (Poole et al. 2016; Schoenholz et al. 2017).
+    or infinite), docs/theory.md §1.1 (Poole et al. 2016; Schoenholz et al. 2017).
 
     Examples:
         >>> phase("tanh", 2.0, 0.0), phase("relu", 2.0, 0.0), phase("selu", 1.0, 0.0)
@@ -522,7 +523,7 @@ def phase(
 
 
 # --------------------------------------------------------------------------------------
-# The critical line chi1 = 1 (THEORY.md 1.4, 1.5)
+# The critical line chi1 = 1 (docs/theory.md §1.4, §1.5)
 # --------------------------------------------------------------------------------------
 
 
@@ -556,7 +557,8 @@ def _critical_at(act: _Act, q: float) -> CriticalPoint:
 
 
 def critical_point(activation: Activation, q_star: float) -> CriticalPoint:
-    r"""The point of the :math:`\chi_1 = 1` line whose fixed point is ``q_star`` (THEORY.md 1.4).
+    r"""The point of the :math:`\chi_1 = 1` line whose fixed point is ``q_star``
+    (docs/theory.md §1.4).
 
     The Pennington et al. 2017 ("Resurrecting the sigmoid in deep learning through dynamical
     isometry", NeurIPS) parametrisation: :math:`\sigma_w^2 = 1/\int Dz\,\phi'(\sqrt{q^*}z)^2`,
@@ -588,7 +590,7 @@ def critical_sigma_w2(
 ) -> float:
     r""":math:`\sigma_w^2` on the critical line :math:`\chi_1 = 1` at bias variance ``sigma_b2``.
 
-    THEORY.md 1.4 method: solve :math:`\sigma_b^2(q^*) =` ``sigma_b2`` along the
+    docs/theory.md §1.4 method: solve :math:`\sigma_b^2(q^*) =` ``sigma_b2`` along the
     :func:`critical_point` parametrisation (a log-spaced scan over :math:`q^*` in [1e-8, 1e8]
     for sign changes, polished by Brent's method), plus the boundary :math:`q^* \to 0`
     (tanh and erf at :math:`\sigma_b = 0`: :math:`1/\phi'(0)^2`, i.e. 1 and
@@ -597,11 +599,11 @@ def critical_sigma_w2(
     * if :math:`\int Dz\,\phi'(\sqrt q z)^2` does not depend on q (ReLU, leaky ReLU, linear),
       :math:`\chi_1 = 1 \Leftrightarrow \sigma_w^2 = 1/E\phi'^2` for every ``sigma_b2``
       (ReLU: 2), although for ``sigma_b2 > 0`` the length map then has no fixed point
-      (THEORY.md 1.4);
+      (docs/theory.md §1.4);
     * with ``require_stable`` (default) only fixed points that attract the length map count
       (slope <= 1), the smallest such :math:`q^*` wins, and NaN means there is none: GELU
       and SiLU at :math:`\sigma_b = 0`, whose formal value 4 sits on the unstable trivial
-      fixed point (THEORY.md 1.5), and SiLU below :math:`\sigma_b^2 \approx 0.555`. With
+      fixed point (docs/theory.md §1.5), and SiLU below :math:`\sigma_b^2 \approx 0.555`. With
       ``require_stable=False`` the smallest-:math:`q^*` solution is returned whatever its
       stability (GELU/SiLU at 0: 4).
 

@@ -1,4 +1,5 @@
-"""Gradient rates with BatchNorm and LayerNorm at initialization (Yang et al. 2019), THEORY.md 6."""
+"""Gradient rates with BatchNorm and LayerNorm at initialization (Yang et al. 2019),
+docs/theory.md §6."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def batchnorm_rate(activation: Activation, batch: int | None = None) -> float:
     x^l\|^2` with, for a large batch, :math:`\lambda = E[\phi'(z)^2]/\mathrm{Var}[\phi(z)]`
     (BN's backward divides by the batch variance of h; its forward removes the mean) --
     ReLU :math:`\pi/(\pi - 1)`, tanh 1.1778 -- and for the identity at batch size B,
-    :math:`\lambda = (B - 2)/(B - 3)` [derived, THEORY.md 6; Yang et al. 2019, "A Mean
+    :math:`\lambda = (B - 2)/(B - 3)` [derived, docs/theory.md §6; Yang et al. 2019, "A Mean
     Field Theory of Batch Normalization", ICLR]. Independent of :math:`\sigma_w`.
 
     Args:
@@ -34,7 +35,7 @@ def batchnorm_rate(activation: Activation, batch: int | None = None) -> float:
     Returns:
         :math:`\lambda` (not a log: the norm's log growth is :math:`\tfrac12\ln\lambda`,
         see :func:`batchnorm_log_growth`). NaN when there is no formula: a finite batch
-        with a non-identity activation (THEORY.md 6 has MC values only), or B < 4 (the
+        with a non-identity activation (docs/theory.md §6 has MC values only), or B < 4 (the
         expected rate is infinite or the gradient degenerate).
 
     Examples:
@@ -55,7 +56,7 @@ def batchnorm_rate(activation: Activation, batch: int | None = None) -> float:
 def batchnorm_log_growth(activation: Activation, batch: int | None = None) -> float:
     r"""Per-layer log growth of the gradient **norm** with BatchNorm, :math:`\tfrac12\ln\lambda`.
 
-    See :func:`batchnorm_rate` for :math:`\lambda` and the domain (THEORY.md 6).
+    See :func:`batchnorm_rate` for :math:`\lambda` and the domain (docs/theory.md §6).
 
     Examples:
         >>> round(batchnorm_log_growth("relu"), 6)
@@ -73,7 +74,7 @@ def layernorm_rate(activation: Activation, sigma_w2: float = 1.0, sigma_b2: floa
     :math:`\sigma_w^2 E\phi(z)^2 + \sigma_b^2` at large width, so
     :math:`\lambda = \sigma_w^2 E[\phi'(z)^2] / (\sigma_w^2 E[\phi(z)^2] + \sigma_b^2)`;
     without bias :math:`E\phi'^2/E\phi^2` (1 for ReLU and the identity, 1.1778 for tanh)
-    [derived, THEORY.md 6]. Independent of the batch size.
+    [derived, docs/theory.md §6]. Independent of the batch size.
 
     Args:
         activation: registry name or :class:`ActivationFunctions`.
@@ -97,7 +98,7 @@ def layernorm_log_growth(
 ) -> float:
     r"""Per-layer log growth of the gradient **norm** with LayerNorm, :math:`\tfrac12\ln\lambda`.
 
-    See :func:`layernorm_rate` (THEORY.md 6).
+    See :func:`layernorm_rate` (docs/theory.md §6).
     """
     rate = layernorm_rate(activation, sigma_w2, sigma_b2)
     return 0.5 * math.log(rate) if rate > 0 else math.nan

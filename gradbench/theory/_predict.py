@@ -33,7 +33,8 @@ Predictor = Callable[[Any, "int | None"], Prediction]
 MIN_WIDTH = 32
 """Mean-field predictions are declared valid from this width (O(1/width) corrections)."""
 BN_MIN_BATCH = 128
-"""Large-batch BatchNorm rates are within ~0.3% of Monte Carlo from this batch (THEORY.md 6)."""
+"""Large-batch BatchNorm rates are within ~0.3% of Monte Carlo from this batch
+(docs/theory.md §6)."""
 _RANDOM_WEIGHTS = ("normal", "uniform", "orthogonal")
 
 
@@ -99,7 +100,7 @@ def mean_field_chain(
 ) -> tuple[np.ndarray, dict[str, Any], list[str]]:
     """Log growth between ``depth`` sites whose q follows the length map from ``q1``.
 
-    The factor between sites l and l+1 is chi at q^l (THEORY.md 1.1). Shared by every
+    The factor between sites l and l+1 is chi at q^l (docs/theory.md §1.1). Shared by every
     family whose layers are i.i.d. fan-in-scaled linear maps followed by phi.
 
     Returns:
@@ -134,7 +135,7 @@ _WEIGHTS_NOTE = (
     "weights i.i.d. with variance sigma_w2/fan_in (only the variance enters), or Haar "
     "orthogonal with the same scale"
 )
-MEAN_FIELD_SOURCE = "Poole et al. 2016 (NeurIPS); Schoenholz et al. 2017 (ICLR); THEORY.md 1.1"
+MEAN_FIELD_SOURCE = "Poole et al. 2016 (NeurIPS); Schoenholz et al. 2017 (ICLR); docs/theory.md §1.1"
 
 
 def mean_field_issue(spec: Any, theory: str, norm: str | None) -> str | None:
@@ -174,10 +175,10 @@ def predict_mlp(spec: MLPSpec, batch: int | None) -> Prediction:
         quantities["finite_width_log_var"] = 0.25 * law.var_log
         assumptions.append(
             "finite_width_bias = E ln(||dL/dh^l|| / ||dL/dh^{l+1}||) - log_growth for one "
-            "example (exact for Gaussian weights, THEORY.md 2.2; uniform weights ~3% off); a "
+            "example (exact for Gaussian weights, docs/theory.md §2.2; uniform weights ~3% off); a "
             "batch Frobenius norm averages over examples and has a smaller bias"
         )
-        source += "; Hanin 2018 (NeurIPS), Hanin & Nica 2020, THEORY.md 2.2"
+        source += "; Hanin 2018 (NeurIPS), Hanin & Nica 2020, docs/theory.md §2.2"
     return Prediction(
         spec=spec.to_dict(), log_growth=readonly(log_growth), valid=valid, reason=reason,
         assumptions=tuple(assumptions), domain=domain, source=source, quantities=quantities,
@@ -188,7 +189,8 @@ def _predict_normalized_mlp(
     spec: MLPSpec, act: _Act, sw2: float, sb2: float, batch: int | None, valid: bool,
     domain: str, reason: str, quantities: dict[str, Any],
 ) -> Prediction:
-    """Sites h^l with x^l = phi(norm(h^l)): factor sigma_w2 E[phi'^2] / s_l^2 (THEORY.md 6)."""
+    """Sites h^l with x^l = phi(norm(h^l)): factor sigma_w2 E[phi'^2] / s_l^2
+    (docs/theory.md §6)."""
     L = spec.depth
     kind = normalization_statistics(str(spec.norm))
     std = _moments(act, 1.0)  # normalized pre-activations are N(0, 1)
@@ -217,19 +219,20 @@ def _predict_normalized_mlp(
             if batch is not None and batch < BN_MIN_BATCH and not _is_identity(act):
                 valid = False
                 reason = (f"batch={batch} < {BN_MIN_BATCH}: finite-batch BatchNorm rates of "
-                          "nonlinear activations have no closed form (THEORY.md 6 gives Monte "
+                          "nonlinear activations have no closed form (docs/theory.md §6 "
+                          "gives Monte "
                           "Carlo values only); the large-batch rate is given for reference")
         domain += (f"; BatchNorm: batch >= {BN_MIN_BATCH} for nonlinear activations (identity: "
                    "any batch >= 4 with predict(spec, batch=B)), and width >> batch (O(B/width) "
                    "corrections)")
         source = ("Yang, Pennington, Rao, Sohl-Dickstein & Schoenholz 2019 (ICLR), 'A Mean "
-                  "Field Theory of Batch Normalization'; THEORY.md 6")
+                  "Field Theory of Batch Normalization'; docs/theory.md §6")
     else:
         first = sw2 * std.dphi2 / (sw2 * spec.input_var + sb2)
         rate = sw2 * std.dphi2 / (sw2 * std.phi2 + sb2)
         assumptions.append("per-example feature statistics: the feature mean of h is ~0 at "
                            "large width, so LayerNorm and RMSNorm agree")
-        source = "Ba et al. 2016 (LayerNorm); THEORY.md 6 [derived]"
+        source = "Ba et al. 2016 (LayerNorm); docs/theory.md §6 [derived]"
     factors = np.full(max(L - 1, 0), rate)
     if L > 1:
         factors[0] = first
@@ -265,13 +268,13 @@ def predict(spec: Spec, *, batch: int | None = None) -> Prediction:
 
     * :class:`~gradbench.specs.MLPSpec`: sites :math:`h^1..h^L` with :math:`q^1 = \sigma_w^2
       \cdot` input_var :math:`+ \sigma_b^2` and the layer-by-layer length map; the factor
-      between sites l and l+1 is :math:`\chi` at :math:`q^l` (THEORY.md 1.1; Poole et al.
+      between sites l and l+1 is :math:`\chi` at :math:`q^l` (docs/theory.md §1.1; Poole et al.
       2016; Schoenholz et al. 2017). With BatchNorm/LayerNorm/RMSNorm it is
-      :math:`\sigma_w^2 E\phi'(z)^2/s_l^2` (THEORY.md 6; Yang et al. 2019), where
+      :math:`\sigma_w^2 E\phi'(z)^2/s_l^2` (docs/theory.md §6; Yang et al. 2019), where
       :math:`s_l^2` is the variance the normalization divides by.
-    * :class:`~gradbench.specs.ResidualSpec`: sites :math:`x_0..x_{L-1}` (THEORY.md 4).
+    * :class:`~gradbench.specs.ResidualSpec`: sites :math:`x_0..x_{L-1}` (docs/theory.md §4).
     * :class:`~gradbench.specs.RNNSpec`: sites :math:`h_1..h_T`, loss on :math:`h_T`
-      (THEORY.md 5); LSTM/GRU get no prediction.
+      (docs/theory.md §5); LSTM/GRU get no prediction.
 
     Each spec class names its predictor in its :class:`~gradbench.specs.FamilyInfo`
     (``predictor="module:function"``), so a new family brings its own theory module.
@@ -280,7 +283,7 @@ def predict(spec: Spec, *, batch: int | None = None) -> Prediction:
     per-site squared-norm factors ``chi_per_layer``, the predicted ``site_second_moment``
     (what the probe records as ``preact_second_moment``), and for ReLU-like MLPs with
     i.i.d. weights ``finite_width_bias``, the exact per-layer offset of the mean log
-    growth at that width for one example (THEORY.md 2.2). Specs outside every domain
+    growth at that width for one example (docs/theory.md §2.2). Specs outside every domain
     (gated cells, a normalization without theory, data-dependent or deterministic
     initializers) get ``valid=False``, ``log_growth=None`` and a ``reason``; specs with
     width < :data:`MIN_WIDTH` get ``valid=False`` with the numbers kept for reference.

@@ -79,7 +79,7 @@ def gauss_expect(f: NumpyFn, q: float, kinks: Sequence[float] = ()) -> float:
     Composite Gauss-Legendre quadrature (16 nodes per panel) on :math:`|z| \le 12`,
     with panel breaks every 2 in ``z``, at the images ``x / sqrt(q)`` of the points
     ``x = 0, +-1/4, ..., +-16`` (so sharp features at any scale ``q`` are resolved), and
-    at every kink ``x`` of ``f`` (``z = x / sqrt(q)``). For the closed forms of THEORY.md
+    at every kink ``x`` of ``f`` (``z = x / sqrt(q)``). For the closed forms of docs/theory.md
     1.2 (ReLU, erf) it agrees to about 1e-15 relative over ``q`` in [1e-8, 1e8].
 
     Args:
@@ -141,12 +141,12 @@ def _grid2(
 def gauss_expect2(
     f: NumpyFn, g: NumpyFn, q1: float, q2: float, c: float, kinks: Sequence[float] = ()
 ) -> float:
-    r"""Bivariate Gaussian expectation :math:`\mathbb{E}[f(u_1)\,g(u_2)]` (THEORY.md 1.1).
+    r"""Bivariate Gaussian expectation :math:`\mathbb{E}[f(u_1)\,g(u_2)]` (docs/theory.md §1.1).
 
     :math:`u_1 = \sqrt{q_1} z_1`, :math:`u_2 = \sqrt{q_2}(c z_1 + \sqrt{1-c^2} z_2)`, so
     :math:`\mathrm{Var}\,u_i = q_i` and :math:`\mathrm{Corr}(u_1, u_2) = c`. Nested
     quadrature (see :func:`gauss_expect`), split at ``kinks`` (shared by ``f`` and ``g``).
-    Agrees with the arc-cosine (ReLU) and arcsine (erf) kernels of THEORY.md 1.2 to about
+    Agrees with the arc-cosine (ReLU) and arcsine (erf) kernels of docs/theory.md §1.2 to about
     1e-15 for ``c`` in [-0.9, 1].
 
     Args:

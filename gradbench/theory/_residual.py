@@ -1,4 +1,4 @@
-"""Mean field of residual networks (Yang & Schoenholz 2017; De & Smith 2020), THEORY.md 4.
+"""Mean field of residual networks (Yang & Schoenholz 2017; De & Smith 2020), docs/theory.md §4.
 
 Also the family's predictor, :func:`predict_residual` (``ResidualSpec.info.predictor``).
 """
@@ -70,7 +70,7 @@ def residual_mean_field(
     p0: float = 1.0,
     norm: str | None = None,
 ) -> ResidualMeanField:
-    r"""Mean-field forward and backward recursion of a residual MLP (THEORY.md 4).
+    r"""Mean-field forward and backward recursion of a residual MLP (docs/theory.md §4).
 
     Block l maps :math:`x_{l-1} \mapsto x_{l-1} + \alpha_l W_2 \phi(N(W_1 x_{l-1} + b))`
     with :math:`W_1 \sim N(0, \sigma_w^2/n)`, :math:`W_2 \sim N(0, \sigma_v^2/n)`,
@@ -80,8 +80,8 @@ def residual_mean_field(
     * no normalization: :math:`q_l = \sigma_w^2 p_{l-1} + \sigma_b^2`,
       :math:`p_l = p_{l-1} + \alpha_l^2\sigma_v^2 E\phi(\sqrt{q_l}z)^2`, factor
       :math:`1 + \alpha_l^2\sigma_v^2\sigma_w^2 E\phi'(\sqrt{q_l}z)^2` -- for ReLU
-      :math:`1 + \alpha_l^2 v` with :math:`v = \sigma_v^2\sigma_w^2/2` (THEORY.md 4.1),
-      for tanh the sub-exponential growth of Yang & Schoenholz 2017 (THEORY.md 4.2);
+      :math:`1 + \alpha_l^2 v` with :math:`v = \sigma_v^2\sigma_w^2/2` (docs/theory.md §4.1),
+      for tanh the sub-exponential growth of Yang & Schoenholz 2017 (docs/theory.md §4.2);
     * LayerNorm/RMSNorm in the branch: the branch sees :math:`\hat h \sim N(0,1)`, factor
       :math:`1 + \alpha_l^2\sigma_v^2\sigma_w^2 E\phi'(z)^2 / q_l`;
     * BatchNorm in the branch (large batch): BN divides by the batch-centred variance
@@ -89,7 +89,7 @@ def residual_mean_field(
       :math:`\alpha_l^2\sigma_v^2\mathrm{Var}\,\phi(z)` per block, so the factor is
       :math:`1 + \alpha_l^2\sigma_v^2 E\phi'(z)^2/\tilde p_{l-1}` -- ReLU with
       :math:`\sigma_v^2 = 2`: :math:`\prod_l (1 + 1/(1 + (1 - 1/\pi) l))`, polynomial growth
-      (THEORY.md 4.3; De & Smith 2020).
+      (docs/theory.md §4.3; De & Smith 2020).
 
     Zero branches (:math:`\alpha_l = 0`: SkipInit, ReZero; :math:`\sigma_v^2 = 0`: Fixup's
     zero-initialised output layer) give a factor of exactly 1.
@@ -159,7 +159,7 @@ def residual_log_growth(
 ) -> np.ndarray:
     r"""Per-block log growth of the gradient **norm**, :math:`\tfrac12\ln(\text{factor}_l)`.
 
-    See :func:`residual_mean_field` (THEORY.md 4). Entry l - 1 is
+    See :func:`residual_mean_field` (docs/theory.md §4). Entry l - 1 is
     :math:`\ln(\|\partial L/\partial x_{l-1}\| / \|\partial L/\partial x_l\|)`.
 
     Examples:
@@ -207,7 +207,8 @@ def predict_residual(spec: ResidualSpec, batch: int | None = None) -> Prediction
         "cross terms vanish because W2 is independent and centred; backward uses gradient "
         "independence (width -> infinity)",
         "the factor between sites x_{l-1} and x_l is block l's 1 + alpha_l^2 sigma_v2 sigma_w2 "
-        "E[phi'(sqrt(q_l) z)^2], q_l = sigma_w2 p_{l-1} + sigma_b2 (norms: THEORY.md 4.3, 6)",
+        "E[phi'(sqrt(q_l) z)^2], q_l = sigma_w2 p_{l-1} + sigma_b2 (norms: "
+        "docs/theory.md §4.3, §6)",
     ]
     if zero_out:
         assumptions.append(f"{spec.branch_scale}: the branch output layer starts at zero")
@@ -221,6 +222,6 @@ def predict_residual(spec: ResidualSpec, batch: int | None = None) -> Prediction
         reason=reason, assumptions=tuple(assumptions), domain=domain,
         source=("Yang & Schoenholz 2017 (NeurIPS); Hanin & Rolnick 2018 (NeurIPS); De & Smith "
                 "2020 (NeurIPS); Zhang, Dauphin & Ma 2019 (Fixup, ICLR); Bachlechner et al. 2020 "
-                "(ReZero); THEORY.md 4"),
+                "(ReZero); docs/theory.md §4"),
         quantities=quantities,
     )

@@ -1,4 +1,4 @@
-"""Vanilla RNNs (Pascanu et al. 2013; Chen, Pennington & Schoenholz 2018), THEORY.md 5.
+"""Vanilla RNNs (Pascanu et al. 2013; Chen, Pennington & Schoenholz 2018), docs/theory.md §5.
 
 Also the family's predictor, :func:`predict_rnn` (``RNNSpec.info.predictor``).
 """
@@ -54,7 +54,7 @@ def rnn_mean_field(
     input_var: float = 1.0,
     h0_var: float = 1.0,
 ) -> RNNMeanField:
-    r"""Mean-field recursion of a vanilla RNN, loss on :math:`h_T` (THEORY.md 5.3).
+    r"""Mean-field recursion of a vanilla RNN, loss on :math:`h_T` (docs/theory.md §5.3).
 
     The pre-activation variance follows the feed-forward length map with an effective
     bias :math:`\sigma_u^2 q_x + \sigma_b^2`: :math:`q_1 = \sigma_w^2 q_{h_0} +
@@ -63,7 +63,7 @@ def rnn_mean_field(
     \odot \partial L/\partial h_{t+1})` gives the per-step factor
     :math:`\sigma_w^2 E\phi'(\sqrt{q_{t+1}}z)^2`. Weight tying across steps is ignored
     (gradient independence; Chen, Pennington & Schoenholz 2018, ICML, use the same
-    description, and THEORY.md 5.3 confirms it by tied-weight Monte Carlo).
+    description, and docs/theory.md §5.3 confirms it by tied-weight Monte Carlo).
 
     Args:
         activation: registry name or :class:`ActivationFunctions` (tanh, relu, linear).
@@ -79,7 +79,7 @@ def rnn_mean_field(
 
     Examples:
         >>> r = rnn_mean_field("tanh", 1.0, 0.0, 200, sigma_u2=1.0, input_var=0.05)
-        >>> round(float(r.factor[-1]), 8)  # THEORY.md 5.3
+        >>> round(float(r.factor[-1]), 8)  # docs/theory.md §5.3
         0.75903165
     """
     sw2, sb2 = _check_sigmas(sigma_w2, sigma_b2)
@@ -108,7 +108,7 @@ def rnn_fixed_point(
     activation: Activation, sigma_w2: float, sigma_b2: float = 0.0, input_drive: float = 0.0,
     q0: float = 1.0,
 ) -> tuple[float, float]:
-    r"""Stationary :math:`(q^*, \chi)` of a vanilla RNN (THEORY.md 5.3).
+    r"""Stationary :math:`(q^*, \chi)` of a vanilla RNN (docs/theory.md §5.3).
 
     :math:`q^* = \sigma_w^2 E\phi(\sqrt{q^*}z)^2 + \sigma_u^2 q_x + \sigma_b^2` (the
     length map with effective bias ``input_drive + sigma_b2``, where ``input_drive`` is
@@ -133,7 +133,7 @@ def linear_rnn_log_growth(rho: float) -> float:
 
     :math:`\partial L/\partial h_t = (\rho Q^T)^{T-t}\,\partial L/\partial h_T`, so
     :math:`\|\partial L/\partial h_t\| = \rho^{T-t}\|\partial L/\partial h_T\|` exactly, at any
-    width and for any inputs (THEORY.md 5.2; Pascanu et al. 2013 for the linear criterion).
+    width and for any inputs (docs/theory.md §5.2; Pascanu et al. 2013 for the linear criterion).
 
     Examples:
         >>> round(linear_rnn_log_growth(0.9) * 10, 12) == round(math.log(0.9 ** 10), 12)
@@ -145,7 +145,8 @@ def linear_rnn_log_growth(rho: float) -> float:
 
 _GATED_REASON = (
     "no verified mean-field oracle exists for gated cells (LSTM/GRU; Gilboa et al. 2019 give "
-    "one, but its formulas could not be checked, THEORY.md 5.4), so theory makes no prediction"
+    "one, but its formulas could not be checked, docs/theory.md §5.4), so theory makes "
+    "no prediction"
 )
 
 
@@ -156,7 +157,7 @@ def predict_rnn(spec: RNNSpec, batch: int | None = None) -> Prediction:
     act_name = CELL_KINDS[spec.cell].activation
     if act_name is None:
         return no_prediction(spec, f"cell {spec.cell!r}: {_GATED_REASON}",
-                              source="Gilboa et al. 2019, arXiv:1901.08987; THEORY.md 5.4")
+                              source="Gilboa et al. 2019, arXiv:1901.08987; docs/theory.md §5.4")
     remedy = registry.lookup("initializer", spec.init)
     dist = remedy.meta.get("distribution")
     linear = _is_identity(_resolve(act_name))
@@ -182,7 +183,7 @@ def predict_rnn(spec: RNNSpec, batch: int | None = None) -> Prediction:
             assumptions=("W_hh = rho Q with Q orthogonal: dL/dh_t = (rho Q^T)^(T-t) dL/dh_T",
                          "loss on h_T only"),
             domain="exact at any width and for any inputs",
-            source="Saxe et al. 2014; Pascanu, Mikolov & Bengio 2013 (ICML); THEORY.md 5.2",
+            source="Saxe et al. 2014; Pascanu, Mikolov & Bengio 2013 (ICML); docs/theory.md §5.2",
             quantities=quantities,
         )
     stationary = _mean_field(_resolve(act_name), sw2, drive, mf.q[0] or 1.0, _PHASE_TOL,
@@ -204,6 +205,6 @@ def predict_rnn(spec: RNNSpec, batch: int | None = None) -> Prediction:
         ),
         domain=domain,
         source=("Pascanu, Mikolov & Bengio 2013 (ICML); Chen, Pennington & Schoenholz 2018 "
-                "(ICML); THEORY.md 5.3"),
+                "(ICML); docs/theory.md §5.3"),
         quantities=quantities,
     )

@@ -91,17 +91,23 @@ HE_DECL = {"variance": lambda fan_in, fan_out: 2.0 / fan_in}
 
 @contextlib.contextmanager
 def chi1_off(factor: float = 1.02) -> Iterator[None]:
-    """Plant a ``factor`` error in theory's chi (the function both chi1 and predict use)."""
-    from gradbench import theory
+    """Plant a ``factor`` error in theory's chi (the function chi1 and predict both use)."""
+    import importlib
 
-    real = theory._chi_at
-    theory._chi_at = lambda act, sw2, q: factor * real(act, sw2, q)  # type: ignore[assignment]
-    theory._predict_cached.cache_clear()
+    from gradbench.theory import _mean_field, _predict
+
+    real = _mean_field._chi_at
+    users = [importlib.import_module(f"gradbench.theory.{m}") for m in ("_mean_field",
+                                                                       "_predict", "_rnn")]
+    for module in users:
+        module._chi_at = lambda act, sw2, q: factor * real(act, sw2, q)  # type: ignore[attr-defined]
+    _predict._predict_cached.cache_clear()
     try:
         yield
     finally:
-        theory._chi_at = real  # type: ignore[assignment]
-        theory._predict_cached.cache_clear()
+        for module in users:
+            module._chi_at = real  # type: ignore[attr-defined]
+        _predict._predict_cached.cache_clear()
 
 
 def _phase_point(seed: int) -> tuple[Any, dict[str, Any]]:
