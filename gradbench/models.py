@@ -196,6 +196,8 @@ class Family:
             (so the first site's gradient exists), and the network output has its shape.
         tasks: the :data:`gradbench.tasks.TASKS` that apply; the first is the default.
         supports_dropout: training may apply dropout after the activation.
+        weight_grads_from_sites: :meth:`forward` returns ``weight_inputs`` that give every
+            site's weight gradient, so the probe never needs the weights' ``.grad``.
     """
 
     spec_type: ClassVar[type[Any]]
@@ -203,6 +205,7 @@ class Family:
     input_key: ClassVar[str] = "x"
     tasks: ClassVar[tuple[str, ...]] = ("teacher_student", "linear_teacher")
     supports_dropout: ClassVar[bool] = True
+    weight_grads_from_sites: ClassVar[bool] = False
 
     @property
     def info(self) -> FamilyInfo:
@@ -313,19 +316,21 @@ class MLPFamily(Family):
 
     spec_type = MLPSpec
     site_name = "pre-activation h^l"
+    weight_grads_from_sites = True
 
     def draw_parameters(self, spec: MLPSpec, draw: Draw) -> Params:
         return _draw_layers(spec, draw, (spec.width, spec.width))
 
     def forward(self, spec: MLPSpec, params: Params, data: Params) -> Forward:
         act, norm = _activation(spec.activation), _norm_fn(spec.norm)
-        x, sites = data["x"], []
+        x, sites, inputs = data["x"], [], []
         for layer in range(spec.depth):
             h = x @ params[f"W{layer}"].mT + params[f"b{layer}"].unsqueeze(-2)
             h.retain_grad()
             sites.append(h)
+            inputs.append((h, x))  # dL/dW^l = (dL/dh^l)^T x^{l-1}
             x = act(norm(h))
-        return Forward(loss=(data["R"] * x).sum(), sites=sites)
+        return Forward(loss=(data["R"] * x).sum(), sites=sites, weight_inputs=inputs)
 
     def weight_groups(self, spec: MLPSpec) -> list[list[str]]:
         return [[f"W{layer}"] for layer in range(spec.depth)]
@@ -541,6 +546,7 @@ class RNNFamily(Family):
 
     spec_type = RNNSpec
     site_name = "hidden state h_t"
+    weight_grads_from_sites = True
     input_key = "h0"
     tasks = ("adding", "copy")
     supports_dropout = False

@@ -110,13 +110,31 @@ def _frobenius(t: Tensor | None, like: Tensor) -> Tensor:
     return t.detach().double().flatten(start_dim=1).norm(dim=1)
 
 
+def outer_product_norm(g: Tensor, x: Tensor) -> Tensor:
+    r"""Per network ``||g^T x||_F`` for ``g: [S, B, n]``, ``x: [S, B, m]``, in float64.
+
+    With fewer examples than features it uses the Gram identity
+    :math:`\|g^\top x\|_F^2 = \sum_{bc} (g g^\top)_{bc} (x x^\top)_{bc}`, which costs
+    :math:`O(B^2 n)` instead of forming the :math:`n \times m` product.
+    """
+    g, x = g.detach().double(), x.detach().double()
+    if g.shape[-2] < min(g.shape[-1], x.shape[-1]):
+        sq = ((g @ g.mT) * (x @ x.mT)).flatten(1).sum(dim=1)
+        return sq.clamp(min=0.0).sqrt()
+    return (g.mT @ x).flatten(1).norm(dim=1)
+
+
 def _weight_grad_norms(
     family: Family, spec: Spec, params: Params, fwd_inputs: list[tuple[Tensor, Tensor]] | None
 ) -> Tensor:
-    """[S, sites] norms of each site's weight gradient (after backward)."""
-    if fwd_inputs is not None:  # recurrent: step t's contribution g_t^T h_{t-1}
+    """[S, sites] norms of each site's weight gradient (after backward).
+
+    Where the forward names each site's ``(grad source, input)`` pair (MLP layers, RNN
+    steps) the weight gradient ``source.grad^T @ input`` is never formed.
+    """
+    if fwd_inputs is not None:
         return torch.stack(
-            [_frobenius(src.grad.mT @ inp.detach(), src) for src, inp in fwd_inputs],  # type: ignore[union-attr]
+            [outer_product_norm(src.grad, inp) for src, inp in fwd_inputs],  # type: ignore[arg-type]
             dim=1,
         )
     columns = []
@@ -160,9 +178,9 @@ def _measure_chunk(
     nets = _draw_networks(spec, indices, batch, seed, dtype)
     params = _stack([p for p, _ in nets], device, dtype)
     data = _stack([d for _, d in nets], device, dtype)
-    weight_names = {n for group in family.weight_groups(spec) for n in group}
-    for name in weight_names:
-        params[name].requires_grad_(True)
+    if not family.weight_grads_from_sites:
+        for name in {n for group in family.weight_groups(spec) for n in group}:
+            params[name].requires_grad_(True)
     data[family.input_key].requires_grad_(True)  # the first site is then observable
     fwd = family.forward(spec, params, data)
     fwd.loss.backward()
