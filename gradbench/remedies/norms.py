@@ -42,6 +42,7 @@ def none(h: Tensor) -> Tensor:
     paper="Ioffe & Szegedy 2015, arXiv:1502.03167",
     module=lambda n: nn.BatchNorm1d(n, eps=EPS, affine=False, track_running_stats=False),
     invariances=("shift", "scale"),
+    stable_for=(),  # gradients explode with depth at initialization (Yang et al. 2019)
 )
 def batchnorm(h: Tensor) -> Tensor:
     """(h - mean_batch) / sqrt(var_batch + eps), batch statistics (training mode)."""
