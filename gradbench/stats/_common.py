@@ -18,7 +18,7 @@ from gradbench.records import ConfidenceInterval
 # --------------------------------------------------------------------------------------
 
 
-def real(name: str, value: object) -> float:
+def check_real(name: str, value: object) -> float:
     """``value`` as a finite float, or raise naming ``name``."""
     ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
         value, (bool, np.bool_)
@@ -28,7 +28,7 @@ def real(name: str, value: object) -> float:
     return float(value)  # type: ignore[arg-type]
 
 
-def level(name: str, value: object) -> float:
+def check_level(name: str, value: object) -> float:
     """A probability strictly inside (0, 1), e.g. ``alpha`` or ``confidence_level``."""
     ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
         value, (bool, np.bool_)
@@ -38,7 +38,7 @@ def level(name: str, value: object) -> float:
     return float(value)  # type: ignore[arg-type]
 
 
-def count(name: str, value: object, low: int) -> int:
+def check_count(name: str, value: object, low: int) -> int:
     """An integer ``>= low`` (bools rejected)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         raise InvalidArgument(f"{name}={value!r} must be an integer >= {low}")
@@ -47,7 +47,7 @@ def count(name: str, value: object, low: int) -> int:
     return int(value)
 
 
-def float_array(name: str, value: ArrayLike, ndim: int | None) -> NDArray[np.float64]:
+def check_float_array(name: str, value: ArrayLike, ndim: int | None) -> NDArray[np.float64]:
     """``value`` as a float64 array with ``ndim`` dimensions (any when ``None``)."""
     try:
         arr = np.asarray(value, dtype=np.float64)
@@ -64,7 +64,7 @@ def float_array(name: str, value: ArrayLike, ndim: int | None) -> NDArray[np.flo
 
 def finite_sample(name: str, value: ArrayLike, min_n: int = 2) -> tuple[NDArray[np.float64], int]:
     """The finite entries of a 1-D sample and how many were dropped as non-finite."""
-    arr = float_array(name, value, ndim=1)
+    arr = check_float_array(name, value, ndim=1)
     finite = arr[np.isfinite(arr)]
     if finite.size < min_n:
         raise InvalidArgument(

@@ -13,13 +13,13 @@ from scipy import stats as sps
 from gradbench.errors import InvalidArgument
 from gradbench.records import ConfidenceInterval
 from gradbench.stats._common import (  # noqa: F401
-    count,
+    check_count,
+    check_float_array,
+    check_level,
+    check_real,
     finite_sample,
-    float_array,
-    level,
     mean_sd,
     plain,
-    real,
     t_interval,
     t_ratio,
 )
@@ -79,7 +79,7 @@ class TOSTResult:
             ``estimate -+ t_{df, (1+level)/2} * standard_error``.
         """
         level = 1.0 - 2.0 * self.alpha if confidence_level is None else confidence_level
-        level = level("confidence_level", level)
+        level = check_level("confidence_level", level)
         return t_interval(self.estimate, self.standard_error, self.df, level)
 
     def to_dict(self) -> dict[str, Any]:
@@ -91,11 +91,11 @@ def _tost_iv(
     values: ArrayLike, low: object, high: object, alpha: object
 ) -> tuple[NDArray[np.float64], int, float, float, float]:
     x, dropped = finite_sample("values", values)
-    lo = real("low", low)
-    hi = real("high", high)
+    lo = check_real("low", low)
+    hi = check_real("high", high)
     if not lo < hi:
         raise InvalidArgument(f"low={low!r} must be < high={high!r}")
-    a = level("alpha", alpha)
+    a = check_level("alpha", alpha)
     if a >= 0.5:
         raise InvalidArgument(f"alpha={alpha!r} must be in (0, 0.5) for an equivalence test")
     return x, dropped, lo, hi, a

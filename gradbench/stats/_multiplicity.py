@@ -7,13 +7,13 @@ from numpy.typing import ArrayLike, NDArray
 
 from gradbench.errors import InvalidArgument
 from gradbench.stats._common import (  # noqa: F401
-    count,
+    check_count,
+    check_float_array,
+    check_level,
+    check_real,
     finite_sample,
-    float_array,
-    level,
     mean_sd,
     plain,
-    real,
     t_interval,
     t_ratio,
 )
@@ -25,7 +25,7 @@ from gradbench.stats._common import (  # noqa: F401
 
 def _pvalues_iv(pvalues: ArrayLike) -> tuple[NDArray[np.float64], tuple[int, ...]]:
     """Flattened p-values with NaN replaced by 1, and the original shape."""
-    p = float_array("pvalues", pvalues, ndim=None)
+    p = check_float_array("pvalues", pvalues, ndim=None)
     bad = ~np.isnan(p) & ~((p >= 0.0) & (p <= 1.0))
     if np.any(bad):
         first = float(p[bad].ravel()[0])
@@ -39,7 +39,7 @@ def _holm_iv(
     pvalues: ArrayLike, alpha: object
 ) -> tuple[NDArray[np.float64], tuple[int, ...], float]:
     p, shape = _pvalues_iv(pvalues)
-    return p, shape, level("alpha", alpha)
+    return p, shape, check_level("alpha", alpha)
 
 
 def holm(pvalues: ArrayLike, alpha: float) -> NDArray[np.bool_]:
@@ -110,7 +110,7 @@ def holm_adjusted(pvalues: ArrayLike) -> NDArray[np.float64]:
 
 def _bh_iv(pvalues: ArrayLike, q: object) -> tuple[NDArray[np.float64], tuple[int, ...], float]:
     p, shape = _pvalues_iv(pvalues)
-    return p, shape, level("q", q)
+    return p, shape, check_level("q", q)
 
 
 def benjamini_hochberg(pvalues: ArrayLike, q: float) -> NDArray[np.bool_]:

@@ -9,13 +9,13 @@ from scipy import stats as sps
 from gradbench.errors import InvalidArgument
 from gradbench.records import ConfidenceInterval
 from gradbench.stats._common import (  # noqa: F401
-    count,
+    check_count,
+    check_float_array,
+    check_level,
+    check_real,
     finite_sample,
-    float_array,
-    level,
     mean_sd,
     plain,
-    real,
     t_interval,
     t_ratio,
 )
@@ -26,11 +26,11 @@ from gradbench.stats._common import (  # noqa: F401
 
 
 def _binomial_interval_iv(k: object, n: object, confidence_level: object) -> tuple[int, int, float]:
-    nn = count("n", n, 1)
-    kk = count("k", k, 0)
+    nn = check_count("n", n, 1)
+    kk = check_count("k", k, 0)
     if kk > nn:
         raise InvalidArgument(f"k={k!r} must be an integer in [0, n={nn}]")
-    return kk, nn, level("confidence_level", confidence_level)
+    return kk, nn, check_level("confidence_level", confidence_level)
 
 
 def binomial_interval(k: int, n: int, confidence_level: float = 0.99) -> ConfidenceInterval:
@@ -74,11 +74,11 @@ def binomial_interval(k: int, n: int, confidence_level: float = 0.99) -> Confide
 def _t_test_power_iv(
     effect: object, sd: object, n: object, alpha: object
 ) -> tuple[float, float, int, float]:
-    e = real("effect", effect)
-    s = real("sd", sd)
+    e = check_real("effect", effect)
+    s = check_real("sd", sd)
     if s <= 0.0:
         raise InvalidArgument(f"sd={sd!r} must be > 0")
-    return e, s, count("n", n, 2), level("alpha", alpha)
+    return e, s, check_count("n", n, 2), check_level("alpha", alpha)
 
 
 def _power(effect_over_sd: float, n: int, alpha: float) -> float:
@@ -120,17 +120,17 @@ def t_test_power(effect: float, sd: float, n: int, alpha: float = 0.01) -> float
 def _required_seeds_iv(
     effect: object, sd: object, alpha: object, power: object, max_seeds: object
 ) -> tuple[float, float, float, int]:
-    e = real("effect", effect)
+    e = check_real("effect", effect)
     if e == 0.0:
         raise InvalidArgument(f"effect={effect!r} must be non-zero")
-    s = real("sd", sd)
+    s = check_real("sd", sd)
     if s <= 0.0:
         raise InvalidArgument(f"sd={sd!r} must be > 0")
-    a = level("alpha", alpha)
-    pw = level("power", power)
+    a = check_level("alpha", alpha)
+    pw = check_level("power", power)
     if pw <= a:
         raise InvalidArgument(f"power={power!r} must exceed alpha={alpha!r}")
-    return abs(e) / s, a, pw, count("max_seeds", max_seeds, 2)
+    return abs(e) / s, a, pw, check_count("max_seeds", max_seeds, 2)
 
 
 def required_seeds(

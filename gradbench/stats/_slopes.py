@@ -13,13 +13,13 @@ from scipy import stats as sps
 from gradbench.errors import InvalidArgument
 from gradbench.records import ConfidenceInterval
 from gradbench.stats._common import (
-    count,
+    check_count,
+    check_float_array,
+    check_level,
+    check_real,
     finite_sample,
-    float_array,
-    level,
     mean_sd,
     plain,
-    real,
     t_interval,
     t_ratio,
 )
@@ -30,8 +30,8 @@ from gradbench.stats._common import (
 
 
 def _fit_slopes_iv(log_norms: ArrayLike, skip: object) -> tuple[NDArray[np.float64], int]:
-    arr = float_array("log_norms", log_norms, ndim=2)
-    k = count("skip", skip, 0)
+    arr = check_float_array("log_norms", log_norms, ndim=2)
+    k = check_count("skip", skip, 0)
     used = arr.shape[1] - k
     if used < 2:
         raise InvalidArgument(
@@ -140,7 +140,7 @@ class SlopeTestResult:
         Returns:
             ``estimate -+ t_{df, (1+level)/2} * standard_error``.
         """
-        level = level("confidence_level", confidence_level)
+        level = check_level("confidence_level", confidence_level)
         return t_interval(self.estimate, self.standard_error, self.df, level)
 
     def to_dict(self) -> dict[str, Any]:
@@ -152,12 +152,12 @@ def _slope_test_iv(
     slopes: ArrayLike, predicted: object, bias: object, tolerance: object, alpha: object
 ) -> tuple[NDArray[np.float64], int, float, float, float, float]:
     x, dropped = finite_sample("slopes", slopes)
-    pred = real("predicted", predicted)
-    b = real("bias", bias)
-    tol = real("tolerance", tolerance)
+    pred = check_real("predicted", predicted)
+    b = check_real("bias", bias)
+    tol = check_real("tolerance", tolerance)
     if tol < 0.0:
         raise InvalidArgument(f"tolerance={tolerance!r} must be >= 0")
-    return x, dropped, pred, b, tol, level("alpha", alpha)
+    return x, dropped, pred, b, tol, check_level("alpha", alpha)
 
 
 def slope_test(

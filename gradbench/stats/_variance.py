@@ -12,13 +12,13 @@ from scipy import stats as sps
 from gradbench.errors import InvalidArgument
 from gradbench.records import ConfidenceInterval
 from gradbench.stats._common import (  # noqa: F401
-    count,
+    check_count,
+    check_float_array,
+    check_level,
+    check_real,
     finite_sample,
-    float_array,
-    level,
     mean_sd,
     plain,
-    real,
     t_interval,
     t_ratio,
 )
@@ -66,7 +66,7 @@ class VarianceTestResult:
         Returns:
             :math:`[\nu S^2/\chi^2_{\nu,(1+c)/2},\; \nu S^2/\chi^2_{\nu,(1-c)/2}]`.
         """
-        level = level("confidence_level", confidence_level)
+        level = check_level("confidence_level", confidence_level)
         ss = self.df * self.estimate
         upper_q = float(sps.chi2.ppf(0.5 + level / 2.0, self.df))
         lower_q = float(sps.chi2.ppf(0.5 - level / 2.0, self.df))
@@ -81,10 +81,10 @@ def _variance_test_iv(
     samples: ArrayLike, predicted_variance: object, alpha: object
 ) -> tuple[NDArray[np.float64], int, float, float]:
     x, dropped = finite_sample("samples", samples)
-    pv = real("predicted_variance", predicted_variance)
+    pv = check_real("predicted_variance", predicted_variance)
     if pv <= 0.0:
         raise InvalidArgument(f"predicted_variance={predicted_variance!r} must be > 0")
-    return x, dropped, pv, level("alpha", alpha)
+    return x, dropped, pv, check_level("alpha", alpha)
 
 
 def variance_test(
