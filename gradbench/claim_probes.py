@@ -300,7 +300,7 @@ def first_layer_ratios(spec: Spec, *, optimizer: str, expected: str, seeds: int 
 
 
 
-def stability_settings(remedy: Any, *, seed: int = 0, seeds: int = 8, batch: int = 16,
+def stability_settings(remedy: Any, *, seed: int = 0, seeds: int = 16, batch: int = 16,
                        **_: Any) -> list[tuple[Spec, Measurement]]:
     """The gradient probe in each setting of ``stable_as_declared`` / ``stable_somewhere``."""
     from gradbench.claims.stability import setting_spec, settings_of

@@ -410,7 +410,8 @@ def run_claim(request: pytest.FixtureRequest, gradbench_record: Recorder,
         if network:
             config = {"seeds": state.profile.seeds, "batch": state.profile.batch,
                       "device": gradbench_device, "dtype": "float32", **config}
-        data, verdict = claims.evaluate_case(target, claim, alpha=state.profile.case_alpha,
+        level = claims.get_claim(claim).alpha or state.profile.case_alpha
+        data, verdict = claims.evaluate_case(target, claim, alpha=level,
                                              seed=state.base_seed, **config)
         prediction = None
         if network and hasattr(data, "batch"):

@@ -29,6 +29,7 @@ from gradbench.claims import (  # noqa: F401  (registration)
 )
 from gradbench.claims._registry import (
     CLAIMS,
+    EQUIVALENCE_ALPHA,
     ROLES,
     SUBJECTS,
     Claim,
@@ -163,7 +164,7 @@ def _label(target: Any) -> str:
 
 
 __all__ = [
-    "CLAIMS", "ROLES", "SUBJECTS", "Claim", "applicable", "check", "claim", "claims_for",
+    "CLAIMS", "EQUIVALENCE_ALPHA", "ROLES", "SUBJECTS", "Claim", "applicable", "check", "claim", "claims_for",
     "classify", "equivalence", "evaluate_case", "exact", "explain", "failure", "get_claim", "one_sided", "resolve",
     "subject_dict", "subject_of", "t_test", "verdict", "why_not", "z_test",
 ]

@@ -58,6 +58,10 @@ class Claim:
         standard: a standard claim of its kind, run on a remedy that declares nothing.
         exact: a deterministic identity checked to a stated float64 tolerance (no
             sampling error, so no false alarms by construction).
+        alpha: the claim's own level, or ``None`` for the run's per-case level. An
+            equivalence claim (TOST) fails when equivalence is *not shown*, so its
+            false alarms are governed by its power, not its alpha: it runs at
+            :data:`EQUIVALENCE_ALPHA` with enough seeds, not at a level split over cases.
     """
 
     name: str
@@ -72,6 +76,7 @@ class Claim:
     applies: Callable[[Any], str | None]
     standard: bool = True
     exact: bool = False
+    alpha: float | None = None
 
     def measure_fn(self) -> Callable[..., Any]:
         """The measuring routine (imports its module, which may import torch)."""
@@ -81,11 +86,14 @@ class Claim:
     def to_dict(self) -> dict[str, Any]:
         """The claim's description as JSON-safe data (for docs and reports)."""
         keys = ("name", "statement", "statistic", "domain", "source", "role", "standard",
-                "exact")
+                "exact", "alpha")
         return {**{k: getattr(self, k) for k in keys}, "subjects": list(self.subjects)}
 
 
 CLAIMS: dict[str, Claim] = {}
+EQUIVALENCE_ALPHA = 0.05
+"""Level of the equivalence (TOST) claims: a type-I error there declares a property
+(stability, boundedness) that does not hold, so it is not split over cases."""
 
 
 def _always(subject: Any) -> str | None:
@@ -105,6 +113,7 @@ def claim(
     applies: Callable[[Any], str | None] = _always,
     standard: bool = True,
     exact: bool = False,
+    alpha: float | None = None,
 ) -> Callable[[Callable[..., Verdict]], Callable[..., Verdict]]:
     """Register the decorated ``evaluate(subject, data, alpha, **config)`` as claim ``name``.
 
@@ -124,7 +133,7 @@ def claim(
         if name in CLAIMS:
             raise InvalidArgument(f"claim {name!r} is already registered")
         CLAIMS[name] = Claim(name, statement, statistic, domain, source, subject_tuple, role,
-                             measure, fn, applies, standard, exact)
+                             measure, fn, applies, standard, exact, alpha)
         return fn
 
     return decorate

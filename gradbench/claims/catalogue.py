@@ -66,7 +66,8 @@ def markdown() -> str:
                 f"### `{c.name}`", "",
                 f"{c.statement}", "",
                 f"- **role**: {c.role}{' (standard)' if c.standard else ''}; **about**: "
-                f"{', '.join(c.subjects)}",
+                f"{', '.join(c.subjects)}; **alpha**: "
+                + (f"{c.alpha:g}" if c.alpha is not None else "the run's per-case level"),
                 f"- **statistic**: {c.statistic}",
                 f"- **domain**: {c.domain}",
                 f"- **source**: {c.source}",

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from gradbench import stats, theory
-from gradbench.claims._registry import claim
+from gradbench.claims._registry import EQUIVALENCE_ALPHA, claim
 from gradbench.claims._verdicts import equivalence, t_test, verdict
 from gradbench.errors import InvalidArgument
 from gradbench.records import Measurement, Prediction, Verdict
@@ -137,12 +137,13 @@ def mean_field_slope(spec: Spec, m: Measurement, alpha: float, **config: Any) ->
     statistic="per-seed (ln ||dL/dh_1|| - ln ||dL/dh_L||)/(L-1); TOST across seeds with "
     f"margins +-ln {STABLE_GROWTH}",
     domain="any network with at least 2 sites; the standard settings use depth "
-    f"{STABLE_DEPTH}, width 128, 8 networks of 16 examples",
+    f"{STABLE_DEPTH}, width 128, 16 networks of 16 examples",
     source="Glorot & Bengio 2010; He et al. 2015; Schuirmann 1987 (TOST)",
     subjects="network",
     role="stability",
     measure="gradbench.claim_probes:network",
     applies=lambda s: None if not hasattr(s, "n_sites") or s.n_sites >= 2 else "one site",
+    alpha=EQUIVALENCE_ALPHA,
 )
 def stable_gradients(spec: Spec, m: Measurement, alpha: float, **config: Any) -> Verdict:
     """TOST: the mean per-layer log growth is within +-ln 1.1 of 0."""
@@ -243,6 +244,7 @@ def _jacobian_domain(spec: Any) -> str | None:
     role="theory",
     measure="gradbench.claim_probes:jacobian",
     applies=_jacobian_domain,
+    alpha=EQUIVALENCE_ALPHA,
 )
 def jacobian_spectrum(spec: MLPSpec, eig: np.ndarray, alpha: float, rel_tol: float = 0.25,
                       **config: Any) -> Verdict:

@@ -234,6 +234,7 @@ HELPS = 3.0
     subjects="network",
     role="behaviour",
     measure="gradbench.claim_probes:first_layer_ratios",
+    alpha=0.01,
 )
 def first_layers_move(spec: Any, data: Mapping[str, Any], alpha: float, expected: Outcome,
                       optimizer: str, **config: Any) -> Verdict:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from gradbench.claims._registry import claim
+from gradbench.claims._registry import EQUIVALENCE_ALPHA, claim
 from gradbench.claims._verdicts import equivalence, exact
 from gradbench.records import Verdict
 
@@ -80,6 +80,7 @@ def _bounded(remedy: Any) -> str | None:
     role="stability",
     measure="gradbench.claim_probes:residual_depth_pair",
     applies=_bounded,
+    alpha=EQUIVALENCE_ALPHA,
 )
 def residual_bounded_in_depth(remedy: Any, data: Mapping[str, np.ndarray], alpha: float,
                               depth: int, **config: Any) -> Verdict:

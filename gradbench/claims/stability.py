@@ -18,7 +18,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gradbench.claims._registry import claim
+from gradbench.claims._registry import EQUIVALENCE_ALPHA, claim
 from gradbench.claims.network import STABLE_DEPTH, stable_gradients
 from gradbench.errors import InvalidArgument
 from gradbench.records import Measurement, Verdict
@@ -111,6 +111,7 @@ def _settings_verdicts(remedy: Any, data: Sequence[tuple[Spec, Measurement]], al
     role="stability",
     measure="gradbench.claim_probes:stability_settings",
     applies=_declared,
+    alpha=EQUIVALENCE_ALPHA,
 )
 def stable_as_declared(remedy: Any, data: Sequence[tuple[Spec, Measurement]], alpha: float,
                        **config: Any) -> Verdict:
@@ -134,6 +135,7 @@ def stable_as_declared(remedy: Any, data: Sequence[tuple[Spec, Measurement]], al
     role="stability",
     measure="gradbench.claim_probes:stability_settings",
     applies=_undeclared,
+    alpha=EQUIVALENCE_ALPHA,
 )
 def stable_somewhere(remedy: Any, data: Sequence[tuple[Spec, Measurement]], alpha: float,
                      **config: Any) -> Verdict:
