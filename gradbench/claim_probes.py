@@ -71,7 +71,7 @@ def initializer_draw(remedy: Any, *, fan_in: int, fan_out: int, seed: int = 0,
 
 def activation_points(remedy: Any, *, q: float, seed: int = 0, n: int = 4096,
                       **_: Any) -> dict[str, np.ndarray]:
-    """Points ``x ~ N(0, q)`` (away from declared kinks) with autograd and central-difference derivatives."""
+    """Points ``x ~ N(0, q)`` away from declared kinks: phi, autograd and central differences."""
     gen = _generator(remedy, seed, q=q)
     x = torch.randn(n, generator=gen, dtype=torch.float64) * math.sqrt(q)
     for kink in remedy.meta.get("kinks", ()):
@@ -141,7 +141,7 @@ def residual_alphas(remedy: Any, *, depth: int, **_: Any) -> dict[str, Any]:
 
 def residual_depth_pair(remedy: Any, *, depth: int, seed: int = 0, seeds: int = 16,
                         width: int = 256, **_: Any) -> dict[str, np.ndarray]:
-    """Per seed, end-to-end ln gradient growth of ReLU/He residual nets at ``depth`` and ``4 depth``."""
+    """Per seed, end-to-end ln gradient growth of ReLU/He residual nets at L and 4L blocks."""
     out = {}
     for key, blocks in (("shallow", depth), ("deep", 4 * depth)):
         spec = ResidualSpec(depth=blocks, width=width, activation="relu", init="he_normal",
@@ -227,7 +227,7 @@ def _norms(tensors: dict[str, torch.Tensor], groups: list[list[str]]) -> np.ndar
 
 def adaptive_invariance(remedy: Any, *, network: Spec, lr: float, scale: float,
                         seed: int = 0, **_: Any) -> dict[str, Any]:
-    """rho_l = ||Delta W_l|| / (u sqrt(#nonzero)) vs its eps-shrunk value, and the loss-scale bound."""
+    """rho_l = ||Delta W_l|| / (u sqrt(#nonzero)) vs its eps-shrunk value; the loss-scale bound."""
     fs = first_step(network, TrainSpec(optimizer=remedy.label, lr=lr), seeds=SEEDS_EXACT,
                     dtype="float64", seed=seed)
     scaled = first_step(network, TrainSpec(optimizer=remedy.label, lr=lr, loss_scale=scale),

@@ -190,7 +190,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _selection(config: pytest.Config) -> Any:
-    """Register ``--gradbench-remedy`` and ``--gradbench-candidate`` remedies; the run's selection."""
+    """Register the ``--gradbench-remedy`` and ``--gradbench-candidate`` remedies; the selection."""
     from gradbench.suite import Selection
 
     targets = list(config.getoption("gradbench_remedy") or [])
@@ -309,10 +309,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     candidate = config.stash[STATE].selection.candidate
     if candidate is None:
         return
-    keep, drop = [], []
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
     for item in items:
         marker = item.get_closest_marker("gradbench_remedies")
-        (keep if marker is not None and marker.kwargs["kind"] == candidate[0] else drop).append(item)
+        ours = marker is not None and marker.kwargs["kind"] == candidate[0]
+        (keep if ours else drop).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep

@@ -56,7 +56,7 @@ class Selection:
 
 
 def for_each(kind: str, claim_names: Sequence[str]) -> pytest.MarkDecorator:
-    """Parametrize ``(remedy, claim)`` over the registered remedies of ``kind`` each claim applies to.
+    """Parametrize ``(remedy, claim)`` over the remedies of ``kind`` each claim applies to.
 
     Raises:
         InvalidArgument: unknown kind or claim, or a claim that is not about ``kind``.

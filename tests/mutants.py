@@ -74,8 +74,8 @@ class _Silu(torch.autograd.Function):
 
 MUTANTS: tuple[Mutant, ...] = (
     Mutant("he_variance_x0.9", INIT, "he_normal",
-           "_normal(w, gain**2 / fans(w.shape)[0], generator)\n\n\n@register(\n    \"initializer\",\n    \"he_uniform\"",
-           "_normal(w, 0.9 * gain**2 / fans(w.shape)[0], generator)\n\n\n@register(\n    \"initializer\",\n    \"he_uniform\"",
+           "through ReLU.\"\"\"\n    _normal(w, gain**2 / fans(w.shape)[0], generator)",
+           "through ReLU.\"\"\"\n    _normal(w, 0.9 * gain**2 / fans(w.shape)[0], generator)",
            "initializer_variance", "He normal draws 90% of the 2/fan_in it declares"),
     Mutant("xavier_uniform_x0.5", INIT, "xavier_uniform",
            "_uniform(w, _xavier_var(*fans(w.shape), gain), generator)",
@@ -102,8 +102,8 @@ MUTANTS: tuple[Mutant, ...] = (
            "return sw2 * _moments(_resolve(activation), q).phi2",
            "activation_moments", "the length map forgets sigma_b2"),
     Mutant("layernorm_no_centering", NORM, "layernorm",
-           "return (h - mean) / torch.sqrt(var + EPS)\n\n\n@register(\n    \"normalization\",\n    \"rmsnorm\"",
-           "return h / torch.sqrt(var + EPS)\n\n\n@register(\n    \"normalization\",\n    \"rmsnorm\"",
+           "dim=-1, unbiased=False, keepdim=True)\n    return (h - mean) / torch.sqrt(var + EPS)",
+           "dim=-1, unbiased=False, keepdim=True)\n    return h / torch.sqrt(var + EPS)",
            "normalization_invariance", "LayerNorm without mean-centering"),
     Mutant("batchnorm_unbiased_var", NORM, "batchnorm",
            "var = h.var(dim=-2, unbiased=False, keepdim=True)",
@@ -127,8 +127,8 @@ MUTANTS: tuple[Mutant, ...] = (
            "coef = torch.clamp(max_norm / total, max=1.0)",
            "clip_by_norm", "norm clipping drops PyTorch's 1e-6 in the denominator"),
     Mutant("mlp_forward_skips_norm", "gradbench/models.py", "MLPFamily.forward",
-           "            x = act(norm(h))\n        return Forward(loss=(data[\"R\"] * x).sum(), sites=sites)",
-           "            x = act(h)\n        return Forward(loss=(data[\"R\"] * x).sum(), sites=sites)",
+           "            x = act(norm(h))\n        return Forward(",
+           "            x = act(h)\n        return Forward(",
            "mean_field_slope", "the probe's MLP forward skips the normalization"),
 )
 

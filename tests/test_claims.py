@@ -300,7 +300,9 @@ def test_every_built_in_optimizer_trains_and_gradient_ascent_does_not() -> None:
 def test_t_test_degenerates_to_an_exact_comparison_when_all_seeds_agree() -> None:
     v = claims.t_test("mean_field_slope", NET, {}, np.full(8, 0.25), 0.25, alpha=0.01,
                       what="x")
-    assert v.passed and v.pvalue == 1.0 and "all seeds agree" in v.method
+    assert v.passed
+    assert v.pvalue == 1.0
+    assert "all seeds agree" in v.method
     v = claims.t_test("mean_field_slope", NET, {}, np.full(8, 0.26), 0.25, alpha=0.01,
                       what="x")
     assert not v.passed
@@ -320,7 +322,8 @@ def test_a_remedy_that_raises_gives_a_failed_verdict() -> None:
     with remedy("initializer", "t_init", broken, distribution="normal", **HE) as r:
         data, v = claims.evaluate_case(r, "initializer_variance", alpha=0.01, fan_in=8,
                                        fan_out=8)
-    assert data is None and not v.passed
+    assert data is None
+    assert not v.passed
     assert v.note == "error: RuntimeError: broken on purpose"
     assert isinstance(v, Verdict)
 

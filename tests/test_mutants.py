@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import mutants
 import pytest
 
-import mutants
 from gradbench import claims
 
 ROOT = Path(__file__).resolve().parents[1]

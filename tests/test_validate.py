@@ -204,14 +204,15 @@ def test_kind_is_inferred_where_unambiguous(obj: object, kind: str) -> None:
 
 
 def test_uninferable_kind_names_the_valid_choices() -> None:
-    with pytest.raises(InvalidArgument, match=r"pass --kind \(valid choices: activation, initializer, normalization"):
+    with pytest.raises(InvalidArgument,
+                       match=r"pass --kind \(valid choices: activation, initializer, normal"):
         infer_kind(lambda: 3, "user:thing")
 
 
 def test_register_target_registers_measured_variance_and_declarations(project: Path,
                                                                      monkeypatch) -> None:
     monkeypatch.syspath_prepend(str(project))
-    kind, name = register_target("user_remedies:bad_he")
+    _, name = register_target("user_remedies:bad_he")
     try:
         remedy = registry.lookup("initializer", name)
         assert remedy.meta["variance_measured"]

@@ -164,7 +164,8 @@ def _label(target: Any) -> str:
 
 
 __all__ = [
-    "CLAIMS", "EQUIVALENCE_ALPHA", "ROLES", "SUBJECTS", "Claim", "applicable", "check", "claim", "claims_for",
-    "classify", "equivalence", "evaluate_case", "exact", "explain", "failure", "get_claim", "one_sided", "resolve",
-    "subject_dict", "subject_of", "t_test", "verdict", "why_not", "z_test",
+    "CLAIMS", "EQUIVALENCE_ALPHA", "ROLES", "SUBJECTS", "Claim", "applicable", "check",
+    "claim", "claims_for", "classify", "equivalence", "evaluate_case", "exact", "explain",
+    "failure", "get_claim", "one_sided", "resolve", "subject_dict", "subject_of", "t_test",
+    "verdict", "why_not", "z_test",
 ]

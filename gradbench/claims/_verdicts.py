@@ -131,7 +131,7 @@ def one_sided(
     name: str, target: Any, config: Mapping[str, Any], values: np.ndarray, threshold: float,
     alternative: Literal["less", "greater"], *, alpha: float, what: str,
 ) -> Verdict:
-    """One-sided one-sample t-test; passes when ``mean(values)`` is shown ``alternative`` the threshold."""
+    """One-sided one-sample t-test: passes when the mean is shown ``alternative`` the threshold."""
     x = values[np.isfinite(values)]
     method = f"one-sided t-test ({alternative} than {threshold:.3g}) across seeds on {what}"
     if x.size < 2:

@@ -95,7 +95,8 @@ def _mean_field_domain(target: Any) -> str | None:
     return None if prediction.valid else prediction.reason
 
 
-def _slope_bias_and_tolerance(spec: Spec, prediction: Prediction, batch: int) -> tuple[float, float]:
+def _slope_bias_and_tolerance(spec: Spec, prediction: Prediction,
+                              batch: int) -> tuple[float, float]:
     """Known finite-width bias of the per-seed slope (batch 1, ReLU), else the model-error band."""
     bias = prediction.quantities.get("finite_width_bias")
     if batch == 1 and isinstance(bias, (int, float)) and math.isfinite(bias):
@@ -199,7 +200,8 @@ def _finite_width_domain(spec: Any) -> str | None:
     measure="gradbench.claim_probes:network",
     applies=_finite_width_domain,
 )
-def finite_width_variance(spec: Spec, m: Measurement, alpha: float, **config: Any) -> Verdict:
+def finite_width_variance(spec: MLPSpec, m: Measurement, alpha: float,
+                          **config: Any) -> Verdict:
     """Chi-square test of the variance of the log squared-norm ratio across seeds."""
     logs = 2.0 * log_norms(m)
     ratio = logs[:, 0] - logs[:, -1]

@@ -1,8 +1,9 @@
-r"""Claims about normalizations: the invariances they declare hold, and their outputs are normalized.
+r"""Claims about normalizations: their declared invariances hold, their outputs are normalized.
 
 A normalization declares ``invariances`` (a subset of ``("shift", "scale")``) and the
 ``statistics`` it divides by, i.e. the axis it normalizes over (``"feature"``: per
-example, LayerNorm/RMSNorm; ``"batch"``: per feature over the batch, BatchNorm). Declared ``shift`` invariance means
+example, LayerNorm/RMSNorm; ``"batch"``: per feature over the batch, BatchNorm). Declared
+``shift`` invariance means
 :math:`f(h + b\mathbf 1) = f(h)` for a constant :math:`b` along that axis, and the output
 has mean 0 along it; declared ``scale`` invariance means :math:`f(a h) = f(h)` for
 :math:`a > 0`, and the output has mean square 1 along it (up to the normalization's

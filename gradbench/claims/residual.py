@@ -26,7 +26,7 @@ BOUNDED_MARGIN = 0.3
 
 
 def growth_from_alphas(alphas: np.ndarray, v: float) -> float:
-    """``sum_l ln(1 + alpha_l^2 v)``: the end-to-end ln squared-gradient growth (docs/theory.md §4.1)."""
+    """End-to-end ln squared-gradient growth ``sum_l ln(1 + alpha_l^2 v)`` (docs/theory.md §4.1)."""
     return float(np.sum(np.log1p(np.asarray(alphas, dtype=float) ** 2 * v)))
 
 

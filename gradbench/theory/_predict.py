@@ -135,7 +135,8 @@ _WEIGHTS_NOTE = (
     "weights i.i.d. with variance sigma_w2/fan_in (only the variance enters), or Haar "
     "orthogonal with the same scale"
 )
-MEAN_FIELD_SOURCE = "Poole et al. 2016 (NeurIPS); Schoenholz et al. 2017 (ICLR); docs/theory.md §1.1"
+MEAN_FIELD_SOURCE = ("Poole et al. 2016 (NeurIPS); Schoenholz et al. 2017 (ICLR); "
+                     "docs/theory.md §1.1")
 
 
 def mean_field_issue(spec: Any, theory: str, norm: str | None) -> str | None:

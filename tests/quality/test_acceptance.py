@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from quality.acceptance_remedies import TARGETS
 
 pytestmark = pytest.mark.slow

@@ -18,9 +18,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from scipy import stats as sps
-
 from quality import power
+from scipy import stats as sps
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
