@@ -150,6 +150,10 @@ class Outcome:
     def as_expected(self) -> bool:
         return self.mutant.claim in self.failed_claims
 
+    @property
+    def crashed(self) -> bool:
+        return self.exit_code not in (0, 1)
+
 
 def apply(mutant: Mutant, root: Path) -> None:
     """Apply ``mutant`` to the copy of the package under ``root``."""
@@ -164,7 +168,11 @@ def apply(mutant: Mutant, root: Path) -> None:
 
 def run_mutant(mutant: Mutant, workers: int = 2, base_seed: int = 0,
                source: Path = ROOT) -> Outcome:
-    """Run the quick suite against a copy of ``source``'s package with ``mutant`` applied."""
+    """Run ``source``'s quick suite against a copy of its package with ``mutant`` applied.
+
+    A suite that does not run to the end (pytest exit status other than 0 or 1, e.g. a
+    collection error) counts as a crash, never as a kill by a claim.
+    """
     import time
 
     with tempfile.TemporaryDirectory(prefix=f"gradbench-mutant-{mutant.name}-") as tmp:
@@ -174,27 +182,29 @@ def run_mutant(mutant: Mutant, workers: int = 2, base_seed: int = 0,
         apply(mutant, copy)
         out = copy / "results.json"
         env = {**os.environ, "PYTHONPATH": f"{copy}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-        cmd = [sys.executable, "-m", "pytest", str(ROOT / "suites"), "-q", "-p",
+        suites = source / "suites"
+        cmd = [sys.executable, "-m", "pytest", str(suites), "-q", "-p",
                "no:cacheprovider", "--gradbench-profile=quick", f"--gradbench-json={out}",
                f"--gradbench-base-seed={base_seed}",
-               *(f"--ignore={p}" for p in sorted((ROOT / "suites").glob("bench_*.py"))),
+               *(f"--ignore={p}" for p in sorted(suites.glob("bench_*.py"))),
                *(["-n", str(workers)] if workers > 1 else [])]
         start = time.perf_counter()
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=copy)
         seconds = time.perf_counter() - start
         failed: list[str] = []
-        if out.exists():
+        if proc.returncode not in (0, 1):
+            failed.append(f"<suite did not run: pytest exit {proc.returncode}>")
+        elif out.exists():
             for bench in json.loads(out.read_text())["benchmarks"]:
                 case = bench["extra_info"]["gradbench"]
                 if case.get("verdict") and not case["verdict"]["passed"]:
                     failed.append(case["claim"])
-        elif proc.returncode != 0:
-            failed.append(f"<suite crashed: exit {proc.returncode}>")
     return Outcome(mutant, tuple(sorted(set(failed))), proc.returncode, seconds)
 
 
 def _report(o: Outcome) -> Outcome:
-    mark = "KILLED" if o.as_expected else ("killed (other claim)" if o.killed else "SURVIVED")
+    mark = ("CRASHED" if o.crashed else "KILLED" if o.as_expected
+            else "killed (other claim)" if o.killed else "SURVIVED")
     print(f"{o.mutant.name:30s} {mark:20s} expected {o.mutant.claim}; failed: "
           f"{', '.join(o.failed_claims) or '-'} ({o.seconds:.0f} s)", flush=True)
     return o
@@ -210,9 +220,10 @@ def main(argv: list[str]) -> int:
         return 2
     outcomes = []
     with tempfile.TemporaryDirectory(prefix="gradbench-mutants-") as snapshot:
-        # one snapshot of the package, so edits made while the mutants run change nothing
-        shutil.copytree(ROOT / "gradbench", Path(snapshot) / "gradbench",
-                        ignore=shutil.ignore_patterns("__pycache__"))
+        # one snapshot of package and suites, so edits made while the mutants run change nothing
+        for folder in ("gradbench", "suites"):
+            shutil.copytree(ROOT / folder, Path(snapshot) / folder,
+                            ignore=shutil.ignore_patterns("__pycache__"))
         outcomes = [_report(run_mutant(m, source=Path(snapshot))) for m in chosen]
     killed = sum(o.as_expected for o in outcomes)
     print(f"mutation score: {killed}/{len(outcomes)} planted bugs caught by the claim expected "
