@@ -30,7 +30,7 @@ def test_normalization_invariance(remedy, claim, seed, run_claim):
 @given(activation=st.sampled_from(["linear", "relu", "tanh"]), depth=st.integers(5, 15))
 def test_normalization_mean_field(remedy, claim, activation, depth, run_claim):
     """Gradient growth through normalized layers at the predicted rate (batch 128)."""
-    spec = MLPSpec(depth=depth, width=512, activation=activation, init="he_normal",
+    spec = MLPSpec(depth=depth, width=256, activation=activation, init="he_normal",
                    norm=remedy.label)
     assume(theory.predict(spec, batch=128).valid)
     run_claim(spec, claim, batch=128)

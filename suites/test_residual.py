@@ -38,7 +38,7 @@ def test_residual_bounded_in_depth(remedy, claim, depth, run_claim):
 @given(activation=st.sampled_from(["relu", "tanh"]), depth=st.integers(3, 20))
 def test_residual_mean_field(remedy, claim, activation, depth, run_claim):
     """Per-block gradient growth matches prod (1 + alpha_l^2 v)."""
-    spec = ResidualSpec(depth=depth, width=512, activation=activation,
+    spec = ResidualSpec(depth=depth, width=256, activation=activation,
                         branch_scale=remedy.label)
     assume(theory.predict(spec).valid)
     run_claim(spec, claim)
