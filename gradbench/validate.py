@@ -40,12 +40,8 @@ configuration; the run goes on and nothing measured is lost.
 
 from __future__ import annotations
 
-import datetime as _dt
 import functools
 import math
-import platform
-import re
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,11 +51,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from gradbench import registry
+from gradbench import registry, storage
 from gradbench.errors import InvalidArgument, RemedyFailed, choices_hint
+from gradbench.machine import environment, platform_info
 from gradbench.probe import measure
 from gradbench.profiles import Profile, get_profile
-from gradbench.records import SCHEMA_VERSION, Measurement, Verdict, to_jsonable, write_json
+from gradbench.records import CaseRecord, MachineInfo, Measurement, RunInfo, Verdict, to_jsonable
+from gradbench.records import results_document as records_document
 from gradbench.specs import MLPSpec, ResidualSpec, Spec, spec_label
 from gradbench.stats import fit_slopes, tost
 from gradbench.training import TrainingRecord, TrainSpec, train_probe
@@ -582,98 +580,43 @@ def validate(
 # --------------------------------------------------------------------------------------
 
 
-def _case(result: ValidationResult, row: Row, index: int) -> dict[str, Any]:
-    spec = row.spec
+def _case(result: ValidationResult, row: Row, index: int) -> CaseRecord:
     label = row.label or f"{row.remedy}-{row.setting}-L{row.depth}"
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "case": f"validate::{result.name}::{row.remedy}::{row.setting}::L{row.depth}#{index}",
-        "claim": f"validate:{result.kind}",
-        "source": SOURCE,
-        "spec": to_jsonable(spec),
-        "label": label,
-        "measurement": to_jsonable(row.measurement),
-        "prediction": None,
-        "verdict": to_jsonable(row.verdict),
-        "extra": to_jsonable({
-            **row.summary(),
-            "training": row.training,
-        }),
-    }
-
-
-def _next_path(out_dir: Path, name: str) -> Path:
-    numbers = [int(m.group(1)) for p in out_dir.glob("*.json")
-               if (m := re.match(r"^(\d{4})_", p.name))] if out_dir.is_dir() else []
-    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "remedy"
-    return out_dir / f"{max(numbers, default=0) + 1:04d}_validate-{safe}.json"
+    return CaseRecord.build(
+        case=f"validate::{result.name}::{row.remedy}::{row.setting}::L{row.depth}#{index}",
+        claim=f"validate:{result.kind}",
+        spec=row.spec,
+        label=label,
+        measurement=row.measurement,
+        verdict=row.verdict,
+        source=SOURCE,
+        extra={**row.summary(), "training": row.training},
+        env=environment(row.measurement.device if row.measurement is not None else None),
+    )
 
 
 def results_document(result: ValidationResult, base_seed: int = 0) -> dict[str, Any]:
-    """The pytest plugin's results layout (pytest-benchmark JSON, cases in extra_info)."""
-    from gradbench import SUITE_VERSION, __version__
-    from gradbench.pytest_plugin import _benchmark_version, machine_info
-
+    """The results document (:func:`gradbench.records.results_document`) of a validation."""
     cases = [_case(result, row, i) for i, row in enumerate(result.rows)]
-    return {
-        "machine_info": {
-            "node": platform.node(), "machine": platform.machine(),
-            "system": platform.system(), "python_version": platform.python_version(),
-            "gradbench": machine_info(),
-        },
-        "commit_info": {},
-        "datetime": _dt.datetime.now(_dt.timezone.utc).isoformat(),
-        "version": _benchmark_version(),
-        "gradbench": {
-            "schema_version": SCHEMA_VERSION, "version": __version__,
-            "suite_version": SUITE_VERSION, "profile": result.profile,
-            "base_seed": base_seed, "devices": ["cpu"],
-            "validate": {k: v for k, v in result.to_dict().items() if k != "rows"},
-        },
-        "benchmarks": [
-            {"name": c["case"].split("::", 1)[-1], "fullname": c["case"],
-             "group": c["claim"], "params": None, "stats": None,
-             "extra_info": {"gradbench": c}}
-            for c in cases
-        ],
-    }
+    run = RunInfo(
+        profile=result.profile, base_seed=base_seed, devices=("cpu",),
+        extra={"validate": {k: v for k, v in result.to_dict().items() if k != "rows"}},
+    )
+    machine = MachineInfo.from_cases(cases, platform_info(), environment())
+    return records_document(run, machine, cases)
 
 
 def _write(result: ValidationResult, out_dir: Path, base_seed: int) -> ValidationResult:
-    json_path = _next_path(out_dir, result.name)
-    write_json(json_path, results_document(result, base_seed))
+    json_path = storage.save(out_dir, f"validate-{storage.safe_name(result.name)}",
+                             results_document(result, base_seed))
     html_path, note = None, ""
     try:
         from gradbench import report
 
-        write_report = getattr(report, "write_report", None)
-        if write_report is None:
-            note = "gradbench.report has no write_report"
-        else:
-            html_path = str(write_report([json_path], json_path.with_suffix(".html")))
-    except ImportError as exc:
-        note = f"gradbench.report is not available ({exc})"
+        html_path = str(report.write_report([json_path], json_path.with_suffix(".html")))
     except Exception as exc:  # the JSON is already written; a rendering bug must not lose it
         note = f"rendering failed: {_one_sentence(exc)}"
     import dataclasses
 
     return dataclasses.replace(result, json_path=str(json_path), html_path=html_path,
                                html_note=note)
-
-
-def main_validate(args: Any) -> int:
-    """CLI entry: ``args`` has ``target`` and optionally ``kind``, ``profile``, ``out_dir``.
-
-    Prints the verdict table and returns the exit code (2 for a bad argument).
-    """
-    try:
-        result = validate(
-            args.target, kind=getattr(args, "kind", None),
-            profile=getattr(args, "profile", None) or "quick",
-            out_dir=getattr(args, "out_dir", "reports"),
-        )
-    except InvalidArgument as exc:
-        print(f"gradbench validate: {exc}", file=sys.stderr)
-        return 2
-    print(result.format_table())
-    return result.exit_code

@@ -6,13 +6,12 @@ import json
 import re
 import textwrap
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
 from gradbench import registry
 from gradbench.errors import InvalidArgument
-from gradbench.validate import main_validate, validate
+from gradbench.validate import validate
 
 MODULE = textwrap.dedent('''
     import math
@@ -189,17 +188,15 @@ def test_unknown_declared_claim(remedies: str, monkeypatch: pytest.MonkeyPatch) 
         validate(f"{remedies}:my_init", out_dir=None, **QUICK)
 
 
-def test_main_validate_exit_codes(remedies: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main_validate(SimpleNamespace(target="nope_mod_zz:f", out_dir=None)) == 2
-    assert "gradbench validate:" in capsys.readouterr().err
-    args = SimpleNamespace(target=f"{remedies}:nan_init", kind=None, profile="quick",
-                           out_dir=None)
+def test_cli_validate_exit_codes(remedies: str, capsys: pytest.CaptureFixture[str],
+                                 monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """`gradbench validate`: 2 for a target that cannot be imported, 1 for a broken remedy."""
+    from gradbench.cli import main
+
+    assert main(["validate", "nope_mod_zz:f"]) == 2
+    assert "gradbench: error:" in capsys.readouterr().err
     import gradbench.validate as v
 
-    original = v.DEPTHS["quick"]
-    v.DEPTHS["quick"] = (4,)
-    try:
-        assert main_validate(args) == 1
-    finally:
-        v.DEPTHS["quick"] = original
+    monkeypatch.setitem(v.DEPTHS, "quick", (4,))
+    assert main(["validate", f"{remedies}:nan_init", "--out-dir", str(tmp_path / "out")]) == 1
     assert "error: initializer 'nan_init'" in capsys.readouterr().out
