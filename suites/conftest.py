@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,6 +11,14 @@ import pytest
 import gradbench as gb
 from gradbench import theory
 from gradbench.check import check, get_claim
+from gradbench.plugin import use_gradbench
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """These are the gradbench suites: the session uses gradbench (its Hypothesis profile,
+    cores shared between xdist workers), and case ids are ``suites/<file>::<test>``
+    wherever the suites are installed."""
+    use_gradbench(config, "the gradbench suites", suites_root=Path(__file__).parent)
 
 
 @pytest.fixture

@@ -63,11 +63,21 @@ def test_cases_reach_the_json(pytester, args):
 
 
 def test_same_command_gives_identical_measurements(pytester):
-    """Determinism: two runs differ at most in timestamps and timings, not in measurements."""
+    """Determinism: two runs differ at most in timestamps, timings and where they ran.
+
+    ``env`` is left out: it records the process that measured, and two xdist workers
+    run torch on half the cores each (``num_threads``).
+    """
     first = _run(pytester, "-n", "2")
     (pytester.path / "out.json").unlink()
     second = _run(pytester)
-    strip = lambda doc: [b["extra_info"] for b in doc["benchmarks"]]  # noqa: E731
+
+    def strip(doc: dict) -> list:
+        cases = [dict(b["extra_info"]["gradbench"]) for b in doc["benchmarks"]]
+        envs = [case.pop("env") for case in cases]
+        assert {e["device"] for e in envs} == {"cpu"}
+        return cases
+
     assert strip(first) == strip(second)
 
 
@@ -129,25 +139,46 @@ def test_cuda_cases_skip_cleanly_without_a_gpu(pytester):
         result.stdout.fnmatch_lines(["*CUDA is not available*"])
 
 
-def test_hypothesis_profiles_registered(pytester):
-    """The plugin registers derandomized 'ci' and 'gradbench' profiles without a deadline."""
+@pytest.mark.parametrize(
+    ("args", "ci", "loaded"),
+    [
+        (("--gradbench-profile=quick",), False, "gradbench-quick"),
+        (("--gradbench-profile=full",), False, "gradbench-full"),
+        (("--gradbench-profile=quick",), True, "gradbench-ci"),
+        (("--gradbench-profile=quick", "--hypothesis-profile=gradbench-dev"), True,
+         "gradbench-dev"),
+    ],
+)
+def test_hypothesis_profiles_in_a_gradbench_session(pytester, monkeypatch, args, ci, loaded):
+    """Asked for, the plugin loads its own derandomized profile (gradbench-ci on CI), named
+    gradbench-*, and leaves Hypothesis's own ci and default profiles as they are."""
+    monkeypatch.delenv("HYPOTHESIS_PROFILE", raising=False)
+    for var in ("CI", "TF_BUILD", "GITHUB_ACTIONS"):
+        monkeypatch.delenv(var, raising=False)
+    if ci:
+        monkeypatch.setenv("CI", "true")
     pytester.makepyfile(
-        test_h="""
+        test_h=f"""
 from hypothesis import settings
 def test_h():
-    for name in ("ci", "gradbench", "dev"):
+    assert settings.get_current_profile_name() == {loaded!r}
+    for name in ("gradbench-quick", "gradbench-full", "gradbench-ci", "gradbench-dev"):
         assert settings.get_profile(name).deadline is None
-    assert settings.get_profile("ci").derandomize
-    assert settings.get_profile("gradbench").derandomize
-    assert settings().max_examples == 15
+    assert settings.get_profile("gradbench-quick").derandomize
+    assert settings.get_profile("gradbench-quick").max_examples == 15
+    assert settings.get_profile("gradbench-full").max_examples == 40
+    assert settings.get_profile("gradbench-ci").print_blob
+    assert not settings.get_profile("gradbench-dev").derandomize
+    assert settings.get_profile("default").max_examples == 100
+    assert settings.get_profile("ci").max_examples == 100
 """
     )
-    result = pytester.runpytest_subprocess("--gradbench-profile=quick")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
     result.assert_outcomes(passed=1)
 
 
 def test_xdist_workers_share_the_cores(pytester, monkeypatch):
-    """Each of N workers runs torch on cores // N threads (no N-fold oversubscription)."""
+    """In a gradbench session, each of N workers runs torch on cores // N threads."""
     import os
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
@@ -159,5 +190,7 @@ def test_threads():
     assert torch.get_num_threads() == max(1, {cores} // 2)
 """
     )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2")
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-n", "2", "--gradbench-profile=quick"
+    )
     result.assert_outcomes(passed=1)
