@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from gradbench import records
+from gradbench import records, storage
 from gradbench.errors import InvalidArgument
 
 __all__ = [
@@ -404,7 +404,7 @@ def load_run(path: str | os.PathLike[str]) -> Run:
     name = str(p)
     if p.is_dir():
         raise InvalidArgument(f"{name!r} is a directory, expected a pytest-benchmark JSON file")
-    data = records.read_json(p)
+    data = storage.read_results(p)  # a .json, or the journal of an unfinished run
     if not isinstance(data, Mapping) or not isinstance(data.get("benchmarks"), list):
         raise InvalidArgument(
             f"file {name!r} is not a pytest-benchmark or gradbench JSON file "
@@ -467,6 +467,7 @@ def load_run(path: str | os.PathLike[str]) -> Run:
         commit_info=dict(commit) if isinstance(commit, Mapping) else {},
         datetime=str(data.get("datetime") or ""),
         version=str(data.get("version") or ""),
+        notes=records.run_notes(info),
     )
 
 
@@ -477,7 +478,7 @@ def _expand(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) ->
     for item in paths:
         p = Path(item)
         if p.is_dir():
-            found = sorted(q for q in p.rglob("*.json") if q.is_file())
+            found = storage.results_files(p)
             if not found:
                 raise InvalidArgument(f"directory {str(p)!r} holds no .json files")
             out.extend(found)
@@ -759,8 +760,7 @@ def _devices(run: Run) -> list[str]:
 
 
 def _env(run: Run) -> dict[str, Any]:
-    gb = run.machine_info.get("gradbench")
-    return dict(gb) if isinstance(gb, Mapping) else {}
+    return records.MachineInfo.from_dict(run.machine_info).gradbench  # the writer's keys
 
 
 def _compat_warnings(base: Run, new: Run) -> list[str]:
