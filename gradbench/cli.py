@@ -1,13 +1,13 @@
 """The ``gradbench`` command: run, report, compare, theory, list, validate.
 
 Exit codes: 0 success; 1 a claim failed or regressed; 2 usage error (one sentence
-on stderr, no traceback); 130 interrupted.
+on stderr, no traceback), or ``gradbench run`` selected no test or could not write its
+results; 130 interrupted (Ctrl-C); 143 stopped by SIGTERM (finished results written).
 """
 
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -15,7 +15,7 @@ from typing import Any
 
 from gradbench.errors import InvalidArgument
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 
 
 class _Parser(argparse.ArgumentParser):
@@ -25,59 +25,167 @@ class _Parser(argparse.ArgumentParser):
         raise InvalidArgument(f"{self.prog}: {message}")
 
 
-def next_report_path(folder: str | Path, name: str) -> Path:
-    """``folder/NNNN_name.json``, NNNN one past the highest number there (as pytest-benchmark)."""
-    folder = Path(folder)
-    numbers = [
-        int(m.group(1))
-        for p in (folder.glob("[0-9][0-9][0-9][0-9]_*.json") if folder.is_dir() else [])
-        if (m := re.match(r"(\d{4})_", p.name))
-    ]
-    return folder / f"{max(numbers, default=0) + 1:04d}_{name}.json"
+#: pytest options whose value is never a test path (the token after them is left alone).
+_VALUE_OPTIONS = frozenset({"-k", "-m", "-p", "-W", "-o", "-c", "-n", "-r", "--maxfail",
+                            "--tb", "--rootdir", "--confcutdir", "--basetemp", "--durations",
+                            "--numprocesses", "--dist", "--tx", "--junit-xml"})
+#: pytest options whose value is a test path that is not a selection of what to run.
+_PATH_VALUE_OPTIONS = frozenset({"--deselect", "--ignore", "--ignore-glob"})
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    """The main job: run the suite (quick profile, CPU by default) and write JSON + HTML."""
+def suites_dir(path: str | None) -> Path:
+    """The suites to run: ``path``, or the installed ``gradbench_suites`` package.
+
+    Raises:
+        InvalidArgument: ``path`` does not exist, or no suites are installed.
+    """
+    if path is not None:
+        folder = Path(path)
+        if not folder.exists():
+            raise InvalidArgument(
+                f"suites path {path!r} does not exist; pass --suites PATH, or leave it out "
+                "to run the installed gradbench suites"
+            )
+        return folder
+    import importlib.util
+
+    spec = importlib.util.find_spec("gradbench_suites")
+    if spec is None or not spec.submodule_search_locations:
+        raise InvalidArgument(
+            "the gradbench suites are not installed (no package 'gradbench_suites'); "
+            "reinstall gradbench or pass --suites PATH"
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _in_suites(token: str, suites: Path) -> str:
+    """A test path or node id typed for the suites, made to point into ``suites``.
+
+    As typed when it exists from here; else looked up inside the suites, with a
+    leading ``suites/`` or ``gradbench_suites/`` dropped (node ids from any checkout).
+    """
+    path, sep, rest = token.partition("::")
+    if Path(path).exists():
+        return token
+    candidates = [path]
+    for prefix in ("suites/", "gradbench_suites/"):
+        if path.startswith(prefix):
+            candidates.append(path[len(prefix) :])
+    for candidate in candidates:
+        if (suites / candidate).exists():
+            return f"{suites / candidate}{sep}{rest}"
+    return token
+
+
+def pytest_selection(tokens: Sequence[str], suites: Path) -> tuple[list[str], bool]:
+    """pytest's arguments as typed after ``gradbench run``, test paths resolved in the suites.
+
+    Returns:
+        The arguments, and whether any of them selects test paths (else the whole
+        suites folder runs).
+    """
+    out: list[str] = []
+    has_paths = False
+    previous = ""
+    for token in tokens:
+        if token == "--" and not out:
+            continue
+        if not token.startswith("-") and previous not in _VALUE_OPTIONS:
+            resolved = _in_suites(token, suites)
+            has_paths = has_paths or previous not in _PATH_VALUE_OPTIONS
+            token = resolved
+        out.append(token)
+        previous = token
+    return out, has_paths
+
+
+class _Outcome:
+    """Plugin object handed to ``pytest.main``: keeps the gradbench outcome of the run."""
+
+    def __init__(self) -> None:
+        self.outcome: Any = None
+
+    def pytest_unconfigure(self, config: Any) -> None:
+        from gradbench.plugin import state
+
+        session = config.stash.get(state.KEY, None)
+        self.outcome = session.outcome if session is not None else None
+
+
+def cmd_run(args: argparse.Namespace, extra: Sequence[str] = ()) -> int:
+    """The main job: the installed suites (quick profile, CPU) -> numbered JSON + HTML.
+
+    Arguments gradbench does not know go to pytest as typed (``-k``, ``-m``, ``-x``,
+    ``--lf``, test paths or node ids inside the suites).
+    """
     import pytest
 
-    suites = Path(args.suites)
-    if not suites.exists():
-        raise InvalidArgument(
-            f"suites path {str(suites)!r} does not exist; run from the gradbench checkout "
-            "or pass --suites PATH"
-        )
-    json_path = Path(args.output) if args.output else next_report_path(args.out_dir, args.profile)
-    html_path = json_path.with_suffix(".html")
+    suites = suites_dir(args.suites)
+    selection, has_paths = pytest_selection(extra, suites)
+    output = (
+        [f"--gradbench-json={args.output}"]
+        if args.output
+        else [f"--gradbench-save={args.profile}", f"--gradbench-storage={args.out_dir}"]
+    )
+    cache = [] if "no:cacheprovider" in selection else [
+        "-o", f"cache_dir={Path.cwd() / '.pytest_cache'}"  # for --lf, wherever suites live
+    ]
     pytest_args = [
-        str(suites),
+        *([] if has_paths else [str(suites)]),
+        f"--rootdir={suites}",  # node ids as in the suites: `gradbench run test_x.py::t`
         f"--gradbench-profile={args.profile}",
         f"--gradbench-devices={args.devices}",
         f"--gradbench-base-seed={args.base_seed}",
-        f"--gradbench-json={json_path}",
-        f"--gradbench-report={html_path}",
+        *output,
+        "--gradbench-report=auto",
         "--gradbench-progress=on",
-        "-p",
-        "no:cacheprovider",
+        *cache,
         "-W",  # this process imported gradbench (the plugin) before pytest started
         "ignore::pytest.PytestAssertRewriteWarning",
         *(["--gradbench-seeds", str(args.seeds)] if args.seeds else []),
         *(["-n", str(args.workers), "--benchmark-disable"] if args.workers else []),
-        *args.pytest_args,
+        *selection,
     ]
-    code = int(pytest.main(pytest_args))
-    if json_path.exists():
-        print(f"gradbench: results {json_path}\ngradbench: report  {html_path}")
-    return EXIT_OK if code == 0 else (EXIT_USAGE if code in (3, 4) else EXIT_FAILED)
+    keeper = _Outcome()
+    code = int(pytest.main(pytest_args, plugins=[keeper]))
+    outcome = keeper.outcome
+    if outcome is not None and outcome.json_path is not None:
+        print(f"gradbench: results {outcome.json_path}")
+        if outcome.html_path is not None:
+            print(f"gradbench: report  {outcome.html_path}")
+    return _run_exit_code(code, outcome)
+
+
+def _run_exit_code(code: int, outcome: Any) -> int:
+    """pytest's exit status as gradbench's (0 ok, 1 failed, 2 usage, 130/143 stopped)."""
+    if outcome is not None and outcome.stopped_by == "SIGTERM":
+        return EXIT_TERMINATED
+    if outcome is not None and outcome.stopped_by == "KeyboardInterrupt":
+        return EXIT_INTERRUPTED
+    if code == 0:
+        return EXIT_OK
+    if code in (3, 4, 5):  # internal/usage error, or no test selected
+        return EXIT_USAGE
+    return EXIT_FAILED
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Render one or more result files into one HTML page (comparison when 2+)."""
-    from gradbench import report
+    from gradbench import report, storage
 
     first = Path(args.files[0])
     default = first / "index.html" if first.is_dir() else first.with_suffix(".html")
     out = Path(args.output) if args.output else default
     path = report.write_report(args.files, out, title=args.title)
+    for item in args.files:
+        folder = Path(item)
+        for run in storage.results_files(folder) if folder.is_dir() else [folder]:
+            if storage.is_journal(run):
+                print(
+                    f"gradbench: warning: {run} is the journal of a run that did not finish; "
+                    "its finished cases are shown, marked incomplete",
+                    file=sys.stderr,
+                )
     print(f"gradbench: report {path}")
     return EXIT_OK
 
@@ -90,6 +198,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     comparison = report.compare_runs(base, new)
     out = Path(args.output) if args.output else Path(args.new).with_suffix(".compare.html")
     report.write_report([args.base, args.new], out, title=args.title)
+    for run in (base, new):
+        for note in run.notes:  # an interrupted run, or a journal recovered after a kill
+            print(f"gradbench: warning: {run.label}: {note}", file=sys.stderr)
     for warning in getattr(comparison, "warnings", []) or []:
         print(f"gradbench: warning: {warning}", file=sys.stderr)
     regressions = list(comparison.regressions)
@@ -185,17 +296,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"gradbench {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    run = sub.add_parser("run", help="run the suite and write JSON + HTML under reports/")
+    run = sub.add_parser(
+        "run",
+        help="run the suites and write JSON + HTML under reports/",
+        description="Run the installed gradbench suites. Arguments not listed here go to "
+        "pytest as typed: -k EXPR, -m MARKEXPR, -x, --lf, test paths or node ids inside "
+        "the suites (e.g. test_initializers.py::test_initializer_variance).",
+        allow_abbrev=False,
+    )
     run.add_argument("--profile", choices=sorted(PROFILES), default="quick")
     run.add_argument("--devices", default="cpu", help="comma-separated, e.g. cpu,cuda")
     run.add_argument("--seeds", type=int, default=None, help="networks per configuration")
     run.add_argument("--base-seed", type=int, default=0)
-    run.add_argument("--suites", default="suites", help="suite directory (default ./suites)")
+    run.add_argument("--suites", default=None,
+                     help="suite directory (default: the installed gradbench suites)")
     run.add_argument("--out-dir", default="reports", help="folder for NNNN_<profile>.json/.html")
-    run.add_argument("-o", "--output", default=None, help="explicit JSON path")
+    run.add_argument("--output", default=None, help="explicit JSON path instead of numbering")
     run.add_argument("-n", "--workers", default=None, help="pytest-xdist workers (e.g. auto)")
-    run.add_argument("pytest_args", nargs=argparse.REMAINDER, help="extra pytest arguments")
-    run.set_defaults(func=cmd_run)
+    run.set_defaults(func=cmd_run, takes_pytest_args=True)
 
     rep = sub.add_parser("report", help="render result JSON files into one HTML page")
     rep.add_argument("files", nargs="+")
@@ -236,7 +354,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``gradbench`` console script."""
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args, extra = parser.parse_known_args(argv)
+        if getattr(args, "takes_pytest_args", False):
+            return int(args.func(args, extra))
+        if extra:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
         return int(args.func(args))
     except InvalidArgument as exc:
         print(f"gradbench: error: {exc}", file=sys.stderr)
