@@ -194,3 +194,53 @@ def test_threads():
         "-p", "no:cacheprovider", "-n", "2", "--gradbench-profile=quick"
     )
     result.assert_outcomes(passed=1)
+
+
+DEVICE_SUITE = """
+import dataclasses
+import gradbench as gb
+
+SPEC = gb.MLPSpec(depth=2, width=4)
+
+def test_on_device(gradbench_record, gradbench_device):
+    m = gb.measure(SPEC, seeds=2, batch=2, device=gradbench_device)
+    gradbench_record(claim="demo", spec=SPEC, measurement=m)
+
+def test_no_measurement(gradbench_record):
+    gradbench_record(claim="other", spec={"depth": 1})
+
+def test_as_a_cuda_run_records_it(gradbench_record):  # no GPU here: the device travels
+    m = dataclasses.replace(gb.measure(SPEC, seeds=2, batch=2), device="cuda:0")
+    gradbench_record(claim="demo", spec=SPEC, measurement=m)
+"""
+
+
+def test_machine_info_says_where_cases_ran_and_the_report_reads_it(pytester):
+    """Writer and reader agree on real plugin-written files: the device, torch and the
+    numerics flags reach the report's header and its "devices differ" warning."""
+    import torch
+
+    from gradbench import report
+
+    pytester.makepyfile(test_dev=DEVICE_SUITE)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--gradbench-json=cpu.json", "-k", "not cuda"
+    )
+    result.assert_outcomes(passed=2)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--gradbench-json=cuda.json", "-k", "cuda"
+    )
+    result.assert_outcomes(passed=1)
+    doc = json.loads((pytester.path / "cpu.json").read_text())
+    env = doc["machine_info"]["gradbench"]
+    assert env["device"] == "cpu"
+    assert env["devices"] == ["cpu"]
+    assert env["torch"] == torch.__version__
+    assert env["cuda"] == torch.version.cuda
+    assert env["deterministic"] is False
+    assert isinstance(env["tf32_matmul"], bool)
+    assert {b["extra_info"]["gradbench"]["env"]["device"] for b in doc["benchmarks"]} == {"cpu"}
+    cpu, cuda = (report.load_run(pytester.path / name) for name in ("cpu.json", "cuda.json"))
+    warnings = report.compare_runs(cpu, cuda).warnings
+    assert any(w.startswith("devices differ (cpu: cpu, cuda: cuda:0)") for w in warnings)
+    assert "device cpu" in report.render_report([cpu])

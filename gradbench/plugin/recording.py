@@ -87,11 +87,12 @@ class ResultsWriter:
             self.session.finished.add(report.nodeid)
         if report.when != "call":
             return
+        raw = state.cases_in(report)
+        if not raw:
+            return
         from gradbench.records import CaseRecord
 
-        cases = [CaseRecord.from_dict(c) for c in state.cases_in(report)]
-        if not cases:
-            return
+        cases = [CaseRecord.from_dict(c) for c in raw]
         self.session.cases.extend(cases)
         if self.session.settings.writes_results and self.session.outcome.error is None:
             try:
