@@ -85,7 +85,8 @@ def write_atomic(path: str | os.PathLike[str], text: str) -> Path:
     """Write ``text`` to ``path`` via a temporary file and ``os.replace``.
 
     Raises:
-        InvalidArgument: the folder cannot be created or written.
+        InvalidArgument: the folder cannot be created or written, or the write fails
+            (a full disk, say); the file that was there is left as it was.
     """
     target = Path(path)
     try:
@@ -102,6 +103,9 @@ def write_atomic(path: str | os.PathLike[str], text: str) -> Path:
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual file mode
         os.replace(tmp, target)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise InvalidArgument(f"cannot write {str(target)!r}: {exc.strerror or exc}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

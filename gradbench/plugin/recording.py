@@ -83,8 +83,8 @@ class ResultsWriter:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Keep the cases of each finished test and journal them (flushed, fsynced)."""
-        if report.when == "teardown":
-            self.session.finished.add(report.nodeid)
+        if report.when == "call" or (report.when == "setup" and not report.passed):
+            self.session.finished.add(report.nodeid)  # it ran (or was skipped, or errored)
         if report.when != "call":
             return
         raw = state.cases_in(report)

@@ -69,7 +69,8 @@ class GradbenchSession:
         suites_roots: folders that declared themselves gradbench suites.
         cases: cases received by the controlling process, in arrival order.
         selected: tests selected to run (``None`` until collection is done).
-        finished: node ids of tests whose teardown reported back.
+        finished: node ids of tests that ran (their call reported back), or were skipped
+            or errored in setup.
         journal: the run's journal, created when its first case arrives.
         started: ISO time the session started (the journal header's).
         outcome: filled in by the write-up at session finish.
