@@ -241,6 +241,12 @@ class Journal:
             os.close(self._fd)
             self._fd = None
 
+    def discard(self) -> None:
+        """Remove a journal that holds no case (its number is free again)."""
+        self.close()
+        if not self.cases:
+            self.path.unlink(missing_ok=True)
+
     def finish(self, document: Mapping[str, Any]) -> Path:
         """Write the final results atomically, then remove the journal.
 
@@ -311,7 +317,12 @@ def save(folder: str | os.PathLike[str], name: str, document: Mapping[str, Any])
     """
     header = _header(document.get("gradbench") or {}, document.get("machine_info") or {},
                      str(document.get("datetime", "")))
-    return reserve(folder, name, header).finish(document)
+    journal = reserve(folder, name, header)
+    try:
+        return journal.finish(document)
+    except BaseException:
+        journal.discard()
+        raise
 
 
 # --------------------------------------------------------------------------------------

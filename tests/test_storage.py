@@ -204,3 +204,17 @@ def test_a_failed_append_keeps_the_earlier_lines(tmp_path: Path,
     doc = storage.read_results(journal.path)
     assert [b["extra_info"]["gradbench"]["extra"]["i"] for b in doc["benchmarks"]] == [0]
     assert "torn last line was skipped" in doc["gradbench"]["note"]
+
+
+def test_a_failed_save_leaves_nothing_behind(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """`gradbench validate` meeting a full disk: one sentence, no file, no empty journal."""
+    (tmp_path / "0001_quick.json").write_text("{}")
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", full)
+    with pytest.raises(InvalidArgument, match=r"0002_validate-x\.json': No space left"):
+        storage.save(tmp_path, "validate-x", _document([_case(0)]))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["0001_quick.json"]

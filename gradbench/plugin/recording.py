@@ -20,12 +20,16 @@ import signal
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from gradbench.errors import InvalidArgument
 from gradbench.plugin import state
+
+if TYPE_CHECKING:
+    from gradbench.records import RunInfo
+    from gradbench.storage import Journal
 
 
 class Terminated(KeyboardInterrupt):
@@ -105,13 +109,13 @@ class ResultsWriter:
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
         self._stop = excinfo.value
 
-    def _run_info(self, **status: Any) -> Any:
+    def _run_info(self, **status: Any) -> RunInfo:
         from gradbench.records import RunInfo
 
         s = self.session.settings
         return RunInfo(profile=s.profile.name, base_seed=s.base_seed, devices=s.devices, **status)
 
-    def _journal(self) -> Any:
+    def _journal(self) -> Journal:
         """The run's journal, taking its number (or its explicit path) on first use."""
         if self.session.journal is None:
             from gradbench import storage
@@ -135,11 +139,10 @@ class ResultsWriter:
         out = self.session.outcome
         out.cases = len(self.session.cases)
         out.failed = sum(c.failed for c in self.session.cases)
-        if self._stop is not None:
-            out.stopped_by = "SIGTERM" if isinstance(self._stop, Terminated) else (
-                "KeyboardInterrupt" if not isinstance(self._stop, pytest.exit.Exception)
-                else None
-            )
+        if isinstance(self._stop, Terminated):
+            out.stopped_by = "SIGTERM"
+        elif isinstance(self._stop, KeyboardInterrupt):  # not pytest.exit(), not an error
+            out.stopped_by = "KeyboardInterrupt"
         out.selected = self.session.selected
         if out.selected is not None and out.stopped_by:
             out.tests_not_run = max(0, out.selected - len(self.session.finished))
@@ -178,16 +181,16 @@ class ResultsWriter:
             config=self.config, cases=[c.to_dict() for c in cases], output_json=document
         )
         try:
-            journal = self._journal()
-            out.json_path = journal.finish(document)
+            out.json_path = self._journal().finish(document)
         except InvalidArgument as exc:
-            journal = self.session.journal
-            kept = (
-                f"; the {journal.cases} cases journaled so far are kept in "
-                f"{str(journal.path)!r}" if journal is not None and journal.cases else ""
-            )
+            kept = ""
+            left = self.session.journal
+            if left is not None and left.cases:
+                kept = f"; the {left.cases} cases journaled so far are kept in {str(left.path)!r}"
+                out.journal_path = left.path
+            elif left is not None:
+                left.discard()  # only its header: nothing to recover
             out.error = f"{exc}{kept}"
-            out.journal_path = journal.path if journal is not None and journal.cases else None
             session.exitstatus = pytest.ExitCode.USAGE_ERROR
             return
         report = self.session.settings.report
