@@ -238,3 +238,20 @@ def test_report_and_compare_read_a_journal(tmp_path, capsys):
     assert "0002_quick.partial: incomplete: recovered 1 finished cases" in capsys.readouterr().err
     assert main(["report", str(tmp_path), "-o", str(tmp_path / "all.html")]) == 0
     assert "0002_quick.partial" in (tmp_path / "all.html").read_text()
+
+
+def test_run_last_failed(tmp_path):
+    """`gradbench run --lf` reruns only what failed last time (the cache lives in ./)."""
+    suites = tmp_path / "suites"
+    suites.mkdir()
+    (suites / "test_tiny.py").write_text(
+        TINY_SUITE + "\ndef test_broken(gradbench_record):\n"
+        "    gradbench_record(claim='broken', spec={'depth': 1})\n    assert False\n"
+    )
+    first = _gradbench(tmp_path, "run", "--suites", str(suites), "--out-dir", "out")
+    assert first.returncode == 1, first.stdout + first.stderr
+    again = _gradbench(tmp_path, "run", "--suites", str(suites), "--out-dir", "out", "--lf")
+    assert again.returncode == 1, again.stdout + again.stderr
+    assert (tmp_path / ".pytest_cache").is_dir()
+    doc = json.loads((tmp_path / "out" / "0002_quick.json").read_text())
+    assert [b["extra_info"]["gradbench"]["claim"] for b in doc["benchmarks"]] == ["broken"]
