@@ -23,6 +23,9 @@ TORCH_FREE = [
     "gradbench.theory",
     "gradbench.stats",
     "gradbench.report",
+    "gradbench.storage",
+    "gradbench.machine",
+    "gradbench.plugin",
 ]
 
 _PROBE = """
