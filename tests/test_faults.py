@@ -291,10 +291,10 @@ def test_truncated_results_file_is_one_sentence_at_every_byte(tmp_path: Path,
     """A real results file cut at every byte offset: `gradbench report` says so in one line
     (exit 2) and never shows a traceback; only the whole file (or without its final
     newline) loads."""
-    run = start(tmp_path, tests=2, delay=0.0)
+    run = start(tmp_path, tests=1, delay=0.0)
     code, text = run.wait()
     assert code == 0, text
-    data = (run.out / "0001_quick.json").read_bytes()
+    data = (run.out / "0001_quick.json").read_bytes()  # about 2 KB: 2000 cuts
     cut = tmp_path / "cut.json"
     rejected = 0
     for offset in range(len(data)):
