@@ -244,3 +244,67 @@ def test_machine_info_says_where_cases_ran_and_the_report_reads_it(pytester):
     warnings = report.compare_runs(cpu, cuda).warnings
     assert any(w.startswith("devices differ (cpu: cpu, cuda: cuda:0)") for w in warnings)
     assert "device cpu" in report.render_report([cpu])
+
+
+def test_hooks_extend_the_results(pytester):
+    """The pytest_gradbench_update_machine_info/_update_json hooks change the written file."""
+    pytester.makeconftest(
+        """
+def pytest_gradbench_update_machine_info(config, machine_info):
+    machine_info["gradbench"]["cluster"] = "rack-7"
+
+def pytest_gradbench_update_json(config, cases, output_json):
+    output_json["gradbench"]["cases_seen_by_hook"] = len(cases)
+"""
+    )
+    pytester.makepyfile(
+        test_x="""
+def test_x(gradbench_record):
+    gradbench_record(claim="demo", spec={"depth": 1})
+"""
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--gradbench-json=out.json")
+    result.assert_outcomes(passed=1)
+    doc = json.loads((pytester.path / "out.json").read_text())
+    assert doc["machine_info"]["gradbench"]["cluster"] == "rack-7"
+    assert doc["gradbench"]["cases_seen_by_hook"] == 1
+
+
+@pytest.mark.parametrize(("profile", "outcome"), [("quick", "skipped"), ("full", "passed")])
+def test_gradbench_slow_runs_in_the_full_profile_only(pytester, profile, outcome):
+    pytester.makepyfile(
+        test_slow="""
+import pytest
+
+@pytest.mark.gradbench_slow
+def test_slow():
+    pass
+"""
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rs",
+                                           f"--gradbench-profile={profile}")
+    result.assert_outcomes(**{outcome: 1})
+    if outcome == "skipped":
+        result.stdout.fnmatch_lines(["*gradbench_slow: runs in the full profile only*"])
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (("--gradbench-json=a.json", "--gradbench-save=x"), "*are exclusive*"),
+        (("--gradbench-save=a/b",), "*--gradbench-save='a/b' is invalid*"),
+        (("--gradbench-report=r.html",), "*needs --gradbench-json or --gradbench-save*"),
+        (("--gradbench-save=x", "--gradbench-storage=blocker/sub"),
+         "*cannot write results in 'blocker/sub'*"),
+    ],
+)
+def test_bad_output_options_are_usage_errors(pytester, options, message):
+    """Before anything runs: one sentence, exit 4, nothing written."""
+    (pytester.path / "blocker").write_text("a file, not a folder")
+    pytester.makepyfile(test_x="def test_x():\n    pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *options)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+    pytester_own = ("runpytest", "stdout", "stderr")
+    left = sorted(p.name for p in pytester.path.iterdir() if not p.name.startswith(pytester_own))
+    assert left == ["blocker", "test_x.py"]

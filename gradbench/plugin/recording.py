@@ -174,10 +174,10 @@ class ResultsWriter:
         cases = self.session.cases
         machine = MachineInfo.from_cases(cases, platform_info(), environment())
         document = results_document(self._run_info(**status), machine, cases)
-        self.config.hook.gradbench_update_machine_info(
+        self.config.hook.pytest_gradbench_update_machine_info(
             config=self.config, machine_info=document["machine_info"]
         )
-        self.config.hook.gradbench_update_json(
+        self.config.hook.pytest_gradbench_update_json(
             config=self.config, cases=[c.to_dict() for c in cases], output_json=document
         )
         try:
