@@ -2,11 +2,12 @@
 
 Each runs a tiny throwaway suite (no torch) in its own pytest process: N tests, each
 sleeping a little and recording one case; a fixture appends the test's number to a
-side file at teardown, after the controller has journaled its case. So in a serial
-run "finished" is exact: every test in the side file must have its case in what the
-run left behind. Under xdist the side file is written by a worker, possibly before
-the controller has the report: a test counts as finished there when it ended at
-least ``XDIST_WINDOW`` seconds before the signal.
+side file at teardown when the test body returned (a body cut short by the signal is
+still torn down by pytest at the end, but did not finish). So in a serial run
+"finished" is exact: every test in the side file must have its case in what the run
+left behind, whenever the signal came. Under xdist the side file is written by a
+worker, possibly before the controller has the report: a test counts as finished
+there when it ended at least ``XDIST_WINDOW`` seconds before the signal.
 
 The fast cases run with the unit tests; the thorough ones (many random kill points,
 10 overlapping runs, a real full tmpfs) are marked ``faults`` (``tox -e faults``)
@@ -44,18 +45,23 @@ N = int(os.environ["FAULT_TESTS"])
 DELAY = float(os.environ["FAULT_DELAY"])
 PAD = int(os.environ.get("FAULT_PAD", "0"))
 
+COMPLETED = set()
+
 @pytest.fixture
 def finished(request):
     yield
-    with open(os.environ["FAULT_DONE"], "a") as fh:
-        fh.write(f"{request.node.callspec.params['i']} {time.time()}\\n")
-        fh.flush()
-        os.fsync(fh.fileno())
+    i = request.node.callspec.params["i"]
+    if i in COMPLETED:  # not a body cut short (pytest still tears it down at the end)
+        with open(os.environ["FAULT_DONE"], "a") as fh:
+            fh.write(f"{i} {time.time()}\\n")
+            fh.flush()
+            os.fsync(fh.fileno())
 
 @pytest.mark.parametrize("i", range(N))
 def test_case(i, gradbench_record, finished):
     time.sleep(DELAY)
     gradbench_record(claim="fault", spec={"i": i}, extra={"i": i, "pad": "x" * PAD})
+    COMPLETED.add(i)
 """
 
 

@@ -6,6 +6,10 @@ import json
 
 import pytest
 
+# Imported here, before any pytester test: pytester restores sys.modules after each test,
+# and torch imported inside one would be unloaded and could not be imported again.
+import torch
+
 pytest_plugins = ["pytester"]
 
 SUITE = """
@@ -128,8 +132,6 @@ def test_bad_options_are_usage_errors(pytester, option, message):
 
 def test_cuda_cases_skip_cleanly_without_a_gpu(pytester):
     """The device fixture parametrizes over cpu and cuda; cuda skips when unavailable."""
-    import torch
-
     pytester.makepyfile(test_dev="def test_dev(gradbench_device):\n    assert gradbench_device\n")
     result = pytester.runpytest_subprocess("--gradbench-devices=cpu,cuda", "-rs")
     if torch.cuda.is_available():
@@ -218,8 +220,6 @@ def test_as_a_cuda_run_records_it(gradbench_record):  # no GPU here: the device 
 def test_machine_info_says_where_cases_ran_and_the_report_reads_it(pytester):
     """Writer and reader agree on real plugin-written files: the device, torch and the
     numerics flags reach the report's header and its "devices differ" warning."""
-    import torch
-
     from gradbench import report
 
     pytester.makepyfile(test_dev=DEVICE_SUITE)

@@ -8,16 +8,15 @@ when the first case arrives: a run that measured nothing (a usage error, an empt
 selection) leaves no file. At the end of the session it writes the results file
 atomically, removes the journal and renders the HTML report.
 
-SIGTERM (a CI timeout, a cancelled job, ``docker stop``) stops the run like Ctrl-C:
-the finished cases are written, with a line saying how many tests did not run, and
-pytest exits non-zero. After SIGKILL the journal is left for ``gradbench report``.
+SIGTERM (a CI timeout, a cancelled job, ``docker stop``) stops the run like Ctrl-C
+(:mod:`.interrupts`): the finished cases are written, with a line saying how many
+tests did not run, and pytest exits non-zero. After SIGKILL the journal is left for
+``gradbench report``.
 """
 
 from __future__ import annotations
 
 import json
-import signal
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,19 +25,11 @@ import pytest
 
 from gradbench.errors import InvalidArgument
 from gradbench.plugin import state
+from gradbench.plugin.interrupts import Interrupts, Terminated
 
 if TYPE_CHECKING:
     from gradbench.records import RunInfo
     from gradbench.storage import Journal
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised as an interrupt so that pytest finishes its session."""
-
-
-def _on_sigterm(signum: int, frame: Any) -> None:
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one write-up; later TERMs wait for it
-    raise Terminated(f"stopped by {signal.Signals(signum).name}")
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -63,7 +54,7 @@ class ResultsWriter:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.session = state.get(config)
-        self._previous_handler: Any = None
+        self._interrupts: Interrupts | None = None
         self._stop: BaseException | None = None
 
     # -- during the run ----------------------------------------------------------------
@@ -73,10 +64,11 @@ class ResultsWriter:
         import datetime as _dt
 
         self.session.started = _dt.datetime.now(_dt.timezone.utc).isoformat()
-        if self.session.settings.writes_results and (
-            threading.current_thread() is threading.main_thread()
-        ):
-            self._previous_handler = signal.signal(signal.SIGTERM, _on_sigterm)
+        if self.session.settings.writes_results:
+            interrupts = Interrupts()
+            if interrupts.install():
+                self._interrupts = interrupts
+                self.config.pluginmanager.register(interrupts, "gradbench-interrupts")
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.session.selected = len(session.items)
@@ -85,6 +77,7 @@ class ResultsWriter:
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
         self.session.selected = len(ids)
 
+    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Keep the cases of each finished test and journal them (flushed, fsynced)."""
         if report.when == "call" or (report.when == "setup" and not report.passed):
@@ -148,14 +141,9 @@ class ResultsWriter:
             out.tests_not_run = max(0, out.selected - len(self.session.finished))
         if not self.session.settings.writes_results or not self.session.cases:
             return
-        previous = signal.getsignal(signal.SIGTERM)
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)  # let the write-up finish
-        try:
-            self._write_up(session)
-        finally:
-            if threading.current_thread() is threading.main_thread():
-                signal.signal(signal.SIGTERM, previous)
+        if self._interrupts is not None:
+            self._interrupts.ignore_sigterm()  # let the write-up finish
+        self._write_up(session)
 
     def _write_up(self, session: pytest.Session) -> None:
         from gradbench.machine import environment, platform_info
@@ -238,9 +226,10 @@ class ResultsWriter:
                 line("gradbench: no test recorded a case; no results file was written")
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
-        if self._previous_handler is not None:
-            signal.signal(signal.SIGTERM, self._previous_handler)
-            self._previous_handler = None
+        if self._interrupts is not None:
+            self._interrupts.restore()
+            self.config.pluginmanager.unregister(self._interrupts)
+            self._interrupts = None
         journal = self.session.journal
         if journal is not None:
             journal.close()
