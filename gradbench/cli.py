@@ -1,21 +1,25 @@
 """The ``gradbench`` command: run, report, compare, theory, list, validate.
 
 Exit codes: 0 success; 1 a claim failed or regressed; 2 usage error (one sentence
-on stderr, no traceback); 130 interrupted.
+on stderr, no traceback), or ``gradbench run`` selected no test or could not write its
+results; 130 interrupted (Ctrl-C); 143 stopped by SIGTERM (finished results written).
 """
 
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from gradbench.errors import InvalidArgument
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+from gradbench.runner import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -25,67 +29,45 @@ class _Parser(argparse.ArgumentParser):
         raise InvalidArgument(f"{self.prog}: {message}")
 
 
-def next_report_path(folder: str | Path, name: str) -> Path:
-    """``folder/NNNN_name.json``, NNNN one past the highest number there (as pytest-benchmark)."""
-    folder = Path(folder)
-    numbers = [
-        int(m.group(1))
-        for p in (folder.glob("[0-9][0-9][0-9][0-9]_*.json") if folder.is_dir() else [])
-        if (m := re.match(r"(\d{4})_", p.name))
-    ]
-    return folder / f"{max(numbers, default=0) + 1:04d}_{name}.json"
+def cmd_run(args: argparse.Namespace, extra: Sequence[str] = ()) -> int:
+    """The main job: the installed suites (quick profile, CPU) -> numbered JSON + HTML.
 
+    Arguments gradbench does not know go to pytest as typed (``-k``, ``-m``, ``-x``,
+    ``--lf``, test paths or node ids inside the suites); ``--remedy pkg.mod:obj`` adds a
+    remedy not packaged yet to the run.
+    """
+    from gradbench.runner import run_suites
 
-def default_suites() -> Path:
-    """The suites folder: ``./suites`` when present, else the one beside the package."""
-    here = Path("suites")
-    if here.is_dir():
-        return here
-    return Path(__file__).resolve().parent.parent / "suites"
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    """The main job: run the suite (quick profile, CPU by default) and write JSON + HTML."""
-    import pytest
-
-    suites = Path(args.suites)
-    if not suites.exists():
-        raise InvalidArgument(
-            f"suites path {str(suites)!r} does not exist; run from the gradbench checkout "
-            "or pass --suites PATH"
-        )
-    json_path = Path(args.output) if args.output else next_report_path(args.out_dir, args.profile)
-    html_path = json_path.with_suffix(".html")
-    pytest_args = [
-        str(suites),
-        f"--gradbench-profile={args.profile}",
-        f"--gradbench-devices={args.devices}",
-        f"--gradbench-base-seed={args.base_seed}",
-        f"--gradbench-json={json_path}",
-        f"--gradbench-report={html_path}",
-        "--gradbench-progress=on",
-        "-p",
-        "no:cacheprovider",
-        "-W",  # this process imported gradbench (the plugin) before pytest started
-        "ignore::pytest.PytestAssertRewriteWarning",
-        *(["--gradbench-seeds", str(args.seeds)] if args.seeds else []),
-        *(["-n", str(args.workers), "--benchmark-disable"] if args.workers else []),
-        *args.pytest_args,
-    ]
-    code = int(pytest.main(pytest_args))
-    if json_path.exists():
-        print(f"gradbench: results {json_path}\ngradbench: report  {html_path}")
-    return EXIT_OK if code == 0 else (EXIT_USAGE if code in (3, 4) else EXIT_FAILED)
+    run = run_suites(
+        name=args.profile, extra=extra, profile=args.profile, devices=args.devices,
+        base_seed=args.base_seed, seeds=args.seeds, suites=args.suites, out_dir=args.out_dir,
+        output=args.output, workers=args.workers,
+        plugin_args=[f"--gradbench-remedy={r}" for r in args.remedy],
+    )
+    if run.json_path is not None:
+        print(f"gradbench: results {run.json_path}")
+        if run.html_path is not None:
+            print(f"gradbench: report  {run.html_path}")
+    return run.exit_code
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Render one or more result files into one HTML page (comparison when 2+)."""
-    from gradbench import report
+    from gradbench import report, storage
 
     first = Path(args.files[0])
     default = first / "index.html" if first.is_dir() else first.with_suffix(".html")
     out = Path(args.output) if args.output else default
     path = report.write_report(args.files, out, title=args.title)
+    for item in args.files:
+        folder = Path(item)
+        for run in storage.results_files(folder) if folder.is_dir() else [folder]:
+            if storage.is_journal(run):
+                print(
+                    f"gradbench: warning: {run} is the journal of a run that did not finish; "
+                    "its finished cases are shown, marked incomplete",
+                    file=sys.stderr,
+                )
     print(f"gradbench: report {path}")
     return EXIT_OK
 
@@ -98,6 +80,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     comparison = report.compare_runs(base, new)
     out = Path(args.output) if args.output else Path(args.new).with_suffix(".compare.html")
     report.write_report([args.base, args.new], out, title=args.title)
+    for run in (base, new):
+        for note in run.notes:  # an interrupted run, or a journal recovered after a kill
+            print(f"gradbench: warning: {run.label}: {note}", file=sys.stderr)
     for warning in getattr(comparison, "warnings", []) or []:
         print(f"gradbench: warning: {warning}", file=sys.stderr)
     regressions = list(comparison.regressions)
@@ -173,13 +158,13 @@ def _defaults(obj: Callable[..., Any]) -> dict[str, Any]:
     return {n: p.default for n, p in sig.parameters.items() if p.default is not p.empty}
 
 
-def cmd_validate(args: argparse.Namespace) -> int:
-    """Validate a user remedy: the suites with the candidate substituted."""
+def cmd_validate(args: argparse.Namespace, extra: Sequence[str] = ()) -> int:
+    """Validate a remedy: the suites with the candidate substituted (pytest args as typed)."""
     from gradbench import validate
 
     result = validate.validate(
         args.target, kind=args.kind, profile=args.profile, out_dir=args.out_dir,
-        base_seed=args.base_seed, pytest_args=args.pytest_args,
+        base_seed=args.base_seed, suites=args.suites, pytest_args=extra,
     )
     print(result.format_table())
     return int(result.exit_code)
@@ -194,17 +179,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"gradbench {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    run = sub.add_parser("run", help="run the suite and write JSON + HTML under reports/")
+    run = sub.add_parser(
+        "run",
+        help="run the suites and write JSON + HTML under reports/",
+        description="Run the installed gradbench suites. Arguments not listed here go to "
+        "pytest as typed: -k EXPR, -m MARKEXPR, -x, --lf, test paths or node ids inside "
+        "the suites (e.g. test_initializers.py::test_initializer_variance).",
+        allow_abbrev=False,
+    )
     run.add_argument("--profile", choices=sorted(PROFILES), default="quick")
     run.add_argument("--devices", default="cpu", help="comma-separated, e.g. cpu,cuda")
     run.add_argument("--seeds", type=int, default=None, help="networks per configuration")
     run.add_argument("--base-seed", type=int, default=0)
-    run.add_argument("--suites", default="suites", help="suite directory (default ./suites)")
+    run.add_argument("--suites", default=None,
+                     help="suite directory (default: the installed gradbench suites)")
     run.add_argument("--out-dir", default="reports", help="folder for NNNN_<profile>.json/.html")
-    run.add_argument("-o", "--output", default=None, help="explicit JSON path")
+    run.add_argument("--output", default=None, help="explicit JSON path instead of numbering")
     run.add_argument("-n", "--workers", default=None, help="pytest-xdist workers (e.g. auto)")
-    run.add_argument("pytest_args", nargs=argparse.REMAINDER, help="extra pytest arguments")
-    run.set_defaults(func=cmd_run)
+    run.add_argument("--remedy", action="append", default=[], metavar="PKG.MOD:OBJ",
+                     help="also cover this remedy (not packaged yet); repeatable")
+    run.set_defaults(func=cmd_run, takes_pytest_args=True)
 
     rep = sub.add_parser("report", help="render result JSON files into one HTML page")
     rep.add_argument("files", nargs="+")
@@ -233,22 +227,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ls.set_defaults(func=cmd_list)
 
-    va = sub.add_parser("validate", help="validate a remedy given as pkg.module:object")
-    va.add_argument("target")
+    va = sub.add_parser(
+        "validate", help="the suites with your remedy (pkg.module:object) substituted",
+        description="Run the suites of the remedy's kind with the remedy substituted, next to "
+        "the built-in baselines. Arguments not listed here go to pytest as typed (-k, -x, -n).",
+        allow_abbrev=False,
+    )
+    va.add_argument("target", help="pkg.module:object, or a registered remedy name")
     va.add_argument("--kind", default=None, help="initializer, activation, normalization, "
                     "residual or optimizer (inferred when unambiguous)")
     va.add_argument("--profile", choices=sorted(PROFILES), default="quick")
     va.add_argument("--out-dir", default="reports")
     va.add_argument("--base-seed", type=int, default=0)
-    va.add_argument("pytest_args", nargs=argparse.REMAINDER, help="extra pytest arguments")
-    va.set_defaults(func=cmd_validate)
+    va.add_argument("--suites", default=None,
+                    help="suite directory (default: the installed gradbench suites)")
+    va.set_defaults(func=cmd_validate, takes_pytest_args=True)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``gradbench`` console script."""
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args, extra = parser.parse_known_args(argv)
+        if getattr(args, "takes_pytest_args", False):
+            return int(args.func(args, extra))
+        if extra:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
         return int(args.func(args))
     except InvalidArgument as exc:
         print(f"gradbench: error: {exc}", file=sys.stderr)

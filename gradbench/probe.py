@@ -35,11 +35,6 @@ DTYPES: dict[str, torch.dtype] = {
 DEFAULT_MEMORY_BUDGET = 1 << 30  # bytes of activations held for one backward pass
 
 
-def available_devices() -> list[str]:
-    """``["cpu"]`` plus ``"cuda"`` when a CUDA device is usable."""
-    return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-
-
 def _measure_iv(spec: Spec, seeds: int, batch: int, device: str, dtype: str, seed: int) -> None:
     family = family_of(spec)
     for name, value, low in (("seeds", seeds, 1), ("batch", batch, 1), ("seed", seed, 0)):

@@ -22,7 +22,6 @@ class Profile:
         seeds: independent networks per configuration.
         batch: examples per network.
         width_scale: multiplier on the suites' base widths.
-        calibration_trials: repetitions in the false-alarm/power measurements.
         case_alpha: significance level of each statistical case: a family-wise level
             of 0.01 split (Bonferroni) over the cases a run of this profile checks, so a
             run with every claim true fails with probability <= 0.01.
@@ -33,7 +32,6 @@ class Profile:
     seeds: int
     batch: int
     width_scale: int
-    calibration_trials: int
     case_alpha: float
 
 
@@ -44,7 +42,6 @@ PROFILES: dict[str, Profile] = {
         seeds=16,
         batch=32,
         width_scale=1,
-        calibration_trials=0,
         case_alpha=0.01 / 100,
     ),
     "full": Profile(
@@ -53,7 +50,6 @@ PROFILES: dict[str, Profile] = {
         seeds=32,
         batch=64,
         width_scale=2,
-        calibration_trials=200,
         case_alpha=0.01 / 1000,
     ),
 }

@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from gradbench import claims, registry
+from gradbench import registry
 from gradbench.errors import InvalidArgument, choices_hint
 
 MARKER = "gradbench_remedies"
@@ -61,6 +61,8 @@ def for_each(kind: str, claim_names: Sequence[str]) -> pytest.MarkDecorator:
     Raises:
         InvalidArgument: unknown kind or claim, or a claim that is not about ``kind``.
     """
+    from gradbench import claims
+
     if kind not in registry.KINDS:
         raise InvalidArgument(f"kind {kind!r} is unknown; {choices_hint(kind, registry.KINDS)}")
     for name in claim_names:
@@ -87,6 +89,8 @@ def remedy_names(kind: str, selection: Selection) -> list[str]:
 
 def cases(kind: str, claim_names: Sequence[str], selection: Selection) -> list[tuple[str, str]]:
     """``(remedy name, claim)`` pairs of a ``for_each`` test, in a stable order."""
+    from gradbench import claims
+
     out = []
     for name in remedy_names(kind, selection):
         remedy = registry.lookup(kind, name)  # type: ignore[arg-type]

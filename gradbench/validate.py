@@ -22,6 +22,7 @@ adds the claims that check the declaration, or narrows the run to the claims nam
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -112,12 +113,6 @@ class ValidationResult:
         return "\n".join(lines)
 
 
-def _suites_path() -> Path:
-    from gradbench.cli import default_suites
-
-    return default_suites()
-
-
 def result_from_document(doc: dict[str, Any], target: str, profile: str,
                          pytest_exit: int) -> ValidationResult:
     """Tally the candidate's and the baselines' verdicts of a results document."""
@@ -148,6 +143,7 @@ def validate(
     profile: str = "quick",
     out_dir: str | Path = "reports",
     base_seed: int = 0,
+    suites: str | None = None,
     pytest_args: Sequence[str] = (),
 ) -> ValidationResult:
     """Run the suites with ``target`` substituted for the remedies of its kind.
@@ -158,47 +154,41 @@ def validate(
         profile: ``"quick"`` or ``"full"``.
         out_dir: folder for ``NNNN_validate-<name>.json`` and ``.html``.
         base_seed: base seed every network and draw derives from.
-        pytest_args: extra pytest arguments (``-k``, ``-x``, ``-n 2`` ...).
+        suites: the suites folder (default: the installed gradbench suites).
+        pytest_args: pytest arguments as typed (``-k``, ``-x``, ``-n 2`` ...).
 
     Returns:
         A :class:`ValidationResult`; its :attr:`~ValidationResult.exit_code` is the CLI's.
 
     Raises:
-        InvalidArgument: the target cannot be imported or its kind told, or it declares
-            an unknown claim.
+        InvalidArgument: the target cannot be imported or its kind told, it declares an
+            unknown or inapplicable claim, or the run wrote no results.
 
     Examples:
         >>> validate("torch.nn.init:kaiming_normal_").exit_code  # doctest: +SKIP
         0
     """
-    import pytest
-
-    from gradbench import registry
+    from gradbench import registry, storage
     from gradbench.candidate import register_target
-    from gradbench.cli import next_report_path
     from gradbench.profiles import get_profile
+    from gradbench.runner import run_suites
 
     get_profile(profile)
     kind, name = register_target(target, kind)  # one sentence for a bad target, here
     if ":" in target:
         registry.unregister(kind, name)  # type: ignore[arg-type]  # the run registers it
-    json_path = next_report_path(out_dir, f"validate-{name}")
-    html_path = json_path.with_suffix(".html")
-    args = [str(_suites_path()), f"--gradbench-candidate={target}",
-            f"--gradbench-candidate-kind={kind}", f"--gradbench-profile={profile}",
-            f"--gradbench-base-seed={base_seed}", f"--gradbench-json={json_path}",
-            f"--gradbench-report={html_path}", "-p", "no:cacheprovider", "-q",
-            "-W", "ignore::pytest.PytestAssertRewriteWarning", *pytest_args]
-    code = int(pytest.main(args))
-    if not json_path.exists():
+    run = run_suites(
+        name=f"validate-{storage.safe_name(name)}", extra=pytest_args, profile=profile,
+        base_seed=base_seed, suites=suites, out_dir=out_dir,
+        plugin_args=[f"--gradbench-candidate={target}", f"--gradbench-candidate-kind={kind}"],
+    )
+    if run.json_path is None:
         raise InvalidArgument(f"the validation run of {target!r} wrote no results "
-                              f"(pytest exit status {code})")
-    doc = json.loads(json_path.read_text())
-    result = result_from_document(doc, target, profile, code)
-    import dataclasses
-
-    return dataclasses.replace(result, json_path=str(json_path),
-                               html_path=str(html_path) if html_path.exists() else None)
+                              f"(pytest exit status {run.pytest_exit})")
+    doc = json.loads(Path(run.json_path).read_text())
+    result = result_from_document(doc, target, profile, run.pytest_exit)
+    return dataclasses.replace(result, json_path=str(run.json_path),
+                               html_path=str(run.html_path) if run.html_path else None)
 
 
 __all__ = ["Tally", "ValidationResult", "result_from_document", "validate"]

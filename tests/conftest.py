@@ -14,3 +14,22 @@ def device(request: pytest.FixtureRequest) -> str:
         if not torch.cuda.is_available():
             pytest.skip("CUDA is not available on this machine")
     return str(request.param)
+
+
+FAULT_FIGURES = pytest.StashKey[list[str]]()
+
+
+@pytest.fixture
+def fault_figures(request: pytest.FixtureRequest) -> list[str]:
+    """Lines the fault tests report (kill points tried, cases lost), shown in the summary.
+
+    Collected per process: run the fault tests without xdist to see them (tox -e faults).
+    """
+    return request.config.stash.setdefault(FAULT_FIGURES, [])
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    for line in config.stash.get(FAULT_FIGURES, []):
+        terminalreporter.write_line(f"faults: {line}")

@@ -11,7 +11,7 @@ import pytest
 from resultdoc import results_doc
 
 from gradbench import records
-from gradbench.cli import main, next_report_path
+from gradbench.cli import main
 
 
 def _results(path, passed: bool, version: str = "0.1"):
@@ -107,12 +107,6 @@ def test_unwritable_output_path(tmp_path, capsys):
     assert "cannot write" in capsys.readouterr().err
 
 
-def test_next_report_path_numbers_runs(tmp_path):
-    assert next_report_path(tmp_path, "quick").name == "0001_quick.json"
-    (tmp_path / "0007_full.json").write_text("{}")
-    assert next_report_path(tmp_path, "quick").name == "0008_quick.json"
-
-
 def test_python_dash_m_and_run(tmp_path):
     """``python -m gradbench run`` runs a suite folder and writes JSON + HTML under --out-dir."""
     suites = tmp_path / "suites"
@@ -137,3 +131,127 @@ def test_python_dash_m_and_run(tmp_path):
     assert (out / "0001_quick.html").exists()
     doc = json.loads((out / "0001_quick.json").read_text())
     assert doc["benchmarks"][0]["extra_info"]["gradbench"]["claim"] == "demo"
+
+
+def test_pytest_selection_resolves_paths_inside_the_suites(tmp_path, monkeypatch):
+    """Test paths and node ids are looked up in the suites; option values are left alone."""
+    suites = tmp_path / "site" / "gradbench_suites"
+    suites.mkdir(parents=True)
+    (suites / "test_a.py").write_text("")
+    monkeypatch.chdir(tmp_path)
+    from gradbench.runner import pytest_selection
+
+    args, has_paths = pytest_selection(["-k", "test_a.py", "-x", "--lf"], suites)
+    assert args == ["-k", "test_a.py", "-x", "--lf"]
+    assert not has_paths
+    args, has_paths = pytest_selection(
+        ["--", "test_a.py::t[x]", "suites/test_a.py", "-m", "not slow", "nope.py"], suites
+    )
+    assert args == [f"{suites}/test_a.py::t[x]", f"{suites}/test_a.py", "-m", "not slow",
+                    "nope.py"]  # pytest says what is not found
+    assert has_paths
+    args, has_paths = pytest_selection(["--deselect", "test_a.py::t"], suites)
+    assert args == ["--deselect", f"{suites}/test_a.py::t"]
+    assert not has_paths
+
+
+TINY_SUITE = """
+import pytest
+
+@pytest.mark.parametrize("depth", [2, 3])
+def test_one(depth, gradbench_record):
+    gradbench_record(claim="demo", spec={"depth": depth}, extra={"depth": depth})
+
+def test_two(gradbench_record):
+    gradbench_record(claim="other", spec={"depth": 9})
+"""
+
+
+def _gradbench(cwd, *argv):
+    return subprocess.run(
+        [sys.executable, "-m", "gradbench", *argv], capture_output=True, text=True, cwd=cwd,
+        timeout=300,
+    )
+
+
+def test_run_takes_pytest_selection(tmp_path):
+    """`gradbench run -k X` and node ids inside the suites run only what they select."""
+    suites = tmp_path / "suites"
+    suites.mkdir()
+    (suites / "test_tiny.py").write_text(TINY_SUITE)
+    proc = _gradbench(tmp_path, "run", "--suites", str(suites), "--out-dir", "out", "-k", "one")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    doc = json.loads((tmp_path / "out" / "0001_quick.json").read_text())
+    assert sorted(b["extra_info"]["gradbench"]["claim"] for b in doc["benchmarks"]) == [
+        "demo", "demo",
+    ]
+    proc = _gradbench(tmp_path, "run", "--suites", str(suites), "--out-dir", "out",
+                      "test_tiny.py::test_one[3]", "-x")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    doc = json.loads((tmp_path / "out" / "0002_quick.json").read_text())
+    assert [b["extra_info"]["gradbench"]["extra"] for b in doc["benchmarks"]] == [{"depth": 3}]
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "message"),
+    [
+        (["-k", "no_such_test"], 2, "gradbench: no test was selected; no results file was written"),
+        (["--", "-k", "no_such_test"], 2, "gradbench: no test was selected"),
+        (["--no-such-option"], 2, "unrecognized arguments: --no-such-option"),
+        (["-k"], 2, "argument -k: expected one argument"),
+        (["no_such_file.py"], 2, "file or directory not found: no_such_file.py"),
+    ],
+    ids=["empty-selection", "dashdash", "bad-option", "missing-value", "missing-path"],
+)
+def test_run_usage_errors_write_no_results(tmp_path, argv, code, message):
+    """A run that measured nothing because of how it was called leaves no file."""
+    suites = tmp_path / "suites"
+    suites.mkdir()
+    (suites / "test_tiny.py").write_text(TINY_SUITE)
+    proc = _gradbench(tmp_path, "run", "--suites", str(suites), "--out-dir", "out", *argv)
+    assert proc.returncode == code, proc.stdout + proc.stderr
+    assert message in proc.stdout + proc.stderr
+    out = tmp_path / "out"
+    assert not out.exists() or not any(out.iterdir()), sorted(out.iterdir())
+
+
+def test_report_and_compare_read_a_journal(tmp_path, capsys):
+    """After a SIGKILL the journal is what is left: both commands read it, marked incomplete."""
+    from gradbench import storage
+
+    base = _results(tmp_path / "0001_quick.json", passed=True)
+    doc = results_doc(passed=True)
+    header = storage.journal_header(
+        records.RunInfo.from_dict(doc["gradbench"]),
+        records.MachineInfo.from_dict(doc["machine_info"]),
+        "2026-12-01T00:00:00+00:00",
+    )
+    journal = storage.reserve(tmp_path, "quick", header)
+    journal.append([doc["benchmarks"][0]["extra_info"]["gradbench"]])
+    journal.close()
+    assert main(["report", str(journal.path), "-o", str(tmp_path / "j.html")]) == 0
+    err = capsys.readouterr().err
+    assert "is the journal of a run that did not finish" in err
+    html = (tmp_path / "j.html").read_text()
+    assert "incomplete: recovered 1 finished cases" in html
+    assert main(["compare", str(base), str(journal.path), "-o", str(tmp_path / "c.html")]) == 0
+    assert "0002_quick.partial: incomplete: recovered 1 finished cases" in capsys.readouterr().err
+    assert main(["report", str(tmp_path), "-o", str(tmp_path / "all.html")]) == 0
+    assert "0002_quick.partial" in (tmp_path / "all.html").read_text()
+
+
+def test_run_last_failed(tmp_path):
+    """`gradbench run --lf` reruns only what failed last time (the cache lives in ./)."""
+    suites = tmp_path / "suites"
+    suites.mkdir()
+    (suites / "test_tiny.py").write_text(
+        TINY_SUITE + "\ndef test_broken(gradbench_record):\n"
+        "    gradbench_record(claim='broken', spec={'depth': 1})\n    assert False\n"
+    )
+    first = _gradbench(tmp_path, "run", "--suites", str(suites), "--out-dir", "out")
+    assert first.returncode == 1, first.stdout + first.stderr
+    again = _gradbench(tmp_path, "run", "--suites", str(suites), "--out-dir", "out", "--lf")
+    assert again.returncode == 1, again.stdout + again.stderr
+    assert (tmp_path / ".pytest_cache").is_dir()
+    doc = json.loads((tmp_path / "out" / "0002_quick.json").read_text())
+    assert [b["extra_info"]["gradbench"]["claim"] for b in doc["benchmarks"]] == ["broken"]

@@ -8,6 +8,7 @@ import os
 import pytest
 
 from gradbench import records
+from gradbench.errors import InvalidArgument
 
 pytest_plugins = ["pytester"]
 
@@ -98,7 +99,7 @@ def test_failed_replace_leaves_old_file_intact(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "replace", broken_replace)
-    with pytest.raises(OSError):
+    with pytest.raises(InvalidArgument, match=r"cannot write '.*results\.json': No space left"):
         records.write_json(target, {"benchmarks": [{"name": "x" * 10_000}], "old": False})
     monkeypatch.undo()
     assert target.read_bytes() == before

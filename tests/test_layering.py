@@ -27,7 +27,11 @@ TORCH_FREE = [
     "gradbench.theory",
     "gradbench.stats",
     "gradbench.report",
+    "gradbench.claims",
     "gradbench.remedies",
+    "gradbench.storage",
+    "gradbench.machine",
+    "gradbench.plugin",
 ]
 
 _PROBE = """

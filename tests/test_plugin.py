@@ -6,6 +6,10 @@ import json
 
 import pytest
 
+# Imported here, before any pytester test: pytester restores sys.modules after each test,
+# and torch imported inside one would be unloaded and could not be imported again.
+import torch
+
 pytest_plugins = ["pytester"]
 
 SUITE = """
@@ -63,11 +67,21 @@ def test_cases_reach_the_json(pytester, args):
 
 
 def test_same_command_gives_identical_measurements(pytester):
-    """Determinism: two runs differ at most in timestamps and timings, not in measurements."""
+    """Determinism: two runs differ at most in timestamps, timings and where they ran.
+
+    ``env`` is left out: it records the process that measured, and two xdist workers
+    run torch on half the cores each (``num_threads``).
+    """
     first = _run(pytester, "-n", "2")
     (pytester.path / "out.json").unlink()
     second = _run(pytester)
-    strip = lambda doc: [b["extra_info"] for b in doc["benchmarks"]]  # noqa: E731
+
+    def strip(doc: dict) -> list:
+        cases = [dict(b["extra_info"]["gradbench"]) for b in doc["benchmarks"]]
+        envs = [case.pop("env") for case in cases]
+        assert {e["device"] for e in envs} == {"cpu"}
+        return cases
+
     assert strip(first) == strip(second)
 
 
@@ -118,8 +132,6 @@ def test_bad_options_are_usage_errors(pytester, option, message):
 
 def test_cuda_cases_skip_cleanly_without_a_gpu(pytester):
     """The device fixture parametrizes over cpu and cuda; cuda skips when unavailable."""
-    import torch
-
     pytester.makepyfile(test_dev="def test_dev(gradbench_device):\n    assert gradbench_device\n")
     result = pytester.runpytest_subprocess("--gradbench-devices=cpu,cuda", "-rs")
     if torch.cuda.is_available():
@@ -129,25 +141,46 @@ def test_cuda_cases_skip_cleanly_without_a_gpu(pytester):
         result.stdout.fnmatch_lines(["*CUDA is not available*"])
 
 
-def test_hypothesis_profiles_registered(pytester):
-    """The plugin registers derandomized 'ci' and 'gradbench' profiles without a deadline."""
+@pytest.mark.parametrize(
+    ("args", "ci", "loaded"),
+    [
+        (("--gradbench-profile=quick",), False, "gradbench-quick"),
+        (("--gradbench-profile=full",), False, "gradbench-full"),
+        (("--gradbench-profile=quick",), True, "gradbench-ci"),
+        (("--gradbench-profile=quick", "--hypothesis-profile=gradbench-dev"), True,
+         "gradbench-dev"),
+    ],
+)
+def test_hypothesis_profiles_in_a_gradbench_session(pytester, monkeypatch, args, ci, loaded):
+    """Asked for, the plugin loads its own derandomized profile (gradbench-ci on CI), named
+    gradbench-*, and leaves Hypothesis's own ci and default profiles as they are."""
+    monkeypatch.delenv("HYPOTHESIS_PROFILE", raising=False)
+    for var in ("CI", "TF_BUILD", "GITHUB_ACTIONS"):
+        monkeypatch.delenv(var, raising=False)
+    if ci:
+        monkeypatch.setenv("CI", "true")
     pytester.makepyfile(
-        test_h="""
+        test_h=f"""
 from hypothesis import settings
 def test_h():
-    for name in ("ci", "gradbench", "dev"):
+    assert settings.get_current_profile_name() == {loaded!r}
+    for name in ("gradbench-quick", "gradbench-full", "gradbench-ci", "gradbench-dev"):
         assert settings.get_profile(name).deadline is None
-    assert settings.get_profile("ci").derandomize
-    assert settings.get_profile("gradbench").derandomize
-    assert settings().max_examples == 15
+    assert settings.get_profile("gradbench-quick").derandomize
+    assert settings.get_profile("gradbench-quick").max_examples == 15
+    assert settings.get_profile("gradbench-full").max_examples == 40
+    assert settings.get_profile("gradbench-ci").print_blob
+    assert not settings.get_profile("gradbench-dev").derandomize
+    assert settings.get_profile("default").max_examples == 100
+    assert settings.get_profile("ci").max_examples == 100
 """
     )
-    result = pytester.runpytest_subprocess("--gradbench-profile=quick")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
     result.assert_outcomes(passed=1)
 
 
 def test_xdist_workers_share_the_cores(pytester, monkeypatch):
-    """Each of N workers runs torch on cores // N threads (no N-fold oversubscription)."""
+    """In a gradbench session, each of N workers runs torch on cores // N threads."""
     import os
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
@@ -159,5 +192,119 @@ def test_threads():
     assert torch.get_num_threads() == max(1, {cores} // 2)
 """
     )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2")
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-n", "2", "--gradbench-profile=quick"
+    )
     result.assert_outcomes(passed=1)
+
+
+DEVICE_SUITE = """
+import dataclasses
+import gradbench as gb
+
+SPEC = gb.MLPSpec(depth=2, width=4)
+
+def test_on_device(gradbench_record, gradbench_device):
+    m = gb.measure(SPEC, seeds=2, batch=2, device=gradbench_device)
+    gradbench_record(claim="demo", spec=SPEC, measurement=m)
+
+def test_no_measurement(gradbench_record):
+    gradbench_record(claim="other", spec={"depth": 1})
+
+def test_as_a_cuda_run_records_it(gradbench_record):  # no GPU here: the device travels
+    m = dataclasses.replace(gb.measure(SPEC, seeds=2, batch=2), device="cuda:0")
+    gradbench_record(claim="demo", spec=SPEC, measurement=m)
+"""
+
+
+def test_machine_info_says_where_cases_ran_and_the_report_reads_it(pytester):
+    """Writer and reader agree on real plugin-written files: the device, torch and the
+    numerics flags reach the report's header and its "devices differ" warning."""
+    from gradbench import report
+
+    pytester.makepyfile(test_dev=DEVICE_SUITE)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--gradbench-json=cpu.json", "-k", "not cuda"
+    )
+    result.assert_outcomes(passed=2)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--gradbench-json=cuda.json", "-k", "cuda"
+    )
+    result.assert_outcomes(passed=1)
+    doc = json.loads((pytester.path / "cpu.json").read_text())
+    env = doc["machine_info"]["gradbench"]
+    assert env["device"] == "cpu"
+    assert env["devices"] == ["cpu"]
+    assert env["torch"] == torch.__version__
+    assert env["cuda"] == torch.version.cuda
+    assert env["deterministic"] is False
+    assert isinstance(env["tf32_matmul"], bool)
+    assert {b["extra_info"]["gradbench"]["env"]["device"] for b in doc["benchmarks"]} == {"cpu"}
+    cpu, cuda = (report.load_run(pytester.path / name) for name in ("cpu.json", "cuda.json"))
+    warnings = report.compare_runs(cpu, cuda).warnings
+    assert any(w.startswith("devices differ (cpu: cpu, cuda: cuda:0)") for w in warnings)
+    assert "device cpu" in report.render_report([cpu])
+
+
+def test_hooks_extend_the_results(pytester):
+    """The pytest_gradbench_update_machine_info/_update_json hooks change the written file."""
+    pytester.makeconftest(
+        """
+def pytest_gradbench_update_machine_info(config, machine_info):
+    machine_info["gradbench"]["cluster"] = "rack-7"
+
+def pytest_gradbench_update_json(config, cases, output_json):
+    output_json["gradbench"]["cases_seen_by_hook"] = len(cases)
+"""
+    )
+    pytester.makepyfile(
+        test_x="""
+def test_x(gradbench_record):
+    gradbench_record(claim="demo", spec={"depth": 1})
+"""
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--gradbench-json=out.json")
+    result.assert_outcomes(passed=1)
+    doc = json.loads((pytester.path / "out.json").read_text())
+    assert doc["machine_info"]["gradbench"]["cluster"] == "rack-7"
+    assert doc["gradbench"]["cases_seen_by_hook"] == 1
+
+
+@pytest.mark.parametrize(("profile", "outcome"), [("quick", "skipped"), ("full", "passed")])
+def test_gradbench_slow_runs_in_the_full_profile_only(pytester, profile, outcome):
+    pytester.makepyfile(
+        test_slow="""
+import pytest
+
+@pytest.mark.gradbench_slow
+def test_slow():
+    pass
+"""
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rs",
+                                           f"--gradbench-profile={profile}")
+    result.assert_outcomes(**{outcome: 1})
+    if outcome == "skipped":
+        result.stdout.fnmatch_lines(["*gradbench_slow: runs in the full profile only*"])
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (("--gradbench-json=a.json", "--gradbench-save=x"), "*are exclusive*"),
+        (("--gradbench-save=a/b",), "*--gradbench-save='a/b' is invalid*"),
+        (("--gradbench-report=r.html",), "*needs --gradbench-json or --gradbench-save*"),
+        (("--gradbench-save=x", "--gradbench-storage=blocker/sub"),
+         "*cannot write results in 'blocker/sub'*"),
+    ],
+)
+def test_bad_output_options_are_usage_errors(pytester, options, message):
+    """Before anything runs: one sentence, exit 4, nothing written."""
+    (pytester.path / "blocker").write_text("a file, not a folder")
+    pytester.makepyfile(test_x="def test_x():\n    pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *options)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+    pytester_own = ("runpytest", "stdout", "stderr")
+    left = sorted(p.name for p in pytester.path.iterdir() if not p.name.startswith(pytester_own))
+    assert left == ["blocker", "test_x.py"]

@@ -284,3 +284,71 @@ def test_exploding_network_round_trips_with_nonfinite_flags() -> None:
     back = Measurement.from_dict(strict_loads(text))
     _assert_measurements_equal(m, back)
     assert records.dumps(back.to_dict()) == text
+
+
+def _case_record(i: int, **env: Any) -> records.CaseRecord:
+    return records.CaseRecord.build(
+        case=f"suites/test_x.py::test_y[{i}]#0", claim="demo", spec={"depth": i}, label=f"L{i}",
+        verdict=None, extra={"i": np.int64(i)}, env={"device": "cpu", **env},
+    )
+
+
+def test_case_record_round_trips_through_json() -> None:
+    case = _case_record(3, tf32_matmul=False)
+    again = records.CaseRecord.from_dict(strict_loads(records.dumps(case.to_dict())))
+    assert again == case
+    assert again.extra == {"i": 3}
+
+
+def test_case_record_from_dict_names_what_is_missing() -> None:
+    with pytest.raises(InvalidArgument, match=r"lacks field 'spec'"):
+        records.CaseRecord.from_dict({"case": "x", "claim": "c"})
+    with pytest.raises(InvalidArgument, match=r"must be an object"):
+        records.CaseRecord.from_dict(["x"])  # type: ignore[arg-type]
+
+
+def test_machine_info_merges_what_the_cases_ran_on() -> None:
+    """One value where the cases agree, the distinct values joined where they do not."""
+    cases = [_case_record(0, tf32_matmul=False), _case_record(1, tf32_matmul=False),
+             _case_record(2, tf32_matmul=True, device="cuda:0", gpu="A100")]
+    machine = records.MachineInfo.from_cases(cases, {"node": "n"}, {"torch": "2.13.0"})
+    block = machine.to_dict()["gradbench"]
+    assert machine.device == "cpu, cuda:0"
+    assert block["devices"] == ["cpu", "cuda:0"]
+    assert block["gpu"] == "A100"
+    assert block["tf32_matmul"] == "False, True"
+    assert block["torch"] == "2.13.0"  # from the fallback: no case says
+    assert set(records.ENV_KEYS) <= set(block)
+
+
+def test_machine_info_reads_any_writer() -> None:
+    """The reader's view: every known key present (None when the writer left it out)."""
+    machine = records.MachineInfo.from_dict({"gradbench": {"device": "cpu", "extra": 1}})
+    assert machine.device == "cpu"
+    assert machine.gradbench["cuda"] is None
+    assert machine.gradbench["extra"] == 1
+    assert records.MachineInfo.from_dict("garbage").device is None
+
+
+def test_results_document_is_the_plugin_layout() -> None:
+    run = records.RunInfo(profile="quick", base_seed=7, devices=("cpu",))
+    cases = [_case_record(2), _case_record(1)]
+    machine = records.MachineInfo.from_cases(cases, {"node": "n"}, {})
+    doc = strict_loads(records.dumps(records.results_document(run, machine, cases)))
+    assert set(doc) == {"machine_info", "commit_info", "datetime", "version", "gradbench",
+                        "benchmarks"}
+    assert doc["gradbench"]["base_seed"] == 7
+    assert doc["gradbench"]["status"] == "complete"
+    assert [b["fullname"] for b in doc["benchmarks"]] == [c.case for c in cases[::-1]]
+    assert doc["benchmarks"][0]["extra_info"]["gradbench"]["extra"] == {"i": 1}
+    assert doc["machine_info"]["gradbench"]["device"] == "cpu"
+    assert records.RunInfo.from_dict(doc["gradbench"]) == run
+
+
+def test_run_info_status_and_notes() -> None:
+    run = records.RunInfo(profile="quick", base_seed=0, status="interrupted", tests_not_run=3,
+                          note="interrupted (SIGTERM): 3 of 5 tests did not run")
+    assert records.run_notes(run.to_dict()) == [run.note]
+    assert records.run_notes(records.RunInfo(profile="quick", base_seed=0).to_dict()) == []
+    with pytest.raises(InvalidArgument, match=r"status='done' is invalid; valid choices"):
+        records.RunInfo(profile="quick", base_seed=0, status="done")

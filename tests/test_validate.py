@@ -94,7 +94,7 @@ def project(tmp_path: Path) -> Path:
 def validate(project: Path, target: str, *args: str) -> tuple[int, str, dict | None]:
     """Run ``gradbench validate`` in ``project``; ``(exit code, output, results JSON)``."""
     proc = subprocess.run(
-        [sys.executable, "-m", "gradbench", "validate", "--out-dir", "out", target, *args],
+        [sys.executable, "-m", "gradbench", "validate", target, "--out-dir", "out", *args],
         cwd=project, capture_output=True, text=True, timeout=600,
     )
     files = sorted((project / "out").glob("*.json")) if (project / "out").is_dir() else []

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from gradbench import records
+from gradbench import records, storage
 from gradbench.errors import InvalidArgument
 
 __all__ = [
@@ -128,8 +128,7 @@ class Run:
     @property
     def environment(self) -> dict[str, Any]:
         """The plugin's ``machine_info["gradbench"]`` block (torch, device, CUDA, TF32...)."""
-        gb = self.machine_info.get("gradbench")
-        return dict(gb) if isinstance(gb, Mapping) else {}
+        return dict(records.MachineInfo.from_dict(self.machine_info).gradbench)  # writer's keys
 
     @property
     def dtypes(self) -> list[str]:
@@ -291,7 +290,7 @@ def load_run(path: str | os.PathLike[str]) -> Run:
     name = str(p)
     if p.is_dir():
         raise InvalidArgument(f"{name!r} is a directory, expected a pytest-benchmark JSON file")
-    data = records.read_json(p)
+    data = storage.read_results(p)  # a .json, or the journal of an unfinished run
     info = _run_info(data, name)
     cases, timings = _benchmarks(data["benchmarks"], info.get("schema_version"), name)
     machine = data.get("machine_info")
@@ -306,6 +305,7 @@ def load_run(path: str | os.PathLike[str]) -> Run:
         commit_info=dict(commit) if isinstance(commit, Mapping) else {},
         datetime=str(data.get("datetime") or ""),
         version=str(data.get("version") or ""),
+        notes=records.run_notes(info),
     )
 
 
@@ -323,7 +323,7 @@ def expand_paths(
     for item in paths:
         p = Path(item)
         if p.is_dir():
-            found = sorted(q for q in p.rglob("*.json") if q.is_file())
+            found = storage.results_files(p)
             if not found:
                 raise InvalidArgument(f"directory {str(p)!r} holds no .json files")
             out.extend(found)

@@ -1,0 +1,151 @@
+"""The fixtures suites use (``gradbench_config``, ``gradbench_device``, ``gradbench_record``)
+and the markers applied to them.
+
+Suites record what they measured with ``gradbench_record``::
+
+    def test_claim(gradbench_record):
+        gradbench_record(claim="mean_field_slope", spec=spec, measurement=m,
+                         prediction=p, verdict=v, source="Schoenholz et al. 2017")
+
+Each case travels with its test's report to the controlling process (see
+:mod:`gradbench.plugin.recording`). When the test also uses pytest-benchmark's
+``benchmark`` fixture, the case goes into its ``extra_info`` too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gradbench.plugin import state
+from gradbench.profiles import Profile
+
+FIXTURES = ("gradbench_config", "gradbench_device", "gradbench_record")
+
+
+@dataclass(frozen=True)
+class GradbenchConfig:
+    """What suites see of the run configuration (the ``gradbench_config`` fixture)."""
+
+    profile: Profile
+    base_seed: int
+    devices: tuple[str, ...]
+
+
+@pytest.fixture(scope="session")
+def gradbench_config(request: pytest.FixtureRequest) -> GradbenchConfig:
+    """The active profile, base seed and devices."""
+    settings = state.get(request.config).settings
+    return GradbenchConfig(settings.profile, settings.base_seed, settings.devices)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize ``gradbench_device`` over the requested devices; CUDA skips cleanly if absent."""
+    if "gradbench_device" in metafunc.fixturenames:
+        devices = state.get(metafunc.config).settings.devices
+        metafunc.parametrize(
+            "gradbench_device",
+            [
+                pytest.param(d, marks=[pytest.mark.gradbench_cuda] if d.startswith("cuda") else [])
+                for d in devices
+            ],
+            ids=list(devices),
+        )
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects, so `-m gradbench` sees the marker
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the suites' tests ``gradbench``; a test using a gradbench fixture puts it in use."""
+    session = state.get(config)
+    for item in items:
+        path = Path(str(item.path)).resolve()
+        if any(path.is_relative_to(root) for root in session.suites_roots):
+            item.add_marker(pytest.mark.gradbench)
+    if session.in_use is None:
+        names = {n for item in items for n in getattr(item, "fixturenames", ())}
+        used = sorted(names.intersection(FIXTURES))
+        if used:
+            state.use_gradbench(config, f"fixture {used[0]}", hypothesis=False)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip CUDA cases without a CUDA device and ``gradbench_slow`` ones in the quick profile."""
+    if item.get_closest_marker("gradbench_cuda") is not None:
+        import torch
+
+        if not torch.cuda.is_available():
+            pytest.skip("CUDA is not available on this machine")
+    if item.get_closest_marker("gradbench_slow") is not None:
+        profile = state.get(item.config).settings.profile.name
+        if profile != "full":
+            pytest.skip(f"gradbench_slow: runs in the full profile only (this is {profile})")
+    item.stash[state.ITEM_CASES] = []
+
+
+class Recorder:
+    """The callable behind the ``gradbench_record`` fixture."""
+
+    def __init__(self, item: pytest.Item) -> None:
+        self._item = item
+
+    def __call__(
+        self,
+        *,
+        claim: str,
+        spec: Any,
+        measurement: Any = None,
+        prediction: Any = None,
+        verdict: Any = None,
+        source: str = "",
+        extra: dict[str, Any] | None = None,
+        remedy: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Record one case (a claim checked on one spec); returns it as stored in the JSON.
+
+        ``remedy`` (``{"kind", "name", "origin"}``) names the remedy the case covers.
+        """
+        from gradbench.machine import environment
+        from gradbench.records import CaseRecord
+
+        item = self._item
+        cases = item.stash.setdefault(state.ITEM_CASES, [])
+        callspec = getattr(item, "callspec", None)
+        device = getattr(measurement, "device", None) or (
+            callspec.params.get("gradbench_device") if callspec is not None else None
+        )
+        record = CaseRecord.build(
+            case=state.case_id(state.get(item.config), item, len(cases)),
+            claim=claim,
+            spec=spec,
+            label=_label(spec),
+            measurement=measurement,
+            prediction=prediction,
+            verdict=verdict,
+            source=source,
+            extra=extra,
+            env=environment(device),
+            remedy=remedy,
+        )
+        cases.append(record)
+        case = record.to_dict()
+        bench = getattr(item, "funcargs", {}).get("benchmark")
+        if bench is not None:
+            bench.extra_info["gradbench"] = case
+        return case
+
+
+def _label(spec: Any) -> str:
+    if hasattr(spec, "family"):
+        from gradbench.specs import spec_label
+
+        return spec_label(spec)
+    return str(spec)
+
+
+@pytest.fixture
+def gradbench_record(request: pytest.FixtureRequest) -> Recorder:
+    """Record a case: ``gradbench_record(claim=..., spec=..., measurement=..., verdict=...)``."""
+    return Recorder(request.node)

@@ -1,0 +1,137 @@
+"""Hooks: every remedy meets every claim that applies to it; the candidate; ``run_claim``.
+
+* ``--gradbench-remedy pkg.mod:obj`` registers a remedy for the run (in every process,
+  xdist workers included); ``--gradbench-candidate`` registers the remedy under
+  validation, and only the tests parametrized over its kind run, with it and the
+  baselines of its kind (``gradbench validate``).
+* A test marked ``gradbench_remedies(kind=..., claims=...)`` (:func:`gradbench.suite.for_each`)
+  is parametrized over ``(remedy, claim)``: every covered remedy of that kind with each
+  claim that applies to it.
+* The ``run_claim`` fixture evaluates a claim through :func:`gradbench.claims.check`,
+  records the case and fails the test with the claim's explanation.
+
+Nothing here imports the registry or torch before a marked test or an option needs it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from gradbench.plugin import state
+
+MARKER = "gradbench_remedies"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register ``--gradbench-remedy`` and ``--gradbench-candidate`` remedies; the selection."""
+    session = state.get(config)
+    settings = session.settings
+    from gradbench.suite import Selection
+
+    if not settings.remedies and not settings.candidate:
+        session.selection = Selection()
+        return
+    from gradbench.candidate import register_target
+    from gradbench.errors import InvalidArgument
+
+    try:
+        added = [register_target(target) for target in settings.remedies]
+        candidate = (register_target(settings.candidate, settings.candidate_kind)
+                     if settings.candidate else None)
+    except InvalidArgument as exc:
+        raise pytest.UsageError(str(exc)) from None
+    targets = [*settings.remedies, settings.candidate or ""]
+    imported = tuple(r for t, r in zip(targets, [*added, candidate]) if r and ":" in t)
+    session.selection = Selection(candidate=candidate, added=imported)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Unregister the remedies this session imported and registered."""
+    session = config.stash.get(state.KEY, None)
+    if session is None or session.selection is None or not session.selection.added:
+        return
+    from gradbench import registry
+
+    for kind, name in session.selection.added:
+        registry.unregister(kind, name)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize ``(remedy, claim)`` of ``gradbench_remedies``-marked tests over the registry."""
+    marker = metafunc.definition.get_closest_marker(MARKER)
+    if marker is None:
+        return
+    from gradbench import registry
+    from gradbench.suite import cases
+
+    kind, claim_names = marker.kwargs["kind"], marker.kwargs["claims"]
+    pairs = cases(kind, claim_names, state.get(metafunc.config).selection)
+    metafunc.parametrize(("remedy", "claim"),
+                         [(registry.lookup(kind, r), c) for r, c in pairs],
+                         ids=[f"{r}-{c}" for r, c in pairs])
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A validation run keeps only the tests parametrized over the candidate's kind."""
+    selection = state.get(config).selection
+    if selection is None or selection.candidate is None:
+        return
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
+    for item in items:
+        marker = item.get_closest_marker(MARKER)
+        ours = marker is not None and marker.kwargs["kind"] == selection.candidate[0]
+        (keep if ours else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@pytest.fixture
+def run_claim(request: pytest.FixtureRequest, gradbench_record: Any,
+              gradbench_device: str) -> Any:
+    """``run_claim(target, claim, *, extra=None, **config) -> Verdict``: check, record, assert.
+
+    ``target`` is a spec or a remedy; network claims measure ``profile.seeds`` networks of
+    ``profile.batch`` examples on the test's device unless ``config`` says otherwise; every
+    seed derives from the configuration and ``--gradbench-base-seed``; alpha is the claim's
+    own (equivalence claims) or the profile's per-case level. ``extra`` (a dict, or
+    ``verdict -> dict``) is recorded with the case for the report. A failing claim raises
+    ``AssertionError`` naming the claim, prediction, measurement, interval and
+    configuration (Hypothesis then shrinks it).
+    """
+    from gradbench import claims
+    from gradbench.suite import origin
+
+    session = state.get(request.config)
+    profile, base_seed = session.settings.profile, session.settings.base_seed
+    callspec = getattr(request.node, "callspec", None)
+    covered = callspec.params.get("remedy") if callspec is not None else None
+    remedy = None if covered is None else {
+        "kind": covered.kind, "name": covered.label,
+        "origin": origin(covered.kind, covered.label, session.selection)}
+
+    def run(target: Any, claim: str, *, extra: Any = None, **config: Any) -> Any:
+        target = claims.resolve(target)
+        network = claims.subject_of(target) == "network"
+        if network:
+            config = {"seeds": profile.seeds, "batch": profile.batch,
+                      "device": gradbench_device, "dtype": "float32", **config}
+        level = claims.get_claim(claim).alpha or profile.case_alpha
+        data, verdict = claims.evaluate_case(target, claim, alpha=level, seed=base_seed,
+                                             **config)
+        prediction = None
+        if network and hasattr(data, "batch"):
+            from gradbench import theory
+
+            prediction = theory.predict(target, batch=data.batch)
+        gradbench_record(claim=claim, spec=target if network else verdict.spec,
+                         measurement=data if hasattr(data, "act_grad_norms") else None,
+                         prediction=prediction, verdict=verdict, source=verdict.source,
+                         extra=extra(verdict) if callable(extra) else extra, remedy=remedy)
+        assert verdict.passed, claims.explain(verdict)
+        return verdict
+
+    return run

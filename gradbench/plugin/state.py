@@ -1,0 +1,203 @@
+"""The session's gradbench state, kept in ``config.stash`` (one object per pytest session).
+
+:func:`use_gradbench` is the one place that decides gradbench is *in use*; only then
+does the plugin change anything beyond registering options, markers and fixtures:
+
+* an explicit ``--gradbench-*`` option or ``gradbench_*`` ini key (or a ``gradbench-*``
+  Hypothesis profile), as Hypothesis's own plugin acts only on its options;
+* the session collects the gradbench suites (their ``conftest.py`` says so);
+* a collected test requests a gradbench fixture (threads only: its Hypothesis tests
+  were defined before that is known, so their settings stay the project's own).
+
+In use, the plugin loads its Hypothesis profile (:mod:`.hypothesis_profiles`) and gives
+each xdist worker its share of the cores as torch threads.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from gradbench.plugin.options import Settings
+
+if TYPE_CHECKING:
+    from gradbench.records import CaseRecord
+    from gradbench.storage import Journal
+
+#: The ``user_properties`` key under which a test's cases travel to the controller.
+USER_PROPERTY = "gradbench_cases"
+
+
+@dataclass
+class Outcome:
+    """How the run's write-up went (read by ``gradbench run`` and the terminal summary).
+
+    Attributes:
+        json_path, html_path: what was written (``None``: nothing).
+        journal_path: a journal left behind because the results could not be written.
+        cases, failed: cases recorded and how many failed their claim.
+        selected: tests selected to run (``None``: collection did not finish).
+        tests_not_run: selected tests that did not run (interrupted runs).
+        stopped_by: ``"SIGTERM"`` or ``"KeyboardInterrupt"`` when the run was stopped.
+        error: the sentence saying what could not be written.
+        warning: a problem that lost nothing (e.g. the HTML failed to render).
+    """
+
+    json_path: Path | None = None
+    html_path: Path | None = None
+    journal_path: Path | None = None
+    cases: int = 0
+    failed: int = 0
+    selected: int | None = None
+    tests_not_run: int | None = None
+    stopped_by: str | None = None
+    error: str | None = None
+    warning: str | None = None
+
+
+@dataclass
+class GradbenchSession:
+    """Everything the plugin keeps for one session (STYLE: state in ``config.stash``).
+
+    Attributes:
+        settings: the parsed options.
+        in_use: why gradbench is in use (``None``: it is not, and stays inert).
+        suites_roots: folders that declared themselves gradbench suites.
+        cases: cases received by the controlling process, in arrival order.
+        selected: tests selected to run (``None`` until collection is done).
+        finished: node ids of tests that ran (their call reported back), or were skipped
+            or errored in setup.
+        journal: the run's journal, created when its first case arrives.
+        started: ISO time the session started (the journal header's).
+        outcome: filled in by the write-up at session finish.
+        selection: which remedies the run covers (:class:`gradbench.suite.Selection`).
+    """
+
+    settings: Settings
+    in_use: str | None = None
+    suites_roots: list[Path] = field(default_factory=list)
+    cases: list[CaseRecord] = field(default_factory=list)
+    selected: int | None = None
+    finished: set[str] = field(default_factory=set)
+    journal: Journal | None = None
+    started: str = ""
+    outcome: Outcome = field(default_factory=Outcome)
+    hypothesis_previous: str | None = None
+    hypothesis_loaded: bool = False
+    selection: Any = None  # gradbench.suite.Selection, set by the remedies feature
+
+
+KEY = pytest.StashKey[GradbenchSession]()
+#: The cases a test recorded (``item.stash``), attached to its call report.
+ITEM_CASES = pytest.StashKey["list[CaseRecord]"]()
+
+
+def get(config: pytest.Config) -> GradbenchSession:
+    """The session state (set up by the plugin's ``pytest_configure``).
+
+    Raises:
+        pytest.UsageError: the gradbench plugin is not active in this session.
+    """
+    try:
+        return config.stash[KEY]
+    except KeyError:
+        raise pytest.UsageError(
+            "the gradbench plugin is not active in this session (was it disabled with "
+            "-p no:gradbench?); the gradbench suites and fixtures need it"
+        ) from None
+
+
+def is_worker(config: pytest.Config) -> bool:
+    """Whether this process is a pytest-xdist worker (the controller writes results)."""
+    return hasattr(config, "workerinput")
+
+
+def use_gradbench(
+    config: pytest.Config,
+    reason: str,
+    *,
+    suites_root: str | os.PathLike[str] | None = None,
+    hypothesis: bool = True,
+) -> None:
+    """Put gradbench in use for this session (idempotent); see the module docstring.
+
+    Args:
+        config: the session's config.
+        reason: why, for ``--gradbench-*`` diagnostics (``"the gradbench suites"``).
+        suites_root: a folder of gradbench suites: its tests are marked ``gradbench``
+            and their case ids are ``suites/<path inside it>::...`` wherever installed.
+        hypothesis: load the gradbench Hypothesis profile (only before test modules
+            are imported: ``@given`` binds its settings when the module is imported).
+    """
+    session = get(config)
+    if suites_root is not None:
+        root = Path(suites_root).resolve()
+        if root not in session.suites_roots:
+            session.suites_roots.append(root)
+    first = session.in_use is None
+    if first:
+        session.in_use = reason
+    if hypothesis and not session.hypothesis_loaded:
+        from gradbench.plugin import hypothesis_profiles
+
+        session.hypothesis_previous = hypothesis_profiles.load(session.settings.profile, config)
+        session.hypothesis_loaded = True
+    if first and is_worker(config):
+        _share_cores(int(config.workerinput.get("workercount", 1)))  # type: ignore[attr-defined]
+
+
+def release(config: pytest.Config) -> None:
+    """Undo what :func:`use_gradbench` changed that outlives the session (the profile)."""
+    session = config.stash.get(KEY, None)
+    if session is not None and session.hypothesis_loaded:
+        from gradbench.plugin import hypothesis_profiles
+
+        hypothesis_profiles.restore(session.hypothesis_previous)
+        session.hypothesis_loaded = False
+
+
+def _share_cores(workers: int) -> None:
+    """Give each of ``workers`` xdist workers its share of the cores as torch threads.
+
+    Without this every worker starts one intra-op thread per core, and N workers
+    oversubscribe the machine N times over (measured: the quick suite ran 4x slower at
+    ``-n 2`` than at ``-n 1`` on 2 cores). An explicit ``OMP_NUM_THREADS`` wins.
+    """
+    if os.environ.get("OMP_NUM_THREADS"):
+        return
+    import torch
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    torch.set_num_threads(max(1, (cores or 1) // max(1, workers)))
+
+
+def case_id(session: GradbenchSession, item: pytest.Item, index: int) -> str:
+    """``<node id>#<index>``, with a suite file's path written ``suites/<path in the suites>``.
+
+    So a case has the same id whether the suites ran from the checkout, from an
+    installed package or with another rootdir, and runs compare case by case.
+    """
+    nodeid = item.nodeid
+    path = Path(str(item.path)).resolve()
+    for root in session.suites_roots:
+        if path.is_relative_to(root):
+            rest = nodeid.split("::", 1)[1] if "::" in nodeid else ""
+            nodeid = f"suites/{path.relative_to(root).as_posix()}" + (f"::{rest}" if rest else "")
+            break
+    return f"{nodeid}#{index}"
+
+
+def cases_in(report: Any) -> list[dict[str, Any]]:
+    """The case dicts a test report carries (empty for reports without any)."""
+    import json
+
+    return [
+        case
+        for key, value in getattr(report, "user_properties", ())
+        if key == USER_PROPERTY
+        for case in json.loads(str(value))
+    ]
