@@ -66,11 +66,13 @@ def _fans(seed: int) -> dict[str, int]:
     return {"fan_in": int(r.integers(96, 321)), "fan_out": int(r.integers(96, 321))}
 
 
-def _user(kind: str, name: str, fn: Any, **meta: Any) -> Any:
-    """A remedy registered for the calibration (left registered: names are unique)."""
-    if name not in registry.names(kind):  # type: ignore[arg-type]
-        registry.register(kind, name, **meta)(fn)  # type: ignore[arg-type]
-    return registry.lookup(kind, name)  # type: ignore[arg-type]
+@contextlib.contextmanager
+def planted_remedies() -> Iterator[None]:
+    """Register the planted-wrong remedies of :func:`trials` for the duration of a block."""
+    with contextlib.ExitStack() as stack:
+        for (kind, name), (fn, meta) in PLANTED.items():
+            stack.enter_context(registry.temporary(kind, name, fn, **meta))  # type: ignore[arg-type]
+        yield
 
 
 def _he(factor: float) -> Any:
@@ -87,6 +89,13 @@ def _he_uniform_no_three(w: torch.Tensor, *, generator: torch.Generator) -> None
 
 
 HE_DECL = {"variance": lambda fan_in, fan_out: 2.0 / fan_in}
+PLANTED: dict[tuple[str, str], tuple[Any, dict[str, Any]]] = {
+    ("initializer", "calib_he_x0.9"): (_he(0.9), {"distribution": "normal", **HE_DECL}),
+    ("initializer", "calib_he_uniform_no_3"): (_he_uniform_no_three,
+                                               {"distribution": "uniform", **HE_DECL}),
+    ("initializer", "calib_he_x1.3"): (_he(1.3), {"distribution": "normal", **HE_DECL}),
+    ("residual", "calib_inv_sqrt_layer"): (lambda layer, depth: layer**-0.5, {}),
+}
 
 
 @contextlib.contextmanager
@@ -148,20 +157,21 @@ def _remedy(kind: str, name: str, **config: Any) -> Callable[[int], tuple[Any, d
     return lambda seed: (registry.lookup(kind, name), {**config, "seed": seed})  # type: ignore[arg-type]
 
 
+def _lookup(kind: str, name: str) -> Any:
+    return registry.lookup(kind, name)  # type: ignore[arg-type]
+
+
 def trials() -> list[Trial]:
-    """The calibration table (registers the planted remedies it needs)."""
-    bad_he = _user("initializer", "calib_he_x0.9", _he(0.9), distribution="normal", **HE_DECL)
-    bad_uniform = _user("initializer", "calib_he_uniform_no_3", _he_uniform_no_three,
-                        distribution="uniform", **HE_DECL)
-    _user("initializer", "calib_he_x1.3", _he(1.3), distribution="normal", **HE_DECL)
-    inv_sqrt_l = _user("residual", "calib_inv_sqrt_layer", lambda layer, depth: layer**-0.5)
+    """The calibration table (its planted remedies are registered by :func:`rates`)."""
     return [
         Trial("initializer_variance", "He normal drawing 90% of its declared 2/fan_in",
               lambda s: (registry.lookup("initializer", "he_normal"), {**_fans(s), "seed": s}),
-              lambda s: (bad_he, {**_fans(s), "seed": s}), n=200),
+              lambda s: (_lookup("initializer", "calib_he_x0.9"), {**_fans(s), "seed": s}),
+              n=200),
         Trial("initializer_distribution", "He uniform whose bound forgot the factor 3",
               lambda s: (registry.lookup("initializer", "he_uniform"), {**_fans(s), "seed": s}),
-              lambda s: (bad_uniform, {**_fans(s), "seed": s}), n=200),
+              lambda s: (_lookup("initializer", "calib_he_uniform_no_3"),
+                         {**_fans(s), "seed": s}), n=200),
         Trial("activation_moments", "theory's chi_1 2% too high", _moments("tanh"),
               _moments("tanh"), planted=chi1_off, n=100),
         Trial("mean_field_slope", "theory's chi_1 2% too high (tanh/erf phase diagram)",
@@ -173,7 +183,8 @@ def trials() -> list[Trial]:
         Trial("residual_bounded_in_depth", "1/sqrt(l) in place of 1/sqrt(L)",
               lambda s: (registry.lookup("residual", "1/sqrt(L)"),
                          {"depth": int(_rng(s).integers(4, 13)), "seed": s}),
-              lambda s: (inv_sqrt_l, {"depth": int(_rng(s).integers(4, 13)), "seed": s}), n=50),
+              lambda s: (_lookup("residual", "calib_inv_sqrt_layer"),
+                         {"depth": int(_rng(s).integers(4, 13)), "seed": s}), n=50),
     ]
 
 
@@ -200,9 +211,10 @@ def _fails(target: Any, config: dict[str, Any], claim: str, alpha: float) -> boo
 def rates(trial: Trial, n: int | None = None) -> Rates:
     """False alarms (correct subject, alpha 0.01) and detections (planted error, case alpha)."""
     n = n or trial.n
-    false_alarms = sum(_fails(*trial.good(s), trial.claim, SIZE_ALPHA) for s in range(n))
-    with trial.planted() if trial.planted else contextlib.nullcontext():
-        detected = sum(_fails(*trial.bad(s), trial.claim, CASE_ALPHA) for s in range(n))
+    with planted_remedies():
+        false_alarms = sum(_fails(*trial.good(s), trial.claim, SIZE_ALPHA) for s in range(n))
+        with trial.planted() if trial.planted else contextlib.nullcontext():
+            detected = sum(_fails(*trial.bad(s), trial.claim, CASE_ALPHA) for s in range(n))
     return Rates(trial.claim, trial.error, n, false_alarms, detected)
 
 
