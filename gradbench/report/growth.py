@@ -24,6 +24,7 @@ import numpy as np
 from scipy import stats as sps
 
 from gradbench import records
+from gradbench.claims.network import STABLE_GROWTH
 
 __all__ = [
     "CLASSES",
@@ -38,10 +39,11 @@ __all__ = [
     "theory_log10",
 ]
 
-#: Per-layer growth factors below this are "vanishing".
-VANISH_BELOW = 0.95
-#: Per-layer growth factors above this are "exploding".
-EXPLODE_ABOVE = 1.05
+#: Per-layer growth factors above this are "exploding": the band of the ``stable_gradients``
+#: claim (:data:`gradbench.claims.network.STABLE_GROWTH`), so a label and a verdict agree.
+EXPLODE_ABOVE = STABLE_GROWTH
+#: Per-layer growth factors below this are "vanishing" (``1 / STABLE_GROWTH``).
+VANISH_BELOW = 1.0 / STABLE_GROWTH
 #: Every class a configuration can get, most alarming first.
 CLASSES = ("explode", "nonfinite", "vanish", "stable", "unknown")
 

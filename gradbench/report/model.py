@@ -55,6 +55,8 @@ class Case:
         measurement, prediction, verdict: the decoded records, or ``None``.
         extra: claim-specific series (``phase_point``, ``spectrum``, ``update_ratios``).
         benchmark: the pytest-benchmark ``fullname`` (or ``name``) it came from.
+        remedy: the remedy the case covers, ``{"kind", "name", "origin"}`` (origin
+            ``built-in``, ``third-party`` or ``candidate``), or ``None``.
     """
 
     case: str
@@ -67,6 +69,7 @@ class Case:
     verdict: records.Verdict | None
     extra: dict[str, Any]
     benchmark: str = ""
+    remedy: dict[str, str] | None = None
 
     @property
     def family(self) -> str:
@@ -193,6 +196,7 @@ def _decode_case(data: Mapping[str, Any], run_schema: Any, name: str, where: str
         raise InvalidArgument(f"{where} is malformed ({text})") from None
     extra = data.get("extra")
     label = data.get("label")
+    remedy = data.get("remedy")
     return Case(
         case=str(data.get("case") or name),
         claim=str(data.get("claim") or "?"),
@@ -204,6 +208,8 @@ def _decode_case(data: Mapping[str, Any], run_schema: Any, name: str, where: str
         verdict=verdict,
         extra=dict(extra) if isinstance(extra, Mapping) else {},
         benchmark=name,
+        remedy={k: str(remedy.get(k, "?")) for k in ("kind", "name", "origin")}
+        if isinstance(remedy, Mapping) else None,
     )
 
 

@@ -61,9 +61,9 @@ def _cards(page: Page) -> list[tuple[str, int, str]]:
     cards = [
         ("pass", k["pass"], "claims passed"),
         ("fail", k["fail"], "claims failed"),
-        ("vanish", k["vanish"], f"vanishing (×<{VANISH_BELOW}/layer)"),
+        ("vanish", k["vanish"], f"vanishing (×<{VANISH_BELOW:.3g}/layer)"),
         ("stable", k["stable"], "stable"),
-        ("explode", k["explode"], f"exploding (×>{EXPLODE_ABOVE}/layer)"),
+        ("explode", k["explode"], f"exploding (×>{EXPLODE_ABOVE:.3g}/layer)"),
     ]
     if k["nonfinite"]:
         cards.append(("nonfinite", k["nonfinite"], "non-finite (NaN)"))
