@@ -1224,3 +1224,22 @@ def test_template_errors_point_at_the_template_line() -> None:
         env.get_template("t.html.j2").render(x={})
     frames = [(f.filename, f.lineno) for f in traceback.extract_tb(info.value.__traceback__)]
     assert ("<template>", 2) in frames  # the layout rule keeps the template's line numbers
+
+
+def test_remedies_and_claims_sections(base_path: Path) -> None:
+    """Remedies are listed with their origin; claims with the registry's statement."""
+    from gradbench.claims import get_claim
+    from gradbench.report.sections import claims as claims_section
+    from gradbench.report.sections import remedies as remedies_section
+
+    page = Page.from_runs([report.load_run(base_path)])
+    rows = {(r.kind, r.name): r for r in remedies_section.rows(page)}
+    assert rows[("activation", "scaled_tanh")].origin == "third-party"
+    assert rows[("initializer", "he_normal")].origin == "built-in"
+    assert rows[("initializer", "he_normal")].total == 1
+    html_text = render.render_page(page, SECTIONS)
+    section = html_text[html_text.index('id="remedies"'):html_text.index('id="claims"')]
+    assert 'class="origin origin-third-party">third-party<' in section
+    claim_rows = {r.name: r for r in claims_section.rows(page)}
+    assert claim_rows["mean_field_slope"].statement == get_claim("mean_field_slope").statement
+    assert claim_rows["mean_field_slope"].total >= 1

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from gradbench.report.page import Section
 from gradbench.report.sections import (
+    claims,
     comparison,
     gradients,
     machine,
@@ -40,6 +41,7 @@ SECTIONS: list[Section] = [
     updates.SECTION,
     comparison.SECTION,
     remedies.SECTION,
+    claims.SECTION,
     verdicts.SECTION,
     timings.SECTION,
     machine.SECTION,
