@@ -88,13 +88,19 @@ def remedy_names(kind: str, selection: Selection) -> list[str]:
 
 
 def cases(kind: str, claim_names: Sequence[str], selection: Selection) -> list[tuple[str, str]]:
-    """``(remedy name, claim)`` pairs of a ``for_each`` test, in a stable order."""
+    """``(remedy name, claim)`` pairs of a ``for_each`` test, in a stable order.
+
+    A remedy that names its claims (``gradbench_claims``, stored as ``meta["claims"]``)
+    meets only those.
+    """
     from gradbench import claims
 
     out = []
     for name in remedy_names(kind, selection):
         remedy = registry.lookup(kind, name)  # type: ignore[arg-type]
-        out += [(name, c) for c in claim_names if claims.applicable(remedy, c) is None]
+        named = remedy.meta.get("claims")
+        out += [(name, c) for c in claim_names
+                if (named is None or c in named) and claims.applicable(remedy, c) is None]
     return out
 
 

@@ -80,6 +80,16 @@ MODULE = textwrap.dedent('''
 
     narrow.gradbench_claims = ["initializer_variance"]
 
+
+    def only_variance(w, *, generator):
+        with torch.no_grad():
+            w.normal_(0.0, math.sqrt(2.0 / w.shape[1]), generator=generator)
+
+
+    only_variance.gradbench_meta = {"variance": lambda fan_in, fan_out: 2.0 / fan_in,
+                                    "distribution": "normal"}
+    only_variance.gradbench_claims = ["initializer_variance"]
+
     not_a_remedy = 3
 ''')
 
@@ -156,6 +166,13 @@ def test_activation_with_a_wrong_custom_backward_fails_activation_backward(
     assert code == 1, out
     assert candidate_verdicts(doc)["activation_backward"] == [False] * len(
         candidate_verdicts(doc)["activation_backward"])
+
+
+def test_named_claims_are_the_only_ones_the_candidate_meets(project: Path) -> None:
+    code, out, doc = validate(project, "user_remedies:only_variance", "--kind", "initializer",
+                              "-k", "initializer_variance or initializer_law or stability")
+    assert code == 0, out
+    assert set(candidate_verdicts(doc)) == {"initializer_variance"}
 
 
 def test_declared_claims_narrow_the_run(project: Path) -> None:

@@ -123,15 +123,7 @@ def check(target: Any, claim: str = "mean_field_slope", *, alpha: float = 0.01,
         ...       fan_out=128).passed  # doctest: +SKIP
         True
     """
-    c = get_claim(claim)
-    target = resolve(target)
-    reason = applicable(target, claim)
-    if reason is not None:
-        raise InvalidArgument(f"claim {claim!r} does not apply to {_label(target)}: {reason}")
-    if not 0.0 < alpha < 0.5:
-        raise InvalidArgument(f"alpha={alpha!r} is invalid: must be in (0, 0.5)")
-    if subject_of(target) == "network":
-        config = {**NETWORK_DEFAULTS, **config}
+    c, target, config = _prepare(target, claim, alpha, config)
     if measurement is None:
         measurement = c.measure_fn()(target, seed=seed, **config)
     return c.evaluate(target, measurement, alpha, seed=seed, **config)
@@ -143,24 +135,34 @@ def evaluate_case(target: Any, claim: str, *, alpha: float, seed: int = 0,
 
     Used by the plugin's ``run_claim``, which records the data with the verdict.
     """
-    c = get_claim(claim)
-    target = resolve(target)
-    reason = applicable(target, claim)
-    if reason is not None:
-        raise InvalidArgument(f"claim {claim!r} does not apply to {_label(target)}: {reason}")
-    if subject_of(target) == "network":
-        config = {**NETWORK_DEFAULTS, **config}
+    c, target, config = _prepare(target, claim, alpha, config)
     try:
         data = c.measure_fn()(target, seed=seed, **config)
-        return data, check(target, claim, alpha=alpha, measurement=data, seed=seed, **config)
+        return data, c.evaluate(target, data, alpha, seed=seed, **config)
     except InvalidArgument:
         raise
     except Exception as exc:  # the remedy raised or returned garbage: a failed claim
         return None, failure(claim, target, {"seed": seed, **config}, exc, alpha)
 
 
-def _label(target: Any) -> str:
-    return getattr(target, "label", None) or repr(target)
+def _prepare(target: Any, claim: str, alpha: float,
+             config: dict[str, Any]) -> tuple[Claim, Any, dict[str, Any]]:
+    """The claim, the resolved target and the configuration (network defaults added).
+
+    Raises:
+        InvalidArgument: the claim does not apply to the target, or ``alpha`` is invalid.
+    """
+    c = get_claim(claim)
+    target = resolve(target)
+    reason = applicable(target, claim)
+    if reason is not None:
+        label = getattr(target, "label", None) or repr(target)
+        raise InvalidArgument(f"claim {claim!r} does not apply to {label}: {reason}")
+    if not 0.0 < alpha < 0.5:
+        raise InvalidArgument(f"alpha={alpha!r} is invalid: must be in (0, 0.5)")
+    if subject_of(target) == "network":
+        config = {**NETWORK_DEFAULTS, **config}
+    return c, target, config
 
 
 __all__ = [
