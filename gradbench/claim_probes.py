@@ -158,6 +158,7 @@ def residual_depth_pair(remedy: Any, *, depth: int, seed: int = 0, seeds: int = 
 # --------------------------------------------------------------------------------------
 
 SEEDS_EXACT = 3  # exact identities: a few networks per example suffice
+FLOAT64_EPS = float(torch.finfo(torch.float64).eps)
 
 
 def _numpy(params: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
@@ -182,20 +183,53 @@ def optimizer_first_step(remedy: Any, *, network: Spec, lr: float, seed: int = 0
             "inner": (inner / (lr * g2)).cpu().numpy()}  # type: ignore[union-attr]
 
 
-def optimizer_vs_reference(remedy: Any, *, network: Spec, lr: float, seed: int = 0,
-                           steps: int = 5, **_: Any) -> dict[str, Any]:
-    """Largest relative parameter difference to the declared reference over ``steps`` steps."""
+def _trajectories_apart(network: Spec, mine: str, ref: str, lr: float, seed: int,
+                        steps: int) -> dict[str, Any]:
+    """Largest relative parameter difference of two optimizers' trajectories, and where."""
     from gradbench.training import parameter_trajectory
 
-    mine = parameter_trajectory(network, TrainSpec(optimizer=remedy.label, lr=lr, steps=steps),
-                                seeds=SEEDS_EXACT, seed=seed)
-    ref = parameter_trajectory(
-        network, TrainSpec(optimizer=str(remedy.meta["reference"]), lr=lr, steps=steps),
-        seeds=SEEDS_EXACT, seed=seed)
+    runs = [parameter_trajectory(network, TrainSpec(optimizer=name, lr=lr, steps=steps),
+                                 seeds=SEEDS_EXACT, seed=seed) for name in (mine, ref)]
     diffs = [max(float(((a[k] - b[k]).abs() / (b[k].abs() + 1e-12)).max()) for k in a)
-             for a, b in zip(mine, ref)]
+             for a, b in zip(*runs)]
     off = next((i + 1 for i, d in enumerate(diffs) if d > 1e-9), None)
     return {"max_rel_diff": max(diffs), "first_step_off": off, "seeds": SEEDS_EXACT}
+
+
+def optimizer_vs_reference(remedy: Any, *, network: Spec, lr: float, seed: int = 0,
+                           steps: int = 5, **_: Any) -> dict[str, Any]:
+    """The optimizer's trajectory against its declared reference optimizer's."""
+    return _trajectories_apart(network, remedy.label, str(remedy.meta["reference"]), lr, seed,
+                               steps)
+
+
+def optimizer_vs_rule(remedy: Any, *, network: Spec, lr: float, seed: int = 0,
+                      steps: int = 5, **_: Any) -> dict[str, Any]:
+    """Each of the optimizer's first ``steps`` updates against its declared update rule.
+
+    The rule (``remedies.update_rules``, with the documented hyper-parameters) sees the
+    same parameters and gradients as the optimizer at every step and keeps its own state,
+    so the comparison is an identity per step, with no chaotic amplification.
+    """
+    from gradbench.training import steps_taken
+
+    rule, hyper = remedy.meta["update_rule"], hyperparameters(remedy, lr=lr)
+    taken = steps_taken(network, TrainSpec(optimizer=remedy.label, lr=lr, steps=steps),
+                        seeds=SEEDS_EXACT, seed=seed)
+    states: dict[str, dict[str, Any]] = {name: {} for name in taken[0]["delta"]}
+    errors = []
+    for t, step in enumerate(taken, start=1):
+        worst = 0.0
+        for name, delta in step["delta"].items():
+            w = step["before"][name].clone()
+            rule(w, step["clipped"][name], states[name], t, **hyper)
+            want = w - step["before"][name]
+            tol = 8 * FLOAT64_EPS * step["before"][name].abs() + 1e-10 * want.abs() + 1e-300
+            worst = max(worst, float(((delta - want).abs() / tol).max()))
+        errors.append(worst)
+    off = next((t for t, e in enumerate(errors, start=1) if e > 1.0), None)
+    return {"worst": max(errors), "first_step_off": off, "seeds": SEEDS_EXACT,
+            "hyper": hyper}
 
 
 LR_SWEEP = (1.0, 0.1, 0.01)

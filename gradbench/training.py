@@ -528,20 +528,26 @@ def first_step(
                      out["delta"])
 
 
+def steps_taken(
+    spec: Spec, train: TrainSpec, seeds: int = 3, dtype: str = "float64", seed: int = 0
+) -> list[dict[str, Params]]:
+    """Each of ``train.steps`` steps as ``{"before", "grad", "clipped", "delta"}``.
+
+    Same networks, task and optimizer as :func:`train_probe`; no divergence handling.
+    For comparing optimizers: after step ``t`` the parameters are ``before + delta``.
+    """
+    run = _Stacked(spec, train, seeds, "cpu", dtype, seed)
+    with _with_dropout(spec, run.masks) as run_spec:
+        return [run.step(run.losses(run_spec), np.ones(seeds, dtype=bool))
+                for _ in range(train.steps)]
+
+
 def parameter_trajectory(
     spec: Spec, train: TrainSpec, seeds: int = 3, dtype: str = "float64", seed: int = 0
 ) -> list[Params]:
-    """Stacked parameters after each of ``train.steps`` steps (for comparing optimizers).
-
-    Same networks, task and optimizer as :func:`train_probe`; no divergence handling.
-    """
-    run = _Stacked(spec, train, seeds, "cpu", dtype, seed)
-    out: list[Params] = []
-    with _with_dropout(spec, run.masks) as run_spec:
-        for _ in range(train.steps):
-            run.step(run.losses(run_spec), np.ones(seeds, dtype=bool))
-            out.append({k: p.detach().clone() for k, p in run.params.items()})
-    return out
+    """Stacked parameters after each of ``train.steps`` steps (see :func:`steps_taken`)."""
+    return [{k: s["before"][k] + s["delta"][k] for k in s["delta"]}
+            for s in steps_taken(spec, train, seeds, dtype, seed)]
 
 
 # --------------------------------------------------------------------------------------

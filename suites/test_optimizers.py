@@ -7,6 +7,8 @@ docs/theory.md §7):
   documented hyper-parameters (Adam: -lr g/(|g| + 1e-8)), exactly in float64;
 - ``optimizer_descent``: the first update is a descent direction for every network;
 - ``optimizer_matches_reference``: an optimizer declaring a reference takes its steps;
+- ``optimizer_update_rule``: five steps equal those of the update rule it declares, written
+  from the paper (a wrong beta2 or momentum shows from step 2);
 - ``adaptive_first_step_invariance``: adaptive steps are depth and loss-scale invariant
   up to eps;
 - ``optimizer_trains``: 20 steps decrease the loss and diverge nowhere.
@@ -33,11 +35,11 @@ LRS = st.sampled_from([1e-3, 0.1])
 
 
 @for_each("optimizer", ["optimizer_first_step", "optimizer_descent",
-                        "optimizer_matches_reference"])
+                        "optimizer_matches_reference", "optimizer_update_rule"])
 @budget(5 / 15)
 @given(network=NEAR_CRITICAL, lr=LRS)
 def test_optimizer_first_step(remedy, claim, network, lr, run_claim):
-    """The first update: its declared formula, a descent direction, the reference's step."""
+    """The first steps: the declared formula, a descent direction, the reference, the rule."""
     run_claim(remedy, claim, network=network, lr=lr)
 
 

@@ -264,6 +264,21 @@ def test_adam_with_eps_1e3_fails_the_documented_first_step() -> None:
         assert not check(bad, "optimizer_first_step", network=NET, lr=1e-3).passed
 
 
+@pytest.mark.parametrize(("name", "factory"), [
+    ("adam", lambda params, *, lr=1e-3: torch.optim.Adam(params, lr=lr, betas=(0.9, 0.99))),
+    ("momentum", lambda params, *, lr=0.01: torch.optim.SGD(params, lr=lr, momentum=0.5)),
+], ids=["adam_beta2_0.99", "momentum_0.5"])
+def test_update_rule_sees_what_the_first_step_cannot(name, factory) -> None:
+    """A wrong beta2 or momentum leaves the first step unchanged; step 2 shows it."""
+    real = registry.lookup("optimizer", name)
+    assert check(real, "optimizer_update_rule", network=NET, lr=1e-2).passed
+    with remedy("optimizer", "t_opt", factory, **real.meta) as bad:
+        assert check(bad, "optimizer_first_step", network=NET, lr=1e-2).passed
+        v = check(bad, "optimizer_update_rule", network=NET, lr=1e-2)
+        assert not v.passed
+        assert "first differing step 2" in v.note
+
+
 def test_gradient_ascent_is_no_descent_direction() -> None:
     assert check("optimizer:sgd", "optimizer_descent", network=NET, lr=0.1).passed
     with remedy("optimizer", "t_sgd", lambda params, *, lr=0.1: torch.optim.SGD(

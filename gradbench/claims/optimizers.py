@@ -116,6 +116,34 @@ def optimizer_matches_reference(remedy: Any, data: Mapping[str, Any], alpha: flo
 
 
 @claim(
+    "optimizer_update_rule",
+    statement="Over its first 5 steps the optimizer takes exactly the steps of the update rule "
+    "it declares, written from the paper with the documented hyper-parameters (a wrong "
+    "beta2, momentum or bias correction shows from step 2).",
+    statistic="at each of 5 steps, the rule applied to the optimizer's own parameters and "
+    "gradients (its own state carried): largest |update - rule's| in units of 8 eps |w| + "
+    "1e-10 |rule's| over 3 float64 networks (exact)",
+    domain="optimizers declaring update_rule (every built-in); MLPs of depth 2-12, width 8-16",
+    source=f"{SOURCE}; Kingma & Ba 2015, Algorithm 1; Sutskever et al. 2013; Duchi et al. "
+    "2011; Tieleman & Hinton 2012",
+    subjects="optimizer",
+    role="consistency",
+    measure="gradbench.claim_probes:optimizer_vs_rule",
+    applies=_declares("update_rule"),
+    exact=True,
+)
+def optimizer_update_rule(remedy: Any, data: Mapping[str, Any], alpha: float,
+                          **config: Any) -> Verdict:
+    """Each step of the optimizer against its declared rule."""
+    worst = float(data["worst"])
+    return exact("optimizer_update_rule", remedy, dict(config), predicted=0.0,
+                 measured=worst, worst=worst, alpha=alpha, n=int(data["seeds"]),
+                 tolerance="8 eps |w| + 1e-10 |rule's update| per entry",
+                 note=f"hyper-parameters {data['hyper']}; first differing step "
+                 f"{data['first_step_off']}; measured: worst error in units of the tolerance")
+
+
+@claim(
     "optimizer_trains",
     statement="Training with the optimizer, at its default learning rate or one a tenth or a "
     "hundredth of it, decreases the loss in most networks and diverges in none (20 steps, "

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from gradbench._lazy import lazy_import
 from gradbench.errors import InvalidArgument, choices_hint
 from gradbench.registry import Remedy, lookup, parse_name, register
+from gradbench.remedies import update_rules
 
 if TYPE_CHECKING:
     import torch
@@ -99,7 +100,8 @@ def _adagrad_first(
 
 @register("optimizer", "sgd", paper="Robbins & Monro 1951, A Stochastic Approximation Method",
           first_step=_sgd_first, elementwise=True, adaptive=False,
-          documented={"weight_decay": 0.0})
+          documented={"weight_decay": 0.0},
+          update_rule=update_rules.sgd)
 def sgd(params: ParamsArg, *, lr: float = 0.01, weight_decay: float = 0.0) -> torch.optim.Optimizer:
     r"""Plain SGD, :math:`w \leftarrow w - \eta (g + \lambda w)`.
 
@@ -122,7 +124,8 @@ def sgd(params: ParamsArg, *, lr: float = 0.01, weight_decay: float = 0.0) -> to
 @register("optimizer", "momentum",
           paper="Polyak 1964; Sutskever et al. 2013 (PyTorch's form), ICML",
           first_step=_sgd_first, elementwise=True, adaptive=False,
-          documented={"momentum": 0.9, "weight_decay": 0.0})
+          documented={"momentum": 0.9, "weight_decay": 0.0},
+          update_rule=update_rules.momentum)
 def sgd_momentum(
     params: ParamsArg, *, lr: float = 0.01, momentum: float = 0.9, weight_decay: float = 0.0
 ) -> torch.optim.Optimizer:
@@ -141,7 +144,8 @@ def sgd_momentum(
 @register("optimizer", "nesterov", paper="Nesterov 1983; Sutskever et al. 2013, ICML",
           first_step=lambda g, w, **h: _sgd_first(g, w, nesterov=True, **h),
           elementwise=True, adaptive=False,
-          documented={"momentum": 0.9, "weight_decay": 0.0})
+          documented={"momentum": 0.9, "weight_decay": 0.0},
+          update_rule=update_rules.nesterov)
 def nesterov(
     params: ParamsArg, *, lr: float = 0.01, momentum: float = 0.9, weight_decay: float = 0.0
 ) -> torch.optim.Optimizer:
@@ -162,7 +166,8 @@ def nesterov(
 @register("optimizer", "adam", paper="Kingma & Ba 2015, arXiv:1412.6980",
           first_step=_adam_first, elementwise=True, adaptive=True,
           documented={"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8,
-                      "weight_decay": 0.0})
+                      "weight_decay": 0.0},
+          update_rule=update_rules.adam)
 def adam(
     params: ParamsArg, *, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999,
     eps: float = 1e-8, weight_decay: float = 0.0,
@@ -190,7 +195,8 @@ def adam(
 @register("optimizer", "adamw", paper="Loshchilov & Hutter 2019, arXiv:1711.05101",
           first_step=_adamw_first, elementwise=True, adaptive=True,
           documented={"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8,
-                      "weight_decay": 0.01})
+                      "weight_decay": 0.01},
+          update_rule=update_rules.adamw)
 def adamw(
     params: ParamsArg, *, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999,
     eps: float = 1e-8, weight_decay: float = 0.01,
@@ -209,7 +215,8 @@ def adamw(
 
 @register("optimizer", "rmsprop", paper="Tieleman & Hinton 2012, Coursera lecture 6.5",
           first_step=_rmsprop_first, elementwise=True, adaptive=True,
-          documented={"lr": 1e-2, "alpha": 0.99, "eps": 1e-8, "weight_decay": 0.0})
+          documented={"lr": 1e-2, "alpha": 0.99, "eps": 1e-8, "weight_decay": 0.0},
+          update_rule=update_rules.rmsprop)
 def rmsprop(
     params: ParamsArg, *, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
     weight_decay: float = 0.0,
@@ -232,7 +239,8 @@ def rmsprop(
 @register("optimizer", "adagrad", paper="Duchi, Hazan & Singer 2011, JMLR 12",
           first_step=_adagrad_first, elementwise=True, adaptive=True,
           documented={"lr": 1e-2, "eps": 1e-10, "weight_decay": 0.0,
-                      "initial_accumulator_value": 0.0})
+                      "initial_accumulator_value": 0.0},
+          update_rule=update_rules.adagrad)
 def adagrad(
     params: ParamsArg, *, lr: float = 1e-2, eps: float = 1e-10, weight_decay: float = 0.0,
     initial_accumulator_value: float = 0.0,

@@ -43,8 +43,9 @@ def rows(page: Page) -> list[ClaimRow]:
                  for r in measured if r["claim"] == name]
         if not rates and c is not None and c.exact:
             rates = ["exact identity: no false alarm by construction"]
+        passed, total = counts[name]
         out.append(ClaimRow(name, c.statement if c else "not a registered claim",
-                            c.source if c else "", c.role if c else "?", *counts[name],
+                            c.source if c else "", c.role if c else "?", passed, total,
                             "; ".join(rates) or "-"))
     return out
 
