@@ -6,8 +6,9 @@ Claims (docs/claims.md; docs/theory.md sections in brackets):
   difference of 5/width against a model-error band of 2/width [1];
 - ``mean_field_slope`` for vanilla RNNs: per-step decay chi^(1/2), rho exactly for
   orthogonal linear cells (Pascanu et al. 2013; Chen et al. 2018) [5];
-- ``finite_width_variance``: Var ln(||g_1||^2/||g_L||^2) follows the exact ReLU law
-  (Hanin 2018; Hanin & Nica 2020) [2.2].
+- ``mean_field_slope`` at one example per ReLU network, with the exact finite-width bias
+  and no model-error band, and ``finite_width_variance``: Var ln(||g_1||^2/||g_L||^2)
+  follows the exact ReLU law (Hanin 2018; Hanin & Nica 2020) [2.2].
 LSTM/GRU have no verified theory [5.4]: their decay per step is measured and recorded
 without a verdict.
 """
@@ -72,6 +73,16 @@ def test_gated_rnn_decay_measured(cell, init, gradbench_record, gradbench_config
                      extra={"classification": {"measured": classify(m)},
                             "growth_per_step": growth_per_layer(m).tolist()})
     assert not m.nonfinite.any(), "gated RNN gradients must stay finite at initialization"
+
+
+@budget(2 / 15)
+@given(width=st.sampled_from([32, 64, 128]), depth=st.integers(5, 20))
+def test_relu_exact_finite_width_bias(width, depth, run_claim):
+    """One example per network: the mean log-norm slope is chi_1's plus the exact ReLU
+    finite-width bias (-5/(8 n) per layer in the norm; docs/theory.md §2.2), no band."""
+    spec = gb.MLPSpec(depth=depth, width=width, activation="relu", init="he_normal",
+                      sigma_b2=0.0)
+    run_claim(spec, "mean_field_slope", seeds=64, batch=1)
 
 
 @budget(3 / 15)
