@@ -45,7 +45,7 @@ def test_phase_diagram_point(sigma_w2, sigma_b2, activation, depth, run_claim):
                                         for b in curve_b2]},
     }
     run_claim(spec, "mean_field_slope",
-              extra=lambda v: {"phase_point": {**point, "measured_log_growth": -v.measured}})
+              extra=lambda v: {"phase_point": {**point, "measured_log_growth": v.measured}})
 
 
 @budget(4 / 15)

@@ -178,11 +178,12 @@ def apply(mutant: Mutant, root: Path) -> None:
 
 
 def run_mutant(mutant: Mutant, workers: int = 2, base_seed: int = 0,
-               source: Path = ROOT) -> Outcome:
+               source: Path = ROOT, select: str | None = None) -> Outcome:
     """Run ``source``'s quick suite against a copy of its package with ``mutant`` applied.
 
     A suite that does not run to the end (pytest exit status other than 0 or 1, e.g. a
-    collection error) counts as a crash, never as a kill by a claim.
+    collection error) counts as a crash, never as a kill by a claim. ``select`` is a pytest
+    ``-k`` expression (a part of the suite, e.g. to measure one claim's run-level power).
     """
     import time
 
@@ -198,7 +199,8 @@ def run_mutant(mutant: Mutant, workers: int = 2, base_seed: int = 0,
                "no:cacheprovider", "--gradbench-profile=quick", f"--gradbench-json={out}",
                f"--gradbench-base-seed={base_seed}",
                *(f"--ignore={p}" for p in sorted(suites.glob("bench_*.py"))),
-               *(["-n", str(workers)] if workers > 1 else [])]
+               *(["-n", str(workers)] if workers > 1 else []),
+               *(["-k", select] if select else [])]
         start = time.perf_counter()
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=copy)
         seconds = time.perf_counter() - start
@@ -222,7 +224,21 @@ def _report(o: Outcome) -> Outcome:
 
 
 def main(argv: list[str]) -> int:
-    """Run the named mutants (default: all); print one line each and the kill count."""
+    """Run the named mutants (default: all); print one line each and the kill count.
+
+    ``--seeds N`` runs each mutant at base seeds 0..N-1 (its run-level power: the fraction
+    of runs that catch it); ``-k EXPR`` runs only that part of the suite.
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="tests/mutants.py")
+    parser.add_argument("names", nargs="*")
+    parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("-k", dest="select", default=None)
+    args = parser.parse_args(argv)
+    if args.seeds > 1:
+        return _power(args.names, args.seeds, args.select)
+    argv = args.names
     chosen = [m for m in MUTANTS if not argv or m.name in argv]
     unknown = set(argv) - {m.name for m in MUTANTS}
     if unknown:
@@ -235,11 +251,30 @@ def main(argv: list[str]) -> int:
         for folder in ("gradbench", "suites"):
             shutil.copytree(ROOT / folder, Path(snapshot) / folder,
                             ignore=shutil.ignore_patterns("__pycache__"))
-        outcomes = [_report(run_mutant(m, source=Path(snapshot))) for m in chosen]
+        outcomes = [_report(run_mutant(m, source=Path(snapshot), select=args.select))
+                    for m in chosen]
     killed = sum(o.as_expected for o in outcomes)
     print(f"mutation score: {killed}/{len(outcomes)} planted bugs caught by the claim expected "
           f"({sum(o.killed for o in outcomes)}/{len(outcomes)} caught at all)")
     return 0 if killed == len(outcomes) else 1
+
+
+def _power(names: list[str], seeds: int, select: str | None) -> int:
+    """Each mutant at base seeds 0..seeds-1: how many runs catch it with the expected claim."""
+    for mutant in [m for m in MUTANTS if m.name in names] or MUTANTS:
+        caught = 0
+        with tempfile.TemporaryDirectory(prefix="gradbench-mutants-") as snapshot:
+            for folder in ("gradbench", "suites"):
+                shutil.copytree(ROOT / folder, Path(snapshot) / folder,
+                                ignore=shutil.ignore_patterns("__pycache__"))
+            for base in range(seeds):
+                o = run_mutant(mutant, base_seed=base, source=Path(snapshot), select=select)
+                caught += o.as_expected
+                print(f"{mutant.name} base seed {base}: "
+                      f"{'caught' if o.as_expected else 'missed'} ({o.seconds:.0f} s)", flush=True)
+        print(f"{mutant.name}: run-level power {caught}/{seeds}"
+              + (f" (suite part -k {select!r})" if select else ""))
+    return 0
 
 
 if __name__ == "__main__":
