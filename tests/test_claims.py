@@ -121,6 +121,20 @@ def test_fan_mode_mix_up_shows_on_non_square_layers() -> None:
                          alpha=ALPHA).passed
 
 
+def test_an_off_centre_draw_fails_with_the_mean_and_its_interval() -> None:
+    def shifted_he(w, *, generator):  # N(0.05 sd, var): mean square 0.25% off, the mean far off
+        with torch.no_grad():
+            sd = math.sqrt(2.0 / w.shape[1])
+            w.normal_(0.05 * sd, sd, generator=generator)
+
+    with remedy("initializer", "t_init", shifted_he, distribution="normal", **HE) as r:
+        v = check(r, "initializer_variance", fan_in=256, fan_out=256, alpha=ALPHA)
+    assert not v.passed
+    assert v.note == "the weights are not centred"
+    assert v.predicted == 0.0
+    assert 0.0 < v.ci_low < v.measured < v.ci_high
+
+
 def test_built_in_xavier_uniform_at_half_variance_fails(monkeypatch) -> None:
     from gradbench.remedies import initializers
 

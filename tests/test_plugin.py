@@ -9,6 +9,7 @@ import pytest
 # Imported here, before any pytester test: pytester restores sys.modules after each test,
 # and torch imported inside one would be unloaded and could not be imported again.
 import torch
+from ci_env import set_ci
 
 pytest_plugins = ["pytester"]
 
@@ -155,10 +156,7 @@ def test_hypothesis_profiles_in_a_gradbench_session(pytester, monkeypatch, args,
     """Asked for, the plugin loads its own derandomized profile (gradbench-ci on CI), named
     gradbench-*, and leaves Hypothesis's own ci and default profiles as they are."""
     monkeypatch.delenv("HYPOTHESIS_PROFILE", raising=False)
-    for var in ("CI", "TF_BUILD", "GITHUB_ACTIONS"):
-        monkeypatch.delenv(var, raising=False)
-    if ci:
-        monkeypatch.setenv("CI", "true")
+    set_ci(monkeypatch, ci)
     pytester.makepyfile(
         test_h=f"""
 from hypothesis import settings
@@ -308,3 +306,52 @@ def test_bad_output_options_are_usage_errors(pytester, options, message):
     pytester_own = ("runpytest", "stdout", "stderr")
     left = sorted(p.name for p in pytester.path.iterdir() if not p.name.startswith(pytester_own))
     assert left == ["blocker", "test_x.py"]
+
+
+REPLAYED = """
+from hypothesis import given, strategies as st
+import gradbench as gb
+
+@given(fan=st.integers(96, 200))
+def test_shrinks(fan, gradbench_record):
+    v = gb.records.Verdict(claim="demo", spec={"fan": fan}, predicted=0.0, measured=fan,
+                           statistic=0.0, pvalue=1.0, ci_low=0.0, ci_high=0.0, alpha=0.01,
+                           passed=fan < 150, effect_size=0.0, n=1, method="demo")
+    gradbench_record(claim="demo", spec={"fan": fan}, verdict=v)
+    assert v.passed
+"""
+
+
+def test_a_replayed_failing_example_is_one_case(pytester):
+    """Hypothesis replays a failing example while it shrinks and once more at the end; seeds
+    derive from the configuration, so the replays are the same case, recorded once."""
+    pytester.makepyfile(test_replayed=REPLAYED)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-p", "no:xdist", "--gradbench-json=out.json",
+        "--gradbench-profile=quick"
+    )
+    result.assert_outcomes(failed=1)
+    cases = [b["extra_info"]["gradbench"]
+             for b in json.loads((pytester.path / "out.json").read_text())["benchmarks"]]
+    configs = [c["verdict"]["spec"]["fan"] for c in cases]
+    assert len(configs) == len(set(configs))
+    assert configs.count(150) == 1  # the shrunk example, replayed, recorded once
+    assert len({c["case"] for c in cases}) == len(cases)
+
+
+def test_the_summary_counts_the_statistical_cases_and_bounds_the_false_alarms(pytester):
+    """Exact identities do not count; each statistical case adds the per-case alpha."""
+    pytester.makepyfile(test_counted="""
+def test_counted(run_claim):
+    run_claim("initializer:he_normal", "initializer_variance", fan_in=96, fan_out=128)
+    run_claim("initializer:he_normal", "initializer_variance", fan_in=128, fan_out=96)
+    run_claim("activation:relu", "activation_backward", q=1.0)
+""")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:xdist",
+                                           "--gradbench-profile=quick")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([
+        "gradbench: 3 cases recorded, 0 failed claims*",
+        "gradbench: 2 statistical cases at alpha 0.0001 each: family-wise false-alarm "
+        "rate <= 0.0002",
+    ])

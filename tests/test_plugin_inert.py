@@ -11,6 +11,7 @@ import json
 import os
 
 import pytest
+from ci_env import set_ci
 
 pytest_plugins = ["pytester"]
 
@@ -52,11 +53,10 @@ def test_threads():
 
 
 def _clean_env(monkeypatch: pytest.MonkeyPatch, ci: bool) -> None:
-    for var in ("CI", "TF_BUILD", "GITHUB_ACTIONS", "HYPOTHESIS_PROFILE", "OMP_NUM_THREADS",
+    for var in ("HYPOTHESIS_PROFILE", "OMP_NUM_THREADS",
                 "PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
         monkeypatch.delenv(var, raising=False)  # the outer run's xdist must not leak in
-    if ci:
-        monkeypatch.setenv("CI", "true")
+    set_ci(monkeypatch, ci)
 
 
 def _state(pytester: pytest.Pytester, *args: str) -> dict:

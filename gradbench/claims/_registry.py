@@ -78,6 +78,13 @@ class Claim:
     exact: bool = False
     alpha: float | None = None
 
+    @property
+    def at_case_level(self) -> bool:
+        """Tested at the run's per-case level: a statistical test whose false alarms add
+        up over a run's cases (exact identities have none; a claim with its own alpha
+        fails only when a property is not shown, so it errs by power, not by alpha)."""
+        return not self.exact and self.alpha is None
+
     def measure_fn(self) -> Callable[..., Any]:
         """The measuring routine (imports its module, which may import torch)."""
         module, _, attr = self.measure.partition(":")

@@ -83,9 +83,10 @@ def initializer_variance(remedy: Any, data: Mapping[str, np.ndarray], alpha: flo
                     alpha=alpha / 2, n=n, what=f"the mean square of {n} {dist} entries")
     mean_p = float(2 * sps.norm.sf(abs(mean_z)))
     if mean_p < alpha / 2:
+        mean, half = float(np.mean(w)), float(sps.norm.isf(alpha / 4)) * math.sqrt(want / n)
         return verdict("initializer_variance", remedy, cfg, predicted=0.0,
-                       measured=float(np.mean(w)), statistic=mean_z, pvalue=mean_p,
-                       ci=(result.ci_low, result.ci_high), alpha=alpha, passed=False,
+                       measured=mean, statistic=mean_z, pvalue=mean_p,
+                       ci=(mean - half, mean + half), alpha=alpha, passed=False,
                        effect=mean_z, n=n, method="two-sided z-test of the entries' mean",
                        note="the weights are not centred")
     return result

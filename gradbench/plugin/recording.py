@@ -135,6 +135,7 @@ class ResultsWriter:
         out = self.session.outcome
         out.cases = len(self.session.cases)
         out.failed = sum(c.failed for c in self.session.cases)
+        out.statistical = sum(map(_at_case_level, self.session.cases))
         if isinstance(self._stop, Terminated):
             out.stopped_by = "SIGTERM"
         elif isinstance(self._stop, KeyboardInterrupt):  # not pytest.exit(), not an error
@@ -209,6 +210,15 @@ class ResultsWriter:
                 f"gradbench: {out.cases} cases recorded, {out.failed} failed claims"
                 f" (profile {s.profile.name}, base seed {s.base_seed}){where}{html}"
             )
+        if out.statistical:
+            p = s.profile
+            over = (f"; more than the {p.statistical_cases} the profile's level assumes"
+                    if out.statistical > p.statistical_cases else "")
+            line(
+                f"gradbench: {out.statistical} statistical cases at alpha {p.case_alpha:.2g} "
+                f"each: family-wise false-alarm rate <= {out.statistical * p.case_alpha:.2g}"
+                f"{over}"
+            )
         if out.stopped_by:
             verb = "interrupted" if out.stopped_by == "KeyboardInterrupt" else (
                 f"stopped by {out.stopped_by}"
@@ -242,3 +252,11 @@ def _not_run(out: state.Outcome) -> str:
     if out.tests_not_run is None or out.selected is None:
         return "it was stopped before its tests were collected"
     return f"{out.tests_not_run} of {out.selected} tests did not run"
+
+
+def _at_case_level(case: Any) -> bool:
+    """Whether a case's verdict is a registered claim tested at the per-case level."""
+    from gradbench import claims
+
+    name = (case.verdict or {}).get("claim")
+    return name in claims.CLAIMS and claims.CLAIMS[name].at_case_level

@@ -40,6 +40,8 @@ class Outcome:
         json_path, html_path: what was written (``None``: nothing).
         journal_path: a journal left behind because the results could not be written.
         cases, failed: cases recorded and how many failed their claim.
+        statistical: cases of registered claims tested at the per-case level (their
+            false alarms add up; the profile splits its family-wise alpha over them).
         selected: tests selected to run (``None``: collection did not finish).
         tests_not_run: selected tests that did not run (interrupted runs).
         stopped_by: ``"SIGTERM"`` or ``"KeyboardInterrupt"`` when the run was stopped.
@@ -52,6 +54,7 @@ class Outcome:
     journal_path: Path | None = None
     cases: int = 0
     failed: int = 0
+    statistical: int = 0
     selected: int | None = None
     tests_not_run: int | None = None
     stopped_by: str | None = None

@@ -7,7 +7,8 @@ figures must equal ``gradbench/claims/calibration.json`` (trials are determinist
 the catalogue and the report never show stale numbers.
 
 Whole suite: the quick suite over 20 consecutive base seeds fails in at most the upper
-end of the central 99% interval of Binomial(20, 0.01) runs (family-wise alpha 0.01).
+end of the central 99% interval of Binomial(20, family_alpha) runs (the quick profile's
+family-wise alpha, 0.05).
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from pathlib import Path
 import pytest
 from quality import power
 from scipy import stats as sps
+
+from gradbench.claims import get_claim
+from gradbench.profiles import get_profile
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,6 +58,9 @@ def test_whole_quick_suite_false_alarms_over_20_base_seeds(tmp_path: Path) -> No
         cases = [b["extra_info"]["gradbench"] for b in json.loads(out.read_text())["benchmarks"]]
         failed = [c["case"] for c in cases if c["verdict"] and not c["verdict"]["passed"]]
         failing += bool(failed)
+        statistical = sum(bool(c["verdict"]) and get_claim(c["verdict"]["claim"]).at_case_level
+                          for c in cases)
+        assert statistical <= get_profile("quick").statistical_cases, (base, statistical)
         print(f"base seed {base}: {len(cases)} cases, {len(failed)} failed {failed[:3]}")
     print(f"whole-suite false alarms: {failing}/20 runs")
-    assert failing <= upper(20, 0.01)
+    assert failing <= upper(20, get_profile("quick").family_alpha)
