@@ -27,6 +27,7 @@ turns a wrong shape, NaN or a wrong return type into one ``RemedyFailed`` senten
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 from collections.abc import Callable
 from typing import Any
@@ -203,6 +204,54 @@ def measured_variance(fn: Callable[..., Any]) -> Callable[..., float]:
     return variance
 
 
+def _takes_generator(fn: Callable[..., Any]) -> bool:
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    return any(p.name == "generator" or p.kind is p.VAR_KEYWORD for p in params)
+
+
+def seeded_initializer(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn(w, *, generator)`` for an initializer without a ``generator`` argument.
+
+    ``torch.nn.init.eye_``, ``zeros_``, ``constant_`` and user functions drawing from the
+    global generator are called with the global generator seeded from ``generator``
+    (inside ``torch.random.fork_rng``, so the caller's global state is untouched): the
+    draw stays a pure function of the configuration."""
+    if _takes_generator(fn):
+        return fn
+
+    @functools.wraps(fn)
+    def seeded(w: Tensor, *, generator: torch.Generator) -> Any:
+        seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return fn(w)
+
+    return seeded
+
+
+def _measured_law(fn: Callable[..., Any]) -> dict[str, Any]:
+    """What theory must know of an undeclared initializer, from two 256 x 256 draws.
+
+    Equal draws under different generators: ``distribution="deterministic"`` (eye_,
+    constant_). A mean more than 6 standard errors from 0: ``centred=False`` (uniform_ on
+    [0, 1)). Mean field assumes i.i.d. zero-mean weights, so neither gets a prediction."""
+    draws = []
+    for seed in (0, 1):
+        w = torch.empty(256, 256, dtype=torch.float64)
+        with torch.no_grad():
+            fn(w, generator=torch.Generator().manual_seed(seed))
+        draws.append(w)
+    if torch.equal(draws[0], draws[1]):
+        return {"distribution": "deterministic"}
+    w = draws[0]
+    if abs(float(w.mean())) > 6.0 * float(w.std()) / math.sqrt(w.numel()):
+        return {"centred": False}
+    return {}
+
+
 def _optimizer_factory(obj: Any) -> Callable[..., Any]:
     """A ``torch.optim.Optimizer`` class as a factory ``fn(params, *, lr=None, **kw)``."""
     if not isinstance(obj, type):
@@ -222,6 +271,8 @@ def declarations(obj: Any, kind: str, fn: Callable[..., Any]) -> dict[str, Any]:
         raise InvalidArgument(f"gradbench_meta={meta!r} must map declaration names to values")
     if kind == "initializer" and "variance" not in meta:
         meta.update(variance=measured_variance(fn), variance_measured=True)
+    if kind == "initializer" and "distribution" not in meta:
+        meta.update(_measured_law(fn))
     claims = getattr(obj, "gradbench_claims", None)
     if claims is not None:
         if isinstance(claims, str) or not all(isinstance(c, str) for c in claims):
@@ -270,7 +321,8 @@ def register_target(target: str, kind: str | None = None) -> tuple[str, str]:
     kind, name, obj = _resolve(target, kind)
     if obj is None:
         return kind, name
-    fn = _optimizer_factory(obj) if kind == "optimizer" else obj
+    fn = {"optimizer": _optimizer_factory, "initializer": seeded_initializer}.get(
+        kind, lambda f: f)(obj)
     meta = declarations(obj, kind, fn)
     doc = str(getattr(obj, "__doc__", "") or "").strip().split("\n")[0][:120]
     registry.register(kind, name, paper=doc, replace=True,  # type: ignore[arg-type]

@@ -237,3 +237,56 @@ def test_register_target_registers_measured_variance_and_declarations(project: P
         assert resolve_target("user_remedies:bad_he") == ("initializer", f"{name}_candidate")
     finally:
         registry.unregister("initializer", name)
+
+
+def test_an_initializer_without_a_generator_argument_is_drawn_reproducibly() -> None:
+    """torch.nn.init.eye_ takes no generator; a global-RNG initializer is seeded from ours
+    and leaves the caller's global generator where it was."""
+    import torch
+
+    from gradbench.candidate import seeded_initializer
+
+    _, name = register_target("torch.nn.init:eye_")
+    try:
+        w = torch.empty(5, 7, dtype=torch.float64)
+        registry.lookup("initializer", name).fn(w, generator=torch.Generator().manual_seed(3))
+        assert torch.equal(w, torch.eye(5, 7, dtype=torch.float64))
+    finally:
+        registry.unregister("initializer", name)
+
+    def global_normal(w):
+        with torch.no_grad():
+            w.normal_()
+
+    fn = seeded_initializer(global_normal)
+    torch.manual_seed(11)
+    state = torch.get_rng_state()
+    a, b, c = (torch.empty(64) for _ in range(3))
+    fn(a, generator=torch.Generator().manual_seed(1))
+    fn(b, generator=torch.Generator().manual_seed(1))
+    fn(c, generator=torch.Generator().manual_seed(2))
+    assert torch.equal(a, b)
+    assert not torch.equal(a, c)
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+@pytest.mark.parametrize(("target", "declared"), [
+    ("torch.nn.init:eye_", {"distribution": "deterministic"}),
+    ("torch.nn.init:uniform_", {"centred": False}),
+    ("torch.nn.init:kaiming_normal_", {}),
+])
+def test_theory_is_not_applied_to_weights_it_does_not_describe(target, declared) -> None:
+    """Mean field assumes i.i.d. zero-mean weights: a deterministic or off-centre draw
+    gets no prediction (so no mean-field verdict), a centred random one does."""
+    from gradbench import theory
+    from gradbench.specs import MLPSpec
+
+    _, name = register_target(target)
+    try:
+        meta = registry.lookup("initializer", name).meta
+        assert {k: meta[k] for k in declared} == declared
+        assert "centred" not in meta or declared
+        prediction = theory.predict(MLPSpec(depth=4, width=64, activation="relu", init=name))
+        assert prediction.valid == (not declared), prediction.reason
+    finally:
+        registry.unregister("initializer", name)

@@ -58,6 +58,11 @@ def weights_issue(init: str, family: str) -> str | None:
             f"initializer {init!r} is data-dependent (rescaled on a batch, e.g. LSUV), so its "
             f"weight variance is not known in advance and {family} theory does not apply"
         )
+    if remedy.meta.get("centred") is False:
+        return (
+            f"initializer {init!r} draws weights with a non-zero mean; {family} theory "
+            "assumes zero-mean weights"
+        )
     dist = remedy.meta.get("distribution")
     if dist is not None and dist not in _RANDOM_WEIGHTS:
         return (
