@@ -10,7 +10,7 @@ Every registered activation meets each claim that applies to it (docs/claims.md)
   Monte Carlo estimate over the torch function (docs/theory.md §1.1);
 - ``mean_field_slope``: deep MLPs with this activation at width 512 have the predicted
   gradient growth, with Glorot/LeCun weights and the inits the activation declares;
-- ``stable_as_declared`` / ``stable_somewhere``: stable at depth 50 where declared.
+- ``stable_as_declared`` / ``stable_somewhere``: stable at depth 30 where declared.
 """
 
 from __future__ import annotations
@@ -52,5 +52,5 @@ def test_activation_mean_field(remedy, claim, data, depth, sigma_b2, run_claim):
 
 @for_each("activation", ["stable_as_declared", "stable_somewhere"])
 def test_activation_stability(remedy, claim, run_claim):
-    """Stable gradients at depth 50 with the inits the activation declares (or a standard one)."""
+    """Stable gradients at depth 30 with the inits the activation declares (or a standard one)."""
     run_claim(remedy, claim)

@@ -34,7 +34,8 @@ STANDARD_SETTINGS: dict[str, tuple[dict[str, Any], ...]] = {
                       {"activation": "tanh", "init": "xavier_normal"}),
     "residual": ({"activation": "relu", "init": "he_normal"},),
 }
-"""The settings a remedy declaring nothing is tried in (depth 50, width 256)."""
+"""The settings a remedy declaring nothing is tried in (MLPs of depth STABLE_DEPTH, width
+STABLE_WIDTH)."""
 
 
 def setting_spec(remedy: Any, setting: Mapping[str, Any], depth: int = STABLE_DEPTH,
