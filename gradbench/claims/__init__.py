@@ -36,6 +36,7 @@ from gradbench.claims._registry import (
     Subject,
     claim,
     claims_for,
+    counts_at_case_level,
     get_claim,
     subject_dict,
     why_not,
@@ -167,7 +168,7 @@ def _prepare(target: Any, claim: str, alpha: float,
 
 __all__ = [
     "CLAIMS", "EQUIVALENCE_ALPHA", "ROLES", "SUBJECTS", "Claim", "applicable", "check",
-    "claim", "claims_for", "classify", "equivalence", "evaluate_case", "exact", "explain",
-    "failure", "get_claim", "one_sided", "resolve", "subject_dict", "subject_of", "t_test",
-    "verdict", "why_not", "z_test",
+    "claim", "claims_for", "classify", "counts_at_case_level", "equivalence", "evaluate_case",
+    "exact", "explain", "failure", "get_claim", "one_sided", "resolve", "subject_dict",
+    "subject_of", "t_test", "verdict", "why_not", "z_test",
 ]

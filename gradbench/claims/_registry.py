@@ -163,6 +163,15 @@ def get_claim(name: str) -> Claim:
         raise InvalidArgument(f"claim {name!r} is unknown; {choices_hint(name, CLAIMS)}") from None
 
 
+def counts_at_case_level(verdict: Mapping[str, Any] | None) -> bool:
+    """Whether a recorded verdict (a ``Verdict.to_dict()``) is of a registered claim tested at
+    the run's per-case level (:attr:`Claim.at_case_level`): one of the cases a profile
+    splits its family-wise alpha over."""
+    _ensure_loaded()
+    name = (verdict or {}).get("claim")
+    return name in CLAIMS and CLAIMS[name].at_case_level
+
+
 def claims_for(subject: Subject) -> Iterator[Claim]:
     """Registered claims about ``subject``, in registration order."""
     _ensure_loaded()

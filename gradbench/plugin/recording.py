@@ -135,7 +135,10 @@ class ResultsWriter:
         out = self.session.outcome
         out.cases = len(self.session.cases)
         out.failed = sum(c.failed for c in self.session.cases)
-        out.statistical = sum(map(_at_case_level, self.session.cases))
+        if self.session.cases:
+            from gradbench.claims import counts_at_case_level
+
+            out.statistical = sum(counts_at_case_level(c.verdict) for c in self.session.cases)
         if isinstance(self._stop, Terminated):
             out.stopped_by = "SIGTERM"
         elif isinstance(self._stop, KeyboardInterrupt):  # not pytest.exit(), not an error
@@ -252,11 +255,3 @@ def _not_run(out: state.Outcome) -> str:
     if out.tests_not_run is None or out.selected is None:
         return "it was stopped before its tests were collected"
     return f"{out.tests_not_run} of {out.selected} tests did not run"
-
-
-def _at_case_level(case: Any) -> bool:
-    """Whether a case's verdict is a registered claim tested at the per-case level."""
-    from gradbench import claims
-
-    name = (case.verdict or {}).get("claim")
-    return name in claims.CLAIMS and claims.CLAIMS[name].at_case_level

@@ -99,24 +99,31 @@ PLANTED: dict[tuple[str, str], tuple[Any, dict[str, Any]]] = {
 
 
 @contextlib.contextmanager
-def chi1_off(factor: float = 1.02) -> Iterator[None]:
-    """Plant a ``factor`` error in theory's chi (the function chi1 and predict both use)."""
+def _planted_in_theory(attr: str, replacement: Any, modules: tuple[str, ...]) -> Iterator[None]:
+    """Replace ``attr`` in the named ``gradbench.theory`` modules (each imported it by name),
+    with the prediction cache cleared on the way in and out, then restore it."""
     import importlib
 
-    from gradbench.theory import _mean_field, _predict
+    from gradbench.theory import _predict
 
-    real = _mean_field._chi_at
-    users = [importlib.import_module(f"gradbench.theory.{m}") for m in ("_mean_field",
-                                                                       "_predict", "_rnn")]
+    users = [importlib.import_module(f"gradbench.theory.{m}") for m in modules]
+    real = getattr(users[0], attr)
     for module in users:
-        module._chi_at = lambda act, sw2, q: factor * real(act, sw2, q)  # type: ignore[attr-defined]
+        setattr(module, attr, replacement(real))
     _predict._predict_cached.cache_clear()
     try:
         yield
     finally:
         for module in users:
-            module._chi_at = real  # type: ignore[attr-defined]
+            setattr(module, attr, real)
         _predict._predict_cached.cache_clear()
+
+
+def chi1_off(factor: float = 1.02) -> contextlib.AbstractContextManager[None]:
+    """Plant a ``factor`` error in theory's chi (the function chi1 and predict both use)."""
+    return _planted_in_theory(
+        "_chi_at", lambda real: lambda act, sw2, q: factor * real(act, sw2, q),
+        ("_mean_field", "_predict", "_rnn"))
 
 
 def _phase_point(seed: int) -> tuple[Any, dict[str, Any]]:
@@ -140,22 +147,14 @@ def _relu_one_example(seed: int) -> tuple[Any, dict[str, Any]]:
     return spec, {"seeds": 1024, "batch": 1, "seed": seed}
 
 
-@contextlib.contextmanager
-def relu_bias_halved() -> Iterator[None]:
+def relu_bias_halved() -> contextlib.AbstractContextManager[None]:
     """Plant theory's exact ReLU finite-width bias at half its value."""
     import dataclasses
 
-    from gradbench.theory import _predict
-
-    real = _predict.relu_finite_width
-    _predict.relu_finite_width = lambda n: dataclasses.replace(  # type: ignore[assignment]
-        real(n), e_log=0.5 * real(n).e_log)
-    _predict._predict_cached.cache_clear()
-    try:
-        yield
-    finally:
-        _predict.relu_finite_width = real  # type: ignore[assignment]
-        _predict._predict_cached.cache_clear()
+    return _planted_in_theory(
+        "relu_finite_width",
+        lambda real: lambda n: dataclasses.replace(real(n), e_log=0.5 * real(n).e_log),
+        ("_predict",))
 
 
 def _moments(name: str) -> Callable[[int], tuple[Any, dict[str, Any]]]:
