@@ -43,6 +43,17 @@ def decode_float(x: Any) -> float:
     return float(x)
 
 
+def _decoded(obj: Any) -> Any:
+    """A JSON value with every ``{"nonfinite": ...}`` turned back into a float."""
+    if isinstance(obj, Mapping):
+        if set(obj) == {"nonfinite"}:
+            return decode_float(obj)
+        return {k: _decoded(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_decoded(v) for v in obj]
+    return obj
+
+
 def to_jsonable(obj: Any) -> Any:
     """Convert numpy arrays and scalars, objects with ``to_dict`` and floats to strict JSON."""
     if hasattr(obj, "to_dict") and callable(obj.to_dict):
@@ -180,12 +191,6 @@ class Measurement:
     preact_second_moment: np.ndarray
     nonfinite: np.ndarray
 
-    @property
-    def log_act_grad_norms(self) -> np.ndarray:
-        """Natural log of :attr:`act_grad_norms` (-inf where a norm is exactly 0)."""
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.log(self.act_grad_norms)
-
     def to_dict(self) -> dict[str, Any]:
         """Strict-JSON-ready dict; :meth:`from_dict` inverts it exactly."""
         return {
@@ -274,6 +279,9 @@ class Verdict:
         method: the statistical procedure, e.g. ``"t-test on per-seed slopes"``.
         source: citation of the claim.
         note: anything a reader must know (domain, skipped layers, failures).
+        growth: for a verdict on gradient growth (the stability claims), the growth at the
+            depth judged: per-step and end-to-end factors with their intervals and the
+            plain words (``gradbench.stats.GradientGrowth.to_dict()``); ``None`` otherwise.
     """
 
     claim: str
@@ -291,6 +299,7 @@ class Verdict:
     method: str = ""
     source: str = ""
     note: str = ""
+    growth: Mapping[str, Any] | None = None
 
     def confidence_interval(self) -> ConfidenceInterval:
         """The ``1 - alpha`` confidence interval of :attr:`measured`."""
@@ -314,13 +323,16 @@ class Verdict:
             "alpha",
             "effect_size",
         }
+        growth = data.get("growth")
         try:
             return cls(
                 **{  # type: ignore[arg-type]
                     f.name: decode_float(data[f.name]) if f.name in floats else data[f.name]
                     for f in fields(cls)
-                    if f.name in data or f.name in floats | {"claim", "spec", "passed"}
-                }
+                    if f.name != "growth"
+                    and (f.name in data or f.name in floats | {"claim", "spec", "passed"})
+                },
+                growth=None if growth is None else _decoded(growth),
             )
         except KeyError as exc:
             raise InvalidArgument(f"verdict record lacks field {exc.args[0]!r}") from None

@@ -154,9 +154,17 @@ def test_all_false_nonfinite_mask_stays_boolean() -> None:
     assert not back.nonfinite.any()
 
 
-def test_log_act_grad_norms_handles_zero() -> None:
-    m = _measurement(np.array([[1.0, 0.0, np.e]]))
-    np.testing.assert_array_equal(m.log_act_grad_norms, [[0.0, -np.inf, 1.0]])
+def test_a_verdict_carries_its_growth_through_json() -> None:
+    from gradbench.stats import GradientGrowth, gradient_growth
+
+    growth = gradient_growth(np.array([[4.0, 2.0, 1.0], [3.0, 2.0, 1.0]]), confidence=0.9)
+    v = Verdict(claim="stable_gradients", spec={"family": "mlp"}, predicted=0.0,
+                measured=growth.log_ratio, statistic=1.0, pvalue=0.01, ci_low=growth.low,
+                ci_high=growth.high, alpha=0.05, passed=False, growth=growth.to_dict())
+    back = Verdict.from_dict(strict_loads(records.dumps(v.to_dict())))
+    assert GradientGrowth.from_dict(back.growth) == growth
+    assert back.growth["words"] == growth.words
+    assert Verdict.from_dict({k: x for k, x in v.to_dict().items() if k != "growth"}).growth is None
 
 
 def test_measurement_from_dict_names_a_missing_field() -> None:

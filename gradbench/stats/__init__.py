@@ -11,6 +11,10 @@ validated once, in a ``_<fn>_iv`` helper, and a bad value raises
 :class:`~gradbench.errors.InvalidArgument` with one sentence naming the argument, its
 value and the valid range.
 
+Growth of the gradient norm with depth (:func:`gradient_growth`, :func:`growth_in_words`,
+:func:`classify_growth`) is measured in one place, for the claims, the report and the CLI:
+the end-to-end log ratio per network over the L - 1 steps of depth L.
+
 Conventions:
     * ``alpha`` is the pre-registered false-alarm rate of one test; correct for many
       tests with :func:`holm` (family-wise error) or :func:`benjamini_hochberg` (FDR).
@@ -21,6 +25,19 @@ Conventions:
 from __future__ import annotations
 
 from gradbench.stats._equivalence import TOSTResult, tost
+from gradbench.stats._growth import (
+    GROWTH_CLASSES,
+    GROWTH_CONFIDENCE,
+    STABLE_WITHIN,
+    GradientGrowth,
+    classify_growth,
+    gradient_growth,
+    growth_in_words,
+    growth_of_ratios,
+    log_norms,
+    log_ratios,
+    stable_depth,
+)
 from gradbench.stats._multiplicity import (
     benjamini_hochberg,
     benjamini_hochberg_adjusted,
@@ -32,17 +49,28 @@ from gradbench.stats._slopes import SlopeTestResult, fit_slopes, slope_test
 from gradbench.stats._variance import VarianceTestResult, variance_test
 
 __all__ = [
+    "GROWTH_CLASSES",
+    "GROWTH_CONFIDENCE",
+    "STABLE_WITHIN",
+    "GradientGrowth",
     "SlopeTestResult",
     "TOSTResult",
     "VarianceTestResult",
     "benjamini_hochberg",
     "benjamini_hochberg_adjusted",
     "binomial_interval",
+    "classify_growth",
     "fit_slopes",
+    "gradient_growth",
+    "growth_in_words",
+    "growth_of_ratios",
     "holm",
     "holm_adjusted",
+    "log_norms",
+    "log_ratios",
     "required_seeds",
     "slope_test",
+    "stable_depth",
     "t_test_power",
     "tost",
     "variance_test",
