@@ -775,8 +775,9 @@ def _m(norms: np.ndarray) -> records.Measurement:
 
 @pytest.mark.parametrize(
     ("factor", "klass"),
-    [(0.8, "vanish"), (1.0, "stable"), (1.2, "explode"), (0.92, "stable"), (1.06, "stable"),
-     (0.9, "vanish"), (1.11, "explode")],  # the stable_gradients band (1/1.1, 1.1)
+    [(0.7, "vanishing"), (1.0, "stable"), (1.35, "exploding"), (0.78, "stable"),
+     (1.28, "stable"), (0.77, "vanishing"), (1.30, "exploding")],
+    # over the 9 steps of depth 10, the stable_gradients band (1/10, 10): 10^(1/9) = 1.2915
 )
 def test_measured_growth_factor_and_class(factor: float, klass: str) -> None:
     sites = 10
@@ -786,7 +787,8 @@ def test_measured_growth_factor_and_class(factor: float, klass: str) -> None:
     assert g.factor == pytest.approx(factor, rel=1e-9)
     assert g.factor_low == pytest.approx(factor, rel=1e-9)
     assert g.factor_high == pytest.approx(factor, rel=1e-9)
-    assert g.klass == klass
+    assert g.klass == klass == g.growth.klass()
+    assert g.words.startswith(f"gradients {'grow' if factor >= 1 else 'shrink'} x")
     assert g.seeds_used == 3
     assert g.over_depth == pytest.approx(factor ** (sites - 1))
     np.testing.assert_allclose(g.mean_log10[-1], 0.0, atol=0.01)
@@ -797,14 +799,15 @@ def test_measured_growth_nonfinite() -> None:
     assert report.measured_growth(_m(norms)).klass == "stable"
     norms[0, 0] = np.inf
     g = report.measured_growth(_m(norms))
-    assert g.klass == "explode"
+    assert g.klass == "exploding"
     assert g.n_inf == 1
     assert g.bad_sites.tolist() == [1, 0, 0, 0, 0]
-    assert g.factor == pytest.approx(1.0)  # the fit uses the finite sites
+    assert g.factor == pytest.approx(1.0)  # the seed with finite ends
+    assert g.seeds_used == 1
     norms[0, 0] = np.nan
     assert report.measured_growth(_m(norms)).klass == "nonfinite"
     norms[0, 0] = 0.0
-    assert report.measured_growth(_m(norms)).klass == "vanish"
+    assert report.measured_growth(_m(norms)).klass == "vanishing"
     all_bad = report.measured_growth(_m(np.full((2, 3), np.nan)))
     assert all_bad.klass == "nonfinite"
     assert math.isnan(all_bad.factor)
@@ -891,10 +894,10 @@ def test_first_screen_summary(base_html: str) -> None:
     assert "Worst offenders" in head
     data = _page_data(base_html)
     counts = data["runs"][0]["counts"]
-    # 9 measured configs: tanh-xavier 0.93 stable (band 1/1.1..1.1), relu-he stable,
-    # relu-xavier vanish, tanh-4 explode,
-    # residual stable, rnn_tanh vanish, lstm stable, non-finite explode, evil 0.5 vanish
-    assert (counts["vanish"], counts["stable"], counts["explode"], counts["nonfinite"]) == (
+    # 9 measured configs, judged over their depth (band 1/10..10): tanh-xavier x0.25 stable,
+    # relu-he stable, relu-xavier x5e-5 vanishing, tanh-4 x151 exploding, residual stable,
+    # rnn_tanh x0.048 vanishing, lstm stable, non-finite exploding, evil x0.0076 vanishing
+    assert (counts["vanishing"], counts["stable"], counts["exploding"], counts["nonfinite"]) == (
         3,
         4,
         2,
@@ -1126,12 +1129,12 @@ if __name__ == "__main__":
 def test_worst_offenders_share_rows_between_exploding_and_vanishing() -> None:
     run = report.load_run(DATA / "report_base.json")
     cfgs = configurations(run)
-    boom = [c for c in cfgs if c.growth.klass == "explode"]
-    fade = [c for c in cfgs if c.growth.klass == "vanish"]
+    boom = [c for c in cfgs if c.growth.klass == "exploding"]
+    fade = [c for c in cfgs if c.growth.klass == "vanishing"]
     assert (len(boom), len(fade)) == (2, 3)
-    assert {c.growth.klass for c in worst(cfgs, 2)} == {"explode", "vanish"}
+    assert {c.growth.klass for c in worst(cfgs, 2)} == {"exploding", "vanishing"}
     assert len(worst(cfgs, 4)) == 4
-    assert len([c for c in worst(cfgs, 5) if c.growth.klass == "vanish"]) == 3
+    assert len([c for c in worst(cfgs, 5) if c.growth.klass == "vanishing"]) == 3
     assert len(worst(cfgs, 100)) == 5  # stable ones never appear
 
 

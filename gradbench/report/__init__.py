@@ -33,15 +33,14 @@ Examples:
 from __future__ import annotations
 
 from gradbench.report.compare import CaseDelta, Comparison, compare_runs
-from gradbench.report.growth import EXPLODE_ABOVE, VANISH_BELOW, Growth, measured_growth
+from gradbench.report.growth import STABLE_WITHIN, Growth, measured_growth
 from gradbench.report.model import SUPPORTED_SCHEMA_VERSIONS, Case, Run, Timing, load_run
 from gradbench.report.render import render_comparison, render_report, write_report
 from gradbench.report.text import num
 
 __all__ = [
-    "EXPLODE_ABOVE",
+    "STABLE_WITHIN",
     "SUPPORTED_SCHEMA_VERSIONS",
-    "VANISH_BELOW",
     "Case",
     "CaseDelta",
     "Comparison",

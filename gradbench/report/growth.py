@@ -1,17 +1,18 @@
 """Measured and predicted per-layer growth of the gradient norm, and its class.
 
-The measured per-layer growth factor of a measurement is ``exp(-s)`` where ``s`` is the
-mean over seeds of the least-squares slope of ``log ||dL/dh_l||`` against the layer (or
-time step) index ``l``, so a factor below 1 means the gradient shrinks going towards the
-input. It is classed as vanishing below :data:`VANISH_BELOW`, exploding above
-:data:`EXPLODE_ABOVE`, and stable in between. The predicted factor is
-``exp(mean(prediction.log_growth))``.
+The growth and its class come from :func:`gradbench.stats.gradient_growth`, the one estimator
+the claims use too (docs/theory.md §9.1): per seed, the end-to-end log ratio
+``ln ||dL/dh_1|| - ln ||dL/dh_L||`` over the L - 1 steps of the measured depth; across seeds,
+its mean with a Student-t interval at :data:`gradbench.stats.GROWTH_CONFIDENCE`. The
+per-layer factor is ``exp(mean / (L - 1))`` (below 1: the gradient shrinks going towards the
+input), the factor over the depth ``exp(mean)``. The class is judged on the latter against
+:data:`STABLE_WITHIN` (``stable``, ``vanishing``, ``exploding``, ``inconclusive``,
+``nonfinite``: :data:`CLASSES`), so a label and a ``stable_gradients`` verdict agree. The
+predicted factor is ``exp(mean(prediction.log_growth))``.
 
-Seeds are the independent units, as in :mod:`gradbench.stats`: one slope per seed, and
-a Student-t interval across seeds (quantiles from :data:`scipy.stats.t`). Unlike
-:func:`gradbench.stats.fit_slopes`, which gives NaN for a seed with any non-finite site
-(the right call for a test), the report fits each seed over the sites whose norm is
-finite and positive, so an exploding configuration still shows how fast it explodes.
+The per-site curves (mean over seeds of ``log10 ||dL/dh_l||`` with a 95% interval) use the
+finite, positive norms of each site, so an exploding configuration still shows how far it
+got.
 """
 
 from __future__ import annotations
@@ -23,15 +24,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as sps
 
-from gradbench import records
-from gradbench.claims.network import STABLE_GROWTH
+from gradbench import records, stats
 
 __all__ = [
     "CLASSES",
-    "EXPLODE_ABOVE",
-    "VANISH_BELOW",
+    "STABLE_WITHIN",
     "Growth",
-    "classify",
     "mean_ci",
     "measured_growth",
     "predicted_factor",
@@ -39,32 +37,32 @@ __all__ = [
     "theory_log10",
 ]
 
-#: Per-layer growth factors above this are "exploding": the band of the ``stable_gradients``
-#: claim (:data:`gradbench.claims.network.STABLE_GROWTH`), so a label and a verdict agree.
-EXPLODE_ABOVE = STABLE_GROWTH
-#: Per-layer growth factors below this are "vanishing" (``1 / STABLE_GROWTH``).
-VANISH_BELOW = 1.0 / STABLE_GROWTH
+#: A configuration is stable when its gradient changes by less than this factor over its
+#: depth (:data:`gradbench.stats.STABLE_WITHIN`, the band of the stability claims).
+STABLE_WITHIN = stats.STABLE_WITHIN
 #: Every class a configuration can get, most alarming first.
-CLASSES = ("explode", "nonfinite", "vanish", "stable", "unknown")
+CLASSES = stats.GROWTH_CLASSES
 
 _LN10 = math.log(10.0)
 
 
 @dataclass(frozen=True)
 class Growth:
-    """Measured per-layer growth of ``||dL/dh_l||`` for one measurement.
+    """Measured growth of ``||dL/dh_l||`` for one measurement (the report's view of a
+    :class:`gradbench.stats.GradientGrowth`, plus the per-site curves).
 
     Attributes:
-        factor: ``exp(-mean slope)`` per layer (< 1: vanishing towards the input);
-            NaN when no seed has two finite sites.
-        factor_low, factor_high: 95% confidence interval of ``factor`` across seeds.
-        seeds_used: seeds that entered the fit (those with >= 2 finite, non-zero sites).
+        factor: per-layer factor (< 1: vanishing towards the input); NaN when no seed has
+            finite norms at both ends.
+        factor_low, factor_high: its interval across seeds (``growth.confidence``).
+        seeds_used: seeds with finite norms at both ends.
         seeds, sites: shape of the measurement.
         n_inf, n_nan, n_zero: gradient norms that are infinite, NaN or exactly zero.
-        klass: ``explode``, ``nonfinite``, ``vanish``, ``stable`` or ``unknown``.
+        klass: one of :data:`CLASSES`.
         mean_log10, low_log10, high_log10: per-site mean over seeds of
             ``log10 ||dL/dh_l||`` (finite seeds only) and its 95% CI (NaN if undefined).
         bad_sites: per site, the number of seeds whose norm there is not finite and > 0.
+        growth: the shared estimate (end-to-end factor, interval, words).
     """
 
     factor: float
@@ -81,24 +79,17 @@ class Growth:
     low_log10: np.ndarray
     high_log10: np.ndarray
     bad_sites: np.ndarray
+    growth: stats.GradientGrowth
 
     @property
     def over_depth(self) -> float:
-        """Total measured change from the top site to the bottom: ``factor ** (sites - 1)``."""
-        if not math.isfinite(self.factor) or self.factor <= 0:
-            return self.factor
-        return math.exp(math.log(self.factor) * (self.sites - 1))
+        """Total measured change from the top site to the bottom: the end-to-end factor."""
+        return self.growth.end_to_end
 
-
-def classify(factor: float) -> str:
-    """``vanish``, ``stable`` or ``explode`` for a per-layer factor; ``unknown`` for NaN."""
-    if math.isnan(factor):
-        return "unknown"
-    if factor < VANISH_BELOW:
-        return "vanish"
-    if factor > EXPLODE_ABOVE:
-        return "explode"
-    return "stable"
+    @property
+    def words(self) -> str:
+        """The growth in plain words (:func:`gradbench.stats.growth_in_words`)."""
+        return self.growth.words
 
 
 def safe_exp(x: float) -> float:
@@ -137,33 +128,13 @@ def mean_ci(values: np.ndarray, confidence_level: float = 0.95) -> tuple[float, 
     return mean, mean - half, mean + half
 
 
-def _seed_slopes(logs: np.ndarray) -> np.ndarray:
-    """Per seed, the least-squares slope of ``logs`` over its finite sites (>= 2 of them)."""
-    good = np.isfinite(logs)
-    x_all = np.arange(logs.shape[1], dtype=np.float64)
-    slopes = []
-    for s in range(logs.shape[0]):
-        ok = good[s]
-        if ok.sum() < 2:
-            continue
-        x = x_all[ok]
-        y = logs[s, ok]
-        xc = x - x.mean()
-        slopes.append(float((xc * (y - y.mean())).sum() / (xc * xc).sum()))
-    return np.array(slopes, dtype=np.float64)
-
-
-def measured_growth(m: records.Measurement) -> Growth:
-    """Fit the per-layer growth of ``||dL/dh_l||`` of a measurement.
-
-    Per seed, the least-squares slope of ``log ||dL/dh_l||`` against ``l`` over the
-    sites where the norm is finite and positive (seeds with fewer than two such sites
-    are left out); the factor is ``exp(-mean slope)`` with a 95% t-interval across seeds.
-    A measurement with an infinite norm is ``explode``, with a NaN norm ``nonfinite``,
-    with an exactly zero norm ``vanish``, whatever the fit says.
+def measured_growth(m: records.Measurement, unit: str = "layer") -> Growth:
+    """The growth of ``||dL/dh_l||`` of a measurement (:func:`gradbench.stats.gradient_growth`)
+    with its per-site curves.
 
     Args:
         m: the measurement.
+        unit: what a site is (``layer``, ``block``, ``step``), for the words.
 
     Returns:
         A :class:`Growth`.
@@ -174,34 +145,28 @@ def measured_growth(m: records.Measurement) -> Growth:
     if norms.ndim != 2:
         norms = norms.reshape(norms.shape[0] if norms.size else 0, -1)
     seeds, sites = norms.shape
-    with np.errstate(divide="ignore", invalid="ignore"):
-        logs = np.log(norms)
-    slopes = _seed_slopes(logs)
-    mean, lo, hi = mean_ci(slopes)
-    n_inf = int(np.isposinf(norms).sum())
-    n_nan = int(np.isnan(norms).sum())
-    n_zero = int((norms == 0).sum())
-    factor = safe_exp(-mean)
-    klass = (
-        "explode" if n_inf else "nonfinite" if n_nan else "vanish" if n_zero else classify(factor)
-    )
+    logs = stats.log_norms(norms) if norms.size else np.empty((seeds, sites))
+    g = (stats.gradient_growth(norms, unit=unit) if norms.size else
+         stats.growth_of_ratios([], sites, unit=unit))
+    low, high = g.per_step_interval
     per_site = np.array([mean_ci(site) for site in (logs / _LN10).T], dtype=np.float64)
     mean_l, low_l, high_l = per_site.reshape(sites, 3).T
     return Growth(
-        factor=factor,
-        factor_low=safe_exp(-hi),
-        factor_high=safe_exp(-lo),
-        seeds_used=int(slopes.size),
+        factor=g.per_step,
+        factor_low=low,
+        factor_high=high,
+        seeds_used=g.networks,
         seeds=seeds,
         sites=sites,
-        n_inf=n_inf,
-        n_nan=n_nan,
-        n_zero=n_zero,
-        klass=klass,
+        n_inf=g.n_inf,
+        n_nan=g.n_nan,
+        n_zero=g.n_zero,
+        klass=g.klass(),
         mean_log10=mean_l,
         low_log10=low_l,
         high_log10=high_l,
         bad_sites=(~np.isfinite(logs)).sum(axis=0),
+        growth=g,
     )
 
 

@@ -45,18 +45,18 @@ __all__ = [
 
 #: How each growth class is written and coloured.
 CLASS_TEXT = {
-    "explode": "exploding",
+    "exploding": "exploding",
     "nonfinite": "non-finite",
-    "vanish": "vanishing",
+    "vanishing": "vanishing",
     "stable": "stable",
-    "unknown": "no data",
+    "inconclusive": "inconclusive",
 }
 CLASS_COLOR = {
-    "explode": "#c0392b",
+    "exploding": "#c0392b",
     "nonfinite": "#7d3c98",
-    "vanish": "#2471a3",
+    "vanishing": "#2471a3",
     "stable": "#1e8449",
-    "unknown": "#7f8c8d",
+    "inconclusive": "#7f8c8d",
 }
 #: Per-configuration panels drawn per section; the rest are listed by name.
 MAX_PANELS = 120
@@ -157,7 +157,7 @@ def configurations(run: Run) -> list[Config]:
                 family=c.family,
                 measurement=c.measurement,
                 prediction=c.prediction,
-                growth=measured_growth(c.measurement),
+                growth=measured_growth(c.measurement, family(c.family).per.lstrip("/")),
                 predicted=predicted_factor(c.prediction),
             )
         elif cfg.prediction is None and c.prediction is not None:
@@ -170,7 +170,7 @@ def configurations(run: Run) -> list[Config]:
 
 
 def _severity(cfg: Config) -> tuple[int, float, str]:
-    order = {"explode": 0, "nonfinite": 0, "vanish": 0, "stable": 1, "unknown": 2}
+    order = {"exploding": 0, "nonfinite": 0, "vanishing": 0, "stable": 1, "inconclusive": 2}
     f = cfg.growth.factor
     mag = abs(math.log(f)) if math.isfinite(f) and f > 0 else math.inf
     if cfg.growth.n_inf or cfg.growth.n_nan or cfg.growth.n_zero:
@@ -184,8 +184,9 @@ def worst(cfgs: Sequence[Config], limit: int) -> list[Config]:
     Each side (exploding or non-finite; vanishing) gets up to half the rows, the other
     side's leftover rows go to whichever has more; the result is sorted by severity.
     """
-    boom = sorted((c for c in cfgs if c.growth.klass in ("explode", "nonfinite")), key=_severity)
-    fade = sorted((c for c in cfgs if c.growth.klass == "vanish"), key=_severity)
+    boom = sorted((c for c in cfgs if c.growth.klass in ("exploding", "nonfinite")),
+                  key=_severity)
+    fade = sorted((c for c in cfgs if c.growth.klass == "vanishing"), key=_severity)
     half = limit // 2
     take_boom = min(len(boom), max(half, limit - len(fade)))
     take_fade = min(len(fade), limit - take_boom)

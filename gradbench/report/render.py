@@ -34,7 +34,7 @@ from markupsafe import Markup
 from gradbench import records
 from gradbench.report import svg
 from gradbench.report.compare import Comparison, compare_runs
-from gradbench.report.growth import CLASSES, EXPLODE_ABOVE, VANISH_BELOW
+from gradbench.report.growth import CLASSES, STABLE_WITHIN
 from gradbench.report.model import Run, expand_paths, load_run
 from gradbench.report.page import CLASS_TEXT, Page, Section
 from gradbench.report.sections import SECTIONS
@@ -118,8 +118,7 @@ def environment() -> jinja2.Environment:
         classes=CLASSES,
         class_text=CLASS_TEXT,
         badge_text=_BADGE_TEXT,
-        vanish_below=VANISH_BELOW,
-        explode_above=EXPLODE_ABOVE,
+        stable_within=STABLE_WITHIN,
         nl="\n",
     )
     return env
@@ -169,6 +168,7 @@ def _run_data(page: Page, r: Run) -> dict[str, Any]:
                 "class": c.growth.klass,
                 "factor": c.growth.factor,
                 "factor_ci": [c.growth.factor_low, c.growth.factor_high],
+                "words": c.growth.words,
                 "predicted": c.predicted,
                 "sites": c.growth.sites,
                 "seeds": c.growth.seeds,

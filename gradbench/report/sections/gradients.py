@@ -56,7 +56,7 @@ def _add_run(page: Page, ch: svg.Chart, cfg: Config, xlabel: str, first: bool) -
             svg.Points(
                 [t for t, _ in bad],
                 [math.inf if up else -math.inf for _ in bad],
-                color=CLASS_COLOR["explode" if up else "vanish"],
+                color=CLASS_COLOR["exploding" if up else "vanishing"],
                 radius=3,
                 label="non-finite / zero (clipped)" if first else None,
                 tips=[

@@ -11,22 +11,27 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from gradbench import stats
 from gradbench.report import svg
-from gradbench.report.growth import classify, safe_exp
+from gradbench.report.growth import safe_exp
 from gradbench.report.model import Case, Run, as_float, as_floats
 from gradbench.report.page import CLASS_COLOR, CLASS_TEXT, Figures, Page, Section
 from gradbench.report.text import num
 
 INTRO = (
-    "Each point is one measured (σ_w², σ_b²): filled by the measured per-layer growth, ringed "
-    "by the predicted one; the dashed line is the predicted order-to-chaos boundary χ₁ = 1."
+    "Each point is one measured (σ_w², σ_b²): filled by the class of the measured growth over "
+    "its depth, ringed by the class of the predicted one; the dashed line is the predicted "
+    "order-to-chaos boundary χ₁ = 1."
 )
 
 Point = tuple[Case, Mapping[str, Any]]
 
 
-def _phase(log_growth: float) -> str:
-    return "unknown" if math.isnan(log_growth) else classify(safe_exp(log_growth))
+def _phase(log_growth: float, case: Case) -> str:
+    """The class (:func:`gradbench.stats.classify_growth`) of a per-layer log growth over the
+    L - 1 steps of the case's depth."""
+    steps = int(case.spec.get("depth", 2)) - 1
+    return stats.classify_growth(steps * log_growth, steps * log_growth)
 
 
 def _critical_curve(
@@ -58,10 +63,10 @@ def phase_chart(page: Page, run: Run, activation: str, items: Sequence[Point]) -
     ys = [as_float(pp.get("sigma_b2")) for _, pp in items]
     measured = [as_float(pp.get("measured_log_growth")) for _, pp in items]
     predicted = [as_float(pp.get("predicted_log_growth")) for _, pp in items]
-    meas = [_phase(v) for v in measured]
-    pred = [_phase(v) for v in predicted]
-    agree = sum(1 for a, b in zip(meas, pred) if a == b and a != "unknown")
-    known = sum(1 for b in pred if b != "unknown")
+    meas = [_phase(v, c) for v, (c, _) in zip(measured, items)]
+    pred = [_phase(v, c) for v, (c, _) in zip(predicted, items)]
+    agree = sum(1 for a, b in zip(meas, pred) if a == b and a != "inconclusive")
+    known = sum(1 for b in pred if b != "inconclusive")
     ch = svg.Chart(
         activation + page.suffix(run),
         "σ_w²",
@@ -82,7 +87,7 @@ def phase_chart(page: Page, run: Run, activation: str, items: Sequence[Point]) -
     ring = [CLASS_COLOR[p] for p in pred]
     ch.add(svg.Points(xs, ys, color="none", strokes=ring, radius=8.5, tips=tips))
     ch.add(svg.Points(xs, ys, color=[CLASS_COLOR[m] for m in meas], radius=5.5, tips=tips))
-    for k in ("vanish", "stable", "explode"):
+    for k in ("vanishing", "stable", "exploding"):
         ch.legend(f"measured {CLASS_TEXT[k]}", CLASS_COLOR[k])
     ch.legend("ring: predicted phase", "#555", "ring")
     return ch

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gradbench.report import svg
-from gradbench.report.growth import CLASSES, EXPLODE_ABOVE, VANISH_BELOW, Growth
+from gradbench.report.growth import CLASSES, STABLE_WITHIN, Growth
 from gradbench.report.page import CLASS_COLOR, CLASS_TEXT, Config, Page, Section, worst
 from gradbench.report.text import num
 
@@ -61,12 +61,14 @@ def _cards(page: Page) -> list[tuple[str, int, str]]:
     cards = [
         ("pass", k["pass"], "claims passed"),
         ("fail", k["fail"], "claims failed"),
-        ("vanish", k["vanish"], f"vanishing (×<{VANISH_BELOW:.3g}/layer)"),
+        ("vanishing", k["vanishing"], f"vanishing (×<1/{STABLE_WITHIN:g} over the depth)"),
         ("stable", k["stable"], "stable"),
-        ("explode", k["explode"], f"exploding (×>{EXPLODE_ABOVE:.3g}/layer)"),
+        ("exploding", k["exploding"], f"exploding (×>{STABLE_WITHIN:g} over the depth)"),
     ]
     if k["nonfinite"]:
         cards.append(("nonfinite", k["nonfinite"], "non-finite (NaN)"))
+    if k["inconclusive"]:
+        cards.append(("inconclusive", k["inconclusive"], "inconclusive"))
     if k["none"]:
         cards.append(("none", k["none"], "cases without verdict"))
     return cards
@@ -88,8 +90,7 @@ def growth_scatter(page: Page, cfgs: Sequence[Config]) -> svg.Chart | None:
         return None
     xs = [math.log10(c.predicted) for c in pts]
     ys = [math.log10(c.growth.factor) if c.growth.factor > 0 else -math.inf for c in pts]
-    bounds = [math.log10(VANISH_BELOW), math.log10(EXPLODE_ABOVE)]
-    fin = [v for v in xs + ys if math.isfinite(v)] + bounds
+    fin = [v for v in xs + ys if math.isfinite(v)]
     lo, hi = min(fin), max(fin)
     pad = max((hi - lo) * 0.08, 0.01)
     lim = (lo - pad, hi + pad)
@@ -106,7 +107,6 @@ def growth_scatter(page: Page, cfgs: Sequence[Config]) -> svg.Chart | None:
         subtitle="one point per configuration; diagonal = theory agrees",
     )
     ch.add(svg.Line(lim, lim, color="#999", dash=True, width=1.0))
-    ch.add(*(svg.Line(lim, [b, b], color="#ccc", width=0.8) for b in bounds))
     for klass in CLASSES:
         sel = [c for c in pts if c.growth.klass == klass]
         if not sel:
@@ -115,7 +115,7 @@ def growth_scatter(page: Page, cfgs: Sequence[Config]) -> svg.Chart | None:
             f"{c.run.label + ': ' if page.multi else ''}{c.label}: "
             f"measured ×{num(c.growth.factor)} "
             f"[{num(c.growth.factor_low)}, {num(c.growth.factor_high)}], predicted "
-            f"×{num(c.predicted)}"
+            f"×{num(c.predicted)}; {c.growth.words}"
             for c in sel
         ]
         ch.add(
@@ -136,7 +136,7 @@ def _context(page: Page) -> Mapping[str, Any]:
     last = page.runs[-1]
     latest = page.configs[last.label]
     shown = worst(latest, WORST_ROWS)
-    n_bad = sum(1 for c in latest if c.growth.klass not in ("stable", "unknown"))
+    n_bad = sum(1 for c in latest if c.growth.klass not in ("stable", "inconclusive"))
     first = page.runs[0]
     scatter = growth_scatter(page, latest)
     everything = sorted(page.all_configs(), key=lambda c: (c.family, c.label, c.run.label))
