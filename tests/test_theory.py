@@ -40,7 +40,8 @@ PUBLIC = {  # theory.__all__ of the single-module theory.py (4b1eec6): the facad
     "linear_rnn_log_growth", "mean_field", "phase", "predict", "q_map", "q_star",
     "q_trajectory", "relu_finite_width", "relu_log_norm_law", "residual_log_growth",
     "residual_mean_field", "rnn_fixed_point", "rnn_mean_field",
-}
+} | {"CRITICAL_BIASES", "MIN_CRITICAL_Q", "stable_critical_point"}  # an activation's own
+# critical initialization (docs/theory.md §9.3)
 
 
 def test_facade_keeps_the_public_names() -> None:
@@ -393,6 +394,48 @@ def test_gelu_silu_critical_curves_theory_1_5() -> None:
     unstable = theory.critical_sigma_w2("silu", 0.5, require_stable=False)
     assert unstable == pytest.approx(1.9974683890, rel=1e-10)
     assert theory.q_star("gelu", 1.9561586283, 0.3) == pytest.approx(8.772, abs=1e-3)
+
+
+@pytest.mark.parametrize(("act", "sb2", "sw2", "q"), [
+    ("tanh", 0.05, 1.760954639607, 0.570047881641),  # sigma_b = 0 gives q* = 0: skipped
+    ("erf", 0.05, 1.375839007347, 0.517176837981),
+    ("gelu", 0.3, 1.9561586283, 8.772),  # none is stable below sigma_b2 = 0.173
+    ("silu", 1.0, 1.9670410826, 39.39),  # none is stable below sigma_b2 = 0.555
+    ("sigmoid", 0.0, 103.0075538555, 45.6242777974),
+    ("relu", 0.0, 2.0, 1.0),  # E phi'^2 = 1/2 at every q: any q is preserved
+    ("leaky_relu(negative_slope=0.2)", 0.0, 2 / 1.04, 1.0),
+])
+def test_stable_critical_point_theory_9_3(act: str, sb2: float, sw2: float, q: float) -> None:
+    """The critical initialization an activation's standard settings try (docs/theory.md §9.3),
+    against the critical lines of §1.4 and §1.5."""
+    p = theory.stable_critical_point(act)
+    assert p is not None
+    assert p.sigma_b2 == sb2
+    assert p.sigma_w2 == pytest.approx(sw2, rel=1e-9)
+    assert p.q_star == pytest.approx(q, rel=1e-3)
+    assert p.stable
+    assert theory.chi1(act, p.sigma_w2, p.sigma_b2, q=p.q_star) == pytest.approx(1.0, rel=1e-9)
+
+
+def test_an_activation_without_a_critical_point_has_none() -> None:
+    """softplus: sigma_b2 = q* - sigma_w2 E phi^2 < 0 all along its critical line."""
+    assert theory.stable_critical_point("softplus") is None
+    assert theory.stable_critical_point("gelu", sigma_b2s=(0.0, 0.1)) is None
+
+
+def test_the_critical_point_from_the_forward_alone_matches_the_reference() -> None:
+    """Finite differences of the torch forward give the same point as the declared NumPy
+    derivatives, so a user's backward never enters (docs/theory.md §9.3)."""
+    pytest.importorskip("torch")
+    from gradbench import registry
+    from gradbench.remedies.activations import forward_activation
+
+    for name in ("tanh", "gelu", "silu", "selu", "elu", "relu"):
+        fwd = theory.stable_critical_point(forward_activation(registry.lookup("activation", name)))
+        ref = theory.stable_critical_point(name)
+        assert fwd is not None and ref is not None
+        assert (fwd.sigma_w2, fwd.sigma_b2, fwd.q_star) == pytest.approx(
+            (ref.sigma_w2, ref.sigma_b2, ref.q_star), rel=1e-7), name
 
 
 @pytest.mark.parametrize(

@@ -187,7 +187,6 @@ def _normal_pdf(x: np.ndarray) -> np.ndarray:
         dphi=lambda x: special.ndtr(x) + x * _normal_pdf(x),
         d2phi=lambda x: (2.0 - np.square(x)) * _normal_pdf(x),
     ),
-    stable_for=(),  # no standard init keeps it critical at depth 30
 )
 def gelu(x: Tensor) -> Tensor:
     """phi(x) = x * Phi(x), exact erf form."""
@@ -207,7 +206,6 @@ def _silu_d2(x: np.ndarray) -> np.ndarray:
 @register(
     "activation", paper="Ramachandran et al. 2017; Elfwing et al. 2018",
     numpy=NumpyReference(phi=lambda x: x * special.expit(x), dphi=_silu_d, d2phi=_silu_d2),
-    stable_for=(),  # no standard init keeps it critical at depth 30
 )
 def silu(x: Tensor) -> Tensor:
     """phi(x) = x * sigmoid(x) (Swish-1)."""
@@ -238,7 +236,6 @@ def _sigmoid_d(x: np.ndarray) -> np.ndarray:
     "activation", paper="logistic function; Glorot & Bengio 2010",
     numpy=NumpyReference(phi=special.expit, dphi=_sigmoid_d,
                          d2phi=lambda x: _sigmoid_d(x) * (1.0 - 2.0 * special.expit(x))),
-    stable_for=(),  # no standard init keeps it critical at depth 30
 )
 def sigmoid(x: Tensor) -> Tensor:
     """phi(x) = 1 / (1 + exp(-x))."""
@@ -285,7 +282,7 @@ def _softplus_d2(x: np.ndarray, *, beta: float) -> np.ndarray:
 @register(
     "activation", paper="Dugas et al. 2001",
     numpy=NumpyReference(phi=_softplus, dphi=_softplus_d, d2phi=_softplus_d2),
-    stable_for=(),  # no standard init keeps it critical at depth 30
+    stable_for=(),  # no critical point with sigma_b2 >= 0; He and Glorot weights vanish
 )
 def softplus(x: Tensor, beta: float = 1.0) -> Tensor:
     """phi(x) = log(1 + exp(beta x)) / beta (and x itself where beta x > 20, as torch)."""
@@ -301,9 +298,10 @@ class NumpyActivation:
         dphi: its first derivative.
         d2phi: its second derivative (0 where the graph is piecewise linear).
         kinks: points where phi is not smooth, for quadrature splitting.
-        source: ``"reference"`` (the declared :class:`NumpyReference`) or ``"autograd"``
+        source: ``"reference"`` (the declared :class:`NumpyReference`), ``"autograd"``
             (the torch function and its autograd derivatives: the fallback for an
-            activation that declares no reference; it imports torch).
+            activation that declares no reference; it imports torch) or ``"forward"``
+            (the torch forward and its finite differences: :func:`forward_activation`).
         homogeneous: the registration declares ``homogeneous=True``.
     """
 
@@ -311,7 +309,7 @@ class NumpyActivation:
     dphi: NumpyFn
     d2phi: NumpyFn
     kinks: tuple[float, ...]
-    source: Literal["reference", "autograd"] = "reference"
+    source: Literal["reference", "autograd", "forward"] = "reference"
     homogeneous: bool = False
 
 
@@ -324,6 +322,47 @@ def _derivatives(fn: Callable[[Tensor], Tensor], x: np.ndarray, order: int) -> n
             return np.zeros(t.shape)
         (y,) = torch.autograd.grad(y.sum(), t, create_graph=True)
     return np.asarray(y.detach().numpy(), dtype=np.float64)
+
+
+FD_STEP = 1e-5
+"""Relative step of the central differences of :func:`forward_activation` (the second
+derivative uses ten times it)."""
+
+
+def forward_activation(remedy: Any) -> NumpyActivation:
+    """A registered activation as NumPy functions from its torch *forward* alone.
+
+    phi is the forward in float64 without autograd; its first and second derivatives are
+    central differences of it (step :data:`FD_STEP` times ``1 + |x|``), so a hand-written
+    backward never enters: theory computed from this object (the activation's critical
+    initialization, :func:`gradbench.theory.stable_critical_point`) is independent of the
+    backward the network's gradients go through.
+
+    Examples:
+        >>> act = forward_activation(lookup("activation", "tanh"))
+        >>> act.source, round(float(act.dphi(np.array([0.5]))[0]), 8)
+        ('forward', 0.78644773)
+    """
+    fn = remedy.fn
+
+    def phi(x: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            y = fn(torch.as_tensor(np.asarray(x, dtype=np.float64)))
+        return np.asarray(y.detach().numpy(), dtype=np.float64)
+
+    def dphi(x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        h = FD_STEP * (1.0 + np.abs(x))
+        return (phi(x + h) - phi(x - h)) / (2.0 * h)
+
+    def d2phi(x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        h = 10.0 * FD_STEP * (1.0 + np.abs(x))
+        return (phi(x + h) - 2.0 * phi(x) + phi(x - h)) / (h * h)
+
+    kinks = tuple(float(k) for k in remedy.meta.get("kinks", ()))
+    return NumpyActivation(phi, dphi, d2phi, kinks, "forward",
+                           bool(remedy.meta.get("homogeneous", False)))
 
 
 def _parameters(obj: Callable[..., Any], bound: dict[str, float]) -> dict[str, Any]:
@@ -362,4 +401,4 @@ def numpy_activation(name: str) -> NumpyActivation:
     return NumpyActivation(phi, dphi, d2phi, kinks, "reference", homogeneous)
 
 
-__all__ = ["NumpyActivation", "NumpyReference", "numpy_activation"]
+__all__ = ["NumpyActivation", "NumpyReference", "forward_activation", "numpy_activation"]

@@ -25,7 +25,7 @@ Contents:
 * Mean-field signal propagation (Poole et al. 2016; Schoenholz et al. 2017):
   :func:`q_map`, :func:`q_star`, :func:`chi1`, :func:`c_map`, :func:`c_star`,
   :func:`chi_c`, :func:`depth_scales`, :func:`phase`, :func:`critical_point`,
-  :func:`critical_sigma_w2`, :func:`mean_field`.
+  :func:`critical_sigma_w2`, :func:`stable_critical_point`, :func:`mean_field`.
 * The exact finite-width law of ReLU gradient norms (Hanin 2018; Hanin & Nica 2020):
   :func:`relu_finite_width`, :func:`relu_log_norm_law`.
 * The Jacobian spectrum (Pennington, Schoenholz & Ganguli 2017): :func:`jacobian_spectrum`.
@@ -57,6 +57,8 @@ from gradbench.theory._jacobian import (
     jacobian_spectrum,
 )
 from gradbench.theory._mean_field import (
+    CRITICAL_BIASES,
+    MIN_CRITICAL_Q,
     CriticalPoint,
     MeanField,
     c_map,
@@ -72,6 +74,7 @@ from gradbench.theory._mean_field import (
     q_map,
     q_star,
     q_trajectory,
+    stable_critical_point,
 )
 from gradbench.theory._normalization import (
     batchnorm_log_growth,
@@ -90,13 +93,14 @@ from gradbench.theory._rnn import (
 )
 
 __all__ = [
-    "BN_MIN_BATCH", "MIN_WIDTH", "Q_HUGE", "Q_TINY", "Z_MAX", "Activation",
-    "ActivationFunctions", "CriticalPoint", "JacobianSpectrum", "LogNormLaw", "MeanField",
+    "BN_MIN_BATCH", "CRITICAL_BIASES", "MIN_CRITICAL_Q", "MIN_WIDTH", "Q_HUGE", "Q_TINY",
+    "Z_MAX", "Activation", "ActivationFunctions", "CriticalPoint", "JacobianSpectrum",
+    "LogNormLaw", "MeanField",
     "RNNMeanField", "ReluLayerLaw", "ResidualMeanField", "batchnorm_log_growth",
     "batchnorm_rate", "c_map", "c_star", "chi1", "chi_c", "critical_point", "critical_sigma_w2",
     "depth_scales", "gauss_expect", "gauss_expect2", "jacobian_normalized_variance",
     "jacobian_spectrum", "layernorm_log_growth", "layernorm_rate", "length_map_slope",
     "linear_rnn_log_growth", "mean_field", "phase", "predict", "q_map", "q_star",
     "q_trajectory", "relu_finite_width", "relu_log_norm_law", "residual_log_growth",
-    "residual_mean_field", "rnn_fixed_point", "rnn_mean_field",
+    "residual_mean_field", "rnn_fixed_point", "rnn_mean_field", "stable_critical_point",
 ]

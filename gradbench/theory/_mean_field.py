@@ -6,6 +6,7 @@ phase; the critical line :math:`\chi_1 = 1`.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from dataclasses import dataclass
@@ -628,6 +629,15 @@ def critical_sigma_w2(
         return math.nan
     if max(probe) - min(probe) <= 1e-12 * max(probe):
         return 1.0 / probe[1]
+    pool = [p for p in _line_points(act, target) if p.stable or not require_stable]
+    if not pool:
+        return math.nan
+    return min(pool, key=lambda p: p.q_star).sigma_w2
+
+
+def _line_points(act: _Act, target: float) -> list[CriticalPoint]:
+    """The points of the critical line at bias variance ``target``: the boundary q* = 0 of an
+    odd-like activation at zero bias, and the roots of sigma_b2(q*) = target on a log grid."""
     candidates: list[CriticalPoint] = []
     phi0 = gauss_expect(act.phi, 0.0)
     if target == 0.0 and phi0 == 0.0:
@@ -650,7 +660,68 @@ def critical_sigma_w2(
             root = optimize.brentq(excess, _CRIT_GRID[i], _CRIT_GRID[i + 1], xtol=1e-300,
                                    rtol=1e-15, maxiter=500)
             candidates.append(_critical_at(act, float(root)))
-    pool = [p for p in candidates if p.stable] if require_stable else candidates
-    if not pool:
-        return math.nan
-    return min(pool, key=lambda p: p.q_star).sigma_w2
+    return candidates
+
+
+CRITICAL_BIASES = (0.0, 0.05, 0.1, 0.3, 1.0, 3.0)
+"""Bias variances at which :func:`stable_critical_point` looks for a critical point, in order."""
+MIN_CRITICAL_Q = 1e-3
+"""Smallest fixed point :func:`stable_critical_point` accepts: below it the network sits in
+the activation's linear regime, where the fixed point attracts only marginally (tanh at
+sigma_b = 0: q^l ~ 1/(2l) and a polynomial decay, docs/theory.md §1.3)."""
+
+
+def stable_critical_point(
+    activation: Activation, sigma_b2s: tuple[float, ...] = CRITICAL_BIASES
+) -> CriticalPoint | None:
+    r"""The critical initialization gradbench tries an activation at (docs/theory.md §9.3).
+
+    A point of the :math:`\chi_1 = 1` line whose fixed point :math:`q^*` attracts the length
+    map, so a network started at :math:`q^*` stays critical at every layer:
+
+    * when :math:`E\phi'(\sqrt q z)^2` does not depend on q (ReLU, leaky ReLU, linear):
+      :math:`\sigma_w^2 = 1/E\phi'^2`, :math:`\sigma_b^2 = 0`, with the fixed point reached
+      from q = 1 (any q is preserved for a positively homogeneous activation);
+    * otherwise the first ``sigma_b2`` of ``sigma_b2s`` at which the line has a stable fixed
+      point :math:`q^* \geq` :data:`MIN_CRITICAL_Q` with length-map slope below 1 (the
+      smallest such :math:`q^*`). GELU and SiLU have none at :math:`\sigma_b = 0`
+      (docs/theory.md §1.5): GELU's is at :math:`\sigma_b^2 = 0.3` (:math:`\sigma_w^2 =
+      1.956`, :math:`q^* = 8.77`), SiLU's at 1.0 (1.967, 39.4); tanh's at 0.05 (1.761, 0.570).
+
+    Only the forward enters (the activation's :math:`\phi` and the derivatives its
+    :class:`ActivationFunctions` supplies: pass finite differences of the forward to keep a
+    user's backward out).
+
+    Args:
+        activation: registry name or :class:`ActivationFunctions`.
+        sigma_b2s: bias variances to try, in order.
+
+    Returns:
+        A :class:`CriticalPoint`, or ``None`` when no bias variance of ``sigma_b2s`` gives one.
+
+    Examples:
+        >>> p = stable_critical_point("tanh")
+        >>> round(p.sigma_w2, 9), p.sigma_b2, round(p.q_star, 9)
+        (1.76095464, 0.05, 0.570047882)
+        >>> p = stable_critical_point("relu")
+        >>> p.q_star, p.sigma_w2, p.sigma_b2
+        (1.0, 2.0, 0.0)
+    """
+    act = _resolve(activation)
+    probe = [_moments(act, q).dphi2 for q in (1e-6, 1.0, 1e6)]
+    if not max(probe) > 0.0:
+        return None
+    if max(probe) - min(probe) <= 1e-9 * max(probe):
+        sw2 = 1.0 / probe[1]
+        q = _fixed_point(act, sw2, 0.0, 1.0)
+        if not MIN_CRITICAL_Q <= q < Q_HUGE:
+            return None
+        slope = length_map_slope(act, q, sw2)
+        return CriticalPoint(q, sw2, 0.0, slope, slope <= 1.0 + _PHASE_TOL)
+    for b2 in sigma_b2s:
+        target = _check_q("sigma_b2", b2)
+        good = [p for p in _line_points(act, target)
+                if p.stable and p.q_star >= MIN_CRITICAL_Q and p.slope_q < 1.0]
+        if good:
+            return dataclasses.replace(min(good, key=lambda p: p.q_star), sigma_b2=target)
+    return None
