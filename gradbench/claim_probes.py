@@ -22,6 +22,7 @@ from gradbench.probe import jacobian_eigenvalues, measure
 from gradbench.records import Measurement
 from gradbench.remedies.optimizers import first_step_update, hyperparameters
 from gradbench.specs import ResidualSpec, Spec
+from gradbench.stats import log_ratios
 from gradbench.training import TrainSpec, first_step, train_probe
 
 
@@ -147,9 +148,7 @@ def residual_depth_pair(remedy: Any, *, depth: int, seed: int = 0, seeds: int = 
         spec = ResidualSpec(depth=blocks, width=width, activation="relu", init="he_normal",
                             branch_scale=remedy.label)
         m = measure(spec, seeds=seeds, batch=8, dtype="float64", seed=seed)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            logs = np.log(m.act_grad_norms)
-        out[key] = logs[:, 0] - logs[:, -1]
+        out[key] = log_ratios(m.act_grad_norms)
     return out
 
 
@@ -335,12 +334,33 @@ def first_layer_ratios(spec: Spec, *, optimizer: str, expected: str, seeds: int 
 
 
 def stability_settings(remedy: Any, *, seed: int = 0, seeds: int = 16, batch: int = 16,
-                       **_: Any) -> list[tuple[Spec, Measurement]]:
-    """The gradient probe in each setting of ``stable_as_declared`` / ``stable_somewhere``."""
-    from gradbench.claims.stability import setting_spec, settings_of
+                       depth: int | None = None, **_: Any) -> list[Any]:
+    """The gradient probe in each setting of ``stable_as_declared`` / ``stable_somewhere`` at
+    ``depth`` (default :data:`gradbench.claims.network.STABLE_DEPTH`): a list of
+    :class:`gradbench.claims.stability.Tried`. A critical setting (``{"init": "critical"}``)
+    is computed from the activation's forward alone (finite differences, never its backward).
+    """
+    from gradbench import registry, theory
+    from gradbench.claims.network import STABLE_DEPTH
+    from gradbench.claims.stability import Tried, critical_activation, setting_spec, settings_of
+    from gradbench.remedies.activations import forward_activation
 
-    specs = [setting_spec(remedy, s) for s in settings_of(remedy, declared_only=False)]
-    return [(spec, measure(spec, seeds=seeds, batch=batch, seed=seed)) for spec in specs]
+    depth = STABLE_DEPTH if depth is None else depth
+    out = []
+    for setting in settings_of(remedy, declared_only=False):
+        point = None
+        activation = critical_activation(remedy, setting)
+        if activation is not None:
+            act = forward_activation(registry.lookup("activation", activation))
+            point = theory.stable_critical_point(act)
+            if point is None:
+                out.append(Tried(setting, reason=f"{activation} has no stable critical point at "
+                                 f"sigma_b2 in {list(theory.CRITICAL_BIASES)}"))
+                continue
+        spec = setting_spec(remedy, setting, depth, point)
+        out.append(Tried(setting, spec, measure(spec, seeds=seeds, batch=batch, seed=seed),
+                         point))
+    return out
 
 
 __all__ = [

@@ -42,7 +42,7 @@ def cmd_run(args: argparse.Namespace, extra: Sequence[str] = ()) -> int:
         name=args.profile, extra=extra, profile=args.profile, devices=args.devices,
         base_seed=args.base_seed, seeds=args.seeds, suites=args.suites, out_dir=args.out_dir,
         output=args.output, workers=args.workers,
-        plugin_args=[f"--gradbench-remedy={r}" for r in args.remedy],
+        plugin_args=[f"--gradbench-remedy={r}" for r in args.remedy], depth=args.depth,
     )
     if run.json_path is not None:
         print(f"gradbench: results {run.json_path}")
@@ -117,9 +117,8 @@ def cmd_theory(args: argparse.Namespace) -> int:
         "xi_c": xi_c,
         "critical_sigma_w2_at_this_sigma_b2": theory.critical_sigma_w2(act, sb2),
     }
-    if args.depth:
-        chi = rows["chi1"]
-        rows["gradient_ratio_over_depth"] = chi**args.depth
+    if args.depth is not None:
+        rows.update(_growth_rows(rows["chi1"], args.depth))
     if args.json:
         from gradbench.records import dumps
 
@@ -130,6 +129,22 @@ def cmd_theory(args: argparse.Namespace) -> int:
             text = f"{value:.10g}" if isinstance(value, float) else str(value)
             print(f"{key:<{width}}  {text}")
     return EXIT_OK
+
+
+def _growth_rows(chi1: float, depth: int) -> dict[str, Any]:
+    """The mean-field gradient growth at ``depth`` in the conventions of the claims: sqrt(chi_1)
+    per layer, its power L - 1 over the L - 1 layer-to-layer steps of depth L, in words."""
+    import math
+
+    from gradbench.stats import growth_in_words
+
+    if isinstance(depth, bool) or depth < 1:
+        raise InvalidArgument(f"--depth={depth!r} is invalid: must be an integer >= 1")
+    per_layer = math.sqrt(chi1)
+    over = math.exp((depth - 1) * math.log(per_layer)) if per_layer > 0 else 0.0
+    return {"depth": depth, "gradient_factor_per_layer": per_layer,
+            "gradient_factor_over_depth": over,
+            "gradients": growth_in_words(per_layer, depth)}
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -164,10 +179,31 @@ def cmd_validate(args: argparse.Namespace, extra: Sequence[str] = ()) -> int:
 
     result = validate.validate(
         args.target, kind=args.kind, profile=args.profile, out_dir=args.out_dir,
-        base_seed=args.base_seed, suites=args.suites, pytest_args=extra,
+        base_seed=args.base_seed, suites=args.suites, pytest_args=extra, depth=args.depth,
     )
     print(result.format_table())
     return int(result.exit_code)
+
+
+def _stability_depth(text: str) -> int:
+    """``--depth``: an integer from 2 to the deepest stability setting (argparse type)."""
+    from gradbench.claims.stability import stability_depth
+
+    try:
+        return stability_depth(int(text))
+    except ValueError:  # InvalidArgument is one
+        from gradbench.claims.stability import MAX_STABLE_DEPTH
+
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is invalid: the stability settings need an integer depth from 2 to "
+            f"{MAX_STABLE_DEPTH}") from None
+
+
+def _depth_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--depth", type=_stability_depth, default=None, metavar="L",
+        help="judge stability (stable_as_declared, stable_somewhere) at depth L, 2 to 200 "
+        "(default 30; width max(128, 4 L)); the cases Hypothesis draws are unchanged")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -198,6 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-n", "--workers", default=None, help="pytest-xdist workers (e.g. auto)")
     run.add_argument("--remedy", action="append", default=[], metavar="PKG.MOD:OBJ",
                      help="also cover this remedy (not packaged yet); repeatable")
+    _depth_option(run)
     run.set_defaults(func=cmd_run, takes_pytest_args=True)
 
     rep = sub.add_parser("report", help="render result JSON files into one HTML page")
@@ -217,7 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
     th.add_argument("--activation", required=True)
     th.add_argument("--sigma-w2", type=float, required=True)
     th.add_argument("--sigma-b2", type=float, default=0.0)
-    th.add_argument("--depth", type=int, default=None)
+    th.add_argument("--depth", type=int, default=None, metavar="L",
+                    help="also the gradient factor over the L - 1 layer-to-layer steps of depth L")
     th.add_argument("--json", action="store_true")
     th.set_defaults(func=cmd_theory)
 
@@ -241,6 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     va.add_argument("--base-seed", type=int, default=0)
     va.add_argument("--suites", default=None,
                     help="suite directory (default: the installed gradbench suites)")
+    _depth_option(va)
     va.set_defaults(func=cmd_validate, takes_pytest_args=True)
     return parser
 

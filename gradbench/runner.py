@@ -142,12 +142,14 @@ def run_suites(
     output: str | Path | None = None,
     workers: str | None = None,
     plugin_args: Sequence[str] = (),
+    depth: int | None = None,
 ) -> SuiteRun:
     """Run the suites: numbered ``out_dir/NNNN_<name>.json`` (or ``output``) and its HTML.
 
     Arguments gradbench does not know (``extra``) go to pytest as typed (``-k``, ``-m``,
     ``-x``, ``--lf``, test paths or node ids inside the suites); ``plugin_args`` are
-    further ``--gradbench-*`` options (``--gradbench-candidate``, ``--gradbench-remedy``).
+    further ``--gradbench-*`` options (``--gradbench-candidate``, ``--gradbench-remedy``);
+    ``depth`` is the depth of the stability settings (``--gradbench-depth``).
 
     Raises:
         InvalidArgument: ``suites`` does not exist, or no suites are installed.
@@ -177,6 +179,7 @@ def run_suites(
         "-W",  # this process imported gradbench (the plugin) before pytest started
         "ignore::pytest.PytestAssertRewriteWarning",
         *(["--gradbench-seeds", str(seeds)] if seeds else []),
+        *([f"--gradbench-depth={depth}"] if depth is not None else []),
         *(["-n", str(workers), "--benchmark-disable"] if workers else []),
         *plugin_args,
         *selection,

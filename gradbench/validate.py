@@ -145,6 +145,7 @@ def validate(
     base_seed: int = 0,
     suites: str | None = None,
     pytest_args: Sequence[str] = (),
+    depth: int | None = None,
 ) -> ValidationResult:
     """Run the suites with ``target`` substituted for the remedies of its kind.
 
@@ -156,6 +157,8 @@ def validate(
         base_seed: base seed every network and draw derives from.
         suites: the suites folder (default: the installed gradbench suites).
         pytest_args: pytest arguments as typed (``-k``, ``-x``, ``-n 2`` ...).
+        depth: depth the stability claims judge the candidate at (default 30); the other
+            cases are unchanged.
 
     Returns:
         A :class:`ValidationResult`; its :attr:`~ValidationResult.exit_code` is the CLI's.
@@ -174,6 +177,10 @@ def validate(
     from gradbench.runner import run_suites
 
     get_profile(profile)
+    if depth is not None:
+        from gradbench.claims.stability import stability_depth
+
+        stability_depth(depth)
     kind, name = register_target(target, kind)  # one sentence for a bad target, here
     if ":" in target:
         registry.unregister(kind, name)  # type: ignore[arg-type]  # the run registers it
@@ -181,6 +188,7 @@ def validate(
         name=f"validate-{storage.safe_name(name)}", extra=pytest_args, profile=profile,
         base_seed=base_seed, suites=suites, out_dir=out_dir,
         plugin_args=[f"--gradbench-candidate={target}", f"--gradbench-candidate-kind={kind}"],
+        depth=depth,
     )
     if run.json_path is None:
         raise InvalidArgument(f"the validation run of {target!r} wrote no results "

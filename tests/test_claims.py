@@ -9,6 +9,7 @@ false-alarm rates over many seeds are measured in ``tests/quality/test_power.py`
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -357,15 +358,104 @@ def test_a_remedy_that_raises_gives_a_failed_verdict() -> None:
     assert isinstance(v, Verdict)
 
 
-@pytest.mark.parametrize(("init", "activation", "label"), [
-    ("he_normal", "relu", "stable"),
-    ("xavier_normal", "relu", "vanishing"),
-    ("normal(sigma_w2=6.0)", "relu", "exploding"),
+@pytest.mark.parametrize(("init", "activation", "depth", "klass"), [
+    ("he_normal", "relu", 30, "stable"),
+    ("xavier_normal", "relu", 30, "vanishing"),
+    ("normal(sigma_w2=6.0)", "relu", 30, "exploding"),
+    ("he_normal", "tanh", 30, "stable"),  # x1.05 per layer: x4.3 over depth 30
+    ("he_normal", "tanh", 100, "exploding"),  # ... and x140 over depth 100
 ])
-def test_classify_uses_the_stability_band(init, activation, label) -> None:
-    m = gb.measure(gb.MLPSpec(depth=30, width=128, activation=activation, init=init),
-                   seeds=8, batch=8)
-    assert claims.classify(m) == label
+def test_stable_gradients_judges_the_end_to_end_ratio_at_the_depth(init, activation, depth,
+                                                                   klass) -> None:
+    spec = gb.MLPSpec(depth=depth, width=128, activation=activation, init=init)
+    v = check(spec, "stable_gradients", alpha=0.05, seeds=8, batch=8)
+    growth = gb.stats.GradientGrowth.from_dict(v.growth)
+    assert v.passed == (klass == "stable")
+    assert growth.klass() == klass
+    assert growth.confidence == pytest.approx(0.9)  # TOST at 0.05: the 90% interval
+    assert (growth.low, growth.high) == pytest.approx((v.ci_low, v.ci_high))
+    assert v.measured == pytest.approx(growth.log_ratio)
+    assert v.note == growth.words
+    assert f"over the {depth - 1} layer-to-layer steps of depth {depth}" in v.note
+
+
+def he_tanh(w, *, generator):
+    with torch.no_grad():
+        w.normal_(0.0, math.sqrt(2.0 / w.shape[1]), generator=generator)
+
+
+def xavier_tanh_gain(w, *, generator):
+    torch.nn.init.xavier_normal_(w, gain=5 / 3, generator=generator)
+
+
+def test_stable_as_declared_says_where_a_declaration_stops_holding() -> None:
+    """torch's recommended tanh gain 5/3: chi_1 = 1.2098, x1.0999 per layer (docs/theory.md
+    §1.5): x16 in theory (x12 measured, from q = 2.8 at the input) over depth 30."""
+    with remedy("initializer", "t_gain", xavier_tanh_gain, distribution="normal",
+                stable_for=({"activation": "tanh"},)) as r:
+        v = check(r, "stable_as_declared")
+    assert not v.passed
+    assert re.search(r"gradients grow x1\.\d\d per layer, x1\d over the 29 layer-to-layer "
+                     r"steps of depth 30 \(exploding\)", v.note), v.note
+    assert "stay within x10 up to depth 2" in v.note
+    assert 'gradbench_meta = {"stable_for": [{"activation": "<activation>"}]}' in v.note
+    assert v.spec["depth"] == 30 and v.spec["width"] == 128
+    assert v.source == claims.get_claim("stable_as_declared").source
+
+
+def test_the_depth_keyword_judges_stability_at_that_depth_only() -> None:
+    with remedy("initializer", "t_he", he_tanh, distribution="normal",
+                variance=lambda fan_in, fan_out: 2.0 / fan_in,
+                stable_for=({"activation": "tanh"},)) as r:
+        shallow = check(r, "stable_as_declared")
+        deep = check(r, "stable_as_declared", depth=64)  # x1.05 per layer: x24 in theory
+    assert shallow.passed, shallow.note
+    assert not deep.passed
+    assert (deep.spec["depth"], deep.spec["width"]) == (64, 256)  # width 4 depth
+    assert "over the 63 layer-to-layer steps of depth 64 (exploding)" in deep.note
+    with pytest.raises(InvalidArgument, match=r"depth=1 is invalid: the stability settings "
+                       r"need an integer depth from 2 to 200"):
+        check("initializer:he_normal", "stable_as_declared", depth=1)
+
+
+def test_a_correct_activation_declaring_nothing_is_stable_at_its_own_critical_point() -> None:
+    """GELU has no stable critical point at sigma_b = 0 and vanishes with He and Glorot
+    weights; at sigma_b2 = 0.3, sigma_w2 = 1.956 (from its forward) it is critical."""
+    gelu = registry.lookup("activation", "gelu")
+    assert "stable_for" not in gelu.meta
+    v = check(gelu, "stable_somewhere")
+    assert v.passed, v.note
+    assert v.spec["init"] == "normal" and v.spec["sigma_b2"] == 0.3
+    assert v.spec["sigma_w2"] == pytest.approx(1.9561586283, rel=1e-7)
+    assert v.spec["input_var"] == pytest.approx((8.772 - 0.3) / 1.9561586283, rel=1e-3)
+    assert "init=he_normal: gradients shrink" in v.note and "(vanishing)" in v.note
+    assert "init=critical (from the forward: sigma_w2=1.956, sigma_b2=0.3, q*=8.77)" in v.note
+    assert "agrees" in v.note
+
+
+def test_an_activation_whose_backward_is_wrong_disagrees_at_its_critical_point() -> None:
+    with remedy("activation", "t_swish", _DroppedTerm.apply) as bad:
+        v = check(bad, "stable_somewhere")
+    assert not v.passed
+    assert "sigma_w2=1.967, sigma_b2=1, q*=39.4" in v.note  # SiLU's, from the forward
+    assert "DISAGREES" in v.note
+    assert "is the backward the derivative of the forward" in v.note
+    assert 'gradbench_meta = {"stable_for": [{"init": "<initializer>"}]}' in v.note
+    assert v.method.startswith("t-test")
+
+
+def test_an_initializer_stable_nowhere_is_told_what_was_tried_and_what_to_declare() -> None:
+    def wide(w, *, generator):
+        with torch.no_grad():
+            w.normal_(0.0, math.sqrt(6.0 / w.shape[1]), generator=generator)
+
+    with remedy("initializer", "t_wide", wide, distribution="normal") as r:
+        v = check(r, "stable_somewhere")
+    assert not v.passed
+    for setting in ("activation=relu", "activation=tanh", "activation=linear"):
+        assert f"{setting}: gradients grow" in v.note
+    assert "Stable in none of the settings tried" in v.note
+    assert 'gradbench_meta = {"stable_for": [{"activation": "<activation>"}]}' in v.note
 
 
 def test_assert_claim_returns_the_verdict_or_explains_the_failure() -> None:

@@ -51,7 +51,6 @@ from gradbench.claims._verdicts import (
     verdict,
     z_test,
 )
-from gradbench.claims.network import classify
 from gradbench.errors import InvalidArgument
 from gradbench.records import Verdict
 
@@ -168,7 +167,7 @@ def _prepare(target: Any, claim: str, alpha: float,
 
 __all__ = [
     "CLAIMS", "EQUIVALENCE_ALPHA", "ROLES", "SUBJECTS", "Claim", "applicable", "check",
-    "claim", "claims_for", "classify", "counts_at_case_level", "equivalence", "evaluate_case",
+    "claim", "claims_for", "counts_at_case_level", "equivalence", "evaluate_case",
     "exact", "explain", "failure", "get_claim", "one_sided", "resolve", "subject_dict",
     "subject_of", "t_test", "verdict", "why_not", "z_test",
 ]

@@ -2,12 +2,14 @@
 
 The independent unit is the network (seed): per-seed statistics first, then a test
 across seeds (:mod:`gradbench.stats`). Sites are the probe sites of a spec (layers,
-residual blocks or time steps); "growth towards the input" of the gradient norm is
-``ln ||dL/ds_l|| - ln ||dL/ds_{l+1}||``.
+residual blocks or time steps); growth of the gradient norm is measured by
+:func:`gradbench.stats.gradient_growth`: per network, ``ln ||dL/ds_1|| - ln ||dL/ds_L||``
+over the L - 1 steps of depth L.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -30,30 +32,21 @@ no band is used; elsewhere the null is |deviation| <= MODEL_ERROR / n. Measured 
 1024, depth 20, 16 seeds, batch 32 (``tests/quality/test_power.py``): |deviation| * n
 stays below 1.1 for relu, tanh, erf, selu, sigmoid and linear nets.
 """
-STABLE_GROWTH = 1.1
-"""A network is stable when its geometric-mean gradient growth per layer lies in
-(1/STABLE_GROWTH, STABLE_GROWTH): at depth 30 the end-to-end factor then stays within
-1.1^29 ~ 16, while every ordered or chaotic initialization (ReLU + Xavier: 0.71 per
-layer; PyTorch's default: 0.41; N(0, 6/fan_in) + ReLU: 1.73) is outside and every
-critical or near-critical one inside (He + ReLU: 1; Xavier + tanh: 0.94, a polynomial
-decay; SELU + LeCun: 1.035; Mish + He: 0.94)."""
 STABLE_DEPTH = 30
-"""Depth of the standard stability settings (width 128: the ReLU finite-width bias,
--5/(8 width) per layer, is 7% of the margin)."""
+"""Depth of the standard stability settings when no ``depth`` is given (``--depth``)."""
 
 
-def log_norms(m: Measurement) -> np.ndarray:
-    """``[seeds, sites]`` natural log of ``||dL/d site||`` (NaN where not finite or zero)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.log(m.act_grad_norms)
-    out[~np.isfinite(out)] = np.nan
-    return out
+def growth_of(spec: Spec, m: Measurement, confidence: float = stats.GROWTH_CONFIDENCE
+              ) -> stats.GradientGrowth:
+    """The measured gradient growth of ``m`` (:func:`gradbench.stats.gradient_growth`), in the
+    spec's unit (``layer``; ``step`` for RNNs)."""
+    return stats.gradient_growth(m.act_grad_norms, confidence=confidence,
+                                 unit=spec.info.per_site.lstrip("/"))
 
 
 def growth_per_layer(m: Measurement) -> np.ndarray:
-    """Per seed, the mean log growth per layer towards the input, ``(ln g_1 - ln g_L)/(L-1)``."""
-    logs = log_norms(m)
-    return (logs[:, 0] - logs[:, -1]) / max(1, logs.shape[1] - 1)
+    """Per seed, the mean log growth per step towards the input, ``(ln g_1 - ln g_L)/(L-1)``."""
+    return stats.log_ratios(m.act_grad_norms) / max(1, m.act_grad_norms.shape[1] - 1)
 
 
 def _representative(target: Any) -> Spec:
@@ -125,13 +118,14 @@ def mean_field_slope(spec: Spec, m: Measurement, alpha: float, **config: Any) ->
 
 @claim(
     "stable_gradients",
-    statement="The gradient norm neither vanishes nor explodes: its geometric-mean growth "
-    f"per layer towards the input lies in (1/{STABLE_GROWTH}, {STABLE_GROWTH}).",
-    statistic="per-seed (ln ||dL/dh_1|| - ln ||dL/dh_L||)/(L-1); TOST across seeds with "
-    f"margins +-ln {STABLE_GROWTH}",
+    statement="The gradient norm neither vanishes nor explodes at the network's depth: the "
+    f"end-to-end ratio ||dL/ds_1|| / ||dL/ds_L|| over its L - 1 steps lies in "
+    f"(1/{stats.STABLE_WITHIN:g}, {stats.STABLE_WITHIN:g}).",
+    statistic="per-seed ln ||dL/ds_1|| - ln ||dL/ds_L||; TOST across seeds with margins "
+    f"+-ln {stats.STABLE_WITHIN:g} (docs/theory.md §9.2)",
     domain="any network with at least 2 sites; the standard settings use depth "
-    f"{STABLE_DEPTH}, width 128, 16 networks of 16 examples",
-    source="Glorot & Bengio 2010; He et al. 2015; Schuirmann 1987 (TOST)",
+    f"{STABLE_DEPTH} (or --depth), width max(128, 4 depth), 16 networks of 16 examples",
+    source="Glorot & Bengio 2010; He et al. 2015; Hanin & Rolnick 2018; Schuirmann 1987 (TOST)",
     subjects="network",
     role="stability",
     measure="gradbench.claim_probes:network",
@@ -139,32 +133,13 @@ def mean_field_slope(spec: Spec, m: Measurement, alpha: float, **config: Any) ->
     alpha=EQUIVALENCE_ALPHA,
 )
 def stable_gradients(spec: Spec, m: Measurement, alpha: float, **config: Any) -> Verdict:
-    """TOST: the mean per-layer log growth is within +-ln 1.1 of 0."""
-    return equivalence("stable_gradients", spec, {}, growth_per_layer(m), 0.0,
-                       math.log(STABLE_GROWTH), alpha=alpha,
-                       what="per-seed mean ln-growth per layer towards the input")
-
-
-def classify(m: Measurement, alpha: float = 0.05) -> str:
-    """``"stable"``, ``"vanishing"``, ``"exploding"`` or ``"inconclusive"`` for a measurement.
-
-    Stable when :func:`stable_gradients` passes at ``alpha``; vanishing (exploding) when
-    the ``1 - alpha`` interval of the per-layer growth lies below 1/1.1 (above 1.1).
-    """
-    g = growth_per_layer(m)
-    finite = g[np.isfinite(g)]
-    if finite.size < g.size / 2 or finite.size < 2:
-        return "exploding" if np.isinf(m.act_grad_norms).any() else "inconclusive"
-    margin = math.log(STABLE_GROWTH)
-    lo, hi = (finite.min(), finite.max()) if np.ptp(finite) < 1e-12 else tuple(
-        stats.slope_test(finite, 0.0, alpha=alpha).confidence_interval(1 - 2 * alpha))
-    if -margin < lo and hi < margin and finite.size == g.size:
-        return "stable"
-    if hi < -margin:
-        return "vanishing"
-    if lo > margin:
-        return "exploding"
-    return "inconclusive"
+    """TOST: the mean end-to-end log ratio is within +-ln K of 0 (K = stats.STABLE_WITHIN)."""
+    growth = growth_of(spec, m, confidence=1.0 - 2.0 * alpha)
+    v = equivalence("stable_gradients", spec, {}, stats.log_ratios(m.act_grad_norms), 0.0,
+                    math.log(stats.STABLE_WITHIN), alpha=alpha,
+                    what="per-seed end-to-end ln ratio of the gradient norm towards the input",
+                    note=growth.words)
+    return dataclasses.replace(v, growth=growth.to_dict())
 
 
 def _finite_width_domain(spec: Any) -> str | None:
@@ -195,8 +170,7 @@ def _finite_width_domain(spec: Any) -> str | None:
 def finite_width_variance(spec: MLPSpec, m: Measurement, alpha: float,
                           **config: Any) -> Verdict:
     """Chi-square test of the variance of the log squared-norm ratio across seeds."""
-    logs = 2.0 * log_norms(m)
-    ratio = logs[:, 0] - logs[:, -1]
+    ratio = 2.0 * stats.log_ratios(m.act_grad_norms)
     predicted_var = float(theory.relu_log_norm_law([spec.width] * (spec.depth - 1))[1])
     r = stats.variance_test(ratio, predicted_var, alpha=alpha)
     lo, hi = r.confidence_interval(1 - alpha)
@@ -254,7 +228,4 @@ def jacobian_spectrum(spec: MLPSpec, eig: np.ndarray, alpha: float, rel_tol: flo
                        note=f"{weights} weights")
 
 
-__all__ = [
-    "MODEL_ERROR", "STABLE_DEPTH", "STABLE_GROWTH", "classify",
-    "growth_per_layer", "log_norms",
-]
+__all__ = ["MODEL_ERROR", "STABLE_DEPTH", "growth_of", "growth_per_layer"]

@@ -46,6 +46,8 @@ OPTIONS = (
     Option("candidate", "", "validate this remedy (pkg.module:object or a registered name): "
            "only the suites of its kind run, with it and the baselines of its kind"),
     Option("candidate-kind", "", "the candidate's kind, when it cannot be inferred"),
+    Option("depth", "", "depth of the stability settings (stable_as_declared, "
+           "stable_somewhere), 2 to 200 (default 30); the cases Hypothesis draws are unchanged"),
 )
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -67,6 +69,8 @@ class Settings:
         candidate: the remedy under validation (``--gradbench-candidate``), or ``None``.
         candidate_kind: its kind, when given.
         remedies: further remedies to cover (``--gradbench-remedy``, repeatable).
+        depth: depth of the stability settings (``--gradbench-depth``), or ``None`` (the
+            claims' own, 30).
     """
 
     profile: Profile
@@ -80,6 +84,7 @@ class Settings:
     candidate: str | None = None
     candidate_kind: str | None = None
     remedies: tuple[str, ...] = ()
+    depth: int | None = None
 
     @property
     def writes_results(self) -> bool:
@@ -183,6 +188,14 @@ def parse(config: pytest.Config) -> Settings:
             f"--gradbench-report={report!r} needs --gradbench-json or --gradbench-save "
             "(the report is rendered from the results file)"
         )
+    depth = _int(config, opts["depth"])
+    if depth is not None:
+        from gradbench.claims.stability import stability_depth
+
+        try:
+            stability_depth(depth)
+        except InvalidArgument as exc:
+            raise pytest.UsageError(f"--gradbench-{exc}") from None
     return Settings(
         profile=profile,
         base_seed=_int(config, opts["base-seed"]) or 0,
@@ -195,4 +208,5 @@ def parse(config: pytest.Config) -> Settings:
         candidate=_value(config, opts["candidate"]) or None,
         candidate_kind=_value(config, opts["candidate-kind"]) or None,
         remedies=tuple(config.getoption("gradbench_remedy", None) or ()),
+        depth=depth,
     )

@@ -95,7 +95,8 @@ def run_claim(request: pytest.FixtureRequest, gradbench_record: Any,
     """``run_claim(target, claim, *, extra=None, **config) -> Verdict``: check, record, assert.
 
     ``target`` is a spec or a remedy; network claims measure ``profile.seeds`` networks of
-    ``profile.batch`` examples on the test's device unless ``config`` says otherwise; every
+    ``profile.batch`` examples on the test's device unless ``config`` says otherwise; a
+    stability claim about a remedy is judged at ``--gradbench-depth`` when given; every
     seed derives from the configuration and ``--gradbench-base-seed``; alpha is the claim's
     own (equivalence claims) or the profile's per-case level. ``extra`` (a dict, or
     ``verdict -> dict``) is recorded with the case for the report. A failing claim raises
@@ -119,7 +120,10 @@ def run_claim(request: pytest.FixtureRequest, gradbench_record: Any,
         if network:
             config = {"seeds": profile.seeds, "batch": profile.batch,
                       "device": gradbench_device, "dtype": "float32", **config}
-        level = claims.get_claim(claim).alpha or profile.case_alpha
+        spec = claims.get_claim(claim)
+        if not network and spec.role == "stability" and session.settings.depth is not None:
+            config = {"depth": session.settings.depth, **config}  # the stability settings only
+        level = spec.alpha or profile.case_alpha
         data, verdict = claims.evaluate_case(target, claim, alpha=level, seed=base_seed,
                                              **config)
         prediction = None
