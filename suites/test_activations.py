@@ -10,7 +10,8 @@ Every registered activation meets each claim that applies to it (docs/claims.md)
   Monte Carlo estimate over the torch function (docs/theory.md §1.1);
 - ``mean_field_slope``: deep MLPs with this activation at width 512 have the predicted
   gradient growth, with Glorot/LeCun weights and the inits the activation declares;
-- ``stable_as_declared`` / ``stable_somewhere``: stable at depth 30 where declared.
+- ``stable_as_declared`` / ``stable_somewhere``: stable where declared, end to end within
+  x10 at depth 30 (or ``--depth``; docs/theory.md §9).
 """
 
 from __future__ import annotations
@@ -52,5 +53,5 @@ def test_activation_mean_field(remedy, claim, data, depth, sigma_b2, run_claim):
 
 @for_each("activation", ["stable_as_declared", "stable_somewhere"])
 def test_activation_stability(remedy, claim, run_claim):
-    """Stable gradients at depth 30 with the inits the activation declares (or a standard one)."""
+    """Stable gradients at depth 30 (or --depth) with the declared inits (or standard ones)."""
     run_claim(remedy, claim)

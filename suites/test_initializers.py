@@ -8,8 +8,8 @@ Every registered initializer (built-in, plugin, ``--remedy`` or the candidate of
   declares, on square and non-square layers (PyTorch ``test/nn/test_init.py`` style);
 - ``mean_field_slope``: a deep MLP with this initializer has the gradient growth mean
   field predicts for its (declared or measured) variance (docs/theory.md §1);
-- ``stable_as_declared`` / ``stable_somewhere``: the gradient norm is stable at depth 30
-  in the settings the initializer declares (He: relu), or in some standard setting.
+- ``stable_as_declared`` / ``stable_somewhere``: the gradient norm is stable at depth 30 (or
+  ``--depth``) in the settings the initializer declares (He: relu), or in some standard one.
 """
 
 from __future__ import annotations
@@ -51,5 +51,5 @@ def test_initializer_mean_field(remedy, claim, activation, depth, run_claim):
 
 @for_each("initializer", ["stable_as_declared", "stable_somewhere"])
 def test_initializer_stability(remedy, claim, run_claim):
-    """Stable gradients at depth 30 where the initializer says (or somewhere standard)."""
+    """Stable gradients at depth 30 (or --depth) where declared (or somewhere standard)."""
     run_claim(remedy, claim)

@@ -4,7 +4,8 @@
   normalized outputs (LayerNorm without mean-centering fails);
 - ``mean_field_slope``: gradient growth at the rate of docs/theory.md §6 (BatchNorm
   explodes, Yang et al. 2019; LayerNorm/RMSNorm at sigma_w2 E[phi'^2]/E[phi^2]);
-- ``stable_as_declared`` / ``stable_somewhere``: stable at depth 30 where declared.
+- ``stable_as_declared`` / ``stable_somewhere``: stable where declared, end to end within
+  x10 at depth 30 (or ``--depth``; docs/theory.md §9).
 """
 
 from __future__ import annotations
@@ -38,5 +39,5 @@ def test_normalization_mean_field(remedy, claim, activation, depth, run_claim):
 
 @for_each("normalization", ["stable_as_declared", "stable_somewhere"])
 def test_normalization_stability(remedy, claim, run_claim):
-    """Stable gradients at depth 30 where the normalization says (or somewhere standard)."""
+    """Stable gradients at depth 30 (or --depth) where declared (or somewhere standard)."""
     run_claim(remedy, claim)

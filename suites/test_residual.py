@@ -5,7 +5,8 @@
 - ``residual_bounded_in_depth``: the end-to-end growth changes by < e^0.3 from L to 4L
   blocks (a ``1/sqrt(l)`` scaling grows like sqrt(L) and fails);
 - ``mean_field_slope``: per-block gradient growth 1 + alpha_l^2 v (docs/theory.md §4);
-- ``stable_as_declared`` / ``stable_somewhere``: stable at depth 30 where declared.
+- ``stable_as_declared`` / ``stable_somewhere``: stable where declared, end to end within
+  x10 at depth 30 (or ``--depth``; docs/theory.md §9).
 """
 
 from __future__ import annotations
@@ -46,5 +47,5 @@ def test_residual_mean_field(remedy, claim, activation, depth, run_claim):
 
 @for_each("residual", ["stable_as_declared", "stable_somewhere"])
 def test_residual_stability(remedy, claim, run_claim):
-    """Stable gradients at depth 30 where the scaling says (or somewhere standard)."""
+    """Stable gradients at depth 30 (or --depth) where the scaling says (or somewhere standard)."""
     run_claim(remedy, claim)

@@ -137,6 +137,11 @@ MUTANTS: tuple[Mutant, ...] = (
            "coef = torch.clamp(max_norm / (total + CLIP_EPS), max=1.0)",
            "coef = torch.clamp(max_norm / total, max=1.0)",
            "clip_by_norm", "norm clipping drops PyTorch's 1e-6 in the denominator"),
+    Mutant("critical_sigma_w2_x1.1", "gradbench/theory/_mean_field.py", "_critical_at",
+           "sw2 = 1.0 / m.dphi2", "sw2 = 1.1 / m.dphi2",
+           "stable_somewhere", "the critical line's sigma_w2 10% too large (chi_1 = 1.1 where "
+           "theory says 1): GELU, SiLU and sigmoid tried at a chaotic point grow x4 over depth "
+           "30, outside theory's band"),
     Mutant("mlp_forward_skips_norm", "gradbench/models.py", "MLPFamily.forward",
            "            x = act(norm(h))\n        return Forward(",
            "            x = act(h)\n        return Forward(",

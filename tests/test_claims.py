@@ -399,7 +399,8 @@ def test_stable_as_declared_says_where_a_declaration_stops_holding() -> None:
                      r"steps of depth 30 \(exploding\)", v.note), v.note
     assert "stay within x10 up to depth 2" in v.note
     assert 'gradbench_meta = {"stable_for": [{"activation": "<activation>"}]}' in v.note
-    assert v.spec["depth"] == 30 and v.spec["width"] == 128
+    assert v.spec["depth"] == 30
+    assert v.spec["width"] == 128
     assert v.source == claims.get_claim("stable_as_declared").source
 
 
@@ -425,10 +426,12 @@ def test_a_correct_activation_declaring_nothing_is_stable_at_its_own_critical_po
     assert "stable_for" not in gelu.meta
     v = check(gelu, "stable_somewhere")
     assert v.passed, v.note
-    assert v.spec["init"] == "normal" and v.spec["sigma_b2"] == 0.3
+    assert v.spec["init"] == "normal"
+    assert v.spec["sigma_b2"] == 0.3
     assert v.spec["sigma_w2"] == pytest.approx(1.9561586283, rel=1e-7)
     assert v.spec["input_var"] == pytest.approx((8.772 - 0.3) / 1.9561586283, rel=1e-3)
-    assert "init=he_normal: gradients shrink" in v.note and "(vanishing)" in v.note
+    assert "init=he_normal: gradients shrink" in v.note
+    assert "(vanishing)" in v.note
     assert "init=critical (from the forward: sigma_w2=1.956, sigma_b2=0.3, q*=8.77)" in v.note
     assert "agrees" in v.note
 

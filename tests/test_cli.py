@@ -44,6 +44,18 @@ def test_theory_json_matches_the_library(capsys):
     assert data["phase"] == "chaotic"
 
 
+def test_theory_depth_counts_the_layer_to_layer_steps(capsys):
+    """The claims' convention: depth L has L - 1 steps, each a factor sqrt(chi_1) in the
+    gradient norm (tanh with Xavier gain 5/3: chi_1 = 1.2098, docs/theory.md §1.5)."""
+    assert main(["theory", "--activation", "tanh", "--sigma-w2", str(25 / 9), "--depth", "30",
+                 "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert math.isclose(data["gradient_factor_per_layer"], math.sqrt(data["chi1"]))
+    assert math.isclose(data["gradient_factor_over_depth"], data["chi1"] ** 14.5)
+    assert data["gradients"] == ("gradients grow x1.10 per layer, x16 over the 29 "
+                                 "layer-to-layer steps of depth 30")
+
+
 def test_compare_flags_a_regression(tmp_path, capsys):
     base = _results(tmp_path / "0001_quick.json", passed=True)
     new = _results(tmp_path / "0002_quick.json", passed=False)
@@ -78,6 +90,11 @@ def test_report_of_a_directory_writes_its_index(tmp_path):
         (["report", "/no/such/file.json"], "does not exist"),
         (["validate", "no_such_module:thing"], "module 'no_such_module' not found"),
         (["run", "--suites", "/no/such/dir"], "does not exist"),
+        (["run", "--depth", "1"], "argument --depth: '1' is invalid: the stability settings "
+         "need an integer depth from 2 to 200"),
+        (["validate", "x:y", "--depth", "deep"], "argument --depth: 'deep' is invalid"),
+        (["theory", "--activation", "tanh", "--sigma-w2", "1", "--depth", "0"],
+         "--depth=0 is invalid: must be an integer >= 1"),
         (["list", "--kind", "optimiser"], "invalid choice: 'optimiser'"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
     ],

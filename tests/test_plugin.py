@@ -121,6 +121,9 @@ def test_base_seed_changes_measurements(pytester):
         ("--gradbench-devices=tpu", "*--gradbench-devices='tpu' is invalid*cpu, cuda*"),
         ("--gradbench-seeds=x", "*--gradbench-seeds='x' is invalid*"),
         ("--gradbench-progress=yes", "*--gradbench-progress='yes' is invalid*on, off*"),
+        ("--gradbench-depth=1", "*--gradbench-depth=1 is invalid: the stability settings need "
+         "an integer depth from 2 to 200*"),
+        ("--gradbench-depth=deep", "*--gradbench-depth='deep' is invalid*"),
     ],
 )
 def test_bad_options_are_usage_errors(pytester, option, message):
@@ -129,6 +132,51 @@ def test_bad_options_are_usage_errors(pytester, option, message):
     result = pytester.runpytest_subprocess(option)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
+
+
+DEPTH_SUITE = """
+from hypothesis import given, strategies as st
+from gradbench.suite import for_each
+
+@for_each("initializer", ["stable_as_declared"])
+def test_stability(remedy, claim, run_claim):
+    run_claim(remedy, claim)
+
+@given(fan=st.integers(8, 64))
+def test_drawn(fan, run_claim):
+    run_claim("initializer:he_normal", "initializer_variance", fan_in=fan, fan_out=fan)
+"""
+
+
+def _cases(pytester: pytest.Pytester, *args: str) -> dict[str, dict]:
+    pytester.makepyfile(test_depth=DEPTH_SUITE)
+    out = pytester.path / "out.json"
+    out.unlink(missing_ok=True)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", f"--gradbench-json={out}", "test_depth.py::test_drawn",
+        "test_depth.py::test_stability[he_normal-stable_as_declared-cpu]", *args)
+    assert result.ret == 0, result.stdout.str()[-2000:]
+    cases = [b["extra_info"]["gradbench"] for b in json.loads(out.read_text())["benchmarks"]]
+    return {c["case"]: c["verdict"] for c in cases}
+
+
+def test_depth_moves_the_stability_settings_only(pytester):
+    """``--gradbench-depth`` (or the ini key ``gradbench_depth``) sets the depth the stability
+    claims judge; every case keeps its id, and the cases Hypothesis draws stay as they are."""
+    default = _cases(pytester)
+    deep = _cases(pytester, "--gradbench-depth=12")
+    pytester.makeini("[pytest]\ngradbench_depth = 12\n")
+    from_ini = _cases(pytester)
+    assert list(default) == list(deep) == list(from_ini)
+    stability = [c for c in default if "test_stability" in c]
+    assert len(stability) == 1
+    assert len(default) > 5
+    for case in default:
+        if case in stability:
+            assert (default[case]["spec"]["depth"], deep[case]["spec"]["depth"]) == (30, 12)
+            assert from_ini[case] == deep[case]
+        else:
+            assert default[case] == deep[case] == from_ini[case]  # same draws, same verdicts
 
 
 def test_cuda_cases_skip_cleanly_without_a_gpu(pytester):

@@ -9,6 +9,7 @@ whole quick validation of the acceptance remedies (slow).
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -71,6 +72,14 @@ MODULE = textwrap.dedent('''
 
     def bad_swish(x):
         return _BadSwish.apply(x)
+
+
+    def xavier_tanh(w, *, generator):
+        """torch's recommended tanh gain 5/3."""
+        torch.nn.init.xavier_normal_(w, gain=5 / 3, generator=generator)
+
+
+    xavier_tanh.gradbench_meta = {"stable_for": [{"activation": "tanh"}]}
 
 
     def narrow(w, *, generator):
@@ -140,6 +149,26 @@ def test_exploding_initializer_declaring_nothing_fails_stable_somewhere(project:
     assert candidate_verdicts(doc)["stable_somewhere"] == [False]
     assert "claim stable_somewhere FAILS" in out
     assert "configuration: family='mlp', depth=30" in out  # the configuration that failed
+
+
+def test_a_wrong_backward_disagrees_with_theory_at_the_critical_point(project: Path) -> None:
+    """At SiLU's critical initialization, computed from the forward (docs/theory.md §9.3), the
+    backward that drops x s (1 - s) shrinks gradients x0.94 per layer; correct GELU and SiLU
+    pass (tests/test_claims.py, and the whole validation in tests/quality/test_acceptance.py)."""
+    code, out, doc = validate(project, "user_remedies:bad_swish", "-k", "stability")
+    assert code == 1, out
+    assert candidate_verdicts(doc)["stable_somewhere"] == [False]
+    assert "DISAGREES" in out
+    assert "is the backward the derivative of the forward" in out
+
+
+def test_xavier_gain_five_thirds_declared_for_tanh_fails_in_plain_words(project: Path) -> None:
+    code, out, doc = validate(project, "user_remedies:xavier_tanh", "-k", "stability")
+    assert code == 1, out
+    assert candidate_verdicts(doc)["stable_as_declared"] == [False]
+    assert re.search(r"gradients grow x1\.\d\d per layer, x1\d over the 29 layer-to-layer steps "
+                     r"of depth 30 \(exploding\)", out), out
+    assert 'gradbench_meta = {"stable_for": [' in out
 
 
 def test_declared_variance_drawn_at_ninety_percent_fails_the_variance_claim(

@@ -280,14 +280,17 @@ def stable_as_declared(remedy: Any, data: Sequence[Tried], alpha: float,
     passed = all(j.passed for j in judged) and not untried
     worst = _worst(judged)
     summary = ""
-    if not passed:
+    if not passed and worst.passed:
+        summary = (f"A declared setting could not be measured. Declare settings it can be "
+                   f"measured in ({_hint(remedy)}).")
+    elif not passed:
         growth = stats.GradientGrowth.from_dict(worst.stable.growth or {})
         reach = stats.stable_depth(growth.per_step)
         summary = (f"Not stable where declared at depth {growth.sites}: in "
                    f"{_setting_text(worst.tried)} gradients stay within "
-                   f"x{stats.STABLE_WITHIN:g} up to depth {reach}. Declare only the settings "
-                   f"where it is stable at the depth you use ({_hint(remedy)}); --depth sets "
-                   "the depth judged.")
+                   f"x{stats.STABLE_WITHIN:g} up to depth {reach} at the measured rate. "
+                   "Declare only the settings where it is stable at the depth you use "
+                   f"({_hint(remedy)}); --depth sets the depth judged.")
     return _verdict("stable_as_declared", remedy, judged, untried, worst, passed, summary,
                     config)
 

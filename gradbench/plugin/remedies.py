@@ -120,10 +120,11 @@ def run_claim(request: pytest.FixtureRequest, gradbench_record: Any,
         if network:
             config = {"seeds": profile.seeds, "batch": profile.batch,
                       "device": gradbench_device, "dtype": "float32", **config}
-        spec = claims.get_claim(claim)
-        if not network and spec.role == "stability" and session.settings.depth is not None:
-            config = {"depth": session.settings.depth, **config}  # the stability settings only
-        level = spec.alpha or profile.case_alpha
+        registered = claims.get_claim(claim)
+        depth = session.settings.depth
+        if depth is not None and not network and registered.role == "stability":
+            config = {"depth": depth, **config}  # the stability settings only
+        level = registered.alpha or profile.case_alpha
         data, verdict = claims.evaluate_case(target, claim, alpha=level, seed=base_seed,
                                              **config)
         prediction = None

@@ -9,7 +9,7 @@ Declarations checked by the suite (``gradbench.claims.residual``), written from 
 papers and independently of ``alpha``: ``law(depth, v)``, the documented end-to-end
 ln squared-gradient growth ``sum_l ln(1 + alpha_l^2 v)`` of a ReLU/He residual net
 with branch gain ``v``; ``bounded``, whether that growth stays bounded as the depth
-grows; ``stable_for``, the settings where gradients stay stable at depth 30.
+grows; ``stable_for``, the settings where gradients stay stable at depth 30 (docs/theory.md §9).
 """
 
 from __future__ import annotations
