@@ -433,7 +433,8 @@ def test_the_critical_point_from_the_forward_alone_matches_the_reference() -> No
     for name in ("tanh", "gelu", "silu", "selu", "elu", "relu"):
         fwd = theory.stable_critical_point(forward_activation(registry.lookup("activation", name)))
         ref = theory.stable_critical_point(name)
-        assert fwd is not None and ref is not None
+        assert fwd is not None
+        assert ref is not None
         assert (fwd.sigma_w2, fwd.sigma_b2, fwd.q_star) == pytest.approx(
             (ref.sigma_w2, ref.sigma_b2, ref.q_star), rel=1e-7), name
 
