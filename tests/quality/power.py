@@ -4,10 +4,14 @@ Each :class:`Trial` names a claim, a correct subject (where the claim is true), 
 planted error it must catch, and how one trial's configuration is drawn from a literal
 seed. :func:`rates` runs ``n`` trials of each: the false-alarm rate at ``alpha = 0.01``
 (the test's size) and the power at the quick profile's per-case alpha (what a run
-uses). Every trial is deterministic, so the figures are reproducible exactly.
+uses). A claim with its own level (the equivalence claims, which fail when a property is
+*not shown*, so that a smaller alpha fails more often) is measured at that level for
+both: the level a run uses. Every trial is deterministic, so the figures are reproducible
+exactly.
 
 ``python tests/quality/power.py`` prints the table (markdown) and writes
 ``gradbench/claims/calibration.json``, which ``docs/claims.md`` and the report show;
+``python tests/quality/power.py --update CLAIM ...`` re-measures those claims' rows only;
 ``tests/quality/test_power.py`` (slow) checks the bounds and that the file is current.
 """
 
@@ -88,6 +92,21 @@ def _he_uniform_no_three(w: torch.Tensor, *, generator: torch.Generator) -> None
         w.uniform_(-a, a, generator=generator)
 
 
+class _SiluDroppedTerm(torch.autograd.Function):
+    """SiLU whose hand-written backward drops the x s (1 - s) term (tests/mutants.py)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
+        s = torch.sigmoid(x)
+        ctx.save_for_backward(s)
+        return x * s
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor) -> torch.Tensor:
+        (s,) = ctx.saved_tensors
+        return g * s
+
+
 HE_DECL = {"variance": lambda fan_in, fan_out: 2.0 / fan_in}
 PLANTED: dict[tuple[str, str], tuple[Any, dict[str, Any]]] = {
     ("initializer", "calib_he_x0.9"): (_he(0.9), {"distribution": "normal", **HE_DECL}),
@@ -95,6 +114,10 @@ PLANTED: dict[tuple[str, str], tuple[Any, dict[str, Any]]] = {
                                                {"distribution": "uniform", **HE_DECL}),
     ("initializer", "calib_he_x1.3"): (_he(1.3), {"distribution": "normal", **HE_DECL}),
     ("residual", "calib_inv_sqrt_layer"): (lambda layer, depth: layer**-0.5, {}),
+    ("initializer", "calib_xavier_gain_5/3"): (
+        lambda w, *, generator: torch.nn.init.xavier_normal_(w, gain=5 / 3, generator=generator),
+        {"distribution": "normal", "stable_for": ({"activation": "tanh"},)}),
+    ("activation", "calib_silu_dropped_term"): (lambda x: _SiluDroppedTerm.apply(x), {}),
 }
 
 
@@ -200,8 +223,16 @@ def trials() -> list[Trial]:
               _relu_one_example, _relu_one_example, planted=chi1_off, n=50),
         Trial("mean_field_slope", "theory's ReLU finite-width bias halved (one example per net)",
               _relu_one_example, _relu_one_example, planted=relu_bias_halved, n=50),
-        Trial("stable_gradients", "He variance 30% too large (ReLU: 1.07 per layer)",
-              _stable("he_normal"), _stable("calib_he_x1.3"), n=100),
+        Trial("stable_gradients", "He variance 30% too large (ReLU: x1.14 per layer, x45 over "
+              "depth 30)", _stable("he_normal"), _stable("calib_he_x1.3"), n=100),
+        Trial("stable_as_declared", "Xavier gain 5/3 declared stable for tanh (x1.10 per "
+              "layer: x16 in theory, x12 measured over depth 30); correct: Xavier gain 1 (x0.16)",
+              _remedy("initializer", "xavier_normal"),
+              _remedy("initializer", "calib_xavier_gain_5/3"), n=100),
+        Trial("stable_somewhere", "SiLU whose backward drops x s (1 - s), declaring nothing "
+              "(x0.94 per layer at its critical point); correct: SiLU",
+              _remedy("activation", "silu"), _remedy("activation", "calib_silu_dropped_term"),
+              n=100),
         Trial("residual_bounded_in_depth", "1/sqrt(l) in place of 1/sqrt(L)",
               lambda s: (registry.lookup("residual", "1/sqrt(L)"),
                          {"depth": int(_rng(s).integers(4, 13)), "seed": s}),
@@ -219,47 +250,65 @@ class Rates:
     n: int
     false_alarms: int
     detected: int
+    size_alpha: float = SIZE_ALPHA
+    case_alpha: float = CASE_ALPHA
 
     def to_dict(self) -> dict[str, Any]:
         return {"claim": self.claim, "error": self.error, "n": self.n,
-                "false_alarms": self.false_alarms, "size_alpha": SIZE_ALPHA,
-                "detected": self.detected, "case_alpha": CASE_ALPHA}
+                "false_alarms": self.false_alarms, "size_alpha": self.size_alpha,
+                "detected": self.detected, "case_alpha": self.case_alpha}
 
 
 def _fails(target: Any, config: dict[str, Any], claim: str, alpha: float) -> bool:
     return not claims.check(target, claim, alpha=alpha, **config).passed
 
 
+def levels(claim: str) -> tuple[float, float]:
+    """``(size, case)`` levels of a claim's trials: 0.01 and the per-case alpha, or the claim's
+    own level for both (what a run uses for it)."""
+    own = claims.get_claim(claim).alpha
+    return (SIZE_ALPHA, CASE_ALPHA) if own is None else (own, own)
+
+
 def rates(trial: Trial, n: int | None = None) -> Rates:
-    """False alarms (correct subject, alpha 0.01) and detections (planted error, case alpha)."""
+    """False alarms (correct subject) and detections (planted error), at :func:`levels`."""
     n = n or trial.n
+    size, case = levels(trial.claim)
     with planted_remedies():
-        false_alarms = sum(_fails(*trial.good(s), trial.claim, SIZE_ALPHA) for s in range(n))
+        false_alarms = sum(_fails(*trial.good(s), trial.claim, size) for s in range(n))
         with trial.planted() if trial.planted else contextlib.nullcontext():
-            detected = sum(_fails(*trial.bad(s), trial.claim, CASE_ALPHA) for s in range(n))
-    return Rates(trial.claim, trial.error, n, false_alarms, detected)
+            detected = sum(_fails(*trial.bad(s), trial.claim, case) for s in range(n))
+    return Rates(trial.claim, trial.error, n, false_alarms, detected, size, case)
 
 
 def table(results: list[Rates]) -> str:
     """Markdown table of the measured rates."""
-    lines = ["| claim | planted error | false alarms (alpha 0.01) | power (case alpha) |",
+    lines = ["| claim | planted error | false alarms (alpha) | power (alpha) |",
              "| --- | --- | --- | --- |"]
     for r in results:
-        lines.append(f"| `{r.claim}` | {r.error} | {r.false_alarms}/{r.n} | "
-                     f"{r.detected}/{r.n} = {r.detected / r.n:.2f} |")
+        lines.append(f"| `{r.claim}` | {r.error} | {r.false_alarms}/{r.n} ({r.size_alpha:g}) | "
+                     f"{r.detected}/{r.n} = {r.detected / r.n:.2f} ({r.case_alpha:g}) |")
     return "\n".join(lines)
 
 
 def main(argv: list[str]) -> int:
+    """All trials (written to calibration.json), the named claims' (printed), or with
+    ``--update CLAIM ...`` the named claims' re-measured into calibration.json."""
+    update = argv[:1] == ["--update"]
+    names = argv[1:] if update else argv
     results = []
     for trial in trials():
-        if argv and trial.claim not in argv:
+        if names and trial.claim not in names:
             continue
         results.append(rates(trial))
         print(table(results[-1:]).splitlines()[-1], flush=True)
     print(table(results))
-    if not argv:
-        CALIBRATION.write_text(json.dumps([r.to_dict() for r in results], indent=1) + "\n")
+    if update or not argv:
+        fresh = {(r.claim, r.error): r.to_dict() for r in results}
+        kept = {(d["claim"], d["error"]): d for d in json.loads(CALIBRATION.read_text())
+                if d["claim"] not in names} if update else {}
+        rows = [fresh.get((t.claim, t.error)) or kept.get((t.claim, t.error)) for t in trials()]
+        CALIBRATION.write_text(json.dumps([r for r in rows if r], indent=1) + "\n")
         print(f"wrote {CALIBRATION.relative_to(ROOT)}")
     return 0
 
