@@ -37,13 +37,10 @@ MATMUL_N = 2048
 MATMUL_FLOPS = 2 * MATMUL_N**3
 ROUNDS = 3
 
+# gradbench_cuda: `tox -e cuda` selects the CUDA cases; the plugin skips them without a GPU
 DEVICES = [
     pytest.param("cpu", id="cpu"),
-    pytest.param(
-        "cuda",
-        id="cuda",
-        marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available"),
-    ),
+    pytest.param("cuda", id="cuda", marks=pytest.mark.gradbench_cuda),
 ]
 
 # (device, workload) -> name -> {"min": s, "median": s}; filled by the benchmarks
