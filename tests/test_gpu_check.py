@@ -150,6 +150,7 @@ def test_a_device_case_without_a_cpu_twin_fails_the_comparison() -> None:
 def test_the_whole_check_on_a_fake_gpu(tmp_path, monkeypatch) -> None:
     """Every CUDA branch of the command (device checks, pinning, the cuda benchmarks and
     cases) with torch believing in a GPU; the tensors stay on the CPU."""
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)  # benchmarks off under xdist
     fake = FakeCuda(count=2)
     with fake.active(monkeypatch):
         report = gpu_check.run_checks("cuda:1", tmp_path, sample=TINY_SAMPLE, workload="suite",
@@ -207,7 +208,8 @@ def test_probe_equals_reference_on_the_gpu() -> None:  # pragma: no cover - need
 
 
 @needs_cuda
-def test_the_whole_check_on_the_gpu(tmp_path: Path) -> None:  # pragma: no cover - needs a GPU
+def test_the_whole_check_on_the_gpu(tmp_path: Path, monkeypatch) -> None:  # pragma: no cover
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)  # benchmarks off under xdist
     report = gpu_check.run_checks("cuda", tmp_path, sample=TINY_SAMPLE, workload="suite",
                                   log=lambda line: None)
     assert report["passed"], json.dumps(report["sections"], default=str)[:2000]
