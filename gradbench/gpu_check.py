@@ -330,10 +330,16 @@ def write(report: Mapping[str, Any], folder: Path) -> tuple[Path, Path]:
 
 def _cell(value: Any) -> str:
     if isinstance(value, bool):
-        return "yes" if value else "<b>NO</b>"
+        return "true" if value else "false"
     if isinstance(value, float):
         return f"{value:.4g}"
     return html.escape(str(value))
+
+
+def _failed(row: Mapping[str, Any]) -> bool:
+    """A row saying a check or a pair failed (shown red)."""
+    return (row.get("passed") is False or row.get("agree") is False
+            or (row.get("key") == "passed" and row.get("value") is False))
 
 
 def _table(rows: Sequence[Mapping[str, Any]]) -> str:
@@ -341,7 +347,8 @@ def _table(rows: Sequence[Mapping[str, Any]]) -> str:
         return "<p>(none)</p>"
     keys = list(rows[0])
     head = "".join(f"<th>{html.escape(k)}</th>" for k in keys)
-    body = "".join("<tr>" + "".join(f"<td>{_cell(r.get(k))}</td>" for k in keys) + "</tr>"
+    body = "".join(("<tr class='failed'>" if _failed(r) else "<tr>")
+                   + "".join(f"<td>{_cell(r.get(k))}</td>" for k in keys) + "</tr>"
                    for r in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
 
@@ -369,7 +376,8 @@ def render_html(report: Mapping[str, Any]) -> str:
                 parts.append(f"<h3>{html.escape(key)}</h3>")
                 parts.append(_table([v if isinstance(v, dict) else {key: v} for v in value]))
     style = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;"
-             "margin:.5em 0}td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}")
+             "margin:.5em 0}td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}"
+             "tr.failed{background:#fdd}")
     return ("<!doctype html><html><head><meta charset='utf-8'><title>gradbench gpu-check"
             f"</title><style>{style}</style></head><body>{''.join(parts)}</body></html>\n")
 

@@ -194,6 +194,9 @@ def test_a_failing_check_fails_the_command_and_the_others_still_run(tmp_path, mo
     assert "illegal memory access" in doc["sections"]["probe_vs_reference"]["error"]
     assert doc["sections"]["speed"]["passed"] is True
     assert "FAILED" in capsys.readouterr().out
+    page = (tmp_path / "gpu-check.html").read_text()
+    assert "gpu-check on cpu: FAILED" in page
+    assert page.count("<tr class='failed'>") == 1  # probe_vs_reference's passed row
 
 
 # --------------------------------------------------------------------------------------
