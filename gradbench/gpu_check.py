@@ -199,7 +199,9 @@ def verdict_agreement(device: str, sample: str = SAMPLE,
         docs, exits = [], []
         for name, devices in (("cpu", "cpu"), ("device", device)):
             out = Path(tmp) / f"{name}.json"
-            run = run_suites(name=name, extra=["-k", sample, "-p", "no:cacheprovider"],
+            # on a GPU, only the cases measured on it (the others ran on the CPU already)
+            only = ["-m", "gradbench_cuda"] if is_cuda(devices) else []
+            run = run_suites(name=name, extra=["-k", sample, *only, "-p", "no:cacheprovider"],
                              devices=devices, output=out, out_dir=tmp,
                              plugin_args=["--gradbench-tf32=off"])
             exits.append(run.exit_code)
