@@ -153,7 +153,7 @@ def test_the_whole_check_on_a_fake_gpu(tmp_path, monkeypatch) -> None:
     monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)  # benchmarks off under xdist
     fake = FakeCuda(count=2)
     with fake.active(monkeypatch):
-        report = gpu_check.run_checks("cuda:1", tmp_path, sample=TINY_SAMPLE, workload="suite",
+        report = gpu_check.run_checks("cuda:1", tmp_path, sample=TINY_SAMPLE, workload="smoke",
                                       specs=SMALL_SPECS[:1], log=lambda line: None)
     assert report["passed"], json.dumps(report["sections"], default=str)[:2000]
     assert fake.current == 1
@@ -213,7 +213,7 @@ def test_probe_equals_reference_on_the_gpu() -> None:  # pragma: no cover - need
 @needs_cuda
 def test_the_whole_check_on_the_gpu(tmp_path: Path, monkeypatch) -> None:  # pragma: no cover
     monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)  # benchmarks off under xdist
-    report = gpu_check.run_checks("cuda", tmp_path, sample=TINY_SAMPLE, workload="suite",
+    report = gpu_check.run_checks("cuda", tmp_path, sample=TINY_SAMPLE, workload="smoke",
                                   log=lambda line: None)
     assert report["passed"], json.dumps(report["sections"], default=str)[:2000]
     assert report["environment"]["gpu"] == torch.cuda.get_device_name(0)
