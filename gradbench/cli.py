@@ -1,4 +1,4 @@
-"""The ``gradbench`` command: run, report, compare, theory, list, validate.
+"""The ``gradbench`` command: run, report, compare, theory, list, validate, gpu-check.
 
 Exit codes: 0 success; 1 a claim failed or regressed; 2 usage error (one sentence
 on stderr, no traceback), or ``gradbench run`` selected no test or could not write its
@@ -42,7 +42,8 @@ def cmd_run(args: argparse.Namespace, extra: Sequence[str] = ()) -> int:
         name=args.profile, extra=extra, profile=args.profile, devices=args.devices,
         base_seed=args.base_seed, seeds=args.seeds, suites=args.suites, out_dir=args.out_dir,
         output=args.output, workers=args.workers,
-        plugin_args=[f"--gradbench-remedy={r}" for r in args.remedy], depth=args.depth,
+        plugin_args=[*(f"--gradbench-remedy={r}" for r in args.remedy), *_numerics(args)],
+        depth=args.depth,
     )
     if run.json_path is not None:
         print(f"gradbench: results {run.json_path}")
@@ -179,10 +180,34 @@ def cmd_validate(args: argparse.Namespace, extra: Sequence[str] = ()) -> int:
 
     result = validate.validate(
         args.target, kind=args.kind, profile=args.profile, out_dir=args.out_dir,
-        base_seed=args.base_seed, suites=args.suites, pytest_args=extra, depth=args.depth,
+        base_seed=args.base_seed, suites=args.suites, pytest_args=extra,
+        devices=args.devices, plugin_args=_numerics(args), depth=args.depth,
     )
     print(result.format_table())
     return int(result.exit_code)
+
+
+def cmd_gpu_check(args: argparse.Namespace) -> int:
+    """The prepared GPU check (:mod:`gradbench.gpu_check`)."""
+    from gradbench import gpu_check
+
+    return gpu_check.main_with(args)
+
+
+def _numerics(args: argparse.Namespace) -> list[str]:
+    """``--tf32`` / ``--deterministic`` as the plugin's options (nothing when not given)."""
+    return [f"--gradbench-{name}={getattr(args, name)}" for name in ("tf32", "deterministic")
+            if getattr(args, name) is not None]
+
+
+def _add_device_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--devices", default="cpu",
+                        help="comma-separated, e.g. cpu,cuda (with -n N on G GPUs, worker K "
+                        "runs on cuda:K mod G)")
+    parser.add_argument("--tf32", choices=["on", "off"], default=None,
+                        help="allow TF32 in CUDA matmuls and cuDNN (default: torch's setting)")
+    parser.add_argument("--deterministic", choices=["on", "off"], default=None,
+                        help="torch.use_deterministic_algorithms (default: torch's setting)")
 
 
 def _stability_depth(text: str) -> int:
@@ -224,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
         allow_abbrev=False,
     )
     run.add_argument("--profile", choices=sorted(PROFILES), default="quick")
-    run.add_argument("--devices", default="cpu", help="comma-separated, e.g. cpu,cuda")
+    _add_device_options(run)
     run.add_argument("--seeds", type=int, default=None, help="networks per configuration")
     run.add_argument("--base-seed", type=int, default=0)
     run.add_argument("--suites", default=None,
@@ -275,12 +300,21 @@ def build_parser() -> argparse.ArgumentParser:
     va.add_argument("--kind", default=None, help="initializer, activation, normalization, "
                     "residual or optimizer (inferred when unambiguous)")
     va.add_argument("--profile", choices=sorted(PROFILES), default="quick")
+    _add_device_options(va)
     va.add_argument("--out-dir", default="reports")
     va.add_argument("--base-seed", type=int, default=0)
     va.add_argument("--suites", default=None,
                     help="suite directory (default: the installed gradbench suites)")
     _depth_option(va)
     va.set_defaults(func=cmd_validate, takes_pytest_args=True)
+
+    from gradbench import gpu_check
+
+    gpu = sub.add_parser(
+        "gpu-check", help="the prepared GPU check: probe vs reference, CPU vs CUDA verdicts, "
+        "speed; one JSON + HTML", description=(gpu_check.__doc__ or "").splitlines()[0])
+    gpu_check.add_arguments(gpu)
+    gpu.set_defaults(func=cmd_gpu_check)
     return parser
 
 

@@ -31,6 +31,8 @@ TORCH_FREE = [
     "gradbench.remedies",
     "gradbench.storage",
     "gradbench.machine",
+    "gradbench.devices",
+    "gradbench.gpu_check",
     "gradbench.plugin",
 ]
 
