@@ -109,7 +109,9 @@ def check(target: Any, claim: str = "mean_field_slope", *, alpha: float = 0.01,
             :class:`~gradbench.records.Measurement` of the spec).
         seed: base seed every random draw derives from.
         **config: the claim's configuration (network claims: ``seeds``, ``batch``,
-            ``device``, ``dtype``; remedy claims: e.g. ``fan_in``, ``fan_out``, ``q``).
+            ``device``, ``dtype``; remedy claims: e.g. ``fan_in``, ``fan_out``, ``q``; the
+            stability claims ``stable_as_declared``/``stable_somewhere``: ``depth``, the
+            depth their settings are judged at, default 30, docs/theory.md §9.2).
 
     Returns:
         A :class:`~gradbench.records.Verdict`.
@@ -122,6 +124,8 @@ def check(target: Any, claim: str = "mean_field_slope", *, alpha: float = 0.01,
         >>> check("initializer:he_normal", "initializer_variance", fan_in=256,
         ...       fan_out=128).passed  # doctest: +SKIP
         True
+        >>> check("activation:selu", "stable_as_declared", depth=100).note  # doctest: +SKIP
+        '... gradients grow x1.04 per layer, x31 over the 99 layer-to-layer steps ...'
     """
     c, target, config = _prepare(target, claim, alpha, config)
     if measurement is None:
