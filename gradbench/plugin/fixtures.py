@@ -91,11 +91,8 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
     session = item.config.stash.get(state.KEY, None)
     if session is None or session.in_use is None:
         return (yield)
-    state._ACTIVE.append(Recorder(item))
-    try:
+    with state.recording_into(Recorder(item)):
         return (yield)
-    finally:
-        state._ACTIVE.pop()
 
 
 class Recorder:

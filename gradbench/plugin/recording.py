@@ -151,10 +151,6 @@ class ResultsWriter:
         out = self.session.outcome
         out.cases = len(self.session.cases)
         out.failed = sum(c.failed for c in self.session.cases)
-        if out.failed:
-            from gradbench.summary import failed_claims
-
-            out.failed_claims = failed_claims(self.session.cases)
         if self.session.cases:
             from gradbench.claims import counts_at_case_level
 

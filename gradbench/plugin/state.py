@@ -15,7 +15,9 @@ each xdist worker its share of the cores as torch threads.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,7 +42,6 @@ class Outcome:
         json_path, html_path: what was written (``None``: nothing).
         journal_path: a journal left behind because the results could not be written.
         cases, failed: cases recorded and how many failed their claim.
-        failed_claims: how many claims failed (one claim on one remedy, or in one test).
         statistical: cases of registered claims tested at the per-case level (their
             false alarms add up; the profile splits its family-wise alpha over them).
         selected: tests selected to run (``None``: collection did not finish).
@@ -56,7 +57,6 @@ class Outcome:
     journal_path: Path | None = None
     cases: int = 0
     failed: int = 0
-    failed_claims: int = 0
     statistical: int = 0
     selected: int | None = None
     skipped: dict[str, int] = field(default_factory=dict)
@@ -120,6 +120,16 @@ ITEM_CASES = pytest.StashKey["list[Recorded]"]()
 
 
 _ACTIVE: list[Any] = []  # the running test's recorder, while gradbench is in use
+
+
+@contextlib.contextmanager
+def recording_into(recorder: Any) -> Iterator[None]:
+    """Make ``recorder`` the :func:`active_recorder` for the ``with`` block (a test's call)."""
+    _ACTIVE.append(recorder)
+    try:
+        yield
+    finally:
+        _ACTIVE.pop()
 
 
 def active_recorder() -> Any:
