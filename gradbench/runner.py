@@ -237,12 +237,15 @@ def _nothing_measured(code: int, outcome: Any) -> str | None:
     if code != 0 or outcome is None or outcome.cases or outcome.stopped_by:
         return None
     skipped = sum(outcome.skipped.values())
-    if outcome.selected and skipped >= outcome.selected:
-        reasons = "; ".join(f"{n} x {r}" if len(outcome.skipped) > 1 else r
-                            for r, n in sorted(outcome.skipped.items(), key=lambda x: -x[1]))
+    if not skipped or not outcome.selected:
+        return "nothing was measured: no selected test recorded a case"
+    reasons = "; ".join(f"{n} x {r}" if len(outcome.skipped) > 1 else r
+                        for r, n in sorted(outcome.skipped.items(), key=lambda x: -x[1]))
+    if skipped >= outcome.selected:
         return (f"nothing was measured: all {outcome.selected} selected tests were skipped "
                 f"({reasons})")
-    return "nothing was measured: no selected test recorded a case"
+    return (f"nothing was measured: {skipped} of {outcome.selected} selected tests were "
+            f"skipped ({reasons}) and the others recorded no case")
 
 
 def _run_exit_code(code: int, outcome: Any) -> int:

@@ -393,3 +393,20 @@ def test_a_run_that_measured_nothing_exits_2_with_one_sentence(tmp_path):
     assert not list((tmp_path / "out").glob("*.json"))
     ran = _gradbench(tmp_path, "run", "--suites", str(suites), "--out-dir", "out")
     assert ran.returncode == 0, ran.stdout + ran.stderr
+
+
+def test_a_run_that_measured_nothing_says_why():
+    """The sentence behind exit 2 when pytest itself was content (everything skipped)."""
+    from gradbench.plugin.state import Outcome
+    from gradbench.runner import _nothing_measured
+
+    cuda = "CUDA is not available on this machine"
+    assert _nothing_measured(0, Outcome(cases=3, selected=3)) is None
+    assert _nothing_measured(1, Outcome(selected=3)) is None  # failed: exit 1 says enough
+    assert _nothing_measured(0, Outcome(selected=2, skipped={cuda: 2})) == (
+        f"nothing was measured: all 2 selected tests were skipped ({cuda})")
+    assert _nothing_measured(0, Outcome(selected=222, skipped={cuda: 221})) == (
+        f"nothing was measured: 221 of 222 selected tests were skipped ({cuda}) and the "
+        "others recorded no case")
+    assert _nothing_measured(0, Outcome(selected=1)) == (
+        "nothing was measured: no selected test recorded a case")
