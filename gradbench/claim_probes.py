@@ -140,13 +140,14 @@ def residual_alphas(remedy: Any, *, depth: int, **_: Any) -> dict[str, Any]:
 
 
 def residual_depth_pair(remedy: Any, *, depth: int, seed: int = 0, seeds: int = 16,
-                        width: int = 256, **_: Any) -> dict[str, np.ndarray]:
+                        width: int = 256, device: str = "cpu",
+                        **_: Any) -> dict[str, np.ndarray]:
     """Per seed, end-to-end ln gradient growth of ReLU/He residual nets at L and 4L blocks."""
     out = {}
     for key, blocks in (("shallow", depth), ("deep", 4 * depth)):
         spec = ResidualSpec(depth=blocks, width=width, activation="relu", init="he_normal",
                             branch_scale=remedy.label)
-        m = measure(spec, seeds=seeds, batch=8, dtype="float64", seed=seed)
+        m = measure(spec, seeds=seeds, batch=8, device=device, dtype="float64", seed=seed)
         with np.errstate(divide="ignore", invalid="ignore"):
             logs = np.log(m.act_grad_norms)
         out[key] = logs[:, 0] - logs[:, -1]
@@ -166,10 +167,10 @@ def _numpy(params: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
 
 
 def optimizer_first_step(remedy: Any, *, network: Spec, lr: float, seed: int = 0,
-                         **_: Any) -> dict[str, Any]:
+                         device: str = "cpu", **_: Any) -> dict[str, Any]:
     """The first update of 3 float64 networks, the declared formula's, and <Delta w, g>."""
     fs = first_step(network, TrainSpec(optimizer=remedy.label, lr=lr), seeds=SEEDS_EXACT,
-                    dtype="float64", seed=seed)
+                    device=device, dtype="float64", seed=seed)
     want: dict[str, np.ndarray] = {}
     hyper: dict[str, float] = {}
     if "first_step" in remedy.meta:
@@ -184,12 +185,13 @@ def optimizer_first_step(remedy: Any, *, network: Spec, lr: float, seed: int = 0
 
 
 def _trajectories_apart(network: Spec, mine: str, ref: str, lr: float, seed: int,
-                        steps: int) -> dict[str, Any]:
+                        steps: int, device: str) -> dict[str, Any]:
     """Largest relative parameter difference of two optimizers' trajectories, and where."""
     from gradbench.training import parameter_trajectory
 
     runs = [parameter_trajectory(network, TrainSpec(optimizer=name, lr=lr, steps=steps),
-                                 seeds=SEEDS_EXACT, seed=seed) for name in (mine, ref)]
+                                 seeds=SEEDS_EXACT, device=device, seed=seed)
+            for name in (mine, ref)]
     diffs = [max(float(((a[k] - b[k]).abs() / (b[k].abs() + 1e-12)).max()) for k in a)
              for a, b in zip(*runs)]
     off = next((i + 1 for i, d in enumerate(diffs) if d > 1e-9), None)
@@ -197,14 +199,14 @@ def _trajectories_apart(network: Spec, mine: str, ref: str, lr: float, seed: int
 
 
 def optimizer_vs_reference(remedy: Any, *, network: Spec, lr: float, seed: int = 0,
-                           steps: int = 5, **_: Any) -> dict[str, Any]:
+                           steps: int = 5, device: str = "cpu", **_: Any) -> dict[str, Any]:
     """The optimizer's trajectory against its declared reference optimizer's."""
     return _trajectories_apart(network, remedy.label, str(remedy.meta["reference"]), lr, seed,
-                               steps)
+                               steps, device)
 
 
 def optimizer_vs_rule(remedy: Any, *, network: Spec, lr: float, seed: int = 0,
-                      steps: int = 5, **_: Any) -> dict[str, Any]:
+                      steps: int = 5, device: str = "cpu", **_: Any) -> dict[str, Any]:
     """Each of the optimizer's first ``steps`` updates against its declared update rule.
 
     The rule (``remedies.update_rules``, with the documented hyper-parameters) sees the
@@ -215,7 +217,7 @@ def optimizer_vs_rule(remedy: Any, *, network: Spec, lr: float, seed: int = 0,
 
     rule, hyper = remedy.meta["update_rule"], hyperparameters(remedy, lr=lr)
     taken = steps_taken(network, TrainSpec(optimizer=remedy.label, lr=lr, steps=steps),
-                        seeds=SEEDS_EXACT, seed=seed)
+                        seeds=SEEDS_EXACT, device=device, seed=seed)
     states: dict[str, dict[str, Any]] = {name: {} for name in taken[0]["delta"]}
     errors = []
     for t, step in enumerate(taken, start=1):
@@ -237,14 +239,14 @@ LR_SWEEP = (1.0, 0.1, 0.01)
 
 
 def optimizer_training(remedy: Any, *, network: Spec, seed: int = 0, seeds: int = 4,
-                       steps: int = 20, **_: Any) -> dict[str, Any]:
+                       steps: int = 20, device: str = "cpu", **_: Any) -> dict[str, Any]:
     """Short training probes at the default learning rate and a tenth and a hundredth of it."""
     default = float(hyperparameters(remedy).get("lr", 1e-3))
     sweep = []
     for factor in LR_SWEEP:
         lr = default * factor
         rec = train_probe(network, TrainSpec(optimizer=remedy.label, lr=lr, steps=steps),
-                          seeds=seeds, dtype="float64", seed=seed)
+                          seeds=seeds, device=device, dtype="float64", seed=seed)
         sweep.append({"lr": lr, "loss_decreased": float(rec.loss_decreased.mean()),
                       "diverged": int(rec.diverged.sum())})
         if sweep[-1]["loss_decreased"] > 0.5 and sweep[-1]["diverged"] == 0:
@@ -260,12 +262,12 @@ def _norms(tensors: dict[str, torch.Tensor], groups: list[list[str]]) -> np.ndar
 
 
 def adaptive_invariance(remedy: Any, *, network: Spec, lr: float, scale: float,
-                        seed: int = 0, **_: Any) -> dict[str, Any]:
+                        seed: int = 0, device: str = "cpu", **_: Any) -> dict[str, Any]:
     """rho_l = ||Delta W_l|| / (u sqrt(#nonzero)) vs its eps-shrunk value; the loss-scale bound."""
     fs = first_step(network, TrainSpec(optimizer=remedy.label, lr=lr), seeds=SEEDS_EXACT,
-                    dtype="float64", seed=seed)
+                    device=device, dtype="float64", seed=seed)
     scaled = first_step(network, TrainSpec(optimizer=remedy.label, lr=lr, loss_scale=scale),
-                        seeds=SEEDS_EXACT, dtype="float64", seed=seed)
+                        seeds=SEEDS_EXACT, device=device, dtype="float64", seed=seed)
     big, zero = torch.tensor([1e100], dtype=torch.float64), torch.zeros(1, dtype=torch.float64)
     u = float(first_step_update(remedy.label, big, zero, lr=lr, weight_decay=0.0).abs())
     e = float(hyperparameters(remedy)["eps"]) * u / lr  # rmsprop: -(lr/s) g / (|g| + eps/s)
@@ -288,15 +290,16 @@ def adaptive_invariance(remedy: Any, *, network: Spec, lr: float, scale: float,
             "rho_min": float(rho.min()), "scale_violation": violation, "seeds": SEEDS_EXACT}
 
 
-def clipping(spec: Spec, *, fraction: float, seed: int = 0, **_: Any) -> dict[str, Any]:
+def clipping(spec: Spec, *, fraction: float, seed: int = 0, device: str = "cpu",
+             **_: Any) -> dict[str, Any]:
     """Norm clipping at ``fraction`` x median global norm; value clipping at the median |g|."""
     raw = first_step(spec, TrainSpec(optimizer="sgd", lr=1e-3), seeds=SEEDS_EXACT,
-                     dtype="float64", seed=seed)
+                     device=device, dtype="float64", seed=seed)
     single = [[n] for n in raw.grad]
     total = np.sqrt((_norms(raw.grad, single) ** 2).sum(axis=1))
     c = float(fraction * np.median(total))
     fs = first_step(spec, TrainSpec(optimizer="sgd", lr=1e-3, clip_norm=c), seeds=SEEDS_EXACT,
-                    dtype="float64", seed=seed)
+                    device=device, dtype="float64", seed=seed)
     after = np.sqrt((_norms(fs.clipped, single) ** 2).sum(axis=1))
     want = np.where(total > c, c * total / (total + 1e-6), total)
     shares = _norms(fs.clipped, fs.groups) / _norms(fs.grad, fs.groups)
@@ -306,7 +309,7 @@ def clipping(spec: Spec, *, fraction: float, seed: int = 0, **_: Any) -> dict[st
     flat = torch.cat([g.flatten(1) for g in raw.grad.values()], dim=1)
     cv = min(float(row[row != 0].abs().median()) for row in flat)
     fv = first_step(spec, TrainSpec(optimizer="sgd", lr=1e-3, clip_value=cv),
-                    seeds=SEEDS_EXACT, dtype="float64", seed=seed)
+                    seeds=SEEDS_EXACT, device=device, dtype="float64", seed=seed)
     clipped = torch.cat([g.flatten(1) for g in fv.clipped.values()], dim=1)
     cosine = torch.nn.functional.cosine_similarity(flat, clipped, dim=1).cpu().numpy()
     sizes = np.array([[fv.grad[g[0]][0].numel() for g in fv.groups]], dtype=float)
@@ -315,32 +318,33 @@ def clipping(spec: Spec, *, fraction: float, seed: int = 0, **_: Any) -> dict[st
             "cosine_max": float(cosine.max()), "layer_cap_ok": cap_ok, "seeds": SEEDS_EXACT}
 
 
-def _log10_ratio(spec: Spec, optimizer: str, seeds: int, seed: int) -> np.ndarray:
+def _log10_ratio(spec: Spec, optimizer: str, seeds: int, seed: int, device: str) -> np.ndarray:
     rec = train_probe(spec, TrainSpec(optimizer=optimizer, steps=1), seeds=seeds,
-                      dtype="float64", seed=seed)
+                      device=device, dtype="float64", seed=seed)
     ratio = rec.update_ratio[:, 0]
     with np.errstate(divide="ignore"):
         return np.log10(ratio[:, 0] / ratio[:, -1])  # type: ignore[no-any-return]
 
 
 def first_layer_ratios(spec: Spec, *, optimizer: str, expected: str, seeds: int = 16,
-                       seed: int = 0, **_: Any) -> dict[str, np.ndarray]:
+                       seed: int = 0, device: str = "cpu", **_: Any) -> dict[str, np.ndarray]:
     """Per seed, log10 of the first-layer over the last-layer relative update at step 1."""
-    out = {"log10_ratio": _log10_ratio(spec, optimizer, seeds, seed)}
+    out = {"log10_ratio": _log10_ratio(spec, optimizer, seeds, seed, device)}
     if expected == "helps":
-        out["sgd_log10_ratio"] = _log10_ratio(spec, "sgd", seeds, seed)
+        out["sgd_log10_ratio"] = _log10_ratio(spec, "sgd", seeds, seed, device)
     return out
 
 
 
 
 def stability_settings(remedy: Any, *, seed: int = 0, seeds: int = 16, batch: int = 16,
-                       **_: Any) -> list[tuple[Spec, Measurement]]:
+                       device: str = "cpu", **_: Any) -> list[tuple[Spec, Measurement]]:
     """The gradient probe in each setting of ``stable_as_declared`` / ``stable_somewhere``."""
     from gradbench.claims.stability import setting_spec, settings_of
 
     specs = [setting_spec(remedy, s) for s in settings_of(remedy, declared_only=False)]
-    return [(spec, measure(spec, seeds=seeds, batch=batch, seed=seed)) for spec in specs]
+    return [(spec, measure(spec, seeds=seeds, batch=batch, device=device, seed=seed))
+            for spec in specs]
 
 
 __all__ = [

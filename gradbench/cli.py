@@ -1,4 +1,4 @@
-"""The ``gradbench`` command: run, report, compare, theory, list, validate.
+"""The ``gradbench`` command: run, report, compare, theory, list, validate, gpu-check.
 
 Exit codes: 0 success; 1 a claim failed or regressed (``compare``: a case that fails
 in the new run and did not fail in the base, new cases included); 2 usage error (one
@@ -11,7 +11,6 @@ case; 130 interrupted (Ctrl-C); 143 stopped by SIGTERM (finished results written
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -49,7 +48,7 @@ def cmd_run(args: argparse.Namespace, extra: Sequence[str] = ()) -> int:
         name=args.profile, extra=extra, profile=args.profile, devices=args.devices,
         base_seed=args.base_seed, seeds=args.seeds, suites=args.suites, out_dir=args.out_dir,
         output=args.output, workers=args.workers,
-        plugin_args=[f"--gradbench-remedy={r}" for r in args.remedy],
+        plugin_args=[*(f"--gradbench-remedy={r}" for r in args.remedy), *_numerics(args)],
     )
     if run.json_path is not None:
         print(f"gradbench: results {run.json_path}")
@@ -184,17 +183,34 @@ def cmd_validate(args: argparse.Namespace, extra: Sequence[str] = ()) -> int:
     result = validate.validate(
         args.target, kind=args.kind, profile=args.profile, out_dir=args.out_dir,
         base_seed=args.base_seed, suites=args.suites, pytest_args=extra,
+        devices=args.devices, plugin_args=_numerics(args),
     )
     print(result.closing())
     return int(result.exit_code)
 
 
+def cmd_gpu_check(args: argparse.Namespace) -> int:
+    """The prepared GPU check (:mod:`gradbench.gpu_check`)."""
+    from gradbench import gpu_check
+
+    return gpu_check.main_with(args)
+
+
+def _numerics(args: argparse.Namespace) -> list[str]:
+    """``--tf32`` / ``--deterministic`` as the plugin's options (nothing when not given)."""
+    return [f"--gradbench-{name}={getattr(args, name)}" for name in ("tf32", "deterministic")
+            if getattr(args, name) is not None]
+
+
 def _devices(text: str) -> str:
     """``--devices`` checked as argparse checks a type, so the error names ``--devices``."""
-    devices = [d.strip() for d in text.split(",")]
-    if not all(re.fullmatch(r"cpu|cuda(:\d+)?", d) for d in devices):
-        raise argparse.ArgumentTypeError(f"{text!r} is invalid; valid choices: cpu, cuda, "
-                                         "cuda:N, comma-separated")
+    from gradbench.devices import CHOICES, parse_devices
+
+    try:
+        parse_devices(text)
+    except InvalidArgument:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is invalid; valid choices: {CHOICES}, comma-separated") from None
     return text
 
 
@@ -209,6 +225,16 @@ def _at_least(low: int) -> Callable[[str], int]:
         return value
 
     return integer
+
+
+def _add_device_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--devices", default="cpu", type=_devices,
+                        help="comma-separated, e.g. cpu,cuda (with -n N on G GPUs, worker K "
+                        "runs on cuda:K mod G)")
+    parser.add_argument("--tf32", choices=["on", "off"], default=None,
+                        help="allow TF32 in CUDA matmuls and cuDNN (default: torch's setting)")
+    parser.add_argument("--deterministic", choices=["on", "off"], default=None,
+                        help="torch.use_deterministic_algorithms (default: torch's setting)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -229,8 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
         allow_abbrev=False,
     )
     run.add_argument("--profile", choices=sorted(PROFILES), default="quick")
-    run.add_argument("--devices", default="cpu", type=_devices,
-                     help="comma-separated, e.g. cpu,cuda")
+    _add_device_options(run)
     run.add_argument("--seeds", type=_at_least(2), default=None,
                      help="networks per configuration")
     run.add_argument("--base-seed", type=_at_least(0), default=0)
@@ -289,11 +314,20 @@ def build_parser() -> argparse.ArgumentParser:
     va.add_argument("--kind", default=None, help="initializer, activation, normalization, "
                     "residual or optimizer (inferred when unambiguous)")
     va.add_argument("--profile", choices=sorted(PROFILES), default="quick")
+    _add_device_options(va)
     va.add_argument("--out-dir", default="reports")
     va.add_argument("--base-seed", type=_at_least(0), default=0)
     va.add_argument("--suites", default=None,
                     help="suite directory (default: the installed gradbench suites)")
     va.set_defaults(func=cmd_validate, takes_pytest_args=True)
+
+    from gradbench import gpu_check
+
+    gpu = sub.add_parser(
+        "gpu-check", help="the prepared GPU check: probe vs reference, CPU vs CUDA verdicts, "
+        "speed; one JSON + HTML", description=(gpu_check.__doc__ or "").splitlines()[0])
+    gpu_check.add_arguments(gpu)
+    gpu.set_defaults(func=cmd_gpu_check)
     return parser
 
 

@@ -97,14 +97,16 @@ def claim_target(target: Any, kind: str | None = None) -> Iterator[Any]:
 
 def check_case(target: Any, claim: str, *, alpha: float, seed: int,
                config: Mapping[str, Any], record: Callable[..., Any] | None = None,
-               remedy: Mapping[str, str] | None = None, extra: Any = None) -> Verdict:
+               remedy: Mapping[str, str] | None = None, extra: Any = None,
+               device: str | None = None) -> Verdict:
     """Evaluate one case, record it through ``record`` (a gradbench recorder) if given,
     and raise :class:`~gradbench.errors.ClaimFailed` when the claim fails.
 
     The one path of ``assert_claim`` and the plugin's ``run_claim``. A remedy that raises
     gives a failed verdict carrying the error. ``extra`` (a dict, or ``verdict -> dict``)
     is recorded with the case; ``remedy`` (``{"kind", "name", "origin"}``) defaults to
-    the target's own when it is a remedy.
+    the target's own when it is a remedy; ``device`` is where the case ran (default: the
+    recorder's, from the measurement or the test's device).
     """
     __tracebackhide__ = True
     target = claims.resolve(target)
@@ -120,7 +122,8 @@ def check_case(target: Any, claim: str, *, alpha: float, seed: int,
                measurement=data if hasattr(data, "act_grad_norms") else None,
                prediction=prediction, verdict=verdict, source=verdict.source,
                extra=extra(verdict) if callable(extra) else extra,
-               remedy=dict(remedy) if remedy is not None else _remedy_of(target))
+               remedy=dict(remedy) if remedy is not None else _remedy_of(target),
+               device=device)
     if not verdict.passed:
         raise ClaimFailed(claims.explain(verdict), verdict)
     return verdict

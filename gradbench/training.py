@@ -529,25 +529,27 @@ def first_step(
 
 
 def steps_taken(
-    spec: Spec, train: TrainSpec, seeds: int = 3, dtype: str = "float64", seed: int = 0
+    spec: Spec, train: TrainSpec, seeds: int = 3, dtype: str = "float64", seed: int = 0,
+    device: str = "cpu",
 ) -> list[dict[str, Params]]:
     """Each of ``train.steps`` steps as ``{"before", "grad", "clipped", "delta"}``.
 
     Same networks, task and optimizer as :func:`train_probe`; no divergence handling.
     For comparing optimizers: after step ``t`` the parameters are ``before + delta``.
     """
-    run = _Stacked(spec, train, seeds, "cpu", dtype, seed)
+    run = _Stacked(spec, train, seeds, device, dtype, seed)
     with _with_dropout(spec, run.masks) as run_spec:
         return [run.step(run.losses(run_spec), np.ones(seeds, dtype=bool))
                 for _ in range(train.steps)]
 
 
 def parameter_trajectory(
-    spec: Spec, train: TrainSpec, seeds: int = 3, dtype: str = "float64", seed: int = 0
+    spec: Spec, train: TrainSpec, seeds: int = 3, dtype: str = "float64", seed: int = 0,
+    device: str = "cpu",
 ) -> list[Params]:
     """Stacked parameters after each of ``train.steps`` steps (see :func:`steps_taken`)."""
     return [{k: s["before"][k] + s["delta"][k] for k in s["delta"]}
-            for s in steps_taken(spec, train, seeds, dtype, seed)]
+            for s in steps_taken(spec, train, seeds, dtype, seed, device)]
 
 
 # --------------------------------------------------------------------------------------

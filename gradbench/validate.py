@@ -128,6 +128,8 @@ def validate(
     base_seed: int = 0,
     suites: str | None = None,
     pytest_args: Sequence[str] = (),
+    devices: str = "cpu",
+    plugin_args: Sequence[str] = (),
 ) -> ValidationResult:
     """Run the suites with ``target`` substituted for the remedies of its kind.
 
@@ -139,6 +141,9 @@ def validate(
         base_seed: base seed every network and draw derives from.
         suites: the suites folder (default: the installed gradbench suites).
         pytest_args: pytest arguments as typed (``-k``, ``-x``, ``-n 2`` ...).
+        devices: comma-separated devices, e.g. ``"cpu,cuda"`` (claims measured on a device
+            run on each; the others once, on the CPU).
+        plugin_args: further ``--gradbench-*`` options (``--gradbench-tf32=off`` ...).
 
     Returns:
         A :class:`ValidationResult`; its :attr:`~ValidationResult.exit_code` is the CLI's.
@@ -162,8 +167,9 @@ def validate(
         registry.unregister(kind, name)  # type: ignore[arg-type]  # the run registers it
     run = run_suites(
         name=f"validate-{storage.safe_name(name)}", extra=pytest_args, profile=profile,
-        base_seed=base_seed, suites=suites, out_dir=out_dir,
-        plugin_args=[f"--gradbench-candidate={target}", f"--gradbench-candidate-kind={kind}"],
+        devices=devices, base_seed=base_seed, suites=suites, out_dir=out_dir,
+        plugin_args=[f"--gradbench-candidate={target}", f"--gradbench-candidate-kind={kind}",
+                     *plugin_args],
     )
     if run.json_path is None:
         why = run.problem or f"pytest exit status {run.pytest_exit}"

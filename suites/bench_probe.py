@@ -1,8 +1,10 @@
 """Benchmark of the batched gradient probe against the naive loop and the machine's matmul.
 
-Two float32 MLP workloads, depth 50, width 128: ``acceptance`` (batch 128, 64 seeds,
-the issue's acceptance criterion) and ``suite`` (batch 32, 16 seeds, the shape of a
-quick-profile case). Timings from the same run, per workload:
+Float32 MLP workloads, depth 50, width 128: ``acceptance`` (batch 128, 64 seeds, the
+issue's acceptance criterion), ``suite`` (batch 32, 16 seeds, the shape of a
+quick-profile case) and ``smoke`` (batch 8, 2 seeds: checks that the benchmark runs, as
+the tests of ``gradbench gpu-check`` do). The CUDA cases carry ``gradbench_cuda``.
+Timings from the same run, per workload:
 
 * ``gradbench.measure`` (all seeds stacked: one forward, one backward);
 * the naive loop a PyTorch user would write (per seed: build the ``nn.Module``,
@@ -32,18 +34,16 @@ from gradbench.specs import MLPSpec
 
 DEPTH, WIDTH, DTYPE = 50, 128, "float32"
 SPEC = MLPSpec(depth=DEPTH, width=WIDTH)  # ReLU, He normal
-WORKLOADS = {"acceptance": (128, 64), "suite": (32, 16)}  # name -> (batch, seeds)
+# name -> (batch, seeds); "smoke" only checks that the benchmark runs (tests, CPU CI)
+WORKLOADS = {"acceptance": (128, 64), "suite": (32, 16), "smoke": (8, 2)}
 MATMUL_N = 2048
 MATMUL_FLOPS = 2 * MATMUL_N**3
 ROUNDS = 3
 
+# gradbench_cuda: `tox -e cuda` selects the CUDA cases; the plugin skips them without a GPU
 DEVICES = [
     pytest.param("cpu", id="cpu"),
-    pytest.param(
-        "cuda",
-        id="cuda",
-        marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available"),
-    ),
+    pytest.param("cuda", id="cuda", marks=pytest.mark.gradbench_cuda),
 ]
 
 # (device, workload) -> name -> {"min": s, "median": s}; filled by the benchmarks

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 
-@pytest.fixture(params=["cpu", "cuda"])
+@pytest.fixture(params=["cpu", pytest.param("cuda", marks=pytest.mark.gradbench_cuda)])
 def device(request: pytest.FixtureRequest) -> str:
-    """A torch device name; the CUDA case is skipped cleanly when no GPU is usable."""
+    """A torch device name; the CUDA case (marked ``gradbench_cuda``, which ``tox -e cuda``
+    selects) is skipped cleanly when no GPU is usable."""
     if request.param == "cuda":
         import torch
 

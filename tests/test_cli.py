@@ -162,6 +162,7 @@ def test_report_of_a_directory_writes_its_index(tmp_path):
         (["frobnicate"], "invalid choice: 'frobnicate'"),
         (["run", "--devices", "gpu"],
          "argument --devices: 'gpu' is invalid; valid choices: cpu, cuda, cuda:N"),
+        (["validate", "he_normal", "--devices", "cpu,tpu"], "argument --devices: 'cpu,tpu'"),
         (["run", "--seeds", "1"], "argument --seeds: '1' is invalid: must be an integer >= 2"),
         (["run", "--base-seed", "-3"], "argument --base-seed: '-3' is invalid"),
         (["run", "--remedy", "no_such_module:x"], "module 'no_such_module' not found"),

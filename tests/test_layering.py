@@ -34,6 +34,8 @@ TORCH_FREE = [
     "gradbench.storage",
     "gradbench.summary",
     "gradbench.machine",
+    "gradbench.devices",
+    "gradbench.gpu_check",
     "gradbench.plugin",
 ]
 

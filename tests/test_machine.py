@@ -47,6 +47,7 @@ def test_environment_does_not_import_torch() -> None:
     assert out.stdout.strip() == "ok", out.stderr
 
 
+@pytest.mark.gradbench_cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available")
 def test_cuda_cases_name_their_gpu() -> None:  # pragma: no cover - needs a GPU
     env = environment("cuda:0")

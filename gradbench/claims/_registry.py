@@ -90,6 +90,17 @@ class Claim:
         module, _, attr = self.measure.partition(":")
         return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
 
+    @property
+    def on_device(self) -> bool:
+        """Measured on the device it is asked for: its routine takes a ``device`` argument.
+
+        The others are device-independent (docs/design.md §7): measured on the CPU
+        whatever devices a run names, so a run checks them once. Imports the routine.
+        """
+        import inspect
+
+        return "device" in inspect.signature(self.measure_fn()).parameters
+
     def to_dict(self) -> dict[str, Any]:
         """The claim's description as JSON-safe data (for docs and reports)."""
         keys = ("name", "statement", "statistic", "domain", "source", "role", "standard",

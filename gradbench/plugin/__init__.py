@@ -7,6 +7,7 @@ Split the way pytest-benchmark splits its own, one job per module:
 ``state``                   the session's state in ``config.stash``; :func:`use_gradbench`
 ``hypothesis_profiles``     ``gradbench-*`` Hypothesis profiles (only when in use)
 ``hookspec``                ``pytest_gradbench_update_machine_info`` / ``_update_json``
+``devices``                 which devices a test runs on; ``cuda`` pinned per xdist worker
 ``interrupts``              SIGTERM/Ctrl-C as interrupts that keep every finished report
 ``core``                    hooks: options, markers, state, "in use" by request
 ``fixtures``                hooks: ``gradbench_config``/``_device``/``_record``, markers

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from gradbench.plugin import options, state
+
+_RESTORE_NUMERICS = pytest.StashKey[Callable[[], None]]()
 
 MARKERS = (
     "gradbench: a gradbench suite case (applied to every test of the gradbench suites)",
@@ -32,6 +36,10 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", line)
     settings = options.parse(config)
     config.stash[state.KEY] = state.GradbenchSession(settings=settings)
+    if settings.tf32 is not None or settings.deterministic is not None:
+        from gradbench.devices import set_numerics
+
+        config.stash[_RESTORE_NUMERICS] = set_numerics(settings.tf32, settings.deterministic)
     if settings.writes_results and not state.is_worker(config):
         _check_output(settings)
     reason = options.requested(config)
@@ -58,3 +66,7 @@ def _check_output(settings: options.Settings) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     state.release(config)
+    restore = config.stash.get(_RESTORE_NUMERICS, None)
+    if restore is not None:  # the flags were set for this session (each process its own)
+        restore()
+        del config.stash[_RESTORE_NUMERICS]

@@ -21,9 +21,12 @@ from typing import Any
 import pytest
 
 from gradbench.plugin import state
+from gradbench.plugin.devices import HOME, pinned
+from gradbench.plugin.devices import params as device_params
 from gradbench.profiles import Profile
 
 FIXTURES = ("gradbench_config", "gradbench_device", "gradbench_record")
+REMEDIES_MARKER = "gradbench_remedies"  # gradbench.suite.for_each
 
 
 @dataclass(frozen=True)
@@ -43,17 +46,21 @@ def gradbench_config(request: pytest.FixtureRequest) -> GradbenchConfig:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Parametrize ``gradbench_device`` over the requested devices; CUDA skips cleanly if absent."""
-    if "gradbench_device" in metafunc.fixturenames:
+    """Parametrize ``gradbench_device`` over the requested devices; CUDA skips cleanly if absent.
+
+    A ``for_each`` test gets its devices with its ``(remedy, claim)`` pairs instead (the
+    ``remedies`` feature), since they depend on the claim.
+    """
+    if ("gradbench_device" in metafunc.fixturenames
+            and metafunc.definition.get_closest_marker(REMEDIES_MARKER) is None):
         devices = state.get(metafunc.config).settings.devices
-        metafunc.parametrize(
-            "gradbench_device",
-            [
-                pytest.param(d, marks=[pytest.mark.gradbench_cuda] if d.startswith("cuda") else [])
-                for d in devices
-            ],
-            ids=list(devices),
-        )
+        metafunc.parametrize("gradbench_device", device_params(devices), indirect=True)
+
+
+@pytest.fixture
+def gradbench_device(request: pytest.FixtureRequest) -> str:
+    """The device this case runs on: as requested, ``cuda`` pinned to this xdist worker's GPU."""
+    return pinned(request.config, str(getattr(request, "param", HOME)))
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects, so `-m gradbench` sees the marker
@@ -112,20 +119,21 @@ class Recorder:
         source: str = "",
         extra: dict[str, Any] | None = None,
         remedy: dict[str, Any] | None = None,
+        device: str | None = None,
     ) -> dict[str, Any]:
         """Record one case (a claim checked on one spec); returns it as stored in the JSON.
 
         ``remedy`` (``{"kind", "name", "origin"}``) names the remedy the case covers.
+        ``device`` is where the case's tensors were; by default the measurement's own
+        device, else the test's ``gradbench_device``, else torch's default device.
         """
         from gradbench.machine import environment
         from gradbench.records import CaseRecord
 
         item = self._item
         recorded = item.stash.setdefault(state.ITEM_CASES, [])
-        callspec = getattr(item, "callspec", None)
-        device = getattr(measurement, "device", None) or (
-            callspec.params.get("gradbench_device") if callspec is not None else None
-        )
+        device = (device or getattr(measurement, "device", None)
+                  or getattr(item, "funcargs", {}).get("gradbench_device"))
         record = CaseRecord.build(
             case=state.case_id(state.get(item.config), item, len(recorded)),
             claim=claim,

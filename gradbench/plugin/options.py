@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from gradbench.devices import CHOICES as DEVICE_CHOICES
+from gradbench.devices import parse_devices
 from gradbench.errors import InvalidArgument
 from gradbench.profiles import PROFILES, Profile, get_profile
 
@@ -46,6 +48,10 @@ OPTIONS = (
     Option("candidate", "", "validate this remedy (pkg.module:object or a registered name): "
            "only the suites of its kind run, with it and the baselines of its kind"),
     Option("candidate-kind", "", "the candidate's kind, when it cannot be inferred"),
+    Option("tf32", "", "on/off: allow TF32 in CUDA matmuls and cuDNN convolutions "
+           "(default: torch's own setting)"),
+    Option("deterministic", "", "on/off: torch.use_deterministic_algorithms (default: "
+           "torch's own setting)"),
 )
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -67,6 +73,8 @@ class Settings:
         candidate: the remedy under validation (``--gradbench-candidate``), or ``None``.
         candidate_kind: its kind, when given.
         remedies: further remedies to cover (``--gradbench-remedy``, repeatable).
+        tf32: allow TF32 (``--gradbench-tf32``), or ``None`` for torch's setting.
+        deterministic: deterministic algorithms (``--gradbench-deterministic``), or ``None``.
     """
 
     profile: Profile
@@ -80,6 +88,8 @@ class Settings:
     candidate: str | None = None
     candidate_kind: str | None = None
     remedies: tuple[str, ...] = ()
+    tf32: bool | None = None
+    deterministic: bool | None = None
 
     @property
     def writes_results(self) -> bool:
@@ -144,6 +154,16 @@ def _int(config: pytest.Config, opt: Option) -> int | None:
     return value
 
 
+def _switch(config: pytest.Config, opt: Option) -> bool | None:
+    """An on/off option: ``True``, ``False``, or ``None`` when neither given nor defaulted."""
+    text = _value(config, opt).lower()
+    if text not in ("on", "off", ""):
+        raise pytest.UsageError(
+            f"--gradbench-{opt.name}={text!r} is invalid; valid choices: on, off"
+        )
+    return None if not text else text == "on"
+
+
 def parse(config: pytest.Config) -> Settings:
     """Read and validate every option (one sentence per bad value, as a UsageError)."""
     opts = {opt.name: opt for opt in OPTIONS}
@@ -157,16 +177,14 @@ def parse(config: pytest.Config) -> Settings:
             raise pytest.UsageError(f"--gradbench-seeds={seeds} is invalid: must be >= 2")
         profile = Profile(**{**profile.__dict__, "seeds": seeds})
     text = _value(config, opts["devices"])
-    devices = tuple(d.strip() for d in text.split(",") if d.strip())
-    if not devices or any(not re.fullmatch(r"cpu|cuda(:\d+)?", d) for d in devices):
+    try:
+        devices = parse_devices(text)
+    except InvalidArgument:
         raise pytest.UsageError(
-            f"--gradbench-devices={text!r} is invalid; valid choices: cpu, cuda, cuda:N"
-        )
-    progress = _value(config, opts["progress"]).lower()
-    if progress not in ("on", "off"):
-        raise pytest.UsageError(
-            f"--gradbench-progress={progress!r} is invalid; valid choices: on, off"
-        )
+            f"--gradbench-devices={text!r} is invalid; valid choices: {DEVICE_CHOICES}"
+        ) from None
+    progress, tf32, deterministic = (_switch(config, opts[name])
+                                     for name in ("progress", "tf32", "deterministic"))
     json_path, save = _value(config, opts["json"]) or None, _value(config, opts["save"]) or None
     if json_path and save:
         raise pytest.UsageError(
@@ -191,8 +209,10 @@ def parse(config: pytest.Config) -> Settings:
         save=save,
         storage=Path(_value(config, opts["storage"]) or "reports"),
         report=report,
-        progress=progress == "on",
+        progress=bool(progress),
         candidate=_value(config, opts["candidate"]) or None,
         candidate_kind=_value(config, opts["candidate-kind"]) or None,
         remedies=tuple(config.getoption("gradbench_remedy", None) or ()),
+        tf32=tf32,
+        deterministic=deterministic,
     )

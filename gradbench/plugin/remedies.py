@@ -20,6 +20,8 @@ from typing import Any
 import pytest
 
 from gradbench.plugin import state
+from gradbench.plugin.devices import HOME
+from gradbench.plugin.devices import params as device_params
 
 MARKER = "gradbench_remedies"
 
@@ -67,10 +69,24 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     from gradbench.suite import cases
 
     kind, claim_names = marker.kwargs["kind"], marker.kwargs["claims"]
-    pairs = cases(kind, claim_names, state.get(metafunc.config).selection)
-    metafunc.parametrize(("remedy", "claim"),
-                         [(registry.lookup(kind, r), c) for r, c in pairs],
-                         ids=[f"{r}-{c}" for r, c in pairs])
+    session = state.get(metafunc.config)
+    pairs = cases(kind, claim_names, session.selection)
+    if "gradbench_device" not in metafunc.fixturenames:
+        metafunc.parametrize(("remedy", "claim"),
+                             [(registry.lookup(kind, r), c) for r, c in pairs],
+                             ids=[f"{r}-{c}" for r, c in pairs])
+        return
+    from gradbench import claims
+
+    devices = session.settings.devices
+    on_device = {c: claims.get_claim(c).on_device for c in claim_names}
+    metafunc.parametrize(
+        ("remedy", "claim", "gradbench_device"),
+        [pytest.param(registry.lookup(kind, r), c, d.values[0], marks=d.marks,
+                      id=f"{r}-{c}-{d.id}")
+         for r, c in pairs for d in device_params(devices if on_device[c] else [HOME])],
+        indirect=["gradbench_device"],
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -95,7 +111,8 @@ def run_claim(request: pytest.FixtureRequest, gradbench_record: Any,
     """``run_claim(target, claim, *, extra=None, **config) -> Verdict``: check, record, assert.
 
     ``target`` is a spec or a remedy; network claims measure ``profile.seeds`` networks of
-    ``profile.batch`` examples on the test's device unless ``config`` says otherwise; every
+    ``profile.batch`` examples; a claim measured on a device (``Claim.on_device``) runs on
+    the test's device, the others on the CPU, once per test (docs/design.md §7); every
     seed derives from the configuration and ``--gradbench-base-seed``; alpha is the claim's
     own (equivalence claims) or the profile's per-case level. ``extra`` (a dict, or
     ``verdict -> dict``) is recorded with the case for the report. A failing claim raises
@@ -118,11 +135,34 @@ def run_claim(request: pytest.FixtureRequest, gradbench_record: Any,
     def run(target: Any, claim: str, *, extra: Any = None, **config: Any) -> Any:
         __tracebackhide__ = True
         target = claims.resolve(target)
-        if claims.subject_of(target) == "network":
-            config = {"seeds": profile.seeds, "batch": profile.batch,
-                      "device": gradbench_device, "dtype": "float32", **config}
+        network = claims.subject_of(target) == "network"
+        on_device = claims.get_claim(claim).on_device
+        if not on_device and _duplicate(request, session.settings.devices):
+            pytest.skip(f"claim {claim!r} does not depend on the device: it is measured "
+                        f"once, on {HOME}, in this test's {_home(session.settings.devices)} case")
+        defaults: dict[str, Any] = (
+            {"seeds": profile.seeds, "batch": profile.batch} if network else {})
+        if on_device:
+            defaults["device"] = gradbench_device
+        if network:
+            defaults["dtype"] = "float32"
+        config = {**defaults, **config}
+        device = config.get("device", HOME) if on_device else HOME
         level = claims.get_claim(claim).alpha or profile.case_alpha
         return check_case(target, claim, alpha=level, seed=base_seed, config=config,
-                          record=gradbench_record, remedy=remedy, extra=extra)
+                          record=gradbench_record, remedy=remedy, extra=extra, device=device)
 
     return run
+
+
+def _home(devices: tuple[str, ...]) -> str:
+    """The device case in which a test runs its device-independent claims."""
+    return HOME if HOME in devices else devices[0]
+
+
+def _duplicate(request: pytest.FixtureRequest, devices: tuple[str, ...]) -> bool:
+    """Whether this case repeats, on another device, a device-independent claim that the
+    test's home case measures (a ``for_each`` test has only that case, see ``devices``)."""
+    callspec = getattr(request.node, "callspec", None)
+    requested = callspec.params.get("gradbench_device") if callspec is not None else None
+    return requested is not None and requested not in (HOME, _home(devices))
