@@ -177,14 +177,57 @@ def infer_kind(obj: Any, target: str) -> str:
             raise InvalidArgument(f"gradbench_kind={declared!r} of {target!r} is unknown; "
                                   f"{choices_hint(declared, registry.KINDS)}")
         return str(declared)
+    kind = _inferred(obj)
+    if kind is None:
+        raised = _raises(obj)
+        why = (f": calling it on a tensor of shape (4, 16) raised {_one_line(raised)}"
+               if raised is not None else "")
+        raise InvalidArgument(
+            f"cannot tell what kind of remedy {target!r} is{why}; pass --kind (valid "
+            f"choices: {', '.join(registry.KINDS)}) or set its attribute gradbench_kind")
+    return kind
+
+
+def _inferred(obj: Any) -> str | None:
+    """The kind ``obj`` behaves as, or ``None`` when no probe tells."""
     if _is_optimizer(obj):
         return "optimizer"
-    kind = _tensor_kind(obj) or ("residual" if _is_residual(obj) else None)
-    if kind is None:
-        raise InvalidArgument(
-            f"cannot tell what kind of remedy {target!r} is; pass --kind (valid choices: "
-            f"{', '.join(registry.KINDS)}) or set its attribute gradbench_kind")
-    return kind
+    return _tensor_kind(obj) or ("residual" if _is_residual(obj) else None)
+
+
+def _raises(obj: Any) -> BaseException | None:
+    """What ``obj`` raises when called on a plain float64 tensor (``None``: it does not)."""
+    x = torch.randn(4, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    try:
+        with torch.no_grad():
+            obj(x)
+    except Exception as exc:
+        return exc
+    return None
+
+
+def _one_line(exc: BaseException) -> str:
+    """``ValueError: the message`` (its first line)."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def _check_kind(obj: Any, target: str, kind: str) -> None:
+    """Refuse ``kind`` when ``obj`` declares or plainly behaves as another kind.
+
+    Activation and normalization are told apart only by whether outputs mix features,
+    which an unusual remedy of either kind may not show, so one is accepted as the other.
+
+    Raises:
+        InvalidArgument: one sentence naming both kinds.
+    """
+    declared = getattr(obj, "gradbench_kind", None)
+    behaves = declared if declared is not None else _inferred(obj)
+    if behaves is None or behaves == kind or {behaves, kind} <= {"activation", "normalization"}:
+        return
+    how = "declares gradbench_kind" if declared is not None else "behaves as"
+    raise InvalidArgument(f"--kind {kind} does not fit {target!r}, which {how} {behaves!r}; "
+                          f"pass --kind {behaves} or leave --kind out")
 
 
 # --------------------------------------------------------------------------------------
@@ -303,28 +346,53 @@ def _resolve(target: str, kind: str | None) -> tuple[str, str, Any]:
         raise InvalidArgument(f"kind={kind!r} is unknown; {choices_hint(kind, registry.KINDS)}")
     if ":" not in target:
         return (*_registered(target, kind), None)
-    obj = registry.import_object(target)
+    return _identify(registry.import_object(target), target, kind)
+
+
+def _identify(obj: Any, target: str, kind: str | None) -> tuple[str, str, Any]:
+    """``(kind, name, obj)`` of a user's remedy object (``target`` names it in messages)."""
     if not callable(obj):
         raise InvalidArgument(f"{target!r} is a {type(obj).__name__}, not a callable remedy")
-    kind = kind or infer_kind(obj, target)
+    if kind is None:
+        kind = infer_kind(obj, target)
+    else:
+        _check_kind(obj, target, kind)
     base = str(getattr(obj, "gradbench_name", getattr(obj, "__name__", "candidate")))
     taken = set(registry.names(kind))  # type: ignore[arg-type]
     return kind, (base if base not in taken else f"{base}_candidate"), obj
 
 
 def register_target(target: str, kind: str | None = None) -> tuple[str, str]:
-    """Import ``target`` (``"pkg.module:object"``) and register it; returns ``(kind, name)``.
+    """Import ``target`` (``"pkg.module:object"``, or ``path/to/file.py:object``) and
+    register it; returns ``(kind, name)``.
 
     A target naming an already registered remedy (``"he_normal"``, with ``kind``) is
     returned as is. Claims the remedy names in ``gradbench_claims`` must apply to it.
 
     Raises:
-        InvalidArgument: the target cannot be imported, its kind is unknown, or it
-            declares an unknown claim or one that does not apply to it.
+        InvalidArgument: the target cannot be imported, its kind is unknown or is not
+            ``kind``, or it declares an unknown claim or one that does not apply to it.
     """
     kind, name, obj = _resolve(target, kind)
     if obj is None:
         return kind, name
+    return _register(obj, target, kind, name)
+
+
+def register_object(obj: Any, kind: str | None = None) -> tuple[str, str]:
+    """Register a remedy given as the object itself; returns ``(kind, name)``.
+
+    Raises:
+        InvalidArgument: as :func:`register_target`.
+    """
+    target = f"{getattr(obj, '__module__', '?')}:{getattr(obj, '__qualname__', obj)!s}"
+    if kind is not None and kind not in registry.KINDS:
+        raise InvalidArgument(f"kind={kind!r} is unknown; {choices_hint(kind, registry.KINDS)}")
+    kind, name, obj = _identify(obj, target, kind)
+    return _register(obj, target, kind, name)
+
+
+def _register(obj: Any, target: str, kind: str, name: str) -> tuple[str, str]:
     fn = {"optimizer": _optimizer_factory, "initializer": seeded_initializer}.get(
         kind, lambda f: f)(obj)
     meta = declarations(obj, kind, fn)
@@ -360,5 +428,5 @@ def _registered(target: str, kind: str | None) -> tuple[str, str]:
     return found[0]  # type: ignore[return-value]
 
 
-__all__ = ["GUARDS", "declarations", "infer_kind", "measured_variance", "register_target",
-           "resolve_target"]
+__all__ = ["GUARDS", "declarations", "infer_kind", "measured_variance", "register_object",
+           "register_target", "resolve_target"]

@@ -1,8 +1,11 @@
 """The ``gradbench`` command: run, report, compare, theory, list, validate, gpu-check.
 
-Exit codes: 0 success; 1 a claim failed or regressed; 2 usage error (one sentence
-on stderr, no traceback), or ``gradbench run`` selected no test or could not write its
-results; 130 interrupted (Ctrl-C); 143 stopped by SIGTERM (finished results written).
+Exit codes: 0 success; 1 a claim failed or regressed (``compare``: a case that fails
+in the new run and did not fail in the base, new cases included); 2 usage error (one
+sentence on stderr, ``gradbench: error: ...``, no traceback), or nothing was measured
+(no test selected, every selected test skipped, e.g. ``--devices cuda`` without a GPU),
+or the results could not be written, or ``compare`` was given two runs that share no
+case; 130 interrupted (Ctrl-C); 143 stopped by SIGTERM (finished results written).
 """
 
 from __future__ import annotations
@@ -36,8 +39,11 @@ def cmd_run(args: argparse.Namespace, extra: Sequence[str] = ()) -> int:
     ``--lf``, test paths or node ids inside the suites); ``--remedy pkg.mod:obj`` adds a
     remedy not packaged yet to the run.
     """
+    from gradbench.candidate import resolve_target
     from gradbench.runner import run_suites
 
+    for target in args.remedy:
+        resolve_target(target)  # one sentence for a remedy that cannot be imported or told
     run = run_suites(
         name=args.profile, extra=extra, profile=args.profile, devices=args.devices,
         base_seed=args.base_seed, seeds=args.seeds, suites=args.suites, out_dir=args.out_dir,
@@ -49,6 +55,8 @@ def cmd_run(args: argparse.Namespace, extra: Sequence[str] = ()) -> int:
         print(f"gradbench: results {run.json_path}")
         if run.html_path is not None:
             print(f"gradbench: report  {run.html_path}")
+    if run.problem:
+        print(f"gradbench: error: {run.problem}", file=sys.stderr)
     return run.exit_code
 
 
@@ -59,7 +67,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     first = Path(args.files[0])
     default = first / "index.html" if first.is_dir() else first.with_suffix(".html")
     out = Path(args.output) if args.output else default
-    path = report.write_report(args.files, out, title=args.title)
+    path = report.write_report(args.files, out, title=args.title, baseline=args.baseline)
     for item in args.files:
         folder = Path(item)
         for run in storage.results_files(folder) if folder.is_dir() else [folder]:
@@ -74,22 +82,32 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    """Compare two runs; exit 1 when a claim regressed."""
+    """Compare two runs; exit 1 when a case fails in the new run that did not in the base."""
     from gradbench import report
 
     base, new = report.load_run(args.base), report.load_run(args.new)
     comparison = report.compare_runs(base, new)
-    out = Path(args.output) if args.output else Path(args.new).with_suffix(".compare.html")
-    report.write_report([args.base, args.new], out, title=args.title)
+    if not comparison.shared:
+        raise InvalidArgument(
+            f"{args.base!r} ({len(base.cases)} cases) and {args.new!r} ({len(new.cases)} "
+            "cases) share no case (claim on the same configuration): there is nothing to "
+            "compare; compare two runs of the same suites and selection")
+    out = Path(args.output) if args.output else Path(f"compare_{base.label}_{new.label}.html")
+    from gradbench.records import write_atomic
+
+    path = write_atomic(out, report.render_comparison(base, new, comparison, title=args.title))
     for run in (base, new):
         for note in run.notes:  # an interrupted run, or a journal recovered after a kill
             print(f"gradbench: warning: {run.label}: {note}", file=sys.stderr)
-    for warning in getattr(comparison, "warnings", []) or []:
+    for warning in comparison.warnings:
         print(f"gradbench: warning: {warning}", file=sys.stderr)
-    regressions = list(comparison.regressions)
+    regressions = comparison.regressions
     for item in regressions:
         print(f"REGRESSION {item}")
-    print(f"gradbench: {len(regressions)} regressions; report {out}")
+    added = len(comparison.only_new) + sum(d.base is None for d in comparison.deltas)
+    print(f"gradbench: {len(regressions)} regressions ({comparison.shared} cases in both runs, "
+          f"{added} only in {new.label}, {len(comparison.only_base)} only in {base.label}); "
+          f"report {path}")
     return EXIT_FAILED if regressions else EXIT_OK
 
 
@@ -183,7 +201,7 @@ def cmd_validate(args: argparse.Namespace, extra: Sequence[str] = ()) -> int:
         base_seed=args.base_seed, suites=args.suites, pytest_args=extra,
         devices=args.devices, plugin_args=_numerics(args), depth=args.depth,
     )
-    print(result.format_table())
+    print(result.closing())
     return int(result.exit_code)
 
 
@@ -200,8 +218,33 @@ def _numerics(args: argparse.Namespace) -> list[str]:
             if getattr(args, name) is not None]
 
 
+def _devices(text: str) -> str:
+    """``--devices`` checked as argparse checks a type, so the error names ``--devices``."""
+    from gradbench.devices import CHOICES, parse_devices
+
+    try:
+        parse_devices(text)
+    except InvalidArgument:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is invalid; valid choices: {CHOICES}, comma-separated") from None
+    return text
+
+
+def _at_least(low: int) -> Callable[[str], int]:
+    def integer(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{text!r} is invalid: must be an integer >= {low}")
+        return value
+
+    return integer
+
+
 def _add_device_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--devices", default="cpu",
+    parser.add_argument("--devices", default="cpu", type=_devices,
                         help="comma-separated, e.g. cpu,cuda (with -n N on G GPUs, worker K "
                         "runs on cuda:K mod G)")
     parser.add_argument("--tf32", choices=["on", "off"], default=None,
@@ -250,13 +293,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--profile", choices=sorted(PROFILES), default="quick")
     _add_device_options(run)
-    run.add_argument("--seeds", type=int, default=None, help="networks per configuration")
-    run.add_argument("--base-seed", type=int, default=0)
+    run.add_argument("--seeds", type=_at_least(2), default=None,
+                     help="networks per configuration")
+    run.add_argument("--base-seed", type=_at_least(0), default=0)
     run.add_argument("--suites", default=None,
                      help="suite directory (default: the installed gradbench suites)")
     run.add_argument("--out-dir", default="reports", help="folder for NNNN_<profile>.json/.html")
     run.add_argument("--output", default=None, help="explicit JSON path instead of numbering")
-    run.add_argument("-n", "--workers", default=None, help="pytest-xdist workers (e.g. auto)")
+    run.add_argument("-n", "--workers", default=None,
+                     help="pytest-xdist workers, e.g. auto (pip install 'gradbench[xdist]')")
     run.add_argument("--remedy", action="append", default=[], metavar="PKG.MOD:OBJ",
                      help="also cover this remedy (not packaged yet); repeatable")
     _depth_option(run)
@@ -266,12 +311,19 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("files", nargs="+")
     rep.add_argument("-o", "--output", default=None)
     rep.add_argument("--title", default=None)
+    rep.add_argument("--baseline", default=None, metavar="FILE",
+                     help="compare every other run with this one (default: each run with "
+                     "the run before it that shares cases with it)")
     rep.set_defaults(func=cmd_report)
 
-    cmp_ = sub.add_parser("compare", help="compare two runs; exit 1 if a claim regressed")
+    cmp_ = sub.add_parser(
+        "compare", help="compare two runs; exit 1 if a case fails that did not fail before",
+        description="Compare a new run with a base run, case by case. A case that fails in "
+        "NEW and passed in BASE, or is new in NEW and fails, is a regression (exit 1).")
     cmp_.add_argument("base")
     cmp_.add_argument("new")
-    cmp_.add_argument("-o", "--output", default=None)
+    cmp_.add_argument("-o", "--output", default=None,
+                      help="the HTML page (default: ./compare_<base>_<new>.html)")
     cmp_.add_argument("--title", default=None)
     cmp_.set_defaults(func=cmd_compare)
 
@@ -296,13 +348,14 @@ def build_parser() -> argparse.ArgumentParser:
         "the built-in baselines. Arguments not listed here go to pytest as typed (-k, -x, -n).",
         allow_abbrev=False,
     )
-    va.add_argument("target", help="pkg.module:object, or a registered remedy name")
+    va.add_argument("target", help="pkg.module:object, path/to/file.py:object, or a "
+                    "registered remedy name")
     va.add_argument("--kind", default=None, help="initializer, activation, normalization, "
                     "residual or optimizer (inferred when unambiguous)")
     va.add_argument("--profile", choices=sorted(PROFILES), default="quick")
     _add_device_options(va)
     va.add_argument("--out-dir", default="reports")
-    va.add_argument("--base-seed", type=int, default=0)
+    va.add_argument("--base-seed", type=_at_least(0), default=0)
     va.add_argument("--suites", default=None,
                     help="suite directory (default: the installed gradbench suites)")
     _depth_option(va)

@@ -19,6 +19,19 @@ class InvalidArgument(GradbenchError, ValueError):
     """A user-supplied value (spec field, remedy name, file, option) is invalid."""
 
 
+class ClaimFailed(GradbenchError, AssertionError):
+    """A claim does not hold. The message is :func:`gradbench.claims.explain` of ``verdict``
+    (the failing :class:`~gradbench.records.Verdict`); pytest shows that message alone, no
+    traceback, when gradbench is in use."""
+
+    def __init__(self, message: str, verdict: object = None) -> None:
+        super().__init__(message)
+        self.verdict = verdict
+
+    def __reduce__(self) -> tuple[type, tuple[str, object]]:
+        return type(self), (str(self), self.verdict)
+
+
 class RemedyFailed(GradbenchError):
     """A remedy raised, returned non-finite values or the wrong shape while measuring."""
 

@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any, Literal, TypeVar, cast
 
 from gradbench.errors import InvalidArgument, choices_hint
@@ -255,25 +256,42 @@ def import_object(path: str) -> Any:
     """Import ``"pkg.module:attr"`` (or ``"pkg.module"``) named by the user.
 
     As ``python -m`` does, the current directory is searched too, so a user's
-    ``my_remedies.py`` beside them imports without installing it.
+    ``my_remedies.py`` beside them imports without installing it. The module may also
+    be a file, ``path/to/my_remedies.py:attr`` (relative or absolute): it is imported
+    as ``my_remedies`` with its folder searched first.
 
     Raises:
-        InvalidArgument: the module or attribute does not exist, or importing it raised.
+        InvalidArgument: the module, file or attribute does not exist, or importing it
+            raised (one sentence with the exception).
     """
     module_name, _, attr = path.partition(":")
-    cwd = os.getcwd()
-    added = cwd not in sys.path
+    folder = os.getcwd()
+    if module_name.endswith(".py") or os.sep in module_name or "/" in module_name:
+        file = Path(module_name).expanduser()
+        if file.suffix != ".py" or not file.is_file():
+            raise InvalidArgument(
+                f"cannot import {path!r}: {str(file)!r} is not a Python file; give "
+                "'path/to/module.py:object' or 'package.module:object' (its folder on "
+                "the path or the current directory)")
+        folder, module_name = str(file.resolve().parent), file.stem
+    added = folder not in sys.path
     if added:
-        sys.path.insert(0, cwd)
+        sys.path.insert(0, folder)
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        raise InvalidArgument(f"cannot import {path!r}: module {exc.name!r} not found") from None
+        raise InvalidArgument(
+            f"cannot import {path!r}: module {exc.name!r} not found; give "
+            "'package.module:object' with its folder on the path (or the current "
+            "directory), or a file 'path/to/module.py:object'") from None
     except Exception as exc:
-        raise InvalidArgument(f"importing {path!r} raised {type(exc).__name__}: {exc}") from None
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise InvalidArgument(
+            f"importing {path!r} raised {type(exc).__name__}" + (f": {first}" if first else "")
+        ) from None
     finally:
         if added:
-            sys.path.remove(cwd)
+            sys.path.remove(folder)
     if not attr:
         return module
     try:

@@ -111,14 +111,17 @@ class SuiteRun:
 
     Attributes:
         pytest_exit: ``pytest.main``'s status.
-        exit_code: gradbench's (0 ok, 1 failed, 2 usage, 130/143 stopped).
+        exit_code: gradbench's (0 ok, 1 failed, 2 usage or nothing measured, 130/143
+            stopped).
         outcome: the plugin's write-up (paths written, cases, failed), or ``None`` when
             the session never got that far.
+        problem: why the run exits 2 although pytest ran (one sentence), else ``None``.
     """
 
     pytest_exit: int
     exit_code: int
     outcome: Any
+    problem: str | None = None
 
     @property
     def json_path(self) -> Path | None:
@@ -158,14 +161,23 @@ def run_suites(
 
     folder = suites_dir(suites)
     selection, has_paths = pytest_selection(extra, folder)
+    if workers or _asks_for_xdist(selection):
+        require_xdist()
+    results = Path(output).parent if output else Path(out_dir)
+    from gradbench import storage
+
+    storage.check_writable(results)  # one sentence now, not a pytest usage error later
     written = (
         [f"--gradbench-json={output}"]
         if output
         else [f"--gradbench-save={name}", f"--gradbench-storage={out_dir}"]
     )
+    # pytest's cache (for --lf, --ff, --sw) and pytest-benchmark's storage live in the
+    # results folder, not in the directory the command was typed in
     cache = [] if "no:cacheprovider" in selection else [
-        "-o", f"cache_dir={Path.cwd() / '.pytest_cache'}"  # for --lf, wherever suites live
-    ]
+        "-o", f"cache_dir={results.resolve() / '.pytest_cache'}"]
+    benchmark = [] if "no:benchmark" in selection or _given("--benchmark-storage", selection) \
+        else [f"--benchmark-storage={results.resolve()}"]
     pytest_args = [
         *([] if has_paths else [str(folder)]),
         f"--rootdir={folder}",  # node ids as in the suites: `gradbench run test_x.py::t`
@@ -174,8 +186,8 @@ def run_suites(
         f"--gradbench-base-seed={base_seed}",
         *written,
         "--gradbench-report=auto",
-        "--gradbench-progress=on",
         *cache,
+        *benchmark,
         "-W",  # this process imported gradbench (the plugin) before pytest started
         "ignore::pytest.PytestAssertRewriteWarning",
         *(["--gradbench-seeds", str(seeds)] if seeds else []),
@@ -186,7 +198,57 @@ def run_suites(
     ]
     keeper = _Outcome()
     code = int(pytest.main(pytest_args, plugins=[keeper]))
-    return SuiteRun(code, _run_exit_code(code, keeper.outcome), keeper.outcome)
+    problem = _nothing_measured(code, keeper.outcome)
+    exit_code = EXIT_USAGE if problem else _run_exit_code(code, keeper.outcome)
+    return SuiteRun(code, exit_code, keeper.outcome, problem)
+
+
+def _given(option: str, tokens: Sequence[str]) -> bool:
+    return any(t == option or t.startswith(option + "=") for t in tokens)
+
+
+def _asks_for_xdist(tokens: Sequence[str]) -> bool:
+    """Whether pytest arguments use pytest-xdist (``-n``, ``--numprocesses``, ``--dist``)."""
+    return any((t.startswith("-n") and not t.startswith("--")) or _given("--numprocesses", [t])
+               or _given("--dist", [t]) for t in tokens)
+
+
+def require_xdist() -> None:
+    """Raise the one sentence a user without pytest-xdist needs.
+
+    pytest-xdist stays an extra (``gradbench[xdist]``) rather than a dependency: it is a
+    pytest plugin, and installing gradbench would otherwise add ``-n`` and ``--dist`` to
+    every pytest session of the environment, where a project may define its own ``-n``.
+
+    Raises:
+        InvalidArgument: pytest-xdist is not installed.
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("xdist") is None:
+        raise InvalidArgument(
+            "-n (parallel workers) needs pytest-xdist, which is not installed: "
+            "pip install 'gradbench[xdist]' (or pytest-xdist), or leave -n out"
+        )
+
+
+def _nothing_measured(code: int, outcome: Any) -> str | None:
+    """Why a run pytest counts as fine measured nothing (it then exits 2), else ``None``.
+
+    A CI job whose GPU runner lost its GPU skips every CUDA case: that must not pass.
+    """
+    if code != 0 or outcome is None or outcome.cases or outcome.stopped_by:
+        return None
+    skipped = sum(outcome.skipped.values())
+    if not skipped or not outcome.selected:
+        return "nothing was measured: no selected test recorded a case"
+    reasons = "; ".join(f"{n} x {r}" if len(outcome.skipped) > 1 else r
+                        for r, n in sorted(outcome.skipped.items(), key=lambda x: -x[1]))
+    if skipped >= outcome.selected:
+        return (f"nothing was measured: all {outcome.selected} selected tests were skipped "
+                f"({reasons})")
+    return (f"nothing was measured: {skipped} of {outcome.selected} selected tests were "
+            f"skipped ({reasons}) and the others recorded no case")
 
 
 def _run_exit_code(code: int, outcome: Any) -> int:
@@ -202,4 +264,4 @@ def _run_exit_code(code: int, outcome: Any) -> int:
     return EXIT_FAILED
 
 
-__all__ = ["SuiteRun", "pytest_selection", "run_suites", "suites_dir"]
+__all__ = ["SuiteRun", "pytest_selection", "require_xdist", "run_suites", "suites_dir"]

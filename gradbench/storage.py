@@ -30,6 +30,7 @@ import os
 import re
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -328,6 +329,159 @@ def save(folder: str | os.PathLike[str], name: str, document: Mapping[str, Any])
 # --------------------------------------------------------------------------------------
 # Reading: results files and journals
 # --------------------------------------------------------------------------------------
+
+#: Schema versions (run level and per case) this gradbench reads, oldest first. A
+#: results file says its own: ``document["gradbench"]["schema_version"]`` and each case's
+#: ``extra_info["gradbench"]["schema_version"]`` (:data:`gradbench.records.SCHEMA_VERSION`).
+SUPPORTED_SCHEMA_VERSIONS: tuple[int, ...] = (1,)
+
+
+@dataclass(frozen=True)
+class Results:
+    """One results file (or the journal of a run that did not finish), read and checked.
+
+    What every command reads results through (:func:`load`): ``report``, ``compare`` and
+    ``validate`` alike. A plain pytest-benchmark file (no ``gradbench`` block) reads with
+    ``run=None`` and its benchmarks as ``timings``.
+
+    Attributes:
+        path: the file.
+        run: the run-level block, or ``None`` for a plain pytest-benchmark file.
+        machine: ``machine_info`` (pytest-benchmark's, with gradbench's block).
+        cases: the gradbench records, in file order, each with the benchmark it came
+            from (its ``fullname``).
+        timings: the benchmarks that carry no gradbench record, as stored.
+        document: the whole document as read (``datetime``, ``commit_info``, ...).
+    """
+
+    path: Path
+    run: RunInfo | None
+    machine: MachineInfo
+    cases: list[tuple[str, CaseRecord]]
+    timings: list[tuple[str, Mapping[str, Any]]]
+    document: Mapping[str, Any]
+
+    @property
+    def records(self) -> list[CaseRecord]:
+        """The cases alone."""
+        return [case for _, case in self.cases]
+
+    @property
+    def notes(self) -> list[str]:
+        """What a reader must be told: the note of an interrupted or recovered run."""
+        from gradbench.records import run_notes
+
+        return run_notes(self.document.get("gradbench") or {})
+
+
+def load(path: str | os.PathLike[str]) -> Results:
+    """Read a results file (or a journal) and check it: the one reader of results.
+
+    Files written by every earlier gradbench whose schema version is in
+    :data:`SUPPORTED_SCHEMA_VERSIONS` read the same way.
+
+    Raises:
+        InvalidArgument: one sentence naming the file: missing, empty, not JSON, not a
+            pytest-benchmark/gradbench document, a schema version this gradbench does
+            not read, a record that is not an object or lacks its spec, or two records
+            with one case id.
+    """
+    p = Path(path)
+    name = str(p)
+    if p.is_dir():
+        raise InvalidArgument(f"{name!r} is a directory, expected a pytest-benchmark JSON file")
+    data = read_results(p)
+    info = _run_block(data, name)
+    cases: list[tuple[str, CaseRecord]] = []
+    timings: list[tuple[str, Mapping[str, Any]]] = []
+    seen: set[str] = set()
+    for index, bench in enumerate(data["benchmarks"]):
+        if not isinstance(bench, Mapping):
+            raise InvalidArgument(f"file {name!r} has benchmark #{index} that is not an object")
+        bname = str(bench.get("fullname") or bench.get("name") or f"#{index}")
+        extra_info = bench.get("extra_info")
+        record = extra_info.get("gradbench") if isinstance(extra_info, Mapping) else None
+        if record is None:
+            timings.append((bname, bench))
+            continue
+        case = _case(record, info.get("schema_version"), bname, f"file {name!r} benchmark "
+                     f"{bname!r}")
+        if case.case in seen:
+            raise InvalidArgument(
+                f"file {name!r} has two gradbench records with case id {case.case!r}")
+        seen.add(case.case)
+        cases.append((bname, case))
+    try:
+        run = RunInfo.from_dict(info) if info else None
+    except (InvalidArgument, TypeError, ValueError) as exc:
+        raise InvalidArgument(f"file {name!r} has a malformed 'gradbench' block ({exc})") from None
+    return Results(path=p, run=run, machine=MachineInfo.from_dict(data.get("machine_info")),
+                   cases=cases, timings=timings, document=data)
+
+
+def _supported() -> str:
+    return ", ".join(str(v) for v in SUPPORTED_SCHEMA_VERSIONS)
+
+
+def _schema_problem(where: str, version: Any) -> str | None:
+    supported = _supported()
+    if version is None:
+        return f"{where} has no schema_version (supported: {supported})"
+    if isinstance(version, bool) or not isinstance(version, int):
+        return (f"{where} has schema_version {version!r}, which is not an integer "
+                f"(supported: {supported})")
+    if version > max(SUPPORTED_SCHEMA_VERSIONS):
+        return (f"{where} has schema_version {version}, newer than this gradbench supports "
+                f"(supported: {supported}); upgrade gradbench to read it")
+    if version < min(SUPPORTED_SCHEMA_VERSIONS):
+        return (f"{where} has schema_version {version}, older than this gradbench supports "
+                f"(supported: {supported}); re-run the suite to regenerate it")
+    if version not in SUPPORTED_SCHEMA_VERSIONS:
+        return f"{where} has unsupported schema_version {version} (supported: {supported})"
+    return None
+
+
+def _run_block(data: Any, name: str) -> dict[str, Any]:
+    """The checked run-level ``gradbench`` block (empty for a plain pytest-benchmark file)."""
+    if not isinstance(data, Mapping) or not isinstance(data.get("benchmarks"), list):
+        raise InvalidArgument(
+            f"file {name!r} is not a pytest-benchmark or gradbench JSON file "
+            "(expected an object with a 'benchmarks' list)"
+        )
+    info = data.get("gradbench")
+    if info is not None and not isinstance(info, Mapping):
+        raise InvalidArgument(f"file {name!r} has a 'gradbench' entry that is not an object")
+    info = dict(info or {})
+    if info and info.get("schema_version") is None:
+        raise InvalidArgument(
+            f"file {name!r} has no gradbench schema_version (supported: {_supported()})")
+    problem = _schema_problem(f"file {name!r}", info.get("schema_version")) if info else None
+    if problem:
+        raise InvalidArgument(problem)
+    return info
+
+
+def _case(data: Any, run_schema: Any, name: str, where: str) -> CaseRecord:
+    """A stored record as a :class:`CaseRecord` (its id defaults to the benchmark's name)."""
+    if not isinstance(data, Mapping):
+        raise InvalidArgument(f"{where} has a gradbench record that is not an object")
+    problem = _schema_problem(where, data.get("schema_version", run_schema))
+    if problem:
+        raise InvalidArgument(problem)
+    if not isinstance(data.get("spec"), Mapping):
+        raise InvalidArgument(f"{where} has no 'spec' object")
+    label = data.get("label") or json.dumps(data["spec"], sort_keys=True, separators=(",", ":"),
+                                            default=str)
+    filled = {**data, "case": str(data.get("case") or name),
+              "claim": str(data.get("claim") or "?"), "label": str(label)}
+    for key in ("measurement", "prediction", "verdict", "remedy"):
+        if filled.get(key) is not None and not isinstance(filled[key], Mapping):
+            raise InvalidArgument(f"{where} is malformed ({key} is not an object)")
+    for key in ("extra", "env"):
+        if not isinstance(filled.get(key), Mapping):
+            filled[key] = {}
+    return CaseRecord.from_dict(filled)
+
 
 
 def read_results(path: str | os.PathLike[str]) -> Any:

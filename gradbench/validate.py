@@ -23,27 +23,16 @@ adds the claims that check the declaration, or narrows the run to the claims nam
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from gradbench import storage
 from gradbench.errors import InvalidArgument
 from gradbench.records import Verdict
+from gradbench.summary import Tally, tally
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
-
-@dataclass(frozen=True)
-class Tally:
-    """How one remedy fared on one claim: ``passed`` of ``total`` cases."""
-
-    remedy: str
-    origin: str
-    claim: str
-    passed: int
-    total: int
 
 
 @dataclass(frozen=True)
@@ -57,7 +46,8 @@ class ValidationResult:
         profile: the profile name.
         pytest_exit: pytest's exit status.
         tallies: per remedy (candidate first) and claim, passed / total cases.
-        failures: the candidate's failed verdicts.
+        failures: the candidate's failed verdicts (one per failing configuration kept:
+            the shrunk one of each claim).
         json_path, html_path: the files written.
     """
 
@@ -78,63 +68,56 @@ class ValidationResult:
         return sum(t.total for t in self.tallies if t.origin == "candidate")
 
     @property
+    def failed_claims(self) -> int:
+        """Claims the candidate fails."""
+        return sum(1 for t in self.tallies if t.origin == "candidate" and t.failed)
+
+    @property
     def exit_code(self) -> int:
         """0 all candidate claims hold, 1 one fails, 2 nothing ran or pytest hit a usage error."""
         if self.pytest_exit in (2, 3, 4) or self.candidate_cases == 0:
             return EXIT_USAGE
         return EXIT_FAILED if self.failures else EXIT_OK
 
-    def format_table(self) -> str:
-        """A plain-text summary: claims x remedies, then each candidate failure explained."""
-        from gradbench.claims import explain
-
-        remedies = list(dict.fromkeys((t.remedy, t.origin) for t in self.tallies))
-        claim_names = list(dict.fromkeys(t.claim for t in self.tallies))
-        cell = {(t.remedy, t.claim): f"{t.passed}/{t.total}" for t in self.tallies}
-        width = max([len(c) for c in claim_names] + [5])
-        head = f"{'claim':<{width}} " + " ".join(f"{r[:18]:>18}" for r, _ in remedies)
-        lines = [f"gradbench validate {self.target} (kind {self.kind}, registered as "
-                 f"{self.name!r}, profile {self.profile})", "",
-                 f"{'':<{width}} " + " ".join(f"{o:>18}" for _, o in remedies), head,
-                 "-" * len(head)]
-        for c in claim_names:
-            lines.append(f"{c:<{width}} " + " ".join(f"{cell.get((r, c), '-'):>18}"
-                                                     for r, _ in remedies))
-        lines.append("")
-        lines += [explain(v) for v in self.failures]
-        lines += list(self.notes)
-        verdict = {EXIT_OK: "every claim holds", EXIT_FAILED: f"{len(self.failures)} claims "
-                   "failed", EXIT_USAGE: "nothing was validated"}[self.exit_code]
-        lines.append(f"candidate {self.name!r}: {verdict} (exit code {self.exit_code})")
+    def closing(self) -> str:
+        """The lines after the run: the candidate's verdict, counted by claim, and the files."""
+        if self.exit_code == EXIT_OK:
+            verdict = f"every claim holds ({self.candidate_cases} cases)"
+        elif self.exit_code == EXIT_FAILED:
+            verdict = (f"{self.failed_claims} claim{'s' * (self.failed_claims != 1)} failed "
+                       f"in {len(self.failures)} of {self.candidate_cases} cases")
+        else:
+            verdict = "nothing was validated"
+        lines = [*self.notes,
+                 f"gradbench validate: candidate {self.name!r} ({self.kind}): {verdict} "
+                 f"(exit code {self.exit_code})"]
         if self.json_path:
-            lines.append(f"results -> {self.json_path}")
+            lines.append(f"gradbench: results {self.json_path}")
         if self.html_path:
-            lines.append(f"report  -> {self.html_path}")
+            lines.append(f"gradbench: report  {self.html_path}")
         return "\n".join(lines)
 
+    def format_table(self) -> str:
+        """The claims x remedies table, each candidate failure explained, and :meth:`closing`."""
+        from gradbench.claims import explain
+        from gradbench.summary import table
 
-def result_from_document(doc: dict[str, Any], target: str, profile: str,
-                         pytest_exit: int) -> ValidationResult:
-    """Tally the candidate's and the baselines' verdicts of a results document."""
-    run = doc.get("gradbench", {})
+        head = (f"gradbench validate {self.target} (kind {self.kind}, registered as "
+                f"{self.name!r}, profile {self.profile})")
+        return "\n".join([head, "", *table(self.tallies), "",
+                          *(explain(v) for v in self.failures), self.closing()])
+
+
+def result_from_results(results: storage.Results, target: str, profile: str,
+                        pytest_exit: int) -> ValidationResult:
+    """Tally the candidate's and the baselines' verdicts of a run's results."""
+    run = results.run.extra if results.run is not None else {}
     kind, name = (run.get("candidate") or [None, None])
-    counts: dict[tuple[str, str, str], list[int]] = {}
-    failures: list[Verdict] = []
-    for bench in doc.get("benchmarks", []):
-        case = bench["extra_info"]["gradbench"]
-        remedy, verdict = case.get("remedy"), case.get("verdict")
-        if remedy is None or not verdict:
-            continue
-        key = (remedy["name"], remedy["origin"], case["claim"])
-        tally = counts.setdefault(key, [0, 0])
-        tally[0] += bool(verdict["passed"])
-        tally[1] += 1
-        if remedy["origin"] == "candidate" and not verdict["passed"]:
-            failures.append(Verdict.from_dict(verdict))
-    order = sorted(counts, key=lambda k: (k[1] != "candidate", k[0]))
-    tallies = tuple(Tally(r, o, c, *counts[(r, o, c)]) for r, o, c in order)
-    return ValidationResult(target, str(kind), str(name), profile, pytest_exit, tallies,
-                            tuple(failures))
+    cases = [c for c in results.records if c.remedy is not None and c.remedy.get("kind") == kind]
+    failures = tuple(Verdict.from_dict(c.verdict or {}) for c in cases
+                     if c.failed and c.remedy and c.remedy.get("origin") == "candidate")
+    return ValidationResult(target, str(kind), str(name), profile, pytest_exit,
+                            tuple(tally(cases)), failures, notes=tuple(results.notes))
 
 
 def validate(
@@ -176,7 +159,7 @@ def validate(
         >>> validate("torch.nn.init:kaiming_normal_").exit_code  # doctest: +SKIP
         0
     """
-    from gradbench import registry, storage
+    from gradbench import registry
     from gradbench.candidate import register_target
     from gradbench.profiles import get_profile
     from gradbench.runner import run_suites
@@ -197,12 +180,11 @@ def validate(
         depth=depth,
     )
     if run.json_path is None:
-        raise InvalidArgument(f"the validation run of {target!r} wrote no results "
-                              f"(pytest exit status {run.pytest_exit})")
-    doc = json.loads(Path(run.json_path).read_text())
-    result = result_from_document(doc, target, profile, run.pytest_exit)
+        why = run.problem or f"pytest exit status {run.pytest_exit}"
+        raise InvalidArgument(f"the validation run of {target!r} wrote no results ({why})")
+    result = result_from_results(storage.load(run.json_path), target, profile, run.pytest_exit)
     return dataclasses.replace(result, json_path=str(run.json_path),
                                html_path=str(run.html_path) if run.html_path else None)
 
 
-__all__ = ["Tally", "ValidationResult", "result_from_document", "validate"]
+__all__ = ["Tally", "ValidationResult", "result_from_results", "validate"]

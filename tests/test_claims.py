@@ -472,3 +472,31 @@ def test_assert_claim_returns_the_verdict_or_explains_the_failure() -> None:
                            r"remedy='t_init', fan_in=128, fan_out=96"):
             assert_claim("initializer:t_init", "initializer_variance", alpha=1e-4,
                          fan_in=128, fan_out=96)
+
+
+def test_assert_claim_takes_what_validate_takes(tmp_path, monkeypatch) -> None:
+    """An import path, a file path, the object itself or a registered name, with no prior
+    registration; a remedy registered for the check is unregistered after it."""
+    from gradbench import registry
+    from gradbench.errors import ClaimFailed
+    from gradbench.testing import assert_claim
+
+    (tmp_path / "mine.py").write_text(
+        "import math, torch\n"
+        "def my_he(w, *, generator):\n"
+        "    with torch.no_grad():\n"
+        "        w.normal_(0.0, math.sqrt(2.0 / w.shape[1]), generator=generator)\n"
+        "my_he.gradbench_meta = {'variance': lambda fan_in, fan_out: 2.0 / fan_in,\n"
+        "                        'distribution': 'normal'}\n")
+    monkeypatch.chdir(tmp_path)
+    before = registry.names("initializer")
+    for target in ("mine:my_he", "./mine.py:my_he", "he_normal", "initializer:he_normal"):
+        v = assert_claim(target, "initializer_variance", fan_in=128, fan_out=96)
+        assert v.passed, target
+    timid = he_like(0.8)
+    timid.gradbench_meta = {"distribution": "normal", **HE}
+    with pytest.raises(ClaimFailed, match="claim initializer_variance FAILS") as failed:
+        assert_claim(timid, "initializer_variance", alpha=1e-4, fan_in=128, fan_out=96)
+    assert isinstance(failed.value, AssertionError)
+    assert not failed.value.verdict.passed
+    assert registry.names("initializer") == before

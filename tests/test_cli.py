@@ -6,6 +6,7 @@ import json
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from resultdoc import results_doc
@@ -65,6 +66,85 @@ def test_compare_flags_a_regression(tmp_path, capsys):
     assert main(["compare", str(base), str(base), "-o", str(tmp_path / "d.html")]) == 0
 
 
+def _with_case(path, doc, claim: str, passed: bool):
+    """``doc`` with one more case (another claim on another configuration), written to path."""
+    extra = results_doc(passed=passed)["benchmarks"][0]
+    case = extra["extra_info"]["gradbench"]
+    case.update(case=f"suite::test_{claim}#0", claim=claim, label=f"{claim}-config")
+    case["verdict"]["claim"] = claim
+    extra.update(name=claim, fullname=claim)
+    doc["benchmarks"].append(extra)
+    records.write_json(path, doc)
+    return path
+
+
+def test_compare_counts_a_new_failing_case_as_a_regression(tmp_path, capsys):
+    """The same run plus a remedy that fails: its new failures are regressions (exit 1)."""
+    base = _results(tmp_path / "0001_quick.json", passed=True)
+    new = _with_case(tmp_path / "0002_quick.json", results_doc(passed=True), "added", False)
+    assert main(["compare", str(base), str(new), "-o", str(tmp_path / "c.html")]) == 1
+    out = capsys.readouterr().out
+    assert "REGRESSION added on added-config: absent -> 0.1 (failed) [regression]" in out
+    assert "1 regressions (1 cases in both runs, 1 only in 0002_quick" in out
+    passing = _with_case(tmp_path / "0003_quick.json", results_doc(passed=True), "added", True)
+    assert main(["compare", str(base), str(passing), "-o", str(tmp_path / "d.html")]) == 0
+
+
+def test_compare_of_runs_sharing_no_case_is_one_sentence(tmp_path, capsys):
+    base = _results(tmp_path / "0001_quick.json", passed=True)
+    doc = results_doc(passed=True)
+    doc["benchmarks"] = []
+    other = _with_case(tmp_path / "0002_other.json", doc, "other", True)
+    assert main(["compare", str(base), str(other), "-o", str(tmp_path / "c.html")]) == 2
+    err = capsys.readouterr().err
+    assert "share no case" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "c.html").exists()
+
+
+def test_compare_writes_its_page_where_it_says(tmp_path, monkeypatch, capsys):
+    """Not into either run's folder: the current directory, and the path is printed."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "here").mkdir()
+    base = _results(tmp_path / "a" / "0001_quick.json", passed=True)
+    new = _results(tmp_path / "b" / "0007_quick.json", passed=True)
+    monkeypatch.chdir(tmp_path / "here")
+    assert main(["compare", str(base), str(new)]) == 0
+    assert "report compare_0001_quick_0007_quick.html" in capsys.readouterr().out
+    assert (tmp_path / "here" / "compare_0001_quick_0007_quick.html").exists()
+    assert [p.name for p in (tmp_path / "a").iterdir()] == ["0001_quick.json"]
+    assert [p.name for p in (tmp_path / "b").iterdir()] == ["0007_quick.json"]
+
+
+def test_report_compares_each_run_with_the_previous_one_it_shares_cases_with(tmp_path):
+    """A folder of runs is not N comparisons with the first: each run with the one before
+    it (or with --baseline); a run sharing nothing with earlier ones is compared with none."""
+    from gradbench import report
+    from gradbench.report.page import baseline_comparisons
+
+    _results(tmp_path / "0001_quick.json", passed=True)
+    _results(tmp_path / "0002_quick.json", passed=False)
+    _results(tmp_path / "0003_quick.json", passed=True)
+    doc = results_doc(passed=True)
+    doc["benchmarks"] = []
+    _with_case(tmp_path / "0004_other.json", doc, "other", True)
+    runs = [report.load_run(p) for p in report.model.expand_paths(tmp_path)]
+    pairs = [(c.base_label, c.new_label, len(c.regressions)) for c in baseline_comparisons(runs)]
+    assert pairs == [("0001_quick", "0002_quick", 1), ("0002_quick", "0003_quick", 0)]
+    pairs = [(c.base_label, c.new_label) for c in baseline_comparisons(runs, runs[2])]
+    assert pairs == [("0003_quick", "0001_quick"), ("0003_quick", "0002_quick")]
+    assert main(["report", str(tmp_path), "--baseline", str(tmp_path / "0003_quick.json")]) == 0
+    assert "0003_quick → 0002_quick" in (tmp_path / "index.html").read_text()
+
+
+def test_report_and_compare_open_a_file_written_by_main_880c548(tmp_path, capsys):
+    data = Path(__file__).parent / "data" / "main_880c548.json"
+    assert main(["report", str(data), "-o", str(tmp_path / "r.html")]) == 0
+    assert main(["compare", str(data), str(data), "-o", str(tmp_path / "c.html")]) == 0
+    assert "0 regressions (33 cases in both runs" in capsys.readouterr().out
+
+
 def test_report_writes_html(tmp_path):
     path = _results(tmp_path / "0001_quick.json", passed=True)
     assert main(["report", str(path)]) == 0
@@ -97,13 +177,36 @@ def test_report_of_a_directory_writes_its_index(tmp_path):
          "--depth=0 is invalid: must be an integer >= 1"),
         (["list", "--kind", "optimiser"], "invalid choice: 'optimiser'"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
+        (["run", "--devices", "gpu"],
+         "argument --devices: 'gpu' is invalid; valid choices: cpu, cuda, cuda:N"),
+        (["validate", "he_normal", "--devices", "cpu,tpu"], "argument --devices: 'cpu,tpu'"),
+        (["run", "--seeds", "1"], "argument --seeds: '1' is invalid: must be an integer >= 2"),
+        (["run", "--base-seed", "-3"], "argument --base-seed: '-3' is invalid"),
+        (["run", "--remedy", "no_such_module:x"], "module 'no_such_module' not found"),
+        (["validate", "./no_such_file.py:x"], "'no_such_file.py' is not a Python file"),
     ],
 )
 def test_usage_errors_are_one_sentence(argv, message, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err
+    assert err.startswith("gradbench: error: ")
     assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("argv", [["run", "-n", "2"], ["run", "--", "-n2"],
+                                  ["validate", "he_normal", "--kind", "initializer", "-n", "2"]])
+def test_workers_without_pytest_xdist_is_one_sentence_naming_the_extra(argv, monkeypatch,
+                                                                        capsys):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "xdist" else real(name, *a))
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "needs pytest-xdist, which is not installed: pip install 'gradbench[xdist]'" in err
     assert len(err.strip().splitlines()) == 1
 
 
@@ -124,6 +227,7 @@ def test_unwritable_output_path(tmp_path, capsys):
     assert "cannot write" in capsys.readouterr().err
 
 
+@pytest.mark.integration
 def test_python_dash_m_and_run(tmp_path):
     """``python -m gradbench run`` runs a suite folder and writes JSON + HTML under --out-dir."""
     suites = tmp_path / "suites"
@@ -191,6 +295,7 @@ def _gradbench(cwd, *argv):
     )
 
 
+@pytest.mark.integration
 def test_run_takes_pytest_selection(tmp_path):
     """`gradbench run -k X` and node ids inside the suites run only what they select."""
     suites = tmp_path / "suites"
@@ -220,6 +325,7 @@ def test_run_takes_pytest_selection(tmp_path):
     ],
     ids=["empty-selection", "dashdash", "bad-option", "missing-value", "missing-path"],
 )
+@pytest.mark.integration
 def test_run_usage_errors_write_no_results(tmp_path, argv, code, message):
     """A run that measured nothing because of how it was called leaves no file."""
     suites = tmp_path / "suites"
@@ -228,8 +334,8 @@ def test_run_usage_errors_write_no_results(tmp_path, argv, code, message):
     proc = _gradbench(tmp_path, "run", "--suites", str(suites), "--out-dir", "out", *argv)
     assert proc.returncode == code, proc.stdout + proc.stderr
     assert message in proc.stdout + proc.stderr
-    out = tmp_path / "out"
-    assert not out.exists() or not any(out.iterdir()), sorted(out.iterdir())
+    out = tmp_path / "out"  # pytest's own cache (.pytest_cache, for --lf) may be there
+    assert not out.exists() or not [p for p in out.iterdir() if not p.name.startswith(".")]
 
 
 def test_report_and_compare_read_a_journal(tmp_path, capsys):
@@ -257,8 +363,10 @@ def test_report_and_compare_read_a_journal(tmp_path, capsys):
     assert "0002_quick.partial" in (tmp_path / "all.html").read_text()
 
 
+@pytest.mark.integration
 def test_run_last_failed(tmp_path):
-    """`gradbench run --lf` reruns only what failed last time (the cache lives in ./)."""
+    """`gradbench run --lf` reruns only what failed last time; pytest's cache lives in the
+    results folder, and nothing (.pytest_cache, .benchmarks, .hypothesis) in ./"""
     suites = tmp_path / "suites"
     suites.mkdir()
     (suites / "test_tiny.py").write_text(
@@ -269,6 +377,54 @@ def test_run_last_failed(tmp_path):
     assert first.returncode == 1, first.stdout + first.stderr
     again = _gradbench(tmp_path, "run", "--suites", str(suites), "--out-dir", "out", "--lf")
     assert again.returncode == 1, again.stdout + again.stderr
-    assert (tmp_path / ".pytest_cache").is_dir()
+    assert (tmp_path / "out" / ".pytest_cache").is_dir()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "suites"]
     doc = json.loads((tmp_path / "out" / "0002_quick.json").read_text())
     assert [b["extra_info"]["gradbench"]["claim"] for b in doc["benchmarks"]] == ["broken"]
+
+
+DEVICE_SUITE = """
+def test_on_device(gradbench_device, gradbench_record):
+    gradbench_record(claim="demo", spec={"device": gradbench_device})
+
+def test_also(gradbench_device, gradbench_record):
+    gradbench_record(claim="other", spec={"device": gradbench_device})
+"""
+
+
+@pytest.mark.integration
+def test_a_run_that_measured_nothing_exits_2_with_one_sentence(tmp_path):
+    """A GPU runner without its GPU skips every CUDA case: that is not a green run."""
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: the cases would run")
+    suites = tmp_path / "suites"
+    suites.mkdir()
+    (suites / "test_devices.py").write_text(DEVICE_SUITE)
+    proc = _gradbench(tmp_path, "run", "--suites", str(suites), "--out-dir", "out",
+                      "--devices", "cuda")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        "gradbench: error: nothing was measured: all 2 selected tests were skipped "
+        "(CUDA is not available on this machine)"]
+    assert not list((tmp_path / "out").glob("*.json"))
+    ran = _gradbench(tmp_path, "run", "--suites", str(suites), "--out-dir", "out")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+
+
+def test_a_run_that_measured_nothing_says_why():
+    """The sentence behind exit 2 when pytest itself was content (everything skipped)."""
+    from gradbench.plugin.state import Outcome
+    from gradbench.runner import _nothing_measured
+
+    cuda = "CUDA is not available on this machine"
+    assert _nothing_measured(0, Outcome(cases=3, selected=3)) is None
+    assert _nothing_measured(1, Outcome(selected=3)) is None  # failed: exit 1 says enough
+    assert _nothing_measured(0, Outcome(selected=2, skipped={cuda: 2})) == (
+        f"nothing was measured: all 2 selected tests were skipped ({cuda})")
+    assert _nothing_measured(0, Outcome(selected=222, skipped={cuda: 221})) == (
+        f"nothing was measured: 221 of 222 selected tests were skipped ({cuda}) and the "
+        "others recorded no case")
+    assert _nothing_measured(0, Outcome(selected=1)) == (
+        "nothing was measured: no selected test recorded a case")

@@ -147,6 +147,7 @@ def test_each_worker_is_pinned_to_its_gpu(worker, gpus, want, monkeypatch) -> No
         assert fake.current == 1  # the last call: cuda:1 made current
 
 
+@pytest.mark.integration
 def test_workers_run_their_cases_on_their_own_gpu(pytester: pytest.Pytester) -> None:
     """``--devices cuda -n 3`` on 2 (fake) GPUs: worker K records cuda:(K mod 2)."""
     tests_dir = Path(__file__).resolve().parent

@@ -45,6 +45,7 @@ def test_told_to_skip_it_exits_0(tmp_path, capsys) -> None:
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is here: it would run the check")
+@pytest.mark.integration
 def test_python_m_entry_point_without_a_gpu(tmp_path) -> None:
     out = subprocess.run([sys.executable, "-m", "gradbench.gpu_check"], cwd=tmp_path,
                          capture_output=True, text=True, timeout=120)

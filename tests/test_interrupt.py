@@ -10,6 +10,8 @@ import pytest
 from gradbench import records
 from gradbench.errors import InvalidArgument
 
+pytestmark = pytest.mark.integration  # starts subprocesses
+
 pytest_plugins = ["pytester"]
 
 INTERRUPTED = """
@@ -73,7 +75,7 @@ def test_keyboard_interrupt_keeps_finished_cases(pytester):
     assert _depths(_load(out)) == [2, 3]
     result.stdout.fnmatch_lines(
         [
-            "gradbench: 2 cases recorded, 0 failed claims*out.json*",
+            "gradbench: 2 cases recorded, every claim holds*out.json*",
             "gradbench: interrupted: 3 of 5 tests did not run; finished results kept in out.json",
         ]
     )

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.integration  # starts pytest/gradbench subprocesses
+
 ROOT = Path(__file__).resolve().parents[1]
 TORCH_FREE = [
     "gradbench",
@@ -30,6 +32,7 @@ TORCH_FREE = [
     "gradbench.claims",
     "gradbench.remedies",
     "gradbench.storage",
+    "gradbench.summary",
     "gradbench.machine",
     "gradbench.devices",
     "gradbench.gpu_check",

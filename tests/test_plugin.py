@@ -11,6 +11,7 @@ import pytest
 import torch
 from ci_env import set_ci
 
+pytestmark = pytest.mark.integration  # starts subprocesses
 pytest_plugins = ["pytester"]
 
 SUITE = """
@@ -36,7 +37,7 @@ def _run(pytester: pytest.Pytester, *args: str) -> dict:
         "-p", "no:cacheprovider", "--gradbench-json=out.json", *args
     )
     result.assert_outcomes(passed=5)
-    result.stdout.fnmatch_lines(["gradbench: 5 cases recorded, 0 failed claims*"])
+    result.stdout.fnmatch_lines(["gradbench: 5 cases recorded, every claim holds*"])
     return json.loads((pytester.path / "out.json").read_text(), parse_constant=_reject)
 
 
@@ -99,7 +100,7 @@ def test_progress_lines_follow_the_run(pytester, args):
     assert all(": 1 cases, 0 failed" in x for x in lines), lines
     for i, x in enumerate(lines, 1):  # the total is unknown to the xdist controller
         assert x.startswith((f"gradbench [{i}/5 tests, 0:", f"gradbench [{i} tests done, 0:")), x
-    assert lines[-1].endswith("(run: 5 cases, 0 failed claims)"), lines
+    assert lines[-1].endswith("(run: 5 cases, 0 failed)"), lines
     assert sorted(x.split("] ", 1)[1].split(": ")[0] for x in lines) == sorted(
         [f"test_suite.py::test_case[{d}]" for d in (2, 3, 4, 5)] + ["test_suite.py::test_timed"]
     )
@@ -362,6 +363,8 @@ import gradbench as gb
 
 @given(fan=st.integers(96, 200))
 def test_shrinks(fan, gradbench_record):
+    with open("calls.txt", "a") as calls:
+        calls.write(f"{fan}\\n")
     v = gb.records.Verdict(claim="demo", spec={"fan": fan}, predicted=0.0, measured=fan,
                            statistic=0.0, pvalue=1.0, ci_low=0.0, ci_high=0.0, alpha=0.01,
                            passed=fan < 150, effect_size=0.0, n=1, method="demo")
@@ -370,9 +373,9 @@ def test_shrinks(fan, gradbench_record):
 """
 
 
-def test_a_replayed_failing_example_is_one_case(pytester):
-    """Hypothesis replays a failing example while it shrinks and once more at the end; seeds
-    derive from the configuration, so the replays are the same case, recorded once."""
+def test_a_failing_test_keeps_its_generated_examples_and_the_shrunk_one(pytester):
+    """Hypothesis tries many more examples while it shrinks a failure, then replays the
+    smallest: the results keep the examples generated before the failure and that one."""
     pytester.makepyfile(test_replayed=REPLAYED)
     result = pytester.runpytest_subprocess(
         "-p", "no:cacheprovider", "-p", "no:xdist", "--gradbench-json=out.json",
@@ -382,9 +385,68 @@ def test_a_replayed_failing_example_is_one_case(pytester):
     cases = [b["extra_info"]["gradbench"]
              for b in json.loads((pytester.path / "out.json").read_text())["benchmarks"]]
     configs = [c["verdict"]["spec"]["fan"] for c in cases]
-    assert len(configs) == len(set(configs))
-    assert configs.count(150) == 1  # the shrunk example, replayed, recorded once
+    calls = [int(x) for x in (pytester.path / "calls.txt").read_text().split()]
+    first_failure = next(i for i, fan in enumerate(calls) if fan >= 150)
+    assert sorted(configs) == sorted({*calls[:first_failure], 150})
+    assert [c["verdict"]["passed"] for c in cases].count(False) == 1  # fan=150, once
+    assert len(calls) > len(configs) + 5  # the shrinking tried more than was kept
     assert len({c["case"] for c in cases}) == len(cases)
+    result.stdout.fnmatch_lines(["gradbench: * cases recorded, 1 claim failed in 1 case*"])
+
+
+CLAIM_FAILS = """
+import math
+
+import torch
+from hypothesis import given, strategies as st
+
+from gradbench.testing import assert_claim
+
+
+def wide_init(w, *, generator):
+    \"\"\"Right up to fan_in 200, twice the declared variance above.\"\"\"
+    scale = 2.0 if w.shape[1] > 200 else 1.0
+    with torch.no_grad():
+        w.normal_(0.0, math.sqrt(scale * 2.0 / w.shape[1]), generator=generator)
+
+
+wide_init.gradbench_meta = {"variance": lambda fan_in, fan_out: 2.0 / fan_in,
+                            "distribution": "normal"}
+
+
+@given(fan_in=st.integers(96, 320))
+def test_variance(fan_in):
+    assert_claim(wide_init, "initializer_variance", alpha=1e-4, fan_in=fan_in, fan_out=128)
+
+
+def test_named(fan_in=128):
+    assert_claim("he_normal", "initializer_variance", fan_in=fan_in, fan_out=96)
+"""
+
+
+def test_a_failing_claim_is_its_own_words_with_the_shrunk_configuration(pytester):
+    """assert_claim in a user's own tests: the verdicts reach the results of a gradbench
+    session, and a failure shows the claim's explanation at the smallest failing
+    configuration, no traceback through gradbench's code."""
+    pytester.makepyfile(test_user=CLAIM_FAILS)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-p", "no:xdist", "--gradbench-json=out.json")
+    result.assert_outcomes(failed=1, passed=1)
+    out = result.stdout.str()
+    blocks = [line for line in out.splitlines() if line.startswith("claim ")]
+    assert len(blocks) == 1
+    assert blocks[0].startswith("claim initializer_variance FAILS: predicted ")
+    result.stdout.fnmatch_lines(["*configuration: kind='initializer', remedy='wide_init', "
+                                 "fan_in=201, fan_out=128*"])
+    assert "check_case" not in out
+    assert "testing.py" not in out
+    cases = [b["extra_info"]["gradbench"]
+             for b in json.loads((pytester.path / "out.json").read_text())["benchmarks"]]
+    failing = [c for c in cases if not c["verdict"]["passed"]]
+    assert [c["verdict"]["spec"]["fan_in"] for c in failing] == [201]
+    assert {c["remedy"]["name"] for c in cases} == {"wide_init", "he_normal"}
+    assert {c["remedy"]["origin"] for c in cases if c["remedy"]["name"] == "wide_init"} == {
+        "third-party"}
 
 
 def test_the_summary_counts_the_statistical_cases_and_bounds_the_false_alarms(pytester):
@@ -399,7 +461,7 @@ def test_counted(run_claim):
                                            "--gradbench-profile=quick")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines([
-        "gradbench: 3 cases recorded, 0 failed claims*",
+        "gradbench: 3 cases recorded, every claim holds*",
         "gradbench: 2 statistical cases at alpha 0.0001 each: family-wise false-alarm "
         "rate <= 0.0002",
     ])

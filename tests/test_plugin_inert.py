@@ -13,6 +13,8 @@ import os
 import pytest
 from ci_env import set_ci
 
+pytestmark = pytest.mark.integration  # starts subprocesses
+
 pytest_plugins = ["pytester"]
 
 PROJECT = """

@@ -41,9 +41,9 @@ from gradbench import report
 DATA = Path(__file__).parent / "data"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.integration, pytest.mark.skipif(
     CHROMIUM is None, reason="no chromium binary on PATH (apt-get install chromium)"
-)
+)]
 
 
 class Browser:

@@ -218,3 +218,63 @@ def test_a_failed_save_leaves_nothing_behind(tmp_path: Path,
     with pytest.raises(InvalidArgument, match=r"0002_validate-x\.json': No space left"):
         storage.save(tmp_path, "validate-x", _document([_case(0)]))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["0001_quick.json"]
+
+
+# --------------------------------------------------------------------------------------
+# The one reader: storage.load
+# --------------------------------------------------------------------------------------
+
+DATA = Path(__file__).parent / "data"
+#: Written by gradbench at main 880c548 (`gradbench run --remedy my_remedies:he_init -k
+#: "(he_normal and (initializer_variance or mean_field)) or (he_init and stability)"`):
+#: 32 passing cases, one failing, one with a measurement.
+MAIN_880C548 = DATA / "main_880c548.json"
+
+
+def test_load_reads_a_file_written_by_an_earlier_gradbench() -> None:
+    results = storage.load(MAIN_880C548)
+    assert results.run is not None
+    assert results.run.schema_version == 1
+    assert results.run.schema_version in storage.SUPPORTED_SCHEMA_VERSIONS
+    assert len(results.cases) == 33
+    assert [c.claim for c in results.records if c.failed] == ["stable_as_declared"]
+    assert sum(c.measurement is not None for c in results.records) == 2
+    assert all(name == case.case for name, case in results.cases)
+
+
+def test_every_reader_goes_through_load(tmp_path: Path) -> None:
+    """report, compare and validate see the same cases as storage.load."""
+    from gradbench import report, validate
+
+    results = storage.load(MAIN_880C548)
+    run = report.load_run(MAIN_880C548)
+    assert [c.case for c in run.cases] == [c.case for c in results.records]
+    assert [c.label for c in run.cases] == [c.label for c in results.records]
+    tallied = validate.result_from_results(results, "x", "quick", 0)
+    assert tallied.tallies == ()  # not a validation run: no candidate kind to tally
+
+
+def test_a_file_written_now_compares_with_one_written_by_main(tmp_path: Path) -> None:
+    from gradbench import report
+
+    old = storage.load(MAIN_880C548)
+    assert old.run is not None
+    doc = records.results_document(old.run, old.machine, old.records)
+    new = records.write_json(tmp_path / "now.json", doc)
+    comparison = report.compare_runs(report.load_run(MAIN_880C548), report.load_run(new))
+    assert comparison.shared == 33
+    assert comparison.regressions == []
+
+
+def test_load_names_the_file_and_the_problem(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    doc = json.loads(MAIN_880C548.read_text())
+    doc["gradbench"]["base_seed"] = "zero"
+    bad.write_text(json.dumps(doc))
+    with pytest.raises(InvalidArgument, match=r"bad.json.*malformed 'gradbench' block"):
+        storage.load(bad)
+    doc["gradbench"]["base_seed"] = 0
+    doc["benchmarks"][0]["extra_info"]["gradbench"]["verdict"] = [1]
+    bad.write_text(json.dumps(doc))
+    with pytest.raises(InvalidArgument, match=r"bad.json.*malformed \(verdict is not an object"):
+        storage.load(bad)

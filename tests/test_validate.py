@@ -43,6 +43,16 @@ MODULE = textwrap.dedent('''
             w.normal_(0.0, math.sqrt(6.0 / w.shape[1]), generator=generator)
 
 
+    def buggy_he(w, *, generator):
+        """N(0, 6 / fan_in) while declaring He's 2 / fan_in."""
+        with torch.no_grad():
+            w.normal_(0.0, math.sqrt(6.0 / w.shape[1]), generator=generator)
+
+
+    buggy_he.gradbench_meta = {"variance": lambda fan_in, fan_out: 2.0 / fan_in,
+                               "distribution": "normal", "stable_for": [{"activation": "relu"}]}
+
+
     def timid_he(w, *, generator):
         """Declares He's variance but draws 90% of it."""
         with torch.no_grad():
@@ -130,6 +140,7 @@ def candidate_verdicts(doc: dict) -> dict[str, list[bool]]:
     return out
 
 
+@pytest.mark.integration
 def test_correct_hand_written_he_passes_its_declared_claims(project: Path) -> None:
     code, out, doc = validate(project, "user_remedies:my_he", "-k",
                               "initializer_variance or initializer_law or stability")
@@ -139,10 +150,12 @@ def test_correct_hand_written_he_passes_its_declared_claims(project: Path) -> No
                              "stable_as_declared"}
     assert all(all(v) for v in verdicts.values())
     assert doc["gradbench"]["candidate"] == ["initializer", "my_he"]
-    assert "every claim holds (exit code 0)" in out
+    assert "candidate 'my_he' (initializer): every claim holds (" in out
+    assert "cases) (exit code 0)" in out
     assert (project / "out").glob("*.html")
 
 
+@pytest.mark.integration
 def test_exploding_initializer_declaring_nothing_fails_stable_somewhere(project: Path) -> None:
     code, out, doc = validate(project, "user_remedies:bad_he", "-k", "stability")
     assert code == 1, out
@@ -151,6 +164,7 @@ def test_exploding_initializer_declaring_nothing_fails_stable_somewhere(project:
     assert "configuration: family='mlp', depth=30" in out  # the configuration that failed
 
 
+@pytest.mark.integration
 def test_a_wrong_backward_disagrees_with_theory_at_the_critical_point(project: Path) -> None:
     """At SiLU's critical initialization, computed from the forward (docs/theory.md §9.3), the
     backward that drops x s (1 - s) shrinks gradients x0.94 per layer; correct GELU and SiLU
@@ -162,6 +176,7 @@ def test_a_wrong_backward_disagrees_with_theory_at_the_critical_point(project: P
     assert "is the backward the derivative of the forward" in out
 
 
+@pytest.mark.integration
 def test_xavier_gain_five_thirds_declared_for_tanh_fails_in_plain_words(project: Path) -> None:
     code, out, doc = validate(project, "user_remedies:xavier_tanh", "-k", "stability")
     assert code == 1, out
@@ -171,6 +186,32 @@ def test_xavier_gain_five_thirds_declared_for_tanh_fails_in_plain_words(project:
     assert 'gradbench_meta = {"stable_for": [' in out
 
 
+@pytest.mark.integration
+def test_a_buggy_initializer_names_each_failed_claim_once_at_its_shrunk_configuration(
+    project: Path,
+) -> None:
+    """The whole quick validation of a wrong He init: under 200 lines, one explanation per
+    failed claim at the smallest configuration, counts by claim, no traceback through
+    gradbench's code, and no false-alarm warning from cases the failures added."""
+    code, out, doc = validate(project, "user_remedies:buggy_he")
+    assert code == 1, out
+    assert len(out.splitlines()) < 200, out
+    failed = {"initializer_variance", "initializer_distribution", "mean_field_slope",
+              "stable_as_declared"}
+    blocks = sorted(line.split()[1] for line in out.splitlines() if line.startswith("claim "))
+    assert blocks == sorted(failed), out  # one explanation per failed claim
+    assert out.count("configuration: kind='initializer', remedy='buggy_he', fan_in=96, "
+                     "fan_out=96, seed=0") == 2  # the smallest fans the suites draw
+    assert "configuration: family='mlp', depth=5, width=256, activation='relu', " in out
+    assert "candidate 'buggy_he' (initializer): 4 claims failed in 4 of 4 cases" in out
+    assert "  buggy_he (candidate)" in out  # the closing table
+    for noise in ("Traceback", "def run(", "check_case", "Falsifying example", "more than the"):
+        assert noise not in out
+    assert {c: v.count(False) for c, v in candidate_verdicts(doc).items()} == dict.fromkeys(
+        failed, 1)
+
+
+@pytest.mark.integration
 def test_declared_variance_drawn_at_ninety_percent_fails_the_variance_claim(
     project: Path,
 ) -> None:
@@ -180,6 +221,7 @@ def test_declared_variance_drawn_at_ninety_percent_fails_the_variance_claim(
     assert "claim initializer_variance FAILS: predicted" in out
 
 
+@pytest.mark.integration
 def test_a_remedy_that_raises_is_a_failed_claim_not_a_crash(project: Path) -> None:
     code, out, doc = validate(project, "user_remedies:raising_init", "--kind", "initializer",
                               "-k", "stability")
@@ -188,6 +230,7 @@ def test_a_remedy_that_raises_is_a_failed_claim_not_a_crash(project: Path) -> No
     assert doc is not None
 
 
+@pytest.mark.integration
 def test_activation_with_a_wrong_custom_backward_fails_activation_backward(
     project: Path,
 ) -> None:
@@ -197,6 +240,7 @@ def test_activation_with_a_wrong_custom_backward_fails_activation_backward(
         candidate_verdicts(doc)["activation_backward"])
 
 
+@pytest.mark.integration
 def test_named_claims_are_the_only_ones_the_candidate_meets(project: Path) -> None:
     code, out, doc = validate(project, "user_remedies:only_variance", "--kind", "initializer",
                               "-k", "initializer_variance or initializer_law or stability")
@@ -204,6 +248,7 @@ def test_named_claims_are_the_only_ones_the_candidate_meets(project: Path) -> No
     assert set(candidate_verdicts(doc)) == {"initializer_variance"}
 
 
+@pytest.mark.integration
 def test_declared_claims_narrow_the_run(project: Path) -> None:
     code, out, doc = validate(project, "user_remedies:narrow", "--kind", "initializer", "-k",
                               "initializer_variance or initializer_law or stability")
@@ -221,6 +266,7 @@ def test_declared_claims_narrow_the_run(project: Path) -> None:
         ("no_such_remedy", "is not a registered remedy and not an import path"),
     ],
 )
+@pytest.mark.integration
 def test_bad_targets_are_one_sentence_and_exit_2(project: Path, target: str,
                                                  message: str) -> None:
     code, out, doc = validate(project, target)
@@ -319,3 +365,49 @@ def test_theory_is_not_applied_to_weights_it_does_not_describe(target, declared)
         assert prediction.valid == (not declared), prediction.reason
     finally:
         registry.unregister("initializer", name)
+
+
+@pytest.mark.parametrize("form", ["relative", "absolute", "module"])
+def test_a_remedy_file_can_be_named_by_its_path(project: Path, monkeypatch, form: str) -> None:
+    """`validate ./user_remedies.py:my_he`, an absolute path, or the module name."""
+    monkeypatch.chdir(project)
+    target = {"relative": "./user_remedies.py:my_he",
+              "absolute": f"{project / 'user_remedies.py'}:my_he",
+              "module": "user_remedies:my_he"}[form]
+    kind, name = register_target(target)
+    try:
+        assert (kind, name) == ("initializer", "my_he")
+        assert registry.lookup("initializer", name).meta["distribution"] == "normal"
+    finally:
+        registry.unregister("initializer", name)
+
+
+def test_a_module_that_raises_on_import_is_one_sentence_with_the_error(tmp_path: Path,
+                                                                       monkeypatch) -> None:
+    (tmp_path / "broken_remedies.py").write_text("raise ValueError('bad config\\nmore')\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InvalidArgument,
+                       match=r"^importing 'broken_remedies:x' raised ValueError: bad config$"):
+        register_target("broken_remedies:x")
+
+
+def test_a_remedy_that_raises_when_probed_shows_its_exception() -> None:
+    def raising(x):
+        raise RuntimeError("this remedy is broken")
+
+    with pytest.raises(InvalidArgument, match=r"cannot tell what kind of remedy 'user:raising' "
+                       r"is: calling it on a tensor of shape \(4, 16\) raised RuntimeError: "
+                       r"this remedy is broken; pass --kind"):
+        infer_kind(raising, "user:raising")
+
+
+def test_a_kind_that_does_not_fit_is_one_usage_error(project: Path, monkeypatch) -> None:
+    """`--kind optimizer` on an initializer: one sentence, not 140 failing cases."""
+    monkeypatch.chdir(project)
+    with pytest.raises(InvalidArgument, match=r"--kind optimizer does not fit "
+                       r"'user_remedies:my_he', which behaves as 'initializer'; pass --kind "
+                       r"initializer or leave --kind out"):
+        resolve_target("user_remedies:my_he", "optimizer")
+    # elementwise and feature-mixing are the only tell between these two: either is taken
+    assert resolve_target("torch.nn.functional:gelu", "normalization")[0] == "normalization"
+    assert resolve_target("torch.nn.functional:gelu", "activation")[0] == "activation"

@@ -92,6 +92,16 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     item.stash[state.ITEM_CASES] = []
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    """While a test runs in a session using gradbench, ``assert_claim`` records through it."""
+    session = item.config.stash.get(state.KEY, None)
+    if session is None or session.in_use is None:
+        return (yield)
+    with state.recording_into(Recorder(item)):
+        return (yield)
+
+
 class Recorder:
     """The callable behind the ``gradbench_record`` fixture."""
 
@@ -121,16 +131,11 @@ class Recorder:
         from gradbench.records import CaseRecord
 
         item = self._item
-        cases = item.stash.setdefault(state.ITEM_CASES, [])
+        recorded = item.stash.setdefault(state.ITEM_CASES, [])
         device = (device or getattr(measurement, "device", None)
                   or getattr(item, "funcargs", {}).get("gradbench_device"))
-        index = len(cases)
-        key = _replay_key(claim, spec, verdict)
-        for i, earlier in enumerate(cases):  # Hypothesis replays a failing example: same case
-            if _replay_key(earlier.claim, earlier.spec, earlier.verdict) == key:
-                index = i
         record = CaseRecord.build(
-            case=state.case_id(state.get(item.config), item, index),
+            case=state.case_id(state.get(item.config), item, len(recorded)),
             claim=claim,
             spec=spec,
             label=_label(spec),
@@ -142,10 +147,7 @@ class Recorder:
             env=environment(device),
             remedy=remedy,
         )
-        if index < len(cases):
-            cases[index] = record
-        else:
-            cases.append(record)
+        recorded.append(state.Recorded(record, *_example(item)))
         case = record.to_dict()
         bench = getattr(item, "funcargs", {}).get("benchmark")
         if bench is not None:
@@ -153,17 +155,26 @@ class Recorder:
         return case
 
 
-def _replay_key(claim: str, spec: Any, verdict: Any) -> str:
-    """What makes two records one case: the claim, the spec and the verdict's configuration.
+_EXAMPLE = pytest.StashKey["list[Any]"]()
 
-    Seeds derive from the configuration, so a replayed example gives the same record."""
-    import json
 
-    def plain(x: Any) -> Any:
-        return x.to_dict() if hasattr(x, "to_dict") else x
+def _example(item: pytest.Item) -> tuple[int | None, bool]:
+    """Which Hypothesis example of ``item`` is running (counted from 0) and whether it is
+    the replay of the failing example Hypothesis reports; ``(None, False)`` outside one."""
+    import sys
 
-    config = plain(verdict).get("spec") if verdict is not None else None
-    return json.dumps([claim, plain(spec), config], sort_keys=True, default=str)
+    if "hypothesis" not in sys.modules:
+        return None, False
+    from hypothesis import currently_in_test_context
+    from hypothesis.control import current_build_context
+
+    if not currently_in_test_context():
+        return None, False
+    context = current_build_context()
+    seen = item.stash.setdefault(_EXAMPLE, [None, -1])  # the last example's context, its number
+    if seen[0] is not context:
+        seen[0], seen[1] = context, seen[1] + 1
+    return int(seen[1]), bool(getattr(context, "is_final", False))
 
 
 def _label(spec: Any) -> str:

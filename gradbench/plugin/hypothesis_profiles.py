@@ -12,11 +12,28 @@ Derandomized by default so that every verdict is a pure function of the command 
 ``--hypothesis-profile`` or ``HYPOTHESIS_PROFILE`` choose any profile explicitly.
 Hypothesis's own ``default`` and ``ci`` profiles are never replaced, and the profile
 that was active before the session is loaded again when it ends.
+
+Two more things keep a test's cases a function of that test alone:
+
+* ``report_multiple_bugs=False``: after a first failure Hypothesis would otherwise keep
+  generating for up to 10 seconds of wall-clock time looking for other bugs, so how
+  many cases a failing test records would depend on the machine's speed;
+* Hypothesis (6.131 and later) mixes literals found in the source of every *local*
+  module imported so far (not installed under ``site-packages``) into about 5% of its
+  draws. Which modules are imported depends on what else the run loads: a
+  ``--remedy my_remedies:he_init`` module in the working directory, or, with an editable
+  install, the gradbench modules earlier tests happened to import. Adding an initializer
+  then changed the ``q`` drawn for every activation test. While gradbench's profile is
+  loaded that pool stays empty (:func:`_no_local_constants`); Hypothesis's built-in
+  constants (0, 1, the float boundaries, ...) are still drawn. That pool also cached
+  each module's literals under ``.hypothesis/constants/`` in the working directory.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -34,6 +51,7 @@ def register(active: Profile) -> None:
         return dict(
             max_examples=profile.max_examples,
             deadline=None,
+            report_multiple_bugs=False,
             suppress_health_check=[
                 HealthCheck.too_slow,
                 HealthCheck.function_scoped_fixture,
@@ -69,6 +87,7 @@ def load(active: Profile, config: pytest.Config) -> str | None:
 
     register(active)
     if config.getoption("hypothesis_profile", None):
+        _no_local_constants()
         return None
     previous = settings.get_current_profile_name()
     chosen = os.environ.get("HYPOTHESIS_PROFILE") or (
@@ -81,12 +100,57 @@ def load(active: Profile, config: pytest.Config) -> str | None:
             f"HYPOTHESIS_PROFILE={chosen!r} is not a registered Hypothesis profile; "
             f"gradbench's are {', '.join(NAMES)}"
         ) from None
+    _no_local_constants()
     return previous
 
 
 def restore(previous: str | None) -> None:
-    """Load ``previous`` again (``None``: nothing was loaded)."""
+    """Load ``previous`` again (``None``: nothing was loaded); local constants come back."""
+    _restore_local_constants()
     if previous is not None:
         from hypothesis import settings
 
         settings.load_profile(previous)
+
+
+_saved: list[Callable[[], Any]] = []  # Hypothesis's own collector, once per nested session
+
+
+def _no_local_constants() -> None:
+    """Keep Hypothesis's pool of local-module literals empty (see the module docstring).
+
+    Hypothesis has no setting for this, so the collector function its provider calls is
+    replaced while gradbench is in use and put back by :func:`restore` (sessions nest:
+    the outermost one puts it back); a Hypothesis without it has nothing to replace.
+    ``tests/test_integration.py`` checks the effect: adding a remedy module leaves the
+    configurations other tests draw as they were.
+    """
+    try:
+        from hypothesis.internal.conjecture import providers
+    except ImportError:  # pragma: no cover - a Hypothesis without the module
+        return
+    collector = getattr(providers, "_get_local_constants", None)
+    if collector is None:
+        return
+    _saved.append(collector)
+    if len(_saved) == 1:
+        empty = providers.Constants()
+        providers._get_local_constants = lambda: empty
+        _clear_constant_cache(providers)
+
+
+def _restore_local_constants() -> None:
+    if not _saved:
+        return
+    from hypothesis.internal.conjecture import providers
+
+    original = _saved.pop()
+    if not _saved:
+        providers._get_local_constants = original
+        _clear_constant_cache(providers)
+
+
+def _clear_constant_cache(providers: Any) -> None:
+    """Drop the per-constraint constants Hypothesis cached from the pool it had before."""
+    with contextlib.suppress(AttributeError):
+        providers.CONSTANTS_CACHE.cache.clear()

@@ -40,7 +40,7 @@ class Progress:
         return (
             f"gradbench [{done}, {elapsed // 60}:{elapsed % 60:02d}] "
             f"{nodeid}: {len(cases)} cases, {sum(map(_failed, cases))} failed "
-            f"(run: {self.cases} cases, {self.failed} failed claims)"
+            f"(run: {self.cases} cases, {self.failed} failed)"
         )
 
     @pytest.hookimpl(trylast=True)  # after the terminal reporter has shown the outcome

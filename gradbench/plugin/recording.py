@@ -37,10 +37,22 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     """Attach the item's recorded cases to its call report (crosses xdist process borders)."""
     outcome: Any = yield
     report = outcome.get_result()
-    cases = item.stash.get(state.ITEM_CASES, [])
-    if report.when == "call" and cases:
+    if report.when != "call":
+        return
+    recorded = item.stash.get(state.ITEM_CASES, [])
+    if recorded:
+        import dataclasses
+
+        session = state.get(item.config)
+        cases = [dataclasses.replace(c, case=state.case_id(session, item, i))
+                 for i, c in enumerate(state.kept_cases(recorded, report.failed))]
         payload = json.dumps([c.to_dict() for c in cases], allow_nan=False)
         report.user_properties.append((state.USER_PROPERTY, payload))
+    if report.failed and call.excinfo is not None and item.config.option.tbstyle == "auto":
+        from gradbench.errors import ClaimFailed
+
+        if isinstance(call.excinfo.value, ClaimFailed):  # the claim's own words, no traceback
+            report.longrepr = str(call.excinfo.value)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -82,6 +94,10 @@ class ResultsWriter:
         """Keep the cases of each finished test and journal them (flushed, fsynced)."""
         if report.when == "call" or (report.when == "setup" and not report.passed):
             self.session.finished.add(report.nodeid)  # it ran (or was skipped, or errored)
+        if report.skipped:
+            reason = _skip_reason(report)
+            skipped = self.session.outcome.skipped
+            skipped[reason] = skipped.get(reason, 0) + 1
         if report.when != "call":
             return
         raw = state.cases_in(report)
@@ -209,9 +225,15 @@ class ResultsWriter:
         where = f"; results -> {out.json_path}" if out.json_path else ""
         html = f"; report -> {out.html_path}" if out.html_path else ""
         if out.cases:
+            from gradbench import summary
+
+            if s.writes_results:
+                for text in summary.table(summary.tally(self.session.cases)):
+                    line(text)
             line(
-                f"gradbench: {out.cases} cases recorded, {out.failed} failed claims"
-                f" (profile {s.profile.name}, base seed {s.base_seed}){where}{html}"
+                f"gradbench: {summary.outcome_line(self.session.cases)}"
+                f" (profile {s.profile.name}, base seed {s.base_seed}){where}{html}",
+                red=bool(out.failed),
             )
         if out.statistical:
             p = s.profile
@@ -249,6 +271,14 @@ class ResultsWriter:
         journal = self.session.journal
         if journal is not None:
             journal.close()
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    """The reason a skipped test gave (``"skipped"`` when it gave none)."""
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return "skipped"
 
 
 def _not_run(out: state.Outcome) -> str:

@@ -117,11 +117,13 @@ def run_claim(request: pytest.FixtureRequest, gradbench_record: Any,
     seed derives from the configuration and ``--gradbench-base-seed``; alpha is the claim's
     own (equivalence claims) or the profile's per-case level. ``extra`` (a dict, or
     ``verdict -> dict``) is recorded with the case for the report. A failing claim raises
-    ``AssertionError`` naming the claim, prediction, measurement, interval and
-    configuration (Hypothesis then shrinks it).
+    :class:`~gradbench.errors.ClaimFailed` (an ``AssertionError``) naming the claim,
+    prediction, measurement, interval and configuration; Hypothesis then shrinks it, and
+    pytest shows that message alone for the smallest failing configuration.
     """
     from gradbench import claims
     from gradbench.suite import origin
+    from gradbench.testing import check_case
 
     session = state.get(request.config)
     profile, base_seed = session.settings.profile, session.settings.base_seed
@@ -132,6 +134,7 @@ def run_claim(request: pytest.FixtureRequest, gradbench_record: Any,
         "origin": origin(covered.kind, covered.label, session.selection)}
 
     def run(target: Any, claim: str, *, extra: Any = None, **config: Any) -> Any:
+        __tracebackhide__ = True
         target = claims.resolve(target)
         network = claims.subject_of(target) == "network"
         on_device = claims.get_claim(claim).on_device
@@ -151,20 +154,8 @@ def run_claim(request: pytest.FixtureRequest, gradbench_record: Any,
         config = {**defaults, **config}
         device = config.get("device", HOME) if on_device else HOME
         level = registered.alpha or profile.case_alpha
-        data, verdict = claims.evaluate_case(target, claim, alpha=level, seed=base_seed,
-                                             **config)
-        prediction = None
-        if network and hasattr(data, "batch"):
-            from gradbench import theory
-
-            prediction = theory.predict(target, batch=data.batch)
-        gradbench_record(claim=claim, spec=target if network else verdict.spec,
-                         measurement=data if hasattr(data, "act_grad_norms") else None,
-                         prediction=prediction, verdict=verdict, source=verdict.source,
-                         extra=extra(verdict) if callable(extra) else extra, remedy=remedy,
-                         device=device)
-        assert verdict.passed, claims.explain(verdict)
-        return verdict
+        return check_case(target, claim, alpha=level, seed=base_seed, config=config,
+                          record=gradbench_record, remedy=remedy, extra=extra, device=device)
 
     return run
 

@@ -15,7 +15,9 @@ each xdist worker its share of the cores as torch threads.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,6 +45,7 @@ class Outcome:
         statistical: cases of registered claims tested at the per-case level (their
             false alarms add up; the profile splits its family-wise alpha over them).
         selected: tests selected to run (``None``: collection did not finish).
+        skipped: selected tests that were skipped, and why (reason -> how many).
         tests_not_run: selected tests that did not run (interrupted runs).
         stopped_by: ``"SIGTERM"`` or ``"KeyboardInterrupt"`` when the run was stopped.
         error: the sentence saying what could not be written.
@@ -56,6 +59,7 @@ class Outcome:
     failed: int = 0
     statistical: int = 0
     selected: int | None = None
+    skipped: dict[str, int] = field(default_factory=dict)
     tests_not_run: int | None = None
     stopped_by: str | None = None
     error: str | None = None
@@ -94,9 +98,76 @@ class GradbenchSession:
     selection: Any = None  # gradbench.suite.Selection, set by the remedies feature
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """One case as a test recorded it, with the Hypothesis example it came from.
+
+    Attributes:
+        record: the case.
+        example: which example of the test recorded it (counted from 0), ``None``
+            outside Hypothesis.
+        final: recorded while Hypothesis replayed the (shrunk) failing example it reports.
+    """
+
+    record: CaseRecord
+    example: int | None = None
+    final: bool = False
+
+
 KEY = pytest.StashKey[GradbenchSession]()
 #: The cases a test recorded (``item.stash``), attached to its call report.
-ITEM_CASES = pytest.StashKey["list[CaseRecord]"]()
+ITEM_CASES = pytest.StashKey["list[Recorded]"]()
+
+
+_ACTIVE: list[Any] = []  # the running test's recorder, while gradbench is in use
+
+
+@contextlib.contextmanager
+def recording_into(recorder: Any) -> Iterator[None]:
+    """Make ``recorder`` the :func:`active_recorder` for the ``with`` block (a test's call)."""
+    _ACTIVE.append(recorder)
+    try:
+        yield
+    finally:
+        _ACTIVE.pop()
+
+
+def active_recorder() -> Any:
+    """The recorder of the test running now in a session where gradbench is in use
+    (what ``gradbench.testing.assert_claim`` records through), or ``None``."""
+    return _ACTIVE[-1] if _ACTIVE else None
+
+
+def kept_cases(recorded: list[Recorded], failed: bool) -> list[CaseRecord]:
+    """The cases a test's results keep, one per configuration, in the order first recorded.
+
+    A test that passed keeps every example Hypothesis generated. When it failed,
+    Hypothesis went on shrinking the failing example (many more configurations tried,
+    passing and failing) and then replayed the smallest one: the results keep the
+    examples generated before the first failure and the replayed one, so a failing
+    remedy reports its shrunk configuration once and adds no more cases than a passing
+    one. A configuration recorded twice (a replay) is one case, its last record.
+    """
+    finals = [r.example for r in recorded if r.final]
+    if failed and finals:
+        failing = [r.example for r in recorded if r.record.failed and not r.final]
+        first = min(e for e in [*failing, *finals] if e is not None)
+        recorded = [r for r in recorded
+                    if r.final or r.example is None or r.example < first]
+    out: dict[str, CaseRecord] = {}
+    for r in recorded:
+        out[_replay_key(r.record)] = r.record
+    return list(out.values())
+
+
+def _replay_key(record: CaseRecord) -> str:
+    """What makes two records one case: the claim, the spec and the verdict's configuration.
+
+    Seeds derive from the configuration, so a replayed example gives the same record."""
+    import json
+
+    config = (record.verdict or {}).get("spec")
+    return json.dumps([record.claim, record.spec, config], sort_keys=True, default=str)
 
 
 def get(config: pytest.Config) -> GradbenchSession:

@@ -8,8 +8,9 @@ over the network, and the same input always gives the same bytes.
 
 The first screen answers "which configurations vanish or explode, by how much per
 layer, and does theory agree" (see :mod:`gradbench.report.growth` for the numbers).
-Two or more runs switch on comparison mode: every run after the first is compared
-with the first (:func:`compare_runs`), regressions are flagged at the top, and the
+Two or more runs switch on comparison mode: each run is compared with the latest run
+before it that shares cases with it, or with a chosen baseline (:func:`compare_runs`),
+regressions are flagged at the top, and the
 per-configuration plots overlay the runs.
 
 The package never imports torch. Its modules:

@@ -23,9 +23,9 @@ class CaseDelta:
     Attributes:
         key: ``(claim, configuration, occurrence)`` used for matching.
         base, new: the case in each run (``None`` if only in the other).
-        status: ``regression`` (passed -> failed), ``improvement`` (failed -> passed),
-            ``same`` (outcome unchanged, or no verdict on either side), ``only_base``,
-            ``only_new``.
+        status: ``regression`` (passed -> failed, or a new case that fails: ``base``
+            is then ``None``), ``improvement`` (failed -> passed), ``same`` (outcome
+            unchanged, or no verdict on either side).
         delta_measured: ``new.measured - base.measured`` of the verdicts (NaN if either lacks one).
         delta_ci_low, delta_ci_high, delta_ci_width: changes of the verdict CI.
         base_factor, new_factor: measured per-layer growth factors (NaN without a measurement).
@@ -74,8 +74,10 @@ class Comparison:
 
     Attributes:
         base_label, new_label: the runs' labels.
-        deltas: every matched case, regressions first, then by claim and label.
-        only_base, only_new: cases present in one run only.
+        deltas: every matched case, and every failing case of the new run only (a
+            regression), regressions first, then by claim and label.
+        only_base, only_new: cases present in one run only (failing new cases are in
+            ``deltas``).
         warnings: why the two runs may not be comparable (empty if they are).
     """
 
@@ -88,8 +90,13 @@ class Comparison:
 
     @property
     def regressions(self) -> list[CaseDelta]:
-        """Cases that passed in the base run and fail in the new one."""
+        """Cases that fail in the new run and did not in the base run (new cases included)."""
         return [d for d in self.deltas if d.status == "regression"]
+
+    @property
+    def shared(self) -> int:
+        """How many cases the two runs have in common."""
+        return sum(d.base is not None and d.new is not None for d in self.deltas)
 
     @property
     def improvements(self) -> list[CaseDelta]:
@@ -210,7 +217,9 @@ def compare_runs(base: Run, new: Run) -> Comparison:
 
     Cases match on ``(claim, label)`` (the canonical spec when there is no label; a
     repeated pair within a run matches by order of appearance). A case that passed in
-    ``base`` and fails in ``new`` is a regression; the reverse is an improvement.
+    ``base`` and fails in ``new`` is a regression, and so is a case only ``new`` has
+    that fails (a remedy added to the run that fails its claims); a case that failed
+    and passes is an improvement.
 
     Args:
         base: the reference run.
@@ -223,6 +232,9 @@ def compare_runs(base: Run, new: Run) -> Comparison:
     """
     bk, nk = _keyed(base.cases), _keyed(new.cases)
     deltas = [_delta(key, bk[key], nk[key]) for key in sorted(set(bk) & set(nk))]
+    added = [nk[k] for k in sorted(set(nk) - set(bk))]
+    deltas += [CaseDelta(k, None, c, "regression", new_factor=_factor(c))
+               for k, c in zip(sorted(set(nk) - set(bk)), added) if c.status == "fail"]
     order = {"regression": 0, "improvement": 1, "same": 2}
     deltas.sort(key=lambda d: (order[d.status], d.key))
     return Comparison(
@@ -230,6 +242,6 @@ def compare_runs(base: Run, new: Run) -> Comparison:
         new_label=new.label,
         deltas=deltas,
         only_base=[bk[k] for k in sorted(set(bk) - set(nk))],
-        only_new=[nk[k] for k in sorted(set(nk) - set(bk))],
+        only_new=[c for c in added if c.status != "fail"],
         warnings=_compat_warnings(base, new),
     )

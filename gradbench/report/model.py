@@ -33,8 +33,8 @@ __all__ = [
     "load_run",
 ]
 
-#: Schema versions (run level and per case) this reader understands, oldest first.
-SUPPORTED_SCHEMA_VERSIONS: tuple[int, ...] = (1,)
+#: Schema versions (run level and per case) the reader understands, oldest first.
+SUPPORTED_SCHEMA_VERSIONS = storage.SUPPORTED_SCHEMA_VERSIONS
 
 
 def canonical(obj: Any) -> str:
@@ -145,94 +145,35 @@ class Run:
 
 
 # --------------------------------------------------------------------------------------
-# Reading
+# Reading (through gradbench.storage.load, the one reader of results)
 # --------------------------------------------------------------------------------------
 
 
-def _supported() -> str:
-    return ", ".join(str(v) for v in SUPPORTED_SCHEMA_VERSIONS)
-
-
-def _schema_problem(where: str, version: Any) -> str | None:
-    supported = _supported()
-    if version is None:
-        return f"{where} has no schema_version (supported: {supported})"
-    if isinstance(version, bool) or not isinstance(version, int):
-        return (
-            f"{where} has schema_version {version!r}, which is not an integer "
-            f"(supported: {supported})"
-        )
-    if version > max(SUPPORTED_SCHEMA_VERSIONS):
-        return (
-            f"{where} has schema_version {version}, newer than this gradbench supports "
-            f"(supported: {supported}); upgrade gradbench to read it"
-        )
-    if version < min(SUPPORTED_SCHEMA_VERSIONS):
-        return (
-            f"{where} has schema_version {version}, older than this gradbench supports "
-            f"(supported: {supported}); re-run the suite to regenerate it"
-        )
-    if version not in SUPPORTED_SCHEMA_VERSIONS:
-        return f"{where} has unsupported schema_version {version} (supported: {supported})"
-    return None
-
-
-def _decode_case(data: Mapping[str, Any], run_schema: Any, name: str, where: str) -> Case:
-    problem = _schema_problem(where, data.get("schema_version", run_schema))
-    if problem:
-        raise InvalidArgument(problem)
-    spec = data.get("spec")
-    if not isinstance(spec, Mapping):
-        raise InvalidArgument(f"{where} has no 'spec' object")
+def _decode_case(record: records.CaseRecord, name: str, where: str) -> Case:
+    """The report's view of a stored case: its records decoded."""
     try:
-        m = data.get("measurement")
-        p = data.get("prediction")
-        v = data.get("verdict")
+        m, p, v = record.measurement, record.prediction, record.verdict
         measurement = records.Measurement.from_dict(m) if m is not None else None
         prediction = records.Prediction.from_dict(p) if p is not None else None
         verdict = records.Verdict.from_dict(v) if v is not None else None
     except (InvalidArgument, AttributeError, KeyError, TypeError, ValueError) as exc:
         text = str(exc).rstrip(".") or type(exc).__name__
         raise InvalidArgument(f"{where} is malformed ({text})") from None
-    extra = data.get("extra")
-    label = data.get("label")
-    remedy = data.get("remedy")
+    remedy = record.remedy
     return Case(
-        case=str(data.get("case") or name),
-        claim=str(data.get("claim") or "?"),
-        source=str(data.get("source") or ""),
-        spec=dict(spec),
-        label=str(label) if label else canonical(dict(spec)),
+        case=record.case,
+        claim=record.claim,
+        source=str(record.source or ""),
+        spec=dict(record.spec),
+        label=record.label,
         measurement=measurement,
         prediction=prediction,
         verdict=verdict,
-        extra=dict(extra) if isinstance(extra, Mapping) else {},
+        extra=dict(record.extra),
         benchmark=name,
         remedy={k: str(remedy.get(k, "?")) for k in ("kind", "name", "origin")}
         if isinstance(remedy, Mapping) else None,
     )
-
-
-def _run_info(data: Any, name: str) -> dict[str, Any]:
-    """The validated run-level ``gradbench`` block (empty for a plain pytest-benchmark file)."""
-    if not isinstance(data, Mapping) or not isinstance(data.get("benchmarks"), list):
-        raise InvalidArgument(
-            f"file {name!r} is not a pytest-benchmark or gradbench JSON file "
-            "(expected an object with a 'benchmarks' list)"
-        )
-    info = data.get("gradbench")
-    if info is not None and not isinstance(info, Mapping):
-        raise InvalidArgument(f"file {name!r} has a 'gradbench' entry that is not an object")
-    info = dict(info or {})
-    version = info.get("schema_version")
-    if info and version is None:
-        raise InvalidArgument(
-            f"file {name!r} has no gradbench schema_version (supported: {_supported()})"
-        )
-    problem = _schema_problem(f"file {name!r}", version) if info else None
-    if problem:
-        raise InvalidArgument(problem)
-    return info
 
 
 def _timing(bench: Mapping[str, Any], fullname: str) -> Timing:
@@ -246,39 +187,11 @@ def _timing(bench: Mapping[str, Any], fullname: str) -> Timing:
     )
 
 
-def _benchmarks(
-    benchmarks: list[Any], run_schema: Any, name: str
-) -> tuple[list[Case], list[Timing]]:
-    cases: list[Case] = []
-    timings: list[Timing] = []
-    seen: set[str] = set()
-    for index, bench in enumerate(benchmarks):
-        if not isinstance(bench, Mapping):
-            raise InvalidArgument(f"file {name!r} has benchmark #{index} that is not an object")
-        bname = str(bench.get("fullname") or bench.get("name") or f"#{index}")
-        extra_info = bench.get("extra_info")
-        record = extra_info.get("gradbench") if isinstance(extra_info, Mapping) else None
-        if record is None:
-            timings.append(_timing(bench, bname))
-            continue
-        where = f"file {name!r} benchmark {bname!r}"
-        if not isinstance(record, Mapping):
-            raise InvalidArgument(f"{where} has a gradbench record that is not an object")
-        cases.append(_decode_case(record, run_schema, bname, where))
-    for c in cases:
-        if c.case in seen:
-            raise InvalidArgument(
-                f"file {name!r} has two gradbench records with case id {c.case!r}"
-            )
-        seen.add(c.case)
-    return cases, timings
-
-
 def load_run(path: str | os.PathLike[str]) -> Run:
     """Read one pytest-benchmark (or plain gradbench) JSON file.
 
     Args:
-        path: the JSON file.
+        path: the JSON file (or the journal of a run that did not finish).
 
     Returns:
         The decoded :class:`Run`; its label is the file's stem.
@@ -292,26 +205,21 @@ def load_run(path: str | os.PathLike[str]) -> Run:
         >>> run = load_run("reports/0001_quick.json")  # doctest: +SKIP
         >>> [c.claim for c in run.cases]               # doctest: +SKIP
     """
-    p = Path(path)
-    name = str(p)
-    if p.is_dir():
-        raise InvalidArgument(f"{name!r} is a directory, expected a pytest-benchmark JSON file")
-    data = storage.read_results(p)  # a .json, or the journal of an unfinished run
-    info = _run_info(data, name)
-    cases, timings = _benchmarks(data["benchmarks"], info.get("schema_version"), name)
+    results = storage.load(path)
+    p, name, data = results.path, str(results.path), results.document
     machine = data.get("machine_info")
     commit = data.get("commit_info")
     return Run(
         path=p,
         label=p.stem or name,
         machine_info=dict(machine) if isinstance(machine, Mapping) else {},
-        gradbench_info=info,
-        cases=cases,
-        timings=timings,
+        gradbench_info=dict(data.get("gradbench") or {}),
+        cases=[_decode_case(c, b, f"file {name!r} benchmark {b!r}") for b, c in results.cases],
+        timings=[_timing(bench, b) for b, bench in results.timings],
         commit_info=dict(commit) if isinstance(commit, Mapping) else {},
         datetime=str(data.get("datetime") or ""),
         version=str(data.get("version") or ""),
-        notes=records.run_notes(info),
+        notes=results.notes,
     )
 
 

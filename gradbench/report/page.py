@@ -210,6 +210,26 @@ def _unique_labels(runs: Sequence[Run]) -> list[Run]:
 # --------------------------------------------------------------------------------------
 
 
+def baseline_comparisons(runs: Sequence[Run], baseline: Run | None = None) -> list[Comparison]:
+    """Each run compared with its baseline: ``baseline`` when given, else the latest run
+    before it (in the order given: numbered results sort oldest first) that shares a
+    case with it. A run that shares no case with any earlier run (another validation,
+    another selection) is compared with nothing, rather than called free of regressions.
+    """
+    out: list[Comparison] = []
+    for i, run in enumerate(runs):
+        if baseline is not None:
+            candidates = [] if run.path == baseline.path else [baseline]
+        else:
+            candidates = list(reversed(runs[:i]))
+        for base in candidates:
+            comparison = compare_runs(base, run)
+            if comparison.shared:
+                out.append(comparison)
+                break
+    return out
+
+
 @dataclass
 class Page:
     """Everything one report page shows.
@@ -217,7 +237,7 @@ class Page:
     Attributes:
         runs: the runs, labels made unique (``name#2``).
         configs: each run's measured configurations, by run label.
-        comparisons: every run after the first compared with the first.
+        comparisons: each run compared with its baseline (:func:`baseline_pairs`).
         title: the page title.
     """
 
@@ -232,6 +252,7 @@ class Page:
         runs: Sequence[Run],
         comparisons: Sequence[Comparison] | None = None,
         title: str | None = None,
+        baseline: Run | None = None,
     ) -> Page:
         """The page for ``runs``; comparisons and title default as :func:`render_report` says.
 
@@ -242,7 +263,7 @@ class Page:
         if not unique:
             raise InvalidArgument("render_report needs at least one run")
         if comparisons is None:
-            comparisons = [compare_runs(unique[0], r) for r in unique[1:]]
+            comparisons = baseline_comparisons(unique, baseline)
         if title is None:
             title = "gradbench report" + (
                 f": {unique[0].label}"

@@ -274,16 +274,19 @@ def render_page(page: Page, sections: Sequence[Section] = SECTIONS) -> str:
     )
 
 
-def render_report(runs: Sequence[Run], title: str | None = None) -> str:
+def render_report(runs: Sequence[Run], title: str | None = None,
+                  baseline: Run | None = None) -> str:
     """Render runs as one self-contained HTML page.
 
-    With two or more runs the page is in comparison mode: every run after the first
-    is compared with the first, regressions are flagged at the top, and plots overlay
-    the runs.
+    With two or more runs the page is in comparison mode: each run is compared with
+    ``baseline``, or by default with the latest run before it that shares cases with it
+    (:func:`~gradbench.report.page.baseline_comparisons`); regressions are flagged at the
+    top, and plots overlay the runs.
 
     Args:
         runs: from :func:`load_run`; labels are made unique (``name#2``) if needed.
         title: page title; default ``"gradbench report: <labels>"``.
+        baseline: the run every other run is compared with (one of ``runs`` or not).
 
     Returns:
         The HTML text; identical input gives identical output.
@@ -291,7 +294,9 @@ def render_report(runs: Sequence[Run], title: str | None = None) -> str:
     Raises:
         InvalidArgument: no runs.
     """
-    return render_page(Page.from_runs(runs, None, title))
+    if baseline is not None and all(r.path != baseline.path for r in runs):
+        runs = [baseline, *runs]
+    return render_page(Page.from_runs(runs, None, title, baseline))
 
 
 def render_comparison(
@@ -306,6 +311,7 @@ def write_report(
     paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
     out_path: str | os.PathLike[str],
     title: str | None = None,
+    baseline: str | os.PathLike[str] | None = None,
 ) -> Path:
     """Read JSON files and write the HTML report atomically.
 
@@ -313,6 +319,8 @@ def write_report(
         paths: JSON files (a directory stands for every ``*.json`` below it, sorted).
         out_path: the HTML file to write (its folder is created).
         title: page title.
+        baseline: a results file every other run is compared with (see
+            :func:`render_report`).
 
     Returns:
         ``out_path`` as a :class:`~pathlib.Path`.
@@ -321,4 +329,8 @@ def write_report(
         InvalidArgument: a bad input file (see :func:`load_run`) or an unwritable output.
     """
     runs = [load_run(p) for p in expand_paths(paths)]
-    return records.write_atomic(out_path, render_report(runs, title=title))
+    base = None
+    if baseline is not None:
+        base = next((r for r in runs if r.path.resolve() == Path(baseline).resolve()), None)
+        base = base or load_run(baseline)
+    return records.write_atomic(out_path, render_report(runs, title=title, baseline=base))

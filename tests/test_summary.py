@@ -1,0 +1,45 @@
+"""The end-of-run counts and the claims x remedies table, from the recorded cases."""
+
+from __future__ import annotations
+
+from gradbench import summary
+from gradbench.records import CaseRecord
+
+
+def _case(n: int, claim: str, passed: bool, remedy: tuple[str, str, str] | None) -> CaseRecord:
+    kind, name, origin = remedy or ("", "", "")
+    return CaseRecord(
+        case=f"suites/test_x.py::test_{claim}[{name}]#{n}", claim=claim, spec={"n": n},
+        label=f"n{n}", verdict={"claim": claim, "passed": passed},
+        remedy={"kind": kind, "name": name, "origin": origin} if remedy else None)
+
+
+CAND = ("initializer", "my_init", "candidate")
+HE = ("initializer", "he_normal", "built-in")
+
+
+def test_claims_are_counted_once_however_many_cases_failed() -> None:
+    cases = [_case(0, "initializer_variance", False, CAND),
+             _case(1, "initializer_variance", False, CAND),
+             _case(0, "mean_field_slope", False, CAND),
+             _case(0, "initializer_variance", True, HE),
+             _case(0, "jacobian_spectrum", False, None),
+             _case(1, "jacobian_spectrum", False, None)]
+    assert summary.failed_claims(cases) == 3
+    assert summary.outcome_line(cases) == "6 cases recorded, 3 claims failed in 5 cases"
+    assert summary.outcome_line(cases[3:4]) == "1 case recorded, every claim holds"
+
+
+def test_the_table_has_a_row_per_remedy_and_a_column_per_claim() -> None:
+    cases = [_case(0, "initializer_variance", False, CAND),
+             _case(1, "initializer_variance", True, CAND),
+             _case(0, "initializer_variance", True, HE),
+             _case(0, "mean_field_slope", True, HE),
+             _case(0, "jacobian_spectrum", True, None)]
+    lines = summary.table(summary.tally(cases))
+    assert lines[0].split() == ["initializer", "variance", "mean_field_slope"]
+    assert lines[1].split() == ["my_init", "(candidate)", "1/2*", "-"]  # candidate first
+    assert lines[2].split() == ["he_normal", "1/1", "1/1"]
+    assert lines[4].split() == ["suite", "claims", "about", "networks", "cases"]
+    assert lines[5].split() == ["jacobian_spectrum", "1/1"]
+    assert lines[-1].strip() == "* some cases of this claim failed"
