@@ -18,6 +18,7 @@ from gradbench.devices import CHOICES as DEVICE_CHOICES
 from gradbench.devices import parse_devices
 from gradbench.errors import InvalidArgument
 from gradbench.profiles import PROFILES, Profile, get_profile
+from gradbench.shards import Shard, parse_shard
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,8 @@ OPTIONS = (
            "(default: torch's own setting)"),
     Option("deterministic", "", "on/off: torch.use_deterministic_algorithms (default: "
            "torch's own setting)"),
+    Option("shard", "", "K/N: run shard K of the selected tests split N ways (deterministic, "
+           "balanced by the suites' durations.json); merge with `gradbench merge`"),
 )
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -75,6 +78,8 @@ class Settings:
         remedies: further remedies to cover (``--gradbench-remedy``, repeatable).
         tf32: allow TF32 (``--gradbench-tf32``), or ``None`` for torch's setting.
         deterministic: deterministic algorithms (``--gradbench-deterministic``), or ``None``.
+        shard: the shard of the selection this session runs (``--gradbench-shard``), or
+            ``None`` for all of it.
     """
 
     profile: Profile
@@ -90,6 +95,7 @@ class Settings:
     remedies: tuple[str, ...] = ()
     tf32: bool | None = None
     deterministic: bool | None = None
+    shard: Shard | None = None
 
     @property
     def writes_results(self) -> bool:
@@ -196,6 +202,11 @@ def parse(config: pytest.Config) -> Settings:
             f"--gradbench-save={save!r} is invalid: use letters, digits, '_', '-' and '.'"
         )
     report = _value(config, opts["report"]) or None
+    shard_text = _value(config, opts["shard"])
+    try:
+        shard = parse_shard(shard_text, "--gradbench-shard") if shard_text else None
+    except InvalidArgument as exc:
+        raise pytest.UsageError(str(exc)) from None
     if report and not (json_path or save):
         raise pytest.UsageError(
             f"--gradbench-report={report!r} needs --gradbench-json or --gradbench-save "
@@ -215,4 +226,5 @@ def parse(config: pytest.Config) -> Settings:
         remedies=tuple(config.getoption("gradbench_remedy", None) or ()),
         tf32=tf32,
         deterministic=deterministic,
+        shard=shard,
     )

@@ -123,7 +123,10 @@ class ResultsWriter:
 
         s = self.session.settings
         candidate = getattr(self.session.selection, "candidate", None)
-        extra = {"candidate": list(candidate)} if candidate else {}
+        extra: dict[str, Any] = {"candidate": list(candidate)} if candidate else {}
+        if s.shard is not None:  # the controller of an xdist run knows K/N before the record
+            extra["shard"] = self.session.shard or {"index": s.shard.index,
+                                                    "count": s.shard.count}
         return RunInfo(profile=s.profile.name, base_seed=s.base_seed, devices=s.devices,
                        extra=extra, **status)
 
@@ -236,14 +239,9 @@ class ResultsWriter:
                 red=bool(out.failed),
             )
         if out.statistical:
-            p = s.profile
-            over = (f"; more than the {p.statistical_cases} the profile's level assumes"
-                    if out.statistical > p.statistical_cases else "")
-            line(
-                f"gradbench: {out.statistical} statistical cases at alpha {p.case_alpha:.2g} "
-                f"each: family-wise false-alarm rate <= {out.statistical * p.case_alpha:.2g}"
-                f"{over}"
-            )
+            from gradbench import summary
+
+            line(f"gradbench: {summary.statistical_line(self.session.cases, s.profile)}")
         if out.stopped_by:
             verb = "interrupted" if out.stopped_by == "KeyboardInterrupt" else (
                 f"stopped by {out.stopped_by}"
