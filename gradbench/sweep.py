@@ -237,7 +237,11 @@ def phase_point(spec: Any) -> PhasePoint:
     """The phase-diagram data of an MLP spec (docs/theory.md §1): its (sigma_w2, sigma_b2),
     the predicted mean log growth per layer, and the critical curve chi_1 = 1."""
     from gradbench import theory
+    from gradbench.specs import MLPSpec
 
+    if not isinstance(spec, MLPSpec):
+        raise InvalidArgument(f"spec={_label(spec)!r} has no phase-diagram point: the phase "
+                              "diagram is of MLPs (gradbench.MLPSpec)")
     prediction = theory.predict(spec)
     if prediction.log_growth is None:
         raise InvalidArgument(f"{_label(spec)} has no phase-diagram point: theory makes no "
@@ -257,7 +261,8 @@ def phase_diagram(activations: Sequence[str], sigma_w2s: Sequence[float],
                   seed: int = 0, alpha: float | None = None) -> list[Task]:
     """``mean_field_slope`` over a grid of the (sigma_w2, sigma_b2) phase diagram.
 
-    Grid points outside theory's validity domain are left out. ``alpha`` defaults to
+    Grid points outside theory's validity domain are left out (none inside: one sentence
+    saying why, as :class:`~gradbench.errors.InvalidArgument`). ``alpha`` defaults to
     :data:`FAMILY_ALPHA` split over the grid's cases (Bonferroni), so the whole diagram
     false-alarms with probability at most 0.05.
     """
@@ -267,7 +272,12 @@ def phase_diagram(activations: Sequence[str], sigma_w2s: Sequence[float],
     specs = [MLPSpec(depth=depth, width=width, activation=a, init="normal", sigma_w2=w,
                      sigma_b2=b)
              for a in activations for w in sigma_w2s for b in sigma_b2s]
-    specs = [s for s in specs if theory.predict(s).valid]
+    outside = [(s, theory.predict(s)) for s in specs]
+    specs = [s for s, prediction in outside if prediction.valid]
+    if not specs and outside:
+        spec, prediction = outside[0]
+        raise InvalidArgument(f"no point of the grid is in theory's validity domain, e.g. "
+                              f"{_label(spec)}: {prediction.reason}")
     level = alpha if alpha is not None else FAMILY_ALPHA / max(1, len(specs))
     config = {"seeds": seeds, "batch": batch, "dtype": dtype, "device": device}
     return [Task(s, "mean_field_slope", config, alpha=level, seed=seed, extra=phase_point(s))
