@@ -186,6 +186,9 @@ def run_suites(
         f"--gradbench-base-seed={base_seed}",
         *written,
         "--gradbench-report=auto",
+        # the failure blocks above already give each claim's explanation; the short summary
+        # keeps one line per test (pytest prints whole messages there when it sees CI)
+        "--force-short-summary",
         *cache,
         *benchmark,
         "-W",  # this process imported gradbench (the plugin) before pytest started
