@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -110,8 +111,9 @@ def assign(ids: Sequence[str], count: int, durations: Mapping[str, float]) -> li
     """The shard (1..count) of each test: longest processing time first.
 
     Tests in decreasing expected time (ties by id) each go to the shard with the least
-    total (ties to the lowest index); a greedy schedule within 4/3 of the best makespan
-    (Graham 1969). Every shard gets a test when there are at least ``count``.
+    total (ties to the one with fewer tests, then the lowest index); a greedy schedule
+    within 4/3 of the best makespan (Graham 1969). Every shard gets a test when there are
+    at least ``count``, even tests expected to take no time.
 
     Examples:
         >>> assign(["a", "b", "c"], 2, {"a": 3.0, "b": 2.0, "c": 2.0})
@@ -120,10 +122,12 @@ def assign(ids: Sequence[str], count: int, durations: Mapping[str, float]) -> li
     expected = weights(ids, durations)
     order = sorted(range(len(ids)), key=lambda i: (-expected[i], ids[i]))
     loads = [0.0] * count
+    tests = [0] * count
     out = [0] * len(ids)
     for i in order:
-        k = min(range(count), key=lambda j: (loads[j], j))
+        k = min(range(count), key=lambda j: (loads[j], tests[j], j))
         loads[k] += expected[i]
+        tests[k] += 1
         out[i] = k + 1
     return out
 
@@ -157,7 +161,22 @@ def load_durations(folder: str | os.PathLike[str]) -> dict[str, float]:
     seconds = data.get("seconds") if isinstance(data, Mapping) else None
     if not isinstance(seconds, Mapping):
         raise InvalidArgument(f"file {str(path)!r} has no 'seconds' object (test id -> seconds)")
-    return {str(k): float(v) for k, v in seconds.items()}
+    table = {}
+    for test, value in seconds.items():
+        number = value if isinstance(value, (int, float)) and not isinstance(value, bool) \
+            else None
+        if number is None or not math.isfinite(number) or number < 0:
+            raise InvalidArgument(f"file {str(path)!r} gives test {test!r} {value!r} seconds; "
+                                  "each must be a finite number >= 0")
+        table[str(test)] = float(number)
+    return table
+
+
+def empty_shard_message(shard: Shard, selected: int) -> str:
+    """The sentence for a shard that gets none of the selected tests (more shards than tests)."""
+    return (f"--shard {shard} gets none of the {selected} selected test"
+            f"{'s' * (selected != 1)}: split them into at most {selected} shard"
+            f"{'s' * (selected != 1)}; no results file was written")
 
 
 # --------------------------------------------------------------------------------------
@@ -357,5 +376,5 @@ if __name__ == "__main__":
     raise SystemExit(main(sys.argv[1:]))
 
 
-__all__ = ["DURATIONS_FILE", "SHARD_RULE", "Shard", "assign", "digest", "load_durations", "merge",
-           "parse_shard", "shard_record", "split_id", "weights"]
+__all__ = ["DURATIONS_FILE", "SHARD_RULE", "Shard", "assign", "digest", "empty_shard_message",
+           "load_durations", "merge", "parse_shard", "shard_record", "split_id", "weights"]

@@ -253,7 +253,14 @@ class ResultsWriter:
         if out.warning:
             line(f"gradbench: warning: {out.warning}", yellow=True)
         if s.writes_results and out.json_path is None and not out.error:
-            if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+            shard = self.session.shard
+            if shard is not None and not shard["tests"] and shard["selection"]["tests"]:
+                from gradbench.shards import Shard, empty_shard_message
+
+                which = Shard(shard["index"], shard["count"])
+                line(f"gradbench: error: {empty_shard_message(which, shard['selection']['tests'])}",
+                     red=True)
+            elif exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
                 line("gradbench: no test was selected; no results file was written")
             elif out.stopped_by:
                 line("gradbench: the run was stopped before any case finished; "
