@@ -3,7 +3,7 @@
 **The split** (``gradbench run --shard K/N``, ``--gradbench-shard K/N``). The unit is the
 pytest test (one node id, e.g. ``suites/test_residual.py::test_residual_mean_field[1-
 mean_field_slope-cpu]``): a test's cases depend only on its configuration and the base
-seed (docs/design.md §8), so a test runs the same cases in whichever shard it lands, and
+seed (docs/design.md §6), so a test runs the same cases in whichever shard it lands, and
 a Hypothesis test cannot be cut below that. The split is our own, in a collection hook
 that runs after ``-k``/``-m`` deselect (:mod:`gradbench.plugin.shards`), rather than
 pytest-split (one more plugin in every session of the environment, with its own
