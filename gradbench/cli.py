@@ -1,4 +1,4 @@
-"""The ``gradbench`` command: run, report, compare, theory, list, validate, gpu-check.
+"""The ``gradbench`` command: run, merge, report, compare, theory, list, validate, gpu-check.
 
 Exit codes: 0 success; 1 a claim failed or regressed (``compare``: a case that fails
 in the new run and did not fail in the base, new cases included); 2 usage error (one
@@ -44,11 +44,15 @@ def cmd_run(args: argparse.Namespace, extra: Sequence[str] = ()) -> int:
 
     for target in args.remedy:
         resolve_target(target)  # one sentence for a remedy that cannot be imported or told
+    shard = [] if args.shard is None else [f"--gradbench-shard={args.shard}"]
+    name = args.profile if args.shard is None else (
+        f"{args.profile}-shard{args.shard.index}of{args.shard.count}")
     run = run_suites(
-        name=args.profile, extra=extra, profile=args.profile, devices=args.devices,
+        name=name, extra=extra, profile=args.profile, devices=args.devices,
         base_seed=args.base_seed, seeds=args.seeds, suites=args.suites, out_dir=args.out_dir,
         output=args.output, workers=args.workers,
-        plugin_args=[*(f"--gradbench-remedy={r}" for r in args.remedy), *_numerics(args)],
+        plugin_args=[*(f"--gradbench-remedy={r}" for r in args.remedy), *_numerics(args),
+                     *shard],
         depth=args.depth,
     )
     if run.json_path is not None:
@@ -58,6 +62,42 @@ def cmd_run(args: argparse.Namespace, extra: Sequence[str] = ()) -> int:
     if run.problem:
         print(f"gradbench: error: {run.problem}", file=sys.stderr)
     return run.exit_code
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    """Merge the results of ``gradbench run --shard K/N`` (every K) into one run."""
+    from gradbench import report, shards, storage, summary
+    from gradbench.profiles import PROFILES
+
+    output = Path(args.output)
+    if output.suffix != ".json":
+        raise InvalidArgument(f"--output {args.output!r} is invalid: the merged results file "
+                              "must end in .json")
+    if output.resolve() in {Path(f).resolve() for f in args.files}:
+        raise InvalidArgument(f"--output {args.output!r} is one of the files to merge; "
+                              "write the merged run to a new path")
+    path = storage.write(output, shards.merge(args.files))
+    merged = storage.load(path)
+    cases = merged.records
+    for text in summary.table(summary.tally(cases)):
+        print(text)
+    print(f"gradbench: {summary.outcome_line(cases)} ({len(args.files)} shards merged)")
+    profile = merged.run.profile if merged.run is not None else ""
+    if profile in PROFILES:  # the family-wise bound, counted over the merged cases
+        line = summary.statistical_line(cases, PROFILES[profile])
+        if line:
+            print(f"gradbench: {line}")
+    for note in merged.notes:
+        print(f"gradbench: warning: {note}", file=sys.stderr)
+    print(f"gradbench: results {path}")
+    try:
+        html = report.write_report([path], path.with_suffix(".html"))
+    except Exception as exc:  # the merged JSON is written; a rendering failure loses nothing
+        print(f"gradbench: warning: the HTML report could not be rendered ({exc})",
+              file=sys.stderr)
+    else:
+        print(f"gradbench: report  {html}")
+    return EXIT_FAILED if any(c.failed for c in cases) else EXIT_OK
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -230,6 +270,16 @@ def _devices(text: str) -> str:
     return text
 
 
+def _shard(text: str) -> Any:
+    """``--shard K/N`` checked as argparse checks a type, so the error names ``--shard``."""
+    from gradbench.shards import SHARD_RULE, parse_shard
+
+    try:
+        return parse_shard(text)
+    except InvalidArgument:
+        raise argparse.ArgumentTypeError(f"{text!r} is invalid: {SHARD_RULE}") from None
+
+
 def _at_least(low: int) -> Callable[[str], int]:
     def integer(text: str) -> int:
         try:
@@ -305,7 +355,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--remedy", action="append", default=[], metavar="PKG.MOD:OBJ",
                      help="also cover this remedy (not packaged yet); repeatable")
     _depth_option(run)
+    run.add_argument("--shard", type=_shard, default=None, metavar="K/N",
+                     help="run shard K of the selected tests split N ways (deterministic; "
+                     "one CI job or machine each), then `gradbench merge` their results")
     run.set_defaults(func=cmd_run, takes_pytest_args=True)
+
+    mer = sub.add_parser(
+        "merge", help="merge the results of `gradbench run --shard K/N` into one run",
+        description="Merge the results files of every shard of one sharded run into one "
+        "results file (and its HTML report), as the unsharded run would have written.")
+    mer.add_argument("files", nargs="+", help="the results of shards 1/N ... N/N")
+    mer.add_argument("-o", "--output", required=True, help="the merged results file (.json)")
+    mer.set_defaults(func=cmd_merge)
 
     rep = sub.add_parser("report", help="render result JSON files into one HTML page")
     rep.add_argument("files", nargs="+")

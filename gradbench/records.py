@@ -530,7 +530,7 @@ class RunInfo:
         )
 
 
-def _merge(values: list[Any]) -> Any:
+def merge_values(values: list[Any]) -> Any:
     """One value when all agree, else the distinct values as one sorted string."""
     distinct: dict[str, Any] = {}
     for v in values:
@@ -583,7 +583,7 @@ class MachineInfo:
     ) -> MachineInfo:
         """Merge the cases' environments; ``fallback`` (this process) fills keys none has."""
         envs = [c.env for c in cases]
-        merged = {key: _merge([e.get(key) for e in envs]) for key in ENV_KEYS}
+        merged = {key: merge_values([e.get(key) for e in envs]) for key in ENV_KEYS}
         for key in ENV_KEYS:
             if merged[key] is None and key not in ("device", "gpu"):
                 merged[key] = fallback.get(key)

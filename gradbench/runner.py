@@ -146,6 +146,7 @@ def run_suites(
     workers: str | None = None,
     plugin_args: Sequence[str] = (),
     depth: int | None = None,
+    plugins: Sequence[object] = (),
 ) -> SuiteRun:
     """Run the suites: numbered ``out_dir/NNNN_<name>.json`` (or ``output``) and its HTML.
 
@@ -153,6 +154,7 @@ def run_suites(
     ``-x``, ``--lf``, test paths or node ids inside the suites); ``plugin_args`` are
     further ``--gradbench-*`` options (``--gradbench-candidate``, ``--gradbench-remedy``);
     ``depth`` is the depth of the stability settings (``--gradbench-depth``).
+    ``plugins`` further pytest plugin objects for the session.
 
     Raises:
         InvalidArgument: ``suites`` does not exist, or no suites are installed.
@@ -200,7 +202,7 @@ def run_suites(
         *selection,
     ]
     keeper = _Outcome()
-    code = int(pytest.main(pytest_args, plugins=[keeper]))
+    code = int(pytest.main(pytest_args, plugins=[keeper, *plugins]))
     problem = _nothing_measured(code, keeper.outcome)
     exit_code = EXIT_USAGE if problem else _run_exit_code(code, keeper.outcome)
     return SuiteRun(code, exit_code, keeper.outcome, problem)

@@ -326,6 +326,24 @@ def save(folder: str | os.PathLike[str], name: str, document: Mapping[str, Any])
         raise
 
 
+def write(json_path: str | os.PathLike[str], document: Mapping[str, Any]) -> Path:
+    """Write a finished document to an explicit path, atomically (as a run with
+    ``--gradbench-json`` would: its journal claimed first, so no other run writes it).
+
+    Raises:
+        InvalidArgument: the folder or the file cannot be written, or the path's journal
+            exists (a run is writing it).
+    """
+    header = _header(document.get("gradbench") or {}, document.get("machine_info") or {},
+                     str(document.get("datetime", "")))
+    journal = claim(json_path, header)
+    try:
+        return journal.finish(document)
+    except BaseException:
+        journal.discard()
+        raise
+
+
 # --------------------------------------------------------------------------------------
 # Reading: results files and journals
 # --------------------------------------------------------------------------------------

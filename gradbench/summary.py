@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from gradbench.profiles import Profile
 from gradbench.records import CaseRecord
 
 #: The row of cases that cover no remedy (a suite's claims about networks).
@@ -79,6 +80,21 @@ def outcome_line(cases: Sequence[CaseRecord]) -> str:
             f"case{'s' * (failed != 1)}")
 
 
+def statistical_line(cases: Sequence[CaseRecord], profile: Profile) -> str | None:
+    """``"439 statistical cases at alpha 0.0001 each: family-wise false-alarm rate <= 0.044"``
+    (Bonferroni over the cases of registered claims tested at the per-case level), or
+    ``None`` when there is none."""
+    from gradbench.claims import counts_at_case_level
+
+    count = sum(counts_at_case_level(c.verdict) for c in cases)
+    if not count:
+        return None
+    over = (f"; more than the {profile.statistical_cases} the profile's level assumes"
+            if count > profile.statistical_cases else "")
+    return (f"{count} statistical cases at alpha {profile.case_alpha:.2g} each: "
+            f"family-wise false-alarm rate <= {count * profile.case_alpha:.2g}{over}")
+
+
 def _short(claim: str, kind: str) -> str:
     """A claim's name as a column title: the kind's prefix dropped (``variance``)."""
     prefix = f"{kind}_"
@@ -122,4 +138,5 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(1, width - 3)] + "..."
 
 
-__all__ = ["NETWORKS", "Tally", "failed_claims", "outcome_line", "table", "tally"]
+__all__ = ["NETWORKS", "Tally", "failed_claims", "outcome_line", "statistical_line", "table",
+           "tally"]

@@ -24,6 +24,7 @@ import gradbench as gb
 from gradbench import stats, strategies, theory
 from gradbench.claims.network import growth_per_layer
 from gradbench.suite import budget
+from gradbench.sweep import phase_point
 
 
 @budget(6 / 15)
@@ -34,18 +35,9 @@ def test_phase_diagram_point(sigma_w2, sigma_b2, activation, depth, run_claim, g
     """A point of the (sigma_w2, sigma_b2) phase diagram: growth vs the chi_1 = 1 curve."""
     spec = gb.MLPSpec(depth=depth, width=512, activation=activation, init="normal",
                       sigma_w2=sigma_w2, sigma_b2=sigma_b2)
-    prediction = theory.predict(spec)
-    assume(prediction.valid)
-    curve_b2 = [0.0, 0.05, 0.1, 0.2, 0.3]
-    point = {
-        "activation": activation, "sigma_w2": sigma_w2, "sigma_b2": sigma_b2,
-        "predicted_log_growth": float(sum(prediction.log_growth)) / (spec.depth - 1),
-        "critical_curve": {"sigma_b2": curve_b2,
-                           "sigma_w2": [theory.critical_sigma_w2(activation, b)
-                                        for b in curve_b2]},
-    }
+    assume(theory.predict(spec).valid)
     run_claim(spec, "mean_field_slope", seeds=max(32, gradbench_config.profile.seeds),
-              extra=lambda v: {"phase_point": {**point, "measured_log_growth": v.measured}})
+              extra=phase_point(spec))
 
 
 @budget(4 / 15)

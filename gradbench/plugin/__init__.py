@@ -15,6 +15,7 @@ Split the way pytest-benchmark splits its own, one job per module:
 ``progress``                hooks: ``--gradbench-progress`` lines
 ``remedies``                hooks: (remedy, claim) over the registry, the candidate, ``run_claim``
 ``benchmark``               hooks: gradbench's blocks in pytest-benchmark's own JSON
+``shards``                  hooks: ``--gradbench-shard K/N`` keeps shard K of the selection
 =========================== ==========================================================
 
 The modules in :data:`FEATURES` hold hooks and are registered by pytest as plugins of
@@ -40,6 +41,7 @@ FEATURES = [
     "gradbench.plugin.progress",
     "gradbench.plugin.benchmark",
     "gradbench.plugin.remedies",
+    "gradbench.plugin.shards",
 ]
 pytest_plugins = FEATURES
 

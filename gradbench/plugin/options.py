@@ -18,6 +18,7 @@ from gradbench.devices import CHOICES as DEVICE_CHOICES
 from gradbench.devices import parse_devices
 from gradbench.errors import InvalidArgument
 from gradbench.profiles import PROFILES, Profile, get_profile
+from gradbench.shards import Shard, parse_shard
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,8 @@ OPTIONS = (
            "torch's own setting)"),
     Option("depth", "", "depth of the stability settings (stable_as_declared, "
            "stable_somewhere), 2 to 200 (default 30); the cases Hypothesis draws are unchanged"),
+    Option("shard", "", "K/N: run shard K of the selected tests split N ways (deterministic, "
+           "balanced by the suites' durations.json); merge with `gradbench merge`"),
 )
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -79,6 +82,8 @@ class Settings:
         deterministic: deterministic algorithms (``--gradbench-deterministic``), or ``None``.
         depth: depth of the stability settings (``--gradbench-depth``), or ``None`` (the
             claims' own, 30).
+        shard: the shard of the selection this session runs (``--gradbench-shard``), or
+            ``None`` for all of it.
     """
 
     profile: Profile
@@ -95,6 +100,7 @@ class Settings:
     tf32: bool | None = None
     deterministic: bool | None = None
     depth: int | None = None
+    shard: Shard | None = None
 
     @property
     def writes_results(self) -> bool:
@@ -201,6 +207,11 @@ def parse(config: pytest.Config) -> Settings:
             f"--gradbench-save={save!r} is invalid: use letters, digits, '_', '-' and '.'"
         )
     report = _value(config, opts["report"]) or None
+    shard_text = _value(config, opts["shard"])
+    try:
+        shard = parse_shard(shard_text, "--gradbench-shard") if shard_text else None
+    except InvalidArgument as exc:
+        raise pytest.UsageError(str(exc)) from None
     if report and not (json_path or save):
         raise pytest.UsageError(
             f"--gradbench-report={report!r} needs --gradbench-json or --gradbench-save "
@@ -229,4 +240,5 @@ def parse(config: pytest.Config) -> Settings:
         tf32=tf32,
         deterministic=deterministic,
         depth=depth,
+        shard=shard,
     )

@@ -123,7 +123,10 @@ class ResultsWriter:
 
         s = self.session.settings
         candidate = getattr(self.session.selection, "candidate", None)
-        extra = {"candidate": list(candidate)} if candidate else {}
+        extra: dict[str, Any] = {"candidate": list(candidate)} if candidate else {}
+        if s.shard is not None:  # the controller of an xdist run knows K/N before the record
+            extra["shard"] = self.session.shard or {"index": s.shard.index,
+                                                    "count": s.shard.count}
         return RunInfo(profile=s.profile.name, base_seed=s.base_seed, devices=s.devices,
                        extra=extra, **status)
 
@@ -236,14 +239,9 @@ class ResultsWriter:
                 red=bool(out.failed),
             )
         if out.statistical:
-            p = s.profile
-            over = (f"; more than the {p.statistical_cases} the profile's level assumes"
-                    if out.statistical > p.statistical_cases else "")
-            line(
-                f"gradbench: {out.statistical} statistical cases at alpha {p.case_alpha:.2g} "
-                f"each: family-wise false-alarm rate <= {out.statistical * p.case_alpha:.2g}"
-                f"{over}"
-            )
+            from gradbench import summary
+
+            line(f"gradbench: {summary.statistical_line(self.session.cases, s.profile)}")
         if out.stopped_by:
             verb = "interrupted" if out.stopped_by == "KeyboardInterrupt" else (
                 f"stopped by {out.stopped_by}"
@@ -255,7 +253,14 @@ class ResultsWriter:
         if out.warning:
             line(f"gradbench: warning: {out.warning}", yellow=True)
         if s.writes_results and out.json_path is None and not out.error:
-            if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+            shard = self.session.shard
+            if shard is not None and not shard["tests"] and shard["selection"]["tests"]:
+                from gradbench.shards import Shard, empty_shard_message
+
+                which = Shard(shard["index"], shard["count"])
+                line(f"gradbench: error: {empty_shard_message(which, shard['selection']['tests'])}",
+                     red=True)
+            elif exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
                 line("gradbench: no test was selected; no results file was written")
             elif out.stopped_by:
                 line("gradbench: the run was stopped before any case finished; "

@@ -82,6 +82,8 @@ class GradbenchSession:
         started: ISO time the session started (the journal header's).
         outcome: filled in by the write-up at session finish.
         selection: which remedies the run covers (:class:`gradbench.suite.Selection`).
+        shard: the shard's record (``--gradbench-shard``; :func:`gradbench.shards.shard_record`),
+            once the split is made.
     """
 
     settings: Settings
@@ -96,6 +98,7 @@ class GradbenchSession:
     hypothesis_previous: str | None = None
     hypothesis_loaded: bool = False
     selection: Any = None  # gradbench.suite.Selection, set by the remedies feature
+    shard: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
