@@ -26,6 +26,11 @@ from gradbench.report.page import (
 from gradbench.report.text import num
 
 
+#: The least vertical range of a panel, in decades: a flat curve (a norm-preserving remedy)
+#: is drawn flat in the middle of a factor-of-2 range, not stretched over rounding noise.
+MIN_DECADES = math.log10(2.0)
+
+
 def _fit_theory(ch: svg.Chart, measured: list[float], theory: Iterable[float] | None) -> None:
     """Fit the y range to the measurement; show theory, but never let it squash the data."""
     if not measured:
@@ -36,8 +41,12 @@ def _fit_theory(ch: svg.Chart, measured: list[float], theory: Iterable[float] | 
     if tf:
         lo = max(min(lo, min(tf)), lo - 2 * span)
         hi = min(max(hi, max(tf)), hi + 2 * span)
-    pad = (hi - lo) * 0.06 or 0.5
-    ch.ylim = (lo - pad, hi + pad)
+    pad = (hi - lo) * 0.06
+    lo, hi = lo - pad, hi + pad
+    if hi - lo < MIN_DECADES:
+        mid = (lo + hi) / 2
+        lo, hi = mid - MIN_DECADES / 2, mid + MIN_DECADES / 2
+    ch.ylim = (lo, hi)
 
 
 def _add_run(page: Page, ch: svg.Chart, cfg: Config, xlabel: str, first: bool) -> list[float]:
