@@ -38,7 +38,7 @@ from gradbench.report.growth import CLASSES, EXPLODE_ABOVE, VANISH_BELOW
 from gradbench.report.model import Run, expand_paths, load_run
 from gradbench.report.page import CLASS_TEXT, Page, Section
 from gradbench.report.sections import SECTIONS
-from gradbench.report.text import num, seconds, sort_key
+from gradbench.report.text import config_label, num, seconds, sort_key
 
 __all__ = [
     "page_data",
@@ -110,6 +110,7 @@ def environment() -> jinja2.Environment:
         extensions=[_Layout],
     )
     env.filters["wbr"] = _wbr
+    env.filters["config"] = config_label
     env.tests["finite"] = math.isfinite
     env.globals.update(
         num=num,

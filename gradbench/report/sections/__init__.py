@@ -15,6 +15,7 @@ from gradbench.report.page import Section
 from gradbench.report.sections import (
     claims,
     comparison,
+    failures,
     gradients,
     machine,
     phase,
@@ -33,6 +34,7 @@ __all__ = ["SECTIONS"]
 #: The page's sections, top to bottom.
 SECTIONS: list[Section] = [
     regressions.SECTION,
+    failures.SECTION,
     summary.SECTION,
     gradients.SECTION,
     phase.SECTION,

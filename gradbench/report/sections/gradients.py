@@ -23,7 +23,7 @@ from gradbench.report.page import (
     family,
     family_order,
 )
-from gradbench.report.text import num
+from gradbench.report.text import config_label, num
 
 
 #: The least vertical range of a panel, in decades: a flat curve (a norm-preserving remedy)
@@ -83,7 +83,7 @@ def gradient_chart(page: Page, cfgs: Sequence[Config], xlabel: str) -> svg.Chart
     measured = " → ".join(f"×{num(c.growth.factor)}" for c in cfgs)
     theory_text = f" · theory ×{num(first.predicted)}" if math.isfinite(first.predicted) else ""
     ch = svg.Chart(
-        first.label,
+        config_label(first.label),
         xlabel,
         "‖dL/dh‖ (log scale)",
         ylog=True,
@@ -121,7 +121,7 @@ def panels(page: Page, groups: Sequence[list[Config]], xlabel: str, heading: str
     return Figures(
         charts=[gradient_chart(page, cfgs, xlabel) for cfgs in groups[:MAX_PANELS]],
         heading=heading,
-        omitted=[g[0].label for g in groups[MAX_PANELS:]],
+        omitted=[config_label(g[0].label) for g in groups[MAX_PANELS:]],
     )
 
 
