@@ -26,6 +26,7 @@ from gradbench.report.sections import (
     summary,
     timings,
     updates,
+    validated,
     verdicts,
 )
 
@@ -34,6 +35,7 @@ __all__ = ["SECTIONS"]
 #: The page's sections, top to bottom.
 SECTIONS: list[Section] = [
     regressions.SECTION,
+    validated.SECTION,
     failures.SECTION,
     summary.SECTION,
     gradients.SECTION,

@@ -90,10 +90,18 @@ def interval(case: Case) -> str:
 
 
 def failures(page: Page) -> list[Failure]:
-    """Per run, claim and remedy (or family), its failing cases, in order of first failure."""
+    """Per run, claim and remedy (or family), its failing cases, in order of first failure.
+
+    On a page of several runs, the runs compared with an earlier one are the new state
+    (the latest run when no comparison was made); the earlier runs' failures stay in the
+    Verdicts table.
+    """
     found: dict[tuple[str, str, str], Failure] = {}
     totals: dict[tuple[str, str, str], int] = {}
+    newer = {c.new_label for c in page.comparisons} or {page.runs[-1].label}
     for run in page.runs:
+        if page.multi and run.label not in newer:
+            continue
         for c in run.cases:
             if c.verdict is None:
                 continue
