@@ -172,7 +172,7 @@ def test_titles_wrap_after_hyphens_and_keep_what_tells_panels_apart() -> None:
         lines = title_lines(root)
         assert len(lines) == 2
         assert all(line.endswith("-") for line in lines[:-1])  # broken after a hyphen
-        assert all(len(line) * 7.0 <= 380 - 16 for line in lines)
+        assert all(len(line) * 8.0 <= 380 - 16 for line in lines)
         shown.append("".join(lines))
         _, top, _, _ = plot_area(root)
         assert top >= 16 * 2 + 13  # the plot starts under both title lines and the subtitle

@@ -64,7 +64,7 @@ _SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 _LEGEND_ROWS = 8  # legend entries shown; the rest are counted in a "+N more" entry
 _LEGEND_CHARS = 60  # legend labels are cut to this many characters
 _CHAR_PX = 5.8  # width of one 10 px character, for laying out legend entries
-_TITLE_CHAR_PX = 7.0  # width of one 12 px bold title character
+_TITLE_CHAR_PX = 8.0  # width of one 12 px bold title character (generous: never clipped)
 _TITLE_LINES = 3  # a title wraps onto at most this many lines (then it is cut)
 _SUBTITLE_LINES = 2
 

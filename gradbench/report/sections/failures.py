@@ -84,7 +84,7 @@ def interval(case: Case) -> str:
     v = case.verdict
     if v is None:
         return ""
-    if math.isfinite(v.ci_low) or math.isfinite(v.ci_high):
+    if not (math.isnan(v.ci_low) and math.isnan(v.ci_high)):
         return f"interval [{num(v.ci_low, 4)}, {num(v.ci_high, 4)}] at 1 − α, p = {num(v.pvalue)}"
     return f"no interval (an exact check or a test without one), p = {num(v.pvalue)}"
 
