@@ -25,7 +25,6 @@ from gradbench.report.page import (
 )
 from gradbench.report.text import config_label, num
 
-
 #: The least vertical range of a panel, in decades: a flat curve (a norm-preserving remedy)
 #: is drawn flat in the middle of a factor-of-2 range, not stretched over rounding noise.
 MIN_DECADES = math.log10(2.0)
@@ -89,7 +88,8 @@ def gradient_chart(page: Page, cfgs: Sequence[Config], xlabel: str) -> svg.Chart
         ylog=True,
         xint=True,
         subtitle=f"measured {measured}{family(first.family).per}{theory_text}",
-        tooltip=f"{first.label}\n{first.family} spec: {canonical(first.measurement.spec)}",
+        tooltip=f"{config_label(first.label)}\n{first.family} spec: "
+        f"{canonical(first.measurement.spec)}",
     )
     values: list[float] = []
     theory = None

@@ -52,7 +52,7 @@ def update_chart(
     """One quantity of one configuration, a line per optimizer; ``None`` if none has data."""
     key, ylabel, subtitle = quantity
     ch = svg.Chart(
-        config_label(label) + page.suffix(run),
+        f"{subtitle}: {config_label(label)}{page.suffix(run)}",  # two charts per configuration
         "layer",
         ylabel,
         ylog=True,
