@@ -916,7 +916,7 @@ def test_first_screen_summary(base_html: str) -> None:
 
 
 def test_sections_and_nonfinite_text(base_html: str) -> None:
-    comparison_only = {"regressions", "comparison"}
+    comparison_only = {"regressions", "comparison", "validated"}  # validated: 2+ validate runs
     for sid in [s.id for s in SECTIONS if s.id not in comparison_only]:
         assert f'<section id="{sid}"' in base_html, sid
         assert f'href="#{sid}"' in base_html
@@ -1156,7 +1156,8 @@ def test_section_ids_are_unique_and_name_their_elements(base_path: Path, new_pat
     html_text = report.render_report([report.load_run(base_path), report.load_run(new_path)])
     body = [m.group(1) for m in re.finditer(r'<section id="([^"]+)"', html_text)]
     nav = re.findall(r'<a href="#([^"]+)">', html_text[: html_text.index("</nav>")])
-    assert body == nav == ids  # a comparison page shows every section, in SECTIONS order
+    # a comparison page shows every section, in SECTIONS order, but the one for 2+ validate runs
+    assert body == nav == [i for i in ids if i != "validated"]
 
 
 def _demo_context(p: Page) -> dict[str, Any]:
@@ -1169,7 +1170,8 @@ def test_sections_drive_body_and_navigation(base_path: Path) -> None:
     """A section is one Section entry; its context decides whether it is drawn and linked."""
     demo = Section("demo-plot", "A demo plot", _demo_context, nav="Demo")
     absent = Section("never", "Never shown", lambda p: None)
-    sections = [SECTIONS[1], demo, absent, SECTIONS[-1]]
+    by_id = {s.id: s for s in SECTIONS}
+    sections = [by_id["summary"], demo, absent, by_id["machine"]]
     page = Page.from_runs([report.load_run(base_path)])
     html_text = render.render_page(page, sections)
     nav = html_text[html_text.index("<nav>") : html_text.index("</nav>")]
@@ -1246,3 +1248,53 @@ def test_remedies_and_claims_sections(base_path: Path) -> None:
     claim_rows = {r.name: r for r in claims_section.rows(page)}
     assert claim_rows["mean_field_slope"].statement == get_claim("mean_field_slope").statement
     assert claim_rows["mean_field_slope"].total >= 1
+
+
+def _validate_run(folder: Path, n: int, name: str, fails: bool) -> Path:
+    """A results file shaped like one ``gradbench validate`` run: report_base's cases, the
+    first verdict of each claim re-labelled as the candidate ``name``'s (failing or not)."""
+    data = json.loads((DATA / "report_base.json").read_text(encoding="utf-8"))
+    seen: set[str] = set()
+    for bench in data["benchmarks"]:
+        case = bench.get("extra_info", {}).get("gradbench", {})
+        verdict = case.get("verdict")
+        if not verdict:
+            continue
+        if case["claim"] in seen:
+            case["remedy"] = {"kind": "initializer", "name": "he_normal", "origin": "built-in"}
+            verdict["passed"] = True
+            continue
+        seen.add(case["claim"])
+        case["remedy"] = {"kind": "initializer", "name": name, "origin": "candidate"}
+        verdict["passed"] = not fails
+    path = folder / f"{n:04d}_validate-{name}.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def test_several_validate_runs_lead_with_one_row_per_remedy(tmp_path: Path) -> None:
+    paths = [
+        _validate_run(tmp_path, i + 1, name, fails)
+        for i, (name, fails) in enumerate(
+            [("ok_a", False), ("bad_b", True), ("ok_c", False), ("ok_d", False), ("ok_e", False)]
+        )
+    ]
+    page = Page.from_runs([report.load_run(p) for p in paths])
+    html_text = render.render_page(page)
+    body = [m.group(1) for m in re.finditer(r'<section id="([^"]+)"', html_text)]
+    assert body[:3] == ["regressions", "validated", "failures"]
+    table = html_text[html_text.index('id="validated-table"') :]
+    table = table[: table.index("</table>")]
+    names = re.findall(r"<tr data-status=\"(\w+)\"><td>(\w+)</td>", table)
+    assert names == [("fail", "bad_b"), ("pass", "ok_a"), ("pass", "ok_c"), ("pass", "ok_d"),
+                     ("pass", "ok_e")]
+    assert "<b>4</b> of 5 remedies passed" in html_text
+    # four comparisons: one table row each rather than four banners
+    overview = html_text[html_text.index('id="comparison-overview"') :]
+    overview = overview[: overview.index("</table>")]
+    assert overview.count("<tr>") == 1 + len(page.comparisons) == 5
+    assert "No regressions" not in html_text
+    # a single run never gets the section
+    single = render.render_page(Page.from_runs([report.load_run(paths[1])]))
+    assert 'id="validated"' not in single
+    assert '<p class="verdict verdict-fail" id="verdict">✗' in single

@@ -147,6 +147,7 @@ class Browser:
                     return msg
 
     def open(self, url: str, width: int = 1280, height: int = 2000) -> None:
+        self.events = []  # problems() reports this page's, not an earlier one's
         target = self.send("Target.createTarget", {"url": "about:blank"}, session=False)["targetId"]
         self.session = self.send(
             "Target.attachToTarget", {"targetId": target, "flatten": True}, session=False
@@ -346,12 +347,12 @@ def test_page_loads_cleanly_and_draws_plots(browser: Browser, pages: dict[str, P
         )
         == 1
     )
-    # the summary scatter fits in the first screen and has real pixels in it
+    # the summary scatter follows the failures, within the first 2000 px, with real pixels
     rect = browser.eval(
         "(() => { const r = document.querySelector('#summary svg.chart').getBoundingClientRect();"
         " return {x: r.x, y: r.y, width: r.width, height: r.height}; })()"
     )
-    assert rect["y"] + rect["height"] <= 900, rect
+    assert rect["y"] + rect["height"] <= 2000, rect
     distinct, ink = colour_stats(browser.screenshot(rect))
     assert distinct >= 20, (distinct, ink)
     assert ink > 0.03, (distinct, ink)
@@ -445,3 +446,151 @@ def test_problems_are_detected(browser: Browser, tmp_path: Path) -> None:
     assert "console.error" in found
     assert "undefinedFunction" in found
     assert "network request: http://127.0.0.1:9/never.png" in found
+
+
+# --------------------------------------------------------------------------------------
+# What a new reader sees first (issue 19's report acceptance)
+# --------------------------------------------------------------------------------------
+
+NOISY_LABELS = [
+    f"residual-L3-n256-relu-he_normal-branch_scale={v!r}" for v in (0.35355339059327373, 0.5)
+]
+DICT_LABEL = "{'kind': 'activation', 'remedy': 'elu', 'q': 0.10000000000000002, 'seed': 0}"
+
+
+@pytest.fixture(scope="module")
+def reader_page(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """report_base plus what real runs record: residual configurations whose labels differ
+    only after 50 characters (with float noise), and a remedy's own case stored as a dict."""
+    folder = tmp_path_factory.mktemp("reader")
+    data = json.loads((DATA / "report_base.json").read_text(encoding="utf-8"))
+    benches = data["benchmarks"]
+    residual = next(
+        b for b in benches if b["extra_info"]["gradbench"]["label"].startswith("residual-")
+    )
+    for i, label in enumerate(NOISY_LABELS):
+        clone = json.loads(json.dumps(residual))
+        case = clone["extra_info"]["gradbench"]
+        case["label"] = label
+        case["case"] = f"{case['case']}#{i + 10}"
+        case["spec"] = {**case["spec"], "branch_scale": float(label.rsplit("=", 1)[1])}
+        clone["fullname"] = clone["name"] = case["case"]
+        benches.append(clone)
+    remedy = json.loads(json.dumps(next(
+        b for b in benches if b["extra_info"]["gradbench"].get("verdict")
+    )))
+    case = remedy["extra_info"]["gradbench"]
+    case.update(label=DICT_LABEL, measurement=None, prediction=None, case="remedy-case#0",
+                spec={"kind": "activation", "remedy": "elu", "q": 0.10000000000000002,
+                      "seed": 0},
+                remedy={"kind": "activation", "name": "elu", "origin": "built-in"})
+    remedy["fullname"] = remedy["name"] = "remedy-case#0"
+    benches.append(remedy)
+    source = folder / "reader.json"
+    source.write_text(json.dumps(data), encoding="utf-8")
+    return report.write_report([source], folder / "reader.html")
+
+
+def test_first_screen_reads_as_a_verdict(browser: Browser, reader_page: Path) -> None:
+    browser.open(reader_page.as_uri(), height=1000)
+    assert browser.problems() == []
+    verdict = browser.eval(
+        "(() => { const v = document.getElementById('verdict'); const r ="
+        " v.getBoundingClientRect(); return {text: v.textContent, top: r.top}; })()"
+    )
+    assert verdict["top"] < 200
+    assert verdict["text"].startswith("✗ 7 of ")
+    # the failures come first, each naming its claim and configuration
+    blocks = browser.eval(
+        "Array.from(document.querySelectorAll('#failures .failure')).map(b => b.textContent)"
+    )
+    assert len(blocks) == 4
+    assert any("mean_field_slope failed for mlp" in b and "mlp-L12-n64-relu-sigma_w2=20.0" in b
+               for b in blocks)
+    first = browser.eval("document.querySelector('#failures').getBoundingClientRect().top")
+    assert first < 300
+    _keep("reader_top.png", browser.screenshot())
+
+
+def test_verdicts_collapsed_with_failures_first(browser: Browser, reader_page: Path) -> None:
+    browser.open(reader_page.as_uri())
+    assert browser.eval("document.getElementById('verdicts-details').open") is False
+    assert browser.eval("document.getElementById('verdicts').checkVisibility()") is False
+    # the Machine section is a short scroll away, not under a thousand rows
+    machine = browser.eval("document.getElementById('machine').getBoundingClientRect().top")
+    verdicts = browser.eval(
+        "document.getElementById('verdicts-section').getBoundingClientRect().top"
+    )
+    assert machine - verdicts < 1500
+    statuses = browser.eval(
+        "Array.from(document.querySelectorAll('#verdicts tbody tr')).map(r => r.dataset.status)"
+    )
+    order = {"fail": 0, "none": 1, "pass": 2}
+    assert statuses == sorted(statuses, key=order.__getitem__)
+    assert statuses[0] == "fail"
+    # a filter in the address opens the table
+    browser.open(reader_page.as_uri() + "?status=fail")
+    assert browser.eval("document.getElementById('verdicts-details').open") is True
+    assert browser.problems() == []
+
+
+def test_configurations_read_without_reprs_or_float_noise(
+    browser: Browser, reader_page: Path
+) -> None:
+    browser.open(reader_page.as_uri())
+    shown = browser.eval("document.querySelector('main').innerText")
+    text = browser.eval("document.getElementById('verdicts').textContent")  # collapsed
+    for page_text in (shown, text):
+        assert "{'kind'" not in page_text
+        assert "0.10000000000000002" not in page_text
+        assert "0.35355339059327373" not in page_text
+    assert "elu, q=0.1, seed=0" in text
+    assert "branch_scale=0.3536" in text
+    # a remedy's own case says its kind, not "?"
+    row = browser.eval(
+        "Array.from(document.querySelectorAll('#verdicts tbody tr'))"
+        ".find(r => r.textContent.includes('elu, q=0.1')).cells[2].textContent"
+    )
+    assert row == "activation"
+
+
+def test_panel_titles_are_distinct_within_a_section(browser: Browser, reader_page: Path) -> None:
+    browser.open(reader_page.as_uri())
+    grids = browser.eval(
+        "Array.from(document.querySelectorAll('section .grid')).map(g =>"
+        " Array.from(g.querySelectorAll('svg.chart > text.t')).map(t => t.textContent))"
+    )
+    assert grids
+    for titles in grids:
+        assert len(titles) == len(set(titles)), titles
+    residual = [t for titles in grids for t in titles if t.startswith("residual-L3")]
+    assert sorted(residual) == sorted(
+        ["residual-L3-n256-relu-he_normal-branch_scale=0.3536",
+         "residual-L3-n256-relu-he_normal-branch_scale=0.5"]
+    )
+    # and each title fits in its chart (nothing clipped at the right edge)
+    overflow = browser.eval(
+        "Array.from(document.querySelectorAll('svg.chart')).filter(s => {"
+        " const box = s.getBoundingClientRect();"
+        " return Array.from(s.querySelectorAll(':scope > text.t tspan')).some(t =>"
+        "  t.getBoundingClientRect().right > box.right + 0.5); }).length"
+    )
+    assert overflow == 0
+
+
+def test_legends_do_not_cover_plotted_points(browser: Browser, reader_page: Path) -> None:
+    browser.open(reader_page.as_uri())
+    overlaps = browser.eval(
+        "(() => { const out = []; const hit = (a, b) => a.left < b.right && b.left < a.right"
+        " && a.top < b.bottom && b.top < a.bottom;"
+        " document.querySelectorAll('svg.chart').forEach((s, i) => {"
+        "  const lg = s.querySelector(':scope > g.lg'); if (!lg) { return; }"
+        "  const box = lg.getBoundingClientRect();"
+        "  s.querySelectorAll('circle, polygon, path').forEach(p => {"
+        "   if (lg.contains(p)) { return; }"
+        "   if (hit(box, p.getBoundingClientRect())) { out.push(i); } }); });"
+        " return out.length; })()"
+    )
+    charts = browser.eval("document.querySelectorAll('svg.chart g.lg').length")
+    assert charts > 10
+    assert overlaps == 0

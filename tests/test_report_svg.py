@@ -94,8 +94,15 @@ def test_render_is_deterministic_and_well_formed() -> None:
     root = ET.fromstring(a)
     assert root.tag == "svg"
     assert root.get("class") == "chart"
-    assert (root.get("width"), root.get("height")) == ("380", "250")
-    assert root.get("viewBox") == "0 0 380 250"
+    legend = root.find("g[@class='lg']/rect")
+    assert legend is not None
+    height = float(legend.get("y", "nan")) + float(legend.get("height", "nan"))
+    # the legend row is added under the nominal 380 x 250, not taken from the plot
+    assert root.get("width") == "380"
+    assert 250 < height <= int(root.get("height", "0")) <= height + 8
+    assert root.get("viewBox") == f"0 0 380 {root.get('height')}"
+    _, _, _, plot_height = plot_area(root)
+    assert plot_height == 250 - 30 - 38
 
 
 def test_clip_id_names_the_clip_path_and_every_clipped_group() -> None:
@@ -109,18 +116,23 @@ def test_clip_id_names_the_clip_path_and_every_clipped_group() -> None:
     assert {g.get("clip-path") for g in groups} == {"url(#clip7)"}
 
 
-def test_text_is_escaped_and_long_titles_are_cut() -> None:
+def title_lines(root: ET.Element) -> list[str]:
+    title = root.find("text[@class='t']")
+    assert title is not None
+    return [t.text or "" for t in title.iter("tspan")]
+
+
+def test_text_is_escaped_and_very_long_titles_are_cut() -> None:
     evil = "<script>alert('x') & \"y\"</script>"
-    ch = svg.Chart("T" * 80 + evil, evil, evil, subtitle=evil * 3, tooltip=evil)
+    ch = svg.Chart("T" * 200 + evil, evil, evil, subtitle=evil * 3, tooltip=evil)
     ch.add(svg.Line([0, 1], [0, 1], color="#000", label=evil, markers=True, tips=[evil, evil]))
     text = ch.render()
     assert "<script>" not in text
     root = ET.fromstring(text)  # well-formed despite the markup in every string
-    title = root.find("text[@class='t']")
-    assert title is not None
-    assert title.text is not None
-    assert len(title.text) == 57
-    assert title.text.endswith("…")
+    lines = title_lines(root)
+    assert len(lines) == 3  # wrapped onto three lines, then cut
+    assert lines[-1].endswith("…")
+    assert "".join(lines).startswith("T" * 120)
     assert evil in (root.get("aria-label") or "")  # the full text stays accessible
     assert root.findtext("title") == evil
     assert [t.text for t in root.iter("text") if t.get("class") == "xl"] == [evil]
@@ -149,6 +161,38 @@ def test_degenerate_range_is_padded() -> None:
     circle = next(root.iter("circle"))
     assert float(circle.get("cx", "nan")) == pytest.approx(x + w / 2, abs=0.1)
     assert float(circle.get("cy", "nan")) == pytest.approx(y + h / 2, abs=0.1)
+
+
+def test_titles_wrap_after_hyphens_and_keep_what_tells_panels_apart() -> None:
+    """Labels that differ only at their end (``...-branch_scale=0.25`` / ``=0.5``) stay whole."""
+    labels = [f"residual-L3-n256-relu-he_normal-branch_scale={v}-rezero" for v in (0.25, 0.5)]
+    shown = []
+    for label in labels:
+        root = parse(svg.Chart(label, "x", "y", subtitle="measured ×0.93/layer"))
+        lines = title_lines(root)
+        assert len(lines) == 2
+        assert all(line.endswith("-") for line in lines[:-1])  # broken after a hyphen
+        assert all(len(line) * 8.0 <= 380 - 16 for line in lines)
+        shown.append("".join(lines))
+        _, top, _, _ = plot_area(root)
+        assert top >= 16 * 2 + 13  # the plot starts under both title lines and the subtitle
+    assert shown == labels
+
+
+def test_wrap() -> None:
+    assert svg.wrap("", 10, 2) == []
+    assert svg.wrap("short", 10, 2) == ["short"]
+    assert svg.wrap("a-b-c-d-e-f", 4, 3) == ["a-b-", "c-d-", "e-f"]
+    assert svg.wrap("a b c d", 3, 1) == ["a …"]
+    assert svg.wrap("x" * 9, 4, 2) == ["xxxx", "xxx…"]
+
+
+def test_flat_ranges_get_distinct_tick_labels() -> None:
+    ticks = svg.log_ticks(-1e-9, 1e-9)
+    labels = [label for _, label in ticks]
+    assert len(labels) == len(set(labels)) >= 1
+    linear = svg._axis_ticks(1.0, 1.0 + 1e-9, False, 5)
+    assert len({label for _, label in linear}) == len(linear)
 
 
 def test_empty_chart_renders_axes_only() -> None:
@@ -301,28 +345,37 @@ def test_legend_lists_labelled_series_then_keys_and_counts_the_rest() -> None:
     texts = legend_texts(parse(ch))
     assert texts == [f"run {i}" for i in range(8)] + ["+3 more"]
     short = svg.Chart("t", "x", "y")
-    short.add(svg.Points([0], [0], color="#0f0", label="x" * 50))
+    short.add(svg.Points([0], [0], color="#0f0", label="x" * 70))
     short.legend("ring: predicted", "#555", "ring")
     short.legend("filled", "#555")
     root = parse(short)
-    assert legend_texts(root) == ["x" * 33 + "…", "ring: predicted", "filled"]
+    assert legend_texts(root) == ["x" * 59 + "…", "ring: predicted", "filled"]
     legend = root.find("g[@class='lg']")
     assert legend is not None
     fills = [c.get("fill") for c in legend.iter("circle")]
     assert fills == ["#0f0", "#fff", "#555"]  # dot, ring, dot
 
 
-def test_legend_avoids_the_crowded_corner() -> None:
+def test_legend_is_under_the_plot_and_keeps_labels_whole() -> None:
+    label = "measured (mean of 32 seeds, 95% CI)"
     ch = svg.Chart("t", "x", "y")
-    xs = [8 + i / 10 for i in range(20)]
-    ch.add(svg.Points(xs, [9.0] * 20, color="#000", label="top right cluster"))
-    ch.add(svg.Points([0], [0], color="#000"))
+    xs = [i / 10 for i in range(101)]
+    ch.add(svg.Points(xs, [9.0] * 101, color="#000", label=label))  # points in every corner
+    ch.add(svg.Points(xs, [0.0] * 101, color="#000", label="theory"))
     root = parse(ch)
-    x, y, w, h = plot_area(root)
+    _, y, _, h = plot_area(root)
     box = root.find("g[@class='lg']/rect")
     assert box is not None
-    assert float(box.get("x", "nan")) < x + w / 2  # moved away from the cluster
-    assert float(box.get("y", "nan")) < y + h / 2  # the next corner in line: top left
+    assert float(box.get("y", "nan")) > y + h + 13  # below the axis and its tick labels
+    assert float(box.get("y", "nan")) + float(box.get("height", "nan")) <= float(
+        root.get("height", "nan")
+    )
+    assert legend_texts(root) == [label, "theory"]
+    many = svg.Chart("t", "x", "y")
+    for i in range(6):
+        many.add(svg.Line([0, 1], [0, 1], color="#000", label=f"a fairly long label {i}"))
+    rows = {t.get("y") for t in parse(many).findall("g[@class='lg']/text")}
+    assert len(rows) > 1  # wrapped onto more rows rather than running out of the picture
 
 
 def test_legend_right_takes_room_from_the_plot() -> None:

@@ -77,6 +77,16 @@ class Case:
         return str(self.spec.get("family", "?"))
 
     @property
+    def subject(self) -> str:
+        """What the case is about: the network family (``mlp``, ``residual``, ``rnn``), or for
+        a remedy's own test (no network) the remedy's kind (``activation``, ``initializer``);
+        ``"—"`` when the record names neither."""
+        if "family" in self.spec:
+            return self.family
+        kind = (self.remedy or {}).get("kind") or self.spec.get("kind")
+        return str(kind) if kind else "—"
+
+    @property
     def config_key(self) -> tuple[str, str]:
         """``(label, canonical spec JSON)``: identifies the configuration across runs."""
         return (self.label, canonical(self.spec))

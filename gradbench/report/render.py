@@ -38,7 +38,7 @@ from gradbench.report.growth import CLASSES, STABLE_WITHIN
 from gradbench.report.model import Run, expand_paths, load_run
 from gradbench.report.page import CLASS_TEXT, Page, Section
 from gradbench.report.sections import SECTIONS
-from gradbench.report.text import num, seconds, sort_key
+from gradbench.report.text import config_label, num, seconds, sort_key
 
 __all__ = [
     "page_data",
@@ -110,6 +110,7 @@ def environment() -> jinja2.Environment:
         extensions=[_Layout],
     )
     env.filters["wbr"] = _wbr
+    env.filters["config"] = config_label
     env.tests["finite"] = math.isfinite
     env.globals.update(
         num=num,
@@ -234,6 +235,23 @@ def _chips(page: Page) -> list[tuple[Run, list[str]]]:
     return chips
 
 
+def verdict_line(page: Page) -> tuple[str, str] | None:
+    """The page's verdict in one sentence, ``(status, text)``, for a one-run page (a
+    comparison page leads with its regressions instead)."""
+    if page.multi:
+        return None
+    run = page.runs[0]
+    k = page.counts(run)
+    checked = k["pass"] + k["fail"]
+    if k["fail"]:
+        claims = len({c.claim for c in run.cases if c.status == "fail"})
+        return "fail", (f"✗ {k['fail']} of {checked} checks failed, of {claims} claim(s): "
+                        "see Failures below")
+    if checked:
+        return "pass", f"✓ every one of the {checked} checks held"
+    return "none", "no claim was checked: this file holds no verdict"
+
+
 def _csp(script: str) -> Markup:
     digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
     # only our own constant text and a base64 digest: markup as it stands
@@ -261,7 +279,7 @@ def render_page(page: Page, sections: Sequence[Section] = SECTIONS) -> str:
             html = template.render(page=page, section=section, draw=draw, **context)
             drawn.append((section, Markup(html)))
     header = env.get_template("header.html.j2").render(
-        page=page, sections=[s for s, _ in drawn], chips=_chips(page)
+        page=page, sections=[s for s, _ in drawn], chips=_chips(page), verdict=verdict_line(page)
     )
     script = _asset("report.js")
     return env.get_template("page.html.j2").render(

@@ -61,8 +61,12 @@ PALETTE = (
 )
 
 _SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
-_LEGEND_ROWS = 8  # legend entries shown; the rest are counted in a "+N more" row
-_LEGEND_CHARS = 34  # legend labels are cut to this many characters
+_LEGEND_ROWS = 8  # legend entries shown; the rest are counted in a "+N more" entry
+_LEGEND_CHARS = 60  # legend labels are cut to this many characters
+_CHAR_PX = 5.8  # width of one 10 px character, for laying out legend entries
+_TITLE_CHAR_PX = 8.0  # width of one 12 px bold title character (generous: never clipped)
+_TITLE_LINES = 3  # a title wraps onto at most this many lines (then it is cut)
+_SUBTITLE_LINES = 2
 
 
 def _esc(s: object) -> str:
@@ -81,6 +85,35 @@ def _floats(values: Iterable[float]) -> tuple[float, ...]:
 
 def _tip(tips: Sequence[str], i: int) -> str:
     return f"<title>{_esc(tips[i])}</title>" if i < len(tips) else ""
+
+
+def wrap(text: str, chars: int, lines: int) -> list[str]:
+    """``text`` on at most ``lines`` lines of at most ``chars`` characters, broken after a
+    hyphen, a space or a comma (mid-word only when a word is longer than a line); what does
+    not fit is cut with an ellipsis.
+
+    Examples:
+        >>> wrap("residual-L3-n256-relu-he_normal-branch_scale=0.25", 24, 3)
+        ['residual-L3-n256-relu-', 'he_normal-', 'branch_scale=0.25']
+        >>> wrap("abcdefghij", 4, 2)
+        ['abcd', 'efg…']
+    """
+    chars = max(chars, 2)
+    out: list[str] = []
+    start = 0  # where the last line starts in ``text``
+    rest = text
+    while rest and len(out) < lines:
+        start = len(text) - len(rest)
+        if len(rest) <= chars:
+            out.append(rest)
+            return out
+        cut = max(rest.rfind(c, 0, chars) for c in "- ,")
+        end = cut + 1 if cut > 0 else chars
+        out.append(rest[:end].rstrip(" "))
+        rest = rest[end:].lstrip(" ")
+    if rest:
+        out[-1] = text[start : start + chars - 1] + "…"
+    return out
 
 
 # --------------------------------------------------------------------------------------
@@ -163,7 +196,19 @@ def log_ticks(lo: float, hi: float) -> list[tuple[float, str]]:
     vlo, vhi = 10.0**lo, 10.0**hi
     values = [v for v in linear_ticks(vlo, vhi, 4) if v > 0]
     vstep = values[1] - values[0] if len(values) > 1 else vhi - vlo
-    return [(math.log10(v), _tick_text(v, vstep)) for v in values]
+    return _distinct([(math.log10(v), _tick_text(v, vstep)) for v in values])
+
+
+def _distinct(ticks: list[tuple[float, str]]) -> list[tuple[float, str]]:
+    """The ticks whose label is not the same as an earlier one (a range narrower than the
+    labels' precision would otherwise show ``1.000000`` four times)."""
+    seen: set[str] = set()
+    out = []
+    for pos, label in ticks:
+        if label not in seen:
+            seen.add(label)
+            out.append((pos, label))
+    return out
 
 
 def _axis_ticks(
@@ -173,7 +218,7 @@ def _axis_ticks(
         return log_ticks(lo, hi)
     values = linear_ticks(lo, hi, target, integer=integer)
     step = values[1] - values[0] if len(values) > 1 else 1.0
-    return [(v, _tick_text(v, step)) for v in values]
+    return _distinct([(v, _tick_text(v, step)) for v in values])
 
 
 # --------------------------------------------------------------------------------------
@@ -280,8 +325,7 @@ class Series(abc.ABC):
 
     @abc.abstractmethod
     def draw(self, frame: Frame, occupied: list[tuple[float, float]]) -> list[str]:
-        """SVG elements for this series; appends the pixels it covers to ``occupied``
-        (the legend goes to the least crowded corner)."""
+        """SVG elements for this series; appends the pixels it covers to ``occupied``."""
 
     @abc.abstractmethod
     def swatch(self, x: float, y: float) -> str:
@@ -568,16 +612,21 @@ class Chart:
     """A titled plot with axes, grid, series and a legend, rendered as one ``<svg>``.
 
     Args:
-        title: the heading (cut to 58 characters; the full text stays in aria-label).
+        title: the heading, wrapped after hyphens onto up to three lines (cut beyond that;
+            the full text stays in aria-label).
         xlabel, ylabel: axis labels.
         width, height: the SVG size in pixels.
         xlog, ylog: the values are log10 of the data; label ticks as powers of ten.
         xlim, ylim: fixed value ranges (default: the data's range, padded by 5%).
             Both are plain attributes and may be set after construction.
-        subtitle: a second, smaller line under the title.
+        subtitle: smaller text under the title (up to two lines).
         xint: x ticks at integers only (layer indices).
         tooltip: a ``<title>`` for the whole chart.
-        legend_right: the legend goes right of the plot area instead of in a corner.
+        legend_right: the legend goes right of the plot area instead of under it.
+
+    The legend is always outside the plot area, so it never hides a plotted point;
+    ``width`` x ``height`` is the size with a one-line title and no legend, and more
+    title lines or legend rows make the picture taller, never the plot smaller.
     """
 
     def __init__(
@@ -643,66 +692,110 @@ class Chart:
         return [(lab if len(lab) <= cut else lab[: cut - 1] + "…", e) for lab, e in entries]
 
     def _legend_size(self) -> tuple[float, float]:
+        """The right-hand legend's box (``legend_right``)."""
         entries = self._legend_entries()
         if not entries:
             return 0.0, 0.0
-        return 26 + 5.8 * max(len(lab) for lab, _ in entries), 6 + 13 * len(entries)
+        return 26 + _CHAR_PX * max(len(lab) for lab, _ in entries), 6 + 13 * len(entries)
 
-    def _legend(self, frame: Frame, occupied: list[tuple[float, float]]) -> list[str]:
+    def _legend_rows(self, width: float) -> list[list[tuple[float, str, Series | Key]]]:
+        """The legend under the plot: entries flowing left to right, wrapped at ``width``."""
+        rows: list[list[tuple[float, str, Series | Key]]] = []
+        x = width
+        for label, entry in self._legend_entries():
+            w = 26 + _CHAR_PX * len(label)
+            if not rows or x + w > width:
+                rows.append([])
+                x = 0.0
+            rows[-1].append((x, label, entry))
+            x += w + 8
+        return rows
+
+    def _legend(self, frame: Frame, bottom_space: float) -> list[str]:
+        """Right of the plot area (``legend_right``) or under the axis label: outside the
+        plot area either way, so it never covers a plotted point."""
         entries = self._legend_entries()
         if not entries:
             return []
-        ml, mt, pw, ph = frame.left, frame.top, frame.width, frame.height
-        bw, bh = self._legend_size()
         if self.legend_right:
-            corners = [(ml + pw + 8.0, float(mt))]
-        else:
-            bw = min(bw, pw - 8)
-            corners = [
-                (ml + pw - bw - 4, mt + 4.0),
-                (ml + 4.0, mt + 4.0),
-                (ml + pw - bw - 4, mt + ph - bh - 4),
-                (ml + 4.0, mt + ph - bh - 4),
+            bw, bh = self._legend_size()
+            bx, by = frame.left + frame.width + 8.0, float(frame.top)
+            out = [
+                f'<g class="lg"><rect x="{_c(bx)}" y="{_c(by)}" width="{_c(bw)}" '
+                f'height="{bh}" rx="3"/>'
             ]
-
-        def crowd(c: tuple[float, float]) -> int:
-            return sum(
-                1 for px, py in occupied if c[0] <= px <= c[0] + bw and c[1] <= py <= c[1] + bh
-            )
-
-        bx, by = min(corners, key=crowd)
+            for i, (label, entry) in enumerate(entries):
+                yy = by + 11 + 13 * i
+                out.append(entry.swatch(bx, yy))
+                out.append(f'<text x="{_c(bx + 23)}" y="{_c(yy)}">{_esc(label)}</text>')
+            out.append("</g>")
+            return out
+        rows = self._legend_rows(self.width - 16)
+        top = bottom_space
         out = [
-            f'<g class="lg"><rect x="{_c(bx)}" y="{_c(by)}" width="{_c(bw)}" height="{bh}" rx="3"/>'
+            f'<g class="lg"><rect x="4" y="{_c(top)}" width="{self.width - 8}" '
+            f'height="{6 + 13 * len(rows)}" rx="3"/>'
         ]
-        for i, (label, entry) in enumerate(entries):
-            yy = by + 11 + 13 * i
-            out.append(entry.swatch(bx, yy))
-            out.append(f'<text x="{_c(bx + 23)}" y="{_c(yy)}">{_esc(label)}</text>')
+        for r, row in enumerate(rows):
+            yy = top + 11 + 13 * r
+            for x, label, entry in row:
+                out.append(entry.swatch(8 + x, yy))
+                out.append(f'<text x="{_c(8 + x + 23)}" y="{_c(yy)}">{_esc(label)}</text>')
         out.append("</g>")
         return out
 
+    def _legend_height(self) -> int:
+        """Height added under the axes for the legend (none for ``legend_right``)."""
+        if self.legend_right or not self._legend_entries():
+            return 0
+        return 10 + 13 * len(self._legend_rows(self.width - 16))
+
     # -- rendering --------------------------------------------------------------------
+    def _title_lines(self) -> tuple[list[str], list[str]]:
+        """The title and subtitle, wrapped to the chart's width (never cut mid-label unless
+        a title needs more than three lines)."""
+        chars = int((self.width - 16) / _TITLE_CHAR_PX)
+        title = wrap(self.title, chars, _TITLE_LINES)
+        sub = wrap(self.subtitle, int((self.width - 16) / 6.0), _SUBTITLE_LINES)
+        return title, sub
+
     def _frame(self, clip_id: str) -> Frame:
+        """The plot area: ``width`` x ``height`` minus the margins of a one-line title; more
+        title lines and the legend make the picture taller, not the plot smaller."""
         left, right, bottom = 58, 12, 38
+        title, sub = self._title_lines()
         top = 30 + (14 if self.subtitle else 0)
-        width, height = self.width - left - right, self.height - top - bottom
+        height = self.height - top - bottom
+        top = 16 * len(title) + 13 * len(sub) + 6
+        width = self.width - left - right
         if self.legend_right:
             width -= int(self._legend_size()[0]) + 8
         return Frame(left, top, width, height, self._range("x"), self._range("y"), clip_id)
 
+    def _total_height(self, frame: Frame) -> int:
+        return frame.top + frame.height + 38 + self._legend_height()
+
     def _head(self, frame: Frame) -> list[str]:
         aria = self.title + (f" — {self.subtitle}" if self.subtitle else "")
+        total = self._total_height(frame)
         out = [
-            f'<svg class="chart" width="{self.width}" height="{self.height}" '
-            f'viewBox="0 0 {self.width} {self.height}" role="img" aria-label="{_esc(aria)}">'
+            f'<svg class="chart" width="{self.width}" height="{total}" '
+            f'viewBox="0 0 {self.width} {total}" role="img" aria-label="{_esc(aria)}">'
         ]
         if self.tooltip:
             out.append(f"<title>{_esc(self.tooltip)}</title>")
-        title = self.title if len(self.title) <= 58 else self.title[:56] + "…"
-        out.append(f'<text class="t" x="{frame.left}" y="16">{_esc(title)}</text>')
-        if self.subtitle:
-            sub = self.subtitle if len(self.subtitle) <= 70 else self.subtitle[:68] + "…"
-            out.append(f'<text class="st" x="{frame.left}" y="30">{_esc(sub)}</text>')
+        title, sub = self._title_lines()
+        spans = "".join(
+            f'<tspan x="8" y="{16 * (i + 1)}">{_esc(line)}</tspan>' for i, line in enumerate(title)
+        )
+        out.append(f'<text class="t">{spans}</text>')
+        if sub:
+            y0 = 16 * len(title)
+            spans = "".join(
+                f'<tspan x="8" y="{y0 + 13 * (i + 1)}">{_esc(line)}</tspan>'
+                for i, line in enumerate(sub)
+            )
+            out.append(f'<text class="st">{spans}</text>')
         out.append(
             f'<rect class="pa" x="{frame.left}" y="{frame.top}" width="{frame.width}" '
             f'height="{frame.height}"/>'
@@ -726,7 +819,7 @@ class Chart:
             out.append(f'<line class="g" x1="{_c(px)}" x2="{_c(px)}" y1="{f.top}" y2="{bottom}"/>')
             out.append(f'<text class="xt" x="{_c(px)}" y="{bottom + 13}">{_esc(lab)}</text>')
         mid = _c(f.left + f.width / 2)
-        out.append(f'<text class="xl" x="{mid}" y="{self.height - 6}">{_esc(self.xlabel)}</text>')
+        out.append(f'<text class="xl" x="{mid}" y="{bottom + 32}">{_esc(self.xlabel)}</text>')
         cy = _c(f.top + f.height / 2)
         out.append(
             f'<text class="yl" x="12" y="{cy}" transform="rotate(-90 12 {cy})">'
@@ -750,6 +843,6 @@ class Chart:
         occupied: list[tuple[float, float]] = []
         for s in self.series:
             out.extend(s.draw(frame, occupied))
-        out.extend(self._legend(frame, occupied))
+        out.extend(self._legend(frame, frame.top + frame.height + 40))
         out.append("</svg>")
         return "".join(out)

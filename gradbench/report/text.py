@@ -7,10 +7,61 @@ page's table sorter reads (``NaN``, ``Infinity``, ``-Infinity``).
 
 from __future__ import annotations
 
+import ast
 import math
+import re
+from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["num", "seconds", "sort_key"]
+__all__ = ["config_label", "num", "seconds", "sort_key"]
+
+#: A float written with more digits than a reader can use (``0.10000000000000002``).
+_LONG_FLOAT = re.compile(r"(?<![\w.])-?\d+\.\d{5,}(?:e[-+]?\d+)?(?![\w.])")
+#: Labels longer than this are not parsed as a Python literal.
+_MAX_LITERAL = 2000
+
+
+def _short_float(m: re.Match[str]) -> str:
+    return f"{float(m.group(0)):.4g}"
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, Mapping):
+        return "{" + ", ".join(f"{k}={_value(x)}" for k, x in v.items()) + "}"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_value(x) for x in v) + "]"
+    return str(v)
+
+
+def config_label(label: str) -> str:
+    """A configuration label as the report shows it: floats to 4 significant digits, and a
+    configuration stored as a Python dict (a remedy's test cases) as ``name, key=value``.
+
+    The stored label stays the configuration's identity (comparisons match on it); this is
+    its display only.
+
+    Examples:
+        >>> config_label("{'kind': 'activation', 'remedy': 'elu', 'q': 0.10000000000000002}")
+        'elu, q=0.1'
+        >>> config_label("residual-L3-n256-relu-he_normal-branch_scale=0.35355339059327373")
+        'residual-L3-n256-relu-he_normal-branch_scale=0.3536'
+    """
+    text = str(label)
+    if text.startswith("{") and text.endswith("}") and len(text) <= _MAX_LITERAL:
+        try:
+            config = ast.literal_eval(text)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            config = None
+        if isinstance(config, dict):
+            name = config.get("remedy", config.get("name"))
+            rest = {k: v for k, v in config.items() if k not in ("kind", "remedy", "name")}
+            parts = ([str(name)] if name is not None else []) + [
+                f"{k}={_value(v)}" for k, v in rest.items()
+            ]
+            return ", ".join(parts) or text
+    return _LONG_FLOAT.sub(_short_float, text)
 
 
 def num(x: Any, digits: int = 3) -> str:

@@ -15,6 +15,7 @@ from gradbench.report.page import Section
 from gradbench.report.sections import (
     claims,
     comparison,
+    failures,
     gradients,
     machine,
     phase,
@@ -25,6 +26,7 @@ from gradbench.report.sections import (
     summary,
     timings,
     updates,
+    validated,
     verdicts,
 )
 
@@ -33,6 +35,8 @@ __all__ = ["SECTIONS"]
 #: The page's sections, top to bottom.
 SECTIONS: list[Section] = [
     regressions.SECTION,
+    validated.SECTION,
+    failures.SECTION,
     summary.SECTION,
     gradients.SECTION,
     phase.SECTION,

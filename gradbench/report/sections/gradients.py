@@ -23,7 +23,11 @@ from gradbench.report.page import (
     family,
     family_order,
 )
-from gradbench.report.text import num
+from gradbench.report.text import config_label, num
+
+#: The least vertical range of a panel, in decades: a flat curve (a norm-preserving remedy)
+#: is drawn flat in the middle of a factor-of-2 range, not stretched over rounding noise.
+MIN_DECADES = math.log10(2.0)
 
 
 def _fit_theory(ch: svg.Chart, measured: list[float], theory: Iterable[float] | None) -> None:
@@ -36,8 +40,12 @@ def _fit_theory(ch: svg.Chart, measured: list[float], theory: Iterable[float] | 
     if tf:
         lo = max(min(lo, min(tf)), lo - 2 * span)
         hi = min(max(hi, max(tf)), hi + 2 * span)
-    pad = (hi - lo) * 0.06 or 0.5
-    ch.ylim = (lo - pad, hi + pad)
+    pad = (hi - lo) * 0.06
+    lo, hi = lo - pad, hi + pad
+    if hi - lo < MIN_DECADES:
+        mid = (lo + hi) / 2
+        lo, hi = mid - MIN_DECADES / 2, mid + MIN_DECADES / 2
+    ch.ylim = (lo, hi)
 
 
 def _add_run(page: Page, ch: svg.Chart, cfg: Config, xlabel: str, first: bool) -> list[float]:
@@ -74,13 +82,14 @@ def gradient_chart(page: Page, cfgs: Sequence[Config], xlabel: str) -> svg.Chart
     measured = " → ".join(f"×{num(c.growth.factor)}" for c in cfgs)
     theory_text = f" · theory ×{num(first.predicted)}" if math.isfinite(first.predicted) else ""
     ch = svg.Chart(
-        first.label,
+        config_label(first.label),
         xlabel,
         "‖dL/dh‖ (log scale)",
         ylog=True,
         xint=True,
         subtitle=f"measured {measured}{family(first.family).per}{theory_text}",
-        tooltip=f"{first.label}\n{first.family} spec: {canonical(first.measurement.spec)}",
+        tooltip=f"{config_label(first.label)}\n{first.family} spec: "
+        f"{canonical(first.measurement.spec)}",
     )
     values: list[float] = []
     theory = None
@@ -112,7 +121,7 @@ def panels(page: Page, groups: Sequence[list[Config]], xlabel: str, heading: str
     return Figures(
         charts=[gradient_chart(page, cfgs, xlabel) for cfgs in groups[:MAX_PANELS]],
         heading=heading,
-        omitted=[g[0].label for g in groups[MAX_PANELS:]],
+        omitted=[config_label(g[0].label) for g in groups[MAX_PANELS:]],
     )
 
 

@@ -16,7 +16,7 @@ from gradbench.report import svg
 from gradbench.report.growth import safe_exp
 from gradbench.report.model import Case, Run, as_float, as_floats
 from gradbench.report.page import CLASS_COLOR, CLASS_TEXT, Figures, Page, Section
-from gradbench.report.text import num
+from gradbench.report.text import config_label, num
 
 INTRO = (
     "Each point is one measured (σ_w², σ_b²): filled by the class of the measured growth over "
@@ -81,7 +81,7 @@ def phase_chart(page: Page, run: Run, activation: str, items: Sequence[Point]) -
     _critical_curve(ch, items, xs, ys)
     tips = [
         f"σ_w²={num(x)}, σ_b²={num(y)}: measured ×{num(safe_exp(lm))}/layer ({CLASS_TEXT[m]}), "
-        f"predicted ×{num(safe_exp(lp))} ({CLASS_TEXT[p]}) — {c.label}"
+        f"predicted ×{num(safe_exp(lp))} ({CLASS_TEXT[p]}) — {config_label(c.label)}"
         for (c, _), x, y, lm, lp, m, p in zip(items, xs, ys, measured, predicted, meas, pred)
     ]
     ring = [CLASS_COLOR[p] for p in pred]

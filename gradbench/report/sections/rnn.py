@@ -8,6 +8,7 @@ from typing import Any
 from gradbench.report import svg
 from gradbench.report.page import Figures, Page, Section, family
 from gradbench.report.sections.gradients import grouped, panels
+from gradbench.report.text import config_label
 
 #: Cells per overview chart, and at most this many cells in the overview of a run.
 PER_CHART, OVERVIEW = 8, 40
@@ -34,7 +35,7 @@ def _overview(page: Page) -> list[svg.Chart]:
             for j, c in enumerate(chunk):
                 x = list(range(1, c.growth.sites + 1))
                 color = svg.PALETTE[j % len(svg.PALETTE)]
-                ch.add(svg.Line(x, c.growth.mean_log10, color=color, label=c.label))
+                ch.add(svg.Line(x, c.growth.mean_log10, color=color, label=config_label(c.label)))
             charts.append(ch)
     return charts
 

@@ -15,7 +15,7 @@ import numpy as np
 from gradbench.report import svg
 from gradbench.report.model import Case, Run, as_float, as_floats
 from gradbench.report.page import Figures, Page, Section
-from gradbench.report.text import num
+from gradbench.report.text import config_label, num
 
 #: Histogram bins per chart.
 BINS = 30
@@ -47,7 +47,7 @@ def spectrum_chart(page: Page, run: Run, label: str, items: Sequence[Spectrum]) 
     logs = np.concatenate([h[2] for h in hists]) if hists else np.zeros(0)
     note = "; ".join(notes)
     ch = svg.Chart(
-        label + page.suffix(run),
+        config_label(label) + page.suffix(run),
         "eigenvalue of J Jᵀ (log scale)",
         "count",
         xlog=True,

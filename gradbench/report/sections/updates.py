@@ -14,7 +14,7 @@ import numpy as np
 from gradbench.report import svg
 from gradbench.report.model import Case, Run, as_floats
 from gradbench.report.page import Figures, Page, Section
-from gradbench.report.text import num
+from gradbench.report.text import config_label, num
 
 INTRO = (
     "Per-layer size of the first optimizer steps relative to the weights, and the "
@@ -52,7 +52,7 @@ def update_chart(
     """One quantity of one configuration, a line per optimizer; ``None`` if none has data."""
     key, ylabel, subtitle = quantity
     ch = svg.Chart(
-        label + page.suffix(run),
+        f"{subtitle}: {config_label(label)}{page.suffix(run)}",  # two charts per configuration
         "layer",
         ylabel,
         ylog=True,

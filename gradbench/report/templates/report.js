@@ -51,10 +51,13 @@
   }
   box.addEventListener("input", apply);
   sel.addEventListener("change", apply);
+  var details = document.getElementById("verdicts-details");
   try {
     var params = new URLSearchParams(window.location.search);
     if (params.has("q")) { box.value = params.get("q"); }
     if (params.has("status")) { sel.value = params.get("status"); }
+    if (details && (params.has("q") || params.has("status"))) { details.open = true; }
   } catch (e) { /* no query string support: nothing to restore */ }
+  if (details && window.location.hash === "#verdicts-section") { details.open = true; }
   apply();
 })();

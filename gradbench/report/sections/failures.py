@@ -1,0 +1,134 @@
+"""Failures: at the top of the page, one block per failing claim and remedy, in plain words.
+
+Each block names the claim and what it states, the remedy (or network) it failed for, the
+configuration (the last failing case recorded for it: the example Hypothesis shrank the
+failure to), predicted against measured with the interval and the growth in words when the
+verdict carries it, and what to do, by the claim's role.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gradbench.report.model import Case, Run
+from gradbench.report.page import Page, Section
+from gradbench.report.text import num
+
+#: What to do about a failed claim, by the claim's role (gradbench.claims ROLES).
+WHAT_TO_DO = {
+    "consistency": "the remedy does not do what it declares: fix the remedy, or its "
+    "declaration (gradbench_meta, docs/remedies.md) when the remedy is right and the "
+    "declaration is not.",
+    "theory": "the measurement contradicts the theory computed for this very configuration: "
+    "check the declaration the theory is computed from (a variance, an activation's "
+    "moments) and whether the configuration lies inside the claim's domain (docs/claims.md).",
+    "stability": "gradients do not stay stable here: use another remedy for this setting, or "
+    "declare where the remedy is meant to keep them stable (stable_for) so that gradbench "
+    "checks that instead.",
+    "behaviour": "the remedy does not have the effect it documents: check its implementation "
+    "against the source cited for the claim.",
+}
+#: Failure blocks shown per page; the rest are counted (all of them are in Verdicts).
+SHOWN = 20
+
+
+@dataclass
+class Failure:
+    """The failing cases of one claim for one remedy (or network family) in one run."""
+
+    run: Run
+    claim: str
+    subject: str
+    cases: list[Case]
+    total: int
+
+    @property
+    def case(self) -> Case:
+        """The case shown: the last failure recorded (Hypothesis's shrunk example)."""
+        return self.cases[-1]
+
+
+def _per_layer_log_growth(claim: str) -> bool:
+    """The claim's Predicted and Measured are a per-layer log growth of the gradient norm."""
+    from gradbench.claims import CLAIMS
+
+    found = CLAIMS.get(claim)
+    return found is not None and found.statistic.startswith("per-seed (ln ||dL/d")
+
+
+def in_words(case: Case) -> str:
+    """The failing verdict's numbers in words: the growth's own words when the verdict
+    carries them, per-layer factors for a per-layer log growth, else predicted vs measured."""
+    v = case.verdict
+    if v is None:
+        return ""
+    growth = getattr(v, "growth", None)
+    if isinstance(growth, Mapping) and growth.get("words"):
+        return str(growth["words"])
+    if _per_layer_log_growth(case.claim) and math.isfinite(v.measured):
+        depth = case.spec.get("depth")
+        text = f"the gradient changes by ×{num(math.exp(v.measured))} per layer towards the input"
+        if isinstance(depth, int) and depth > 1 and abs(v.measured) * (depth - 1) < 700:
+            text += f", ×{num(math.exp(v.measured * (depth - 1)))} over its {depth} layers"
+        if math.isfinite(v.predicted):
+            text += f"; theory predicts ×{num(math.exp(v.predicted))} per layer"
+        return text
+    return f"predicted {num(v.predicted, 4)}, measured {num(v.measured, 4)}"
+
+
+def interval(case: Case) -> str:
+    """``[low, high] at 1 − α``, or why there is none."""
+    v = case.verdict
+    if v is None:
+        return ""
+    if not (math.isnan(v.ci_low) and math.isnan(v.ci_high)):
+        return f"interval [{num(v.ci_low, 4)}, {num(v.ci_high, 4)}] at 1 − α, p = {num(v.pvalue)}"
+    return f"no interval (an exact check or a test without one), p = {num(v.pvalue)}"
+
+
+def failures(page: Page) -> list[Failure]:
+    """Per run, claim and remedy (or family), its failing cases, in order of first failure.
+
+    On a page of several runs, the runs compared with an earlier one are the new state
+    (the latest run when no comparison was made); the earlier runs' failures stay in the
+    Verdicts table.
+    """
+    found: dict[tuple[str, str, str], Failure] = {}
+    totals: dict[tuple[str, str, str], int] = {}
+    newer = {c.new_label for c in page.comparisons} or {page.runs[-1].label}
+    for run in page.runs:
+        if page.multi and run.label not in newer:
+            continue
+        for c in run.cases:
+            if c.verdict is None:
+                continue
+            who = c.remedy["name"] if c.remedy else c.subject
+            key = (run.label, c.claim, who)
+            totals[key] = totals.get(key, 0) + 1
+            if not c.verdict.passed:
+                found.setdefault(key, Failure(run, c.claim, who, [], 0)).cases.append(c)
+    for key, f in found.items():
+        f.total = totals[key]
+    return list(found.values())
+
+
+def _context(page: Page) -> Mapping[str, Any] | None:
+    from gradbench.claims import CLAIMS
+
+    found = failures(page)
+    if not found:
+        return None
+    return {
+        "failures": found[:SHOWN],
+        "more": len(found) - SHOWN if len(found) > SHOWN else 0,
+        "claims": CLAIMS,
+        "in_words": in_words,
+        "interval": interval,
+        "what_to_do": WHAT_TO_DO,
+    }
+
+
+SECTION = Section("failures", "Failures", _context, template="failures.html.j2")
