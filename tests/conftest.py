@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import pytest
+import torch._inductor.config  # noqa: F401  (see below)
+
+# Imported once, here, before any in-process pytest run (pytester's runpytest_inprocess, the
+# gpu check's verdict agreement): those runs drop the modules first imported inside them, and
+# torch.use_deterministic_algorithms imports torch._inductor, which registers a torch library
+# that cannot be registered twice in one process.
 
 
 @pytest.fixture(params=["cpu", pytest.param("cuda", marks=pytest.mark.gradbench_cuda)])
