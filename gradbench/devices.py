@@ -40,6 +40,26 @@ def parse_devices(text: str) -> tuple[str, ...]:
     return devices
 
 
+def require_devices(text: str) -> tuple[str, ...]:
+    """``--devices`` parsed, every device present on this machine.
+
+    A CI job on a GPU runner that lost its GPU must not go green by skipping its CUDA
+    cases: asking for CUDA where there is none is a usage error (exit 2), before any test.
+
+    Raises:
+        InvalidArgument: a bad device name, or a CUDA device on a machine without CUDA.
+    """
+    devices = parse_devices(text)
+    if any(is_cuda(d) for d in devices):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise InvalidArgument(
+                f"--devices {text} asks for CUDA, which is not available on this machine "
+                f"(torch {torch.__version__}); use --devices cpu or run on a machine with a GPU")
+    return devices
+
+
 def is_cuda(device: str) -> bool:
     """Whether ``device`` names a CUDA device."""
     return device.split(":")[0] == "cuda"
@@ -103,5 +123,5 @@ def set_numerics(tf32: bool | None = None, deterministic: bool | None = None) ->
     return restore
 
 
-__all__ = ["CHOICES", "is_cuda", "parse_devices", "set_numerics", "worker_device",
+__all__ = ["CHOICES", "is_cuda", "parse_devices", "require_devices", "set_numerics", "worker_device",
            "worker_index"]

@@ -105,6 +105,46 @@ class _Outcome:
         self.outcome = session.outcome if session is not None else None
 
 
+def _usage_errors() -> object:
+    """A pytest plugin turning pytest's usage errors (bad options, a bad ``-k`` expression, a
+    missing test path) into :class:`InvalidArgument`, so they read as every other gradbench
+    usage error (``gradbench: error: <one sentence>``, exit 2) instead of pytest's ``ERROR:``.
+    """
+    import pytest
+
+    class UsageErrors:
+        @pytest.hookimpl(wrapper=True)
+        def pytest_cmdline_parse(self) -> Any:
+            try:
+                return (yield)
+            except pytest.UsageError as exc:
+                raise InvalidArgument(pytest_usage(exc)) from None
+
+        @pytest.hookimpl(wrapper=True)
+        def pytest_cmdline_main(self) -> Any:
+            try:
+                return (yield)
+            except pytest.UsageError as exc:
+                raise InvalidArgument(pytest_usage(exc)) from None
+
+    return UsageErrors()
+
+
+def pytest_usage(exc: BaseException) -> str:
+    """pytest's usage error as one sentence: its ``error:`` line (argparse) or first line.
+
+    Examples:
+        >>> pytest_usage(ValueError("usage: pytest.main() [options]\\n"
+        ...     "pytest.main(): error: unrecognized arguments: --bad\\n  rootdir: /x"))[:62]
+        'pytest rejected its arguments (unrecognized arguments: --bad);'
+    """
+    lines = [line.strip() for arg in exc.args for line in str(arg).splitlines() if line.strip()]
+    found = [line.split(" error: ", 1)[1] for line in lines if " error: " in line]
+    text = (found or lines or [type(exc).__name__])[0].rstrip(".")
+    return (f"pytest rejected its arguments ({text}); gradbench passes the options it does "
+            "not define to pytest as typed")
+
+
 @dataclass(frozen=True)
 class SuiteRun:
     """What a run of the suites gave: pytest's status, gradbench's exit code and outcome.
@@ -161,6 +201,9 @@ def run_suites(
     """
     import pytest
 
+    from gradbench.devices import require_devices
+
+    require_devices(devices)
     folder = suites_dir(suites)
     selection, has_paths = pytest_selection(extra, folder)
     if workers or _asks_for_xdist(selection):
@@ -202,7 +245,7 @@ def run_suites(
         *selection,
     ]
     keeper = _Outcome()
-    code = int(pytest.main(pytest_args, plugins=[keeper, *plugins]))
+    code = int(pytest.main(pytest_args, plugins=[keeper, _usage_errors(), *plugins]))
     problem = _nothing_measured(code, keeper.outcome)
     exit_code = EXIT_USAGE if problem else _run_exit_code(code, keeper.outcome)
     return SuiteRun(code, exit_code, keeper.outcome, problem)
@@ -269,4 +312,4 @@ def _run_exit_code(code: int, outcome: Any) -> int:
     return EXIT_FAILED
 
 
-__all__ = ["SuiteRun", "pytest_selection", "require_xdist", "run_suites", "suites_dir"]
+__all__ = ["SuiteRun", "pytest_selection", "pytest_usage", "require_xdist", "run_suites", "suites_dir"]

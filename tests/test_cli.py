@@ -184,6 +184,11 @@ def test_report_of_a_directory_writes_its_index(tmp_path):
         (["run", "--base-seed", "-3"], "argument --base-seed: '-3' is invalid"),
         (["run", "--remedy", "no_such_module:x"], "module 'no_such_module' not found"),
         (["validate", "./no_such_file.py:x"], "'no_such_file.py' is not a Python file"),
+        (["run", "--bogus-flag"], "gradbench: error: pytest rejected its arguments "
+         "(unrecognized arguments: --bogus-flag); gradbench passes the options it does not "
+         "define to pytest as typed"),
+        (["validate", "he_normal", "--durations=x"],
+         "pytest rejected its arguments (argument --durations: invalid int value: 'x')"),
     ],
 )
 def test_usage_errors_are_one_sentence(argv, message, capsys):
@@ -392,9 +397,20 @@ def test_also(gradbench_device, gradbench_record):
 """
 
 
+SKIPPING_SUITE = """
+import pytest
+
+def test_on_device(gradbench_device, gradbench_record):
+    pytest.skip("no data here")
+
+def test_also(gradbench_record):
+    pytest.skip("no data here")
+"""
+
+
 @pytest.mark.integration
-def test_a_run_that_measured_nothing_exits_2_with_one_sentence(tmp_path):
-    """A GPU runner without its GPU skips every CUDA case: that is not a green run."""
+def test_cuda_without_a_gpu_exits_2_with_one_sentence(tmp_path):
+    """A GPU runner without its GPU is not a green run: one sentence, nothing run or written."""
     import torch
 
     if torch.cuda.is_available():
@@ -406,11 +422,47 @@ def test_a_run_that_measured_nothing_exits_2_with_one_sentence(tmp_path):
                       "--devices", "cuda")
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert proc.stderr.strip().splitlines() == [
-        "gradbench: error: nothing was measured: all 2 selected tests were skipped "
-        "(CUDA is not available on this machine)"]
-    assert not list((tmp_path / "out").glob("*.json"))
+        "gradbench: error: --devices cuda asks for CUDA, which is not available on this "
+        f"machine (torch {torch.__version__}); use --devices cpu or run on a machine with a GPU"]
+    assert proc.stdout == ""
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("*.json"))
     ran = _gradbench(tmp_path, "run", "--suites", str(suites), "--out-dir", "out")
     assert ran.returncode == 0, ran.stdout + ran.stderr
+
+
+@pytest.mark.integration
+def test_a_run_that_measured_nothing_exits_2_with_one_sentence(tmp_path):
+    """Every selected test skipped: pytest is content, gradbench is not (exit 2)."""
+    suites = tmp_path / "suites"
+    suites.mkdir()
+    (suites / "test_skips.py").write_text(SKIPPING_SUITE)
+    proc = _gradbench(tmp_path, "run", "--suites", str(suites), "--out-dir", "out")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        "gradbench: error: nothing was measured: all 2 selected tests were skipped "
+        "(no data here)"]
+    assert not list((tmp_path / "out").glob("*.json"))
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("argv", "message"), [
+    (["-k", "one and"], "pytest rejected its arguments (Wrong expression passed to '-k': "),
+    (["test_nowhere.py"], "pytest rejected its arguments (file or directory not found: "
+                          "test_nowhere.py)"),
+    (["--maxfail=abc"], "pytest rejected its arguments (argument --maxfail: invalid int "
+                        "value: 'abc')"),
+])
+def test_pytest_usage_errors_read_as_gradbench_errors(tmp_path, argv, message):
+    """What pytest rejects comes out in gradbench's one error style, never pytest's ERROR:."""
+    suites = tmp_path / "suites"
+    suites.mkdir()
+    (suites / "test_tiny.py").write_text(TINY_SUITE)
+    proc = _gradbench(tmp_path, "run", "--suites", str(suites), "--out-dir", "out", *argv)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    errors = proc.stderr.strip().splitlines()
+    assert len(errors) == 1, proc.stderr
+    assert errors[0].startswith(f"gradbench: error: {message}"), errors[0]
+    assert "ERROR" not in proc.stdout + proc.stderr
 
 
 def test_a_run_that_measured_nothing_says_why():

@@ -273,3 +273,18 @@ def test_plain(run_claim):
                                  "measured once, on cpu, in this test's cpu case*"])
     doc = json.loads((pytester.path / "r.json").read_text())
     assert [b["extra_info"]["gradbench"]["env"]["device"] for b in doc["benchmarks"]] == ["cpu"]
+
+
+def test_cuda_on_a_machine_without_it_is_a_usage_error(monkeypatch) -> None:
+    """``gradbench run/validate --devices cuda`` without CUDA stops before any test runs."""
+    import torch
+
+    from gradbench.devices import require_devices
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(InvalidArgument, match=r"^--devices cpu,cuda:1 asks for CUDA, which is "
+                       r"not available on this machine \(torch .*\); use --devices cpu"):
+        require_devices("cpu,cuda:1")
+    assert require_devices("cpu") == ("cpu",)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert require_devices("cpu,cuda") == ("cpu", "cuda")
