@@ -123,5 +123,5 @@ def set_numerics(tf32: bool | None = None, deterministic: bool | None = None) ->
     return restore
 
 
-__all__ = ["CHOICES", "is_cuda", "parse_devices", "require_devices", "set_numerics", "worker_device",
-           "worker_index"]
+__all__ = ["CHOICES", "is_cuda", "parse_devices", "require_devices", "set_numerics",
+           "worker_device", "worker_index"]

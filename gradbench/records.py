@@ -282,6 +282,9 @@ class Verdict:
         growth: for a verdict on gradient growth (the stability claims), the growth at the
             depth judged: per-step and end-to-end factors with their intervals and the
             plain words (``gradbench.stats.GradientGrowth.to_dict()``); ``None`` otherwise.
+        settings: for a stability claim about a remedy, every setting it tried: ``{"setting":
+            {...}, "depth", "width", "stable": bool or None (not measured), "class",
+            "words", "reason"}`` (the report's recommendation reads it); empty otherwise.
     """
 
     claim: str
@@ -300,6 +303,7 @@ class Verdict:
     source: str = ""
     note: str = ""
     growth: Mapping[str, Any] | None = None
+    settings: tuple[Mapping[str, Any], ...] = ()
 
     def confidence_interval(self) -> ConfidenceInterval:
         """The ``1 - alpha`` confidence interval of :attr:`measured`."""
@@ -329,13 +333,21 @@ class Verdict:
                 **{  # type: ignore[arg-type]
                     f.name: decode_float(data[f.name]) if f.name in floats else data[f.name]
                     for f in fields(cls)
-                    if f.name != "growth"
+                    if f.name not in ("growth", "settings")
                     and (f.name in data or f.name in floats | {"claim", "spec", "passed"})
                 },
                 growth=None if growth is None else _decoded(growth),
+                settings=_settings(data.get("settings")),
             )
         except KeyError as exc:
             raise InvalidArgument(f"verdict record lacks field {exc.args[0]!r}") from None
+
+
+def _settings(raw: Any) -> tuple[dict[str, Any], ...]:
+    """A verdict's ``settings`` as read (anything but a list of objects: none)."""
+    if not isinstance(raw, list):
+        return ()
+    return tuple(_decoded(s) for s in raw if isinstance(s, Mapping))
 
 
 # --------------------------------------------------------------------------------------

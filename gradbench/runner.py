@@ -312,4 +312,5 @@ def _run_exit_code(code: int, outcome: Any) -> int:
     return EXIT_FAILED
 
 
-__all__ = ["SuiteRun", "pytest_selection", "pytest_usage", "require_xdist", "run_suites", "suites_dir"]
+__all__ = ["SuiteRun", "pytest_selection", "pytest_usage", "require_xdist", "run_suites",
+           "suites_dir"]

@@ -8,6 +8,7 @@ false-alarm rates over many seeds are measured in ``tests/quality/test_power.py`
 
 from __future__ import annotations
 
+import json
 import math
 import re
 
@@ -434,6 +435,12 @@ def test_a_correct_activation_declaring_nothing_is_stable_at_its_own_critical_po
     assert "(vanishing)" in v.note
     assert "init=critical (from the forward: sigma_w2=1.956, sigma_b2=0.3, q*=8.77)" in v.note
     assert "agrees" in v.note
+    # every setting tried, for the report's recommendation
+    outcomes = {json.dumps(s["setting"]): s["stable"] for s in v.settings}
+    assert outcomes == {'{"init": "he_normal"}': False, '{"init": "xavier_normal"}': False,
+                        '{"init": "critical"}': True}
+    assert [s["class"] for s in v.settings if s["stable"]] == ["stable"]
+    assert {(s["depth"], s["width"]) for s in v.settings} == {(30, 128)}
 
 
 def test_an_activation_whose_backward_is_wrong_disagrees_at_its_critical_point() -> None:
@@ -457,6 +464,9 @@ def test_an_initializer_stable_nowhere_is_told_what_was_tried_and_what_to_declar
     assert not v.passed
     for setting in ("activation=relu", "activation=tanh", "activation=linear"):
         assert f"{setting}: gradients grow" in v.note
+    assert [(s["setting"], s["stable"], s["class"]) for s in v.settings] == [
+        ({"activation": a}, False, "exploding") for a in ("relu", "tanh", "linear")]
+    assert all(s["words"].startswith("gradients grow") for s in v.settings)
     assert "Stable in none of the settings tried" in v.note
     assert 'gradbench_meta = {"stable_for": [{"activation": "<activation>"}]}' in v.note
 

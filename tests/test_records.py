@@ -360,3 +360,20 @@ def test_run_info_status_and_notes() -> None:
     assert records.run_notes(records.RunInfo(profile="quick", base_seed=0).to_dict()) == []
     with pytest.raises(InvalidArgument, match=r"status='done' is invalid; valid choices"):
         records.RunInfo(profile="quick", base_seed=0, status="done")
+
+
+def test_a_verdict_carries_its_stability_settings_through_json() -> None:
+    """``Verdict.settings`` survives a round trip; a verdict written before it reads as none."""
+    settings = ({"setting": {"activation": "relu"}, "depth": 30, "width": 128, "stable": True,
+                 "class": "stable", "words": "gradients shrink x0.998 per layer"},
+                {"setting": {"init": "critical"}, "depth": 30, "width": 128, "stable": None,
+                 "reason": "no stable critical point"})
+    v = Verdict(claim="stable_somewhere", spec={}, predicted=0.0, measured=0.1, statistic=1.0,
+                pvalue=0.01, ci_low=0.0, ci_high=0.2, alpha=0.05, passed=True,
+                settings=settings)
+    back = Verdict.from_dict(json.loads(json.dumps(v.to_dict())))
+    assert back.settings == settings
+    assert back == v
+    old = {k: x for k, x in v.to_dict().items() if k != "settings"}
+    assert Verdict.from_dict(old).settings == ()
+    assert Verdict.from_dict({**old, "settings": "garbage"}).settings == ()

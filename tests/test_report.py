@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from resultdoc import STABILITY_BENCHES, results_doc
 
 from gradbench import records, report
 from gradbench.errors import InvalidArgument
@@ -510,6 +511,7 @@ def make_run(variant: str = "base") -> dict[str, Any]:
             )
         )
     benchmarks = [_bench(c, f"test_{i}") for i, c in enumerate(cases)]
+    benchmarks += copy.deepcopy(STABILITY_BENCHES)  # the recommendation's data
     benchmarks += [
         _bench(None, "test_probe_speed[mlp-L50]"),
         _bench(None, "test_probe_speed[rnn-T100]", stats=False),
@@ -1241,7 +1243,7 @@ def test_remedies_and_claims_sections(base_path: Path) -> None:
     rows = {(r.kind, r.name): r for r in remedies_section.rows(page)}
     assert rows[("activation", "scaled_tanh")].origin == "third-party"
     assert rows[("initializer", "he_normal")].origin == "built-in"
-    assert rows[("initializer", "he_normal")].total == 1
+    assert rows[("initializer", "he_normal")].total == 2  # a slope case, its stability case
     html_text = render.render_page(page, SECTIONS)
     section = html_text[html_text.index('id="remedies"'):html_text.index('id="claims"')]
     assert 'class="origin origin-third-party">third-party<' in section
@@ -1298,3 +1300,94 @@ def test_several_validate_runs_lead_with_one_row_per_remedy(tmp_path: Path) -> N
     single = render.render_page(Page.from_runs([report.load_run(paths[1])]))
     assert 'id="validated"' not in single
     assert '<p class="verdict verdict-fail" id="verdict">✗' in single
+
+
+def test_recommendation_regroups_the_stability_verdicts_by_setting(tmp_path: Path) -> None:
+    """For an activation at a depth: the initializers measured stable there, and the others
+    with their growth in words; read from ``Verdict.settings``, not judged again."""
+    from gradbench.report.sections import recommend
+
+    doc = results_doc()
+    doc["benchmarks"] += STABILITY_BENCHES
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    page = Page.from_runs([report.load_run(path)])
+    rows = recommend.settings(page)
+    assert [(r.kind, r.text, r.depth) for r in rows] == [
+        ("initializer", "relu activation", 30), ("initializer", "tanh activation", 30)]
+    relu, tanh = rows
+    assert [o.name for o in relu.having(True)] == ["he_normal", "lsuv"]
+    assert relu.having(False) == []
+    assert tanh.having(True) == []
+    assert [o.name for o in tanh.having(False)] == ["lsuv"]
+    assert relu.words == ("With relu activation at depth 30, he_normal, lsuv kept gradients "
+                          "stable.")
+    assert tanh.words == ("With tanh activation at depth 30, no initializer measured kept "
+                          "gradients stable; lsuv did not.")
+    html = report.render_report([report.load_run(path)])
+    section = html[html.index('<section id="recommend">'):]
+    section = section[:section.index("</section>")]
+    assert "changing by less than ×10 between the top layer and the first" in section
+    assert "gradients grow x1.09 per layer, x11 over the 29 layer-to-layer steps" in section
+    assert 'href="#recommend"' in html
+    # a run without stability verdicts has no recommendation (nor its link)
+    plain = report.render_report([report.load_run(records.write_json(
+        tmp_path / "plain.json", results_doc()))])
+    assert 'id="recommend"' not in plain
+    assert 'href="#recommend"' not in plain
+
+
+def test_the_worst_outcome_of_a_remedy_stands_across_runs(tmp_path: Path) -> None:
+    from resultdoc import stability_bench
+
+    from gradbench.report.sections import recommend
+
+    paths = []
+    for i, stable in enumerate((True, False)):
+        doc = {"benchmarks": [stability_bench("he_normal", "initializer", "stable_as_declared", [
+            {"setting": {"activation": "relu"}, "stable": stable,
+             "class": "stable" if stable else "vanishing", "words": f"run {i}"}])]}
+        paths.append(tmp_path / f"{i}.json")
+        paths[-1].write_text(json.dumps(doc), encoding="utf-8")
+    (row,) = recommend.settings(Page.from_runs([report.load_run(p) for p in paths]))
+    assert [(o.name, o.stable, o.words) for o in row.outcomes.values()] == [
+        ("he_normal", False, "run 1")]
+
+
+
+@pytest.mark.parametrize("batch", [1, 16])
+def test_the_theory_line_is_what_mean_field_slope_tests(tmp_path: Path, batch: int) -> None:
+    """A ReLU net measured one example per network drifts down by theory's exact finite-width
+    bias (docs/theory.md §2.2) although chi_1 = 1: the panel's dashed line is the prediction
+    plus that drift, the very mean the claim tests; with a batch theory has no drift and the
+    line is the mean-field one."""
+    from gradbench import theory
+    from gradbench.claims.network import mean_field_slope
+    from gradbench.report.sections.gradients import gradient_chart
+    from gradbench.specs import MLPSpec
+
+    spec = MLPSpec(depth=16, width=32, activation="relu", init="he_normal", sigma_b2=0.0)
+    prediction = theory.predict(spec, batch=batch)
+    drift = theory.finite_width_drift(prediction, batch)
+    assert (drift is None) == (batch > 1)
+    step = drift or 0.0
+    m = dataclasses.replace(_measurement(spec.to_dict(), math.exp(step), 16, seeds=64),
+                            batch=batch)
+    verdict = mean_field_slope(spec, m, alpha=0.01)
+    assert verdict.passed, verdict.note
+    path = tmp_path / "relu.json"
+    records.write_json(path, {"benchmarks": [{
+        "name": "c", "fullname": "c", "group": "g", "params": None, "stats": None,
+        "extra_info": {"gradbench": _case("c#0", "mean_field_slope", "mlp-L16-n32-relu",
+                                          spec.to_dict(), m=m, p=prediction, v=verdict)}}]})
+    page = Page.from_runs([report.load_run(path)])
+    chart = gradient_chart(page, page.configs[page.runs[0].label], "layer l")
+    (line,) = [s for s in chart.series if isinstance(s, svg.Line) and s.dash]
+    steps = -np.diff(np.asarray(line.y)) * math.log(10.0)  # log growth per step, towards input
+    assert steps == pytest.approx(np.asarray(prediction.log_growth) + step, abs=1e-12)
+    assert float(steps.mean()) == pytest.approx(verdict.predicted + step, abs=1e-12)
+    assert line.label == ("theory + finite-width drift" if drift is not None else "theory")
+    if drift is not None:
+        assert drift == pytest.approx(-5 / (4 * 32), rel=0.1)  # about -5/(4n) per layer
+        flat = dataclasses.replace(_measurement(spec.to_dict(), 1.0, 16, seeds=64), batch=1)
+        assert not mean_field_slope(spec, flat, alpha=0.01).passed  # the flat line is not it

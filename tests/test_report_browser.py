@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from resultdoc import STABILITY_BENCHES
 
 from gradbench import report
 
@@ -486,6 +487,7 @@ def reader_page(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 remedy={"kind": "activation", "name": "elu", "origin": "built-in"})
     remedy["fullname"] = remedy["name"] = "remedy-case#0"
     benches.append(remedy)
+    benches.extend(STABILITY_BENCHES)
     source = folder / "reader.json"
     source.write_text(json.dumps(data), encoding="utf-8")
     return report.write_report([source], folder / "reader.html")
@@ -594,3 +596,30 @@ def test_legends_do_not_cover_plotted_points(browser: Browser, reader_page: Path
     charts = browser.eval("document.querySelectorAll('svg.chart g.lg').length")
     assert charts > 10
     assert overlaps == 0
+
+
+def test_recommendation_names_the_stable_remedies_per_setting(
+    browser: Browser, reader_page: Path
+) -> None:
+    """"For my activation at my depth, which initializers keep gradients stable": one row per
+    setting, the stable ones named, the others with their growth in words."""
+    browser.open(reader_page.as_uri())
+    assert browser.problems() == []
+    rows = browser.eval(
+        "Array.from(document.querySelectorAll('#recommend-table tbody tr')).map(r =>"
+        " ({cells: Array.from(r.cells).map(c => c.innerText), title: r.title,"
+        " visible: r.checkVisibility()}))"
+    )
+    assert [r["cells"][:4] for r in rows] == [
+        ["initializers", "relu activation", "30", "he_normal, lsuv"],
+        ["initializers", "tanh activation", "30", "none"],
+    ]
+    assert all(r["visible"] for r in rows)
+    assert rows[0]["cells"][4] == "—"
+    assert rows[1]["cells"][4].startswith("lsuv exploding gradients grow x1.09 per layer")
+    assert rows[1]["title"] == ("With tanh activation at depth 30, no initializer measured "
+                                "kept gradients stable; lsuv did not.")
+    lead = browser.eval("document.querySelector('#recommend p.lead').innerText")
+    assert "with gradbench run --depth L; add your own remedy with --remedy or" in lead
+    assert browser.eval(
+        "document.querySelector('a[href=\"#recommend\"]') !== null") is True

@@ -75,10 +75,11 @@ def _mean_field_domain(target: Any) -> str | None:
 
 
 def _bias_and_tolerance(spec: Spec, prediction: Prediction, batch: int) -> tuple[float, float]:
-    """Known finite-width bias of the per-seed growth (batch 1, ReLU), else the model-error band."""
-    bias = prediction.quantities.get("finite_width_bias")
-    if batch == 1 and isinstance(bias, (int, float)) and math.isfinite(bias):
-        return float(bias), 0.0
+    """Known finite-width drift of the per-seed growth (:func:`gradbench.theory.finite_width_drift`:
+    batch 1, ReLU), else the model-error band."""
+    drift = theory.finite_width_drift(prediction, batch)
+    if drift is not None:
+        return drift, 0.0
     return 0.0, MODEL_ERROR / spec.n_features
 
 

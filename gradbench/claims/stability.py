@@ -225,17 +225,35 @@ def _hint(remedy: Any) -> str:
     return f"gradbench_meta = {{\"stable_for\": [{json.dumps(example)}]}}"
 
 
+def _record(tried: Tried, judged: _Judged | None, depth: int, width: int) -> dict[str, Any]:
+    """One setting tried, as the verdict's ``settings`` keep it for the report: the setting,
+    the depth judged, and whether the remedy kept gradients stable there (``None``: not
+    measured), with the growth class and plain words."""
+    out: dict[str, Any] = {"setting": dict(tried.setting), "depth": depth, "width": width}
+    if judged is None:
+        return {**out, "stable": None, "reason": tried.reason}
+    growth = judged.stable.growth or {}
+    words = str(growth.get("words", ""))
+    if judged.theory is not None and not judged.theory.passed:
+        words += "; disagrees with theory (chi_1 = 1) at the critical initialization"
+    return {**out, "stable": judged.passed, "class": growth.get("class"), "words": words}
+
+
 def _verdict(name: str, remedy: Any, judged: Sequence[_Judged], untried: Sequence[Tried],
              shown: _Judged, passed: bool, summary: str, config: Mapping[str, Any]) -> Verdict:
     spec = shown.tried.spec
     assert spec is not None
+    depth, width = spec.n_sites, spec.n_features
+    settings = tuple([_record(j.tried, j, depth, width) for j in judged]
+                     + [_record(t, None, depth, width) for t in untried])
     tried = "; ".join([_outcome(j) for j in judged]
                       + [f"{_setting_text(t)}: not measured, {t.reason}" for t in untried])
     head = (f"depth {spec.n_sites}, width {spec.n_features}, "
             f"{shown.stable.n} networks, stable within x{stats.STABLE_WITHIN:g} end to end")
     return dataclasses.replace(
         shown.deciding, claim=name, spec={**spec.to_dict(), "remedy": remedy.label, **config},
-        passed=passed, note=f"{head}: {tried}. {summary}".strip(), source=CLAIMS[name].source)
+        passed=passed, note=f"{head}: {tried}. {summary}".strip(), source=CLAIMS[name].source,
+        settings=settings)
 
 
 def _measured(data: Sequence[Tried]) -> tuple[list[Tried], list[Tried]]:

@@ -188,12 +188,16 @@ def predicted_factor(p: records.Prediction | None) -> float:
         return safe_exp(float(lg.mean()))
 
 
-def theory_log10(p: records.Prediction | None, growth: Growth) -> np.ndarray | None:
-    """Predicted log10 norms per site, accumulated from the top site's measured mean.
+def theory_log10(p: records.Prediction | None, growth: Growth,
+                 drift: float = 0.0) -> np.ndarray | None:
+    """Predicted log10 norms per site, accumulated from the top site's measured mean; each
+    step's predicted log growth plus ``drift`` (the finite-width drift theory knows,
+    :func:`gradbench.theory.finite_width_drift`, as the claim tests it).
 
     ``None`` without a valid prediction of one log growth per step between sites.
     """
     lg = _usable_log_growth(p)
+    lg = None if lg is None else lg + drift
     n = growth.sites
     if lg is None or n < 2 or lg.size != n - 1:
         return None

@@ -127,6 +127,15 @@ class Config:
         return ""
 
     @property
+    def drift(self) -> float | None:
+        """The per-layer finite-width drift theory adds to its prediction for this
+        measurement (:func:`gradbench.theory.finite_width_drift`), or ``None``."""
+        from gradbench.theory import finite_width_drift
+
+        p = self.prediction
+        return None if p is None else finite_width_drift(p, self.measurement.batch)
+
+    @property
     def has_prediction(self) -> bool:
         """A predicted factor to show (possibly non-finite, e.g. an overflow)."""
         return math.isfinite(self.predicted) or (

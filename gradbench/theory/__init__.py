@@ -82,7 +82,7 @@ from gradbench.theory._normalization import (
     layernorm_log_growth,
     layernorm_rate,
 )
-from gradbench.theory._predict import BN_MIN_BATCH, MIN_WIDTH, predict
+from gradbench.theory._predict import BN_MIN_BATCH, MIN_WIDTH, finite_width_drift, predict
 from gradbench.theory._quadrature import Q_HUGE, Q_TINY, Z_MAX, gauss_expect, gauss_expect2
 from gradbench.theory._residual import ResidualMeanField, residual_log_growth, residual_mean_field
 from gradbench.theory._rnn import (
@@ -98,7 +98,8 @@ __all__ = [
     "LogNormLaw", "MeanField",
     "RNNMeanField", "ReluLayerLaw", "ResidualMeanField", "batchnorm_log_growth",
     "batchnorm_rate", "c_map", "c_star", "chi1", "chi_c", "critical_point", "critical_sigma_w2",
-    "depth_scales", "gauss_expect", "gauss_expect2", "jacobian_normalized_variance",
+    "depth_scales", "finite_width_drift", "gauss_expect", "gauss_expect2",
+    "jacobian_normalized_variance",
     "jacobian_spectrum", "layernorm_log_growth", "layernorm_rate", "length_map_slope",
     "linear_rnn_log_growth", "mean_field", "phase", "predict", "q_map", "q_star",
     "q_trajectory", "relu_finite_width", "relu_log_norm_law", "residual_log_growth",

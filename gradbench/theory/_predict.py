@@ -323,3 +323,20 @@ def predict(spec: Spec, *, batch: int | None = None) -> Prediction:
     except (ArithmeticError, ValueError, RuntimeError, TypeError) as exc:
         return no_prediction(spec, f"theory failed numerically for this spec "
                               f"({type(exc).__name__}: {exc})")
+
+
+def finite_width_drift(prediction: Prediction, batch: int) -> float | None:
+    """Per-step offset of the measured mean log growth from ``prediction.log_growth`` that
+    theory knows exactly, for a measurement of ``batch`` examples per network, else ``None``.
+
+    For ReLU-like MLPs with i.i.d. weights and one example per network it is
+    ``quantities["finite_width_bias"]`` = E ln(||dL/dh^l|| / ||dL/dh^{l+1}||) - log_growth,
+    about -5/(4n) per layer at width n (Hanin 2018; docs/theory.md §2.2): the gradient norm
+    drifts down although chi_1 = 1. A batch's Frobenius norm averages over examples and has
+    a smaller bias with no closed form, so there is none (``mean_field_slope`` then allows a
+    model-error band instead). The claim tests, and the report draws, log_growth + drift.
+    """
+    bias = prediction.quantities.get("finite_width_bias")
+    if batch == 1 and isinstance(bias, (int, float)) and math.isfinite(bias):
+        return float(bias)
+    return None

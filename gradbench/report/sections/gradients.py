@@ -80,7 +80,10 @@ def gradient_chart(page: Page, cfgs: Sequence[Config], xlabel: str) -> svg.Chart
     """One configuration (from one or more runs): mean log norm per site, CI band, theory."""
     first = cfgs[0]
     measured = " → ".join(f"×{num(c.growth.factor)}" for c in cfgs)
+    drift = first.drift
     theory_text = f" · theory ×{num(first.predicted)}" if math.isfinite(first.predicted) else ""
+    if theory_text and drift is not None:
+        theory_text += f", ×{num(first.predicted * math.exp(drift))} with finite-width drift"
     ch = svg.Chart(
         config_label(first.label),
         xlabel,
@@ -96,10 +99,12 @@ def gradient_chart(page: Page, cfgs: Sequence[Config], xlabel: str) -> svg.Chart
     for i, c in enumerate(cfgs):
         values += _add_run(page, ch, c, xlabel, first=i == 0)
         if theory is None:
-            theory = theory_log10(c.prediction, c.growth)
+            drift = c.drift
+            theory = theory_log10(c.prediction, c.growth, drift or 0.0)
     if theory is not None:
         x = list(range(1, len(theory) + 1))
-        ch.add(svg.Line(x, theory, color="#444", dash=True, label="theory"))
+        label = "theory" if drift is None else "theory + finite-width drift"
+        ch.add(svg.Line(x, theory, color="#444", dash=True, label=label))
     _fit_theory(ch, values, theory)
     return ch
 
