@@ -510,3 +510,15 @@ def test_assert_claim_takes_what_validate_takes(tmp_path, monkeypatch) -> None:
     assert isinstance(failed.value, AssertionError)
     assert not failed.value.verdict.passed
     assert registry.names("initializer") == before
+
+
+def test_a_failure_without_an_interval_says_so_instead_of_nan() -> None:
+    """A KS test has no interval of its statistic: the message says "no interval"."""
+    from gradbench.records import Verdict
+
+    base = dict(claim="initializer_distribution", spec={"fan_in": 96}, predicted=0.02,
+                measured=0.06, statistic=0.14, pvalue=1e-165, alpha=1e-4, passed=False)
+    text = claims.explain(Verdict(ci_low=math.nan, ci_high=math.nan, **base))
+    assert "measured 0.06, no interval, statistic 0.14" in text
+    assert "nan" not in text
+    assert "CI [0.05, 0.07]" in claims.explain(Verdict(ci_low=0.05, ci_high=0.07, **base))

@@ -189,10 +189,11 @@ def explain(verdict: Verdict) -> str:
     """One paragraph for a failure message: claim, predicted vs measured with CI, configuration."""
     config = ", ".join(f"{k}={v!r}" for k, v in verdict.spec.items())
     status = "holds" if verdict.passed else "FAILS"
+    ci = ("no interval" if math.isnan(verdict.ci_low) and math.isnan(verdict.ci_high)
+          else f"CI [{verdict.ci_low:.6g}, {verdict.ci_high:.6g}]")
     return (
         f"claim {verdict.claim} {status}: predicted {verdict.predicted:.6g}, measured "
-        f"{verdict.measured:.6g}, CI [{verdict.ci_low:.6g}, "
-        f"{verdict.ci_high:.6g}], statistic {verdict.statistic:.4g}, p={verdict.pvalue:.3g} "
+        f"{verdict.measured:.6g}, {ci}, statistic {verdict.statistic:.4g}, p={verdict.pvalue:.3g} "
         f"(alpha {verdict.alpha:.3g}; {verdict.method})"
         + (f"; {verdict.note}" if verdict.note else "")
         + f"\n  configuration: {config}\n  source: {verdict.source}"

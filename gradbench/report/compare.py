@@ -11,7 +11,7 @@ import numpy as np
 
 from gradbench.report.growth import measured_growth
 from gradbench.report.model import Case, Run, canonical
-from gradbench.report.text import num
+from gradbench.report.text import config_label, num
 
 __all__ = ["CaseDelta", "Comparison", "compare_runs"]
 
@@ -53,7 +53,8 @@ class CaseDelta:
             return f"{num(c.verdict.measured)} ({'passed' if c.verdict.passed else 'failed'})"
 
         return (
-            f"{self.claim} on {self.label}: {side(self.base)} -> {side(self.new)} [{self.status}]"
+            f"{self.claim} on {config_label(self.label)}: {side(self.base)} -> {side(self.new)} "
+            f"[{self.status}]"
         )
 
     @property

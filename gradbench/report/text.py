@@ -37,7 +37,8 @@ def _value(v: Any) -> str:
 
 def config_label(label: str) -> str:
     """A configuration label as the report shows it: floats to 4 significant digits, and a
-    configuration stored as a Python dict (a remedy's test cases) as ``name, key=value``.
+    configuration stored as a Python dict (a remedy's test cases) as ``name, key=value``, its
+    ``None`` fields (defaults) left out.
 
     The stored label stays the configuration's identity (comparisons match on it); this is
     its display only.
@@ -45,6 +46,8 @@ def config_label(label: str) -> str:
     Examples:
         >>> config_label("{'kind': 'activation', 'remedy': 'elu', 'q': 0.10000000000000002}")
         'elu, q=0.1'
+        >>> config_label("{'remedy': 'he_init', 'depth': 30, 'norm': None}")
+        'he_init, depth=30'
         >>> config_label("residual-L3-n256-relu-he_normal-branch_scale=0.35355339059327373")
         'residual-L3-n256-relu-he_normal-branch_scale=0.3536'
     """
@@ -56,7 +59,8 @@ def config_label(label: str) -> str:
             config = None
         if isinstance(config, dict):
             name = config.get("remedy", config.get("name"))
-            rest = {k: v for k, v in config.items() if k not in ("kind", "remedy", "name")}
+            rest = {k: v for k, v in config.items()  # None: the field's default
+                    if k not in ("kind", "remedy", "name") and v is not None}
             parts = ([str(name)] if name is not None else []) + [
                 f"{k}={_value(v)}" for k, v in rest.items()
             ]
