@@ -222,15 +222,20 @@ def _unique_labels(runs: Sequence[Run]) -> list[Run]:
 def baseline_comparisons(runs: Sequence[Run], baseline: Run | None = None) -> list[Comparison]:
     """Each run compared with its baseline: ``baseline`` when given, else the latest run
     before it (in the order given: numbered results sort oldest first) that shares a
-    case with it. A run that shares no case with any earlier run (another validation,
-    another selection) is compared with nothing, rather than called free of regressions.
+    case with it and validated the same remedy (``gradbench validate``'s candidate; none for
+    ``gradbench run``). A run that shares no case with any earlier run (another selection),
+    or validates another remedy (the conformance page: each run's built-in cases are shared,
+    but a validation compares with nothing but itself), is compared with nothing rather than
+    called free of regressions.
     """
     out: list[Comparison] = []
     for i, run in enumerate(runs):
         if baseline is not None:
             candidates = [] if run.path == baseline.path else [baseline]
         else:
-            candidates = list(reversed(runs[:i]))
+            candidates = [base for base in reversed(runs[:i])
+                          if base.gradbench_info.get("candidate")
+                          == run.gradbench_info.get("candidate")]
         for base in candidates:
             comparison = compare_runs(base, run)
             if comparison.shared:
@@ -274,9 +279,12 @@ class Page:
         if comparisons is None:
             comparisons = baseline_comparisons(unique, baseline)
         if title is None:
+            validated = len(unique) > 1 and all(r.gradbench_info.get("candidate") for r in unique)
             title = "gradbench report" + (
                 f": {unique[0].label}"
                 if len(unique) == 1
+                else f": {len(unique)} remedies validated"
+                if validated
                 else f": {unique[0].label} vs {', '.join(r.label for r in unique[1:])}"
             )
         return cls(

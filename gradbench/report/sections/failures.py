@@ -92,13 +92,13 @@ def interval(case: Case) -> str:
 def failures(page: Page) -> list[Failure]:
     """Per run, claim and remedy (or family), its failing cases, in order of first failure.
 
-    On a page of several runs, the runs compared with an earlier one are the new state
-    (the latest run when no comparison was made); the earlier runs' failures stay in the
-    Verdicts table.
+    On a page of several runs, the runs no later run was compared with are the current
+    state (every run of a conformance page, the latest of a series); the failures of the
+    runs a later one replaced stay in the Verdicts table.
     """
     found: dict[tuple[str, str, str], Failure] = {}
     totals: dict[tuple[str, str, str], int] = {}
-    newer = {c.new_label for c in page.comparisons} or {page.runs[-1].label}
+    newer = {r.label for r in page.runs} - {c.base_label for c in page.comparisons}
     for run in page.runs:
         if page.multi and run.label not in newer:
             continue
