@@ -1398,3 +1398,15 @@ def test_the_theory_line_is_what_mean_field_slope_tests(tmp_path: Path, batch: i
         assert drift == pytest.approx(-5 / (4 * 32), rel=0.1)  # about -5/(4n) per layer
         flat = dataclasses.replace(_measurement(spec.to_dict(), 1.0, 16, seeds=64), batch=1)
         assert not mean_field_slope(spec, flat, alpha=0.01).passed  # the flat line is not it
+
+
+def test_the_summary_speaks_of_the_latest_run_that_measured_gradients(tmp_path: Path,
+                                                                     base_path: Path) -> None:
+    """A conformance page ending with an optimizer's validation (no gradient measured): the
+    summary's sentence and worst offenders are the latest run with configurations."""
+    empty = records.write_json(tmp_path / "0009_validate-SGD.json", results_doc())
+    page = Page.from_runs([report.load_run(base_path), report.load_run(empty)])
+    assert page.configs["0009_validate-SGD"] == []
+    html_text = render.render_page(page)
+    assert "configuration(s) measured in 0001_base" in html_text
+    assert "Worst offenders in 0001_base" in html_text

@@ -133,7 +133,8 @@ def growth_scatter(page: Page, cfgs: Sequence[Config]) -> svg.Chart | None:
 
 
 def _context(page: Page) -> Mapping[str, Any]:
-    last = page.runs[-1]
+    # the latest run that measured gradients (a validation of an optimizer measures none)
+    last = next((r for r in reversed(page.runs) if page.configs[r.label]), page.runs[-1])
     latest = page.configs[last.label]
     shown = worst(latest, WORST_ROWS)
     n_bad = sum(1 for c in latest if c.growth.klass not in ("stable", "inconclusive"))
