@@ -306,21 +306,23 @@ def measure_stack(factory: Factory, spec: BlockSpec, depth: int, index: int,
 
 
 @contextlib.contextmanager
-def _one_thread() -> Iterator[None]:
-    """One intra-op thread: blocks of width ~32 gain nothing from more, and on a busy
-    machine more threads spin against each other (a validate run went from ~10 s to
-    ~130 s with 2 threads on 2 loaded cores)."""
+def _isolated() -> Iterator[None]:
+    """One intra-op thread, and the global RNG restored after (torch.nn constructors draw
+    from it before the factory overwrites the weights). Blocks of width ~32 gain nothing
+    from more threads, and on a busy machine more threads spin against each other (a
+    validate run went from ~10 s to ~130 s with 2 threads on 2 loaded cores)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        yield
+        with torch.random.fork_rng(devices=[]):
+            yield
     finally:
         torch.set_num_threads(threads)
 
 
 def measure(factory: Factory, spec: BlockSpec, name: str = "block") -> list[list[StackMeasurement]]:
     """Every depth of the grid x every seed: ``out[d][s]``."""
-    with _one_thread():
+    with _isolated():
         return [[measure_stack(factory, spec, depth, s, name) for s in range(spec.seeds)]
                 for depth in spec.depths]
 
@@ -679,9 +681,9 @@ def summary_lines(spec: BlockSpec, reports: Sequence[BlockReport]) -> list[str]:
                      f"residual stream x{_factor(growth)}")
     for base in reports[1:]:
         q, ci = _paired(reports[0], base)
-        lines.append(f"  {reports[0].name} vs {base.name} at depth {spec.judged_depth}, "
-                     f"same seeds: gradient ratio x{_factor(q)} [{_factor(ci.low)}, "
-                     f"{_factor(ci.high)}] of the baseline's")
+        lines.append(f"  {reports[0].name} vs {base.name} (same seeds): r / r_{base.name} "
+                     f"at depth {spec.judged_depth} = {_factor(q)} [{_factor(ci.low)}, "
+                     f"{_factor(ci.high)}]")
     return lines
 
 

@@ -51,7 +51,7 @@ from gradbench.claims._verdicts import (
     verdict,
     z_test,
 )
-from gradbench.errors import InvalidArgument
+from gradbench.errors import InvalidArgument, refuse_module
 from gradbench.records import Verdict
 
 NETWORK_DEFAULTS: dict[str, Any] = {"seeds": 32, "batch": 64, "device": "cpu",
@@ -73,6 +73,7 @@ def subject_of(target: Any) -> Subject:
 
 def resolve(target: Any) -> Any:
     """A spec or :class:`~gradbench.registry.Remedy` from ``target`` (``"kind:name"`` accepted)."""
+    refuse_module(target, "gradbench.check")
     if isinstance(target, str):
         from gradbench import registry
 
