@@ -345,7 +345,7 @@ def _interval(values: NDArray[np.float64], confidence: float) -> tuple[float,
 
 @dataclass(frozen=True)
 class DepthLaw:
-    r"""The depth law of the gradient ratio ``r(L)`` over a grid (docs/blocks.md §law).
+    r"""The depth law of the gradient ratio ``r(L)`` over a grid (docs/blocks.md §4).
 
     Per seed ``s`` the log ratio is fitted, by least squares over the grid, as
     ``ln r_s(L) = a_s + p_s ln L + c_s L``: a power law has ``c = 0``, an exponential
@@ -623,7 +623,7 @@ def verdicts(rep: BlockReport, spec: BlockSpec, meta: dict[str, Any]) -> list[An
                    measured=law.exp_log_factor, statistic=law.exp_log_factor,
                    pvalue=math.nan, ci_low=law.exp_ci.low, ci_high=law.exp_ci.high,
                    alpha=alpha, passed=passed, n=law.seeds, method=method,
-                   source="docs/blocks.md", note=f"{law.words()} ({declared})")]
+                   source="docs/blocks.md §4", note=f"{law.words()} ({declared})")]
     growth, ci = rep.stream_growth()
     limit = meta.get("max_stream_growth")
     out.append(Verdict(
@@ -631,7 +631,7 @@ def verdicts(rep: BlockReport, spec: BlockSpec, meta: dict[str, Any]) -> list[An
         measured=growth, statistic=growth, pvalue=math.nan, ci_low=ci.low, ci_high=ci.high,
         alpha=alpha, passed=limit is None or not ci.low > float(limit), n=law.seeds,
         method=f"geometric mean over seeds of ||x_L|| / ||x_0|| at depth {spec.judged_depth}",
-        source="docs/blocks.md",
+        source="docs/blocks.md §4",
         note=f"residual stream x{growth:.3g} over depth {spec.judged_depth} ("
         + (f"declared max_stream_growth={limit!r})" if limit is not None else
            "reported, not judged: nothing declared)")))
