@@ -355,4 +355,4 @@ def test_false_alarms_are_rare_and_planted_exponentials_are_caught() -> None:
                                         10) == 1.0
     assert block_power.exponential_rate(cases["chaotic_tanh"][0], 10) == 1.0
     assert block_power.synthetic_rate(0.0, n=500) <= 0.01  # a pure power law
-    assert block_power.synthetic_rate(math.log(4.0) / 64, n=500) >= 0.9  # x4 at depth 64
+    assert block_power.synthetic_rate(math.log(8.0) / 64, n=500) >= 0.9  # x8 at depth 64
