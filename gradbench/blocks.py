@@ -597,6 +597,158 @@ BASELINES: dict[str, Factory] = {"pre_ln": pre_ln, "unscaled_residual": unscaled
 
 
 # --------------------------------------------------------------------------------------
+# A whole model: a selector of its blocks, a per-block profile across seeds
+# --------------------------------------------------------------------------------------
+
+Selector = Any  # a regular expression (str) matched in full against module names, or
+#                 a callable name -> bool (as mup's filter_module_by_name takes)
+
+
+def select_blocks(model: torch.nn.Module, blocks: Selector) -> list[tuple[str, torch.nn.Module]]:
+    """The modules of ``model`` whose names ``blocks`` selects, in registration order.
+
+    Raises:
+        InvalidArgument: nothing is selected (one sentence with a few module names).
+    """
+    import re
+
+    if isinstance(blocks, str):
+        pattern = re.compile(blocks)
+        chosen = [(n, m) for n, m in model.named_modules() if n and pattern.fullmatch(n)]
+    elif callable(blocks):
+        chosen = [(n, m) for n, m in model.named_modules() if n and blocks(n)]
+    else:
+        raise InvalidArgument(f"blocks={blocks!r} is invalid: give a regular expression "
+                              "matched against module names or a callable name -> bool")
+    if not chosen:
+        names = [n for n, _ in model.named_modules() if n][:6]
+        raise InvalidArgument(f"blocks={blocks!r} selects no module of the model; its modules "
+                              f"are named e.g. {', '.join(map(repr, names)) or '(none)'}")
+    return chosen
+
+
+@dataclass(frozen=True)
+class ModelProfile:
+    """Per selected block (in the order they run) and seed: ``||x_l||`` and
+    ``||dloss/dx_l||`` at the block's output, read through a zero tap added to it by a
+    forward hook; ``growth`` is the end-to-end growth from the last block's output to the
+    first's (:func:`gradbench.stats.gradient_growth`, unit ``block``)."""
+
+    names: tuple[str, ...]
+    activation_norms: NDArray[np.float64]
+    gradient_norms: NDArray[np.float64]
+    growth: Any
+
+
+def _model_seed(seed: int, index: int) -> int:
+    key = f"model|{seed}|{index}"
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:7], "big")
+
+
+def _profile_one(model_factory: Callable[..., torch.nn.Module], blocks: Selector,
+                 example_input: Callable[[torch.Generator], Any], dtype: torch.dtype,
+                 g: torch.Generator) -> tuple[list[str], list[float], list[float]]:
+    model = model_factory(generator=g)
+    if not isinstance(model, torch.nn.Module):
+        raise InvalidArgument(f"the model factory returned a {type(model).__name__}, not a "
+                              "torch.nn.Module")
+    model = model.to(dtype).eval().requires_grad_(False)
+    inputs = example_input(g)
+    inputs = inputs if isinstance(inputs, tuple) else (inputs,)
+    inputs = tuple(x.to(dtype) if isinstance(x, torch.Tensor) and x.is_floating_point() else x
+                   for x in inputs)
+    names: list[str] = []
+    taps: list[torch.Tensor] = []
+    acts: list[float] = []
+
+    def tap(name: str) -> Callable[..., Any]:
+        def hook(module: torch.nn.Module, args: Any, out: Any) -> Any:
+            first = out[0] if isinstance(out, tuple) else out
+            t = torch.zeros_like(first, requires_grad=True)
+            names.append(name)
+            taps.append(t)
+            acts.append(float(first.detach().norm()))
+            return (first + t, *out[1:]) if isinstance(out, tuple) else first + t
+        return hook
+
+    handles = [m.register_forward_hook(tap(n)) for n, m in select_blocks(model, blocks)]
+    try:
+        out = model(*inputs)
+    finally:
+        for h in handles:
+            h.remove()
+    out = out[0] if isinstance(out, tuple) else out
+    readout = torch.randn(out.shape, generator=g, dtype=out.dtype) / math.sqrt(out.numel())
+    grads = torch.autograd.grad((out * readout).sum(), taps, allow_unused=True)
+    return names, acts, [0.0 if gr is None else float(gr.norm()) for gr in grads]
+
+
+def profile_model(model_factory: Callable[..., torch.nn.Module], *, blocks: Selector,
+                  example_input: Callable[[torch.Generator], Any], seeds: int = 8,
+                  seed: int = 0, dtype: str = "float64") -> ModelProfile:
+    r"""The per-block profile of a whole model across ``seeds`` fresh copies.
+
+    Args:
+        model_factory: ``model_factory(generator=g) -> nn.Module``, every weight from ``g``.
+        blocks: which modules are blocks: a regular expression matched in full against
+            ``named_modules()`` names (``r"layers\.\d+"``), or a callable ``name -> bool``.
+        example_input: ``example_input(g) -> Tensor`` (or a tuple of arguments).
+        seeds: fresh copies; copy ``i`` draws from a generator seeded from ``(seed, i)``.
+        dtype: ``"float64"`` or ``"float32"``.
+
+    The loss is a fixed readout of the output, ``<R, out>``, ``R ~ N(0, 1)/sqrt(numel)``.
+    """
+    from gradbench.stats import gradient_growth
+
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 2:
+        raise InvalidArgument(f"seeds={seeds!r} is invalid: must be an integer >= 2")
+    torch_dtype = _dtype(BlockSpec("model", dtype=dtype))
+    rows = []
+    with _isolated():
+        for i in range(seeds):
+            g = torch.Generator().manual_seed(_model_seed(seed, i))
+            rows.append(_profile_one(model_factory, blocks, example_input, torch_dtype, g))
+    names = rows[0][0]
+    if any(r[0] != names for r in rows):
+        raise InvalidArgument("the selected blocks run in a different order in different "
+                              "copies of the model; the profile needs one order")
+    grads = np.array([r[2] for r in rows])
+    return ModelProfile(tuple(names), np.array([r[1] for r in rows]), grads,
+                        gradient_growth(grads, unit="block"))
+
+
+def check_model(model_factory: Callable[..., torch.nn.Module], *, alpha: float = 0.05,
+                seed: int = 0, blocks: Selector, example_input: Callable[..., Any],
+                seeds: int = 8, dtype: str = "float64") -> Any:
+    """``gb.check(model_factory, blocks=..., example_input=...)``: the growth of the gradient
+    from the last selected block's output to the first's, at ``1 - 2 alpha`` confidence,
+    classed as the stability claims class it (docs/theory.md §9.2): the verdict fails when
+    it is ``exploding``, ``vanishing`` or ``nonfinite``. The per-block profile is in the
+    note (first, middle and last block); :func:`profile_model` gives all of it."""
+    from gradbench.records import Verdict
+
+    prof = profile_model(model_factory, blocks=blocks, example_input=example_input,
+                         seeds=seeds, seed=seed, dtype=dtype)
+    growth = prof.growth
+    klass = growth.klass()
+    with np.errstate(divide="ignore"):
+        mean = np.exp(np.log(prof.gradient_norms).mean(axis=0))
+    picks = sorted({0, len(prof.names) // 2, len(prof.names) - 1})
+    shown = ", ".join(f"{prof.names[i]} {mean[i]:.3g}" for i in picks)
+    name = getattr(model_factory, "__qualname__", type(model_factory).__name__)
+    return Verdict(
+        "model_block_growth",
+        {"family": "model", "factory": name, "blocks": len(prof.names), "seeds": seeds,
+         "dtype": dtype, "seed": seed},
+        predicted=0.0, measured=growth.log_ratio, statistic=growth.log_ratio, pvalue=math.nan,
+        ci_low=growth.low, ci_high=growth.high, alpha=alpha,
+        passed=klass in ("stable", "inconclusive"), n=growth.networks,
+        method=f"t-interval over {seeds} copies of ln ||dL/dx_first|| - ln ||dL/dx_last|| "
+        "at the selected blocks' outputs (zero taps)",
+        source="docs/blocks.md §6", growth=growth.to_dict(),
+        note=f"{klass}: {growth.words}; gradient norm per block (geometric mean): {shown}")
+
+# --------------------------------------------------------------------------------------
 # gradbench validate --kind block
 # --------------------------------------------------------------------------------------
 
@@ -735,8 +887,33 @@ def validate_block(target: str, *, baselines: Sequence[str] = (), profile: str =
                                summary=tuple(summary_lines(spec, reports)))
 
 
-__all__ = ["BASELINES", "CONFIDENCE", "DEPTHS", "EXP_FLOOR", "LAWS", "META_KEYS", "BlockReport",
-           "BlockSpec", "DepthLaw", "StackMeasurement", "check_block", "depth_grid", "depth_law",
-           "is_block_factory", "load_factory", "measure", "measure_stack", "meta_of",
-           "pre_ln", "report", "summary_lines", "unscaled_residual", "validate_block",
-           "verdicts"]
+__all__ = [
+    "BASELINES",
+    "CONFIDENCE",
+    "DEPTHS",
+    "EXP_FLOOR",
+    "LAWS",
+    "META_KEYS",
+    "BlockReport",
+    "BlockSpec",
+    "DepthLaw",
+    "ModelProfile",
+    "StackMeasurement",
+    "check_block",
+    "check_model",
+    "depth_grid",
+    "depth_law",
+    "is_block_factory",
+    "load_factory",
+    "measure",
+    "measure_stack",
+    "meta_of",
+    "pre_ln",
+    "profile_model",
+    "report",
+    "select_blocks",
+    "summary_lines",
+    "unscaled_residual",
+    "validate_block",
+    "verdicts",
+]

@@ -290,6 +290,57 @@ def test_measure_and_check_refuse_a_module_in_one_sentence() -> None:
 
 
 # --------------------------------------------------------------------------------------
+# A whole model: gb.check(model_factory, blocks=..., example_input=...)
+# --------------------------------------------------------------------------------------
+
+
+def _stack(name: str, depth: int = 12):  # type: ignore[no-untyped-def]
+    def model(*, generator: torch.Generator) -> torch.nn.Module:
+        return torch.nn.Sequential(*(zoo(name)(16, layer=i, depth=depth, generator=generator)
+                                     for i in range(depth)))
+
+    return model
+
+
+def _tokens(generator: torch.Generator) -> torch.Tensor:
+    return torch.randn(3, 5, 16, generator=generator)
+
+
+def test_model_profile_taps_give_the_gradients_autograd_gives() -> None:
+    prof = blocks.profile_model(_stack("he_residual", 4), blocks=r"\d+", example_input=_tokens,
+                                seeds=2)
+    assert prof.names == ("0", "1", "2", "3")
+    g = torch.Generator().manual_seed(blocks._model_seed(0, 1))
+    model = _stack("he_residual", 4)(generator=g).double()
+    x = _tokens(g).double()
+    outs = []
+    for block in model:
+        x = block(x)
+        x.retain_grad()
+        outs.append(x)
+    readout = torch.randn(x.shape, generator=g, dtype=x.dtype) / math.sqrt(x.numel())
+    (x * readout).sum().backward()
+    want = [float(o.grad.norm()) for o in outs]  # type: ignore[union-attr]
+    assert prof.gradient_norms[1] == pytest.approx(want, rel=1e-12)
+    assert prof.activation_norms[1] == pytest.approx([float(o.detach().norm()) for o in outs])
+
+
+def test_check_of_a_whole_model_classes_its_growth() -> None:
+    good = gb.check(_stack("pre_ln"), blocks=lambda n: n.isdigit(), example_input=_tokens)
+    assert good.passed, good.note
+    assert good.growth is not None
+    assert good.growth["class"] == "stable"
+    bad = gb.check(_stack("he_residual", 24), blocks=r"\d+", example_input=_tokens)
+    assert not bad.passed
+    assert bad.note.startswith("exploding: gradients grow x1.")
+
+
+def test_a_selector_that_selects_nothing_is_one_sentence() -> None:
+    with pytest.raises(InvalidArgument, match=r"selects no module of the model; its modules "
+                       r"are named e.g. '0'"):
+        blocks.profile_model(_stack("pre_ln", 2), blocks="layers", example_input=_tokens)
+
+# --------------------------------------------------------------------------------------
 # From the command line (acceptance)
 # --------------------------------------------------------------------------------------
 

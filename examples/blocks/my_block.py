@@ -51,3 +51,14 @@ def scaled_block(width: int, *, layer: int, depth: int, generator: torch.Generat
 
 
 scaled_block.gradbench_meta = {"expect": "bounded"}  # type: ignore[attr-defined]
+
+
+def model(*, generator: torch.Generator, depth: int = 48, width: int = 32) -> nn.Module:
+    """The whole 48-block model: ``gb.check(model, blocks=r"\\d+", example_input=tokens)``."""
+    return nn.Sequential(*(block(width, layer=i, depth=depth, generator=generator)
+                           for i in range(depth)))
+
+
+def tokens(generator: torch.Generator) -> torch.Tensor:
+    """An example input: 4 sequences of 8 tokens of width 32."""
+    return torch.randn(4, 8, 32, generator=generator)
