@@ -47,6 +47,16 @@ def network(spec: Spec, *, seeds: int, batch: int, device: str = "cpu",
     return measure(spec, seeds=seeds, batch=batch, device=device, dtype=dtype, seed=seed)
 
 
+def reference_pair(spec: Spec, *, seeds: int = 3, batch: int = 6, seed: int = 0,
+                   **_: Any) -> dict[str, Measurement]:
+    """The batched probe and the family's naive ``nn.Module`` reference
+    (:func:`gradbench.probe.measure_reference`) on the same networks, both in float64."""
+    from gradbench.probe import measure_reference
+
+    return {"probe": measure(spec, seeds=seeds, batch=batch, dtype="float64", seed=seed),
+            "reference": measure_reference(spec, seeds=seeds, batch=batch, seed=seed)}
+
+
 def jacobian(spec: Spec, *, seeds: int = 8, device: str = "cpu", seed: int = 0,
              **_: Any) -> np.ndarray:
     """``[seeds, width]`` eigenvalues of J J^T (:func:`gradbench.probe.jacobian_eigenvalues`)."""

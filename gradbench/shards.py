@@ -209,12 +209,16 @@ def merge(paths: Sequence[str | os.PathLike[str]]) -> dict[str, Any]:
             listing = ", ".join(f"{_name(r)}: {getattr(r.run, key)!r}" for r in runs)
             raise InvalidArgument(
                 f"the shards differ in {key} ({listing}); merge the shards of one run")
-    extras = {json.dumps({k: v for k, v in (r.run.extra if r.run else {}).items()
-                          if k != "shard"}, sort_keys=True) for r in runs}
-    if len(extras) > 1:
+    options = [{k: v for k, v in (r.run.extra if r.run else {}).items() if k != "shard"}
+               for r in runs]
+    differing = sorted({k for o in options for k in o
+                        if len({json.dumps(p.get(k), sort_keys=True) for p in options}) > 1})
+    if differing:
+        listing = "; ".join(f"{_name(r)}: " + ", ".join(f"{k}={o.get(k)!r}" for k in differing)
+                            for r, o in zip(runs, options))
         raise InvalidArgument(
-            "the shards differ in their run options (a validation candidate, say); "
-            f"merge the shards of one run: {', '.join(_name(r) for r in runs)}")
+            f"the shards differ in their run options ({listing}); "
+            "run every shard with the same arguments but --shard")
     owner: dict[str, str] = {}
     cases = []
     for run in runs:

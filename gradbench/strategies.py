@@ -10,13 +10,13 @@ cover every remedy deterministically in a suite, parametrize over them with
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from hypothesis import strategies as st
 
 from gradbench import registry
-from gradbench.specs import CELLS, MLPSpec, ResidualSpec, RNNSpec
+from gradbench.specs import CELLS, Conv1DSpec, MLPSpec, ResidualSpec, RNNSpec, Spec
 
 Choice = Sequence[Any] | st.SearchStrategy[Any]
 MEAN_FIELD_INITS = ("xavier_normal", "lecun_normal")
@@ -114,6 +114,33 @@ def rnn_specs(
     )
 
 
-def specs() -> st.SearchStrategy[MLPSpec | ResidualSpec | RNNSpec]:
+def conv1d_specs(
+    depths: st.SearchStrategy[int] = st.integers(2, 30),
+    channels: Choice = (8, 16, 32),
+    lengths: Choice = (8, 16, 32),
+    kernels: Choice = (1, 3, 5),
+    activations: Choice = ("relu", "tanh"),
+    inits: Choice = ("he_normal", "xavier_normal", "torch_default"),
+) -> st.SearchStrategy[Conv1DSpec]:
+    """Random :class:`Conv1DSpec` objects (odd kernels no longer than the signal)."""
+    return st.builds(
+        Conv1DSpec,
+        depth=depths,
+        channels=_strategy(channels, ""),
+        length=_strategy(lengths, ""),
+        kernel=_strategy(kernels, ""),
+        activation=_strategy(activations, "activation"),
+        init=_strategy(inits, "initializer"),
+    )
+
+
+#: Per spec class, the strategy over its specs (every family of ``gradbench.models``).
+FAMILY_SPECS: dict[type, Callable[[], st.SearchStrategy[Any]]] = {
+    MLPSpec: mlp_specs, ResidualSpec: residual_specs, RNNSpec: rnn_specs,
+    Conv1DSpec: conv1d_specs,
+}
+
+
+def specs() -> st.SearchStrategy[Spec]:
     """Any spec family."""
-    return st.one_of(mlp_specs(), residual_specs(), rnn_specs())
+    return st.one_of([strategy() for strategy in FAMILY_SPECS.values()])

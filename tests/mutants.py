@@ -146,6 +146,17 @@ MUTANTS: tuple[Mutant, ...] = (
            "            x = act(norm(h))\n        return Forward(",
            "            x = act(h)\n        return Forward(",
            "mean_field_slope", "the probe's MLP forward skips the normalization"),
+    Mutant("residual_w1_untransposed", "gradbench/models.py", "ResidualFamily.forward",
+           'h = x @ params[f"W1_{block}"].mT +', 'h = x @ params[f"W1_{block}"] +',
+           "probe_equals_reference", "the probe's residual branch multiplies by W1, not W1^T "
+           "(same distribution for i.i.d. weights: only the reference module sees it)"),
+    Mutant("rnn_inputs_reversed", "gradbench/models.py", "RNNFamily.forward",
+           "step(xs[..., t, :, :] @ w_ih.mT", "step(xs[..., spec.steps - 1 - t, :, :] @ w_ih.mT",
+           "probe_equals_reference", "the probe's RNN reads the input sequence backwards"),
+    Mutant("conv1d_kernel_flipped", "gradbench/models.py", "_circular_windows",
+           "torch.roll(x, p - j, dims=-1)", "torch.roll(x, j - p, dims=-1)",
+           "probe_equals_reference", "the probe's 1-D convolution flips its kernel "
+           "(convolution where nn.Conv1d cross-correlates)"),
 )
 
 

@@ -150,6 +150,7 @@ def test_drawn(fan, run_claim):
 
 
 def _cases(pytester: pytest.Pytester, *args: str) -> dict[str, dict]:
+    """The verdicts by case id; the run-level ``depth`` (absent without --depth) under ``"run"``."""
     pytester.makepyfile(test_depth=DEPTH_SUITE)
     out = pytester.path / "out.json"
     out.unlink(missing_ok=True)
@@ -157,8 +158,10 @@ def _cases(pytester: pytest.Pytester, *args: str) -> dict[str, dict]:
         "-p", "no:cacheprovider", f"--gradbench-json={out}", "test_depth.py::test_drawn",
         "test_depth.py::test_stability[he_normal-stable_as_declared-cpu]", *args)
     assert result.ret == 0, result.stdout.str()[-2000:]
-    cases = [b["extra_info"]["gradbench"] for b in json.loads(out.read_text())["benchmarks"]]
-    return {c["case"]: c["verdict"] for c in cases}
+    document = json.loads(out.read_text())
+    cases = [b["extra_info"]["gradbench"] for b in document["benchmarks"]]
+    return {"run": {"depth": document["gradbench"].get("depth")},
+            **{c["case"]: c["verdict"] for c in cases}}
 
 
 def test_depth_moves_the_stability_settings_only(pytester):
@@ -169,6 +172,9 @@ def test_depth_moves_the_stability_settings_only(pytester):
     pytester.makeini("[pytest]\ngradbench_depth = 12\n")
     from_ini = _cases(pytester)
     assert list(default) == list(deep) == list(from_ini)
+    # the run records the depth it judged, so shards of other depths do not merge
+    assert [d.pop("run") for d in (default, deep, from_ini)] == [{"depth": None}, {"depth": 12},
+                                                                 {"depth": 12}]
     stability = [c for c in default if "test_stability" in c]
     assert len(stability) == 1
     assert len(default) > 5

@@ -334,3 +334,40 @@ def test_measurement_records_what_was_run() -> None:
     for name in ARRAYS:
         assert getattr(m, name).shape == (2, 3)
     assert m.nonfinite.dtype == bool
+
+
+# ---------------------------------------------------------------------------------------
+# The suite-level reference check (claim probe_equals_reference, suites/test_reference.py)
+# ---------------------------------------------------------------------------------------
+
+
+def test_every_family_has_a_spec_strategy_for_the_reference_suite() -> None:
+    from gradbench.models import FAMILIES
+    from gradbench.strategies import FAMILY_SPECS
+
+    assert set(FAMILY_SPECS) == set(FAMILIES)
+
+
+def _reference_verdict(probe_scale: float = 1.0, drop_site: bool = False) -> Any:
+    import dataclasses
+
+    from gradbench.claims import get_claim
+
+    spec = ResidualSpec(depth=3, width=8)
+    ref = measure_reference(spec, seeds=2, batch=4)
+    grads = ref.act_grad_norms * probe_scale
+    probe = dataclasses.replace(ref, act_grad_norms=grads[:, :-1] if drop_site else grads)
+    return get_claim("probe_equals_reference").evaluate(
+        spec, {"probe": probe, "reference": ref}, 0.01)
+
+
+@pytest.mark.parametrize(("scale", "drop", "passed"), [
+    (1.0, False, True), (1 + 2e-11, False, True), (1 + 1e-9, False, False),
+    (1.0, True, False),
+])
+def test_reference_claim_fails_beyond_its_tolerance(scale: float, drop: bool,
+                                                    passed: bool) -> None:
+    """Equal within 1e-10 relative passes; 1e-9 off, or a site missing, fails."""
+    v = _reference_verdict(scale, drop)
+    assert v.passed is passed
+    assert (v.statistic <= 1.0) is passed

@@ -247,6 +247,9 @@ MISMATCHES = {
     "other-candidate": ([[0, 1], [2, 3, 4]], lambda p: [p[0], _rewrite(
         p[1], lambda d: d["gradbench"].update(candidate=["initializer", "mine"]))],
         "the shards differ in their run options"),
+    "other-depth": ([[0, 1], [2, 3, 4]], lambda p: [p[0], _rewrite(
+        p[1], lambda d: d["gradbench"].update(depth=48))],
+        "depth=48"),
     "not-a-shard": ([[0, 1], [2, 3, 4]], lambda p: [p[0], _rewrite(
         p[1], lambda d: d["gradbench"].pop("shard"))],
         "is not the results of a shard"),

@@ -17,7 +17,7 @@ import numpy as np
 
 from gradbench import stats, theory
 from gradbench.claims._registry import EQUIVALENCE_ALPHA, claim
-from gradbench.claims._verdicts import equivalence, t_test, verdict
+from gradbench.claims._verdicts import equivalence, exact, t_test, verdict
 from gradbench.errors import InvalidArgument
 from gradbench.records import Measurement, Prediction, Verdict
 from gradbench.specs import MLPSpec, ResidualSpec, Spec, bias_variance, weight_variance
@@ -140,6 +140,51 @@ def stable_gradients(spec: Spec, m: Measurement, alpha: float, **config: Any) ->
                     what="per-seed end-to-end ln ratio of the gradient norm towards the input",
                     note=growth.words)
     return dataclasses.replace(v, growth=growth.to_dict())
+
+
+REFERENCE_RTOL = 1e-10
+"""Relative tolerance of :func:`probe_equals_reference` (float64 on both sides)."""
+
+
+@claim(
+    "probe_equals_reference",
+    statement="The batched probe measures what the family's torch.nn reference module "
+    "computes: per-site gradient norms, pre-activation second moments and per-site "
+    "weight-gradient norms are equal on the same networks.",
+    statistic=f"largest relative difference over seeds, sites and quantities, in units of "
+    f"{REFERENCE_RTOL:g} (float64 on both sides)",
+    domain="every registered family; float64; RNN weight-gradient norms are not compared "
+    "(nn.RNNCell hides the per-step contributions the probe reports)",
+    source="the naive per-network loop of docs/design.md §5 (autograd through torch.nn)",
+    subjects="network",
+    role="consistency",
+    measure="gradbench.claim_probes:reference_pair",
+    standard=False,
+    exact=True,
+)
+def probe_equals_reference(spec: Spec, data: dict[str, Measurement], alpha: float,
+                           **config: Any) -> Verdict:
+    """max |probe - reference| / |reference| over every compared entry, against 1e-10."""
+    probe, ref = data["probe"], data["reference"]
+    pairs = [(probe.act_grad_norms, ref.act_grad_norms),
+             (probe.preact_second_moment, ref.preact_second_moment)]
+    if not np.isnan(ref.weight_grad_norms).all():
+        pairs.append((probe.weight_grad_norms, ref.weight_grad_norms))
+    worst = 0.0
+    for a, b in pairs:
+        if a.shape != b.shape:
+            worst = math.inf
+            break
+        relative = np.abs(a - b) / np.maximum(np.abs(b), np.finfo(float).tiny)
+        worst = max(worst, float(np.max(relative, initial=0.0)) / REFERENCE_RTOL)
+    if not math.isfinite(worst):
+        worst = math.inf  # a shape mismatch, or NaN where the other side is finite
+    return exact("probe_equals_reference", spec, {}, predicted=0.0,
+                 measured=worst * REFERENCE_RTOL, worst=worst, alpha=alpha,
+                 n=int(ref.act_grad_norms.shape[0]),
+                 tolerance=f"relative difference <= {REFERENCE_RTOL:g}",
+                 note="" if worst <= 1 else "the batched probe differs from the torch.nn "
+                 "reference: a bug in the family's stacked forward or its weight gradients")
 
 
 def _finite_width_domain(spec: Any) -> str | None:

@@ -124,6 +124,8 @@ class ResultsWriter:
         s = self.session.settings
         candidate = getattr(self.session.selection, "candidate", None)
         extra: dict[str, Any] = {"candidate": list(candidate)} if candidate else {}
+        if s.depth is not None:  # the depth the stability claims judged (--depth)
+            extra["depth"] = s.depth
         if s.shard is not None:  # the controller of an xdist run knows K/N before the record
             extra["shard"] = self.session.shard or {"index": s.shard.index,
                                                     "count": s.shard.count}

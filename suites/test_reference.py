@@ -1,0 +1,30 @@
+"""Every family's batched probe against its torch.nn reference module, in every run.
+
+Claim ``probe_equals_reference``: on the same drawn networks (float64), the stacked probe
+and the family's ordinary ``nn.Module`` (``nn.Linear``, ``nn.RNNCell``/``nn.LSTMCell``/
+``nn.GRUCell``, ``nn.Conv1d``; autograd, ``retain_grad``) give the same per-site gradient
+norms, pre-activation second moments and weight-gradient norms to a relative 1e-10. The
+other claims trust the probe; this one checks it, for every registered family
+(``gradbench.models.FAMILIES``) and configurations Hypothesis draws (docs/design.md §5).
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gradbench.models import FAMILIES
+from gradbench.strategies import FAMILY_SPECS
+from gradbench.suite import budget
+
+FAMILY_TYPES = list(FAMILIES)
+
+
+@pytest.mark.parametrize("spec_type", FAMILY_TYPES, ids=[t.family for t in FAMILY_TYPES])
+@budget(2 / 15)
+@given(data=st.data())
+def test_probe_equals_reference(spec_type, data, run_claim):
+    """The batched probe equals the naive torch.nn reference (float64, rtol 1e-10)."""
+    spec = data.draw(FAMILY_SPECS[spec_type](), label="spec")
+    run_claim(spec, "probe_equals_reference")
