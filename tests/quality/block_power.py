@@ -72,5 +72,6 @@ if __name__ == "__main__":
     print("|---|---|---|---|")
     for factor in (1.0, 2.0, 4.0, 8.0, 16.0):
         c = math.log(factor) / 64
-        print(f"| x{factor:g} | {'power (c = 0)' if factor == 1 else 'at the floor F' if factor == 2 else 'exponential'} | "
-              f"{synthetic_rate(c):.3f} | {synthetic_rate(c, seeds=32):.3f} |")
+        law = {1.0: "power (c = 0)", 2.0: "at the floor F"}.get(factor, "exponential")
+        print(f"| x{factor:g} | {law} | {synthetic_rate(c):.3f} | "
+              f"{synthetic_rate(c, seeds=32):.3f} |")
