@@ -15,6 +15,11 @@ verdicts recorded there for the candidate:
   (``stable_as_declared``);
 * 2: bad input (the target cannot be imported, its kind is unknown) or nothing ran.
 
+A block factory (kind ``block``, ``factory(width, *, layer, depth, generator) ->
+nn.Module``) is not run through the suites: :func:`gradbench.blocks.validate_block` stacks
+it over depths and seeds beside its baselines and writes the same results file, with the
+same exit codes (docs/blocks.md §5).
+
 With nothing declared the candidate meets every standard claim of its kind; what it
 declares (``gradbench_meta``, ``gradbench_claims``; see :mod:`gradbench.candidate`)
 adds the claims that check the declaration, or narrows the run to the claims named.
@@ -28,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gradbench import storage
-from gradbench.errors import InvalidArgument
+from gradbench.errors import InvalidArgument, choices_hint
 from gradbench.records import Verdict
 from gradbench.summary import Tally, tally
 
@@ -206,12 +211,16 @@ def validate(
 def is_block(target: str, kind: str | None) -> bool:
     """Whether ``target`` is validated as a block: ``kind == "block"``, or no kind given
     and the object has the factory signature (:func:`gradbench.blocks.is_block_factory`)."""
+    from gradbench import registry
+
+    if kind is not None and kind != "block" and kind not in registry.KINDS:
+        raise InvalidArgument(f"kind={kind!r} is unknown; "
+                              f"{choices_hint(kind, [*registry.KINDS, 'block'])}")
     if kind is not None or ":" not in target:
         return kind == "block"
     from gradbench.blocks import is_block_factory
-    from gradbench.registry import import_object
 
-    return is_block_factory(import_object(target))
+    return is_block_factory(registry.import_object(target))
 
 
 __all__ = ["Tally", "ValidationResult", "is_block", "result_from_results", "validate"]

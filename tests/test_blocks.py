@@ -246,7 +246,9 @@ def test_verdicts_fail_only_exponential_unless_declared() -> None:
     assert blocks.verdicts(he, spec, {"expect": "exponential"})[0].passed
 
 
-def test_validate_writes_results_and_answers_does_my_fix_help(tmp_path: Path) -> None:
+def test_validate_writes_results_and_answers_does_my_fix_help(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(blocks.SEEDS, "quick", 4)  # 4 seeds: this test is about the wiring
     result = gbv.validate(f"{ZOO}:scaled_residual", out_dir=tmp_path)
     assert result.kind == "block"
     assert result.exit_code == 0
@@ -265,6 +267,11 @@ def test_validate_writes_results_and_answers_does_my_fix_help(tmp_path: Path) ->
     first = {k: v for k, v in doc.items() if k not in strip}
     second = json.loads(Path(again.json_path or "").read_text())
     assert first == {k: v for k, v in second.items() if k not in strip}  # reruns identical
+
+
+def test_validate_names_block_among_the_kinds(tmp_path: Path) -> None:
+    with pytest.raises(InvalidArgument, match=r"did you mean 'block'\? valid choices: .*block"):
+        gbv.validate(f"{ZOO}:pre_ln", kind="blok", out_dir=tmp_path)
 
 
 def test_validate_refuses_a_baseline_for_other_kinds(tmp_path: Path) -> None:
