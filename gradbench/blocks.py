@@ -489,6 +489,9 @@ class BlockReport:
         stream: ``ln(||x_L|| / ||x_0||)`` at the judged depth, per seed.
         gradient_profile: mean over seeds of ``ln ||dloss/dx_l||``, ``l = 0 .. L*``.
         activation_profile: the same for ``ln ||x_l||``.
+        growth: at the judged depth, the growth from the last block's output to the first's
+            in the project's convention (:func:`gradbench.stats.gradient_growth`, sites
+            ``x_1 .. x_L``), which the report reads.
     """
 
     name: str
@@ -497,6 +500,7 @@ class BlockReport:
     stream: NDArray[np.float64]
     gradient_profile: tuple[float, ...] = field(default=())
     activation_profile: tuple[float, ...] = field(default=())
+    growth: Any = None
 
     def stream_growth(self) -> tuple[float, ConfidenceInterval]:
         """``||x_L|| / ||x_0||`` at the judged depth: geometric mean over seeds, interval."""
@@ -513,6 +517,8 @@ def _mean_log(rows: Sequence[NDArray[np.float64]]) -> tuple[float, ...]:
 
 def report(factory: Factory, spec: BlockSpec, name: str = "block") -> BlockReport:
     """Measure ``factory`` on ``spec`` (guards first) and classify its depth law."""
+    from gradbench.stats import gradient_growth
+
     check_block(factory, spec, name)
     stacks = measure(factory, spec, name)
     log_ratios = np.array([[s.log_ratio for s in row] for row in stacks]).T
@@ -521,7 +527,8 @@ def report(factory: Factory, spec: BlockSpec, name: str = "block") -> BlockRepor
         name, depth_law(spec.depths, log_ratios), log_ratios,
         np.array([s.log_stream_growth for s in deepest]),
         _mean_log([s.gradient_norms for s in deepest]),
-        _mean_log([s.activation_norms for s in deepest]))
+        _mean_log([s.activation_norms for s in deepest]),
+        gradient_growth(np.stack([s.gradient_norms[1:] for s in deepest]), unit="block"))
 
 
 # --------------------------------------------------------------------------------------
@@ -775,7 +782,8 @@ def verdicts(rep: BlockReport, spec: BlockSpec, meta: dict[str, Any]) -> list[An
                    measured=law.exp_log_factor, statistic=law.exp_log_factor,
                    pvalue=math.nan, ci_low=law.exp_ci.low, ci_high=law.exp_ci.high,
                    alpha=alpha, passed=passed, n=law.seeds, method=method,
-                   source="docs/blocks.md §4", note=f"{law.words()} ({declared})")]
+                   source="docs/blocks.md §4", note=f"{law.words()} ({declared})",
+                   growth=rep.growth.to_dict() if rep.growth is not None else None)]
     growth, ci = rep.stream_growth()
     limit = meta.get("max_stream_growth")
     out.append(Verdict(
