@@ -57,6 +57,52 @@ def reference_pair(spec: Spec, *, seeds: int = 3, batch: int = 6, seed: int = 0,
             "reference": measure_reference(spec, seeds=seeds, batch=batch, seed=seed)}
 
 
+#: PyTorch's documented gate order: nn.LSTMCell (i, f, g, o), nn.GRUCell (r, z, n); the carry
+#: gate is f (LSTM) and z (GRU). Read from the torch docs, not from gradbench.specs.
+TORCH_GATES = {"lstm": (4, 1), "gru": (3, 1)}
+
+
+def carry_gates(spec: Any, *, seeds: int, batch: int, seed: int = 0,
+                **_: Any) -> dict[str, np.ndarray]:
+    """Per network, step and example: the mean over units of the carry gate (LSTM forget
+    gate, GRU update gate) and the variance ``v`` of its pre-activation given the step's
+    input and state, ``sigma_u2 |x_t|^2/H + rho^2 sigma_w2 |h_{t-1}|^2/H + sigma_b2``.
+
+    The gate is recomputed from the ``nn.LSTMCell``/``nn.GRUCell`` reference module's own
+    weights and inputs in PyTorch's gate order (float64), so a parameter drawn into the
+    wrong gate or at the wrong scale shows. ``[seeds, steps, batch]`` arrays.
+    """
+    from gradbench.models import draw_network, family_of
+    from gradbench.specs import bias_variance, weight_variance
+
+    gates, carry = TORCH_GATES[spec.cell]
+    n = spec.hidden
+    recurrent = weight_variance(spec) * spec.recurrent_scale**2
+    mean, variance = [], []
+    for index in range(seeds):
+        params, data = draw_network(spec, batch, seed, index)
+        model = family_of(spec).module(spec, params)
+        seen: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+        def keep(module: Any, args: Any, out: Any, seen: list = seen) -> None:
+            x, state = args[0], args[1]
+            h = state[0] if isinstance(state, tuple) else state
+            a = (x @ module.weight_ih.T + module.bias_ih + h @ module.weight_hh.T
+                 + module.bias_hh)
+            gate = torch.sigmoid(a.chunk(gates, dim=-1)[carry]).mean(dim=-1)
+            v = (spec.sigma_u2 * x.pow(2).sum(-1) + recurrent * h.pow(2).sum(-1)) / n
+            seen.append((gate.detach(), v.detach() + bias_variance(spec)))
+
+        cell: Any = model.cell
+        handle = cell.register_forward_hook(keep)
+        with torch.no_grad():
+            model(data)
+        handle.remove()
+        mean.append(torch.stack([g for g, _ in seen]).numpy())
+        variance.append(torch.stack([v for _, v in seen]).numpy())
+    return {"gate": np.array(mean), "v": np.array(variance)}
+
+
 def jacobian(spec: Spec, *, seeds: int = 8, device: str = "cpu", seed: int = 0,
              **_: Any) -> np.ndarray:
     """``[seeds, width]`` eigenvalues of J J^T (:func:`gradbench.probe.jacobian_eigenvalues`)."""

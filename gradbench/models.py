@@ -555,11 +555,11 @@ class RNNFamily(Family):
         n, gates = spec.hidden, CELL_KINDS[spec.cell].gates
         blocks = [draw.weight(spec.init, (n, n), spec.sigma_w2) for _ in range(gates)]
         w_ih = draw.gaussian((gates * n, n), spec.sigma_u2 / n)
-        return {
-            "W_hh": torch.cat(blocks) * spec.recurrent_scale,
-            "W_ih": w_ih,
-            "b": draw.bias(gates * n, bias_variance(spec)),
-        }
+        b = draw.bias(gates * n, bias_variance(spec))
+        carry = CELL_KINDS[spec.cell].carry_gate
+        if carry is not None:
+            b[carry * n:(carry + 1) * n] += spec.forget_bias
+        return {"W_hh": torch.cat(blocks) * spec.recurrent_scale, "W_ih": w_ih, "b": b}
 
     def draw_data(self, spec: RNNSpec, batch: int, draw: Draw) -> Params:
         n = spec.hidden

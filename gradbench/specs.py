@@ -39,18 +39,22 @@ class CellKind:
         gates: number of H x H blocks in the recurrent weight (PyTorch's gate order).
         activation: the registered activation of a vanilla cell
             ``h_t = phi(W h_{t-1} + U x_t + b)``; ``None`` for a gated cell (LSTM, GRU).
+        carry_gate: the block of the gate that carries the state on (LSTM's forget gate
+            f in (i, f, g, o); GRU's update gate z in (r, z, n)), which ``forget_bias``
+            shifts; ``None`` for a vanilla cell.
     """
 
     gates: int
     activation: str | None = None
+    carry_gate: int | None = None
 
 
 CELL_KINDS: dict[str, CellKind] = {
     "rnn_tanh": CellKind(1, "tanh"),
     "rnn_relu": CellKind(1, "relu"),
     "linear": CellKind(1, "linear"),
-    "lstm": CellKind(4),
-    "gru": CellKind(3),
+    "lstm": CellKind(4, carry_gate=1),
+    "gru": CellKind(3, carry_gate=1),
 }
 CELLS: tuple[str, ...] = tuple(CELL_KINDS)
 
@@ -269,6 +273,9 @@ class RNNSpec(_Spec):
         sigma_u2: input-weight variance times fan-in (``U ~ N(0, sigma_u2 / H)``).
         input_var: variance of the i.i.d. Gaussian inputs x_t (>= 0; 0 means no input).
         h0_var: variance of the i.i.d. Gaussian initial hidden state.
+        forget_bias: added to the bias of the carry gate of a gated cell (LSTM forget gate,
+            GRU update gate), e.g. 1.0 (Gers et al. 2000; Jozefowicz et al. 2015); 0 for
+            vanilla cells. Left out of :meth:`to_dict` when 0, so seeds of earlier specs stay.
     """
 
     family: ClassVar[str] = "rnn"
@@ -286,10 +293,19 @@ class RNNSpec(_Spec):
     sigma_u2: float = 1.0
     input_var: float = 1.0
     h0_var: float = 1.0
+    forget_bias: float = 0.0
 
     def __post_init__(self) -> None:
         if self.cell not in CELLS:
             raise _fail(self, "cell", self.cell, choices_hint(self.cell, CELLS))
+        bias = self.forget_bias
+        if isinstance(bias, bool) or not isinstance(bias, (int, float)) or not math.isfinite(bias):
+            raise _fail(self, "forget_bias", bias, "must be a finite number")
+        if bias != 0 and CELL_KINDS[self.cell].carry_gate is None:
+            gated = ", ".join(c for c, k in CELL_KINDS.items() if k.carry_gate is not None)
+            raise _fail(self, "forget_bias", bias, f"a {self.cell} cell has no gate to shift; "
+                        f"give it with a gated cell ({gated})")
+        object.__setattr__(self, "forget_bias", float(bias))
         _check_int(self, "hidden", 1)
         _check_int(self, "steps", 1)
         _check_remedy(self, "init", "initializer")
@@ -311,6 +327,12 @@ class RNNSpec(_Spec):
     @property
     def weight_scale(self) -> float:
         return self.recurrent_scale
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        if out["forget_bias"] == 0.0:
+            del out["forget_bias"]  # specs written before the field keep their seeds
+        return out
 
 
 @dataclass(frozen=True)

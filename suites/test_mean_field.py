@@ -10,8 +10,12 @@ Claims (docs/claims.md; docs/theory.md sections in brackets):
 - ``mean_field_slope`` at one example per ReLU network, with the exact finite-width bias
   and no model-error band, and ``finite_width_variance``: Var ln(||g_1||^2/||g_L||^2)
   follows the exact ReLU law (Hanin 2018; Hanin & Nica 2020) [2.2].
-LSTM/GRU have no verified theory [5.4]: their decay per step is measured and recorded
-without a verdict.
+- ``carry_gate_mean``: an LSTM's forget gate and a GRU's update gate at initialization
+  have mean E sigma(b + sqrt(v) z), the cell-state path's per-step factor, for forget
+  biases b drawn in [0.5, 3] (a bias drawn into another gate, or input weights at the
+  wrong scale, fail it) [5.5].
+The whole-gradient decay of LSTM/GRU has no verified theory [5.4]: it is measured and
+recorded without a verdict.
 """
 
 from __future__ import annotations
@@ -49,6 +53,16 @@ def test_rnn_growth(spec, run_claim):
     """Vanilla and linear RNN gradient decay per step matches theory."""
     assume(theory.predict(spec).valid)
     run_claim(spec, "mean_field_slope")
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@budget(2 / 15)
+@given(init=st.sampled_from(["orthogonal", "xavier_normal", "torch_default"]),
+       forget_bias=st.floats(0.5, 3.0), steps=st.integers(2, 30))
+def test_gated_carry_gate(cell, init, forget_bias, steps, run_claim):
+    """The forget (LSTM) or update (GRU) gate's mean follows its forget bias and variance."""
+    spec = gb.RNNSpec(cell=cell, hidden=64, steps=steps, init=init, forget_bias=forget_bias)
+    run_claim(spec, "carry_gate_mean")
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])

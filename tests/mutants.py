@@ -157,6 +157,18 @@ MUTANTS: tuple[Mutant, ...] = (
            "torch.roll(x, p - j, dims=-1)", "torch.roll(x, j - p, dims=-1)",
            "probe_equals_reference", "the probe's 1-D convolution flips its kernel "
            "(convolution where nn.Conv1d cross-correlates)"),
+    Mutant("lstm_forget_bias_on_input_gate", "gradbench/specs.py", "CELL_KINDS",
+           '"lstm": CellKind(4, carry_gate=1)', '"lstm": CellKind(4, carry_gate=0)',
+           "carry_gate_mean", "the LSTM's forget bias is drawn into the input gate i "
+           "(the reference module loads the same parameters: only the gate's theory sees it)"),
+    Mutant("gru_forget_bias_on_new_gate", "gradbench/specs.py", "CELL_KINDS",
+           '"gru": CellKind(3, carry_gate=1)', '"gru": CellKind(3, carry_gate=2)',
+           "carry_gate_mean", "the GRU's update-gate bias is drawn into the new gate n"),
+    Mutant("gated_input_weights_per_gate_fan", "gradbench/models.py", "RNNFamily.draw_parameters",
+           "w_ih = draw.gaussian((gates * n, n), spec.sigma_u2 / n)",
+           "w_ih = draw.gaussian((gates * n, n), spec.sigma_u2 / (gates * n))",
+           "carry_gate_mean", "the input weights of a gated cell are drawn with variance "
+           "sigma_u2 / (gates H), fan-out of the stacked matrix, not sigma_u2 / H"),
 )
 
 

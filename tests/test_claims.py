@@ -8,6 +8,7 @@ false-alarm rates over many seeds are measured in ``tests/quality/test_power.py`
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 
@@ -500,3 +501,34 @@ def test_assert_claim_takes_what_validate_takes(tmp_path, monkeypatch) -> None:
     assert isinstance(failed.value, AssertionError)
     assert not failed.value.verdict.passed
     assert registry.names("initializer") == before
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_carry_gate_follows_the_forget_bias_and_a_bias_in_another_gate_fails(
+        cell, monkeypatch) -> None:
+    """carry_gate_mean holds for the built-in draw and fails when the forget bias is drawn
+    into another gate (the reference module would load the same wrong parameters)."""
+    from gradbench import specs
+
+    spec = gb.RNNSpec(cell=cell, hidden=64, steps=8, forget_bias=1.0)
+    assert gb.check(spec, "carry_gate_mean", seed=3).passed
+    kind = specs.CELL_KINDS[cell]
+    monkeypatch.setitem(specs.CELL_KINDS, cell, dataclasses.replace(kind, carry_gate=0))
+    wrong = gb.check(spec, "carry_gate_mean", seed=3)
+    assert not wrong.passed
+    assert "mean carry gate 0.5" in wrong.note  # sigma(sqrt(v) z) averages 1/2
+
+
+def test_carry_gate_sees_input_weights_at_the_wrong_scale(monkeypatch) -> None:
+    """Input weights drawn with variance sigma_u2 / (4 H) instead of sigma_u2 / H."""
+    from gradbench import models
+
+    spec = gb.RNNSpec(cell="lstm", hidden=64, steps=8, forget_bias=2.0)
+    real = models.Draw.gaussian
+
+    def narrow(self, shape, variance):
+        wide = len(shape) == 2 and shape[0] == 4 * shape[1]
+        return real(self, shape, variance / 4 if wide else variance)
+
+    monkeypatch.setattr(models.Draw, "gaussian", narrow)
+    assert not gb.check(spec, "carry_gate_mean", seed=3).passed

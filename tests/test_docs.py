@@ -382,7 +382,12 @@ def test_forbidden_checker_catches_the_old_forms() -> None:
 
 def test_claims_catalogue_is_generated_from_the_registry() -> None:
     """docs/claims.md is exactly what ``python -m gradbench.claims`` prints."""
-    from gradbench.claims.catalogue import markdown
+    from gradbench.claims.catalogue import markdown, mutants_from
 
     path = ROOT / "docs" / "claims.md"
-    assert path.read_text() == markdown(), "regenerate: python -m gradbench.claims > docs/claims.md"
+    mutants = mutants_from(ROOT / "tests" / "mutants.py")
+    assert path.read_text() == markdown(mutants), (
+        "regenerate: python -m gradbench.claims --mutants tests/mutants.py > docs/claims.md")
+    for mutant in mutants:  # every planted bug is listed under the claim expected to kill it
+        section = path.read_text().split(f"### `{mutant.claim}`", 1)[1].split("### ", 1)[0]
+        assert f"`{mutant.name}`" in section

@@ -171,6 +171,12 @@ BAD_INPUTS: list[Any] = [
         id="rnn-cell-unknown",
     ),
     pytest.param(RNNSpec, {**RNN, "steps": 0}, r"RNNSpec\.steps=0 is invalid", id="rnn-steps-0"),
+    pytest.param(RNNSpec, {**RNN, "cell": "rnn_tanh", "forget_bias": 1.0},
+                 r"RNNSpec\.forget_bias=1\.0 is invalid: a rnn_tanh cell has no gate to shift; "
+                 r"give it with a gated cell \(lstm, gru\)", id="rnn-forget-bias-vanilla"),
+    pytest.param(RNNSpec, {**RNN, "cell": "lstm", "forget_bias": math.inf},
+                 r"RNNSpec\.forget_bias=inf is invalid: must be a finite number",
+                 id="rnn-forget-bias-inf"),
     pytest.param(
         RNNSpec, {**RNN, "hidden": 1.0}, r"RNNSpec\.hidden=1\.0 is invalid", id="rnn-hidden-float"
     ),
@@ -414,3 +420,18 @@ def test_branch_out_variance_of_lecun_is_one() -> None:
     assert branch_out_variance(
         ResidualSpec(depth=1, width=9, out_init="he_normal")
     ) == pytest.approx(2.0)
+
+
+def test_forget_bias_shifts_the_carry_gate_and_keeps_old_seeds() -> None:
+    """forget_bias is added to the LSTM's f block (torch order i, f, g, o) and the GRU's z
+    block (r, z, n) only; a spec without it keeps the dict (and so the seeds) it had."""
+    from gradbench.models import draw_network
+
+    for cell, gates in (("lstm", 4), ("gru", 3)):
+        plain = RNNSpec(cell=cell, hidden=5, steps=2, sigma_b2=0.0)
+        assert "forget_bias" not in plain.to_dict()
+        biased = plain.replace(forget_bias=1.5)
+        assert spec_from_dict(biased.to_dict()) == biased
+        b = draw_network(biased, 2, 0, 0)[0]["b"].reshape(gates, 5)
+        expected = [1.5 if g == 1 else 0.0 for g in range(gates)]
+        assert b[:, 0].tolist() == expected

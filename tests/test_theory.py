@@ -1040,3 +1040,16 @@ def test_registered_user_activation_gets_theory_and_fresh_cache() -> None:
         second = theory.predict(MLPSpec(**{k: v for k, v in spec.items() if k != "family"}))
         assert theory.chi1("mine", 2.0, 0.0) == pytest.approx(1.0, rel=1e-12)
     assert second.log_growth == pytest.approx([0.0] * 5, abs=1e-15)
+
+
+def test_carry_gate_mean_closed_forms_and_monte_carlo() -> None:
+    """E sigma(b + sqrt(v) z): 1/2 at b = 0 for every v, sigma(b) at v = 0, decreasing in v
+    for b > 0, and equal to a Monte Carlo mean (docs/theory.md §5.5)."""
+    for v in (0.0, 0.3, 1.0, 7.0):
+        assert theory.carry_gate_mean(0.0, v) == pytest.approx(0.5, abs=1e-14)
+    assert theory.carry_gate_mean(1.0, 0.0) == pytest.approx(1 / (1 + math.exp(-1)), rel=1e-14)
+    assert theory.carry_gate_mean(1.0, 1.1) == pytest.approx(0.6942, abs=5e-5)
+    assert theory.carry_gate_mean(1.0, 2.0) < theory.carry_gate_mean(1.0, 1.0)
+    z = np.random.default_rng(0).standard_normal(2_000_000)
+    mc = float(np.mean(1 / (1 + np.exp(-(2.0 + math.sqrt(1.5) * z)))))
+    assert theory.carry_gate_mean(2.0, 1.5) == pytest.approx(mc, abs=5e-4)

@@ -1,5 +1,11 @@
-"""``python -m gradbench.claims``: print the claims catalogue (docs/claims.md)."""
+"""``python -m gradbench.claims [--mutants tests/mutants.py]``: print the claims catalogue
+(docs/claims.md), with the planted bugs each claim must kill when given the mutation list."""
 
-from gradbench.claims.catalogue import markdown
+import argparse
 
-print(markdown(), end="")
+from gradbench.claims.catalogue import markdown, mutants_from
+
+parser = argparse.ArgumentParser(prog="python -m gradbench.claims")
+parser.add_argument("--mutants", help="the mutation list, e.g. tests/mutants.py")
+args = parser.parse_args()
+print(markdown(mutants_from(args.mutants) if args.mutants else ()), end="")

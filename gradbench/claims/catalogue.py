@@ -1,14 +1,19 @@
 """The claims catalogue (``docs/claims.md``), generated from the registry.
 
-``python -m gradbench.claims > docs/claims.md`` regenerates it; ``tests/test_docs.py``
-fails when the file is stale. Measured power and false-alarm rates come from
-``calibration.json`` beside this module, written by ``tests/quality/power.py``.
+``python -m gradbench.claims --mutants tests/mutants.py > docs/claims.md`` regenerates it
+in a checkout; ``tests/test_docs.py`` fails when the file is stale. Measured power and
+false-alarm rates come from ``calibration.json`` beside this module, written by
+``tests/quality/power.py``; the planted bugs each claim must kill from the mutation list
+(``tests/mutants.py``, not installed with the package).
 """
 
 from __future__ import annotations
 
 import json
+import runpy
+from collections.abc import Sequence
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from gradbench.claims._registry import CLAIMS, ROLES, SUBJECTS
@@ -34,14 +39,30 @@ def _rates(claim: Any, measured: list[dict[str, Any]]) -> str:
         for r in rows)
 
 
-def markdown() -> str:
-    """The catalogue as Markdown, grouped by subject."""
+def mutants_from(path: str | Path) -> list[Any]:
+    """The ``MUTANTS`` of a mutation list such as ``tests/mutants.py`` (each with ``name``,
+    ``claim`` and ``bug``)."""
+    return list(runpy.run_path(str(path), run_name="_gradbench_mutants")["MUTANTS"])
+
+
+def _kills(claim: Any, mutants: Sequence[Any]) -> list[str]:
+    mine = [m for m in mutants if m.claim == claim.name]
+    if not mine:
+        return []
+    return ["- **planted bugs it must kill** (`tests/mutants.py`): "
+            + "; ".join(f"`{m.name}` ({m.bug})" for m in mine)]
+
+
+def markdown(mutants: Sequence[Any] = ()) -> str:
+    """The catalogue as Markdown, grouped by subject; with ``mutants`` (see
+    :func:`mutants_from`), each claim lists the planted bugs it is expected to kill."""
     measured = calibration()
     out = [
         "# Claims catalogue",
         "",
         "Generated from the claim registry (`gradbench.claims`) by "
-        "`python -m gradbench.claims > docs/claims.md`; do not edit by hand. Every verdict "
+        "`python -m gradbench.claims --mutants tests/mutants.py > docs/claims.md`; do not "
+        "edit by hand. Every verdict "
         "in a run, in `gradbench validate` and in the report names one of these claims.",
         "",
         "Roles: " + "; ".join(f"**{k}**: {v}" for k, v in ROLES.items()) + ".",
@@ -72,6 +93,7 @@ def markdown() -> str:
                 f"- **domain**: {c.domain}",
                 f"- **source**: {c.source}",
                 f"- **measured**: {_rates(c, measured)}",
+                *_kills(c, mutants),
                 "",
             ]
     return "\n".join(out).rstrip() + "\n"

@@ -187,6 +187,57 @@ def probe_equals_reference(spec: Spec, data: dict[str, Measurement], alpha: floa
                  "reference: a bug in the family's stacked forward or its weight gradients")
 
 
+GATE_MODEL_ERROR = 0.15
+"""Allowed mean-field error of the mean carry gate, in units of 1/hidden.
+
+At t = 1 the gate's pre-activation is exactly N(b, v) given the input and h_0; later steps
+see states that depend on the same weights. Measured at hidden 32 and 128, 20 steps, 16
+networks of 16 examples, LSTM and GRU, orthogonal, Xavier and torch-default weights,
+forget bias 0, 1, 3: |deviation| * hidden <= 0.083 (GRU, Xavier, hidden 32)."""
+
+
+def _carry_gate_domain(spec: Any) -> str | None:
+    from gradbench.specs import CELL_KINDS, RNNSpec
+
+    if not isinstance(spec, RNNSpec) or CELL_KINDS[spec.cell].carry_gate is None:
+        return "the carry gate is a gated cell's (RNNSpec with cell lstm or gru)"
+    if spec.hidden < 32:
+        return f"hidden={spec.hidden} < 32: the gate's pre-activation is not near Gaussian"
+    return None
+
+
+@claim(
+    "carry_gate_mean",
+    statement="At initialization the carry gate of a gated cell (LSTM forget gate f, GRU "
+    "update gate z) has mean E sigma(b + sqrt(v) z), b the forget bias and v its "
+    "pre-activation variance from the declared weight and bias variances: the per-step "
+    "factor of the LSTM cell-state path and the share of h_{t-1} a GRU keeps.",
+    statistic="per network, the mean over steps and examples of (mean gate over units - "
+    "E sigma(b + sqrt(v) z)) with v from that step's |x_t|^2 and |h_{t-1}|^2; two-sided "
+    f"t-test across networks, within a mean-field band of {GATE_MODEL_ERROR:g}/hidden",
+    domain="RNNSpec, lstm or gru, hidden >= 32, i.i.d. or orthogonal recurrent blocks",
+    source="Hochreiter & Schmidhuber 1997; Cho et al. 2014; Gers et al. 2000 and "
+    "Jozefowicz et al. 2015 (forget bias); Chen, Pennington & Schoenholz 2018 (mean field); "
+    "docs/theory.md §5.5",
+    subjects="network",
+    role="theory",
+    measure="gradbench.claim_probes:carry_gates",
+    applies=_carry_gate_domain,
+)
+def carry_gate_mean(spec: Any, data: dict[str, np.ndarray], alpha: float,
+                    **config: Any) -> Verdict:
+    """t-test of the per-network mean of gate - E sigma(b + sqrt(v) z) against 0."""
+    expect = np.vectorize(lambda v: theory.carry_gate_mean(spec.forget_bias, float(v)))
+    predicted = expect(data["v"])
+    deviation = (data["gate"] - predicted).mean(axis=(1, 2))
+    v = t_test("carry_gate_mean", spec, {}, deviation, 0.0, alpha=alpha,
+               what="per-network mean deviation of the carry gate from E sigma(b + sqrt(v) z)",
+               tolerance=GATE_MODEL_ERROR / spec.hidden)
+    words = (f"mean carry gate {float(data['gate'].mean()):.4f}, theory "
+             f"{float(predicted.mean()):.4f} (forget bias {spec.forget_bias:g})")
+    return dataclasses.replace(v, note="; ".join(filter(None, [words, v.note])))
+
+
 def _finite_width_domain(spec: Any) -> str | None:
     from gradbench import registry
 

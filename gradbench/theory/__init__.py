@@ -87,6 +87,7 @@ from gradbench.theory._quadrature import Q_HUGE, Q_TINY, Z_MAX, gauss_expect, ga
 from gradbench.theory._residual import ResidualMeanField, residual_log_growth, residual_mean_field
 from gradbench.theory._rnn import (
     RNNMeanField,
+    carry_gate_mean,
     linear_rnn_log_growth,
     rnn_fixed_point,
     rnn_mean_field,
@@ -97,7 +98,8 @@ __all__ = [
     "Z_MAX", "Activation", "ActivationFunctions", "CriticalPoint", "JacobianSpectrum",
     "LogNormLaw", "MeanField",
     "RNNMeanField", "ReluLayerLaw", "ResidualMeanField", "batchnorm_log_growth",
-    "batchnorm_rate", "c_map", "c_star", "chi1", "chi_c", "critical_point", "critical_sigma_w2",
+    "batchnorm_rate", "c_map", "c_star", "carry_gate_mean", "chi1", "chi_c", "critical_point",
+    "critical_sigma_w2",
     "depth_scales", "gauss_expect", "gauss_expect2", "jacobian_normalized_variance",
     "jacobian_spectrum", "layernorm_log_growth", "layernorm_rate", "length_map_slope",
     "linear_rnn_log_growth", "mean_field", "phase", "predict", "q_map", "q_star",

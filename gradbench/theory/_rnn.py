@@ -24,7 +24,7 @@ from gradbench.theory._activation import (
 from gradbench.theory._finite_width import _check_width
 from gradbench.theory._mean_field import _PHASE_TOL, _chi_at, _fixed_point, _mean_field
 from gradbench.theory._predict import no_prediction, readonly, weights_issue, width_domain
-from gradbench.theory._quadrature import Q_HUGE, _check_q
+from gradbench.theory._quadrature import Q_HUGE, _check_q, gauss_expect
 
 
 @dataclass(frozen=True)
@@ -208,3 +208,27 @@ def predict_rnn(spec: RNNSpec, batch: int | None = None) -> Prediction:
                 "(ICML); docs/theory.md §5.3"),
         quantities=quantities,
     )
+
+
+def carry_gate_mean(bias: float, v: float) -> float:
+    r"""Mean of a gate :math:`\sigma(a)` whose pre-activation is :math:`a \sim N(b, v)`.
+
+    For a gated cell at initialization, conditional on the step's input :math:`x_t` and
+    state :math:`h_{t-1}` (drawn independently of the gate's weights), the carry gate's
+    pre-activation of each unit is :math:`a = b + u^\top x_t + w^\top h_{t-1} + \beta`,
+    Gaussian with mean the forget bias ``bias`` and variance
+    :math:`v = \sigma_u^2 \lVert x_t\rVert^2/H + \rho^2\sigma_w^2\lVert h_{t-1}\rVert^2/H
+    + \sigma_b^2` (exact for Gaussian weights at t = 1; the usual mean-field step after,
+    docs/theory.md §5.5). The mean :math:`E\,\sigma(b + \sqrt v z)` is the per-step factor
+    of the LSTM's cell-state path (:math:`\partial c_t/\partial c_{t-1} = \mathrm{diag}\,
+    f_t`) and the share of :math:`h_{t-1}` the GRU keeps (:math:`h_t = (1-z_t) n_t + z_t
+    h_{t-1}`).
+
+    Examples:
+        >>> round(carry_gate_mean(0.0, 1.0), 12)  # sigma(-a) = 1 - sigma(a)
+        0.5
+        >>> round(carry_gate_mean(1.0, 0.0), 6)
+        0.731059
+    """
+    v = _check_q("v", v)
+    return gauss_expect(lambda a: 1.0 / (1.0 + np.exp(-(bias + a))), v)

@@ -204,6 +204,33 @@ def _lookup(kind: str, name: str) -> Any:
     return registry.lookup(kind, name)  # type: ignore[arg-type]
 
 
+def _gated(seed: int) -> tuple[Any, dict[str, Any]]:
+    """An LSTM or GRU as the suite draws them (test_mean_field.py::test_gated_carry_gate)."""
+    r = _rng(seed)
+    spec = gb.RNNSpec(cell=("lstm", "gru")[seed % 2], hidden=64, steps=int(r.integers(2, 31)),
+                      init=("orthogonal", "xavier_normal", "torch_default")[int(r.integers(3))],
+                      forget_bias=float(r.uniform(0.5, 3.0)))
+    return spec, {"seeds": 16, "batch": 32, "seed": seed}
+
+
+@contextlib.contextmanager
+def gated_input_weights_per_gate_fan() -> Iterator[None]:
+    """Input weights of a gated cell drawn with variance sigma_u2 / (gates H), not sigma_u2 / H."""
+    from gradbench import models
+
+    real = models.Draw.gaussian
+
+    def narrow(self: Any, shape: tuple[int, ...], variance: float) -> torch.Tensor:
+        stacked = len(shape) == 2 and shape[0] > shape[1] and shape[0] % shape[1] == 0
+        return real(self, shape, variance * shape[1] / shape[0] if stacked else variance)
+
+    models.Draw.gaussian = narrow  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        models.Draw.gaussian = real  # type: ignore[method-assign]
+
+
 def trials() -> list[Trial]:
     """The calibration table (its planted remedies are registered by :func:`rates`)."""
     return [
@@ -233,6 +260,9 @@ def trials() -> list[Trial]:
               "(x0.94 per layer at its critical point); correct: SiLU",
               _remedy("activation", "silu"), _remedy("activation", "calib_silu_dropped_term"),
               n=100),
+        Trial("carry_gate_mean", "input weights of an LSTM/GRU drawn with variance "
+              "sigma_u2 / (gates H) in place of sigma_u2 / H", _gated, _gated,
+              planted=gated_input_weights_per_gate_fan, n=100),
         Trial("residual_bounded_in_depth", "1/sqrt(l) in place of 1/sqrt(L)",
               lambda s: (registry.lookup("residual", "1/sqrt(L)"),
                          {"depth": int(_rng(s).integers(4, 13)), "seed": s}),
