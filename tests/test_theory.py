@@ -42,6 +42,7 @@ PUBLIC = {  # theory.__all__ of the single-module theory.py (4b1eec6): the facad
     "residual_mean_field", "rnn_fixed_point", "rnn_mean_field",
 } | {"CRITICAL_BIASES", "MIN_CRITICAL_Q", "stable_critical_point"}  # an activation's own
 # critical initialization (docs/theory.md §9.3)
+PUBLIC |= {"carry_gate_mean"}  # added on main with the reference check (carry_gate_mean claim)
 
 
 def test_facade_keeps_the_public_names() -> None:
