@@ -240,6 +240,7 @@ def cmd_validate(args: argparse.Namespace, extra: Sequence[str] = ()) -> int:
         args.target, kind=args.kind, profile=args.profile, out_dir=args.out_dir,
         base_seed=args.base_seed, suites=args.suites, pytest_args=extra,
         devices=args.devices, plugin_args=_numerics(args), depth=args.depth,
+        baselines=args.baseline,
     )
     print(result.closing())
     return int(result.exit_code)
@@ -412,7 +413,11 @@ def build_parser() -> argparse.ArgumentParser:
     va.add_argument("target", help="pkg.module:object, path/to/file.py:object, or a "
                     "registered remedy name")
     va.add_argument("--kind", default=None, help="initializer, activation, normalization, "
-                    "residual or optimizer (inferred when unambiguous)")
+                    "residual, optimizer or block (inferred when unambiguous; a block is a "
+                    "factory(width, *, layer, depth, generator) -> nn.Module, docs/blocks.md)")
+    va.add_argument("--baseline", action="append", default=[], metavar="PKG.MOD:FACTORY",
+                    help="blocks only: measure this block factory beside yours on the same "
+                    "seeds, instead of the built-in pre_ln and unscaled_residual; repeatable")
     va.add_argument("--profile", choices=sorted(PROFILES), default="quick")
     _add_device_options(va)
     va.add_argument("--out-dir", default="reports")

@@ -36,6 +36,19 @@ class RemedyFailed(GradbenchError):
     """A remedy raised, returned non-finite values or the wrong shape while measuring."""
 
 
+def refuse_module(obj: object, api: str) -> None:
+    """Raise one sentence (not the module's repr) when ``obj`` is a ``torch.nn.Module``
+    instance given where gradbench needs a spec: a model is measured through a factory,
+    since every seed needs a fresh copy (docs/blocks.md). Torch-free (checks the MRO)."""
+    if any(c.__name__ == "Module" and c.__module__ == "torch.nn.modules.module"
+           for c in type(obj).__mro__):
+        raise InvalidArgument(
+            f"{api} got a torch.nn.Module instance ({type(obj).__name__}), not a spec; pass a "
+            "block factory factory(width, *, layer, depth, generator) -> nn.Module instead "
+            "(every seed needs a fresh copy): gradbench validate pkg.mod:factory --kind "
+            "block, or gradbench.blocks.report(factory, BlockSpec(...)) (docs/blocks.md)")
+
+
 def choices_hint(value: object, choices: Iterable[str]) -> str:
     """Return ``"did you mean 'x'? valid choices: a, b, c"`` for an error message."""
     options = sorted(str(c) for c in choices)

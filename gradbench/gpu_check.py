@@ -218,7 +218,7 @@ def verdict_agreement(device: str, sample: str = SAMPLE,
 # --------------------------------------------------------------------------------------
 
 BENCHMARKS = {"batched": "test_bench_batched_probe", "naive": "test_bench_naive_loop",
-              "draw": "test_bench_parameter_draw"}
+              "plain": "test_bench_plain_loop", "draw": "test_bench_parameter_draw"}
 
 
 def speed(device: str, workload: str = BENCH_WORKLOAD,
@@ -249,6 +249,7 @@ def speed(device: str, workload: str = BENCH_WORKLOAD,
                               "rounds": {key: int(s["rounds"]) for key, s in stats.items()}}
     if result["passed"]:
         result["ratios"] = {"naive_over_batched": median["naive"] / median["batched"],
+                            "plain_over_batched": median["plain"] / median["batched"],
                             "draw_over_batched": median["draw"] / median["batched"]}
     return result
 

@@ -40,7 +40,7 @@ import torch
 from torch import Tensor, nn
 
 from gradbench import registry
-from gradbench.errors import InvalidArgument
+from gradbench.errors import InvalidArgument, refuse_module
 from gradbench.remedies.initializers import fans, standard_normal
 from gradbench.specs import (
     CELL_KINDS,
@@ -707,6 +707,7 @@ FAMILIES: dict[type, Family] = {
 
 def family_of(spec: Spec) -> Family:
     """The :class:`Family` that handles ``spec``."""
+    refuse_module(spec, "gradbench")
     try:
         return FAMILIES[type(spec)]
     except KeyError:

@@ -15,6 +15,11 @@ verdicts recorded there for the candidate:
   (``stable_as_declared``);
 * 2: bad input (the target cannot be imported, its kind is unknown) or nothing ran.
 
+A block factory (kind ``block``, ``factory(width, *, layer, depth, generator) ->
+nn.Module``) is not run through the suites: :func:`gradbench.blocks.validate_block` stacks
+it over depths and seeds beside its baselines and writes the same results file, with the
+same exit codes (docs/blocks.md §5).
+
 With nothing declared the candidate meets every standard claim of its kind; what it
 declares (``gradbench_meta``, ``gradbench_claims``; see :mod:`gradbench.candidate`)
 adds the claims that check the declaration, or narrows the run to the claims named.
@@ -28,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gradbench import storage
-from gradbench.errors import InvalidArgument
+from gradbench.errors import InvalidArgument, choices_hint
 from gradbench.records import Verdict
 from gradbench.summary import Tally, tally
 
@@ -49,6 +54,9 @@ class ValidationResult:
         failures: the candidate's failed verdicts (one per failing configuration kept:
             the shrunk one of each claim).
         json_path, html_path: the files written.
+        notes: what a reader must be told about the run (an incomplete run).
+        summary: what was measured, for the terminal (the block kind's depth laws and
+            the candidate against its baselines, :func:`gradbench.blocks.summary_lines`).
     """
 
     target: str
@@ -61,6 +69,7 @@ class ValidationResult:
     json_path: str | None = None
     html_path: str | None = None
     notes: tuple[str, ...] = field(default=())
+    summary: tuple[str, ...] = field(default=())
 
     @property
     def candidate_cases(self) -> int:
@@ -88,7 +97,7 @@ class ValidationResult:
                        f"in {len(self.failures)} of {self.candidate_cases} cases")
         else:
             verdict = "nothing was validated"
-        lines = [*self.notes,
+        lines = [*self.summary, *self.notes,
                  f"gradbench validate: candidate {self.name!r} ({self.kind}): {verdict} "
                  f"(exit code {self.exit_code})"]
         if self.json_path:
@@ -131,6 +140,7 @@ def validate(
     devices: str = "cpu",
     plugin_args: Sequence[str] = (),
     depth: int | None = None,
+    baselines: Sequence[str] = (),
 ) -> ValidationResult:
     """Run the suites with ``target`` substituted for the remedies of its kind.
 
@@ -146,7 +156,10 @@ def validate(
             run on each; the others once, on the CPU).
         plugin_args: further ``--gradbench-*`` options (``--gradbench-tf32=off`` ...).
         depth: depth the stability claims judge the candidate at (default 30); the other
-            cases are unchanged.
+            cases are unchanged. For a block: the deepest of the depth grid is
+            ``max(64, depth)``.
+        baselines: for a block only, factories (import paths) to measure beside it
+            instead of the built-in baselines (:data:`gradbench.blocks.BASELINES`).
 
     Returns:
         A :class:`ValidationResult`; its :attr:`~ValidationResult.exit_code` is the CLI's.
@@ -165,6 +178,14 @@ def validate(
     from gradbench.runner import run_suites
 
     get_profile(profile)
+    if is_block(target, kind):
+        from gradbench.blocks import validate_block
+
+        return validate_block(target, baselines=baselines, profile=profile,  # type: ignore[no-any-return]
+                              out_dir=out_dir, base_seed=base_seed, depth=depth)
+    if baselines:
+        raise InvalidArgument(f"--baseline applies to blocks only (--kind block), not to "
+                              f"{target!r}")
     if depth is not None:
         from gradbench.claims.stability import stability_depth
 
@@ -187,4 +208,19 @@ def validate(
                                html_path=str(run.html_path) if run.html_path else None)
 
 
-__all__ = ["Tally", "ValidationResult", "result_from_results", "validate"]
+def is_block(target: str, kind: str | None) -> bool:
+    """Whether ``target`` is validated as a block: ``kind == "block"``, or no kind given
+    and the object has the factory signature (:func:`gradbench.blocks.is_block_factory`)."""
+    from gradbench import registry
+
+    if kind is not None and kind != "block" and kind not in registry.KINDS:
+        raise InvalidArgument(f"kind={kind!r} is unknown; "
+                              f"{choices_hint(kind, [*registry.KINDS, 'block'])}")
+    if kind is not None or ":" not in target:
+        return kind == "block"
+    from gradbench.blocks import is_block_factory
+
+    return is_block_factory(registry.import_object(target))
+
+
+__all__ = ["Tally", "ValidationResult", "is_block", "result_from_results", "validate"]

@@ -10,17 +10,27 @@ Timings from the same run, per workload:
 * the naive loop a PyTorch user would write (per seed: build the ``nn.Module``,
   forward, backward, read ``.grad``), as :func:`gradbench.probe.measure_reference`
   does but in float32;
+* the plain loop a user writes from scratch (per network: ``depth`` bias-free
+  ``nn.Linear(width, width)`` in float32, weights ``normal_(0, sqrt(2/width),
+  generator=g)``, ReLU, ``retain_grad`` on each pre-activation, loss ``h.pow(2).sum()``,
+  backward): unlike the naive loop it draws in float32 directly and feeds every network
+  the same input, so it is the fastest honest loop, not the probe's twin;
+* the probe's bound: its matrix products as ``bmm`` over the stacked networks (one per layer
+  forward, two backward) plus drawing all its weights with torch's CPU generator, the draw
+  divided by the thread count (the bound if drawing were split over the threads);
 * ``torch.mm`` of two 2048 x 2048 float32 matrices, the machine's matmul throughput.
 
-The last test reports the speed-up (naive / batched) and the fraction of the matmul
-throughput the probe reaches. Nothing here asserts on a timing; the only assertions
-check that the two probes compute the same numbers. Run with::
+The last test reports the speed-ups (naive / batched, plain / batched), the fraction of
+the bound the probe reaches (bound / batched) and the fraction of the matmul throughput.
+Nothing here asserts on a timing; the only assertions check that the two probes compute
+the same numbers. Run with::
 
     pytest suites/bench_probe.py -p no:xdist --benchmark-only -q
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -38,7 +48,7 @@ SPEC = MLPSpec(depth=DEPTH, width=WIDTH)  # ReLU, He normal
 WORKLOADS = {"acceptance": (128, 64), "suite": (32, 16), "smoke": (8, 2)}
 MATMUL_N = 2048
 MATMUL_FLOPS = 2 * MATMUL_N**3
-ROUNDS = 3
+ROUNDS = 5
 
 # gradbench_cuda: `tox -e cuda` selects the CUDA cases; the plugin skips them without a GPU
 DEVICES = [
@@ -85,6 +95,43 @@ def naive_float32(
         act.append([float(s.grad.norm()) for s in seen])
         weights.append([float(lin.weight.grad.norm()) for lin in model.linears])
     return np.array(act), np.array(weights)
+
+
+def plain_loop(seeds: int, batch: int, device: str) -> list[list[float]]:
+    """The plain loop (module docstring): per network, per-layer gradient norms."""
+    out = []
+    x = torch.randn(batch, WIDTH, generator=torch.Generator().manual_seed(0)).to(device)
+    for index in range(seeds):
+        layers = [torch.nn.Linear(WIDTH, WIDTH, bias=False, device=device)
+                  for _ in range(DEPTH)]
+        g = torch.Generator(device=layers[0].weight.device).manual_seed(index)
+        with torch.no_grad():
+            for layer in layers:
+                layer.weight.normal_(0.0, (2.0 / WIDTH) ** 0.5, generator=g)
+        h, pre = x, []
+        for layer in layers:
+            z = layer(h)
+            z.retain_grad()
+            pre.append(z)
+            h = torch.relu(z)
+        h.pow(2).sum().backward()
+        out.append([float(z.grad.norm()) for z in pre])  # type: ignore[union-attr]
+    return out
+
+
+def bound(seeds: int, batch: int, device: str) -> torch.Tensor:
+    """The probe's arithmetic alone: per layer one forward and two backward ``bmm`` over the
+    stacked networks (the draw is timed apart, :func:`test_bench_bound`)."""
+    gen = torch.Generator().manual_seed(0)
+    w = torch.randn(seeds, WIDTH, WIDTH, generator=gen).to(device)
+    h = torch.randn(seeds, batch, WIDTH, generator=gen).to(device)
+    g = h.clone()
+    for _ in range(DEPTH):
+        h = torch.bmm(h, w)
+    for _ in range(DEPTH):
+        g = torch.bmm(g, w.mT)
+        torch.bmm(h.mT, g)
+    return g
 
 
 def _record(
@@ -145,6 +192,42 @@ def test_bench_naive_loop(benchmark: Any, device: str, workload: str) -> None:
 
 @pytest.mark.parametrize("workload", WORKLOADS)
 @pytest.mark.parametrize("device", DEVICES)
+def test_bench_plain_loop(benchmark: Any, device: str, workload: str) -> None:
+    batch, seeds = WORKLOADS[workload]
+
+    def run() -> list[list[float]]:
+        out = plain_loop(seeds, batch, device)
+        _sync(device)
+        return out
+
+    benchmark.group = f"probe-{device}-{workload}"
+    benchmark.extra_info.update(depth=DEPTH, width=WIDTH, seeds=seeds, batch=batch, dtype=DTYPE)
+    norms = _run(benchmark, run)
+    _record(benchmark, (device, workload), "plain", probe_flops(batch, seeds))
+    assert np.isfinite(norms).all()
+    assert np.array(norms).shape == (seeds, DEPTH)
+
+
+@pytest.mark.parametrize("workload", WORKLOADS)
+@pytest.mark.parametrize("device", DEVICES)
+def test_bench_bound(benchmark: Any, device: str, workload: str) -> None:
+    """The bound's arithmetic (bmm) is timed here; its draw share is the parameter draw
+    below divided by the thread count, added in the summary."""
+    batch, seeds = WORKLOADS[workload]
+
+    def run() -> torch.Tensor:
+        out = bound(seeds, batch, device)
+        _sync(device)
+        return out
+
+    benchmark.group = f"probe-{device}-{workload}"
+    out = _run(benchmark, run)
+    _record(benchmark, (device, workload), "bmm", probe_flops(batch, seeds))
+    assert out.shape == (seeds, batch, WIDTH)
+
+
+@pytest.mark.parametrize("workload", WORKLOADS)
+@pytest.mark.parametrize("device", DEVICES)
 def test_bench_parameter_draw(benchmark: Any, device: str, workload: str) -> None:
     """The probe's share that is not arithmetic: drawing the networks' float32 parameters."""
     from gradbench.probe import _draw_networks
@@ -198,6 +281,12 @@ def test_bench_summary(
         summary[f"probe_gflops_per_s_{stat}"] = probe_gflops
         summary[f"matmul_gflops_per_s_{stat}"] = matmul_gflops
         summary[f"fraction_of_matmul_{stat}"] = probe_gflops / matmul_gflops
+        if "plain" in found:
+            summary[f"speedup_plain_over_batched_{stat}"] = found["plain"][stat] / batched
+        if "draw" in found and "bmm" in found:
+            bound_s = found["bmm"][stat] + found["draw"][stat] / torch.get_num_threads()
+            summary[f"bound_seconds_{stat}"] = bound_s
+            summary[f"fraction_of_bound_{stat}"] = bound_s / batched
         if "draw" in found:
             draw = found["draw"][stat]
             summary[f"draw_seconds_{stat}"] = draw
@@ -223,6 +312,12 @@ def test_bench_summary(
             f"{summary['matmul_gflops_per_s_min']:.1f} GFLOP/s "
             f"(median {100 * summary['fraction_of_matmul_median']:.1f}%)"
         )
+        if "fraction_of_bound_median" in summary:
+            print(
+                f"[{tag}] probe at {100 * summary['fraction_of_bound_median']:.0f}% of its "
+                f"bound {summary['bound_seconds_median']:.3f} s (medians); plain loop / "
+                f"batched {summary.get('speedup_plain_over_batched_median', math.nan):.2f}x"
+            )
         if "draw" in found:
             print(
                 f"[{tag}] parameter drawing {found['draw']['min']:.3f} s of it; "

@@ -10,6 +10,8 @@ Claims (docs/claims.md; docs/theory.md sections in brackets):
 - ``mean_field_slope`` at one example per ReLU network, with the exact finite-width bias
   and no model-error band, and ``finite_width_variance``: Var ln(||g_1||^2/||g_L||^2)
   follows the exact ReLU law (Hanin 2018; Hanin & Nica 2020) [2.2].
+- ``mean_field_slope`` for circular 1-D CNNs: the per-layer factor is the MLP's chi at
+  fan-in C k (Xiao et al. 2018) [1; docs/theory.md §1 via ``theory._conv``];
 - ``carry_gate_mean``: an LSTM's forget gate and a GRU's update gate at initialization
   have mean E sigma(b + sqrt(v) z), the cell-state path's per-step factor, for forget
   biases b drawn in [0.5, 3] (a bias drawn into another gate, or input weights at the
@@ -51,6 +53,18 @@ def test_phase_diagram_point(sigma_w2, sigma_b2, activation, depth, run_claim, g
                                  recurrent_scales=st.floats(0.6, 1.1)))
 def test_rnn_growth(spec, run_claim):
     """Vanilla and linear RNN gradient decay per step matches theory."""
+    assume(theory.predict(spec).valid)
+    run_claim(spec, "mean_field_slope")
+
+
+@budget(2 / 15)
+@given(activation=st.sampled_from(["relu", "tanh", "gelu"]),
+       init=st.sampled_from(["he_normal", "xavier_normal", "torch_default"]),
+       kernel=st.sampled_from([1, 3, 5]), depth=st.integers(4, 16))
+def test_conv1d_mean_field(activation, init, kernel, depth, run_claim):
+    """Circular 1-D CNNs: per-layer gradient growth is the MLP's chi at fan-in C k."""
+    spec = gb.Conv1DSpec(depth=depth, channels=64, length=16, kernel=kernel,
+                         activation=activation, init=init)
     assume(theory.predict(spec).valid)
     run_claim(spec, "mean_field_slope")
 

@@ -51,7 +51,7 @@ from gradbench.claims._verdicts import (
     verdict,
     z_test,
 )
-from gradbench.errors import InvalidArgument
+from gradbench.errors import InvalidArgument, refuse_module
 from gradbench.records import Verdict
 
 NETWORK_DEFAULTS: dict[str, Any] = {"seeds": 32, "batch": 64, "device": "cpu",
@@ -73,6 +73,7 @@ def subject_of(target: Any) -> Subject:
 
 def resolve(target: Any) -> Any:
     """A spec or :class:`~gradbench.registry.Remedy` from ``target`` (``"kind:name"`` accepted)."""
+    refuse_module(target, "gradbench.check")
     if isinstance(target, str):
         from gradbench import registry
 
@@ -111,7 +112,10 @@ def check(target: Any, claim: str = "mean_field_slope", *, alpha: float = 0.01,
         **config: the claim's configuration (network claims: ``seeds``, ``batch``,
             ``device``, ``dtype``; remedy claims: e.g. ``fan_in``, ``fan_out``, ``q``; the
             stability claims ``stable_as_declared``/``stable_somewhere``: ``depth``, the
-            depth their settings are judged at, default 30, docs/theory.md §9.2).
+            depth their settings are judged at, default 30, docs/theory.md §9.2). A whole
+            model: ``target`` is ``model_factory(generator=g) -> nn.Module`` with
+            ``blocks`` (a selector of its blocks) and ``example_input`` (``g -> input``),
+            ``seeds``: the growth across its blocks (docs/blocks.md §6).
 
     Returns:
         A :class:`~gradbench.records.Verdict`.
@@ -127,6 +131,10 @@ def check(target: Any, claim: str = "mean_field_slope", *, alpha: float = 0.01,
         >>> check("activation:selu", "stable_as_declared", depth=100).note  # doctest: +SKIP
         '... gradients grow x1.04 per layer, x31 over the 99 layer-to-layer steps ...'
     """
+    if "blocks" in config or "example_input" in config:  # a whole model (docs/blocks.md §6)
+        from gradbench.blocks import check_model
+
+        return check_model(target, alpha=alpha, seed=seed, **config)  # type: ignore[no-any-return]
     c, target, config = _prepare(target, claim, alpha, config)
     if measurement is None:
         measurement = c.measure_fn()(target, seed=seed, **config)

@@ -1,0 +1,927 @@
+r"""The user's own block: stacked, measured over depth and seeds, its depth law judged.
+
+A **block factory** ``factory(width, *, layer, depth, generator) -> torch.nn.Module``
+returns a fresh module mapping ``(batch, seq, width)`` to the same shape, drawing every
+random weight from ``generator`` (docs/blocks.md). :class:`BlockSpec` names one (by its
+import path) with the harness's configuration; it is hashable, and every random draw
+derives from the configuration, so a rerun gives identical numbers.
+
+The harness (:func:`measure_stack`) builds ``depth`` blocks (layer ``0 .. depth-1``), runs
+them in eval mode in float64 on an input ``x_0 ~ N(0, 1)`` of shape ``(batch, seq, width)``
+(``seq > 1``, so token mixing is seen), and ends in a fixed linear readout
+``loss = <R, x_L>``, ``R ~ N(0, 1) / sqrt(numel)``. A zero **tap** ``t_l`` is added after
+every block, ``x_l = block_l(x_{l-1}) + t_l`` (and ``x_0 + t_0``), so
+``dloss/dt_l = dloss/dx_l`` for any module, without hooks. Per block it records the
+activation norm ``||x_l||`` and the gradient norm ``||dloss/dx_l||``; the end-to-end
+**gradient ratio** is ``r(L) = ||dloss/dx_0|| / ||dloss/dx_L||``.
+
+The **depth law** of ``r`` over a grid of depths is classified (:func:`depth_law`)
+bounded, power or exponential; with nothing declared only an exponential law fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import inspect
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+
+from gradbench.errors import InvalidArgument
+from gradbench.records import ConfidenceInterval
+from gradbench.stats._common import t_interval
+
+Factory = Callable[..., torch.nn.Module]
+
+DEPTHS = (4, 8, 16, 32, 64)
+"""The default depth grid: doublings up to 64 (docs/blocks.md)."""
+
+CONFIDENCE = 0.99
+"""Coverage of every interval of the depth law (a two-sided t-interval over seeds)."""
+
+EXP_FLOOR = 2.0
+"""F: an exponential law is declared only when its exponential part alone changes the
+gradient ratio by more than a factor F (up or down) at the judged depth, with confidence."""
+
+CHANGE_FLOOR = 2.0
+"""A law is a power law (not bounded) when the ratio changes by more than this factor
+between the shallowest and the judged depth, with confidence."""
+
+LAWS = ("bounded", "power", "exponential")
+
+META_KEYS = ("expect", "max_stream_growth")
+"""What a factory may declare in ``gradbench_meta``: ``expect`` (one of :data:`LAWS`: the
+law must be no worse) and ``max_stream_growth`` (a number: ``||x_L|| / ||x_0||`` at the
+judged depth must not exceed it)."""
+
+
+# --------------------------------------------------------------------------------------
+# The configuration
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BlockSpec:
+    """A block factory and the harness around it (hashable; seeds derive from it).
+
+    Attributes:
+        factory: ``"pkg.module:factory"`` or ``"path/to/file.py:factory"``.
+        width, seq, batch: the input shape ``(batch, seq, width)``.
+        depths: the depth grid (increasing, >= 2 entries); the last is the judged depth.
+        seeds: independent networks per depth.
+        dtype: ``"float64"`` or ``"float32"``.
+        base_seed: every draw derives from it and the fields above but ``factory``, so
+            two factories measured with equal specs see the same inputs and readouts.
+    """
+
+    factory: str
+    width: int = 32
+    seq: int = 8
+    batch: int = 4
+    depths: tuple[int, ...] = DEPTHS
+    seeds: int = 8
+    dtype: str = "float64"
+    base_seed: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "depths", tuple(self.depths))
+        for name, low in (("width", 1), ("seq", 1), ("batch", 2), ("seeds", 2),
+                          ("base_seed", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise InvalidArgument(f"BlockSpec.{name}={value!r} is invalid: must be an "
+                                      f"integer >= {low}")
+        d = self.depths
+        if len(d) < 3 or any(not isinstance(x, int) or x < 1 for x in d) or list(d) != sorted(
+                set(d)):
+            raise InvalidArgument(f"BlockSpec.depths={d!r} is invalid: must be at least 3 "
+                                  "increasing integers >= 1")
+        if self.dtype not in ("float64", "float32"):
+            raise InvalidArgument(f"BlockSpec.dtype={self.dtype!r} is invalid; valid "
+                                  "choices: float32, float64")
+
+    @property
+    def judged_depth(self) -> int:
+        """The depth the law is judged at: the deepest of the grid."""
+        return self.depths[-1]
+
+    def seed(self, depth: int, index: int) -> int:
+        """The seed of network ``index`` at ``depth``: a hash of the configuration
+        (the factory excluded, so baselines share the candidate's seeds)."""
+        key = (f"block|{self.width}|{self.seq}|{self.batch}|{self.dtype}|{self.base_seed}|"
+               f"{depth}|{index}")
+        return int.from_bytes(hashlib.sha256(key.encode()).digest()[:7], "big")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"family": "block", "factory": self.factory, "width": self.width,
+                "seq": self.seq, "batch": self.batch, "depths": list(self.depths),
+                "seeds": self.seeds, "dtype": self.dtype, "base_seed": self.base_seed}
+
+
+def depth_grid(depth: int | None = None) -> tuple[int, ...]:
+    """Doublings from 4 up to ``max(64, depth)``, ending exactly there."""
+    top = max(64, depth or 0)
+    grid = [d for d in DEPTHS if d < top]
+    while grid[-1] * 2 < top:
+        grid.append(grid[-1] * 2)
+    return (*grid, top)
+
+
+# --------------------------------------------------------------------------------------
+# Factories: identification, loading, guards
+# --------------------------------------------------------------------------------------
+
+
+def is_block_factory(obj: Any) -> bool:
+    """Whether ``obj`` has the factory signature: keyword parameters ``layer``, ``depth``
+    and ``generator`` (or ``**kwargs``) after one positional ``width``."""
+    if isinstance(obj, torch.nn.Module) or not callable(obj):
+        return False
+    try:
+        params = inspect.signature(obj).parameters
+    except (TypeError, ValueError):
+        return False
+    names = set(params)
+    return {"layer", "depth", "generator"} <= names or (
+        any(p.kind is p.VAR_KEYWORD for p in params.values()) and "generator" in names)
+
+
+def load_factory(target: str) -> Factory:
+    """The factory named ``"pkg.mod:factory"`` (one sentence when it is not one)."""
+    from gradbench.registry import import_object
+
+    obj = import_object(target)
+    if not is_block_factory(obj):
+        what = "a torch.nn.Module instance" if isinstance(obj, torch.nn.Module) else \
+            f"a {type(obj).__name__}"
+        raise InvalidArgument(f"{target!r} is {what}, not a block factory "
+                              "factory(width, *, layer, depth, generator) -> torch.nn.Module")
+    return obj  # type: ignore[no-any-return]
+
+
+def meta_of(factory: Any, target: str) -> dict[str, Any]:
+    """The factory's ``gradbench_meta``, checked against :data:`META_KEYS`."""
+    meta = dict(getattr(factory, "gradbench_meta", None) or {})
+    unknown = sorted(set(meta) - set(META_KEYS))
+    if unknown:
+        raise InvalidArgument(f"gradbench_meta key {unknown[0]!r} of {target!r} is unknown "
+                              f"for a block; valid keys: {', '.join(META_KEYS)}")
+    if "expect" in meta and meta["expect"] not in LAWS:
+        raise InvalidArgument(f"gradbench_meta['expect']={meta['expect']!r} of {target!r} "
+                              f"is invalid; valid choices: {', '.join(LAWS)}")
+    limit = meta.get("max_stream_growth")
+    if limit is not None and not (isinstance(limit, (int, float)) and limit > 0):
+        raise InvalidArgument(f"gradbench_meta['max_stream_growth']={limit!r} of {target!r} "
+                              "is invalid: must be a number > 0")
+    return meta
+
+
+def _dtype(spec: BlockSpec) -> torch.dtype:
+    return torch.float64 if spec.dtype == "float64" else torch.float32
+
+
+def build(factory: Factory, spec: BlockSpec, layer: int, depth: int,
+          generator: torch.Generator, name: str = "block") -> torch.nn.Module:
+    """One block from the factory: checked to be a module, in eval mode, in the spec's
+    dtype, its parameters frozen (only input gradients are read)."""
+    try:
+        block = factory(spec.width, layer=layer, depth=depth, generator=generator)
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise InvalidArgument(f"block factory {name!r} raised {type(exc).__name__} for width "
+                              f"{spec.width}, layer {layer}, depth {depth}: {first}") from None
+    if not isinstance(block, torch.nn.Module):
+        raise InvalidArgument(f"block factory {name!r} returned a {type(block).__name__}, "
+                              "not a torch.nn.Module")
+    block = block.to(_dtype(spec)).eval()
+    block.requires_grad_(False)
+    return block
+
+
+@contextlib.contextmanager
+def _other_global_rng(draws: int) -> Iterator[None]:
+    """Advance the global RNG by ``draws`` numbers inside ``fork_rng`` (restored after)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.rand(draws)
+        yield
+
+
+def check_block(factory: Factory, spec: BlockSpec, name: str = "block") -> None:
+    """The guards, each one sentence (:class:`InvalidArgument`, exit 2).
+
+    On layer 0 of the judged depth and a unit-variance input ``(batch, seq, width)``:
+    the shape is preserved; the output is finite; changing example 0 leaves the other
+    examples' outputs unchanged (no mixing across the batch, as ``nn.MultiheadAttention``
+    without ``batch_first=True`` does); two builds from equal generators under different
+    global RNG states have equal weights (the factory draws from ``generator``).
+    """
+    depth = spec.judged_depth
+    shape = (spec.batch, spec.seq, spec.width)
+    g = torch.Generator().manual_seed(spec.seed(0, 0))
+    x = torch.randn(shape, generator=g, dtype=_dtype(spec))
+    with _other_global_rng(1):
+        a = build(factory, spec, 0, depth, torch.Generator().manual_seed(1), name)
+    with _other_global_rng(7):
+        b = build(factory, spec, 0, depth, torch.Generator().manual_seed(1), name)
+    with torch.no_grad():
+        y = a(x)
+        if not isinstance(y, torch.Tensor) or y.shape != x.shape:
+            got = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
+            raise InvalidArgument(f"block {name!r} maps an input of shape {shape} to {got}; "
+                                  "a block must preserve the shape (batch, seq, width)")
+        if not bool(torch.isfinite(y).all()):
+            raise InvalidArgument(f"block {name!r} returns NaN or Inf for a unit-variance "
+                                  f"input of shape {shape}")
+        bumped = x.clone()
+        bumped[0] += torch.randn(shape[1:], generator=g, dtype=x.dtype)
+        moved = (a(bumped)[1:] - y[1:]).abs().max()
+        if float(moved) > 1e-9 * (1.0 + float(y.abs().max())):
+            raise InvalidArgument(
+                f"block {name!r} mixes examples across the batch: changing example 0 changed "
+                f"the others' outputs by up to {float(moved):.3g} (nn.MultiheadAttention needs "
+                "batch_first=True for (batch, seq, width) inputs)")
+    sa, sb = a.state_dict(), b.state_dict()
+    if any(not torch.equal(sa[k], sb[k]) for k in sa):
+        raise InvalidArgument(
+            f"block factory {name!r} ignores its generator: two builds from equal generators "
+            "gave different weights; draw every weight with generator= (e.g. "
+            "torch.nn.init.normal_(w, generator=generator))")
+
+
+# --------------------------------------------------------------------------------------
+# Measuring
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StackMeasurement:
+    """One stack of ``depth`` blocks, one seed: norms at ``x_0 .. x_L`` (length L + 1)."""
+
+    depth: int
+    activation_norms: NDArray[np.float64]
+    gradient_norms: NDArray[np.float64]
+
+    @property
+    def log_ratio(self) -> float:
+        """``ln ||dloss/dx_0|| - ln ||dloss/dx_L||`` (NaN when not finite or zero)."""
+        g0, gl = self.gradient_norms[0], self.gradient_norms[-1]
+        if not (np.isfinite(g0) and np.isfinite(gl) and g0 > 0 and gl > 0):
+            return math.nan
+        return float(math.log(g0) - math.log(gl))
+
+    @property
+    def log_stream_growth(self) -> float:
+        """``ln ||x_L|| - ln ||x_0||`` (NaN when not finite)."""
+        a0, al = self.activation_norms[0], self.activation_norms[-1]
+        if not (np.isfinite(al) and al > 0):
+            return math.nan
+        return float(math.log(al) - math.log(a0))
+
+
+def measure_stack(factory: Factory, spec: BlockSpec, depth: int, index: int,
+                  name: str = "block") -> StackMeasurement:
+    """Stack ``depth`` fresh blocks for network ``index`` and read the norms through taps
+    (module docstring)."""
+    dtype = _dtype(spec)
+    g = torch.Generator().manual_seed(spec.seed(depth, index))
+    shape = (spec.batch, spec.seq, spec.width)
+    x = torch.randn(shape, generator=g, dtype=dtype)
+    readout = torch.randn(shape, generator=g, dtype=dtype) / math.sqrt(x.numel())
+    blocks = [build(factory, spec, layer, depth, g, name) for layer in range(depth)]
+    taps = torch.zeros((depth + 1, *shape), dtype=dtype, requires_grad=True)
+    x = x + taps[0]
+    acts = [x.detach().norm()]
+    for layer, block in enumerate(blocks):
+        x = block(x) + taps[layer + 1]
+        acts.append(x.detach().norm())
+    (grads,) = torch.autograd.grad((x * readout).sum(), taps)
+    return StackMeasurement(depth, torch.stack(acts).double().numpy(),
+                            grads.flatten(1).norm(dim=1).double().numpy())
+
+
+@contextlib.contextmanager
+def _isolated() -> Iterator[None]:
+    """One intra-op thread, and the global RNG restored after (torch.nn constructors draw
+    from it before the factory overwrites the weights). Blocks of width ~32 gain nothing
+    from more threads, and on a busy machine more threads spin against each other (a
+    validate run went from ~10 s to ~130 s with 2 threads on 2 loaded cores)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.random.fork_rng(devices=[]):
+            yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def measure(factory: Factory, spec: BlockSpec, name: str = "block") -> list[list[StackMeasurement]]:
+    """Every depth of the grid x every seed: ``out[d][s]``."""
+    with _isolated():
+        return [[measure_stack(factory, spec, depth, s, name) for s in range(spec.seeds)]
+                for depth in spec.depths]
+
+
+# --------------------------------------------------------------------------------------
+# The depth law
+# --------------------------------------------------------------------------------------
+
+
+def _interval(values: NDArray[np.float64], confidence: float) -> tuple[float,
+                                                                       ConfidenceInterval]:
+    """Mean and two-sided t-interval over seeds (zero spread: the point)."""
+    n = values.size
+    mean = float(values.mean())
+    se = float(values.std(ddof=1)) / math.sqrt(n) if n > 1 else 0.0
+    if se == 0.0:
+        return mean, ConfidenceInterval(mean, mean)
+    return mean, t_interval(mean, se, n - 1, confidence)
+
+
+@dataclass(frozen=True)
+class DepthLaw:
+    r"""The depth law of the gradient ratio ``r(L)`` over a grid (docs/blocks.md §4).
+
+    Per seed ``s`` the log ratio is fitted, by least squares over the grid, as
+    ``ln r_s(L) = a_s + p_s ln L + c_s L``: a power law has ``c = 0``, an exponential
+    ``ln r`` linear in ``L``. Equivalently, the increment of ``ln r`` per depth doubling,
+    ``ln r(2L) - ln r(L) = p ln 2 + c L``, is constant for a power law and doubles with
+    every doubling for an exponential. Across seeds (the independent units) each quantity
+    gets its mean and a :data:`CONFIDENCE` t-interval.
+
+    The law, at the judged depth ``L*`` (the deepest of the grid), with ``F`` =
+    :data:`EXP_FLOOR`:
+
+    * ``exponential`` when a ratio is not finite (an explosion), or when the interval of
+      ``c L*`` (the exponential part's log factor at ``L*``) lies outside
+      ``[-ln F, ln F]``: a rate too small to matter at ``L*`` is not failed;
+    * else ``power`` when the interval of ``ln r(L*) - ln r(L_min)`` lies outside
+      ``[-ln C, ln C]`` (``C`` = :data:`CHANGE_FLOOR`);
+    * else ``bounded``.
+
+    Attributes:
+        law: one of :data:`LAWS`.
+        depths: the grid.
+        log_ratio: mean ``ln r`` per depth (NaN where a seed was not finite).
+        increments: mean increment of ``ln r`` between consecutive depths.
+        exp_log_factor, exp_ci: mean ``c L*`` and its interval.
+        change, change_ci: mean ``ln r(L*) - ln r(L_min)`` and its interval.
+        exponent, exponent_ci: ``p`` of the power-only fit ``a + p ln L``.
+        ratio, ratio_ci: ``r(L*)`` (``exp`` of the mean log ratio) and its interval.
+        nonfinite: seeds whose ratio was not finite, at the shallowest depth where it
+            happened (``(depth, count)``), or ``None``.
+        seeds: seeds per depth.
+    """
+
+    law: str
+    depths: tuple[int, ...]
+    log_ratio: tuple[float, ...]
+    increments: tuple[float, ...]
+    exp_log_factor: float
+    exp_ci: ConfidenceInterval
+    change: float
+    change_ci: ConfidenceInterval
+    exponent: float
+    exponent_ci: ConfidenceInterval
+    ratio: float
+    ratio_ci: ConfidenceInterval
+    nonfinite: tuple[int, int] | None
+    seeds: int
+
+    @property
+    def judged_depth(self) -> int:
+        return self.depths[-1]
+
+    @property
+    def direction(self) -> str:
+        """``exploding`` (gradients grow towards the input) or ``vanishing``."""
+        if self.nonfinite is not None:
+            return "exploding"
+        sign = self.exp_log_factor if self.law == "exponential" else self.change
+        return "exploding" if sign >= 0 else "vanishing"
+
+    def words(self) -> str:
+        """The law in one phrase, e.g. "exponential (exploding): ratio x3.1e6 at depth 64"."""
+        from gradbench.stats._growth import _factor
+
+        if self.nonfinite is not None:
+            depth, count = self.nonfinite
+            return (f"exponential (exploding): gradients are not finite at depth {depth} "
+                    f"in {count} of {self.seeds} seeds")
+        head = self.law if self.law == "bounded" else f"{self.law} ({self.direction})"
+        tail = (f", ~L^{self.exponent:.2f}" if self.law == "power" else
+                f", x{_factor(math.exp(self.exp_log_factor / self.judged_depth))} per block"
+                if self.law == "exponential" else "")
+        return (f"{head}: gradient ratio x{_factor(self.ratio)} [{_factor(self.ratio_ci.low)}, "
+                f"{_factor(self.ratio_ci.high)}] at depth {self.judged_depth}{tail}")
+
+    def to_dict(self) -> dict[str, Any]:
+        from gradbench.records import to_jsonable
+
+        return to_jsonable({**{k: getattr(self, k) for k in (
+            "law", "depths", "log_ratio", "increments", "exp_log_factor", "change",
+            "exponent", "ratio", "nonfinite", "seeds")},
+            "exp_ci": list(self.exp_ci), "change_ci": list(self.change_ci),
+            "exponent_ci": list(self.exponent_ci), "ratio_ci": list(self.ratio_ci)})
+
+
+def depth_law(depths: Sequence[int], log_ratios: Any,
+              confidence: float = CONFIDENCE) -> DepthLaw:
+    """Classify ``log_ratios[seed, depth]`` (``ln r``; NaN: not finite) (:class:`DepthLaw`).
+
+    Examples:
+        >>> L = np.array([4, 8, 16, 32, 64])
+        >>> depth_law(L, np.log(np.array([1.3 * L ** 0.5] * 4))).law
+        'power'
+        >>> depth_law(L, np.log(np.array([1.3 * 1.2 ** L] * 4))).law
+        'exponential'
+    """
+    d = np.asarray(depths, dtype=np.float64)
+    y = np.asarray(log_ratios, dtype=np.float64)
+    if y.ndim != 2 or y.shape[1] != d.size or y.shape[0] < 2:
+        raise InvalidArgument(f"log_ratios must have shape (seeds >= 2, {d.size}), got "
+                              f"{y.shape}")
+    seeds = y.shape[0]
+    bad = ~np.isfinite(y)
+    nonfinite = None
+    if bad.any():
+        col = int(np.argmax(bad.any(axis=0)))
+        nonfinite = (int(d[col]), int(bad[:, col].sum()))
+    mean = np.where(bad.any(axis=0), np.nan, np.where(bad, 0.0, y).mean(axis=0))
+    nan_ci = ConfidenceInterval(math.nan, math.nan)
+    if nonfinite is not None:
+        return DepthLaw("exponential", tuple(int(x) for x in d), tuple(mean.tolist()),
+                        tuple(np.diff(mean).tolist()), math.inf, nan_ci, math.inf, nan_ci,
+                        math.nan, nan_ci, math.inf, nan_ci, nonfinite, seeds)
+    full = np.column_stack([np.ones_like(d), np.log(d), d])
+    coef = np.linalg.lstsq(full, y.T, rcond=None)[0]  # (3, seeds)
+    power = np.linalg.lstsq(full[:, :2], y.T, rcond=None)[0]
+    exp_mean, exp_ci = _interval(coef[2] * d[-1], confidence)
+    change, change_ci = _interval(y[:, -1] - y[:, 0], confidence)
+    exponent, exponent_ci = _interval(power[1], confidence)
+    last, last_ci = _interval(y[:, -1], confidence)
+
+    def outside(ci: ConfidenceInterval, floor: float) -> bool:
+        return ci.low > math.log(floor) or ci.high < -math.log(floor)
+
+    law = ("exponential" if outside(exp_ci, EXP_FLOOR) else
+           "power" if outside(change_ci, CHANGE_FLOOR) else "bounded")
+    return DepthLaw(law, tuple(int(x) for x in d), tuple(mean.tolist()),
+                    tuple(np.diff(mean).tolist()), exp_mean, exp_ci, change, change_ci,
+                    exponent, exponent_ci, math.exp(last),
+                    ConfidenceInterval(math.exp(last_ci.low), math.exp(last_ci.high)),
+                    None, seeds)
+
+
+@dataclass(frozen=True)
+class BlockReport:
+    """A block measured on a spec: its depth law and residual-stream growth.
+
+    Attributes:
+        name: the block's name.
+        law: the :class:`DepthLaw` of its gradient ratio.
+        log_ratios: ``ln r`` per seed and depth, ``[seeds, depths]``.
+        stream: ``ln(||x_L|| / ||x_0||)`` at the judged depth, per seed.
+        gradient_profile: mean over seeds of ``ln ||dloss/dx_l||``, ``l = 0 .. L*``.
+        activation_profile: the same for ``ln ||x_l||``.
+        growth: at the judged depth, the growth from the last block's output to the first's
+            in the project's convention (:func:`gradbench.stats.gradient_growth`, sites
+            ``x_1 .. x_L``), which the report reads.
+    """
+
+    name: str
+    law: DepthLaw
+    log_ratios: NDArray[np.float64]
+    stream: NDArray[np.float64]
+    gradient_profile: tuple[float, ...] = field(default=())
+    activation_profile: tuple[float, ...] = field(default=())
+    growth: Any = None
+
+    def stream_growth(self) -> tuple[float, ConfidenceInterval]:
+        """``||x_L|| / ||x_0||`` at the judged depth: geometric mean over seeds, interval."""
+        if not np.isfinite(self.stream).all():
+            return math.inf, ConfidenceInterval(math.inf, math.inf)
+        mean, ci = _interval(self.stream, CONFIDENCE)
+        return math.exp(mean), ConfidenceInterval(math.exp(ci.low), math.exp(ci.high))
+
+
+def _mean_log(rows: Sequence[NDArray[np.float64]]) -> tuple[float, ...]:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return tuple(np.log(np.stack(rows)).mean(axis=0).tolist())
+
+
+def report(factory: Factory, spec: BlockSpec, name: str = "block") -> BlockReport:
+    """Measure ``factory`` on ``spec`` (guards first) and classify its depth law."""
+    from gradbench.stats import gradient_growth
+
+    check_block(factory, spec, name)
+    stacks = measure(factory, spec, name)
+    log_ratios = np.array([[s.log_ratio for s in row] for row in stacks]).T
+    deepest = stacks[-1]
+    return BlockReport(
+        name, depth_law(spec.depths, log_ratios), log_ratios,
+        np.array([s.log_stream_growth for s in deepest]),
+        _mean_log([s.gradient_norms for s in deepest]),
+        _mean_log([s.activation_norms for s in deepest]),
+        gradient_growth(np.stack([s.gradient_norms[1:] for s in deepest]), unit="block"))
+
+
+# --------------------------------------------------------------------------------------
+# Built-in baselines (torch.nn only)
+# --------------------------------------------------------------------------------------
+
+
+def _linear(n_in: int, n_out: int, std: float, generator: torch.Generator,
+            bias: bool = False) -> torch.nn.Linear:
+    lin = torch.nn.Linear(n_in, n_out, bias=bias)
+    with torch.no_grad():
+        lin.weight.normal_(0.0, std, generator=generator)
+        if bias:
+            lin.bias.zero_()
+    return lin
+
+
+class _Residual(torch.nn.Module):
+    """``x + alpha * branch(x)``."""
+
+    def __init__(self, branch: torch.nn.Module, alpha: float = 1.0) -> None:
+        super().__init__()
+        self.branch, self.alpha = branch, alpha
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.alpha * self.branch(x)
+
+
+class _PreLNAttention(torch.nn.Module):
+    """``x + MHA(LN(x))`` (self-attention, ``batch_first=True``)."""
+
+    def __init__(self, width: int, heads: int, generator: torch.Generator) -> None:
+        super().__init__()
+        self.norm = torch.nn.LayerNorm(width)
+        self.attn = torch.nn.MultiheadAttention(width, heads, bias=False, batch_first=True)
+        with torch.no_grad():  # xavier_uniform_ as torch does, from the generator
+            bound = math.sqrt(6.0 / (width + 3 * width))
+            self.attn.in_proj_weight.uniform_(-bound, bound, generator=generator)
+            self.attn.out_proj.weight.normal_(0.0, 1.0 / math.sqrt(width), generator=generator)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.norm(x)
+        return x + self.attn(h, h, h, need_weights=False)[0]
+
+
+def unscaled_residual(width: int, *, layer: int, depth: int,
+                      generator: torch.Generator) -> torch.nn.Module:
+    """``x + W2 relu(W1 x)``, He init (std ``sqrt(2/width)``), no scaling of the branch:
+    each block multiplies the squared gradient by about 2, an exponential law
+    (He et al. 2016; Hanin & Rolnick 2018)."""
+    std = math.sqrt(2.0 / width)
+    return _Residual(torch.nn.Sequential(_linear(width, width, std, generator),
+                                         torch.nn.ReLU(),
+                                         _linear(width, width, std, generator)))
+
+
+def pre_ln(width: int, *, layer: int, depth: int,
+           generator: torch.Generator) -> torch.nn.Module:
+    """A pre-LN transformer block, ``x + MHA(LN(x))`` then ``x + W2 gelu(W1 LN(x))``
+    (4x MLP, 4 heads where the width allows): the stream grows ~sqrt(L), the gradient
+    ratio as a power of L (Xiong et al. 2020)."""
+    heads = 4 if width % 4 == 0 else 1
+    mlp = torch.nn.Sequential(torch.nn.LayerNorm(width),
+                              _linear(width, 4 * width, 1.0 / math.sqrt(width), generator),
+                              torch.nn.GELU(),
+                              _linear(4 * width, width, 1.0 / math.sqrt(4 * width), generator))
+    return torch.nn.Sequential(_PreLNAttention(width, heads, generator), _Residual(mlp))
+
+
+BASELINES: dict[str, Factory] = {"pre_ln": pre_ln, "unscaled_residual": unscaled_residual}
+"""The built-in baselines every block is measured beside, on the same seeds."""
+
+
+
+# --------------------------------------------------------------------------------------
+# A whole model: a selector of its blocks, a per-block profile across seeds
+# --------------------------------------------------------------------------------------
+
+Selector = Any  # a regular expression (str) matched in full against module names, or
+#                 a callable name -> bool (as mup's filter_module_by_name takes)
+
+
+def select_blocks(model: torch.nn.Module, blocks: Selector) -> list[tuple[str, torch.nn.Module]]:
+    """The modules of ``model`` whose names ``blocks`` selects, in registration order.
+
+    Raises:
+        InvalidArgument: nothing is selected (one sentence with a few module names).
+    """
+    import re
+
+    if isinstance(blocks, str):
+        pattern = re.compile(blocks)
+        chosen = [(n, m) for n, m in model.named_modules() if n and pattern.fullmatch(n)]
+    elif callable(blocks):
+        chosen = [(n, m) for n, m in model.named_modules() if n and blocks(n)]
+    else:
+        raise InvalidArgument(f"blocks={blocks!r} is invalid: give a regular expression "
+                              "matched against module names or a callable name -> bool")
+    if not chosen:
+        names = [n for n, _ in model.named_modules() if n][:6]
+        raise InvalidArgument(f"blocks={blocks!r} selects no module of the model; its modules "
+                              f"are named e.g. {', '.join(map(repr, names)) or '(none)'}")
+    return chosen
+
+
+@dataclass(frozen=True)
+class ModelProfile:
+    """Per selected block (in the order they run) and seed: ``||x_l||`` and
+    ``||dloss/dx_l||`` at the block's output, read through a zero tap added to it by a
+    forward hook; ``growth`` is the end-to-end growth from the last block's output to the
+    first's (:func:`gradbench.stats.gradient_growth`, unit ``block``)."""
+
+    names: tuple[str, ...]
+    activation_norms: NDArray[np.float64]
+    gradient_norms: NDArray[np.float64]
+    growth: Any
+
+
+def _model_seed(seed: int, index: int) -> int:
+    key = f"model|{seed}|{index}"
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:7], "big")
+
+
+def _profile_one(model_factory: Callable[..., torch.nn.Module], blocks: Selector,
+                 example_input: Callable[[torch.Generator], Any], dtype: torch.dtype,
+                 g: torch.Generator) -> tuple[list[str], list[float], list[float]]:
+    model = model_factory(generator=g)
+    if not isinstance(model, torch.nn.Module):
+        raise InvalidArgument(f"the model factory returned a {type(model).__name__}, not a "
+                              "torch.nn.Module")
+    model = model.to(dtype).eval().requires_grad_(False)
+    inputs = example_input(g)
+    inputs = inputs if isinstance(inputs, tuple) else (inputs,)
+    inputs = tuple(x.to(dtype) if isinstance(x, torch.Tensor) and x.is_floating_point() else x
+                   for x in inputs)
+    names: list[str] = []
+    taps: list[torch.Tensor] = []
+    acts: list[float] = []
+
+    def tap(name: str) -> Callable[..., Any]:
+        def hook(module: torch.nn.Module, args: Any, out: Any) -> Any:
+            first = out[0] if isinstance(out, tuple) else out
+            t = torch.zeros_like(first, requires_grad=True)
+            names.append(name)
+            taps.append(t)
+            acts.append(float(first.detach().norm()))
+            return (first + t, *out[1:]) if isinstance(out, tuple) else first + t
+        return hook
+
+    handles = [m.register_forward_hook(tap(n)) for n, m in select_blocks(model, blocks)]
+    try:
+        out = model(*inputs)
+    finally:
+        for h in handles:
+            h.remove()
+    out = out[0] if isinstance(out, tuple) else out
+    readout = torch.randn(out.shape, generator=g, dtype=out.dtype) / math.sqrt(out.numel())
+    grads = torch.autograd.grad((out * readout).sum(), taps, allow_unused=True)
+    return names, acts, [0.0 if gr is None else float(gr.norm()) for gr in grads]
+
+
+def profile_model(model_factory: Callable[..., torch.nn.Module], *, blocks: Selector,
+                  example_input: Callable[[torch.Generator], Any], seeds: int = 8,
+                  seed: int = 0, dtype: str = "float64") -> ModelProfile:
+    r"""The per-block profile of a whole model across ``seeds`` fresh copies.
+
+    Args:
+        model_factory: ``model_factory(generator=g) -> nn.Module``, every weight from ``g``.
+        blocks: which modules are blocks: a regular expression matched in full against
+            ``named_modules()`` names (``r"layers\.\d+"``), or a callable ``name -> bool``.
+        example_input: ``example_input(g) -> Tensor`` (or a tuple of arguments).
+        seeds: fresh copies; copy ``i`` draws from a generator seeded from ``(seed, i)``.
+        dtype: ``"float64"`` or ``"float32"``.
+
+    The loss is a fixed readout of the output, ``<R, out>``, ``R ~ N(0, 1)/sqrt(numel)``.
+    """
+    from gradbench.stats import gradient_growth
+
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 2:
+        raise InvalidArgument(f"seeds={seeds!r} is invalid: must be an integer >= 2")
+    torch_dtype = _dtype(BlockSpec("model", dtype=dtype))
+    rows = []
+    with _isolated():
+        for i in range(seeds):
+            g = torch.Generator().manual_seed(_model_seed(seed, i))
+            rows.append(_profile_one(model_factory, blocks, example_input, torch_dtype, g))
+    names = rows[0][0]
+    if any(r[0] != names for r in rows):
+        raise InvalidArgument("the selected blocks run in a different order in different "
+                              "copies of the model; the profile needs one order")
+    grads = np.array([r[2] for r in rows])
+    return ModelProfile(tuple(names), np.array([r[1] for r in rows]), grads,
+                        gradient_growth(grads, unit="block"))
+
+
+def check_model(model_factory: Callable[..., torch.nn.Module], *, alpha: float = 0.05,
+                seed: int = 0, blocks: Selector, example_input: Callable[..., Any],
+                seeds: int = 8, dtype: str = "float64") -> Any:
+    """``gb.check(model_factory, blocks=..., example_input=...)``: the growth of the gradient
+    from the last selected block's output to the first's, at ``1 - 2 alpha`` confidence,
+    classed as the stability claims class it (docs/theory.md §9.2): the verdict fails when
+    it is ``exploding``, ``vanishing`` or ``nonfinite``. The per-block profile is in the
+    note (first, middle and last block); :func:`profile_model` gives all of it."""
+    from gradbench.records import Verdict
+
+    prof = profile_model(model_factory, blocks=blocks, example_input=example_input,
+                         seeds=seeds, seed=seed, dtype=dtype)
+    growth = prof.growth
+    klass = growth.klass()
+    with np.errstate(divide="ignore"):
+        mean = np.exp(np.log(prof.gradient_norms).mean(axis=0))
+    picks = sorted({0, len(prof.names) // 2, len(prof.names) - 1})
+    shown = ", ".join(f"{prof.names[i]} {mean[i]:.3g}" for i in picks)
+    name = getattr(model_factory, "__qualname__", type(model_factory).__name__)
+    return Verdict(
+        "model_block_growth",
+        {"family": "model", "factory": name, "blocks": len(prof.names), "seeds": seeds,
+         "dtype": dtype, "seed": seed},
+        predicted=0.0, measured=growth.log_ratio, statistic=growth.log_ratio, pvalue=math.nan,
+        ci_low=growth.low, ci_high=growth.high, alpha=alpha,
+        passed=klass in ("stable", "inconclusive"), n=growth.networks,
+        method=f"t-interval over {seeds} copies of ln ||dL/dx_first|| - ln ||dL/dx_last|| "
+        "at the selected blocks' outputs (zero taps)",
+        source="docs/blocks.md §6", growth=growth.to_dict(),
+        note=f"{klass}: {growth.words}; gradient norm per block (geometric mean): {shown}")
+
+# --------------------------------------------------------------------------------------
+# gradbench validate --kind block
+# --------------------------------------------------------------------------------------
+
+SEEDS = {"quick": 16, "full": 32}
+"""Seeds per depth of ``gradbench validate --kind block`` by profile."""
+
+
+def verdicts(rep: BlockReport, spec: BlockSpec, meta: dict[str, Any]) -> list[Any]:
+    """The block's two verdicts: ``block_depth_law`` (fails on an exponential law, or on a
+    law worse than ``meta["expect"]``) and ``block_stream_growth`` (fails only when
+    ``meta["max_stream_growth"]`` is declared and the growth's interval lies above it)."""
+    from gradbench.records import Verdict
+
+    law, alpha = rep.law, 1.0 - CONFIDENCE
+    expect = meta.get("expect", "power")
+    passed = LAWS.index(law.law) <= LAWS.index(expect)
+    declared = f"declared expect={expect!r}" if "expect" in meta else "nothing declared"
+    config = {**spec.to_dict(), "factory": rep.name}
+    method = (f"per seed, least squares ln r = a + p ln L + c L over depths "
+              f"{', '.join(map(str, spec.depths))}; {CONFIDENCE:.0%} t-intervals over "
+              f"{law.seeds} seeds; exponential when c L* lies outside +-ln {EXP_FLOOR:g}, "
+              f"power when ln r(L*) - ln r(L_min) lies outside +-ln {CHANGE_FLOOR:g}")
+    out = [Verdict("block_depth_law", config, predicted=math.log(EXP_FLOOR),
+                   measured=law.exp_log_factor, statistic=law.exp_log_factor,
+                   pvalue=math.nan, ci_low=law.exp_ci.low, ci_high=law.exp_ci.high,
+                   alpha=alpha, passed=passed, n=law.seeds, method=method,
+                   source="docs/blocks.md §4", note=f"{law.words()} ({declared})",
+                   growth=rep.growth.to_dict() if rep.growth is not None else None)]
+    growth, ci = rep.stream_growth()
+    limit = meta.get("max_stream_growth")
+    out.append(Verdict(
+        "block_stream_growth", config, predicted=math.nan if limit is None else float(limit),
+        measured=growth, statistic=growth, pvalue=math.nan, ci_low=ci.low, ci_high=ci.high,
+        alpha=alpha, passed=limit is None or not ci.low > float(limit), n=law.seeds,
+        method=f"geometric mean over seeds of ||x_L|| / ||x_0|| at depth {spec.judged_depth}",
+        source="docs/blocks.md §4",
+        note=f"residual stream x{growth:.3g} over depth {spec.judged_depth} ("
+        + (f"declared max_stream_growth={limit!r})" if limit is not None else
+           "reported, not judged: nothing declared)")))
+    return out
+
+
+def _case_records(rep: BlockReport, spec: BlockSpec, meta: dict[str, Any],
+                  origin: str) -> list[Any]:
+    from gradbench.machine import environment
+    from gradbench.records import CaseRecord
+
+    extra = {"depth_law": rep.law.to_dict(), "log_ratios": rep.log_ratios.tolist(),
+             "gradient_profile": list(rep.gradient_profile),
+             "activation_profile": list(rep.activation_profile)}
+    return [CaseRecord.build(
+        case=f"block::{rep.name}::{v.claim}#0", claim=v.claim, spec=v.spec,
+        label=f"block {rep.name} (width {spec.width}, seq {spec.seq}, depth <= "
+        f"{spec.judged_depth})", verdict=v.to_dict(), source=v.source, extra=extra,
+        env=environment("cpu"), remedy={"kind": "block", "name": rep.name, "origin": origin})
+        for v in verdicts(rep, spec, meta)]
+
+
+def _paired(a: BlockReport, b: BlockReport) -> tuple[float, ConfidenceInterval]:
+    """``r_a(L*) / r_b(L*)`` on the same seeds: geometric mean of the per-seed quotients."""
+    diff = a.log_ratios[:, -1] - b.log_ratios[:, -1]
+    if not np.isfinite(diff).all():
+        return math.nan, ConfidenceInterval(math.nan, math.nan)
+    mean, ci = _interval(diff, CONFIDENCE)
+    return math.exp(mean), ConfidenceInterval(math.exp(ci.low), math.exp(ci.high))
+
+
+def summary_lines(spec: BlockSpec, reports: Sequence[BlockReport]) -> list[str]:
+    """The terminal table: each block's law and stream growth, then the candidate (first)
+    against each baseline on the same seeds ("does my fix help?")."""
+    from gradbench.stats._growth import _factor
+
+    lines = [f"blocks: width {spec.width}, seq {spec.seq}, batch {spec.batch}, {spec.dtype}, "
+             f"{spec.seeds} seeds, depths {' '.join(map(str, spec.depths))}; gradient ratio "
+             f"r = ||dL/dx_0|| / ||dL/dx_L|| ({CONFIDENCE:.0%} intervals)"]
+    width = max(len(r.name) for r in reports) + 2
+    for i, rep in enumerate(reports):
+        tag = " (candidate)" if i == 0 else ""
+        growth, _ = rep.stream_growth()
+        inc = " ".join(f"{v:+.2f}" for v in rep.law.increments)
+        lines.append(f"  {rep.name + tag:<{width + 12}} {rep.law.words()}")
+        lines.append(f"  {'':<{width + 12}} ln r increments per doubling {inc}; "
+                     f"residual stream x{_factor(growth)}")
+    for base in reports[1:]:
+        q, ci = _paired(reports[0], base)
+        lines.append(f"  {reports[0].name} vs {base.name} (same seeds): r / r_{base.name} "
+                     f"at depth {spec.judged_depth} = {_factor(q)} [{_factor(ci.low)}, "
+                     f"{_factor(ci.high)}]")
+    return lines
+
+
+def validate_block(target: str, *, baselines: Sequence[str] = (), profile: str = "quick",
+                   out_dir: Any = "reports", base_seed: int = 0,
+                   depth: int | None = None) -> Any:
+    """``gradbench validate pkg.mod:factory --kind block``: the candidate's depth law and
+    stream growth beside the built-in :data:`BASELINES` (or ``baselines``, import paths)
+    on the same seeds; results JSON and HTML as every validate run writes them.
+
+    Returns:
+        A :class:`gradbench.validate.ValidationResult` (exit 0 / 1; guards raise
+        :class:`InvalidArgument`, exit 2).
+    """
+    import dataclasses
+
+    from gradbench import storage
+    from gradbench.machine import environment, platform_info
+    from gradbench.records import MachineInfo, RunInfo, results_document
+    from gradbench.report import write_report
+    from gradbench.validate import result_from_results
+
+    if profile not in SEEDS:
+        raise InvalidArgument(f"profile={profile!r} is invalid; valid choices: "
+                              f"{', '.join(SEEDS)}")
+    factory = load_factory(target)
+    meta = meta_of(factory, target)
+    name = str(getattr(factory, "__name__", "block"))
+    name = name if name not in BASELINES or baselines else f"{name}_candidate"
+    spec = BlockSpec(target, depths=depth_grid(depth), seeds=SEEDS[profile],
+                     base_seed=base_seed)
+    others: list[tuple[str, Factory, str]] = (
+        [(t.rpartition(":")[2], load_factory(t), "third-party") for t in baselines]
+        if baselines else [(k, f, "built-in") for k, f in BASELINES.items()])
+    reports, cases = [], []
+    for who, fn, origin, declared in [(name, factory, "candidate", meta),
+                                      *((w, f, o, {}) for w, f, o in others)]:
+        rep = report(fn, spec, who)
+        reports.append(rep)
+        cases += _case_records(rep, spec, declared, origin)
+    run = RunInfo(profile=profile, base_seed=base_seed,
+                  extra={"candidate": ["block", name], "block_spec": spec.to_dict()})
+    machine = MachineInfo.from_cases(cases, platform_info(), environment())
+    path = storage.save(out_dir, f"validate-{storage.safe_name(name)}",
+                        results_document(run, machine, cases))
+    html = write_report([path], path.with_suffix(".html"))
+    result = result_from_results(storage.load(path), target, profile, 0)
+    return dataclasses.replace(result, json_path=str(path), html_path=str(html),
+                               summary=tuple(summary_lines(spec, reports)))
+
+
+__all__ = [
+    "BASELINES",
+    "CONFIDENCE",
+    "DEPTHS",
+    "EXP_FLOOR",
+    "LAWS",
+    "META_KEYS",
+    "BlockReport",
+    "BlockSpec",
+    "DepthLaw",
+    "ModelProfile",
+    "StackMeasurement",
+    "check_block",
+    "check_model",
+    "depth_grid",
+    "depth_law",
+    "is_block_factory",
+    "load_factory",
+    "measure",
+    "measure_stack",
+    "meta_of",
+    "pre_ln",
+    "profile_model",
+    "report",
+    "select_blocks",
+    "summary_lines",
+    "unscaled_residual",
+    "validate_block",
+    "verdicts",
+]

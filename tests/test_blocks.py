@@ -1,0 +1,416 @@
+"""The user's own block (gradbench.blocks, docs/blocks.md): the harness, the depth law, the
+guards, ``gradbench validate --kind block``, and the refusal of a module instance."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+import gradbench as gb
+from gradbench import blocks
+from gradbench import validate as gbv
+from gradbench.errors import InvalidArgument
+from gradbench.registry import import_object
+
+ROOT = Path(__file__).resolve().parents[1]
+ZOO = Path(__file__).resolve().parent / "blocks_zoo.py"
+DEPTHS = np.array([4, 8, 16, 32, 64])
+
+
+def zoo(name: str) -> Any:
+    return import_object(f"{ZOO}:{name}")
+
+
+def small(**kw: Any) -> blocks.BlockSpec:
+    """The spec the in-process tests use: 6 seeds, depths 4 .. 64."""
+    return blocks.BlockSpec(str(ZOO), **{"seeds": 6, **kw})
+
+
+# --------------------------------------------------------------------------------------
+# The depth law on exact synthetic laws
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("p", [0.5, 1.0, 2.0, 3.0, -1.0])
+def test_an_exact_power_law_is_power(p: float) -> None:
+    law = blocks.depth_law(DEPTHS, np.log([1.3 * DEPTHS ** p] * 4))
+    assert law.law == "power"
+    assert law.exponent == pytest.approx(p)
+    assert abs(law.exp_log_factor) < 1e-9
+    assert law.direction == ("exploding" if p > 0 else "vanishing")
+
+
+@pytest.mark.parametrize("rho", [1.02, 1.1, 1.27, 1.7, 0.9])
+def test_an_exact_exponential_is_exponential(rho: float) -> None:
+    law = blocks.depth_law(DEPTHS, np.log([0.7 * rho ** DEPTHS] * 4))
+    assert law.law == "exponential"
+    assert law.exp_log_factor == pytest.approx(64 * math.log(rho))
+    assert law.direction == ("exploding" if rho > 1 else "vanishing")
+
+
+def test_a_rate_below_the_floor_is_not_failed() -> None:
+    """rho = 1.005: x1.38 over 64 blocks, below F = 2 (a power/bounded law, not exponential)."""
+    law = blocks.depth_law(DEPTHS, np.log([1.005 ** DEPTHS] * 4))
+    assert law.law == "bounded"
+    assert blocks.depth_law(DEPTHS, np.log([1.012 ** DEPTHS] * 4)).law == "exponential"
+
+
+def test_a_constant_ratio_is_bounded_and_increments_are_reported() -> None:
+    law = blocks.depth_law(DEPTHS, np.log([3.0 + 0 * DEPTHS] * 3))
+    assert law.law == "bounded"
+    assert law.ratio == pytest.approx(3.0)
+    exp_law = blocks.depth_law(DEPTHS, np.log([1.1 ** DEPTHS] * 3))
+    inc = np.array(exp_law.increments)
+    assert inc[1:] / inc[:-1] == pytest.approx([2.0, 2.0, 2.0])  # doubling per doubling
+
+
+def test_non_finite_ratios_are_an_explosion() -> None:
+    y = np.log([1.1 ** DEPTHS] * 4)
+    y[1, 3:] = np.nan
+    law = blocks.depth_law(DEPTHS, y)
+    assert law.law == "exponential"
+    assert law.nonfinite == (32, 1)
+    assert "not finite at depth 32 in 1 of 4 seeds" in law.words()
+
+
+def test_noise_widens_the_interval_and_keeps_power_from_failing() -> None:
+    rng = np.random.default_rng(0)
+    y = np.log(1.3 * DEPTHS ** 0.5) + rng.normal(0, 0.3, (8, 5))
+    law = blocks.depth_law(DEPTHS, y)
+    assert law.exp_ci.low < law.exp_log_factor < law.exp_ci.high
+    assert law.law != "exponential"
+
+
+def test_depth_law_rejects_a_wrong_shape() -> None:
+    with pytest.raises(InvalidArgument, match="shape"):
+        blocks.depth_law(DEPTHS, np.zeros((1, 5)))
+
+
+# --------------------------------------------------------------------------------------
+# The spec and the harness
+# --------------------------------------------------------------------------------------
+
+
+def test_block_spec_is_hashable_and_seeds_derive_from_the_configuration() -> None:
+    a, b = small(), small()
+    assert hash(a) == hash(b)
+    assert {a, b} == {a}
+    assert a.seed(8, 1) == b.seed(8, 1) != a.seed(8, 2)
+    assert a.seed(8, 1) != small(base_seed=1).seed(8, 1)
+    assert a.seed(8, 1) == blocks.BlockSpec("other.mod:f", seeds=6).seed(8, 1)  # baselines
+    assert a.judged_depth == 64
+    assert a.to_dict()["family"] == "block"
+
+
+@pytest.mark.parametrize("bad", [{"width": 0}, {"batch": 1}, {"seeds": 1},
+                                 {"depths": (8, 4, 16)}, {"depths": (4, 8)},
+                                 {"dtype": "float16"}])
+def test_block_spec_rejects_bad_values_in_one_sentence(bad: dict[str, Any]) -> None:
+    with pytest.raises(InvalidArgument, match=f"BlockSpec.{next(iter(bad))}="):
+        small(**bad)
+
+
+def test_depth_grid_reaches_max_64_and_the_depth() -> None:
+    assert blocks.depth_grid() == (4, 8, 16, 32, 64)
+    assert blocks.depth_grid(48) == (4, 8, 16, 32, 64)
+    assert blocks.depth_grid(100) == (4, 8, 16, 32, 64, 100)
+    assert blocks.depth_grid(200) == (4, 8, 16, 32, 64, 128, 200)
+
+
+def test_taps_give_the_input_gradients_autograd_gives() -> None:
+    """Oracle: the tap gradients equal d loss / d x_l computed by differentiating x_l."""
+    spec = small(width=8, seq=3, batch=2)
+    m = blocks.measure_stack(zoo("pre_ln"), spec, 5, 0)
+    g = torch.Generator().manual_seed(spec.seed(5, 0))
+    x = torch.randn(2, 3, 8, generator=g, dtype=torch.float64)
+    readout = torch.randn(2, 3, 8, generator=g, dtype=torch.float64) / math.sqrt(48)
+    stack = [blocks.build(zoo("pre_ln"), spec, i, 5, g) for i in range(5)]
+    xs = [x.requires_grad_()]
+    for block in stack:
+        xs.append(block(xs[-1]))
+        xs[-1].retain_grad()
+    (xs[-1] * readout).sum().backward()
+    want = [float(t.grad.norm()) for t in xs]  # type: ignore[union-attr]
+    assert m.gradient_norms == pytest.approx(want, rel=1e-12)
+    assert m.activation_norms == pytest.approx([float(t.detach().norm()) for t in xs])
+    assert m.log_ratio == pytest.approx(math.log(want[0] / want[-1]))
+
+
+def test_measurements_are_reproducible_and_leave_the_global_rng_alone() -> None:
+    state = torch.get_rng_state()
+    spec = small(width=8, depths=(2, 3, 4))
+    a = blocks.measure(zoo("chaotic_tanh"), spec)
+    b = blocks.measure(zoo("chaotic_tanh"), spec)
+    assert all(np.array_equal(x.gradient_norms, y.gradient_norms)
+               for row_a, row_b in zip(a, b) for x, y in zip(row_a, row_b))
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+# --------------------------------------------------------------------------------------
+# Guards: one sentence each
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "words"), [
+    ("widens", "must preserve the shape"),
+    ("mixes_batch", "mixes examples across the batch"),
+    ("ignores_generator", "ignores its generator"),
+    ("nan_block", "returns NaN or Inf"),
+])
+def test_guards_name_the_problem_in_one_sentence(name: str, words: str) -> None:
+    with pytest.raises(InvalidArgument, match=words) as info:
+        blocks.check_block(zoo(name), small(), name)
+    assert "\n" not in str(info.value)
+    assert len(str(info.value)) < 300
+
+
+@pytest.mark.parametrize("name", ["pre_ln", "torch_encoder", "chaotic_tanh", "he_residual",
+                                  "overflows"])
+def test_guards_let_good_blocks_through(name: str) -> None:
+    blocks.check_block(zoo(name), small(), name)
+
+
+def test_a_factory_that_raises_or_returns_no_module_is_one_sentence() -> None:
+    def raises(width: int, *, layer: int, depth: int, generator: Any) -> Any:
+        raise RuntimeError("boom\nmore")
+
+    def returns(width: int, *, layer: int, depth: int, generator: Any) -> Any:
+        return 3
+
+    with pytest.raises(InvalidArgument, match=r"raised RuntimeError .*: boom$"):
+        blocks.check_block(raises, small())
+    with pytest.raises(InvalidArgument, match=r"returned a int, not a torch\.nn\.Module"):
+        blocks.check_block(returns, small())
+
+
+def test_factories_are_told_from_modules_and_other_callables() -> None:
+    assert blocks.is_block_factory(zoo("pre_ln"))
+    assert not blocks.is_block_factory(torch.nn.Linear(2, 2))
+    assert not blocks.is_block_factory(torch.tanh)
+    with pytest.raises(InvalidArgument, match="not a block factory"):
+        blocks.load_factory("torch:tanh")
+
+
+def test_meta_keys_are_checked() -> None:
+    def f(width: int, *, layer: int, depth: int, generator: Any) -> Any: ...
+
+    f.gradbench_meta = {"expected": "bounded"}  # type: ignore[attr-defined]
+    with pytest.raises(InvalidArgument, match=r"key 'expected' .* valid keys: expect"):
+        blocks.meta_of(f, "m:f")
+    f.gradbench_meta = {"expect": "linear"}  # type: ignore[attr-defined]
+    with pytest.raises(InvalidArgument, match="valid choices: bounded, power, exponential"):
+        blocks.meta_of(f, "m:f")
+
+
+# --------------------------------------------------------------------------------------
+# Real blocks: the law, the verdicts
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "law"), [
+    ("pre_ln", "power"), ("torch_encoder", "power"), ("chaotic_tanh", "exponential"),
+    ("he_residual", "exponential"), ("scaled_residual", "bounded"), ("overflows", "exponential"),
+])
+def test_real_blocks_get_their_law(name: str, law: str) -> None:
+    rep = blocks.report(zoo(name), small(), name)
+    assert rep.law.law == law, rep.law.words()
+    if name == "pre_ln":  # the ~x4-8 growth at depth 64 of a pre-LN stack
+        assert 3.0 < rep.law.ratio < 12.0
+        assert 0.3 < rep.law.exponent < 0.7
+    if name == "chaotic_tanh":  # mean field: sqrt(chi_1) = 1.27 per block
+        per_block = math.exp(rep.law.exp_log_factor / 64)
+        assert 1.15 < per_block < 1.35
+
+
+def test_verdicts_fail_only_exponential_unless_declared() -> None:
+    spec = small()
+    pre = blocks.report(zoo("pre_ln"), spec, "pre_ln")
+    law, stream = blocks.verdicts(pre, spec, {})
+    assert law.passed
+    assert stream.passed
+    assert "nothing declared" in law.note
+    assert not blocks.verdicts(pre, spec, {"expect": "bounded"})[0].passed
+    assert not blocks.verdicts(pre, spec, {"max_stream_growth": 2.0})[1].passed
+    assert blocks.verdicts(pre, spec, {"max_stream_growth": 50.0})[1].passed
+    he = blocks.report(zoo("he_residual"), spec, "he")
+    assert not blocks.verdicts(he, spec, {})[0].passed
+    assert blocks.verdicts(he, spec, {"expect": "exponential"})[0].passed
+
+
+def test_validate_writes_results_and_answers_does_my_fix_help(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(blocks.SEEDS, "quick", 4)  # 4 seeds: this test is about the wiring
+    result = gbv.validate(f"{ZOO}:scaled_residual", out_dir=tmp_path)
+    assert result.kind == "block"
+    assert result.exit_code == 0
+    text = "\n".join(result.summary)
+    assert "scaled_residual (candidate)" in text
+    assert "bounded" in text
+    assert re.search(r"scaled_residual vs pre_ln \(same seeds\): r / r_pre_ln at depth 64 = "
+                     r"0\.\d+ \[", text), text
+    doc = json.loads(Path(result.json_path or "").read_text())
+    claims = {(b["extra_info"]["gradbench"]["remedy"]["name"], b["group"]) for b in
+              doc["benchmarks"]}
+    assert ("unscaled_residual", "block_depth_law") in claims
+    assert Path(result.html_path or "").stat().st_size > 0
+    again = gbv.validate(f"{ZOO}:scaled_residual", out_dir=tmp_path)
+    strip = {"datetime", "machine_info"}
+    first = {k: v for k, v in doc.items() if k not in strip}
+    second = json.loads(Path(again.json_path or "").read_text())
+    assert first == {k: v for k, v in second.items() if k not in strip}  # reruns identical
+
+
+def test_validate_names_block_among_the_kinds(tmp_path: Path) -> None:
+    with pytest.raises(InvalidArgument, match=r"did you mean 'block'\? valid choices: .*block"):
+        gbv.validate(f"{ZOO}:pre_ln", kind="blok", out_dir=tmp_path)
+
+
+def test_validate_refuses_a_baseline_for_other_kinds(tmp_path: Path) -> None:
+    with pytest.raises(InvalidArgument, match="--baseline applies to blocks only"):
+        gbv.validate("torch.nn.init:kaiming_normal_", out_dir=tmp_path,
+                             baselines=[f"{ZOO}:pre_ln"])
+
+
+# --------------------------------------------------------------------------------------
+# A module instance where a spec is expected
+# --------------------------------------------------------------------------------------
+
+
+def test_measure_and_check_refuse_a_module_in_one_sentence() -> None:
+    model = torch.nn.Sequential(*[torch.nn.TransformerEncoderLayer(16, 2, batch_first=True)
+                                  for _ in range(48)])
+    for api in (gb.measure, gb.check):
+        with pytest.raises(InvalidArgument, match=r"torch\.nn\.Module instance .*pass a block "
+                           r"factory") as info:
+            api(model)
+        assert len(str(info.value)) < 400
+        assert "\n" not in str(info.value)
+
+
+# --------------------------------------------------------------------------------------
+# A whole model: gb.check(model_factory, blocks=..., example_input=...)
+# --------------------------------------------------------------------------------------
+
+
+def _stack(name: str, depth: int = 12):  # type: ignore[no-untyped-def]
+    def model(*, generator: torch.Generator) -> torch.nn.Module:
+        return torch.nn.Sequential(*(zoo(name)(16, layer=i, depth=depth, generator=generator)
+                                     for i in range(depth)))
+
+    return model
+
+
+def _tokens(generator: torch.Generator) -> torch.Tensor:
+    return torch.randn(3, 5, 16, generator=generator)
+
+
+def test_model_profile_taps_give_the_gradients_autograd_gives() -> None:
+    prof = blocks.profile_model(_stack("he_residual", 4), blocks=r"\d+", example_input=_tokens,
+                                seeds=2)
+    assert prof.names == ("0", "1", "2", "3")
+    g = torch.Generator().manual_seed(blocks._model_seed(0, 1))
+    model = _stack("he_residual", 4)(generator=g).double()
+    x = _tokens(g).double()
+    outs = []
+    for block in model:
+        x = block(x)
+        x.retain_grad()
+        outs.append(x)
+    readout = torch.randn(x.shape, generator=g, dtype=x.dtype) / math.sqrt(x.numel())
+    (x * readout).sum().backward()
+    want = [float(o.grad.norm()) for o in outs]  # type: ignore[union-attr]
+    assert prof.gradient_norms[1] == pytest.approx(want, rel=1e-12)
+    assert prof.activation_norms[1] == pytest.approx([float(o.detach().norm()) for o in outs])
+
+
+def test_check_of_a_whole_model_classes_its_growth() -> None:
+    good = gb.check(_stack("pre_ln"), blocks=lambda n: n.isdigit(), example_input=_tokens)
+    assert good.passed, good.note
+    assert good.growth is not None
+    assert good.growth["class"] == "stable"
+    bad = gb.check(_stack("he_residual", 24), blocks=r"\d+", example_input=_tokens)
+    assert not bad.passed
+    assert bad.note.startswith("exploding: gradients grow x1.")
+
+
+def test_a_selector_that_selects_nothing_is_one_sentence() -> None:
+    with pytest.raises(InvalidArgument, match=r"selects no module of the model; its modules "
+                       r"are named e.g. '0'"):
+        blocks.profile_model(_stack("pre_ln", 2), blocks="layers", example_input=_tokens)
+
+# --------------------------------------------------------------------------------------
+# From the command line (acceptance)
+# --------------------------------------------------------------------------------------
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "gradbench", "validate", *args],
+                          capture_output=True, text=True, cwd=cwd, timeout=600)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("name", "code", "words"), [
+    ("pre_ln", 0, "power (exploding)"),
+    ("torch_encoder", 0, "power (exploding)"),
+    ("chaotic_tanh", 1, "exponential (exploding)"),
+    ("he_residual", 1, "exponential (exploding)"),
+    ("ignores_generator", 2, "ignores its generator"),
+    ("mixes_batch", 2, "mixes examples across the batch"),
+    ("overflows", 1, "not finite at depth"),
+])
+def test_cli_validate_blocks(tmp_path: Path, name: str, code: int, words: str) -> None:
+    kind = ["--kind", "block"] if name != "torch_encoder" else []  # inferred there
+    out = _cli(f"{ZOO}:{name}", *kind, "--out-dir", str(tmp_path), cwd=tmp_path)
+    assert out.returncode == code, out.stdout + out.stderr
+    assert words in out.stdout + out.stderr
+    if code == 2:
+        assert out.stderr.count("\n") == 1
+        assert not out.stdout
+    else:
+        assert re.search(rf"candidate '{name}(_candidate)?' \(block\)", out.stdout)
+
+
+@pytest.mark.integration
+def test_readme_example_output_is_what_the_readme_shows(tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("<!-- blocks-example -->")[1]
+    command = re.search(r"\$ gradbench validate (\S+) (.*)\n", block)
+    assert command is not None
+    shown = [line for line in block.split("```")[1].splitlines()[2:]
+             if line and not line.startswith("gradbench: re")]
+    out = _cli(command.group(1), *command.group(2).split(), "--out-dir", str(tmp_path),
+               cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    got = [line for line in out.stdout.splitlines() if not line.startswith("gradbench: re")]
+    assert got == shown
+
+
+# --------------------------------------------------------------------------------------
+# Measured power and false-alarm rate (docs/blocks.md §4.1)
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_false_alarms_are_rare_and_planted_exponentials_are_caught() -> None:
+    sys.path.insert(0, str(ROOT / "tests" / "quality"))
+    try:
+        import block_power
+    finally:
+        sys.path.remove(str(ROOT / "tests" / "quality"))
+    cases = block_power.cases()
+    assert block_power.exponential_rate(cases["pre_ln"][0], 6) == 0.0
+    assert block_power.exponential_rate(cases["scaled_residual (1/sqrt(depth))"][0], 10) == 0.0
+    assert block_power.exponential_rate(cases["fixed_residual alpha=0.2 (x12 at 64)"][0],
+                                        10) == 1.0
+    assert block_power.exponential_rate(cases["chaotic_tanh"][0], 10) == 1.0
+    assert block_power.synthetic_rate(0.0, n=500) <= 0.01  # a pure power law
+    assert block_power.synthetic_rate(math.log(8.0) / 64, n=500) >= 0.9  # x8 at depth 64
