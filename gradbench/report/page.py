@@ -77,22 +77,24 @@ class Family:
     per: str  # what one growth factor is per
 
 
-_FAMILIES = {
-    "mlp": Family("MLP", "layer l", "/layer"),
-    "residual": Family("Residual", "block l", "/layer"),
-    "rnn": Family("RNN", "time step t", "/step"),
-}
-
-
 def family(name: str) -> Family:
-    """The report's view of a spec family (unknown families: their name, per layer)."""
-    return _FAMILIES.get(name) or Family(name, "layer l", "/layer")
+    """The report's view of a spec family, from the family's own declaration
+    (``FamilyInfo`` on its spec class; unknown families: their name, per layer)."""
+    from gradbench.specs import SPEC_TYPES
+
+    spec_type = SPEC_TYPES.get(name)
+    if spec_type is None:
+        return Family(name, "layer l", "/layer")
+    info = spec_type.info
+    return Family(info.title, info.x_label, info.per_site)
 
 
 def family_order(name: str) -> tuple[int, str]:
-    """Sort key: the known families in table order, then the others by name."""
-    order = list(_FAMILIES)
-    return (order.index(name) if name in _FAMILIES else len(order), name)
+    """Sort key: the registered families in their order, then the others by name."""
+    from gradbench.specs import SPEC_TYPES
+
+    order = list(SPEC_TYPES)
+    return (order.index(name) if name in SPEC_TYPES else len(order), name)
 
 
 # --------------------------------------------------------------------------------------
