@@ -110,10 +110,15 @@ def test_relu_exact_finite_width_bias(width, depth, run_claim):
     run_claim(spec, "mean_field_slope", seeds=1024, batch=1)
 
 
-@budget(3 / 15)
-@given(width=st.sampled_from([32, 64, 128]), depth=st.integers(5, 20))
+@budget(2 / 15)
+@given(width=st.sampled_from([32, 48]), depth=st.integers(5, 12))
 def test_finite_width_variance(width, depth, run_claim):
-    """Log-norm fluctuations across networks grow like 5 sum 1/n_l (ReLU, Gaussian He)."""
+    """Log-norm fluctuations across networks grow like 5 sum 1/n_l (ReLU, Gaussian He).
+
+    2048 networks of one example: ln(sample variance) has standard error 0.031, so a 20%
+    error in the law's coefficient is 5.8 of them (power 97/100 at the quick per-case alpha,
+    false alarms 2/100 at 0.01; ``tests/quality/power.py``). 96 networks saw only a x2 error.
+    """
     spec = gb.MLPSpec(depth=depth, width=width, activation="relu", init="he_normal",
                       sigma_b2=0.0)
-    run_claim(spec, "finite_width_variance", seeds=96, batch=1)
+    run_claim(spec, "finite_width_variance", seeds=2048, batch=1)

@@ -231,6 +231,37 @@ def gated_input_weights_per_gate_fan() -> Iterator[None]:
         models.Draw.gaussian = real  # type: ignore[method-assign]
 
 
+FINITE_WIDTH_SEEDS = 2048
+"""Networks per finite_width_variance case: the standard error of ln(sample variance) is
+sqrt(2/(n-1)) = 0.031, so a 20% error (ln 1.2 = 0.18) is 5.8 standard errors."""
+
+
+def _finite_width(seed: int) -> tuple[Any, dict[str, Any]]:
+    """A ReLU/He MLP as test_mean_field.py::test_finite_width_variance draws it."""
+    r = _rng(seed)
+    spec = gb.MLPSpec(depth=int(r.integers(5, 13)), width=int(r.choice([32, 48])),
+                      activation="relu", init="he_normal", sigma_b2=0.0)
+    return spec, {"seeds": FINITE_WIDTH_SEEDS, "batch": 1, "seed": seed}
+
+
+@contextlib.contextmanager
+def finite_width_law_x(factor: float = 1.2) -> Iterator[None]:
+    """The variance of the finite-width log-norm law (about 5 sum 1/n) off by ``factor``."""
+    from gradbench import theory
+
+    real = theory.relu_log_norm_law
+
+    def planted(widths: Any) -> Any:
+        law = real(widths)
+        return type(law)(law.mean, factor * law.var, law.second_moment_ratio)
+
+    theory.relu_log_norm_law = planted  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        theory.relu_log_norm_law = real  # type: ignore[assignment]
+
+
 def trials() -> list[Trial]:
     """The calibration table (its planted remedies are registered by :func:`rates`)."""
     return [
@@ -260,6 +291,9 @@ def trials() -> list[Trial]:
               "(x0.94 per layer at its critical point); correct: SiLU",
               _remedy("activation", "silu"), _remedy("activation", "calib_silu_dropped_term"),
               n=100),
+        Trial("finite_width_variance", "the coefficient of the finite-width law's variance "
+              "(about 5 sum 1/n) 20% too large", _finite_width, _finite_width,
+              planted=finite_width_law_x, n=100),
         Trial("carry_gate_mean", "input weights of an LSTM/GRU drawn with variance "
               "sigma_u2 / (gates H) in place of sigma_u2 / H", _gated, _gated,
               planted=gated_input_weights_per_gate_fan, n=100),
