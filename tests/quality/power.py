@@ -262,6 +262,33 @@ def finite_width_law_x(factor: float = 1.2) -> Iterator[None]:
         theory.relu_log_norm_law = real  # type: ignore[assignment]
 
 
+JACOBIAN_GAUSSIAN = (
+    dict(activation="linear", init="normal", sigma_w2=1.0),
+    dict(activation="relu", init="he_normal"),
+    dict(activation="tanh", init="normal", sigma_w2=1.0305575108, sigma_b2=4.6513e-6,
+         input_var=1 / 64),
+)
+"""The Gaussian-weight cases of suites/test_jacobian.py (orthogonal ones have s1 = 0)."""
+
+
+def _jacobian(seed: int) -> tuple[Any, dict[str, Any]]:
+    return (gb.MLPSpec(depth=10, width=256, **JACOBIAN_GAUSSIAN[seed % 3]),
+            {"seeds": 16, "seed": seed})
+
+
+@contextlib.contextmanager
+def jacobian_s1_dropped() -> Iterator[None]:
+    """Free probability's finite-width term s1 (-1 for Gaussian weights) left out."""
+    from gradbench.theory import _jacobian as module
+
+    real = dict(module._S1)
+    module._S1.update({key: 0.0 for key in real})
+    try:
+        yield
+    finally:
+        module._S1.update(real)
+
+
 def trials() -> list[Trial]:
     """The calibration table (its planted remedies are registered by :func:`rates`)."""
     return [
@@ -294,6 +321,9 @@ def trials() -> list[Trial]:
         Trial("finite_width_variance", "the coefficient of the finite-width law's variance "
               "(about 5 sum 1/n) 20% too large", _finite_width, _finite_width,
               planted=finite_width_law_x, n=100),
+        Trial("jacobian_spectrum", "the s1 term of L (mu2/mu1^2 - 1 - s1) dropped (Gaussian "
+              "weights: linear, ReLU/He, critical tanh)", _jacobian, _jacobian,
+              planted=jacobian_s1_dropped, n=60),
         Trial("carry_gate_mean", "input weights of an LSTM/GRU drawn with variance "
               "sigma_u2 / (gates H) in place of sigma_u2 / H", _gated, _gated,
               planted=gated_input_weights_per_gate_fan, n=100),
