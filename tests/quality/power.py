@@ -289,6 +289,12 @@ def jacobian_s1_dropped() -> Iterator[None]:
         module._S1.update(real)
 
 
+def _first_layers(optimizer: str) -> Callable[[int], tuple[Any, dict[str, Any]]]:
+    """The deep sigmoid net of suites/test_optimizers.py, Adam expected to help its first layers."""
+    spec = gb.MLPSpec(depth=10, width=32, activation="sigmoid", init="xavier_normal")
+    return lambda seed: (spec, {"optimizer": optimizer, "expected": "helps", "seed": seed})
+
+
 def trials() -> list[Trial]:
     """The calibration table (its planted remedies are registered by :func:`rates`)."""
     return [
@@ -324,6 +330,9 @@ def trials() -> list[Trial]:
         Trial("jacobian_spectrum", "the s1 term of L (mu2/mu1^2 - 1 - s1) dropped (Gaussian "
               "weights: linear, ReLU/He, critical tanh)", _jacobian, _jacobian,
               planted=jacobian_s1_dropped, n=60),
+        Trial("first_layers_move", "Adam built with eps = 1e-5 in place of 1e-8 (its update "
+              "no longer normalizes the first layers' vanishing gradients)",
+              _first_layers("adam"), _first_layers("adam(eps=1e-5)"), n=50),
         Trial("carry_gate_mean", "input weights of an LSTM/GRU drawn with variance "
               "sigma_u2 / (gates H) in place of sigma_u2 / H", _gated, _gated,
               planted=gated_input_weights_per_gate_fan, n=100),
