@@ -26,6 +26,7 @@ _LAZY = {
     "ResidualSpec": "gradbench.specs",
     "RNNSpec": "gradbench.specs",
     "Conv1DSpec": "gradbench.specs",
+    "TransformerSpec": "gradbench.specs",
     "spec_from_dict": "gradbench.specs",
     "Measurement": "gradbench.records",
     "Prediction": "gradbench.records",
@@ -64,7 +65,14 @@ if TYPE_CHECKING:  # pragma: no cover
     from gradbench.probe import measure, measure_reference
     from gradbench.records import Measurement, Prediction, Verdict
     from gradbench.registry import lookup, register
-    from gradbench.specs import Conv1DSpec, MLPSpec, ResidualSpec, RNNSpec, spec_from_dict
+    from gradbench.specs import (
+        Conv1DSpec,
+        MLPSpec,
+        ResidualSpec,
+        RNNSpec,
+        TransformerSpec,
+        spec_from_dict,
+    )
 
 
 def __getattr__(name: str) -> Any:

@@ -57,6 +57,26 @@ def reference_pair(spec: Spec, *, seeds: int = 3, batch: int = 6, seed: int = 0,
             "reference": measure_reference(spec, seeds=seeds, batch=batch, seed=seed)}
 
 
+def token0_stream(spec: Any, *, seeds: int, batch: int, seed: int = 0,
+                  **_: Any) -> np.ndarray:
+    """``[seeds, sites]``: per network, ``|x_0|^2 / d`` of token 0 at every probe site of a
+    transformer (the residual stream after each sublayer), averaged over the examples.
+
+    The family's stacked forward in float64 (whatever dtype the run uses: the networks are
+    small), on the same networks :func:`gradbench.probe.measure` draws.
+    """
+    from gradbench.models import draw_network, family_of
+    from gradbench.probe import _stack
+
+    family = family_of(spec)
+    nets = [draw_network(spec, batch, seed, i) for i in range(seeds)]
+    params = _stack([p for p, _ in nets], "cpu", torch.float64)
+    data = _stack([d for _, d in nets], "cpu", torch.float64)
+    with torch.no_grad():
+        sites = family.forward(spec, params, data).sites
+    return torch.stack([s[..., 0, :].pow(2).mean(dim=(-2, -1)) for s in sites], dim=1).numpy()
+
+
 #: PyTorch's documented gate order: nn.LSTMCell (i, f, g, o), nn.GRUCell (r, z, n); the carry
 #: gate is f (LSTM) and z (GRU). Read from the torch docs, not from gradbench.specs.
 TORCH_GATES = {"lstm": (4, 1), "gru": (3, 1)}
@@ -426,5 +446,5 @@ __all__ = [
     "activation_moments", "activation_points", "adaptive_invariance", "clipping",
     "first_layer_ratios", "initializer_draw", "jacobian", "network", "normalization_outputs",
     "optimizer_first_step", "optimizer_training", "optimizer_vs_reference",
-    "residual_alphas", "residual_depth_pair", "stability_settings",
+    "residual_alphas", "residual_depth_pair", "stability_settings", "token0_stream",
 ]

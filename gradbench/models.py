@@ -50,8 +50,10 @@ from gradbench.specs import (
     ResidualSpec,
     RNNSpec,
     Spec,
+    TransformerSpec,
     bias_variance,
 )
+from gradbench.specs import LAYERNORM_EPS as _LN_EPS
 
 Params = dict[str, Tensor]
 L = TypeVar("L", nn.Linear, nn.Conv1d)
@@ -699,9 +701,204 @@ class _Conv1DModule(nn.Module):
         return x
 
 
+# --- transformer family (issue 17) -------------------------------------------------------
+
+_ATTENTION_WEIGHTS = ("Q", "K", "V", "O")
+_FFN_WEIGHTS = ("W1", "W2")
+
+
+def _layer_norm(x: Tensor) -> Tensor:
+    """LayerNorm over the last axis without affine parameters: ``(x - mean)/sqrt(var + eps)``."""
+    mean = x.mean(dim=-1, keepdim=True)
+    var = (x - mean).pow(2).mean(dim=-1, keepdim=True)
+    return (x - mean) / torch.sqrt(var + _LN_EPS)
+
+
+def _causal_mask(n: int, device: torch.device) -> Tensor:
+    """``[n, n]``, True above the diagonal: key positions a query may not see."""
+    return torch.ones(n, n, dtype=torch.bool, device=device).triu(1)
+
+
+class TransformerFamily(Family):
+    """An encoder stack (:class:`~gradbench.specs.TransformerSpec`), sites the stream after
+    every sublayer (2 per block: attention, then FFN).
+
+    Data are ``[batch, seq, width]``. Parameters per block b: ``Q{b}, K{b}, V{b}, O{b}``
+    (``d x d``, ``nn.Linear`` layout ``(out, in)``) and ``W1_{b}`` (``d_ff x d``),
+    ``W2_{b}`` (``d x d_ff``); no biases. The stacked forward writes multi-head attention
+    with matmuls (a leading seed axis broadcasts); the reference module is built from
+    ``nn.Linear``, ``torch.nn.functional.multi_head_attention_forward`` (the routine behind
+    ``nn.MultiheadAttention``, with separate projection weights) and ``nn.LayerNorm``.
+
+    Per-site weight-gradient norms (``Measurement.weight_grad_norms``) are the norm over the
+    sublayer's group: attention sites ``[Q, K, V, O]``, FFN sites ``[W1, W2]``
+    (:meth:`weight_groups`); one column per site, so per-matrix norms are not recorded (the
+    groups' members are each checked against the reference in ``tests/test_transformer.py``).
+    """
+
+    spec_type = TransformerSpec
+    site_name = "residual stream after a sublayer"
+    tasks = ("teacher_student",)
+    supports_dropout = False  # dropout masks have the example shape; the FFN is d_ff wide
+
+    def example_shape(self, spec: TransformerSpec) -> tuple[int, ...]:
+        return (spec.seq, spec.width)
+
+    def draw_parameters(self, spec: TransformerSpec, draw: Draw) -> Params:
+        """Per block, in order: W_Q, W_K, W_V, W_O, W1, W2 from ``spec.init``; ``branch_gain``
+        multiplies V, O, W1, W2; uniform attention makes W_Q zero (not drawn)."""
+        d, d_ff, beta, params = spec.width, spec.d_ff, spec.branch_gain, {}
+        for b in range(spec.depth):
+            if spec.attention == "uniform":
+                params[f"Q{b}"] = torch.zeros(d, d, dtype=draw.dtype)
+            else:
+                params[f"Q{b}"] = draw.weight(spec.init, (d, d), None)
+            params[f"K{b}"] = draw.weight(spec.init, (d, d), None)
+            params[f"V{b}"] = draw.weight(spec.init, (d, d), None) * beta
+            params[f"O{b}"] = draw.weight(spec.init, (d, d), None) * beta
+            params[f"W1_{b}"] = draw.weight(spec.init, (d_ff, d), None) * beta
+            params[f"W2_{b}"] = draw.weight(spec.init, (d, d_ff), None) * beta
+        return params
+
+    def _attention(self, spec: TransformerSpec, params: Params, b: int, x: Tensor) -> Tensor:
+        heads, d = spec.heads, spec.width
+
+        def split(w: Tensor) -> Tensor:  # [..., n, d] -> [..., heads, n, d/heads]
+            return (x @ w.unsqueeze(-3).mT).unflatten(-1, (heads, d // heads)).transpose(-3, -2)
+
+        q, k, v = split(params[f"Q{b}"]), split(params[f"K{b}"]), split(params[f"V{b}"])
+        scores = q @ k.mT / math.sqrt(d // heads)
+        if spec.causal:
+            scores = scores.masked_fill(_causal_mask(spec.seq, x.device), -math.inf)
+        mixed = (torch.softmax(scores, dim=-1) @ v).transpose(-3, -2).flatten(-2)
+        return mixed @ params[f"O{b}"].unsqueeze(-3).mT
+
+    def _ffn(self, spec: TransformerSpec, params: Params, b: int, x: Tensor) -> Tensor:
+        hidden = _activation(spec.activation)(x @ params[f"W1_{b}"].unsqueeze(-3).mT)
+        return hidden @ params[f"W2_{b}"].unsqueeze(-3).mT
+
+    def forward(self, spec: TransformerSpec, params: Params, data: Params) -> Forward:
+        x, sites, alpha = data["x"], [], spec.skip_scale
+        for b in range(spec.depth):
+            for sublayer in (self._attention, self._ffn):
+                if spec.placement == "pre":
+                    x = alpha * x + sublayer(spec, params, b, _layer_norm(x))
+                elif spec.placement == "post":
+                    x = _layer_norm(alpha * x + sublayer(spec, params, b, x))
+                else:
+                    x = alpha * x + sublayer(spec, params, b, x)
+                if x.requires_grad:
+                    x.retain_grad()
+                sites.append(x)
+        y = _layer_norm(x) if spec.placement == "pre" else x
+        return Forward(loss=(data["R"] * y).sum(), sites=sites)
+
+    def weight_groups(self, spec: TransformerSpec) -> list[list[str]]:
+        groups = []
+        for b in range(spec.depth):
+            groups.append([f"{w}{b}" for w in _ATTENTION_WEIGHTS])
+            groups.append([f"{w}_{b}" for w in _FFN_WEIGHTS])
+        return groups
+
+    def module(self, spec: TransformerSpec, params: Params) -> nn.Module:
+        return _TransformerModule(spec, params)
+
+    def module_params(self, spec: TransformerSpec, model: nn.Module) -> dict[str, nn.Parameter]:
+        out = {}
+        for b, block in enumerate(model.blocks):  # type: ignore[arg-type]
+            attn, ffn = block.attn.fn, block.ffn.fn
+            for w, linear in zip(_ATTENTION_WEIGHTS, (attn.q, attn.k, attn.v, attn.o)):
+                out[f"{w}{b}"] = linear.weight
+            out[f"W1_{b}"], out[f"W2_{b}"] = ffn[0].weight, ffn[2].weight
+        return out
+
+    def bytes_per_network(self, spec: TransformerSpec, batch: int, itemsize: int) -> int:
+        """Per block: the stream, LN, q/k/v and mixed tensors (``batch seq d`` each, with
+        their gradients), two ``batch heads seq^2`` score/probability tensors, the FFN's
+        ``batch seq d_ff`` hidden layers and 4 d^2 + 2 d d_ff weights with gradients."""
+        d, d_ff, n = spec.width, spec.d_ff, spec.seq
+        per_block = (batch * n * (2 * _ACTIVATION_COPIES * d + 3 * d_ff)
+                     + 4 * batch * spec.heads * n * n + 2 * (4 * d * d + 2 * d * d_ff))
+        return itemsize * spec.depth * per_block
+
+
+class _Attention(nn.Module):
+    """Multi-head self-attention from four bias-free ``nn.Linear`` (PyTorch's own routine)."""
+
+    def __init__(self, spec: TransformerSpec, params: Params, b: int) -> None:
+        super().__init__()
+        d, f64 = spec.width, torch.float64
+        self.heads, self.causal, self.seq = spec.heads, spec.causal, spec.seq
+        self.q, self.k, self.v, self.o = (
+            _load_linear(nn.Linear(d, d, bias=False, dtype=f64), params[f"{w}{b}"])
+            for w in _ATTENTION_WEIGHTS
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        xt = x.transpose(0, 1)  # the functional routine is sequence-first
+        mask = torch.ones(self.seq, self.seq, dtype=torch.bool).triu(1) if self.causal else None
+        out, _ = nn.functional.multi_head_attention_forward(
+            xt, xt, xt, x.shape[-1], self.heads, None, None, None, None, False, 0.0,
+            self.o.weight, None, training=False, need_weights=False, attn_mask=mask,
+            use_separate_proj_weight=True, q_proj_weight=self.q.weight,
+            k_proj_weight=self.k.weight, v_proj_weight=self.v.weight,
+        )
+        return out.transpose(0, 1)
+
+
+class _Sublayer(nn.Module):
+    """One sublayer with its skip, LayerNorm placement and a :class:`Tap` on its output."""
+
+    def __init__(self, fn: nn.Module, spec: TransformerSpec) -> None:
+        super().__init__()
+        self.fn, self.placement, self.alpha = fn, spec.placement, spec.skip_scale
+        self.norm = nn.LayerNorm(spec.width, eps=_LN_EPS, elementwise_affine=False,
+                                 dtype=torch.float64)
+        self.tap = Tap()
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.placement == "pre":
+            return self.tap(self.alpha * x + self.fn(self.norm(x)))
+        if self.placement == "post":
+            return self.tap(self.norm(self.alpha * x + self.fn(x)))
+        return self.tap(self.alpha * x + self.fn(x))
+
+
+class _TransformerBlock(nn.Module):
+    def __init__(self, spec: TransformerSpec, params: Params, b: int) -> None:
+        super().__init__()
+        d, d_ff, f64 = spec.width, spec.d_ff, torch.float64
+        self.attn = _Sublayer(_Attention(spec, params, b), spec)
+        self.ffn = _Sublayer(nn.Sequential(
+            _load_linear(nn.Linear(d, d_ff, bias=False, dtype=f64), params[f"W1_{b}"]),
+            Lambda(_activation(spec.activation), spec.activation),
+            _load_linear(nn.Linear(d_ff, d, bias=False, dtype=f64), params[f"W2_{b}"]),
+        ), spec)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.ffn(self.attn(x))  # type: ignore[no-any-return]
+
+
+class _TransformerModule(nn.Module):
+    def __init__(self, spec: TransformerSpec, params: Params) -> None:
+        super().__init__()
+        self.blocks = nn.Sequential(*(_TransformerBlock(spec, params, b)
+                                      for b in range(spec.depth)))
+        self.final = (nn.LayerNorm(spec.width, eps=_LN_EPS, elementwise_affine=False,
+                                   dtype=torch.float64)
+                      if spec.placement == "pre" else nn.Identity())
+
+    def forward(self, data: Params) -> Tensor:
+        return self.final(self.blocks(data["x"]))  # type: ignore[no-any-return]
+
+
+# --- end of the transformer family ----------------------------------------------------------
+
+
 FAMILIES: dict[type, Family] = {
     family.spec_type: family
-    for family in (MLPFamily(), ResidualFamily(), RNNFamily(), Conv1DFamily())
+    for family in (MLPFamily(), ResidualFamily(), RNNFamily(), Conv1DFamily(),
+                   TransformerFamily())
 }
 
 

@@ -396,9 +396,134 @@ class Conv1DSpec(_Spec):
         return self.channels * self.kernel, self.channels * self.kernel
 
 
-Spec = Union[MLPSpec, ResidualSpec, RNNSpec, Conv1DSpec]
+# --- transformer family (issue 17) -------------------------------------------------------
+
+PLACEMENTS: tuple[str, ...] = ("pre", "post", "none")
+"""Where a transformer's LayerNorm sits: Pre-LN, Post-LN, or none (T-Fixup style)."""
+ATTENTIONS: tuple[str, ...] = ("softmax", "uniform")
+"""A transformer's attention at initialization: learned softmax, or uniform (W_Q = 0)."""
+LAYERNORM_EPS = 1e-5
+"""eps of every transformer LayerNorm (PyTorch's default): ``(x - mean) / sqrt(var + eps)``."""
+
+
+def _check_choice(spec: object, name: str, choices: tuple[str, ...]) -> None:
+    value = getattr(spec, name)
+    if not isinstance(value, str) or value not in choices:
+        raise _fail(spec, name, value, choices_hint(value, choices))
+
+
+@dataclass(frozen=True)
+class TransformerSpec(_Spec):
+    """An encoder stack of ``depth`` blocks on inputs ``[batch, seq, width]``.
+
+    Each block is an attention sublayer and an FFN sublayer. **Depth counts blocks, sites
+    count sublayers**: the probe records the residual stream after every sublayer, so a
+    spec has ``2 depth`` sites (site ``2b`` after block b's attention, ``2b + 1`` after its
+    FFN). With ``F`` a sublayer and ``LN`` a LayerNorm without affine parameters
+    (eps :data:`LAYERNORM_EPS`):
+
+    * ``placement="pre"`` (Pre-LN): ``x <- alpha x + F(LN(x))``, and the output is ``LN(x)``;
+    * ``placement="post"`` (Post-LN, DeepNorm when alpha != 1): ``x <- LN(alpha x + F(x))``;
+    * ``placement="none"`` (no normalization, T-Fixup style): ``x <- alpha x + F(x)``.
+
+    Attention is multi-head scaled dot-product, ``F(x) = concat_h(P_h x W_V,h) W_O^T``
+    with ``P_h = softmax(x W_Q,h^T (x W_K,h^T)^T / sqrt(d/heads))`` (a causal mask keeps
+    positions <= the query's). The FFN is ``F(x) = W2 phi(W1 x)``, ``W1`` of shape
+    ``(ffn d, d)``. There are no biases. Every weight matrix is drawn by ``init`` at its own
+    ``(fan_in, fan_out)``; ``branch_gain`` then multiplies W_V, W_O, W1 and W2 (not W_Q,
+    W_K), at initialization only (DeepNorm's beta, Wang et al. 2022, arXiv:2203.00555).
+
+    Attributes:
+        depth: number of blocks N (>= 1); the probe records 2N sites.
+        width: model width d (>= 1, a multiple of ``heads``).
+        heads: number of attention heads (>= 1).
+        seq: sequence length n (>= 1).
+        ffn: FFN width multiple, ``d_ff = ffn * d`` (>= 1).
+        activation: registered activation of the FFN.
+        init: registered initializer of every weight matrix.
+        placement: ``"pre"``, ``"post"`` or ``"none"``.
+        skip_scale: alpha, the factor on the skip connection (DeepNorm/Admin), finite >= 0.
+        branch_gain: beta, the factor on the initial W_V, W_O, W1, W2, finite >= 0.
+        attention: ``"softmax"``, or ``"uniform"`` (W_Q = 0 at initialization, so every
+            query attends uniformly to the positions it sees).
+        causal: mask the attention to positions <= the query's.
+        input_var: variance of the i.i.d. Gaussian input entries (> 0).
+    """
+
+    family: ClassVar[str] = "transformer"
+    info: ClassVar[FamilyInfo] = FamilyInfo(
+        "Transformer", "sublayer", "/sublayer", "gradbench.theory._transformer:predict_transformer"
+    )
+    label_prefixes: ClassVar[Mapping[str, str]] = {
+        "depth": "N", "width": "d", "heads": "h", "seq": "n", "placement": ""
+    }
+    depth: int
+    width: int
+    heads: int = 1
+    seq: int = 8
+    ffn: int = 4
+    activation: str = "relu"
+    init: str = "xavier_normal"
+    placement: str = "pre"
+    skip_scale: float = 1.0
+    branch_gain: float = 1.0
+    attention: str = "softmax"
+    causal: bool = False
+    input_var: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("depth", "width", "heads", "seq", "ffn"):
+            _check_int(self, name, 1)
+        if self.width % self.heads:
+            raise _fail(self, "heads", self.heads,
+                        f"must divide width={self.width} (each head has width/heads features)")
+        _check_remedy(self, "activation", "activation")
+        _check_remedy(self, "init", "initializer")
+        _check_choice(self, "placement", PLACEMENTS)
+        _check_choice(self, "attention", ATTENTIONS)
+        _check_float(self, "skip_scale")
+        _check_float(self, "branch_gain")
+        if not isinstance(self.causal, bool):
+            raise _fail(self, "causal", self.causal, "must be True or False")
+        _check_float(self, "input_var", positive=True)
+
+    @property
+    def n_sites(self) -> int:
+        return 2 * self.depth
+
+    @property
+    def n_features(self) -> int:
+        return self.width
+
+    @property
+    def d_ff(self) -> int:
+        """Width of the FFN's hidden layer, ``ffn * width``."""
+        return self.ffn * self.width
+
+
+def transformer_weight_variances(spec: TransformerSpec) -> dict[str, float]:
+    """Variance times fan-in of each weight of a block: ``{"Q", "K", "V", "O", "W1", "W2"}``.
+
+    The initializer's declared variance at the matrix's ``(fan_in, fan_out)`` times fan-in,
+    times ``branch_gain**2`` for V, O, W1, W2; Q is 0 under uniform attention.
+    """
+    d, d_ff, beta2 = spec.width, spec.d_ff, spec.branch_gain**2
+    square = _init_variance(spec.init, d, d) * d
+    out = {"Q": square, "K": square, "V": beta2 * square, "O": beta2 * square,
+           "W1": beta2 * _init_variance(spec.init, d, d_ff) * d,
+           "W2": beta2 * _init_variance(spec.init, d_ff, d) * d_ff}
+    if spec.attention == "uniform":
+        out["Q"] = 0.0
+    return out
+
+
+# --- end of the transformer family ----------------------------------------------------------
+
+
+Spec = Union[MLPSpec, ResidualSpec, RNNSpec, Conv1DSpec, TransformerSpec]
 SPEC_TYPES: dict[str, type[_Spec]] = {
-    "mlp": MLPSpec, "residual": ResidualSpec, "rnn": RNNSpec, "conv1d": Conv1DSpec
+    "mlp": MLPSpec, "residual": ResidualSpec, "rnn": RNNSpec, "conv1d": Conv1DSpec,
+    "transformer": TransformerSpec,
 }
 
 

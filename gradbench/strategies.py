@@ -16,7 +16,17 @@ from typing import Any
 from hypothesis import strategies as st
 
 from gradbench import registry
-from gradbench.specs import CELLS, Conv1DSpec, MLPSpec, ResidualSpec, RNNSpec, Spec
+from gradbench.specs import (
+    ATTENTIONS,
+    CELLS,
+    PLACEMENTS,
+    Conv1DSpec,
+    MLPSpec,
+    ResidualSpec,
+    RNNSpec,
+    Spec,
+    TransformerSpec,
+)
 
 Choice = Sequence[Any] | st.SearchStrategy[Any]
 MEAN_FIELD_INITS = ("xavier_normal", "lecun_normal")
@@ -134,10 +144,50 @@ def conv1d_specs(
     )
 
 
+# --- transformer family (issue 17) -------------------------------------------------------
+
+
+def transformer_specs(
+    depths: st.SearchStrategy[int] = st.integers(1, 6),
+    widths: Choice = (16, 32, 64),
+    heads: Choice = (1, 2, 4),
+    seqs: Choice = (4, 6, 8),
+    ffns: Choice = (1, 2, 4),
+    activations: Choice = ("relu", "gelu", "tanh"),
+    inits: Choice = ("xavier_normal", "he_normal", "lecun_normal", "xavier_uniform"),
+    placements: Choice = PLACEMENTS,
+    attentions: Choice = ATTENTIONS,
+    causal: Choice = (False, True),
+    skip_scales: Choice = (1.0, 0.7, 1.5),
+    branch_gains: Choice = (1.0, 0.5, 1.3),
+) -> st.SearchStrategy[TransformerSpec]:
+    """Random small :class:`TransformerSpec` objects (every placement, attention, mask; skip
+    scale and branch gain 1 or not), each well under a second to probe."""
+    return st.builds(
+        TransformerSpec,
+        depth=depths,
+        width=_strategy(widths, ""),
+        heads=_strategy(heads, ""),
+        seq=_strategy(seqs, ""),
+        ffn=_strategy(ffns, ""),
+        activation=_strategy(activations, "activation"),
+        init=_strategy(inits, "initializer"),
+        placement=_strategy(placements, ""),
+        skip_scale=_strategy(skip_scales, ""),
+        branch_gain=_strategy(branch_gains, ""),
+        attention=_strategy(attentions, ""),
+        causal=_strategy(causal, ""),
+    )
+
+
+# --- end of the transformer family ----------------------------------------------------------
+
+
 #: Per spec class, the strategy over its specs (every family of ``gradbench.models``).
 FAMILY_SPECS: dict[type, Callable[[], st.SearchStrategy[Any]]] = {
     MLPSpec: mlp_specs, ResidualSpec: residual_specs, RNNSpec: rnn_specs,
     Conv1DSpec: conv1d_specs,
+    TransformerSpec: transformer_specs,
 }
 
 

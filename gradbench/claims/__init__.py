@@ -26,6 +26,7 @@ from gradbench.claims import (  # noqa: F401  (registration)
     optimizers,
     residual,
     stability,
+    transformer,
 )
 from gradbench.claims._registry import (
     CLAIMS,

@@ -31,6 +31,8 @@ Contents:
 * The Jacobian spectrum (Pennington, Schoenholz & Ganguli 2017): :func:`jacobian_spectrum`.
 * Residual networks (Yang & Schoenholz 2017; De & Smith 2020), vanilla RNNs (Pascanu et
   al. 2013; Chen et al. 2018), BatchNorm/LayerNorm (Yang et al. 2019).
+* Transformers: the exact Pre-LN stream second moment (Xiong et al. 2020, refined):
+  :func:`preln_stream_second_moment`.
 * :func:`predict`: a :class:`~gradbench.records.Prediction` for any spec.
 
 Activations are given by registry name (``"tanh"``, ``"leaky_relu(negative_slope=0.2)"``)
@@ -92,6 +94,7 @@ from gradbench.theory._rnn import (
     rnn_fixed_point,
     rnn_mean_field,
 )
+from gradbench.theory._transformer import preln_stream_second_moment
 
 __all__ = [
     "BN_MIN_BATCH", "CRITICAL_BIASES", "MIN_CRITICAL_Q", "MIN_WIDTH", "Q_HUGE", "Q_TINY",
@@ -102,7 +105,8 @@ __all__ = [
     "critical_sigma_w2", "depth_scales", "finite_width_drift", "gauss_expect", "gauss_expect2",
     "jacobian_normalized_variance",
     "jacobian_spectrum", "layernorm_log_growth", "layernorm_rate", "length_map_slope",
-    "linear_rnn_log_growth", "mean_field", "phase", "predict", "q_map", "q_star",
-    "q_trajectory", "relu_finite_width", "relu_log_norm_law", "residual_log_growth",
-    "residual_mean_field", "rnn_fixed_point", "rnn_mean_field", "stable_critical_point",
+    "linear_rnn_log_growth", "mean_field", "phase", "predict", "preln_stream_second_moment",
+    "q_map", "q_star", "q_trajectory", "relu_finite_width", "relu_log_norm_law",
+    "residual_log_growth", "residual_mean_field", "rnn_fixed_point", "rnn_mean_field",
+    "stable_critical_point",
 ]
