@@ -20,6 +20,7 @@ from gradbench.specs import (
     MLPSpec,
     ResidualSpec,
     RNNSpec,
+    TransformerSpec,
     family_info,
 )
 from gradbench.tasks import TASKS, make_task, resolve_task
@@ -28,6 +29,7 @@ SPECS = [
     MLPSpec(depth=3, width=8),
     ResidualSpec(depth=3, width=8),
     RNNSpec(cell="gru", hidden=8, steps=3),
+    TransformerSpec(depth=2, width=8, heads=2, seq=3),
 ]
 
 

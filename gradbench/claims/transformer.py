@@ -26,7 +26,7 @@ PRELN_SITES = 4
 def preln_sites(n_sites: int) -> list[int]:
     """Indices of the sites ``preln_stream_growth`` tests (0-based, sorted, distinct)."""
     k = min(PRELN_SITES, n_sites)
-    return sorted({int(round(i)) for i in np.linspace(0, n_sites - 1, k)})
+    return sorted({round(i) for i in np.linspace(0, n_sites - 1, k)})
 
 
 @claim(

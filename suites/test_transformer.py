@@ -1,0 +1,40 @@
+"""Transformers at initialization (the transformer family, gradbench.specs.TransformerSpec).
+
+Claims (docs/claims.md; docs/theory.md sections in brackets):
+- ``preln_stream_growth``: in a Pre-LN encoder stack the second moment of token 0's
+  residual stream (causal mask, or one token) follows the exact law
+  q <- alpha^2 q + s_V^2 s_O^2 (attention), q <- alpha^2 q + s_2^2 E phi(s_1 z)^2 (FFN),
+  the refinement of Xiong et al. 2020, Lemma 2 [10]; drawn over depth, activation, Gaussian
+  initializer, heads, FFN width, skip scale alpha and branch gain beta. An FFN output
+  weight drawn at the wrong fan (d in place of d_ff) fails it.
+The probe of every transformer variant against its torch.nn reference is in
+test_reference.py (``probe_equals_reference``).
+"""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+import gradbench as gb
+from gradbench.suite import budget
+
+PRELN_SEEDS = 64
+"""Networks per case: each is a few thousand multiply-adds, so 64 cost little."""
+PRELN_BATCH = 4
+
+
+@budget(2 / 15)
+@given(depth=st.integers(1, 6), activation=st.sampled_from(["relu", "gelu", "tanh"]),
+       init=st.sampled_from(["xavier_normal", "he_normal", "lecun_normal"]),
+       heads=st.sampled_from([1, 2, 4]), ffn=st.sampled_from([1, 2, 4]),
+       one_token=st.booleans(), skip_scale=st.sampled_from([1.0, 0.8, 1.2]),
+       branch_gain=st.sampled_from([1.0, 0.5, 1.5]))
+def test_preln_stream_growth(depth, activation, init, heads, ffn, one_token, skip_scale,
+                             branch_gain, run_claim):
+    """Pre-LN: token 0's stream second moment follows the exact per-sublayer law."""
+    spec = gb.TransformerSpec(depth=depth, width=32, heads=heads, seq=1 if one_token else 4,
+                              ffn=ffn, activation=activation, init=init, placement="pre",
+                              skip_scale=skip_scale, branch_gain=branch_gain,
+                              causal=not one_token)
+    run_claim(spec, "preln_stream_growth", seeds=PRELN_SEEDS, batch=PRELN_BATCH)
