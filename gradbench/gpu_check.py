@@ -62,7 +62,7 @@ BENCH_WORKLOAD = "acceptance"  # suites/bench_probe.py: MLP depth 50, width 128,
 
 def probe_specs() -> list[Any]:
     """The networks of the probe = reference check: every family, with a normalization."""
-    from gradbench.specs import Conv1DSpec, MLPSpec, ResidualSpec, RNNSpec
+    from gradbench.specs import Conv1DSpec, MLPSpec, ResidualSpec, RNNSpec, TransformerSpec
 
     return [
         MLPSpec(depth=6, width=16, activation="tanh", init="xavier_normal", norm="batchnorm"),
@@ -71,6 +71,7 @@ def probe_specs() -> list[Any]:
         RNNSpec(cell="lstm", hidden=12, steps=5, init="torch_default"),
         RNNSpec(cell="rnn_tanh", hidden=12, steps=5),
         Conv1DSpec(depth=4, channels=8, length=16),
+        TransformerSpec(depth=2, width=16, heads=2, seq=6, causal=True, placement="pre"),
     ]
 
 

@@ -5,8 +5,9 @@ Claims (docs/claims.md; docs/theory.md sections in brackets):
   residual stream (causal mask, or one token) follows the exact law
   q <- alpha^2 q + s_V^2 s_O^2 (attention), q <- alpha^2 q + s_2^2 E phi(s_1 z)^2 (FFN),
   the refinement of Xiong et al. 2020, Lemma 2 [10]; drawn over depth, activation, Gaussian
-  initializer, heads, FFN width, skip scale alpha and branch gain beta. An FFN output
-  weight drawn at the wrong fan (d in place of d_ff) fails it.
+  initializer, heads, FFN width (d_ff = 2d or 4d, where a weight drawn at the wrong fan
+  shows), skip scale alpha and branch gain beta. An FFN output weight drawn at fan-in d in
+  place of d_ff fails it (tests/mutants.py).
 The probe of every transformer variant against its torch.nn reference is in
 test_reference.py (``probe_equals_reference``).
 """
@@ -24,10 +25,10 @@ PRELN_SEEDS = 64
 PRELN_BATCH = 4
 
 
-@budget(2 / 15)
+@budget(3 / 15)
 @given(depth=st.integers(1, 6), activation=st.sampled_from(["relu", "gelu", "tanh"]),
-       init=st.sampled_from(["xavier_normal", "he_normal", "lecun_normal"]),
-       heads=st.sampled_from([1, 2, 4]), ffn=st.sampled_from([1, 2, 4]),
+       init=st.sampled_from(["he_normal", "lecun_normal", "xavier_normal"]),
+       heads=st.sampled_from([1, 2, 4]), ffn=st.sampled_from([2, 4]),
        one_token=st.booleans(), skip_scale=st.sampled_from([1.0, 0.8, 1.2]),
        branch_gain=st.sampled_from([1.0, 0.5, 1.5]))
 def test_preln_stream_growth(depth, activation, init, heads, ffn, one_token, skip_scale,

@@ -169,6 +169,23 @@ MUTANTS: tuple[Mutant, ...] = (
            "w_ih = draw.gaussian((gates * n, n), spec.sigma_u2 / (gates * n))",
            "carry_gate_mean", "the input weights of a gated cell are drawn with variance "
            "sigma_u2 / (gates H), fan-out of the stacked matrix, not sigma_u2 / H"),
+    Mutant("transformer_w2_at_fan_in_d", "gradbench/models.py",
+           "TransformerFamily.draw_parameters",
+           'params[f"W2_{b}"] = draw.weight(spec.init, (d, d_ff), None) * beta',
+           'params[f"W2_{b}"] = draw.weight(spec.init, (d_ff, d), None).mT * beta',
+           "preln_stream_growth", "the FFN output weight W2 is drawn transposed, at fan-in d "
+           "in place of d_ff: ffn times the variance under a fan-in initializer (the reference "
+           "module loads the same weights: only the Pre-LN law sees it)"),
+    Mutant("transformer_preln_drops_skip", "gradbench/models.py", "TransformerFamily.forward",
+           "x = alpha * x + sublayer(spec, params, b, _layer_norm(x))",
+           "x = sublayer(spec, params, b, _layer_norm(x))",
+           "preln_stream_growth", "the Pre-LN forward drops the skip connection "
+           "(x <- F(LN x)): the stream no longer accumulates"),
+    Mutant("transformer_scores_unscaled", "gradbench/models.py",
+           "TransformerFamily._attention",
+           "scores = q @ k.mT / math.sqrt(d // heads)", "scores = q @ k.mT",
+           "probe_equals_reference", "the probe's attention forgets the 1/sqrt(d_head) of "
+           "scaled dot-product attention"),
 )
 
 

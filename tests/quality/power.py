@@ -262,6 +262,46 @@ def finite_width_law_x(factor: float = 1.2) -> Iterator[None]:
         theory.relu_log_norm_law = real  # type: ignore[assignment]
 
 
+def _preln(fan_in_inits_only: bool) -> Callable[[int], tuple[Any, dict[str, Any]]]:
+    """A Pre-LN transformer as suites/test_transformer.py draws it (64 networks of 4 examples);
+    with ``fan_in_inits_only`` the initializer is He or LeCun (fan-in scaled: where a weight
+    drawn at the wrong fan changes its variance; Xavier's is symmetric in the fans)."""
+    def draw(seed: int) -> tuple[Any, dict[str, Any]]:
+        r = _rng(seed)
+        inits = ["he_normal", "lecun_normal"] + ([] if fan_in_inits_only else ["xavier_normal"])
+        one_token = bool(r.integers(2))
+        spec = gb.TransformerSpec(
+            depth=int(r.integers(1, 7)), width=32, heads=int(r.choice([1, 2, 4])),
+            seq=1 if one_token else 4, ffn=int(r.choice([2, 4])),
+            activation=str(r.choice(["relu", "gelu", "tanh"])), init=str(r.choice(inits)),
+            placement="pre", skip_scale=float(r.choice([1.0, 0.8, 1.2])),
+            branch_gain=float(r.choice([1.0, 0.5, 1.5])), causal=not one_token)
+        return spec, {"seeds": 64, "batch": 4, "seed": seed}
+    return draw
+
+
+@contextlib.contextmanager
+def transformer_w2_at_fan_in_d() -> Iterator[None]:
+    """The FFN output weight W2 (d x d_ff) drawn as a (d_ff x d) weight transposed: fan-in d
+    in place of d_ff (tests/mutants.py::transformer_w2_at_fan_in_d)."""
+    from gradbench.models import TransformerFamily
+
+    real = TransformerFamily.draw_parameters
+
+    def planted(self: Any, spec: Any, draw: Any) -> dict[str, torch.Tensor]:
+        params = real(self, spec, draw)
+        for b in range(spec.depth):
+            w = draw.weight(spec.init, (spec.d_ff, spec.width), None).mT * spec.branch_gain
+            params[f"W2_{b}"] = w.contiguous()
+        return params
+
+    TransformerFamily.draw_parameters = planted  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        TransformerFamily.draw_parameters = real  # type: ignore[method-assign]
+
+
 JACOBIAN_GAUSSIAN = (
     dict(activation="linear", init="normal", sigma_w2=1.0),
     dict(activation="relu", init="he_normal"),
@@ -336,6 +376,9 @@ def trials() -> list[Trial]:
         Trial("carry_gate_mean", "input weights of an LSTM/GRU drawn with variance "
               "sigma_u2 / (gates H) in place of sigma_u2 / H", _gated, _gated,
               planted=gated_input_weights_per_gate_fan, n=100),
+        Trial("preln_stream_growth", "the FFN output weight W2 drawn at fan-in d in place of "
+              "d_ff (d_ff = 2d or 4d; He or LeCun init)", _preln(False), _preln(True),
+              planted=transformer_w2_at_fan_in_d, n=100),
         Trial("residual_bounded_in_depth", "1/sqrt(l) in place of 1/sqrt(L)",
               lambda s: (registry.lookup("residual", "1/sqrt(L)"),
                          {"depth": int(_rng(s).integers(4, 13)), "seed": s}),
