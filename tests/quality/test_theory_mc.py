@@ -204,3 +204,41 @@ def test_conv1d_chi1_monte_carlo(act: str, sw2: float, sb2: float, kernel: int) 
     assert float(np.mean(per_seed)) == pytest.approx(predicted, abs=4 * se + 0.005)
     # power: kernels scaled with the dense fan-in C instead of C k (chi1 times k) fall outside
     assert abs(math.log(kernel)) > 4 * se + 0.005
+
+
+@pytest.mark.parametrize(("act", "alpha", "beta", "s2"), [
+    ("relu", 1.0, 1.0, (2.0, 2.0, 2.0, 2.0)),          # He
+    ("tanh", 0.8, 0.6, (1.0, 1.0, 0.4, 1.6)),          # Xavier at d_ff = 4d
+    ("gelu", 1.2, 1.5, (1.0, 1.0, 1.0, 1.0)),          # LeCun
+])
+def test_preln_stream_law_monte_carlo(act: str, alpha: float, beta: float,
+                                      s2: tuple[float, float, float, float]) -> None:
+    """docs/theory.md §10.1 with plain tensors (not gradbench's family): one token, 3 blocks,
+    d = 32, d_ff = 4d, 3000 networks; every site within 4 standard errors of the law."""
+    gen = torch.Generator().manual_seed(10)
+    d, dff, nets, f64 = 32, 128, 3000, torch.float64
+    s_v, s_o, s_1, s_2 = s2
+    phi = {"relu": torch.relu, "tanh": torch.tanh,
+           "gelu": torch.nn.functional.gelu}[act]
+
+    def gauss(*shape: int, var: float) -> torch.Tensor:
+        return torch.randn(*shape, generator=gen, dtype=f64) * math.sqrt(var)
+
+    def ln(x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.layer_norm(x, (d,), eps=1e-5)
+
+    x, qs = gauss(nets, 1, d, var=1.0), []
+    for _ in range(3):
+        v, o = gauss(nets, d, d, var=beta**2 * s_v / d), gauss(nets, d, d, var=beta**2 * s_o / d)
+        x = alpha * x + ln(x) @ v.mT @ o.mT
+        qs.append(x.pow(2).mean(dim=(1, 2)))
+        w1 = gauss(nets, dff, d, var=beta**2 * s_1 / d)
+        w2 = gauss(nets, d, dff, var=beta**2 * s_2 / dff)
+        x = alpha * x + phi(ln(x) @ w1.mT) @ w2.mT
+        qs.append(x.pow(2).mean(dim=(1, 2)))
+    q = torch.stack(qs, dim=1).numpy()
+    law = theory.preln_stream_second_moment(
+        3, act, q0=1.0, v=beta**2 * s_v, o=beta**2 * s_o, w1=beta**2 * s_1, w2=beta**2 * s_2,
+        skip=alpha)
+    z = (q.mean(axis=0) - law) / (q.std(axis=0, ddof=1) / math.sqrt(nets))
+    assert np.all(np.abs(z) < 4.0), z
