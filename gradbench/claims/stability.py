@@ -248,8 +248,9 @@ def _verdict(name: str, remedy: Any, judged: Sequence[_Judged], untried: Sequenc
                      + [_record(t, None, depth, width) for t in untried])
     tried = "; ".join([_outcome(j) for j in judged]
                       + [f"{_setting_text(t)}: not measured, {t.reason}" for t in untried])
+    networks = (shown.stable.growth or {}).get("seeds", shown.stable.n)  # finite or not
     head = (f"depth {spec.n_sites}, width {spec.n_features}, "
-            f"{shown.stable.n} networks, stable within x{stats.STABLE_WITHIN:g} end to end")
+            f"{networks} networks, stable within x{stats.STABLE_WITHIN:g} end to end")
     return dataclasses.replace(
         shown.deciding, claim=name, spec={**spec.to_dict(), "remedy": remedy.label, **config},
         passed=passed, note=f"{head}: {tried}. {summary}".strip(), source=CLAIMS[name].source,
