@@ -80,9 +80,9 @@ class Family:
 def family(name: str) -> Family:
     """The report's view of a spec family, from the family's own declaration
     (``FamilyInfo`` on its spec class; unknown families: their name, per layer)."""
-    from gradbench.specs import SPEC_TYPES
+    from gradbench.specs import spec_types
 
-    spec_type = SPEC_TYPES.get(name)
+    spec_type = spec_types().get(name)
     if spec_type is None:
         return Family(name, "layer l", "/layer")
     info = spec_type.info
@@ -91,10 +91,10 @@ def family(name: str) -> Family:
 
 def family_order(name: str) -> tuple[int, str]:
     """Sort key: the registered families in their order, then the others by name."""
-    from gradbench.specs import SPEC_TYPES
+    from gradbench.specs import spec_types
 
-    order = list(SPEC_TYPES)
-    return (order.index(name) if name in SPEC_TYPES else len(order), name)
+    order = list(spec_types())
+    return (order.index(name) if name in order else len(order), name)
 
 
 # --------------------------------------------------------------------------------------
