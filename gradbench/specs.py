@@ -127,6 +127,8 @@ class FamilyInfo:
         predictor: the theory function ``f(spec, batch) -> Prediction`` that
             :func:`gradbench.theory.predict` dispatches to, or its path; ``None`` when there
             is no theory for the family (predict() then says so).
+        over_time: its sites are time steps of one recurrence (the report draws such
+            families in its section on decay over time, not with the depth panels).
 
     The built-in families give paths, so that this module imports neither torch nor
     Hypothesis; a family defined in a test file may give the objects themselves.
@@ -138,6 +140,7 @@ class FamilyInfo:
     family: str | type
     strategy: str | Callable[[], Any]
     predictor: str | Callable[..., Any] | None = None
+    over_time: bool = False
 
 
 _REGISTERED: dict[str, type[_Spec]] = {}
@@ -356,6 +359,7 @@ class RNNSpec(_Spec):
     info: ClassVar[FamilyInfo] = FamilyInfo(
         "RNN", "time step t", "/step", family="gradbench.models:RNNFamily",
         strategy="gradbench.strategies:rnn_specs", predictor="gradbench.theory._rnn:predict_rnn",
+        over_time=True,
     )
     label_prefixes: ClassVar[Mapping[str, str]] = {"steps": "L", "hidden": "n"}
     cell: str

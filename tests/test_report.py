@@ -1420,7 +1420,9 @@ def test_family_titles_come_from_each_family_s_declaration() -> None:
     registered = spec_types()
     for name, spec_type in registered.items():
         info = spec_type.info
-        assert page.family(name) == page.Family(info.title, info.x_label, info.per_site)
+        assert page.family(name) == page.Family(info.title, info.x_label, info.per_site,
+                                                info.over_time)
     assert page.family("conv1d").title == "1-D CNN"
+    assert [n for n in registered if page.family(n).over_time] == ["rnn"]
     assert [page.family_order(n)[0] for n in registered] == list(range(len(registered)))
     assert page.family("no_such_family").title == "no_such_family"  # unknown: its own name

@@ -63,8 +63,7 @@ MAX_PANELS = 120
 
 
 # --------------------------------------------------------------------------------------
-# Network families as the report shows them (the one table to replace when the spec
-# families describe themselves)
+# Network families as the report shows them, from each spec family's FamilyInfo
 # --------------------------------------------------------------------------------------
 
 
@@ -75,6 +74,7 @@ class Family:
     title: str
     site: str  # x-axis label of the per-site gradient plots
     per: str  # what one growth factor is per
+    over_time: bool = False  # sites are time steps: drawn in the RNN section
 
 
 def family(name: str) -> Family:
@@ -86,7 +86,7 @@ def family(name: str) -> Family:
     if spec_type is None:
         return Family(name, "layer l", "/layer")
     info = spec_type.info
-    return Family(info.title, info.x_label, info.per_site)
+    return Family(info.title, info.x_label, info.per_site, info.over_time)
 
 
 def family_order(name: str) -> tuple[int, str]:
