@@ -98,25 +98,41 @@ def _stack(items: Sequence[Params], device: str, dtype: torch.dtype) -> Params:
     return stacked
 
 
+def _reduction_dtype(t: Tensor) -> torch.dtype:
+    """float64 for float64 tensors, else float32: norms of a float32 (or bfloat16) pass are
+    taken in float32 with torch's cascaded sums, exact to ~1e-6, far below sampling noise,
+    without a float64 copy of every site (which cost as much as the backward pass)."""
+    return torch.float64 if t.dtype == torch.float64 else torch.float32
+
+
 def _frobenius(t: Tensor | None, like: Tensor) -> Tensor:
-    """Per-network Frobenius norm over every axis but the first, in float64."""
+    """Per-network Frobenius norm over every axis but the first (float64 result)."""
     if t is None:
         return torch.zeros(like.shape[0], dtype=torch.float64, device=like.device)
-    return t.detach().double().flatten(start_dim=1).norm(dim=1)
+    flat = t.detach().flatten(start_dim=1)
+    return torch.linalg.vector_norm(flat, dim=1, dtype=_reduction_dtype(t)).double()
+
+
+def _mean_square(t: Tensor) -> Tensor:
+    """Per-network mean of the squared entries over every axis but the first (float64)."""
+    per_network = t[0].numel() if t.shape[0] else 1
+    return _frobenius(t, t) ** 2 / per_network
 
 
 def outer_product_norm(g: Tensor, x: Tensor) -> Tensor:
-    r"""Per network ``||g^T x||_F`` for ``g: [S, B, n]``, ``x: [S, B, m]``, in float64.
+    r"""Per network ``||g^T x||_F`` for ``g: [S, B, n]``, ``x: [S, B, m]`` (float64 result,
+    computed in float64 for float64 inputs, else in float32).
 
     With fewer examples than features it uses the Gram identity
     :math:`\|g^\top x\|_F^2 = \sum_{bc} (g g^\top)_{bc} (x x^\top)_{bc}`, which costs
     :math:`O(B^2 n)` instead of forming the :math:`n \times m` product.
     """
-    g, x = g.detach().double(), x.detach().double()
+    dtype = _reduction_dtype(g)
+    g, x = g.detach().to(dtype), x.detach().to(dtype)
     if g.shape[-2] < min(g.shape[-1], x.shape[-1]):
         sq = ((g @ g.mT) * (x @ x.mT)).flatten(1).sum(dim=1)
-        return sq.clamp(min=0.0).sqrt()
-    return (g.mT @ x).flatten(1).norm(dim=1)
+        return sq.clamp(min=0.0).sqrt().double()
+    return torch.linalg.vector_norm((g.mT @ x).flatten(1), dim=1).double()
 
 
 def _weight_grad_norms(
@@ -182,7 +198,7 @@ def _measure_chunk(
     with torch.no_grad():
         act = torch.stack([_frobenius(s.grad, s) for s in fwd.sites], dim=1)
         weights = _weight_grad_norms(family, spec, params, fwd.weight_inputs)
-        q = torch.stack([s.detach().double().pow(2).flatten(1).mean(dim=1) for s in fwd.sites], 1)
+        q = torch.stack([_mean_square(s) for s in fwd.sites], dim=1)
     return act.cpu().numpy(), weights.cpu().numpy(), q.cpu().numpy()
 
 
