@@ -169,6 +169,13 @@ MUTANTS: tuple[Mutant, ...] = (
            "w_ih = draw.gaussian((gates * n, n), spec.sigma_u2 / (gates * n))",
            "carry_gate_mean", "the input weights of a gated cell are drawn with variance "
            "sigma_u2 / (gates H), fan-out of the stacked matrix, not sigma_u2 / H"),
+    # --- deep CNNs (issue 17) ---
+    Mutant("delta_orthogonal_sqrt_gain", INIT, "delta_orthogonal",
+           "orthogonal(centre, generator=generator, gain=gain)",
+           "orthogonal(centre, generator=generator, gain=math.sqrt(gain))",
+           "delta_orthogonal_isometry", "the delta-orthogonal centre tap scaled by sqrt(gain), "
+           "the ambiguity of TF's ConvolutionDeltaOrthogonal docstring (dense weights, which "
+           "the initializer claims draw, are unaffected)"),
 )
 
 

@@ -15,9 +15,11 @@ import torch
 from torch import nn
 
 import gradbench as gb
-from gradbench import theory
+from gradbench import registry, theory
+from gradbench.claims import applicable, check
 from gradbench.errors import InvalidArgument
 from gradbench.models import build_module, family_of
+from gradbench.remedies.initializers import _orthogonal_var
 from gradbench.specs import Conv1DSpec, spec_from_dict, spec_label
 from gradbench.training import TrainSpec, train_probe, train_reference
 
@@ -135,3 +137,70 @@ def test_spec_round_trip_label_and_public_name() -> None:
     assert spec_label(spec) == "conv1d-L2-c4-t8-k5-relu-he_normal-sigma_b2=0.1"
     assert gb.Conv1DSpec is Conv1DSpec
     assert gb.specs.family_info("conv1d").title == "1-D CNN"
+
+
+# --- delta-orthogonal isometry (docs/theory.md §10.1) ----------------------------------------
+
+
+def _linear_delta(init: str = "delta_orthogonal(gain=1.2)", **fields: object) -> Conv1DSpec:
+    base: dict[str, object] = dict(depth=9, channels=6, length=7, kernel=3, activation="linear",
+                                   init=init, sigma_b2=0.0)
+    return Conv1DSpec(**(base | fields))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("fields", [{}, {"kernel": 1}, {"kernel": 5, "depth": 20},
+                                    {"sigma_w2": 0.64}])
+def test_delta_orthogonal_net_is_an_exact_isometry(fields: dict[str, object]) -> None:
+    spec = _linear_delta(**fields)
+    v = check(spec, "delta_orthogonal_isometry", seed=3)
+    gain = math.sqrt(gb.specs.weight_variance(spec))
+    assert v.passed, v.note
+    assert v.predicted == pytest.approx(gain**spec.depth, rel=1e-15)
+    assert v.statistic <= 1.0
+    assert v.ci_low == pytest.approx(v.ci_high, rel=1e-10)
+
+
+def _planted_delta(centre: object) -> object:
+    """A kernel declaring delta-orthogonal whose centre tap is ``centre(c_out, c_in, g, gen)``."""
+
+    def init(w: torch.Tensor, *, generator: torch.Generator, gain: float = 1.0) -> None:
+        with torch.no_grad():
+            w.zero_()
+            w[:, :, w.shape[2] // 2] = centre(w.shape[0], w.shape[1], gain, generator)  # type: ignore[operator]
+
+    return init
+
+
+def _orth(n: int, m: int, gain: float, gen: torch.Generator) -> torch.Tensor:
+    w = torch.empty(n, m, dtype=torch.float64)
+    registry.lookup("initializer", "orthogonal").fn(w, generator=gen, gain=gain)
+    return w
+
+
+PLANTED_CENTRES = {
+    "sqrt_gain": lambda n, m, g, gen: _orth(n, m, math.sqrt(g), gen),
+    "gaussian_centre": lambda n, m, g, gen: g * torch.randn(n, m, generator=gen,
+                                                            dtype=torch.float64) / math.sqrt(m),
+}
+
+
+@pytest.mark.parametrize("planted", list(PLANTED_CENTRES))
+def test_delta_orthogonal_isometry_catches_planted_kernels(planted: str) -> None:
+    with registry.temporary("initializer", "calib_delta", _planted_delta(PLANTED_CENTRES[planted]),
+                            variance=_orthogonal_var, distribution="orthogonal", kernel="delta"):
+        v = check(_linear_delta("calib_delta(gain=1.2)"), "delta_orthogonal_isometry")
+    assert not v.passed
+    assert v.statistic > 1e3  # far outside the 1e-10 tolerance
+    assert "want g^L" in v.note
+
+
+@pytest.mark.parametrize(("fields", "match"), [
+    ({"activation": "tanh"}, "linear nets only"),
+    ({"init": "orthogonal"}, "does not declare delta-orthogonal"),
+    ({"sigma_b2": 0.1}, "sigma_b2 must be 0"),
+    ({"channels": 40, "length": 30}, "too large"),
+])
+def test_delta_orthogonal_isometry_domain(fields: dict[str, object], match: str) -> None:
+    assert match in str(applicable(_linear_delta(**fields), "delta_orthogonal_isometry"))
+    assert "Conv1DSpec" in str(applicable(gb.MLPSpec(depth=2, width=4),
+                                          "delta_orthogonal_isometry"))

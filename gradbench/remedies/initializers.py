@@ -325,7 +325,6 @@ def lsuv(w: Tensor, *, generator: torch.Generator, gain: float = 1.0) -> None:
     distribution="orthogonal",
     kernel="delta",
     stable_for=({"activation": "tanh"}, {"activation": "linear"}),
-    examples=("delta_orthogonal(gain=1.4142135623730951)",),
 )
 def delta_orthogonal(w: Tensor, *, generator: torch.Generator, gain: float = 1.0) -> None:
     """Delta-orthogonal kernel: every tap 0 but the centre, ``gain * H`` with H Haar-orthogonal.
