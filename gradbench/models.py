@@ -651,6 +651,14 @@ class Conv1DFamily(Family):
     def draw_parameters(self, spec: Conv1DSpec, draw: Draw) -> Params:
         return _draw_layers(spec, draw, (spec.channels, spec.channels, spec.kernel))
 
+    def draw_data(self, spec: Conv1DSpec, batch: int, draw: Draw) -> Params:
+        """Inputs with per-position variance ``spec.input_variances`` (docs/theory.md §10.2)."""
+        data = super().draw_data(spec, batch, draw)
+        if spec.input_modulation != 0.0:
+            ratio = torch.tensor(spec.input_variances, dtype=draw.dtype) / spec.input_var
+            data["x"] = data["x"] * ratio.sqrt()
+        return data
+
     def forward(self, spec: Conv1DSpec, params: Params, data: Params) -> Forward:
         act, x, sites = _activation(spec.activation), data["x"], []
         for layer in range(spec.depth):

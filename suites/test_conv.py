@@ -3,7 +3,11 @@
 Claims (docs/claims.md):
 - ``delta_orthogonal_isometry``: a linear circular 1-D CNN with delta-orthogonal kernels of
   gain g and no biases keeps every input's norm times g^L, and every singular value of its
-  input-output Jacobian is g^L (float64, relative 1e-10) [10.1].
+  input-output Jacobian is g^L (float64, relative 1e-10) [10.1];
+- ``conv_spatial_modes``: with i.i.d. kernels, no biases and a linear or ReLU-like activation,
+  the expected per-position second moment of h^L for input variance 1 + a cos(2 pi m t/T) is
+  sigma_w2^L kappa^(L-1) (1 + a |lambda_m|^L cos(2 pi m t/T + L arg lambda_m)), exactly at
+  every width [10.2]. 32 networks of 16 examples, 64 channels, 16 positions, depth <= 8.
 """
 
 from __future__ import annotations
@@ -26,3 +30,17 @@ def test_delta_orthogonal_isometry(depth, channels, length, kernel, gain, run_cl
                          activation="linear", init=f"delta_orthogonal(gain={gain!r})",
                          sigma_b2=0.0)
     run_claim(spec, "delta_orthogonal_isometry")
+
+
+@budget(2 / 15)
+@given(depth=st.integers(2, 8), kernel=st.sampled_from([3, 5]), mode=st.integers(1, 3),
+       modulation=st.floats(0.3, 0.9),
+       activation=st.sampled_from(["linear", "relu", "leaky_relu(negative_slope=0.2)"]),
+       init=st.sampled_from(["he_normal", "lecun_normal", "he_uniform"]))
+def test_conv_spatial_modes(depth, kernel, mode, modulation, activation, init, run_claim):
+    """i.i.d. kernels: Fourier mode m of E q^l(t) is multiplied by lambda_m per layer, the
+    mean by sigma_w2 (kappa from layer 2 on); high frequencies die first [10.2]."""
+    spec = gb.Conv1DSpec(depth=depth, channels=64, length=16, kernel=kernel,
+                         activation=activation, init=init, sigma_b2=0.0, input_mode=mode,
+                         input_modulation=modulation)
+    run_claim(spec, "conv_spatial_modes", seeds=32, batch=16)

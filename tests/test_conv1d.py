@@ -204,3 +204,124 @@ def test_delta_orthogonal_isometry_domain(fields: dict[str, object], match: str)
     assert match in str(applicable(_linear_delta(**fields), "delta_orthogonal_isometry"))
     assert "Conv1DSpec" in str(applicable(gb.MLPSpec(depth=2, width=4),
                                           "delta_orthogonal_isometry"))
+
+
+# --- spatial modes of the second moment (docs/theory.md §10.2) --------------------------------
+
+
+def _modulated(**fields: object) -> Conv1DSpec:
+    base: dict[str, object] = dict(depth=4, channels=64, length=16, kernel=3, activation="relu",
+                                   init="he_normal", sigma_b2=0.0, input_mode=1,
+                                   input_modulation=0.6)
+    return Conv1DSpec(**(base | fields))  # type: ignore[arg-type]
+
+
+def test_default_input_profile_keeps_earlier_specs_and_seeds() -> None:
+    spec = Conv1DSpec(depth=2, channels=4, length=8)
+    assert "input_mode" not in spec.to_dict()
+    assert "input_modulation" not in spec.to_dict()
+    legacy = {"family": "conv1d", "depth": 2, "channels": 4, "length": 8, "kernel": 3,
+              "activation": "relu", "init": "he_normal", "sigma_w2": None, "sigma_b2": None,
+              "input_var": 1.0}
+    assert spec.to_dict() == legacy
+    assert spec_from_dict(legacy) == spec
+    assert spec.input_variances == (1.0,) * 8
+    modulated = spec.replace(input_mode=2, input_modulation=-0.5)
+    assert spec_from_dict(modulated.to_dict()) == modulated
+    assert gb.models.derive_seed(modulated, 0, 0, "data") != gb.models.derive_seed(
+        spec, 0, 0, "data")
+    assert modulated.input_variances[0] == pytest.approx(0.5, rel=1e-15)
+    assert modulated.input_variances[1] == pytest.approx(1.0, abs=1e-15)  # cos(pi/2)
+    assert modulated.input_variances[2] == pytest.approx(1.5, rel=1e-15)  # cos(pi)
+
+
+@pytest.mark.parametrize(("fields", "match"), [
+    ({"input_mode": 5}, r"input_mode=5 is invalid: must be an integer in \[0, length // 2 = 4\]"),
+    ({"input_mode": -1}, r"input_mode=-1 is invalid"),
+    ({"input_modulation": 1.0}, r"input_modulation=1.0 is invalid: must be a number in \(-1, 1\)"),
+    ({"input_modulation": "a"}, r"input_modulation='a' is invalid"),
+])
+def test_bad_input_profile(fields: dict[str, object], match: str) -> None:
+    with pytest.raises(InvalidArgument, match=match):
+        Conv1DSpec(**({"depth": 2, "channels": 4, "length": 8} | fields))  # type: ignore[arg-type]
+
+
+def test_modulated_input_has_the_declared_variance_profile() -> None:
+    spec = _modulated(channels=32)
+    _, data = gb.models.draw_network(spec, 256, 0, 0)
+    measured = data["x"].pow(2).mean(dim=(0, 1)).numpy()  # 8,192 entries per position
+    np.testing.assert_allclose(measured, spec.input_variances, rtol=0.06)
+    plain, _ = gb.models.draw_network(spec.replace(input_modulation=0.0, input_mode=0), 2, 0, 0)
+    assert set(plain) == {f"{w}{i}" for w in "Wb" for i in range(spec.depth)}
+
+
+def test_spatial_mode_factor_is_the_closed_form() -> None:
+    for k, n, m in [(3, 16, 1), (5, 16, 3), (3, 32, 7), (1, 8, 2), (7, 12, 5)]:
+        lam = theory.spatial_mode_factor(k, n, m)
+        closed = math.sin(math.pi * m * k / n) / (k * math.sin(math.pi * m / n))
+        assert lam.real == pytest.approx(closed, rel=1e-12, abs=1e-15)
+        assert abs(lam.imag) < 1e-15
+    assert theory.spatial_mode_factor(5, 16, 0) == pytest.approx(1.0, rel=1e-15)
+    assert theory.spatial_mode_factor(3, 16, 6).real < 0  # a phase of pi
+
+
+def test_spatial_mode_law_scale_and_coefficients() -> None:
+    law = theory.conv_spatial_modes(_modulated(depth=5, input_var=0.5))
+    lam = theory.spatial_mode_factor(3, 16, 1).real
+    assert law.kappa == 0.5
+    for layer, (c0, cm) in enumerate(zip(law.scale, law.coefficient), start=1):
+        # the input is not passed through phi: no kappa at layer 1
+        assert c0 == pytest.approx(0.5 * 2.0**layer * 0.5 ** (layer - 1), rel=1e-14)
+        assert cm == pytest.approx(c0 * 0.6 * lam**layer, rel=1e-14)
+    leaky = theory.conv_spatial_modes(_modulated(activation="leaky_relu(negative_slope=0.2)"))
+    assert leaky.kappa == pytest.approx((1 + 0.04) / 2, rel=1e-15)
+    assert theory.conv_spatial_modes(_modulated(activation="linear")).kappa == 1.0
+
+
+@pytest.mark.parametrize(("fields", "match"), [
+    ({"activation": "tanh"}, "not positively homogeneous"),
+    ({"init": "orthogonal"}, "i.i.d. zero-mean"),
+    ({"sigma_b2": 0.1}, "sigma_b2 = 0"),
+    ({"input_modulation": 0.0}, "no modulated variance"),
+])
+def test_spatial_mode_law_domain(fields: dict[str, object], match: str) -> None:
+    spec = _modulated(**fields)
+    assert match in str(theory.spatial_modes_issue(spec))
+    with pytest.raises(InvalidArgument, match=match):
+        theory.conv_spatial_modes(spec)
+    assert match in str(applicable(spec, "conv_spatial_modes"))
+
+
+def test_conv_spatial_modes_claim_domain_extras() -> None:
+    assert "depth=9 > channels/8" in str(applicable(_modulated(depth=9), "conv_spatial_modes"))
+    assert "m < length/2" in str(applicable(_modulated(input_mode=8), "conv_spatial_modes"))
+
+
+def test_modulated_tanh_has_no_mean_field_prediction() -> None:
+    p = theory.predict(_modulated(activation="tanh", init="xavier_normal"))
+    assert not p.valid
+    assert "input_modulation=0.6" in p.reason
+    assert theory.predict(_modulated()).valid  # ReLU: chi does not depend on q
+
+
+def test_conv_spatial_modes_holds_and_catches_a_phase_error() -> None:
+    spec = _modulated(depth=4, input_mode=2)
+    q = gb.claim_probes.conv_profiles(spec, seeds=24, batch=8, seed=1)
+    assert q.shape == (24, 4, 16)
+    v = check(spec, "conv_spatial_modes", measurement=q, alpha=0.01)
+    assert v.passed, v.note
+    law = theory.conv_spatial_modes(spec)
+    c0, _cm = gb.claims.conv.fourier_coefficients(q, 2)
+    np.testing.assert_allclose(c0.mean(axis=0), law.scale, rtol=0.25)
+    # a law rotated by the phase 2 pi m p / T per layer (the kernel offset forgotten)
+    rotated = [c * complex(math.cos(4 * math.pi * layer / 16), math.sin(4 * math.pi * layer / 16))
+               for layer, c in enumerate(law.coefficient, start=1)]
+    real = theory.conv_spatial_modes
+    try:
+        theory.conv_spatial_modes = lambda s: gb.theory.SpatialModes(  # type: ignore[assignment]
+            law.mode, law.scale, tuple(rotated), law.factor, law.kappa)
+        bad = check(spec, "conv_spatial_modes", measurement=q, alpha=0.01)
+    finally:
+        theory.conv_spatial_modes = real  # type: ignore[assignment]
+    assert not bad.passed
+    assert "Im c_2" in bad.note or "Re c_2" in bad.note
