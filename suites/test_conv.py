@@ -7,7 +7,10 @@ Claims (docs/claims.md):
 - ``conv_spatial_modes``: with i.i.d. kernels, no biases and a linear or ReLU-like activation,
   the expected per-position second moment of h^L for input variance 1 + a cos(2 pi m t/T) is
   sigma_w2^L kappa^(L-1) (1 + a |lambda_m|^L cos(2 pi m t/T + L arg lambda_m)), exactly at
-  every width [10.2]. 32 networks of 16 examples, 64 channels, 16 positions, depth <= 8.
+  every width [10.2]. 32 networks of 16 examples, 64 channels, 16 positions, depth <= 8;
+- ``jacobian_spectrum`` on a delta-orthogonal tanh CNN: its Jacobian is block-diagonal over
+  positions, an orthogonal MLP's per position, so the free-probability law of docs/theory.md
+  §3 applies [10.1].
 """
 
 from __future__ import annotations
@@ -44,3 +47,14 @@ def test_conv_spatial_modes(depth, kernel, mode, modulation, activation, init, r
                          activation=activation, init=init, sigma_b2=0.0, input_mode=mode,
                          input_modulation=modulation)
     run_claim(spec, "conv_spatial_modes", seeds=32, batch=16)
+
+
+CRITICAL_TANH = dict(sigma_w2=1.0305575108, sigma_b2=4.6513e-6, input_var=1 / 64)
+
+
+def test_delta_orthogonal_tanh_jacobian_spectrum(run_claim):
+    """Delta-orthogonal tanh CNN near criticality (q* = 1/64): its Jacobian is an orthogonal
+    MLP's per position, so jacobian_spectrum's free-probability law applies [10.1, 3]."""
+    spec = gb.Conv1DSpec(depth=6, channels=128, length=4, kernel=3, activation="tanh",
+                         init="delta_orthogonal", **CRITICAL_TANH)
+    run_claim(spec, "jacobian_spectrum", seeds=16)

@@ -176,6 +176,14 @@ MUTANTS: tuple[Mutant, ...] = (
            "delta_orthogonal_isometry", "the delta-orthogonal centre tap scaled by sqrt(gain), "
            "the ambiguity of TF's ConvolutionDeltaOrthogonal docstring (dense weights, which "
            "the initializer claims draw, are unaffected)"),
+    Mutant("conv_modes_offset_forgotten", "gradbench/theory/_conv.py", "spatial_mode_factor",
+           "2j * math.pi * mode * (j - p) / length", "2j * math.pi * mode * j / length",
+           "conv_spatial_modes", "theory's lambda_m without the kernel's centring offset p: "
+           "the modulation's phase turns by 2 pi m p / T per layer"),
+    Mutant("conv_input_profile_is_std", "gradbench/models.py", "Conv1DFamily.draw_data",
+           'data["x"] = data["x"] * ratio.sqrt()', 'data["x"] = data["x"] * ratio',
+           "conv_spatial_modes", "the modulated input is scaled by its variance profile, not "
+           "its square root (variance (1 + a cos)^2 instead of 1 + a cos)"),
 )
 
 

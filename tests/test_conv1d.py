@@ -325,3 +325,25 @@ def test_conv_spatial_modes_holds_and_catches_a_phase_error() -> None:
         theory.conv_spatial_modes = real  # type: ignore[assignment]
     assert not bad.passed
     assert "Im c_2" in bad.note or "Re c_2" in bad.note
+
+
+def test_delta_kernel_jacobian_blocks_equal_the_full_autograd_jacobian() -> None:
+    """The block-diagonal Jacobian of a delta-orthogonal tanh CNN has the eigenvalues of the
+    full (C T) x (C T) Jacobian of its nn.Conv1d reference module."""
+    spec = Conv1DSpec(depth=4, channels=6, length=5, kernel=3, activation="tanh",
+                      init="delta_orthogonal(gain=1.3)", sigma_b2=0.1)
+    family = family_of(spec)
+    assert family.has_jacobian(spec)
+    assert not family.has_jacobian(spec.replace(init="orthogonal"))
+    blocks = gb.probe.jacobian_eigenvalues(spec, seeds=2)
+    assert blocks.shape == (2, 30)
+    for index in range(2):
+        params, data = gb.models.draw_network(spec, 1, 0, index)
+        model = family.module(spec, params)
+        jac = torch.autograd.functional.jacobian(
+            lambda z, model=model: model({"x": z.unsqueeze(0)}).flatten(), data["x"][0])
+        jac = jac.reshape(30, 30)
+        full = torch.linalg.eigvalsh(jac @ jac.T).numpy()
+        np.testing.assert_allclose(np.sort(blocks[index]), full, rtol=1e-10, atol=1e-13)
+    assert applicable(spec, "jacobian_spectrum") is None
+    assert "plain MLPs" in str(applicable(spec.replace(init="he_normal"), "jacobian_spectrum"))
