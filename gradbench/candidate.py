@@ -43,7 +43,9 @@ from gradbench.errors import InvalidArgument, RemedyFailed, choices_hint
 # --------------------------------------------------------------------------------------
 
 
-def _same_shape(kind: str, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+def same_shape_guard(kind: str, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """An activation or normalization returns a finite tensor of its input's shape."""
+
     @functools.wraps(fn)
     def guarded(x: Tensor, *args: Any, **kwargs: Any) -> Tensor:
         y = fn(x, *args, **kwargs)
@@ -58,7 +60,9 @@ def _same_shape(kind: str, name: str, fn: Callable[..., Any]) -> Callable[..., A
     return guarded
 
 
-def _guard_initializer(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+def initializer_guard(kind: str, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """An initializer fills (or returns) a finite tensor of the weight's shape."""
+
     @functools.wraps(fn)
     def guarded(w: Tensor, *args: Any, **kwargs: Any) -> None:
         out = fn(w, *args, **kwargs)
@@ -74,7 +78,9 @@ def _guard_initializer(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
     return guarded
 
 
-def _guard_residual(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+def residual_guard(kind: str, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A residual scaling returns a finite number for every layer."""
+
     @functools.wraps(fn)
     def guarded(layer: int, depth: int, *args: Any, **kwargs: Any) -> float:
         alpha = fn(layer, depth, *args, **kwargs)
@@ -90,7 +96,9 @@ def _guard_residual(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
     return guarded
 
 
-def _guard_optimizer(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+def optimizer_guard(kind: str, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """An optimizer factory returns a ``torch.optim.Optimizer``."""
+
     @functools.wraps(fn)
     def guarded(params: Any, *args: Any, **kwargs: Any) -> torch.optim.Optimizer:
         opt = fn(params, *args, **kwargs)
@@ -102,13 +110,10 @@ def _guard_optimizer(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
     return guarded
 
 
-GUARDS: dict[str, Callable[[str, Callable[..., Any]], Callable[..., Any]]] = {
-    "initializer": _guard_initializer,
-    "activation": functools.partial(_same_shape, "activation"),
-    "normalization": functools.partial(_same_shape, "normalization"),
-    "residual": _guard_residual,
-    "optimizer": _guard_optimizer,
-}
+def guard_remedy(kind: str, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` wrapped by the guard its kind declares (:data:`gradbench.registry.REMEDY_KINDS`)."""
+    guard = registry.import_object(registry.REMEDY_KINDS[kind].guard)
+    return guard(kind, name, fn)  # type: ignore[no-any-return]
 
 
 # --------------------------------------------------------------------------------------
@@ -398,7 +403,7 @@ def _register(obj: Any, target: str, kind: str, name: str) -> tuple[str, str]:
     meta = declarations(obj, kind, fn)
     doc = str(getattr(obj, "__doc__", "") or "").strip().split("\n")[0][:120]
     registry.register(kind, name, paper=doc, replace=True,  # type: ignore[arg-type]
-                      **meta)(GUARDS[kind](name, fn))
+                      **meta)(guard_remedy(kind, name, fn))
     from gradbench.claims import applicable
 
     remedy = registry.lookup(kind, name)  # type: ignore[arg-type]
@@ -428,5 +433,5 @@ def _registered(target: str, kind: str | None) -> tuple[str, str]:
     return found[0]  # type: ignore[return-value]
 
 
-__all__ = ["GUARDS", "declarations", "infer_kind", "measured_variance", "register_object",
+__all__ = ["declarations", "guard_remedy", "infer_kind", "measured_variance", "register_object",
            "register_target", "resolve_target"]

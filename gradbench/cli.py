@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from gradbench import registry
 from gradbench.errors import InvalidArgument
 from gradbench.runner import (
     EXIT_FAILED,
@@ -208,7 +209,6 @@ def _growth_rows(chi1: float, depth: int) -> dict[str, Any]:
 
 def cmd_list(args: argparse.Namespace) -> int:
     """List registered remedies (built-in and plugins) with their sources."""
-    from gradbench import registry
 
     kinds = [args.kind] if args.kind else list(registry.KINDS)
     for kind in kinds:
@@ -399,9 +399,7 @@ def build_parser() -> argparse.ArgumentParser:
     th.set_defaults(func=cmd_theory)
 
     ls = sub.add_parser("list", help="list registered remedies")
-    ls.add_argument(
-        "--kind", choices=["activation", "initializer", "normalization", "residual", "optimizer"]
-    )
+    ls.add_argument("--kind", choices=list(registry.KINDS))
     ls.set_defaults(func=cmd_list)
 
     va = sub.add_parser(

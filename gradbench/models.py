@@ -23,8 +23,11 @@ reference module's parameter names, memory estimate, batch requirements); nothin
 outside this module dispatches on the spec's type. Its torch-free half (report title,
 axis label, theory predictor, sizes) is declared on the spec class
 (:class:`gradbench.specs.FamilyInfo`), so theory and the report reach it without torch.
-A new family is a spec class in :mod:`gradbench.specs` and a :class:`Family` here,
-registered in :data:`FAMILIES`.
+A new family is a spec class decorated with :func:`gradbench.specs.register_family`, whose
+:class:`~gradbench.specs.FamilyInfo` names its :class:`Family` subclass (here or in any
+module) and its Hypothesis strategy: that one registration is all the probe, the trainer,
+theory, the report and the suite's reference check need (tests/test_families.py registers
+one from a test file).
 """
 
 from __future__ import annotations
@@ -51,6 +54,8 @@ from gradbench.specs import (
     RNNSpec,
     Spec,
     bias_variance,
+    resolve,
+    spec_types,
 )
 
 Params = dict[str, Tensor]
@@ -271,7 +276,8 @@ class Family:
 
     def calibrate(self, spec: Any, params: Params, data: Params) -> Params:
         """Data-dependent initialization (LSUV); identity unless the initializer asks for it."""
-        if registry.lookup("initializer", spec.init).meta.get("data_dependent"):
+        init = getattr(spec, "init", None)  # a family may draw its weights its own way
+        if init is not None and registry.lookup("initializer", init).meta.get("data_dependent"):
             raise InvalidArgument(
                 f"initializer {spec.init!r} needs data and is supported for MLPSpec only, "
                 f"not {type(spec).__name__}"
@@ -729,22 +735,39 @@ class _Conv1DModule(nn.Module):
         return x
 
 
-FAMILIES: dict[type, Family] = {
-    family.spec_type: family
-    for family in (MLPFamily(), ResidualFamily(), RNNFamily(), Conv1DFamily())
-}
+def _family_for(spec_type: type) -> Family:
+    """The :class:`Family` a registered spec class names (``info.family``), one instance each."""
+    family = _INSTANCES.get(spec_type)
+    if family is None:
+        family_cls = resolve(spec_type.info.family)  # type: ignore[attr-defined]
+        if not (isinstance(family_cls, type) and issubclass(family_cls, Family)
+                and family_cls.spec_type is spec_type):
+            raise InvalidArgument(
+                f"{spec_type.__name__}.info.family={family_cls!r} must be a "
+                f"gradbench.models.Family subclass whose spec_type is {spec_type.__name__}"
+            )
+        family = _INSTANCES[spec_type] = family_cls()
+    return family
+
+
+_INSTANCES: dict[type, Family] = {}
+
+
+def families() -> dict[type, Family]:
+    """Every registered family (:func:`gradbench.specs.register_family`) by spec class."""
+    return {cls: _family_for(cls) for cls in spec_types().values()}
 
 
 def family_of(spec: Spec) -> Family:
-    """The :class:`Family` that handles ``spec``."""
+    """The :class:`Family` that handles ``spec`` (its spec class's registration)."""
     refuse_module(spec, "gradbench")
-    try:
-        return FAMILIES[type(spec)]
-    except KeyError:
-        known = ", ".join(cls.__name__ for cls in FAMILIES)
+    registered = spec_types()
+    if registered.get(getattr(spec, "family", None)) is not type(spec):
+        known = ", ".join(cls.__name__ for cls in registered.values())
         raise InvalidArgument(
             f"spec of type {type(spec).__name__} is not a gradbench spec; use one of: {known}"
-        ) from None
+        )
+    return _family_for(type(spec))
 
 
 def draw_network(

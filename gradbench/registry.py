@@ -36,7 +36,61 @@ from typing import Any, Literal, TypeVar, cast
 from gradbench.errors import InvalidArgument, choices_hint
 
 Kind = Literal["activation", "initializer", "normalization", "residual", "optimizer"]
-KINDS: tuple[Kind, ...] = ("activation", "initializer", "normalization", "residual", "optimizer")
+"""The remedy kinds, for type checkers; :data:`REMEDY_KINDS` declares them (a test keeps the
+two equal)."""
+CRITICAL = "critical"
+"""The setting value ``{"init": CRITICAL}``: an activation's own critical initialization."""
+
+
+@dataclass(frozen=True)
+class KindInfo:
+    """Everything gradbench needs to know of one remedy kind, declared once.
+
+    Attributes:
+        slot: the spec field a remedy of this kind fills in the networks its claims build
+            (``None``: it acts on training, not on the network at initialization).
+        family: the spec family (``"mlp"``, ``"residual"``) those networks belong to.
+        baselines: the built-ins a candidate of this kind is validated next to.
+        standard_settings: where a remedy that declares no ``stable_for`` is tried by
+            ``stable_somewhere`` (fields of the network's spec; docs/theory.md §9).
+        guard: ``"module:function"`` of ``guard(kind, name, fn) -> fn'``, which wraps a
+            user's object so that a wrong output is one clear error (``gradbench validate``).
+    """
+
+    slot: str | None
+    family: str
+    baselines: tuple[str, ...]
+    standard_settings: tuple[Mapping[str, str], ...]
+    guard: str
+
+
+REMEDY_KINDS: dict[str, KindInfo] = {
+    "activation": KindInfo(
+        slot="activation", family="mlp", baselines=("relu", "tanh"),
+        standard_settings=({"init": "he_normal"}, {"init": "xavier_normal"}, {"init": CRITICAL}),
+        guard="gradbench.candidate:same_shape_guard"),
+    "initializer": KindInfo(
+        slot="init", family="mlp", baselines=("he_normal", "xavier_normal", "orthogonal"),
+        standard_settings=({"activation": "relu"}, {"activation": "tanh"},
+                           {"activation": "linear"}),
+        guard="gradbench.candidate:initializer_guard"),
+    "normalization": KindInfo(
+        slot="norm", family="mlp", baselines=("layernorm", "batchnorm"),
+        standard_settings=({"activation": "relu", "init": "he_normal"},
+                           {"activation": "tanh", "init": "xavier_normal"}),
+        guard="gradbench.candidate:same_shape_guard"),
+    "residual": KindInfo(
+        slot="branch_scale", family="residual", baselines=("1", "1/sqrt(L)"),
+        standard_settings=({"activation": "relu", "init": "he_normal"},),
+        guard="gradbench.candidate:residual_guard"),
+    "optimizer": KindInfo(
+        slot=None, family="mlp", baselines=("sgd", "adam"), standard_settings=(),
+        guard="gradbench.candidate:optimizer_guard"),
+}
+"""The remedy kinds: one descriptor each, from which the registry's kinds, the claims'
+subjects, the CLI's choices, validate's guards and baselines and the stability settings
+derive (docs/design.md §4)."""
+KINDS: tuple[Kind, ...] = tuple(REMEDY_KINDS)  # type: ignore[assignment]
 ENTRY_POINT_GROUP = "gradbench.remedies"
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -19,15 +19,17 @@ is its :class:`gradbench.models.Family`.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, Union
+from typing import Any, ClassVar, Literal, TypeVar, Union
 
 from gradbench import registry
 from gradbench.errors import InvalidArgument, choices_hint
 
+_S = TypeVar("_S")
 Cell = Literal["rnn_tanh", "rnn_relu", "linear", "lstm", "gru"]
 
 
@@ -106,21 +108,89 @@ def _check_layers(spec: object) -> None:
 
 @dataclass(frozen=True)
 class FamilyInfo:
-    """What the torch-free layers know of a network family (declared on its spec class).
+    """Everything known of a network family, declared once on its spec class.
+
+    The spec class, decorated with :func:`register_family`, is the family's one
+    registration: :func:`spec_from_dict`, the report, :func:`gradbench.theory.predict`,
+    :func:`gradbench.models.family_of` and :mod:`gradbench.strategies` all find the family
+    through it. The torch-side parts are named by ``"module:attribute"`` paths and imported
+    when first needed, so that specs, theory and the report stay torch-free.
 
     Attributes:
         title: heading of the family in reports, e.g. ``"MLP"``.
         x_label: axis label of its probe sites, e.g. ``"layer l"``.
         per_site: what one step between sites is called in growth rates (``"/layer"``).
-        predictor: ``"module:function"`` of the theory function ``f(spec, batch) ->
-            Prediction`` that :func:`gradbench.theory.predict` dispatches to (a path, so
-            that specs do not import theory, which imports specs).
+        family: its :class:`gradbench.models.Family` subclass (drawing, batched forward,
+            reference module), or its ``"module:Class"`` path.
+        strategy: a function returning a Hypothesis strategy over its specs (used by
+            ``strategies.specs()`` and the suite's reference check), or its path.
+        predictor: the theory function ``f(spec, batch) -> Prediction`` that
+            :func:`gradbench.theory.predict` dispatches to, or its path; ``None`` when there
+            is no theory for the family (predict() then says so).
+        over_time: its sites are time steps of one recurrence (the report draws such
+            families in its section on decay over time, not with the depth panels).
+
+    The built-in families give paths, so that this module imports neither torch nor
+    Hypothesis; a family defined in a test file may give the objects themselves.
     """
 
     title: str
     x_label: str
     per_site: str
-    predictor: str
+    family: str | type
+    strategy: str | Callable[[], Any]
+    predictor: str | Callable[..., Any] | None = None
+    over_time: bool = False
+
+
+_REGISTERED: dict[str, type[_Spec]] = {}
+
+
+def register_family(cls: type[_S]) -> type[_S]:
+    """Register a spec class, and with it its network family (its :class:`FamilyInfo`).
+
+    Use as a class decorator on a frozen dataclass with class attributes ``family`` (the
+    name in results files) and ``info``. Registering another class under a taken name is
+    refused; :func:`temporary_family` registers one for a block of code (tests).
+
+    Raises:
+        InvalidArgument: ``family`` is not a non-empty string, ``info`` is not a
+            :class:`FamilyInfo`, or the name is taken by another class.
+    """
+    name, info = getattr(cls, "family", None), getattr(cls, "info", None)
+    if not isinstance(name, str) or not name:
+        raise InvalidArgument(f"{cls.__name__}.family={name!r} must be a non-empty string")
+    if not isinstance(info, FamilyInfo):
+        raise InvalidArgument(f"{cls.__name__}.info={info!r} must be a FamilyInfo")
+    taken = _REGISTERED.get(name)
+    if taken is not None and (taken.__module__, taken.__qualname__) != (
+        cls.__module__, cls.__qualname__
+    ):
+        raise InvalidArgument(
+            f"spec family {name!r} is already registered by {taken.__name__}; choose another name"
+        )
+    _REGISTERED[name] = cls
+    return cls
+
+
+@contextlib.contextmanager
+def temporary_family(cls: type[_S]) -> Iterator[type[_S]]:
+    """Register ``cls`` (see :func:`register_family`) inside the ``with`` block only."""
+    register_family(cls)
+    try:
+        yield cls
+    finally:
+        del _REGISTERED[cls.family]  # type: ignore[attr-defined]
+
+
+def resolve(ref: Any) -> Any:
+    """A :class:`FamilyInfo` reference: the object itself, or the one its path names."""
+    return registry.import_object(ref) if isinstance(ref, str) else ref
+
+
+def spec_types() -> dict[str, type[_Spec]]:
+    """Every registered spec class by family name, in registration order (built-ins first)."""
+    return dict(_REGISTERED)
 
 
 @dataclass(frozen=True)
@@ -189,6 +259,7 @@ class _DenseSpec(_Spec):
         return self.width
 
 
+@register_family
 @dataclass(frozen=True)
 class MLPSpec(_DenseSpec):
     """A deep fully connected network ``h^l = W^l x^{l-1} + b^l``, ``x^l = phi(norm(h^l))``.
@@ -206,7 +277,9 @@ class MLPSpec(_DenseSpec):
 
     family: ClassVar[str] = "mlp"
     info: ClassVar[FamilyInfo] = FamilyInfo(
-        "MLP", "layer l", "/layer", "gradbench.theory._predict:predict_mlp"
+        "MLP", "layer l", "/layer", family="gradbench.models:MLPFamily",
+        strategy="gradbench.strategies:mlp_specs",
+        predictor="gradbench.theory._predict:predict_mlp",
     )
     input_var: float = 1.0
 
@@ -215,6 +288,7 @@ class MLPSpec(_DenseSpec):
         _check_float(self, "input_var", positive=True)
 
 
+@register_family
 @dataclass(frozen=True)
 class ResidualSpec(_DenseSpec):
     """A residual MLP ``x_l = x_{l-1} + alpha_l W2_l phi(norm(W1_l x_{l-1} + b_l))``.
@@ -236,7 +310,9 @@ class ResidualSpec(_DenseSpec):
 
     family: ClassVar[str] = "residual"
     info: ClassVar[FamilyInfo] = FamilyInfo(
-        "Residual", "block l", "/layer", "gradbench.theory._residual:predict_residual"
+        "Residual", "block l", "/layer", family="gradbench.models:ResidualFamily",
+        strategy="gradbench.strategies:residual_specs",
+        predictor="gradbench.theory._residual:predict_residual",
     )
     branch_scale: Union[str, float] = "1"
     out_init: str = "lecun_normal"
@@ -254,6 +330,7 @@ class ResidualSpec(_DenseSpec):
         _check_float(self, "input_var", positive=True)
 
 
+@register_family
 @dataclass(frozen=True)
 class RNNSpec(_Spec):
     """A recurrent network unrolled for ``steps`` steps, loss on the last hidden state.
@@ -280,7 +357,9 @@ class RNNSpec(_Spec):
 
     family: ClassVar[str] = "rnn"
     info: ClassVar[FamilyInfo] = FamilyInfo(
-        "RNN", "time step t", "/step", "gradbench.theory._rnn:predict_rnn"
+        "RNN", "time step t", "/step", family="gradbench.models:RNNFamily",
+        strategy="gradbench.strategies:rnn_specs", predictor="gradbench.theory._rnn:predict_rnn",
+        over_time=True,
     )
     label_prefixes: ClassVar[Mapping[str, str]] = {"steps": "L", "hidden": "n"}
     cell: str
@@ -335,6 +414,7 @@ class RNNSpec(_Spec):
         return out
 
 
+@register_family
 @dataclass(frozen=True)
 class Conv1DSpec(_Spec):
     """A deep 1-D convolutional net with circular padding (periodic signals).
@@ -362,7 +442,9 @@ class Conv1DSpec(_Spec):
 
     family: ClassVar[str] = "conv1d"
     info: ClassVar[FamilyInfo] = FamilyInfo(
-        "1-D CNN", "layer l", "/layer", "gradbench.theory._conv:predict_conv1d"
+        "1-D CNN", "layer l", "/layer", family="gradbench.models:Conv1DFamily",
+        strategy="gradbench.strategies:conv1d_specs",
+        predictor="gradbench.theory._conv:predict_conv1d",
     )
     label_prefixes: ClassVar[Mapping[str, str]] = {
         "depth": "L", "channels": "c", "length": "t", "kernel": "k"
@@ -423,17 +505,17 @@ class Conv1DSpec(_Spec):
         return self.channels * self.kernel, self.channels * self.kernel
 
 
+BaseSpec = _Spec
+"""The base class of spec dataclasses (``n_sites``, ``n_features``, ``to_dict``, labels)."""
 Spec = Union[MLPSpec, ResidualSpec, RNNSpec, Conv1DSpec]
-SPEC_TYPES: dict[str, type[_Spec]] = {
-    "mlp": MLPSpec, "residual": ResidualSpec, "rnn": RNNSpec, "conv1d": Conv1DSpec
-}
+"""The built-in spec classes, for type hints; :func:`spec_types` lists every registered one."""
 
 
 def _spec_type(family: object) -> type[_Spec]:
-    cls = SPEC_TYPES.get(family) if isinstance(family, str) else None
+    cls = _REGISTERED.get(family) if isinstance(family, str) else None
     if cls is None:
         raise InvalidArgument(
-            f"spec family {family!r} is unknown; {choices_hint(family, SPEC_TYPES)}"
+            f"spec family {family!r} is unknown; {choices_hint(family, _REGISTERED)}"
         )
     return cls
 

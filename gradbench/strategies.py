@@ -16,7 +16,16 @@ from typing import Any
 from hypothesis import strategies as st
 
 from gradbench import registry
-from gradbench.specs import CELLS, Conv1DSpec, MLPSpec, ResidualSpec, RNNSpec, Spec
+from gradbench.specs import (
+    CELLS,
+    Conv1DSpec,
+    MLPSpec,
+    ResidualSpec,
+    RNNSpec,
+    Spec,
+    resolve,
+    spec_types,
+)
 
 Choice = Sequence[Any] | st.SearchStrategy[Any]
 MEAN_FIELD_INITS = ("xavier_normal", "lecun_normal")
@@ -134,13 +143,13 @@ def conv1d_specs(
     )
 
 
-#: Per spec class, the strategy over its specs (every family of ``gradbench.models``).
-FAMILY_SPECS: dict[type, Callable[[], st.SearchStrategy[Any]]] = {
-    MLPSpec: mlp_specs, ResidualSpec: residual_specs, RNNSpec: rnn_specs,
-    Conv1DSpec: conv1d_specs,
-}
+def family_strategies() -> dict[type, Callable[[], st.SearchStrategy[Any]]]:
+    """Per registered spec class, the strategy function its ``info.strategy`` names
+    (every family of :func:`gradbench.specs.register_family`, built-in or not)."""
+    return {cls: resolve(cls.info.strategy)  # type: ignore[attr-defined]
+            for cls in spec_types().values()}
 
 
 def specs() -> st.SearchStrategy[Spec]:
-    """Any spec family."""
-    return st.one_of([strategy() for strategy in FAMILY_SPECS.values()])
+    """Any registered spec family."""
+    return st.one_of([strategy() for strategy in family_strategies().values()])

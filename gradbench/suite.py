@@ -32,13 +32,9 @@ from gradbench.errors import InvalidArgument, choices_hint
 MARKER = "gradbench_remedies"
 
 BASELINES: dict[str, tuple[str, ...]] = {
-    "initializer": ("he_normal", "xavier_normal", "orthogonal"),
-    "activation": ("relu", "tanh"),
-    "normalization": ("layernorm", "batchnorm"),
-    "residual": ("1", "1/sqrt(L)"),
-    "optimizer": ("sgd", "adam"),
+    kind: info.baselines for kind, info in registry.REMEDY_KINDS.items()
 }
-"""The built-ins a candidate is validated next to, per kind."""
+"""The built-ins a candidate is validated next to, per kind (each kind's descriptor)."""
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ and the family's ordinary ``nn.Module`` (``nn.Linear``, ``nn.RNNCell``/``nn.LSTM
 ``nn.GRUCell``, ``nn.Conv1d``; autograd, ``retain_grad``) give the same per-site gradient
 norms, pre-activation second moments and weight-gradient norms to a relative 1e-10. The
 other claims trust the probe; this one checks it, for every registered family
-(``gradbench.models.FAMILIES``) and configurations Hypothesis draws (docs/design.md §5).
+(``gradbench.specs.register_family``) and configurations Hypothesis draws (docs/design.md §5).
 """
 
 from __future__ import annotations
@@ -14,17 +14,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gradbench.models import FAMILIES
-from gradbench.strategies import FAMILY_SPECS
+from gradbench.strategies import family_strategies
 from gradbench.suite import budget
 
-FAMILY_TYPES = list(FAMILIES)
+STRATEGIES = family_strategies()
 
 
-@pytest.mark.parametrize("spec_type", FAMILY_TYPES, ids=[t.family for t in FAMILY_TYPES])
+@pytest.mark.parametrize("spec_type", list(STRATEGIES), ids=[t.family for t in STRATEGIES])
 @budget(2 / 15)
 @given(data=st.data())
 def test_probe_equals_reference(spec_type, data, run_claim):
     """The batched probe equals the naive torch.nn reference (float64, rtol 1e-10)."""
-    spec = data.draw(FAMILY_SPECS[spec_type](), label="spec")
+    spec = data.draw(STRATEGIES[spec_type](), label="spec")
     run_claim(spec, "probe_equals_reference")

@@ -88,6 +88,14 @@ MUTANTS: tuple[Mutant, ...] = (
            "_normal(w, gain**2 / fans(w.shape)[1], generator)",
            "_normal(w, gain**2 / fans(w.shape)[0], generator)",
            "initializer_variance", "fan-out He computed from fan_in"),
+    Mutant("sqrt2_constant_x1.05", INIT, "SQRT2",
+           "SQRT2 = math.sqrt(2.0)", "SQRT2 = math.sqrt(2.0) * 1.05",
+           "initializer_variance", "the module's sqrt(2), every He initializer's default gain, "
+           "5% too large (variance x1.1025); the declared laws are written apart from it"),
+    Mutant("xavier_draw_formula_1_over_fan_sum", INIT, "_xavier_var",
+           "return gain**2 * 2.0 / (fan_in + fan_out)", "return gain**2 * 1.8 / (fan_in + fan_out)",
+           "initializer_variance", "the Glorot variance the drawing code uses, 2/(fan_in + "
+           "fan_out), written with 1.8: both Xavier initializers draw 90% of the law"),
     Mutant("orthogonal_gain_squared", INIT, "orthogonal",
            "w.copy_(((q if rows >= cols else q.T) * gain).reshape(w.shape))",
            "w.copy_(((q if rows >= cols else q.T) * gain**2).reshape(w.shape))",

@@ -554,3 +554,18 @@ def test_carry_gate_sees_input_weights_at_the_wrong_scale(monkeypatch) -> None:
 
     monkeypatch.setattr(models.Draw, "gaussian", narrow)
     assert not gb.check(spec, "carry_gate_mean", seed=3).passed
+
+
+def test_an_all_zero_initializer_fails_stable_somewhere_in_words_that_say_zero() -> None:
+    """Zero weights give exactly zero gradients below the top layer: vanishing, not NaN."""
+
+    def zeros(w, *, generator):
+        with torch.no_grad():
+            w.zero_()
+
+    with remedy("initializer", "t_zeros", zeros) as r:
+        v = check(r, "stable_somewhere")
+    assert not v.passed
+    assert v.note.startswith("depth 30, width 128, 16 networks,")
+    assert "gradients are exactly zero within depth 30 in every network" in v.note
+    assert "not finite" not in v.note

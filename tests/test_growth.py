@@ -74,6 +74,12 @@ def test_nonfinite_norms_decide_the_class_and_leave_the_estimate_to_the_finite_n
     assert nothing.networks == 0
     assert math.isnan(nothing.per_step)
     assert nothing.words == "gradients are not finite at depth 4"
+    zeros = np.ones((2, 4))
+    zeros[:, 0] = 0.0  # an all-zero initializer: nothing reaches the first layer
+    vanished = stats.gradient_growth(zeros)
+    assert (vanished.klass(), vanished.networks) == ("vanishing", 0)
+    assert vanished.words == ("gradients are exactly zero within depth 4 in every network "
+                              "(nothing reaches the input)")
     logs = stats.log_norms([[1.0, 0.0, -1.0, np.inf]])[0]
     assert logs[0] == 0.0
     assert np.isnan(logs[1:]).all()

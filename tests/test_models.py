@@ -11,16 +11,16 @@ import pytest
 import torch
 
 from gradbench.errors import InvalidArgument
-from gradbench.models import FAMILIES, Draw, draw_for, family_of
+from gradbench.models import Draw, draw_for, families, family_of
 from gradbench.probe import bytes_per_network
 from gradbench.specs import (
     CELL_KINDS,
-    SPEC_TYPES,
     FamilyInfo,
     MLPSpec,
     ResidualSpec,
     RNNSpec,
     family_info,
+    spec_types,
 )
 from gradbench.tasks import TASKS, make_task, resolve_task
 
@@ -32,16 +32,18 @@ SPECS = [
 
 
 def test_every_spec_class_has_a_family_and_torch_free_info() -> None:
-    assert set(FAMILIES) == set(SPEC_TYPES.values())
-    for name, cls in SPEC_TYPES.items():
+    registered = spec_types()
+    assert set(families()) == set(registered.values())
+    for name, cls in registered.items():
         info = family_info(name)
         assert isinstance(info, FamilyInfo)
         assert info is cls.info
         assert info.title
         assert info.x_label
         assert info.per_site.startswith("/")
-        assert ":" in info.predictor
-        assert FAMILIES[cls].info is info
+        assert info.predictor is None or ":" in info.predictor
+        assert families()[cls].info is info
+        assert families()[cls].spec_type is cls
     with pytest.raises(InvalidArgument, match="'cnn' is unknown"):
         family_info("cnn")
 

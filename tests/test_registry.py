@@ -319,3 +319,33 @@ def test_generation_increases_with_every_registration_change() -> None:
     with registry.temporary("activation", "relu", lambda x: x):  # replacing an existing name
         pass
     assert registry.generation() > after
+
+
+def test_each_remedy_kind_is_declared_once_and_its_descriptor_is_consistent() -> None:
+    """REMEDY_KINDS is the one declaration; everything derived from it must resolve."""
+    import dataclasses
+    import typing
+
+    from gradbench.claims import SUBJECTS
+    from gradbench.claims.stability import SLOTS, STANDARD_SETTINGS
+    from gradbench.specs import spec_types
+    from gradbench.suite import BASELINES
+
+    assert typing.get_args(registry.Kind) == registry.KINDS == tuple(registry.REMEDY_KINDS)
+    assert SUBJECTS == ("network", *registry.KINDS)
+    for kind, info in registry.REMEDY_KINDS.items():
+        assert callable(registry.import_object(info.guard))
+        assert BASELINES[kind] == info.baselines
+        for name in info.baselines:
+            assert registry.lookup(kind, name).kind == kind
+        spec_type = spec_types()[info.family]
+        if info.slot is None:
+            assert kind not in SLOTS
+            assert not info.standard_settings
+            continue
+        assert SLOTS[kind] == info.slot
+        assert STANDARD_SETTINGS[kind] == info.standard_settings
+        fields = {f.name for f in dataclasses.fields(spec_type)}
+        assert info.slot in fields
+        for setting in info.standard_settings:
+            assert set(setting) <= fields

@@ -1415,11 +1415,14 @@ def test_the_summary_speaks_of_the_latest_run_that_measured_gradients(tmp_path: 
 def test_family_titles_come_from_each_family_s_declaration() -> None:
     """The report titles and labels every spec family from its FamilyInfo (1-D CNNs too)."""
     from gradbench.report import page
-    from gradbench.specs import SPEC_TYPES
+    from gradbench.specs import spec_types
 
-    for name, spec_type in SPEC_TYPES.items():
+    registered = spec_types()
+    for name, spec_type in registered.items():
         info = spec_type.info
-        assert page.family(name) == page.Family(info.title, info.x_label, info.per_site)
+        assert page.family(name) == page.Family(info.title, info.x_label, info.per_site,
+                                                info.over_time)
     assert page.family("conv1d").title == "1-D CNN"
-    assert [page.family_order(n)[0] for n in SPEC_TYPES] == list(range(len(SPEC_TYPES)))
-    assert page.family("transformer").title == "transformer"  # unknown: its own name
+    assert [n for n in registered if page.family(n).over_time] == ["rnn"]
+    assert [page.family_order(n)[0] for n in registered] == list(range(len(registered)))
+    assert page.family("no_such_family").title == "no_such_family"  # unknown: its own name

@@ -20,15 +20,15 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from gradbench import registry
 from gradbench.errors import InvalidArgument, choices_hint
 from gradbench.records import Verdict
 
 Subject = Literal[
     "network", "activation", "initializer", "normalization", "residual", "optimizer"
 ]
-SUBJECTS: tuple[Subject, ...] = (
-    "network", "activation", "initializer", "normalization", "residual", "optimizer"
-)
+SUBJECTS: tuple[Subject, ...] = ("network", *registry.KINDS)  # type: ignore[assignment]
+"""What a claim can be about: networks, and every remedy kind (registry.REMEDY_KINDS)."""
 Role = Literal["consistency", "theory", "stability", "behaviour"]
 ROLES: dict[Role, str] = {
     "consistency": "the remedy does what it declares (its own documented property)",

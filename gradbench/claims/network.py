@@ -15,12 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from gradbench import stats, theory
+from gradbench import registry, stats, theory
 from gradbench.claims._registry import EQUIVALENCE_ALPHA, claim
 from gradbench.claims._verdicts import equivalence, exact, t_test, verdict
 from gradbench.errors import InvalidArgument
 from gradbench.records import Measurement, Prediction, Verdict
-from gradbench.specs import MLPSpec, ResidualSpec, Spec, bias_variance, weight_variance
+from gradbench.specs import MLPSpec, Spec, bias_variance, spec_types, weight_variance
 
 MODEL_ERROR = 2.0
 """Allowed mean-field model error of the per-layer log-norm slope, in units of 1/width.
@@ -51,14 +51,13 @@ def growth_per_layer(m: Measurement) -> np.ndarray:
 
 def _representative(target: Any) -> Spec:
     """A small spec with remedy ``target`` in its slot, to ask theory about the remedy."""
-    if isinstance(target, (MLPSpec, ResidualSpec)) or hasattr(target, "family"):
+    if hasattr(target, "family"):  # a spec already
         return target  # type: ignore[no-any-return]
-    slot = {"activation": "activation", "initializer": "init", "normalization": "norm"}
-    if target.kind == "residual":
-        return ResidualSpec(depth=4, width=64, branch_scale=target.label)
-    if target.kind in slot:
-        return MLPSpec(depth=4, width=64, **{slot[target.kind]: target.label})
-    raise InvalidArgument(f"{target.kind}s do not change gradients at initialization")
+    info = registry.REMEDY_KINDS[target.kind]
+    if info.slot is None:
+        raise InvalidArgument(f"{target.kind}s do not change gradients at initialization")
+    cls = spec_types()[info.family]
+    return cls(depth=4, width=64, **{info.slot: target.label})  # type: ignore[no-any-return]
 
 
 def _has_prediction(target: Any) -> str | None:

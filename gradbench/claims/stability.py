@@ -30,31 +30,28 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gradbench import stats
+from gradbench import registry, stats
 from gradbench.claims._registry import CLAIMS, EQUIVALENCE_ALPHA, claim
 from gradbench.claims._verdicts import t_test
 from gradbench.claims.network import MODEL_ERROR, STABLE_DEPTH, stable_gradients
 from gradbench.errors import InvalidArgument
 from gradbench.records import Measurement, Verdict
-from gradbench.specs import MLPSpec, ResidualSpec, Spec
+from gradbench.specs import Spec, spec_types
 from gradbench.theory import CRITICAL_BIASES, CriticalPoint
 
 STABLE_WIDTH = 128
 """Width of the stability settings up to depth 32 (:func:`stability_width`)."""
 MAX_STABLE_DEPTH = 200
 """Deepest setting judged (its width is 800: a setting's cost grows as depth^3)."""
-CRITICAL = "critical"
+CRITICAL = registry.CRITICAL
 """The setting value ``{"init": CRITICAL}``: the activation's own critical initialization."""
-SLOTS = {"initializer": "init", "activation": "activation", "normalization": "norm",
-         "residual": "branch_scale"}
-STANDARD_SETTINGS: dict[str, tuple[dict[str, Any], ...]] = {
-    "initializer": ({"activation": "relu"}, {"activation": "tanh"}, {"activation": "linear"}),
-    "activation": ({"init": "he_normal"}, {"init": "xavier_normal"}, {"init": CRITICAL}),
-    "normalization": ({"activation": "relu", "init": "he_normal"},
-                      {"activation": "tanh", "init": "xavier_normal"}),
-    "residual": ({"activation": "relu", "init": "he_normal"},),
+SLOTS = {kind: info.slot for kind, info in registry.REMEDY_KINDS.items() if info.slot}
+"""Per remedy kind judged for stability, the spec field it fills (its descriptor's slot)."""
+STANDARD_SETTINGS: dict[str, tuple[Mapping[str, Any], ...]] = {
+    kind: info.standard_settings for kind, info in registry.REMEDY_KINDS.items()
+    if info.standard_settings
 }
-"""The settings a remedy declaring nothing is tried in (MLPs, residual nets for scalings)."""
+"""The settings a remedy declaring nothing is tried in (each kind's descriptor)."""
 
 
 def stability_depth(depth: object) -> int:
@@ -122,7 +119,7 @@ def setting_spec(remedy: Any, setting: Mapping[str, Any], depth: int = STABLE_DE
                 f"setting {dict(setting)!r} needs the activation's critical point")
         fields.update(init="normal", sigma_w2=critical.sigma_w2, sigma_b2=critical.sigma_b2,
                       input_var=(critical.q_star - critical.sigma_b2) / critical.sigma_w2)
-    cls = ResidualSpec if remedy.kind == "residual" else MLPSpec
+    cls = spec_types()[registry.REMEDY_KINDS[remedy.kind].family]
     return cls(depth=depth, width=stability_width(depth), **fields)  # type: ignore[return-value]
 
 
@@ -248,8 +245,9 @@ def _verdict(name: str, remedy: Any, judged: Sequence[_Judged], untried: Sequenc
                      + [_record(t, None, depth, width) for t in untried])
     tried = "; ".join([_outcome(j) for j in judged]
                       + [f"{_setting_text(t)}: not measured, {t.reason}" for t in untried])
+    networks = (shown.stable.growth or {}).get("seeds", shown.stable.n)  # finite or not
     head = (f"depth {spec.n_sites}, width {spec.n_features}, "
-            f"{shown.stable.n} networks, stable within x{stats.STABLE_WITHIN:g} end to end")
+            f"{networks} networks, stable within x{stats.STABLE_WITHIN:g} end to end")
     return dataclasses.replace(
         shown.deciding, claim=name, spec={**spec.to_dict(), "remedy": remedy.label, **config},
         passed=passed, note=f"{head}: {tried}. {summary}".strip(), source=CLAIMS[name].source,

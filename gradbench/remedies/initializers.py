@@ -50,15 +50,36 @@ def fans(shape: Sequence[int]) -> tuple[int, int]:
     return int(shape[1]) * receptive, int(shape[0]) * receptive
 
 
-def _fan_in_var(gain: float = 1.0) -> object:
-    return lambda fan_in, fan_out, **p: p.get("gain", gain) ** 2 / fan_in
+# Declared laws, written from the papers apart from the drawing code below: a slip in a
+# constant the drawing uses (SQRT2, a gain, a fan) then moves the draw but not the
+# declaration that initializer_variance and the mean-field theory read (docs/design.md §5, item 10).
 
 
-def _fan_out_var(gain: float = 1.0) -> object:
-    return lambda fan_in, fan_out, **p: p.get("gain", gain) ** 2 / fan_out
+def _he_law(fan: int, gain: float | None) -> float:
+    """He et al. 2015, eq. 10 and 14: Var W = 2 / fan (ReLU); a given gain: gain^2 / fan."""
+    return (2.0 if gain is None else gain * gain) / fan
+
+
+def _he_fan_in_law(fan_in: int, fan_out: int, gain: float | None = None) -> float:
+    return _he_law(fan_in, gain)
+
+
+def _he_fan_out_law(fan_in: int, fan_out: int, gain: float | None = None) -> float:
+    return _he_law(fan_out, gain)
+
+
+def _lecun_law(fan_in: int, fan_out: int, gain: float = 1.0) -> float:
+    """LeCun et al. 1998, Efficient BackProp §4.6: Var W = 1 / fan_in."""
+    return gain * gain / fan_in
+
+
+def _glorot_law(fan_in: int, fan_out: int, gain: float = 1.0) -> float:
+    """Glorot & Bengio 2010, eq. 12 and 16: Var W = 2 / (fan_in + fan_out)."""
+    return gain * gain * 2.0 / (fan_in + fan_out)
 
 
 def _xavier_var(fan_in: int, fan_out: int, gain: float = 1.0) -> float:
+    """The variance xavier_normal and xavier_uniform draw (the drawing code's own formula)."""
     return gain**2 * 2.0 / (fan_in + fan_out)
 
 
@@ -97,7 +118,7 @@ def _uniform(w: Tensor, variance: float, generator: torch.Generator) -> None:
     "initializer",
     "he_normal",
     paper="He et al. 2015, arXiv:1502.01852",
-    variance=_fan_in_var(SQRT2),
+    variance=_he_fan_in_law,
     distribution="normal",
     stable_for=({"activation": "relu"},),
 )
@@ -105,7 +126,7 @@ def _uniform(w: Tensor, variance: float, generator: torch.Generator) -> None:
     "initializer",
     "kaiming_normal",
     paper="He et al. 2015, arXiv:1502.01852",
-    variance=_fan_in_var(SQRT2),
+    variance=_he_fan_in_law,
     distribution="normal",
     stable_for=({"activation": "relu"},),
 )
@@ -118,7 +139,7 @@ def he_normal(w: Tensor, *, generator: torch.Generator, gain: float = SQRT2) -> 
     "initializer",
     "he_uniform",
     paper="He et al. 2015, arXiv:1502.01852",
-    variance=_fan_in_var(SQRT2),
+    variance=_he_fan_in_law,
     distribution="uniform",
     stable_for=({"activation": "relu"},),
 )
@@ -126,7 +147,7 @@ def he_normal(w: Tensor, *, generator: torch.Generator, gain: float = SQRT2) -> 
     "initializer",
     "kaiming_uniform",
     paper="He et al. 2015, arXiv:1502.01852",
-    variance=_fan_in_var(SQRT2),
+    variance=_he_fan_in_law,
     distribution="uniform",
     stable_for=({"activation": "relu"},),
 )
@@ -139,7 +160,7 @@ def he_uniform(w: Tensor, *, generator: torch.Generator, gain: float = SQRT2) ->
     "initializer",
     "he_normal_fan_out",
     paper="He et al. 2015, arXiv:1502.01852",
-    variance=_fan_out_var(SQRT2),
+    variance=_he_fan_out_law,
     distribution="normal",
     stable_for=({"activation": "relu"},),
 )
@@ -152,7 +173,7 @@ def he_normal_fan_out(w: Tensor, *, generator: torch.Generator, gain: float = SQ
     "initializer",
     "he_uniform_fan_out",
     paper="He et al. 2015, arXiv:1502.01852",
-    variance=_fan_out_var(SQRT2),
+    variance=_he_fan_out_law,
     distribution="uniform",
     stable_for=({"activation": "relu"},),
 )
@@ -165,7 +186,7 @@ def he_uniform_fan_out(w: Tensor, *, generator: torch.Generator, gain: float = S
     "initializer",
     "xavier_normal",
     paper="Glorot & Bengio 2010",
-    variance=_xavier_var,
+    variance=_glorot_law,
     distribution="normal",
     stable_for=({"activation": "tanh"},),
 )
@@ -173,7 +194,7 @@ def he_uniform_fan_out(w: Tensor, *, generator: torch.Generator, gain: float = S
     "initializer",
     "glorot_normal",
     paper="Glorot & Bengio 2010",
-    variance=_xavier_var,
+    variance=_glorot_law,
     distribution="normal",
     stable_for=({"activation": "tanh"},),
 )
@@ -186,7 +207,7 @@ def xavier_normal(w: Tensor, *, generator: torch.Generator, gain: float = 1.0) -
     "initializer",
     "xavier_uniform",
     paper="Glorot & Bengio 2010",
-    variance=_xavier_var,
+    variance=_glorot_law,
     distribution="uniform",
     stable_for=({"activation": "tanh"},),
 )
@@ -194,7 +215,7 @@ def xavier_normal(w: Tensor, *, generator: torch.Generator, gain: float = 1.0) -
     "initializer",
     "glorot_uniform",
     paper="Glorot & Bengio 2010",
-    variance=_xavier_var,
+    variance=_glorot_law,
     distribution="uniform",
     stable_for=({"activation": "tanh"},),
 )
@@ -207,7 +228,7 @@ def xavier_uniform(w: Tensor, *, generator: torch.Generator, gain: float = 1.0) 
     "initializer",
     "lecun_normal",
     paper="LeCun et al. 1998, Efficient BackProp",
-    variance=_fan_in_var(1.0),
+    variance=_lecun_law,
     distribution="normal",
     stable_for=({"activation": "tanh"}, {"activation": "selu"}, {"activation": "linear"}),
 )

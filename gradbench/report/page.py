@@ -63,8 +63,7 @@ MAX_PANELS = 120
 
 
 # --------------------------------------------------------------------------------------
-# Network families as the report shows them (the one table to replace when the spec
-# families describe themselves)
+# Network families as the report shows them, from each spec family's FamilyInfo
 # --------------------------------------------------------------------------------------
 
 
@@ -75,26 +74,27 @@ class Family:
     title: str
     site: str  # x-axis label of the per-site gradient plots
     per: str  # what one growth factor is per
+    over_time: bool = False  # sites are time steps: drawn in the RNN section
 
 
 def family(name: str) -> Family:
     """The report's view of a spec family, from the family's own declaration
     (``FamilyInfo`` on its spec class; unknown families: their name, per layer)."""
-    from gradbench.specs import SPEC_TYPES
+    from gradbench.specs import spec_types
 
-    spec_type = SPEC_TYPES.get(name)
+    spec_type = spec_types().get(name)
     if spec_type is None:
         return Family(name, "layer l", "/layer")
     info = spec_type.info
-    return Family(info.title, info.x_label, info.per_site)
+    return Family(info.title, info.x_label, info.per_site, info.over_time)
 
 
 def family_order(name: str) -> tuple[int, str]:
     """Sort key: the registered families in their order, then the others by name."""
-    from gradbench.specs import SPEC_TYPES
+    from gradbench.specs import spec_types
 
-    order = list(SPEC_TYPES)
-    return (order.index(name) if name in SPEC_TYPES else len(order), name)
+    order = list(spec_types())
+    return (order.index(name) if name in order else len(order), name)
 
 
 # --------------------------------------------------------------------------------------

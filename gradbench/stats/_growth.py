@@ -261,6 +261,9 @@ class GradientGrowth:
     @property
     def words(self) -> str:
         """:func:`growth_in_words` of the measured per-step factor at this depth."""
+        if self.networks == 0 and self.n_zero and not (self.n_inf or self.n_nan):
+            return (f"gradients are exactly zero within depth {self.sites} in every network "
+                    "(nothing reaches the input)")
         if self.networks == 0:
             return f"gradients are not finite at depth {self.sites}"
         return growth_in_words(self.per_step, self.sites, self.unit)

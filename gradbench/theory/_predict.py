@@ -22,7 +22,7 @@ import numpy as np
 from gradbench import registry
 from gradbench.errors import InvalidArgument
 from gradbench.records import Prediction
-from gradbench.specs import SPEC_TYPES, MLPSpec, Spec, bias_variance, weight_variance
+from gradbench.specs import MLPSpec, Spec, bias_variance, spec_types, weight_variance
 from gradbench.theory._activation import _Act, _is_identity, _moments, _relu_scale, _resolve
 from gradbench.theory._finite_width import _check_width, relu_finite_width
 from gradbench.theory._mean_field import _PHASE_TOL, _chi_at, _mean_field, q_trajectory
@@ -262,7 +262,10 @@ def _predictor(path: str) -> Predictor:
 @functools.lru_cache(maxsize=512)
 def _predict_cached(spec: Spec, batch: int | None, generation: int) -> Prediction:
     """``generation`` (of the registry) keys the cache: re-registering a name misses it."""
-    return _predictor(type(spec).info.predictor)(spec, batch)
+    ref = type(spec).info.predictor
+    if ref is None:
+        return no_prediction(spec, f"gradbench has no theory for the {spec.family!r} family")
+    return (_predictor(ref) if isinstance(ref, str) else ref)(spec, batch)
 
 
 def predict(spec: Spec, *, batch: int | None = None) -> Prediction:
@@ -312,8 +315,9 @@ def predict(spec: Spec, *, batch: int | None = None) -> Prediction:
         >>> p.valid, [round(float(x), 12) for x in p.log_growth]
         (True, [0.0, 0.0, 0.0])
     """
-    if type(spec) not in SPEC_TYPES.values():
-        known = ", ".join(cls.__name__ for cls in SPEC_TYPES.values())
+    registered = spec_types()
+    if registered.get(getattr(spec, "family", None)) is not type(spec):
+        known = ", ".join(cls.__name__ for cls in registered.values())
         raise InvalidArgument(f"spec={spec!r} must be a gradbench spec: one of {known}")
     if batch is not None:
         batch = _check_width("batch", batch)

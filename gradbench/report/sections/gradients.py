@@ -131,7 +131,7 @@ def panels(page: Page, groups: Sequence[list[Config]], xlabel: str, heading: str
 
 
 def _context(page: Page) -> Mapping[str, Any] | None:
-    families = grouped(page, lambda name: name != "rnn")
+    families = grouped(page, lambda name: not family(name).over_time)
     if not families:
         return None
     blocks = [

@@ -17,7 +17,7 @@ PER_CHART, OVERVIEW = 8, 40
 def _overview(page: Page) -> list[svg.Chart]:
     charts = []
     for r in page.runs:
-        cfgs = [c for c in page.configs[r.label] if c.family == "rnn"]
+        cfgs = [c for c in page.configs[r.label] if family(c.family).over_time]
         for start in range(0, min(len(cfgs), OVERVIEW), PER_CHART):
             chunk = cfgs[start : start + PER_CHART]
             title = "All RNN configurations" + page.suffix(r)
@@ -41,7 +41,8 @@ def _overview(page: Page) -> list[svg.Chart]:
 
 
 def _context(page: Page) -> Mapping[str, Any] | None:
-    groups = grouped(page, lambda name: name == "rnn").get("rnn", [])
+    over_time = grouped(page, lambda name: family(name).over_time)
+    groups = [g for name in over_time for g in over_time[name]]
     if not groups:
         return None
     return {"blocks": [Figures(_overview(page)), panels(page, groups, family("rnn").site)]}
