@@ -442,8 +442,60 @@ def stability_settings(remedy: Any, *, seed: int = 0, seeds: int = 16, batch: in
     return out
 
 
+# --------------------------------------------------------------------------------------
+# Deep convolutional networks (docs/theory.md §11)
+# --------------------------------------------------------------------------------------
+
+
+def conv_isometry(spec: Spec, *, batch: int = 8, seed: int = 0, **_: Any) -> dict[str, np.ndarray]:
+    """For :data:`SEEDS_EXACT` float64 networks: per example ``||x^L|| / ||x^0||`` through the
+    stacked probe forward (``[seeds, batch]``), and the singular values of the
+    ``(C T) x (C T)`` input-output Jacobian of the ``nn.Conv1d`` reference module at the
+    first example, by autograd (``[seeds, C T]``). For linear nets (the last site is
+    ``x^L``)."""
+    from gradbench.models import draw_network, family_of
+
+    family = family_of(spec)
+    ratios, singular = [], []
+    for index in range(SEEDS_EXACT):
+        params, data = draw_network(spec, min(batch, 16), seed, index)
+        x = data["x"].clone().requires_grad_(True)
+        out = family.forward(spec, params, {**data, "x": x}).sites[-1].detach()
+        ratios.append((out.flatten(1).norm(dim=1) / x.detach().flatten(1).norm(dim=1)).numpy())
+        model = family.module(spec, params)
+        jac = torch.autograd.functional.jacobian(
+            lambda z, model=model: model({"x": z.unsqueeze(0)}).flatten(), data["x"][0].detach(),
+            vectorize=True)
+        singular.append(torch.linalg.svdvals(jac.reshape(jac.shape[0], -1)).numpy())
+    return {"norm_ratios": np.array(ratios), "singular_values": np.array(singular)}
+
+
+PROFILE_CHUNK = 8
+"""Networks per stacked forward of :func:`conv_profiles` (bounds its memory)."""
+
+
+def conv_profiles(spec: Spec, *, seeds: int, batch: int, seed: int = 0,
+                  **_: Any) -> np.ndarray:
+    """``[seeds, L, T]`` per-position second moments ``q^l(t)``: the mean over examples and
+    channels of ``h^l[:, :, t]^2``, from the stacked probe forward in float64 (on the CPU:
+    the law does not depend on the device)."""
+    from gradbench.models import draw_network, family_of
+
+    family, out = family_of(spec), []
+    for start in range(0, seeds, PROFILE_CHUNK):
+        nets = [draw_network(spec, batch, seed, i)
+                for i in range(start, min(seeds, start + PROFILE_CHUNK))]
+        params = {k: torch.stack([p[k] for p, _ in nets]) for k in nets[0][0]}
+        data = {k: torch.stack([d[k] for _, d in nets]) for k in nets[0][1]}
+        data["x"].requires_grad_(True)  # the forward retains the sites' gradients
+        sites = family.forward(spec, params, data).sites
+        out.append(torch.stack([h.detach().pow(2).mean(dim=(-3, -2)) for h in sites], dim=1))
+    return torch.cat(out).numpy()
+
+
 __all__ = [
     "activation_moments", "activation_points", "adaptive_invariance", "clipping",
+    "conv_isometry", "conv_profiles",
     "first_layer_ratios", "initializer_draw", "jacobian", "network", "normalization_outputs",
     "optimizer_first_step", "optimizer_training", "optimizer_vs_reference",
     "residual_alphas", "residual_depth_pair", "stability_settings", "token0_stream",

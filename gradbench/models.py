@@ -659,6 +659,14 @@ class Conv1DFamily(Family):
     def draw_parameters(self, spec: Conv1DSpec, draw: Draw) -> Params:
         return _draw_layers(spec, draw, (spec.channels, spec.channels, spec.kernel))
 
+    def draw_data(self, spec: Conv1DSpec, batch: int, draw: Draw) -> Params:
+        """Inputs with per-position variance ``spec.input_variances`` (docs/theory.md §11.2)."""
+        data = super().draw_data(spec, batch, draw)
+        if spec.input_modulation != 0.0:
+            ratio = torch.tensor(spec.input_variances, dtype=draw.dtype) / spec.input_var
+            data["x"] = data["x"] * ratio.sqrt()
+        return data
+
     def forward(self, spec: Conv1DSpec, params: Params, data: Params) -> Forward:
         act, x, sites = _activation(spec.activation), data["x"], []
         for layer in range(spec.depth):
@@ -675,6 +683,28 @@ class Conv1DFamily(Family):
 
     def module(self, spec: Conv1DSpec, params: Params) -> nn.Module:
         return _Conv1DModule(spec, params)
+
+    def has_jacobian(self, spec: Conv1DSpec) -> bool:
+        """Delta kernels (only the centre tap non-zero): the Jacobian is block-diagonal."""
+        return registry.lookup("initializer", spec.init).meta.get("kernel") == "delta"
+
+    def input_output_jacobian(self, spec: Conv1DSpec, params: Params, x: Tensor) -> Tensor:
+        """``[S, T, C, C]``: the diagonal blocks ``D^L_t W_c^L ... D^1_t W_c^1`` of the
+        block-diagonal Jacobian of a delta-kernel net (``W_c`` the centre tap) at one input
+        ``x`` ``[S, 1, C, T]`` each; every position is an MLP of width C (docs/theory.md
+        §11.1). Valid only for kernels declaring ``kernel="delta"`` (:meth:`has_jacobian`)."""
+        act, centre = _activation(spec.activation), spec.kernel // 2
+        xt = x[..., 0, :, :].mT  # [S, T, C]
+        eye = torch.eye(spec.channels, dtype=x.dtype, device=x.device)
+        jac = eye.expand(*xt.shape[:-1], -1, -1)
+        for layer in range(spec.depth):
+            w = params[f"W{layer}"][..., centre]  # [S, C, C]
+            h = (xt @ w.mT + params[f"b{layer}"].unsqueeze(-2)).requires_grad_(True)
+            y = act(h)
+            (slope,) = torch.autograd.grad(y.sum(), h)
+            jac = slope.unsqueeze(-1) * (w.unsqueeze(-3) @ jac)
+            xt = y.detach()
+        return jac
 
     def module_params(self, spec: Conv1DSpec, model: nn.Module) -> dict[str, nn.Parameter]:
         return _layer_params(model.convs)  # type: ignore[arg-type]

@@ -318,18 +318,22 @@ def jacobian_eigenvalues(
     ``J = D^L W^L ... D^1 W^1`` with ``D^l = diag(phi'(h^l))`` at one input per network
     (Pennington, Schoenholz & Ganguli 2017), built for all seeds at once by stacked
     products of ``n x n`` matrices, in float64. Returns ``[seeds, width]`` eigenvalues.
+    A delta-orthogonal 1-D CNN's Jacobian is block-diagonal over positions (docs/theory.md
+    §11.1): its ``T`` blocks' eigenvalues, ``[seeds, T channels]``.
 
     Raises:
-        InvalidArgument: ``spec`` is not an MLPSpec without normalization.
+        InvalidArgument: ``spec`` is not an MLPSpec without normalization or a
+            delta-orthogonal Conv1DSpec.
     """
     family = family_of(spec)
     if not family.has_jacobian(spec):
         raise InvalidArgument(
-            f"jacobian_eigenvalues needs an MLPSpec without normalization, got {spec!r}"
+            f"jacobian_eigenvalues needs an MLPSpec without normalization or a Conv1DSpec "
+            f"with delta-orthogonal kernels, got {spec!r}"
         )
     _measure_iv(spec, seeds, 1, device, "float64", seed)
     nets = [draw_network(spec, 1, seed, i) for i in range(seeds)]
     params = _stack([p for p, _ in nets], device, torch.float64)
     x = _stack([d for _, d in nets], device, torch.float64)[family.input_key]  # [S, 1, n]
     jac = family.input_output_jacobian(spec, params, x)
-    return torch.linalg.eigvalsh(jac @ jac.mT).cpu().numpy()
+    return torch.linalg.eigvalsh(jac @ jac.mT).reshape(seeds, -1).cpu().numpy()

@@ -434,6 +434,10 @@ class Conv1DSpec(_Spec):
         sigma_w2: kernel variance times fan-in ``C k``; ``None`` takes the initializer's own.
         sigma_b2: bias variance; ``None`` takes the initializer's own (0 for most).
         input_var: variance of the i.i.d. Gaussian input entries (> 0).
+        input_mode: Fourier mode m of the input's variance profile (0 <= m <= length / 2).
+        input_modulation: its amplitude a, |a| < 1: the input entry at position t has
+            variance ``input_var * (1 + a cos(2 pi m t / T))`` (docs/theory.md §11.2). Both
+            are left out of :meth:`to_dict` when 0, so seeds of earlier specs stay.
     """
 
     family: ClassVar[str] = "conv1d"
@@ -454,6 +458,8 @@ class Conv1DSpec(_Spec):
     sigma_w2: float | None = None
     sigma_b2: float | None = None
     input_var: float = 1.0
+    input_mode: int = 0
+    input_modulation: float = 0.0
 
     def __post_init__(self) -> None:
         _check_int(self, "depth", 1)
@@ -464,6 +470,27 @@ class Conv1DSpec(_Spec):
             raise _fail(self, "kernel", self.kernel, f"must be odd and <= length={self.length}")
         _check_layers(self)
         _check_float(self, "input_var", positive=True)
+        _check_int(self, "input_mode", 0)
+        if self.input_mode > self.length // 2:
+            raise _fail(self, "input_mode", self.input_mode,
+                        f"must be an integer in [0, length // 2 = {self.length // 2}]")
+        a = self.input_modulation
+        if isinstance(a, bool) or not isinstance(a, (int, float)) or not abs(a) < 1:
+            raise _fail(self, "input_modulation", a, "must be a number in (-1, 1)")
+        object.__setattr__(self, "input_modulation", float(a))
+
+    @property
+    def input_variances(self) -> tuple[float, ...]:
+        """Per position t, the input entries' variance ``input_var (1 + a cos(2 pi m t / T))``."""
+        a, m, n = self.input_modulation, self.input_mode, self.length
+        return tuple(self.input_var * (1.0 + a * math.cos(2 * math.pi * m * t / n))
+                     for t in range(n))
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        if out["input_mode"] == 0 and out["input_modulation"] == 0.0:
+            del out["input_mode"], out["input_modulation"]  # earlier specs keep their seeds
+        return out
 
     @property
     def n_sites(self) -> int:

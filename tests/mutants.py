@@ -194,6 +194,21 @@ MUTANTS: tuple[Mutant, ...] = (
            "scores = q @ k.mT / math.sqrt(d // heads)", "scores = q @ k.mT",
            "probe_equals_reference", "the probe's attention forgets the 1/sqrt(d_head) of "
            "scaled dot-product attention"),
+    # --- deep CNNs (issue 17) ---
+    Mutant("delta_orthogonal_sqrt_gain", INIT, "delta_orthogonal",
+           "orthogonal(centre, generator=generator, gain=gain)",
+           "orthogonal(centre, generator=generator, gain=math.sqrt(gain))",
+           "delta_orthogonal_isometry", "the delta-orthogonal centre tap scaled by sqrt(gain), "
+           "the ambiguity of TF's ConvolutionDeltaOrthogonal docstring (dense weights, which "
+           "the initializer claims draw, are unaffected)"),
+    Mutant("conv_modes_offset_forgotten", "gradbench/theory/_conv.py", "spatial_mode_factor",
+           "2j * math.pi * mode * (j - p) / length", "2j * math.pi * mode * j / length",
+           "conv_spatial_modes", "theory's lambda_m without the kernel's centring offset p: "
+           "the modulation's phase turns by 2 pi m p / T per layer"),
+    Mutant("conv_input_profile_is_std", "gradbench/models.py", "Conv1DFamily.draw_data",
+           'data["x"] = data["x"] * ratio.sqrt()', 'data["x"] = data["x"] * ratio',
+           "conv_spatial_modes", "the modulated input is scaled by its variance profile, not "
+           "its square root (variance (1 + a cos)^2 instead of 1 + a cos)"),
 )
 
 

@@ -15,9 +15,11 @@ import torch
 from torch import nn
 
 import gradbench as gb
-from gradbench import theory
+from gradbench import registry, theory
+from gradbench.claims import applicable, check
 from gradbench.errors import InvalidArgument
 from gradbench.models import build_module, family_of
+from gradbench.remedies.initializers import _orthogonal_var
 from gradbench.specs import Conv1DSpec, spec_from_dict, spec_label
 from gradbench.training import TrainSpec, train_probe, train_reference
 
@@ -135,3 +137,213 @@ def test_spec_round_trip_label_and_public_name() -> None:
     assert spec_label(spec) == "conv1d-L2-c4-t8-k5-relu-he_normal-sigma_b2=0.1"
     assert gb.Conv1DSpec is Conv1DSpec
     assert gb.specs.family_info("conv1d").title == "1-D CNN"
+
+
+# --- delta-orthogonal isometry (docs/theory.md §11.1) ----------------------------------------
+
+
+def _linear_delta(init: str = "delta_orthogonal(gain=1.2)", **fields: object) -> Conv1DSpec:
+    base: dict[str, object] = dict(depth=9, channels=6, length=7, kernel=3, activation="linear",
+                                   init=init, sigma_b2=0.0)
+    return Conv1DSpec(**(base | fields))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("fields", [{}, {"kernel": 1}, {"kernel": 5, "depth": 20},
+                                    {"sigma_w2": 0.64}])
+def test_delta_orthogonal_net_is_an_exact_isometry(fields: dict[str, object]) -> None:
+    spec = _linear_delta(**fields)
+    v = check(spec, "delta_orthogonal_isometry", seed=3)
+    gain = math.sqrt(gb.specs.weight_variance(spec))
+    assert v.passed, v.note
+    assert v.predicted == pytest.approx(gain**spec.depth, rel=1e-15)
+    assert v.statistic <= 1.0
+    assert v.ci_low == pytest.approx(v.ci_high, rel=1e-10)
+
+
+def _planted_delta(centre: object) -> object:
+    """A kernel declaring delta-orthogonal whose centre tap is ``centre(c_out, c_in, g, gen)``."""
+
+    def init(w: torch.Tensor, *, generator: torch.Generator, gain: float = 1.0) -> None:
+        with torch.no_grad():
+            w.zero_()
+            w[:, :, w.shape[2] // 2] = centre(w.shape[0], w.shape[1], gain, generator)  # type: ignore[operator]
+
+    return init
+
+
+def _orth(n: int, m: int, gain: float, gen: torch.Generator) -> torch.Tensor:
+    w = torch.empty(n, m, dtype=torch.float64)
+    registry.lookup("initializer", "orthogonal").fn(w, generator=gen, gain=gain)
+    return w
+
+
+PLANTED_CENTRES = {
+    "sqrt_gain": lambda n, m, g, gen: _orth(n, m, math.sqrt(g), gen),
+    "gaussian_centre": lambda n, m, g, gen: g * torch.randn(n, m, generator=gen,
+                                                            dtype=torch.float64) / math.sqrt(m),
+}
+
+
+@pytest.mark.parametrize("planted", list(PLANTED_CENTRES))
+def test_delta_orthogonal_isometry_catches_planted_kernels(planted: str) -> None:
+    with registry.temporary("initializer", "calib_delta", _planted_delta(PLANTED_CENTRES[planted]),
+                            variance=_orthogonal_var, distribution="orthogonal", kernel="delta"):
+        v = check(_linear_delta("calib_delta(gain=1.2)"), "delta_orthogonal_isometry")
+    assert not v.passed
+    assert v.statistic > 1e3  # far outside the 1e-10 tolerance
+    assert "want g^L" in v.note
+
+
+@pytest.mark.parametrize(("fields", "match"), [
+    ({"activation": "tanh"}, "linear nets only"),
+    ({"init": "orthogonal"}, "does not declare delta-orthogonal"),
+    ({"sigma_b2": 0.1}, "sigma_b2 must be 0"),
+    ({"channels": 40, "length": 30}, "too large"),
+])
+def test_delta_orthogonal_isometry_domain(fields: dict[str, object], match: str) -> None:
+    assert match in str(applicable(_linear_delta(**fields), "delta_orthogonal_isometry"))
+    assert "Conv1DSpec" in str(applicable(gb.MLPSpec(depth=2, width=4),
+                                          "delta_orthogonal_isometry"))
+
+
+# --- spatial modes of the second moment (docs/theory.md §11.2) --------------------------------
+
+
+def _modulated(**fields: object) -> Conv1DSpec:
+    base: dict[str, object] = dict(depth=4, channels=64, length=16, kernel=3, activation="relu",
+                                   init="he_normal", sigma_b2=0.0, input_mode=1,
+                                   input_modulation=0.6)
+    return Conv1DSpec(**(base | fields))  # type: ignore[arg-type]
+
+
+def test_default_input_profile_keeps_earlier_specs_and_seeds() -> None:
+    spec = Conv1DSpec(depth=2, channels=4, length=8)
+    assert "input_mode" not in spec.to_dict()
+    assert "input_modulation" not in spec.to_dict()
+    legacy = {"family": "conv1d", "depth": 2, "channels": 4, "length": 8, "kernel": 3,
+              "activation": "relu", "init": "he_normal", "sigma_w2": None, "sigma_b2": None,
+              "input_var": 1.0}
+    assert spec.to_dict() == legacy
+    assert spec_from_dict(legacy) == spec
+    assert spec.input_variances == (1.0,) * 8
+    modulated = spec.replace(input_mode=2, input_modulation=-0.5)
+    assert spec_from_dict(modulated.to_dict()) == modulated
+    assert gb.models.derive_seed(modulated, 0, 0, "data") != gb.models.derive_seed(
+        spec, 0, 0, "data")
+    assert modulated.input_variances[0] == pytest.approx(0.5, rel=1e-15)
+    assert modulated.input_variances[1] == pytest.approx(1.0, abs=1e-15)  # cos(pi/2)
+    assert modulated.input_variances[2] == pytest.approx(1.5, rel=1e-15)  # cos(pi)
+
+
+@pytest.mark.parametrize(("fields", "match"), [
+    ({"input_mode": 5}, r"input_mode=5 is invalid: must be an integer in \[0, length // 2 = 4\]"),
+    ({"input_mode": -1}, r"input_mode=-1 is invalid"),
+    ({"input_modulation": 1.0}, r"input_modulation=1.0 is invalid: must be a number in \(-1, 1\)"),
+    ({"input_modulation": "a"}, r"input_modulation='a' is invalid"),
+])
+def test_bad_input_profile(fields: dict[str, object], match: str) -> None:
+    with pytest.raises(InvalidArgument, match=match):
+        Conv1DSpec(**({"depth": 2, "channels": 4, "length": 8} | fields))  # type: ignore[arg-type]
+
+
+def test_modulated_input_has_the_declared_variance_profile() -> None:
+    spec = _modulated(channels=32)
+    _, data = gb.models.draw_network(spec, 256, 0, 0)
+    measured = data["x"].pow(2).mean(dim=(0, 1)).numpy()  # 8,192 entries per position
+    np.testing.assert_allclose(measured, spec.input_variances, rtol=0.06)
+    plain, _ = gb.models.draw_network(spec.replace(input_modulation=0.0, input_mode=0), 2, 0, 0)
+    assert set(plain) == {f"{w}{i}" for w in "Wb" for i in range(spec.depth)}
+
+
+def test_spatial_mode_factor_is_the_closed_form() -> None:
+    for k, n, m in [(3, 16, 1), (5, 16, 3), (3, 32, 7), (1, 8, 2), (7, 12, 5)]:
+        lam = theory.spatial_mode_factor(k, n, m)
+        closed = math.sin(math.pi * m * k / n) / (k * math.sin(math.pi * m / n))
+        assert lam.real == pytest.approx(closed, rel=1e-12, abs=1e-15)
+        assert abs(lam.imag) < 1e-15
+    assert theory.spatial_mode_factor(5, 16, 0) == pytest.approx(1.0, rel=1e-15)
+    assert theory.spatial_mode_factor(3, 16, 6).real < 0  # a phase of pi
+
+
+def test_spatial_mode_law_scale_and_coefficients() -> None:
+    law = theory.conv_spatial_modes(_modulated(depth=5, input_var=0.5))
+    lam = theory.spatial_mode_factor(3, 16, 1).real
+    assert law.kappa == 0.5
+    for layer, (c0, cm) in enumerate(zip(law.scale, law.coefficient), start=1):
+        # the input is not passed through phi: no kappa at layer 1
+        assert c0 == pytest.approx(0.5 * 2.0**layer * 0.5 ** (layer - 1), rel=1e-14)
+        assert cm == pytest.approx(c0 * 0.6 * lam**layer, rel=1e-14)
+    leaky = theory.conv_spatial_modes(_modulated(activation="leaky_relu(negative_slope=0.2)"))
+    assert leaky.kappa == pytest.approx((1 + 0.04) / 2, rel=1e-15)
+    assert theory.conv_spatial_modes(_modulated(activation="linear")).kappa == 1.0
+
+
+@pytest.mark.parametrize(("fields", "match"), [
+    ({"activation": "tanh"}, "not positively homogeneous"),
+    ({"init": "orthogonal"}, "i.i.d. zero-mean"),
+    ({"sigma_b2": 0.1}, "sigma_b2 = 0"),
+    ({"input_modulation": 0.0}, "no modulated variance"),
+])
+def test_spatial_mode_law_domain(fields: dict[str, object], match: str) -> None:
+    spec = _modulated(**fields)
+    assert match in str(theory.spatial_modes_issue(spec))
+    with pytest.raises(InvalidArgument, match=match):
+        theory.conv_spatial_modes(spec)
+    assert match in str(applicable(spec, "conv_spatial_modes"))
+
+
+def test_conv_spatial_modes_claim_domain_extras() -> None:
+    assert "depth=9 > channels/8" in str(applicable(_modulated(depth=9), "conv_spatial_modes"))
+    assert "m < length/2" in str(applicable(_modulated(input_mode=8), "conv_spatial_modes"))
+
+
+def test_modulated_tanh_has_no_mean_field_prediction() -> None:
+    p = theory.predict(_modulated(activation="tanh", init="xavier_normal"))
+    assert not p.valid
+    assert "input_modulation=0.6" in p.reason
+    assert theory.predict(_modulated()).valid  # ReLU: chi does not depend on q
+
+
+def test_conv_spatial_modes_holds_and_catches_a_phase_error() -> None:
+    spec = _modulated(depth=4, input_mode=2)
+    q = gb.claim_probes.conv_profiles(spec, seeds=24, batch=8, seed=1)
+    assert q.shape == (24, 4, 16)
+    v = check(spec, "conv_spatial_modes", measurement=q, alpha=0.01)
+    assert v.passed, v.note
+    law = theory.conv_spatial_modes(spec)
+    c0, _cm = gb.claims.conv.fourier_coefficients(q, 2)
+    np.testing.assert_allclose(c0.mean(axis=0), law.scale, rtol=0.25)
+    # a law rotated by the phase 2 pi m p / T per layer (the kernel offset forgotten)
+    rotated = [c * complex(math.cos(4 * math.pi * layer / 16), math.sin(4 * math.pi * layer / 16))
+               for layer, c in enumerate(law.coefficient, start=1)]
+    real = theory.conv_spatial_modes
+    try:
+        theory.conv_spatial_modes = lambda s: gb.theory.SpatialModes(  # type: ignore[assignment]
+            law.mode, law.scale, tuple(rotated), law.factor, law.kappa)
+        bad = check(spec, "conv_spatial_modes", measurement=q, alpha=0.01)
+    finally:
+        theory.conv_spatial_modes = real  # type: ignore[assignment]
+    assert not bad.passed
+    assert "Im c_2" in bad.note or "Re c_2" in bad.note
+
+
+def test_delta_kernel_jacobian_blocks_equal_the_full_autograd_jacobian() -> None:
+    """The block-diagonal Jacobian of a delta-orthogonal tanh CNN has the eigenvalues of the
+    full (C T) x (C T) Jacobian of its nn.Conv1d reference module."""
+    spec = Conv1DSpec(depth=4, channels=6, length=5, kernel=3, activation="tanh",
+                      init="delta_orthogonal(gain=1.3)", sigma_b2=0.1)
+    family = family_of(spec)
+    assert family.has_jacobian(spec)
+    assert not family.has_jacobian(spec.replace(init="orthogonal"))
+    blocks = gb.probe.jacobian_eigenvalues(spec, seeds=2)
+    assert blocks.shape == (2, 30)
+    for index in range(2):
+        params, data = gb.models.draw_network(spec, 1, 0, index)
+        model = family.module(spec, params)
+        jac = torch.autograd.functional.jacobian(
+            lambda z, model=model: model({"x": z.unsqueeze(0)}).flatten(), data["x"][0])
+        jac = jac.reshape(30, 30)
+        full = torch.linalg.eigvalsh(jac @ jac.T).numpy()
+        np.testing.assert_allclose(np.sort(blocks[index]), full, rtol=1e-10, atol=1e-13)
+    assert applicable(spec, "jacobian_spectrum") is None
+    assert "plain MLPs" in str(applicable(spec.replace(init="he_normal"), "jacobian_spectrum"))

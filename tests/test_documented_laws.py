@@ -33,6 +33,9 @@ DOCUMENTED = {
     "torch_default": 1 / (3 * FAN_IN),  # nn.Linear: U(+-1/sqrt(fan_in))
     "orthogonal": 1 / FAN_OUT,  # semi-orthogonal: sum of squares min(fans), over fan_in fan_out
     "identity": 1 / FAN_OUT,
+    # Xiao et al. 2018, Algorithm 2: a dense weight is orthogonal; a (C_out, C_in, k) kernel has
+    # sum of squares g^2 C_in over C_out C_in k entries, g^2 / (C_out k) = g^2 / max(fans)
+    "delta_orthogonal": 1 / FAN_OUT,
 }
 
 

@@ -220,3 +220,59 @@ def test_every_initializer_declares_variance_and_distribution() -> None:
         assert meta.get("distribution") in ("normal", "uniform", "orthogonal", "identity"), name
     assert _names_with_distribution("normal")
     assert _names_with_distribution("uniform")
+
+
+# --- delta-orthogonal (Xiao et al. 2018, Algorithm 2) -----------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(6, 6, 3), (8, 5, 5), (7, 7, 3, 3), (9, 4, 1), (5, 5, 1, 3)],
+                         ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.parametrize("gain", [1.0, 0.6, 1.9])
+def test_delta_orthogonal_is_an_orthogonal_centre_tap(shape: tuple[int, ...], gain: float) -> None:
+    """Every tap 0 but the centre, where W[:, :, centre] = gain H with H^T H = I."""
+    w, variance, family = draw(f"delta_orthogonal(gain={gain})", shape)
+    centre = (slice(None), slice(None), *(k // 2 for k in shape[2:]))
+    h = w[centre]
+    np.testing.assert_allclose(h.T @ h, gain**2 * np.eye(shape[1]), rtol=0, atol=1e-12)
+    rest = w.copy()
+    rest[centre] = 0.0
+    assert not rest.any()
+    assert family == "orthogonal"
+    # the declared variance is the mean square over the whole kernel
+    assert float(np.mean(w**2)) == pytest.approx(variance, rel=1e-12)
+    assert variance == pytest.approx(gain**2 / max(fans(shape)), rel=1e-15)
+
+
+def test_delta_orthogonal_on_a_dense_weight_is_the_orthogonal_init() -> None:
+    for shape in [(30, 20), (20, 30)]:
+        a, _, _ = draw("delta_orthogonal(gain=1.3)", shape)
+        b, _, _ = draw("orthogonal(gain=1.3)", shape)
+        assert np.array_equal(a, b)
+
+
+def test_delta_orthogonal_is_random_and_seeded() -> None:
+    a, _, _ = draw("delta_orthogonal", (6, 6, 3))
+    b, _, _ = draw("delta_orthogonal", (6, 6, 3), seed=SEED + 1)
+    c, _, _ = draw("delta_orthogonal", (6, 6, 3))
+    assert np.array_equal(a, c)
+    assert not np.array_equal(a, b)
+
+
+def test_delta_orthogonal_keeps_norms_through_an_nn_conv1d() -> None:
+    """The property the kernel is for, seen through torch's own circular convolution."""
+    w, _, _ = draw("delta_orthogonal(gain=0.7)", (6, 4, 5))
+    conv = nn.Conv1d(4, 6, 5, padding=2, padding_mode="circular", bias=False,
+                     dtype=torch.float64)
+    with torch.no_grad():
+        conv.weight.copy_(torch.from_numpy(w))
+        x = torch.randn(3, 4, 11, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+        y = conv(x)
+    torch.testing.assert_close(y.norm(dim=(1, 2)), 0.7 * x.norm(dim=(1, 2)), rtol=1e-13, atol=0)
+
+
+@pytest.mark.parametrize(("shape", "match"), [((4, 6, 3), r"in=6 > out=4"),
+                                              ((4, 4, 2), r"odd kernel sizes")])
+def test_delta_orthogonal_refuses_kernels_without_an_orthogonal_centre(
+        shape: tuple[int, ...], match: str) -> None:
+    with pytest.raises(InvalidArgument, match=match):
+        draw("delta_orthogonal", shape)

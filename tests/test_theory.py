@@ -45,6 +45,8 @@ PUBLIC = {  # theory.__all__ of the single-module theory.py (4b1eec6): the facad
 PUBLIC |= {"carry_gate_mean"}  # added on main with the reference check (carry_gate_mean claim)
 PUBLIC |= {"finite_width_drift"}  # the drift the claims test and the report draws (§2.2)
 PUBLIC |= {"preln_stream_second_moment"}  # the transformer family's Pre-LN law (§10)
+PUBLIC |= {"SpatialModes", "conv_spatial_modes", "spatial_mode_factor",
+           "spatial_modes_issue"}  # deep CNNs: the spatial-mode law (§11.2)
 
 
 def test_facade_keeps_the_public_names() -> None:

@@ -285,9 +285,15 @@ def _jacobian_weights(spec: MLPSpec) -> str:
 
 def _jacobian_domain(spec: Any) -> str | None:
     from gradbench import registry
+    from gradbench.specs import Conv1DSpec
 
+    meta = registry.lookup("initializer", spec.init).meta if hasattr(spec, "init") else {}
+    if isinstance(spec, Conv1DSpec) and meta.get("kernel") == "delta":
+        return None if meta.get("distribution") == "orthogonal" else (
+            f"initializer {spec.init!r} has delta kernels that are not orthogonal")
     if not isinstance(spec, MLPSpec) or spec.norm is not None:
-        return "the free-probability spectrum is derived for plain MLPs"
+        return ("the free-probability spectrum is derived for plain MLPs (and delta-orthogonal "
+                "1-D CNNs, an MLP per position)")
     dist = registry.lookup("initializer", spec.init).meta.get("distribution")
     if dist not in ("normal", "uniform", "orthogonal"):
         return f"initializer {spec.init!r} has distribution {dist!r}, not random weights"
@@ -302,8 +308,10 @@ def _jacobian_domain(spec: Any) -> str | None:
     statistic="per-seed normalised spectral variance; TOST across seeds with margins "
     "predicted*(1 +- 0.25) + 0.05 L^2/N (the O(L/N) finite-width correction)",
     domain="MLPSpec without normalization, random (Gaussian or orthogonal) weights, inputs "
-    "at the fixed point, depth/width <= 0.05",
-    source="Pennington, Schoenholz & Ganguli 2017 (docs/theory.md §3)",
+    "at the fixed point, depth/width <= 0.05; a Conv1DSpec with delta-orthogonal kernels "
+    "(block-diagonal Jacobian: an orthogonal MLP of width C per position, depth/C <= 0.05)",
+    source="Pennington, Schoenholz & Ganguli 2017 (docs/theory.md §3); Xiao et al. 2018 "
+    "(docs/theory.md §11.1)",
     subjects="network",
     role="theory",
     measure="gradbench.claim_probes:jacobian",
@@ -318,7 +326,7 @@ def jacobian_spectrum(spec: MLPSpec, eig: np.ndarray, alpha: float, rel_tol: flo
     predicted = float(theory.jacobian_normalized_variance(
         spec.activation, weight_variance(spec), bias_variance(spec), spec.depth,
         weights=weights))  # type: ignore[arg-type]
-    margin = rel_tol * predicted + 0.05 * spec.depth * spec.depth / spec.width
+    margin = rel_tol * predicted + 0.05 * spec.depth * spec.depth / spec.n_features
     return equivalence("jacobian_spectrum", spec, {}, per_seed, predicted, margin + 1e-12,
                        alpha=alpha, what="normalised spectral variance",
                        note=f"{weights} weights")

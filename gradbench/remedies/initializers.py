@@ -333,3 +333,51 @@ def lsuv(w: Tensor, *, generator: torch.Generator, gain: float = 1.0) -> None:
     The rescaling needs data, so the model builder applies it (``data_dependent=True``).
     """
     orthogonal(w, generator=generator, gain=gain)
+
+
+# --- delta-orthogonal (issue 17: deep CNNs) ---------------------------------------------------
+
+
+@register(
+    "initializer",
+    "delta_orthogonal",
+    paper="Xiao et al. 2018, arXiv:1806.05393 (Algorithm 2)",
+    variance=_orthogonal_var,
+    distribution="orthogonal",
+    kernel="delta",
+    stable_for=({"activation": "tanh"}, {"activation": "linear"}),
+)
+def delta_orthogonal(w: Tensor, *, generator: torch.Generator, gain: float = 1.0) -> None:
+    """Delta-orthogonal kernel: every tap 0 but the centre, ``gain * H`` with H Haar-orthogonal.
+
+    For a kernel ``(C_out, C_in, k[, k])`` with odd sizes and ``C_in <= C_out`` the
+    convolution acts at every position as the same matrix ``gain * H`` (``H^T H = I``), so a
+    linear net of such layers with circular or 'same' padding keeps ``||x||`` times
+    ``gain`` exactly (Xiao et al. 2018, ICML, Algorithm 2; docs/remedies.md). The mean
+    square over the whole kernel is ``gain^2 C_in / (C_out C_in k) = gain^2 / max(fans)``
+    (``gain^2 / fan_in`` when ``C_in == C_out``), the declared variance; its
+    ``(C_out, C_in k)`` matrix has every singular value equal to ``gain`` when
+    ``C_in == C_out``. A dense ``(out, in)`` weight gets the plain :func:`orthogonal` init.
+
+    Raises:
+        InvalidArgument: ``C_in > C_out`` (no orthogonal centre), or an even kernel size
+            (no centre tap).
+    """
+    if w.dim() == 2:
+        orthogonal(w, generator=generator, gain=gain)
+        return
+    c_out, c_in, *taps = (int(s) for s in w.shape)
+    if c_in > c_out:
+        raise InvalidArgument(
+            f"delta_orthogonal needs in_channels <= out_channels for an orthogonal centre tap, "
+            f"got a kernel of shape {tuple(w.shape)} (in={c_in} > out={c_out})"
+        )
+    if any(k % 2 == 0 for k in taps):
+        raise InvalidArgument(
+            f"delta_orthogonal needs odd kernel sizes (a centre tap), got {tuple(taps)}"
+        )
+    centre = torch.empty(c_out, c_in, dtype=w.dtype)
+    orthogonal(centre, generator=generator, gain=gain)
+    with torch.no_grad():
+        w.zero_()
+        w[(slice(None), slice(None), *(k // 2 for k in taps))] = centre

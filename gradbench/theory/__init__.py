@@ -47,6 +47,12 @@ to torch autograd (the explicit fallback, ``source="autograd"``).
 from __future__ import annotations
 
 from gradbench.theory._activation import Activation, ActivationFunctions
+from gradbench.theory._conv import (
+    SpatialModes,
+    conv_spatial_modes,
+    spatial_mode_factor,
+    spatial_modes_issue,
+)
 from gradbench.theory._finite_width import (
     LogNormLaw,
     ReluLayerLaw,
@@ -97,16 +103,16 @@ from gradbench.theory._rnn import (
 from gradbench.theory._transformer import preln_stream_second_moment
 
 __all__ = [
-    "BN_MIN_BATCH", "CRITICAL_BIASES", "MIN_CRITICAL_Q", "MIN_WIDTH", "Q_HUGE", "Q_TINY",
-    "Z_MAX", "Activation", "ActivationFunctions", "CriticalPoint", "JacobianSpectrum",
-    "LogNormLaw", "MeanField",
-    "RNNMeanField", "ReluLayerLaw", "ResidualMeanField", "batchnorm_log_growth",
-    "batchnorm_rate", "c_map", "c_star", "carry_gate_mean", "chi1", "chi_c", "critical_point",
-    "critical_sigma_w2", "depth_scales", "finite_width_drift", "gauss_expect", "gauss_expect2",
-    "jacobian_normalized_variance",
+    "BN_MIN_BATCH", "CRITICAL_BIASES", "MIN_CRITICAL_Q", "MIN_WIDTH", "Q_HUGE", "Q_TINY", "Z_MAX",
+    "Activation", "ActivationFunctions", "CriticalPoint", "JacobianSpectrum", "LogNormLaw",
+    "MeanField", "RNNMeanField", "ReluLayerLaw", "ResidualMeanField", "SpatialModes",
+    "batchnorm_log_growth", "batchnorm_rate", "c_map", "c_star", "carry_gate_mean", "chi1",
+    "chi_c", "conv_spatial_modes", "critical_point", "critical_sigma_w2", "depth_scales",
+    "finite_width_drift", "gauss_expect", "gauss_expect2", "jacobian_normalized_variance",
     "jacobian_spectrum", "layernorm_log_growth", "layernorm_rate", "length_map_slope",
     "linear_rnn_log_growth", "mean_field", "phase", "predict", "preln_stream_second_moment",
     "q_map", "q_star", "q_trajectory", "relu_finite_width", "relu_log_norm_law",
     "residual_log_growth", "residual_mean_field", "rnn_fixed_point", "rnn_mean_field",
+    "spatial_mode_factor", "spatial_modes_issue",
     "stable_critical_point",
 ]

@@ -17,12 +17,16 @@ ICML). ``tests/quality/test_theory_mc.py`` checks it by Monte Carlo with ``nn.Co
 
 from __future__ import annotations
 
+import cmath
+import math
+from dataclasses import dataclass
 from typing import Any
 
 from gradbench import registry
+from gradbench.errors import InvalidArgument
 from gradbench.records import Prediction
 from gradbench.specs import Conv1DSpec, bias_variance, weight_variance
-from gradbench.theory._activation import _resolve
+from gradbench.theory._activation import _resolve, _slopes
 from gradbench.theory._predict import (
     MEAN_FIELD_SOURCE,
     MIN_WIDTH,
@@ -45,6 +49,13 @@ def predict_conv1d(spec: Conv1DSpec, batch: int | None = None) -> Prediction:
         issue = (
             f"initializer {spec.init!r} draws {dist} kernels; the convolutional mean field is "
             "derived (and checked) for i.i.d. kernel entries only"
+        )
+    modulated = spec.input_modulation != 0.0
+    if issue is None and modulated and _slopes(_resolve(spec.activation)) is None:
+        issue = (
+            f"input_modulation={spec.input_modulation!r}: the input's variance depends on the "
+            f"position, so q (and chi) differ between positions for {spec.activation!r}; the "
+            "chi trajectory is derived for one q per layer (homogeneous activations excepted)"
         )
     if issue:
         return no_prediction(spec, issue)
@@ -76,3 +87,100 @@ def predict_conv1d(spec: Conv1DSpec, batch: int | None = None) -> Prediction:
         source="Xiao et al. 2018 (ICML), mean field of CNNs; " + MEAN_FIELD_SOURCE,
         quantities=quantities,
     )
+
+
+# --- spatial modes of the second moment (docs/theory.md §11.2) --------------------------------
+
+
+def spatial_mode_factor(kernel: int, length: int, mode: int) -> complex:
+    r"""``lambda_m = (1/k) sum_j exp(2 pi i m (j - p) / T)``, ``p = (k - 1)/2``: the factor by
+    which one circular convolution with i.i.d. taps of equal variance multiplies Fourier mode
+    ``m`` of the expected per-position second moment.
+
+    For odd ``k`` it is real, ``sin(pi m k / T) / (k sin(pi m / T))`` (1 at ``m = 0``), and
+    may be negative (a phase of pi). Xiao et al. 2018 (ICML), the covariance map of CNNs
+    averaged along its diagonal; docs/theory.md §11.2.
+    """
+    p = (kernel - 1) / 2
+    return sum(cmath.exp(2j * math.pi * mode * (j - p) / length) for j in range(kernel)) / kernel
+
+
+@dataclass(frozen=True)
+class SpatialModes:
+    """Expected Fourier coefficients of the per-position second moment ``q^l(t)`` of h^l.
+
+    ``c_m(l) = (2 / T) sum_t E q^l(t) exp(-2 pi i m t / T)`` for ``m >= 1`` and the mean over
+    positions for ``m = 0`` (so an input variance ``v (1 + a cos(2 pi m t / T))`` has
+    ``c_0 = v``, ``c_m = v a``).
+
+    Attributes:
+        mode: the input's Fourier mode m (>= 1).
+        scale: per layer l = 1..L, ``c_0(l) = v sigma_w2^l kappa^(l - 1)``.
+        coefficient: per layer, ``c_m(l) = scale(l) a lambda_m^l`` (complex).
+        factor: ``lambda_m`` (:func:`spatial_mode_factor`).
+        kappa: ``E phi(h)^2 / E h^2`` for symmetric h: ``(s_+^2 + s_-^2) / 2`` for a
+            positively homogeneous activation with slopes ``s_+``, ``s_-`` (1 linear, 1/2 ReLU).
+    """
+
+    mode: int
+    scale: tuple[float, ...]
+    coefficient: tuple[complex, ...]
+    factor: complex
+    kappa: float
+
+
+def spatial_modes_issue(spec: Any) -> str | None:
+    """Why the spatial-mode law does not hold exactly in expectation for ``spec``, or None."""
+    if not isinstance(spec, Conv1DSpec):
+        return "the spatial-mode law is for Conv1DSpec networks"
+    meta = registry.lookup("initializer", spec.init).meta
+    if meta.get("distribution") not in ("normal", "uniform") or meta.get("centred") is False:
+        return (f"initializer {spec.init!r} does not draw i.i.d. zero-mean kernel entries "
+                "(distribution normal or uniform)")
+    if bias_variance(spec) != 0.0:
+        return f"sigma_b2={bias_variance(spec)!r}: the law is derived for sigma_b2 = 0"
+    if _slopes(_resolve(spec.activation)) is None:
+        return (f"activation {spec.activation!r} is not positively homogeneous: E phi(h)^2 is "
+                "then not a fixed multiple of E h^2 at every position")
+    if spec.input_mode < 1 or spec.input_modulation == 0.0:
+        return "the input has no modulated variance (input_mode >= 1, input_modulation != 0)"
+    return None
+
+
+def conv_spatial_modes(spec: Conv1DSpec) -> SpatialModes:
+    r"""The exact expected spatial profile of a circular 1-D CNN's second moments.
+
+    For :math:`h^{l+1}[o, t] = \sum_{i,j} W[o, i, j]\, x^l[i, t + j - p]` with i.i.d.
+    zero-mean entries of variance :math:`\sigma_w^2/(C k)` independent of :math:`x^l`,
+
+    .. math:: E\,q^{l+1}(t) = \sigma_w^2 \frac{1}{k}\sum_j E\,Q^l(t + j - p),
+       \qquad Q^l(s) = \frac{1}{C}\sum_i x^l[i, s]^2,
+
+    exactly, at any width. With :math:`\sigma_b = 0`, :math:`h^l` is symmetric given the
+    layer below, so a positively homogeneous :math:`\phi` gives :math:`E Q^l = \kappa E q^l`
+    exactly for :math:`l \ge 1`; the input :math:`x^0` is not passed through :math:`\phi`, so
+    the first layer has no :math:`\kappa`. Fourier mode m is multiplied by
+    :math:`\lambda_m` per convolution, hence for input variance
+    :math:`v(1 + a\cos(2\pi m t/T))`:
+
+    .. math:: E\,q^L(t) = v\,\sigma_w^{2L}\kappa^{L-1}\,[1 + a|\lambda_m|^L
+       \cos(2\pi m t/T + L\arg\lambda_m)].
+
+    Xiao, Bahri, Sohl-Dickstein, Schoenholz & Pennington 2018 (ICML, arXiv:1806.05393), the
+    CNN covariance map, specialised to its diagonal; docs/theory.md §11.2.
+
+    Raises:
+        InvalidArgument: outside the law's domain (:func:`spatial_modes_issue`).
+    """
+    issue = spatial_modes_issue(spec)
+    if issue:
+        raise InvalidArgument(f"no spatial-mode law for {spec!r}: {issue}")
+    up, down = _slopes(_resolve(spec.activation))  # type: ignore[misc]
+    kappa = (up * up + down * down) / 2.0
+    sw2, lam = weight_variance(spec), spatial_mode_factor(spec.kernel, spec.length,
+                                                          spec.input_mode)
+    scale = tuple(spec.input_var * sw2**layer * kappa ** (layer - 1)
+                  for layer in range(1, spec.depth + 1))
+    coefficient = tuple(c * spec.input_modulation * lam**layer
+                        for layer, c in enumerate(scale, start=1))
+    return SpatialModes(spec.input_mode, scale, coefficient, lam, kappa)

@@ -118,6 +118,9 @@ PLANTED: dict[tuple[str, str], tuple[Any, dict[str, Any]]] = {
         lambda w, *, generator: torch.nn.init.xavier_normal_(w, gain=5 / 3, generator=generator),
         {"distribution": "normal", "stable_for": ({"activation": "tanh"},)}),
     ("activation", "calib_silu_dropped_term"): (lambda x: _SiluDroppedTerm.apply(x), {}),
+    # deep CNNs: He normal from w.shape[1], i.e. fan_in C where a kernel has C k
+    ("initializer", "calib_he_fan_in_channels"): (_he(1.0), {"distribution": "normal",
+                                                              **HE_DECL}),
 }
 
 
@@ -335,6 +338,65 @@ def _first_layers(optimizer: str) -> Callable[[int], tuple[Any, dict[str, Any]]]
     return lambda seed: (spec, {"optimizer": optimizer, "expected": "helps", "seed": seed})
 
 
+# --- deep CNNs (suites/test_conv.py) ----------------------------------------------------------
+
+
+CONV_ACTIVATIONS = ("linear", "relu", "leaky_relu(negative_slope=0.2)")
+
+
+def _conv_modes(init: str | None = None, activations: tuple[str, ...] = CONV_ACTIVATIONS
+                ) -> Callable[[int], tuple[Any, dict[str, Any]]]:
+    """A circular 1-D CNN as test_conv.py::test_conv_spatial_modes draws it (``init`` fixed
+    for a planted initializer; ``activations`` narrowed where linear nets cannot show it)."""
+
+    def draw(seed: int) -> tuple[Any, dict[str, Any]]:
+        r = _rng(seed)
+        spec = gb.Conv1DSpec(
+            depth=int(r.integers(2, 9)), channels=64, length=16,
+            kernel=int(r.choice([3, 5])),
+            activation=str(r.choice(list(activations))),
+            init=init or str(r.choice(["he_normal", "lecun_normal", "he_uniform"])),
+            sigma_b2=0.0, input_mode=int(r.integers(1, 4)),
+            input_modulation=float(r.uniform(0.3, 0.9)))
+        return spec, {"seeds": 32, "batch": 16, "seed": seed}
+
+    return draw
+
+
+def conv_phase_without_offset() -> contextlib.AbstractContextManager[None]:
+    """lambda_m = (1/k) sum_j exp(2 pi i m j / T): the kernel's centring offset p forgotten
+    (a phase of 2 pi m p / T per layer)."""
+    import cmath
+
+    return _planted_in_theory(
+        "spatial_mode_factor",
+        lambda real: lambda k, n, m: sum(cmath.exp(2j * math.pi * m * j / n)
+                                         for j in range(k)) / k,
+        ("_conv",))
+
+
+@contextlib.contextmanager
+def conv_kappa_at_layer_one() -> Iterator[None]:
+    """The law's scale (sigma_w2 kappa)^L, as if the input passed through phi too (it does
+    not: the first layer has no kappa)."""
+    import dataclasses
+
+    from gradbench import theory
+
+    real = theory.conv_spatial_modes
+
+    def planted(spec: Any) -> Any:
+        law = real(spec)
+        return dataclasses.replace(law, scale=tuple(law.kappa * c for c in law.scale),
+                                   coefficient=tuple(law.kappa * c for c in law.coefficient))
+
+    theory.conv_spatial_modes = planted  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        theory.conv_spatial_modes = real  # type: ignore[assignment]
+
+
 def trials() -> list[Trial]:
     """The calibration table (its planted remedies are registered by :func:`rates`)."""
     return [
@@ -384,6 +446,18 @@ def trials() -> list[Trial]:
                          {"depth": int(_rng(s).integers(4, 13)), "seed": s}),
               lambda s: (_lookup("residual", "calib_inv_sqrt_layer"),
                          {"depth": int(_rng(s).integers(4, 13)), "seed": s}), n=50),
+        # deep CNNs
+        Trial("conv_spatial_modes", "kernels drawn with fan_in C in place of C k (He normal "
+              "from w.shape[1]: the receptive field forgotten)", _conv_modes(),
+              _conv_modes("calib_he_fan_in_channels"), n=100),
+        Trial("conv_spatial_modes", "lambda_m without the kernel's centring offset p (a "
+              "phase error of 2 pi m p / T per layer)", _conv_modes(), _conv_modes(),
+              planted=conv_phase_without_offset, n=100),
+        Trial("conv_spatial_modes", "the ReLU/leaky kappa applied at layer 1 too ((sigma_w2 "
+              "kappa)^L; the input is not passed through phi; ReLU and leaky ReLU nets)",
+              _conv_modes(activations=CONV_ACTIVATIONS[1:]),
+              _conv_modes(activations=CONV_ACTIVATIONS[1:]), planted=conv_kappa_at_layer_one,
+              n=100),
     ]
 
 

@@ -242,3 +242,42 @@ def test_preln_stream_law_monte_carlo(act: str, alpha: float, beta: float,
         skip=alpha)
     z = (q.mean(axis=0) - law) / (q.std(axis=0, ddof=1) / math.sqrt(nets))
     assert np.all(np.abs(z) < 4.0), z
+
+
+@pytest.mark.parametrize(("activation", "channels", "kernel", "depth", "mode"), [
+    ("linear", 64, 3, 4, 1), ("linear", 64, 3, 8, 2), ("linear", 32, 5, 8, 1),
+    ("relu", 64, 3, 4, 1), ("relu", 64, 3, 8, 2), ("relu", 32, 5, 8, 1),
+])
+def test_conv_spatial_modes_monte_carlo(activation: str, channels: int, kernel: int,
+                                        depth: int, mode: int) -> None:
+    """docs/theory.md §11.2 with torch's own circular conv1d (not gradbench's forward): 400
+    networks of 16 examples, the per-network Fourier coefficients c_0, Re/Im c_m of q^l(t)
+    at every layer against theory.conv_spatial_modes, |z| < 4.5 (Bonferroni over 3L)."""
+    gen = torch.Generator().manual_seed(17)
+    nets, batch, length, a = 400, 16, 16, 0.5
+    spec = gb.Conv1DSpec(depth=depth, channels=channels, length=length, kernel=kernel,
+                         activation=activation, init="he_normal", sigma_b2=0.0,
+                         input_mode=mode, input_modulation=a)
+    law = theory.conv_spatial_modes(spec)
+    t = torch.arange(length, dtype=torch.float64)
+    std = torch.sqrt(1 + a * torch.cos(2 * math.pi * mode * t / length))
+    q = np.empty((nets, depth, length))
+    for net in range(nets):
+        x = torch.randn(batch, channels, length, generator=gen, dtype=torch.float64) * std
+        for layer in range(depth):
+            w = torch.randn(channels, channels, kernel, generator=gen, dtype=torch.float64)
+            pad = (kernel - 1) // 2
+            h = torch.nn.functional.conv1d(
+                torch.nn.functional.pad(x, (pad, pad), mode="circular"),
+                w * math.sqrt(2.0 / (channels * kernel)))
+            q[net, layer] = h.pow(2).mean(dim=(0, 1)).numpy()
+            x = torch.relu(h) if activation == "relu" else h
+    phase = np.exp(-2j * np.pi * mode * np.arange(length) / length)
+    c0, cm = q.mean(axis=-1), (2.0 / length) * (q * phase).sum(axis=-1)
+    coefficient = np.asarray(law.coefficient)
+    for values, want in ((c0, np.asarray(law.scale)), (cm.real, coefficient.real),
+                         (cm.imag, coefficient.imag)):
+        z = (values.mean(axis=0) - want) / (values.std(axis=0, ddof=1) / math.sqrt(nets))
+        assert np.abs(z).max() < 4.5, (z, want)
+    # the first layer has no kappa: c_0(1) = sigma_w2 v, whatever the activation
+    assert c0[:, 0].mean() == pytest.approx(2.0, rel=0.01)
