@@ -55,10 +55,18 @@ between the shallowest and the judged depth, with confidence."""
 
 LAWS = ("bounded", "power", "exponential")
 
-META_KEYS = ("expect", "max_stream_growth")
+META_KEYS = ("expect", "max_stream_growth", "output_change", "max_token_similarity")
 """What a factory may declare in ``gradbench_meta``: ``expect`` (one of :data:`LAWS`: the
-law must be no worse) and ``max_stream_growth`` (a number: ``||x_L|| / ||x_0||`` at the
-judged depth must not exceed it)."""
+law of the gradient ratio must be no worse), ``max_stream_growth`` (a number:
+``||x_L|| / ||x_0||`` at the judged depth must not exceed it), ``output_change`` (one of
+:data:`LAWS`: the law of the output change over depth must be no worse; DeepNet's remedy
+declares ``"bounded"``) and ``max_token_similarity`` (a number in (-1, 1]: the tokens' mean
+cosine similarity at the judged depth must not exceed it)."""
+
+PERTURBATION = 1e-3
+"""eps of the output change: every weight matrix or kernel ``p`` of every block moves by
+``eps rms(p) z``, ``z ~ N(0, 1)`` i.i.d. (a perturbation relative to each weight's own
+scale, as Liu et al. 2020 perturb ``W`` by ``eps W'``)."""
 
 
 # --------------------------------------------------------------------------------------
@@ -172,13 +180,18 @@ def meta_of(factory: Any, target: str) -> dict[str, Any]:
     if unknown:
         raise InvalidArgument(f"gradbench_meta key {unknown[0]!r} of {target!r} is unknown "
                               f"for a block; valid keys: {', '.join(META_KEYS)}")
-    if "expect" in meta and meta["expect"] not in LAWS:
-        raise InvalidArgument(f"gradbench_meta['expect']={meta['expect']!r} of {target!r} "
-                              f"is invalid; valid choices: {', '.join(LAWS)}")
+    for key in ("expect", "output_change"):
+        if key in meta and meta[key] not in LAWS:
+            raise InvalidArgument(f"gradbench_meta[{key!r}]={meta[key]!r} of {target!r} "
+                                  f"is invalid; valid choices: {', '.join(LAWS)}")
     limit = meta.get("max_stream_growth")
     if limit is not None and not (isinstance(limit, (int, float)) and limit > 0):
         raise InvalidArgument(f"gradbench_meta['max_stream_growth']={limit!r} of {target!r} "
                               "is invalid: must be a number > 0")
+    sim = meta.get("max_token_similarity")
+    if sim is not None and not (isinstance(sim, (int, float)) and -1 < sim <= 1):
+        raise InvalidArgument(f"gradbench_meta['max_token_similarity']={sim!r} of "
+                              f"{target!r} is invalid: must be a number in (-1, 1]")
     return meta
 
 
@@ -261,11 +274,21 @@ def check_block(factory: Factory, spec: BlockSpec, name: str = "block") -> None:
 
 @dataclass(frozen=True)
 class StackMeasurement:
-    """One stack of ``depth`` blocks, one seed: norms at ``x_0 .. x_L`` (length L + 1)."""
+    """One stack of ``depth`` blocks, one seed: norms at ``x_0 .. x_L`` (length L + 1).
+
+    ``output_change`` is :func:`output_change`'s ``delta^2``, ``token_similarity``
+    :func:`token_similarity` of ``x_L``, and ``weight_gradients`` (measured only when
+    asked) maps the name of each weight matrix or kernel of a block (parameters of two or
+    more dimensions, ``"attn.in_proj_weight"``, ``"mlp.0.weight"``) to ``||dloss/dW||`` per
+    layer (NaN where a layer has no such parameter).
+    """
 
     depth: int
     activation_norms: NDArray[np.float64]
     gradient_norms: NDArray[np.float64]
+    output_change: float = math.nan
+    token_similarity: float = math.nan
+    weight_gradients: dict[str, NDArray[np.float64]] = field(default_factory=dict)
 
     @property
     def log_ratio(self) -> float:
@@ -283,26 +306,90 @@ class StackMeasurement:
             return math.nan
         return float(math.log(al) - math.log(a0))
 
+    @property
+    def log_output_change(self) -> float:
+        """``ln delta^2`` (NaN when not finite or zero)."""
+        d = self.output_change
+        return float(math.log(d)) if np.isfinite(d) and d > 0 else math.nan
+
+
+def token_similarity(x: torch.Tensor) -> float:
+    r"""Mean cosine similarity of distinct tokens of an example, averaged over examples:
+    ``mean_b (1 / (n (n-1))) sum_{i != j} cos(x_bi, x_bj)`` for ``x`` of shape
+    ``(batch, n, width)``. About 0 for independent random tokens; 1 when every token
+    points the same way, the rank collapse of deep attention (Dong, Cordonnier and Loukas
+    2021, arXiv:2103.03404; Noci et al. 2022, arXiv:2206.03126). NaN for ``n = 1``."""
+    n = x.shape[1]
+    if n < 2 or not bool(torch.isfinite(x).all()):
+        return math.nan
+    u = torch.nn.functional.normalize(x, dim=-1)
+    c = u @ u.transpose(1, 2)
+    off = c.sum(dim=(1, 2)) - c.diagonal(dim1=1, dim2=2).sum(dim=-1)
+    return float((off / (n * (n - 1))).mean())
+
+
+def output_change(blocks: Sequence[torch.nn.Module], x0: torch.Tensor, out: torch.Tensor,
+                  generator: torch.Generator) -> float:
+    r"""The stack's relative output change under a small random weight perturbation,
+
+        delta^2 = ||F(W + dW; x_0) - F(W; x_0)||^2 / (eps^2 ||F(W; x_0)||^2),
+
+    ``dW = eps rms(W) Z`` for every weight matrix or kernel (parameters of two or more
+    dimensions; gains and biases are left alone, as the bounds on the model update count
+    only the sublayers' weights) (:data:`PERTURBATION`). To first order
+    ``delta^2`` sums the sublayers' contributions: about linear in depth for Post-LN,
+    logarithmic for Pre-LN and constant for DeepNorm (Liu et al. 2020, arXiv:2004.08249;
+    Wang et al. 2022, arXiv:2203.00555), the instability those remedies address.
+    **Perturbs the blocks' parameters in place** (call it last)."""
+    eps = PERTURBATION
+    with torch.no_grad():
+        for block in blocks:
+            for p in block.parameters():
+                if p.is_floating_point() and p.dim() >= 2:
+                    scale = eps * p.pow(2).mean().sqrt()
+                    p.add_(scale * torch.randn(p.shape, generator=generator, dtype=p.dtype))
+        y = x0
+        for block in blocks:
+            y = block(y)
+        value = float((y - out).pow(2).sum() / (eps**2 * out.pow(2).sum()))
+    return value if math.isfinite(value) else math.nan
+
 
 def measure_stack(factory: Factory, spec: BlockSpec, depth: int, index: int,
-                  name: str = "block") -> StackMeasurement:
+                  name: str = "block", *, weights: bool = False) -> StackMeasurement:
     """Stack ``depth`` fresh blocks for network ``index`` and read the norms through taps
-    (module docstring)."""
+    (module docstring); then the tokens' similarity at ``x_L`` and the output change (its
+    perturbation is drawn after everything else, so the norms do not depend on it).
+    ``weights``: also each weight matrix's gradient norm per layer."""
     dtype = _dtype(spec)
     g = torch.Generator().manual_seed(spec.seed(depth, index))
     shape = (spec.batch, spec.seq, spec.width)
-    x = torch.randn(shape, generator=g, dtype=dtype)
-    readout = torch.randn(shape, generator=g, dtype=dtype) / math.sqrt(x.numel())
+    x0 = torch.randn(shape, generator=g, dtype=dtype)
+    readout = torch.randn(shape, generator=g, dtype=dtype) / math.sqrt(x0.numel())
     blocks = [build(factory, spec, layer, depth, g, name) for layer in range(depth)]
+    params = [(layer, key, p) for layer, block in enumerate(blocks)
+              for key, p in block.named_parameters()
+              if p.is_floating_point() and p.dim() >= 2] if weights else []
+    for _, _, p in params:
+        p.requires_grad_(True)
     taps = torch.zeros((depth + 1, *shape), dtype=dtype, requires_grad=True)
-    x = x + taps[0]
+    x = x0 + taps[0]
     acts = [x.detach().norm()]
     for layer, block in enumerate(blocks):
         x = block(x) + taps[layer + 1]
         acts.append(x.detach().norm())
-    (grads,) = torch.autograd.grad((x * readout).sum(), taps)
+    grads, *weight_grads = torch.autograd.grad(
+        (x * readout).sum(), [taps, *(p for *_, p in params)], allow_unused=True)
+    per_group: dict[str, NDArray[np.float64]] = {}
+    for (layer, key, _), grad in zip(params, weight_grads):
+        row = per_group.setdefault(key, np.full(depth, math.nan))
+        row[layer] = 0.0 if grad is None else float(grad.norm())
+    out = x.detach()
     return StackMeasurement(depth, torch.stack(acts).double().numpy(),
-                            grads.flatten(1).norm(dim=1).double().numpy())
+                            grads.flatten(1).norm(dim=1).double().numpy(),
+                            output_change=output_change(blocks, x0, out, g),
+                            token_similarity=token_similarity(out),
+                            weight_gradients=per_group)
 
 
 @contextlib.contextmanager
@@ -321,9 +408,11 @@ def _isolated() -> Iterator[None]:
 
 
 def measure(factory: Factory, spec: BlockSpec, name: str = "block") -> list[list[StackMeasurement]]:
-    """Every depth of the grid x every seed: ``out[d][s]``."""
+    """Every depth of the grid x every seed: ``out[d][s]``; the weights' gradients at the
+    judged depth."""
     with _isolated():
-        return [[measure_stack(factory, spec, depth, s, name) for s in range(spec.seeds)]
+        return [[measure_stack(factory, spec, depth, s, name,
+                               weights=depth == spec.judged_depth) for s in range(spec.seeds)]
                 for depth in spec.depths]
 
 
@@ -392,6 +481,8 @@ class DepthLaw:
     ratio_ci: ConfidenceInterval
     nonfinite: tuple[int, int] | None
     seeds: int
+    quantity: str = "gradient ratio"
+    directions: tuple[str, str] = ("exploding", "vanishing")
 
     @property
     def judged_depth(self) -> int:
@@ -399,11 +490,12 @@ class DepthLaw:
 
     @property
     def direction(self) -> str:
-        """``exploding`` (gradients grow towards the input) or ``vanishing``."""
+        """``directions[0]`` when the quantity grows with depth (for the gradient ratio:
+        ``exploding``, gradients grow towards the input), else ``directions[1]``."""
         if self.nonfinite is not None:
-            return "exploding"
+            return self.directions[0]
         sign = self.exp_log_factor if self.law == "exponential" else self.change
-        return "exploding" if sign >= 0 else "vanishing"
+        return self.directions[0] if sign >= 0 else self.directions[1]
 
     def words(self) -> str:
         """The law in one phrase, e.g. "exponential (exploding): ratio x3.1e6 at depth 64"."""
@@ -411,13 +503,13 @@ class DepthLaw:
 
         if self.nonfinite is not None:
             depth, count = self.nonfinite
-            return (f"exponential (exploding): gradients are not finite at depth {depth} "
-                    f"in {count} of {self.seeds} seeds")
+            return (f"exponential ({self.directions[0]}): the {self.quantity} is not finite "
+                    f"at depth {depth} in {count} of {self.seeds} seeds")
         head = self.law if self.law == "bounded" else f"{self.law} ({self.direction})"
         tail = (f", ~L^{self.exponent:.2f}" if self.law == "power" else
                 f", x{_factor(math.exp(self.exp_log_factor / self.judged_depth))} per block"
                 if self.law == "exponential" else "")
-        return (f"{head}: gradient ratio x{_factor(self.ratio)} [{_factor(self.ratio_ci.low)}, "
+        return (f"{head}: {self.quantity} x{_factor(self.ratio)} [{_factor(self.ratio_ci.low)}, "
                 f"{_factor(self.ratio_ci.high)}] at depth {self.judged_depth}{tail}")
 
     def to_dict(self) -> dict[str, Any]:
@@ -425,14 +517,16 @@ class DepthLaw:
 
         return to_jsonable({**{k: getattr(self, k) for k in (
             "law", "depths", "log_ratio", "increments", "exp_log_factor", "change",
-            "exponent", "ratio", "nonfinite", "seeds")},
+            "exponent", "ratio", "nonfinite", "seeds", "quantity")},
             "exp_ci": list(self.exp_ci), "change_ci": list(self.change_ci),
             "exponent_ci": list(self.exponent_ci), "ratio_ci": list(self.ratio_ci)})
 
 
-def depth_law(depths: Sequence[int], log_ratios: Any,
-              confidence: float = CONFIDENCE) -> DepthLaw:
-    """Classify ``log_ratios[seed, depth]`` (``ln r``; NaN: not finite) (:class:`DepthLaw`).
+def depth_law(depths: Sequence[int], log_ratios: Any, confidence: float = CONFIDENCE, *,
+              quantity: str = "gradient ratio",
+              directions: tuple[str, str] = ("exploding", "vanishing")) -> DepthLaw:
+    """Classify ``log_ratios[seed, depth]`` (``ln r``; NaN: not finite) (:class:`DepthLaw`);
+    ``quantity`` and ``directions`` name what ``r`` is (the output change uses the same law).
 
     Examples:
         >>> L = np.array([4, 8, 16, 32, 64])
@@ -457,7 +551,8 @@ def depth_law(depths: Sequence[int], log_ratios: Any,
     if nonfinite is not None:
         return DepthLaw("exponential", tuple(int(x) for x in d), tuple(mean.tolist()),
                         tuple(np.diff(mean).tolist()), math.inf, nan_ci, math.inf, nan_ci,
-                        math.nan, nan_ci, math.inf, nan_ci, nonfinite, seeds)
+                        math.nan, nan_ci, math.inf, nan_ci, nonfinite, seeds, quantity,
+                        directions)
     full = np.column_stack([np.ones_like(d), np.log(d), d])
     coef = np.linalg.lstsq(full, y.T, rcond=None)[0]  # (3, seeds)
     power = np.linalg.lstsq(full[:, :2], y.T, rcond=None)[0]
@@ -475,7 +570,7 @@ def depth_law(depths: Sequence[int], log_ratios: Any,
                     tuple(np.diff(mean).tolist()), exp_mean, exp_ci, change, change_ci,
                     exponent, exponent_ci, math.exp(last),
                     ConfidenceInterval(math.exp(last_ci.low), math.exp(last_ci.high)),
-                    None, seeds)
+                    None, seeds, quantity, directions)
 
 
 @dataclass(frozen=True)
@@ -492,6 +587,12 @@ class BlockReport:
         growth: at the judged depth, the growth from the last block's output to the first's
             in the project's convention (:func:`gradbench.stats.gradient_growth`, sites
             ``x_1 .. x_L``), which the report reads.
+        output_change: the :class:`DepthLaw` of the output change ``delta^2``
+            (:func:`output_change`) over the grid.
+        token_similarity: :func:`token_similarity` of ``x_L`` at the judged depth, per seed.
+        token_profile: its mean over seeds at each depth of the grid.
+        weight_gradients: per parameter name, the mean over seeds of
+            ``ln ||dloss/dW||`` per layer at the judged depth.
     """
 
     name: str
@@ -501,6 +602,10 @@ class BlockReport:
     gradient_profile: tuple[float, ...] = field(default=())
     activation_profile: tuple[float, ...] = field(default=())
     growth: Any = None
+    output_change: DepthLaw | None = None
+    token_similarity: NDArray[np.float64] = field(default_factory=lambda: np.array([]))
+    token_profile: tuple[float, ...] = field(default=())
+    weight_gradients: dict[str, tuple[float, ...]] = field(default_factory=dict)
 
     def stream_growth(self) -> tuple[float, ConfidenceInterval]:
         """``||x_L|| / ||x_0||`` at the judged depth: geometric mean over seeds, interval."""
@@ -508,6 +613,20 @@ class BlockReport:
             return math.inf, ConfidenceInterval(math.inf, math.inf)
         mean, ci = _interval(self.stream, CONFIDENCE)
         return math.exp(mean), ConfidenceInterval(math.exp(ci.low), math.exp(ci.high))
+
+    def tokens(self) -> tuple[float, ConfidenceInterval]:
+        """The tokens' mean cosine similarity at the judged depth, with its interval."""
+        sims = self.token_similarity
+        if sims.size < 2 or not np.isfinite(sims).all():
+            return math.nan, ConfidenceInterval(math.nan, math.nan)
+        return _interval(sims, CONFIDENCE)
+
+    def weight_gradient_spread(self) -> dict[str, float]:
+        """Per parameter name, ``||dloss/dW||`` of the first block over the last's at the
+        judged depth (geometric means over seeds): above 1, that weight's gradient grows
+        towards the input."""
+        return {k: math.exp(v[0] - v[-1]) for k, v in self.weight_gradients.items()
+                if np.isfinite([v[0], v[-1]]).all()}
 
 
 def _mean_log(rows: Sequence[NDArray[np.float64]]) -> tuple[float, ...]:
@@ -523,12 +642,21 @@ def report(factory: Factory, spec: BlockSpec, name: str = "block") -> BlockRepor
     stacks = measure(factory, spec, name)
     log_ratios = np.array([[s.log_ratio for s in row] for row in stacks]).T
     deepest = stacks[-1]
+    changes = np.array([[s.log_output_change for s in row] for row in stacks]).T
+    groups = sorted({k for s in deepest for k in s.weight_gradients})
     return BlockReport(
         name, depth_law(spec.depths, log_ratios), log_ratios,
         np.array([s.log_stream_growth for s in deepest]),
         _mean_log([s.gradient_norms for s in deepest]),
         _mean_log([s.activation_norms for s in deepest]),
-        gradient_growth(np.stack([s.gradient_norms[1:] for s in deepest]), unit="block"))
+        gradient_growth(np.stack([s.gradient_norms[1:] for s in deepest]), unit="block"),
+        output_change=depth_law(spec.depths, changes, quantity="output change",
+                                directions=("growing", "shrinking")),
+        token_similarity=np.array([s.token_similarity for s in deepest]),
+        token_profile=tuple(float(np.mean([s.token_similarity for s in row]))
+                            for row in stacks),
+        weight_gradients={k: _mean_log([s.weight_gradients.get(k, np.full(s.depth, np.nan))
+                                        for s in deepest]) for k in groups})
 
 
 # --------------------------------------------------------------------------------------
@@ -764,9 +892,10 @@ SEEDS = {"quick": 16, "full": 32}
 
 
 def verdicts(rep: BlockReport, spec: BlockSpec, meta: dict[str, Any]) -> list[Any]:
-    """The block's two verdicts: ``block_depth_law`` (fails on an exponential law, or on a
-    law worse than ``meta["expect"]``) and ``block_stream_growth`` (fails only when
-    ``meta["max_stream_growth"]`` is declared and the growth's interval lies above it)."""
+    """The block's verdicts: ``block_depth_law`` (fails on an exponential law, or on a
+    law worse than ``meta["expect"]``); ``block_stream_growth``, ``block_output_change``
+    and ``block_token_collapse`` are always reported and fail only when declared
+    (``max_stream_growth``, ``output_change``, ``max_token_similarity``, :data:`META_KEYS`)."""
     from gradbench.records import Verdict
 
     law, alpha = rep.law, 1.0 - CONFIDENCE
@@ -795,6 +924,31 @@ def verdicts(rep: BlockReport, spec: BlockSpec, meta: dict[str, Any]) -> list[An
         note=f"residual stream x{growth:.3g} over depth {spec.judged_depth} ("
         + (f"declared max_stream_growth={limit!r})" if limit is not None else
            "reported, not judged: nothing declared)")))
+    change = rep.output_change
+    if change is not None:
+        expect = meta.get("output_change")
+        out.append(Verdict(
+            "block_output_change", config, predicted=math.nan, measured=change.change,
+            statistic=change.change, pvalue=math.nan, ci_low=change.change_ci.low,
+            ci_high=change.change_ci.high, alpha=alpha,
+            passed=expect is None or LAWS.index(change.law) <= LAWS.index(expect),
+            n=change.seeds, method=f"delta^2 = ||F(W + dW) - F(W)||^2 / (eps^2 ||F(W)||^2), "
+            f"dW = eps rms(W) z, eps = {PERTURBATION:g}; measured: ln delta^2(L*) - ln "
+            f"delta^2(L_min); its law as the gradient ratio's", source="docs/blocks.md §4.2",
+            note=f"output change {change.words()} ("
+            + (f"declared output_change={expect!r})" if expect is not None else
+               "reported, not judged: nothing declared)")))
+    sim, ci = rep.tokens()
+    limit = meta.get("max_token_similarity")
+    out.append(Verdict(
+        "block_token_collapse", config, predicted=math.nan if limit is None else float(limit),
+        measured=sim, statistic=sim, pvalue=math.nan, ci_low=ci.low, ci_high=ci.high,
+        alpha=alpha, passed=limit is None or not ci.low > float(limit), n=law.seeds,
+        method=f"mean cosine similarity of distinct tokens of x_L at depth {spec.judged_depth}"
+        ", averaged over examples; t-interval over seeds", source="docs/blocks.md §4.2",
+        note=f"tokens' mean cosine similarity {sim:.2f} at depth {spec.judged_depth} ("
+        + (f"declared max_token_similarity={limit!r})" if limit is not None else
+           "reported, not judged: nothing declared)")))
     return out
 
 
@@ -805,7 +959,10 @@ def _case_records(rep: BlockReport, spec: BlockSpec, meta: dict[str, Any],
 
     extra = {"depth_law": rep.law.to_dict(), "log_ratios": rep.log_ratios.tolist(),
              "gradient_profile": list(rep.gradient_profile),
-             "activation_profile": list(rep.activation_profile)}
+             "activation_profile": list(rep.activation_profile),
+             "output_change_law": rep.output_change.to_dict() if rep.output_change else None,
+             "token_profile": list(rep.token_profile),
+             "weight_gradients": {k: list(v) for k, v in rep.weight_gradients.items()}}
     return [CaseRecord.build(
         case=f"block::{rep.name}::{v.claim}#0", claim=v.claim, spec=v.spec,
         label=f"block {rep.name} (width {spec.width}, seq {spec.seq}, depth <= "
@@ -839,6 +996,16 @@ def summary_lines(spec: BlockSpec, reports: Sequence[BlockReport]) -> list[str]:
         lines.append(f"  {rep.name + tag:<{width + 12}} {rep.law.words()}")
         lines.append(f"  {'':<{width + 12}} ln r increments per doubling {inc}; "
                      f"residual stream x{_factor(growth)}")
+        if rep.output_change is not None:
+            lines.append(f"  {'':<{width + 12}} {rep.output_change.words()}")
+        sims = " ".join(f"{v:.2f}" for v in rep.token_profile)
+        lines.append(f"  {'':<{width + 12}} tokens' mean cosine similarity at x_L per depth "
+                     f"{sims}")
+        spread = rep.weight_gradient_spread()
+        if spread and i == 0:
+            top = sorted(spread.items(), key=lambda kv: -abs(math.log(kv[1])))[:6]
+            lines.append(f"  {'':<{width + 12}} weight gradient, first block / last: "
+                         + ", ".join(f"{k} x{_factor(v)}" for k, v in top))
     for base in reports[1:]:
         q, ci = _paired(reports[0], base)
         lines.append(f"  {reports[0].name} vs {base.name} (same seeds): r / r_{base.name} "

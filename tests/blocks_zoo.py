@@ -169,3 +169,65 @@ class _Scale(nn.Module):
 def overflows(width: int, *, layer: int, depth: int, generator: torch.Generator) -> nn.Module:
     """``1e6 x``: finite for one block, infinite gradients by depth ~52 (an explosion)."""
     return _Scale()
+
+
+class PostLN(nn.Module):
+    """``x <- LN(alpha x + MHA(x))``, ``x <- LN(alpha x + W2 gelu(W1 x))``: Post-LN at
+    alpha = 1; DeepNorm (Wang et al. 2022) with alpha = (2N)^(1/4) and W_V, W_O, W1, W2
+    multiplied by beta = (8N)^(-1/4) after the Glorot draw."""
+
+    def __init__(self, width: int, alpha: float = 1.0) -> None:
+        super().__init__()
+        self.alpha = alpha
+        self.ln1, self.ln2 = nn.LayerNorm(width), nn.LayerNorm(width)
+        self.attn = nn.MultiheadAttention(width, 4, batch_first=True)
+        self.mlp = nn.Sequential(nn.Linear(width, 4 * width), nn.GELU(),
+                                 nn.Linear(4 * width, width))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.ln1(self.alpha * x + self.attn(x, x, x, need_weights=False)[0])
+        return self.ln2(self.alpha * x + self.mlp(x))
+
+
+def _deep_norm(width: int, depth: int, generator: torch.Generator,
+               beta_exponent: float) -> nn.Module:
+    block = _fill(PostLN(width, alpha=(2 * depth) ** 0.25), generator)
+    beta = (8 * depth) ** -beta_exponent
+    with torch.no_grad():
+        block.attn.in_proj_weight[2 * width:].mul_(beta)  # W_V (not W_Q, W_K)
+        block.attn.out_proj.weight.mul_(beta)
+        block.mlp[0].weight.mul_(beta)
+        block.mlp[2].weight.mul_(beta)
+    return block
+
+
+def post_ln(width: int, *, layer: int, depth: int, generator: torch.Generator) -> nn.Module:
+    """Post-LN transformer block: its output change grows about linearly with depth."""
+    return _fill(PostLN(width), generator)
+
+
+def deep_norm(width: int, *, layer: int, depth: int, generator: torch.Generator) -> nn.Module:
+    """DeepNorm's Post-LN block: the output change is bounded in depth (declared)."""
+    return _deep_norm(width, depth, generator, 0.25)
+
+
+deep_norm.gradbench_meta = {"output_change": "bounded"}  # type: ignore[attr-defined]
+
+
+def deep_norm_beta_exponent_half(width: int, *, layer: int, depth: int,
+                                 generator: torch.Generator) -> nn.Module:
+    """DeepNorm with beta = (8N)^(-1/2): the declared bounded output change shrinks."""
+    return _deep_norm(width, depth, generator, 0.5)
+
+
+deep_norm_beta_exponent_half.gradbench_meta = {"output_change": "bounded"}  # type: ignore[attr-defined]
+
+
+def identity(width: int, *, layer: int, depth: int, generator: torch.Generator) -> nn.Module:
+    """``x I``, a linear layer at the identity: rms(I) = width^(-1/2), so each of the L
+    perturbed layers adds eps^2 ||x Z||^2 / width ~ eps^2 ||x||^2 and E delta^2 = L
+    (exactly, the stack being linear in each perturbation to first order)."""
+    lin = nn.Linear(width, width, bias=False)
+    with torch.no_grad():
+        lin.weight.copy_(torch.eye(width))
+    return lin

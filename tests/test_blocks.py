@@ -145,6 +145,77 @@ def test_taps_give_the_input_gradients_autograd_gives() -> None:
     assert m.log_ratio == pytest.approx(math.log(want[0] / want[-1]))
 
 
+def test_weight_gradients_are_each_parameters_autograd_gradient() -> None:
+    """Oracle: per layer and parameter name, ||dloss/dW|| equals autograd's on the same
+    stack; asking for them leaves the input-gradient norms unchanged."""
+    spec = small(width=8, seq=3, batch=2)
+    m = blocks.measure_stack(zoo("pre_ln"), spec, 3, 0, weights=True)
+    assert m.gradient_norms == pytest.approx(
+        blocks.measure_stack(zoo("pre_ln"), spec, 3, 0).gradient_norms, rel=1e-13)
+    g = torch.Generator().manual_seed(spec.seed(3, 0))
+    x = torch.randn(2, 3, 8, generator=g, dtype=torch.float64)
+    readout = torch.randn(2, 3, 8, generator=g, dtype=torch.float64) / math.sqrt(48)
+    stack = [blocks.build(zoo("pre_ln"), spec, i, 3, g).requires_grad_(True) for i in range(3)]
+    for block in stack:
+        x = block(x)
+    (x * readout).sum().backward()
+    names = {k for block in stack for k, p in block.named_parameters() if p.dim() >= 2}
+    assert set(m.weight_gradients) == names
+    assert "attn.in_proj_weight" in names
+    for layer, block in enumerate(stack):
+        for key in names:
+            p = block.get_parameter(key)
+            assert m.weight_gradients[key][layer] == pytest.approx(float(p.grad.norm()),  # type: ignore[union-attr]
+                                                                   rel=1e-12)
+
+
+def test_output_change_of_identity_layers_is_their_number() -> None:
+    """Oracle: L identity layers, each perturbed by eps rms(I) Z: E delta^2 = L to first
+    order (docs/blocks.md §4.2); its law is a power law of exponent 1, growing."""
+    spec = small()
+    law = blocks.report(zoo("identity"), spec, "identity").output_change
+    assert law is not None
+    assert (law.law, law.direction) == ("power", "growing"), law.words()
+    assert law.exponent == pytest.approx(1.0, abs=0.05)
+    for depth, mean_log in zip(spec.depths, law.log_ratio):
+        assert math.exp(mean_log) == pytest.approx(depth, rel=0.15)
+
+
+def test_token_similarity_is_zero_for_random_tokens_and_one_for_equal_ones() -> None:
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(4, 8, 512, generator=g, dtype=torch.float64)
+    assert abs(blocks.token_similarity(x)) < 0.02
+    same = x[:, :1].expand(4, 8, 512)
+    assert blocks.token_similarity(same) == pytest.approx(1.0, abs=1e-12)
+    assert math.isnan(blocks.token_similarity(x[:, :1]))
+
+
+def test_output_change_and_tokens_tell_post_ln_from_deep_norm_and_a_wrong_beta() -> None:
+    """Post-LN's output change grows with depth and its tokens collapse; DeepNorm's is
+    bounded (declared, passes); beta = (8N)^(-1/2) shrinks it (declared bounded: fails)."""
+    spec = small()
+    names = ("post_ln", "deep_norm", "deep_norm_beta_exponent_half")
+    reports = {n: blocks.report(zoo(n), spec, n) for n in names}
+    laws = {n: r.output_change for n, r in reports.items()}
+    assert (laws["post_ln"].law, laws["post_ln"].direction) == ("power", "growing")  # type: ignore[union-attr]
+    assert laws["deep_norm"].law == "bounded"  # type: ignore[union-attr]
+    assert laws["deep_norm_beta_exponent_half"].direction == "shrinking"  # type: ignore[union-attr]
+    judged = {n: {v.claim: v for v in blocks.verdicts(r, spec, blocks.meta_of(zoo(n), n))}
+              for n, r in reports.items()}
+    assert judged["deep_norm"]["block_output_change"].passed
+    change = judged["deep_norm_beta_exponent_half"]["block_output_change"]
+    assert not change.passed
+    assert "declared output_change='bounded'" in change.note
+    assert "shrinking" in change.note
+    assert judged["post_ln"]["block_output_change"].passed  # nothing declared: reported
+    assert not blocks.verdicts(reports["post_ln"], spec, {"output_change": "bounded"})[2].passed
+    assert reports["post_ln"].tokens()[0] > 0.99
+    assert abs(reports["deep_norm"].tokens()[0]) < 0.1
+    limit = {"max_token_similarity": 0.5}
+    assert not blocks.verdicts(reports["post_ln"], spec, limit)[3].passed
+    assert blocks.verdicts(reports["deep_norm"], spec, limit)[3].passed
+
+
 def test_measurements_are_reproducible_and_leave_the_global_rng_alone() -> None:
     state = torch.get_rng_state()
     spec = small(width=8, depths=(2, 3, 4))
@@ -209,6 +280,13 @@ def test_meta_keys_are_checked() -> None:
     f.gradbench_meta = {"expect": "linear"}  # type: ignore[attr-defined]
     with pytest.raises(InvalidArgument, match="valid choices: bounded, power, exponential"):
         blocks.meta_of(f, "m:f")
+    f.gradbench_meta = {"output_change": "flat"}  # type: ignore[attr-defined]
+    with pytest.raises(InvalidArgument, match=r"\['output_change'\]='flat' .* valid choices: "
+                       "bounded, power, exponential"):
+        blocks.meta_of(f, "m:f")
+    f.gradbench_meta = {"max_token_similarity": 1.5}  # type: ignore[attr-defined]
+    with pytest.raises(InvalidArgument, match=r"must be a number in \(-1, 1\]"):
+        blocks.meta_of(f, "m:f")
 
 
 # --------------------------------------------------------------------------------------
@@ -234,10 +312,13 @@ def test_real_blocks_get_their_law(name: str, law: str) -> None:
 def test_verdicts_fail_only_exponential_unless_declared() -> None:
     spec = small()
     pre = blocks.report(zoo("pre_ln"), spec, "pre_ln")
-    law, stream = blocks.verdicts(pre, spec, {})
-    assert law.passed
-    assert stream.passed
+    law, stream, change, tokens = blocks.verdicts(pre, spec, {})
+    assert [v.claim for v in (law, stream, change, tokens)] == [
+        "block_depth_law", "block_stream_growth", "block_output_change", "block_token_collapse"]
+    assert all(v.passed for v in (law, stream, change, tokens))
     assert "nothing declared" in law.note
+    assert "reported, not judged" in change.note
+    assert "reported, not judged" in tokens.note
     assert not blocks.verdicts(pre, spec, {"expect": "bounded"})[0].passed
     assert not blocks.verdicts(pre, spec, {"max_stream_growth": 2.0})[1].passed
     assert blocks.verdicts(pre, spec, {"max_stream_growth": 50.0})[1].passed
@@ -255,6 +336,9 @@ def test_validate_writes_results_and_answers_does_my_fix_help(
     text = "\n".join(result.summary)
     assert "scaled_residual (candidate)" in text
     assert "bounded" in text
+    assert "output change" in text
+    assert "tokens' mean cosine similarity" in text
+    assert "weight gradient, first block / last" in text
     assert re.search(r"scaled_residual vs pre_ln \(same seeds\): r / r_pre_ln at depth 64 = "
                      r"0\.\d+ \[", text), text
     doc = json.loads(Path(result.json_path or "").read_text())
