@@ -544,7 +544,7 @@ class TransformerSpec(_Spec):
     W_K), at initialization only (DeepNorm's beta, Wang et al. 2022, arXiv:2203.00555), and
     ``layer_gain_exponent`` p multiplies all six matrices of block l (1-based) by ``l^-p``
     (DS-Init's per-layer law at p = 1/2, Zhang, Titov & Sennrich 2019, arXiv:1908.11365).
-    The depth schemes of docs/remedies.md §7 (remedy kind ``depth_scheme``) set these fields.
+    The depth schemes of docs/remedies.md §8 (remedy kind ``depth_scheme``) set these fields.
 
     Attributes:
         depth: number of blocks N (>= 1); the probe records 2N sites.

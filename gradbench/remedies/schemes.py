@@ -1,4 +1,4 @@
-"""Built-in transformer depth schemes (remedy kind ``depth_scheme``; docs/remedies.md §7).
+"""Built-in transformer depth schemes (remedy kind ``depth_scheme``; docs/remedies.md §8).
 
 A depth scheme maps the depth N of a transformer encoder stack to the
 :class:`~gradbench.specs.TransformerSpec` fields it sets::
