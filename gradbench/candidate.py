@@ -6,16 +6,16 @@ so every process of a run (xdist workers included) registers the same remedy.
 
 A remedy may declare, as attributes of the object:
 
-* ``gradbench_kind``: ``initializer``, ``activation``, ``normalization``, ``residual`` or
-  ``optimizer``; otherwise it is inferred where unambiguous (a ``torch.optim.Optimizer``
-  class or factory; a function filling one tensor in place; an elementwise
-  tensor-to-tensor function; a shape-preserving non-elementwise one; ``alpha(layer,
-  depth) -> float``);
+* ``gradbench_kind``: ``initializer``, ``activation``, ``normalization``, ``residual``,
+  ``optimizer`` or ``depth_scheme``; otherwise it is inferred where unambiguous (a
+  ``torch.optim.Optimizer`` class or factory; ``scheme(depth) -> mapping`` of transformer
+  fields; a function filling one tensor in place; an elementwise tensor-to-tensor function;
+  a shape-preserving non-elementwise one; ``alpha(layer, depth) -> float``);
 * ``gradbench_name``: the registry name (default: ``__name__``);
 * ``gradbench_meta``: declarations, the same keys built-ins declare (``variance``,
   ``distribution``, ``stable_for``, ``invariances``, ``axis``, ``law``, ``bounded``,
-  ``reference``, ``first_step``, ``documented``, ``kinks``); each adds the claims that
-  check it;
+  ``reference``, ``first_step``, ``documented``, ``kinks``; a depth scheme's ``law``,
+  ``output_change``, ``deepnet_identity``); each adds the claims that check it;
 * ``gradbench_claims``: claim names; when given, only these claims are run.
 
 A remedy that declares nothing is run through every standard claim of its kind. An
@@ -29,7 +29,7 @@ from __future__ import annotations
 import functools
 import inspect
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -106,6 +106,26 @@ def optimizer_guard(kind: str, name: str, fn: Callable[..., Any]) -> Callable[..
             raise RemedyFailed(f"optimizer {name!r} returned a {type(opt).__name__}, "
                                "not a torch.optim.Optimizer")
         return opt
+
+    return guarded
+
+
+def scheme_guard(kind: str, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A depth scheme returns a mapping of TransformerSpec fields it may set (the spec then
+    checks each value)."""
+    from gradbench.remedies.schemes import SCHEME_FIELDS
+
+    @functools.wraps(fn)
+    def guarded(depth: int, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        fields = fn(depth, *args, **kwargs)
+        if not isinstance(fields, Mapping):
+            raise RemedyFailed(f"depth scheme {name!r} returned a {type(fields).__name__} for "
+                               f"depth={depth}, not a mapping of TransformerSpec fields")
+        unknown = sorted(str(k) for k in fields if k not in SCHEME_FIELDS)
+        if unknown:
+            raise RemedyFailed(f"depth scheme {name!r} set {', '.join(unknown)}; a scheme sets "
+                               f"only: {', '.join(SCHEME_FIELDS)}")
+        return dict(fields)
 
     return guarded
 
@@ -193,10 +213,20 @@ def infer_kind(obj: Any, target: str) -> str:
     return kind
 
 
+def _is_scheme(obj: Any) -> bool:
+    try:
+        value = obj(4)
+    except Exception:
+        return False
+    return isinstance(value, Mapping)
+
+
 def _inferred(obj: Any) -> str | None:
     """The kind ``obj`` behaves as, or ``None`` when no probe tells."""
     if _is_optimizer(obj):
         return "optimizer"
+    if _is_scheme(obj):
+        return "depth_scheme"
     return _tensor_kind(obj) or ("residual" if _is_residual(obj) else None)
 
 

@@ -411,8 +411,10 @@ def build_parser() -> argparse.ArgumentParser:
     va.add_argument("target", help="pkg.module:object, path/to/file.py:object, or a "
                     "registered remedy name")
     va.add_argument("--kind", default=None, help="initializer, activation, normalization, "
-                    "residual, optimizer or block (inferred when unambiguous; a block is a "
-                    "factory(width, *, layer, depth, generator) -> nn.Module, docs/blocks.md)")
+                    "residual, optimizer, depth_scheme or block (inferred when unambiguous; a "
+                    "block is a factory(width, *, layer, depth, generator) -> nn.Module, "
+                    "docs/blocks.md; a depth_scheme maps the depth N in blocks to transformer "
+                    "fields, docs/remedies.md)")
     va.add_argument("--baseline", action="append", default=[], metavar="PKG.MOD:FACTORY",
                     help="blocks only: measure this block factory beside yours on the same "
                     "seeds, instead of the built-in pre_ln and unscaled_residual; repeatable")

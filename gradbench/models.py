@@ -782,7 +782,8 @@ class TransformerFamily(Family):
 
     def draw_parameters(self, spec: TransformerSpec, draw: Draw) -> Params:
         """Per block, in order: W_Q, W_K, W_V, W_O, W1, W2 from ``spec.init``; ``branch_gain``
-        multiplies V, O, W1, W2; uniform attention makes W_Q zero (not drawn)."""
+        multiplies V, O, W1, W2; uniform attention makes W_Q zero (not drawn); a
+        ``layer_gain_exponent`` p then multiplies block l's six matrices by ``l^-p``."""
         d, d_ff, beta, params = spec.width, spec.d_ff, spec.branch_gain, {}
         for b in range(spec.depth):
             if spec.attention == "uniform":
@@ -794,6 +795,9 @@ class TransformerFamily(Family):
             params[f"O{b}"] = draw.weight(spec.init, (d, d), None) * beta
             params[f"W1_{b}"] = draw.weight(spec.init, (d_ff, d), None) * beta
             params[f"W2_{b}"] = draw.weight(spec.init, (d, d_ff), None) * beta
+            if spec.layer_gain_exponent:
+                for w in (*_ATTENTION_WEIGHTS, "W1_", "W2_"):
+                    params[f"{w}{b}"] = params[f"{w}{b}"] * spec.layer_gain(b + 1)
         return params
 
     def _attention(self, spec: TransformerSpec, params: Params, b: int, x: Tensor) -> Tensor:

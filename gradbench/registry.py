@@ -35,7 +35,8 @@ from typing import Any, Literal, TypeVar, cast
 
 from gradbench.errors import InvalidArgument, choices_hint
 
-Kind = Literal["activation", "initializer", "normalization", "residual", "optimizer"]
+Kind = Literal["activation", "initializer", "normalization", "residual", "optimizer",
+               "depth_scheme"]
 """The remedy kinds, for type checkers; :data:`REMEDY_KINDS` declares them (a test keeps the
 two equal)."""
 CRITICAL = "critical"
@@ -48,7 +49,8 @@ class KindInfo:
 
     Attributes:
         slot: the spec field a remedy of this kind fills in the networks its claims build
-            (``None``: it acts on training, not on the network at initialization).
+            (``None``: it acts on training, not on the network at initialization, or, a
+            depth scheme, it fills several fields of its family's spec at once).
         family: the spec family (``"mlp"``, ``"residual"``) those networks belong to.
         baselines: the built-ins a candidate of this kind is validated next to.
         standard_settings: where a remedy that declares no ``stable_for`` is tried by
@@ -86,6 +88,9 @@ REMEDY_KINDS: dict[str, KindInfo] = {
     "optimizer": KindInfo(
         slot=None, family="mlp", baselines=("sgd", "adam"), standard_settings=(),
         guard="gradbench.candidate:optimizer_guard"),
+    "depth_scheme": KindInfo(
+        slot=None, family="transformer", baselines=("post_ln", "deepnorm"),
+        standard_settings=(), guard="gradbench.candidate:scheme_guard"),
 }
 """The remedy kinds: one descriptor each, from which the registry's kinds, the claims'
 subjects, the CLI's choices, validate's guards and baselines and the stability settings

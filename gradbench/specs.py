@@ -541,7 +541,10 @@ class TransformerSpec(_Spec):
     positions <= the query's). The FFN is ``F(x) = W2 phi(W1 x)``, ``W1`` of shape
     ``(ffn d, d)``. There are no biases. Every weight matrix is drawn by ``init`` at its own
     ``(fan_in, fan_out)``; ``branch_gain`` then multiplies W_V, W_O, W1 and W2 (not W_Q,
-    W_K), at initialization only (DeepNorm's beta, Wang et al. 2022, arXiv:2203.00555).
+    W_K), at initialization only (DeepNorm's beta, Wang et al. 2022, arXiv:2203.00555), and
+    ``layer_gain_exponent`` p multiplies all six matrices of block l (1-based) by ``l^-p``
+    (DS-Init's per-layer law at p = 1/2, Zhang, Titov & Sennrich 2019, arXiv:1908.11365).
+    The depth schemes of docs/remedies.md §8 (remedy kind ``depth_scheme``) set these fields.
 
     Attributes:
         depth: number of blocks N (>= 1); the probe records 2N sites.
@@ -554,6 +557,9 @@ class TransformerSpec(_Spec):
         placement: ``"pre"``, ``"post"`` or ``"none"``.
         skip_scale: alpha, the factor on the skip connection (DeepNorm/Admin), finite >= 0.
         branch_gain: beta, the factor on the initial W_V, W_O, W1, W2, finite >= 0.
+        layer_gain_exponent: p, block l's weights are multiplied by ``l^-p`` at initialization
+            (finite >= 0; 0, the default, changes nothing and is left out of :meth:`to_dict`,
+            so the specs written before the field keep their seeds).
         attention: ``"softmax"``, or ``"uniform"`` (W_Q = 0 at initialization, so every
             query attends uniformly to the positions it sees).
         causal: mask the attention to positions <= the query's.
@@ -582,6 +588,7 @@ class TransformerSpec(_Spec):
     attention: str = "softmax"
     causal: bool = False
     input_var: float = 1.0
+    layer_gain_exponent: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("depth", "width", "heads", "seq", "ffn"):
@@ -598,6 +605,17 @@ class TransformerSpec(_Spec):
         if not isinstance(self.causal, bool):
             raise _fail(self, "causal", self.causal, "must be True or False")
         _check_float(self, "input_var", positive=True)
+        _check_float(self, "layer_gain_exponent")
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        if out["layer_gain_exponent"] == 0.0:
+            del out["layer_gain_exponent"]  # specs written before the field keep their seeds
+        return out
+
+    def layer_gain(self, block: int) -> float:
+        """``block^-layer_gain_exponent``, the factor on every weight of 1-based ``block``."""
+        return float(block) ** -self.layer_gain_exponent
 
     @property
     def n_sites(self) -> int:
@@ -617,7 +635,8 @@ def transformer_weight_variances(spec: TransformerSpec) -> dict[str, float]:
     """Variance times fan-in of each weight of a block: ``{"Q", "K", "V", "O", "W1", "W2"}``.
 
     The initializer's declared variance at the matrix's ``(fan_in, fan_out)`` times fan-in,
-    times ``branch_gain**2`` for V, O, W1, W2; Q is 0 under uniform attention.
+    times ``branch_gain**2`` for V, O, W1, W2; Q is 0 under uniform attention. Block 1's:
+    a ``layer_gain_exponent`` makes later blocks' smaller by ``l^(-2p)``.
     """
     d, d_ff, beta2 = spec.width, spec.d_ff, spec.branch_gain**2
     square = _init_variance(spec.init, d, d) * d

@@ -162,9 +162,11 @@ def transformer_specs(
     causal: Choice = (False, True),
     skip_scales: Choice = (1.0, 0.7, 1.5),
     branch_gains: Choice = (1.0, 0.5, 1.3),
+    layer_gain_exponents: Choice = (0.0, 0.5),
 ) -> st.SearchStrategy[TransformerSpec]:
     """Random small :class:`TransformerSpec` objects (every placement, attention, mask; skip
-    scale and branch gain 1 or not), each well under a second to probe."""
+    scale, branch gain and per-block gain exponent (DS-Init) default or not), each well under
+    a second to probe."""
     return st.builds(
         TransformerSpec,
         depth=depths,
@@ -179,6 +181,7 @@ def transformer_specs(
         branch_gain=_strategy(branch_gains, ""),
         attention=_strategy(attentions, ""),
         causal=_strategy(causal, ""),
+        layer_gain_exponent=_strategy(layer_gain_exponents, ""),
     )
 
 

@@ -194,6 +194,20 @@ MUTANTS: tuple[Mutant, ...] = (
            "scores = q @ k.mT / math.sqrt(d // heads)", "scores = q @ k.mT",
            "probe_equals_reference", "the probe's attention forgets the 1/sqrt(d_head) of "
            "scaled dot-product attention"),
+    # --- transformer depth schemes (issue 17) ---
+    Mutant("deepnorm_beta_exponent_half", "gradbench/remedies/schemes.py", "deepnorm",
+           '"branch_gain": (8 * depth) ** (-1 / 4)}', '"branch_gain": (8 * depth) ** (-1 / 2)}',
+           "output_change_law", "DeepNorm's beta with exponent -1/2 in place of -1/4: the "
+           "output change shrinks like N^(-1/2) (remedy_constants sees it too)"),
+    Mutant("admin_omega_from_blocks", "gradbench/remedies/schemes.py", "admin",
+           "n = 2 * depth", "n = depth",
+           "remedy_constants", "Admin's omega computed with n = N blocks in place of the 2N "
+           "sublayers its closed form counts"),
+    Mutant("layer_gain_on_variance", "gradbench/models.py", "TransformerFamily.draw_parameters",
+           'params[f"{w}{b}"] * spec.layer_gain(b + 1)',
+           'params[f"{w}{b}"] * math.sqrt(spec.layer_gain(b + 1))',
+           "remedy_constants", "the per-block factor l^-p applied to the variance, not the "
+           "std (DS-Init's std l^(-1/4), as the authors' code has it, not the paper's l^(-1/2))"),
     # --- deep CNNs (issue 17) ---
     Mutant("delta_orthogonal_sqrt_gain", INIT, "delta_orthogonal",
            "orthogonal(centre, generator=generator, gain=gain)",

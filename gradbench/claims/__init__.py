@@ -26,6 +26,7 @@ from gradbench.claims import (  # noqa: F401  (registration)
     normalizations,
     optimizers,
     residual,
+    schemes,
     stability,
     transformer,
 )

@@ -25,7 +25,8 @@ from gradbench.errors import InvalidArgument, choices_hint
 from gradbench.records import Verdict
 
 Subject = Literal[
-    "network", "activation", "initializer", "normalization", "residual", "optimizer"
+    "network", "activation", "initializer", "normalization", "residual", "optimizer",
+    "depth_scheme"
 ]
 SUBJECTS: tuple[Subject, ...] = ("network", *registry.KINDS)  # type: ignore[assignment]
 """What a claim can be about: networks, and every remedy kind (registry.REMEDY_KINDS)."""

@@ -4,6 +4,6 @@ The registrations are plain data and load without torch (see :mod:`gradbench._la
 remedy imports torch when it is first called.
 """
 
-from gradbench.remedies import activations, initializers, norms, optimizers, residual
+from gradbench.remedies import activations, initializers, norms, optimizers, residual, schemes
 
-__all__ = ["activations", "initializers", "norms", "optimizers", "residual"]
+__all__ = ["activations", "initializers", "norms", "optimizers", "residual", "schemes"]

@@ -93,6 +93,9 @@ def preln_domain(spec: Any) -> str | None:
     if not (spec.causal or spec.seq == 1):
         return ("token 0 attends to itself alone only under a causal mask (or seq=1); "
                 "bidirectional attention mixes tokens whose weights are not independent")
+    if spec.layer_gain_exponent:
+        return (f"layer_gain_exponent={spec.layer_gain_exponent}: the law takes one set of "
+                "weight variances for every block")
     dist = registry.lookup("initializer", spec.init).meta.get("distribution")
     if dist != "normal":
         return (f"initializer {spec.init!r} draws {dist!r} weights; the FFN term "

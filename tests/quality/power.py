@@ -118,6 +118,17 @@ PLANTED: dict[tuple[str, str], tuple[Any, dict[str, Any]]] = {
         lambda w, *, generator: torch.nn.init.xavier_normal_(w, gain=5 / 3, generator=generator),
         {"distribution": "normal", "stable_for": ({"activation": "tanh"},)}),
     ("activation", "calib_silu_dropped_term"): (lambda x: _SiluDroppedTerm.apply(x), {}),
+    # transformer depth schemes (suites/test_schemes.py), declaring nothing but Admin's law
+    ("depth_scheme", "calib_deepnorm_beta_exponent_half"): (
+        lambda depth: {"placement": "post", "skip_scale": (2 * depth) ** 0.25,
+                       "branch_gain": (8 * depth) ** -0.5}, {}),
+    ("depth_scheme", "calib_deepnorm_alpha_on_branch"): (
+        lambda depth: {"placement": "post", "skip_scale": 1.0,
+                       "branch_gain": (8 * depth) ** -0.25 * (2 * depth) ** 0.125}, {}),
+    ("depth_scheme", "calib_admin_blocks"): (
+        lambda depth: {"placement": "post",
+                       "skip_scale": ((depth + 1) / math.log(depth + 1) - 1) ** 0.5},
+        {"law": lambda depth: registry.lookup("depth_scheme", "admin").meta["law"](depth)}),
     # deep CNNs: He normal from w.shape[1], i.e. fan_in C where a kernel has C k
     ("initializer", "calib_he_fan_in_channels"): (_he(1.0), {"distribution": "normal",
                                                               **HE_DECL}),
@@ -397,6 +408,25 @@ def conv_kappa_at_layer_one() -> Iterator[None]:
         theory.conv_spatial_modes = real  # type: ignore[assignment]
 
 
+SCHEMES = ("post_ln", "deepnorm", "admin", "tfixup", "dsinit")
+"""The built-in depth schemes, one per trial in turn."""
+
+
+def _scheme(name: str | None) -> Callable[[int], tuple[Any, dict[str, Any]]]:
+    """A scheme as suites/test_schemes.py runs output_change_law on it (``None``: the built-ins
+    in turn)."""
+    def draw(seed: int) -> tuple[Any, dict[str, Any]]:
+        scheme = _lookup("depth_scheme", name or SCHEMES[seed % len(SCHEMES)])
+        return scheme, {"shallow": 1, "deep": 4, "width": 64, "seeds": 32, "batch": 4,
+                        "seed": seed}
+    return draw
+
+
+def _constants(name: str) -> Callable[[int], tuple[Any, dict[str, Any]]]:
+    return lambda seed: (_lookup("depth_scheme", name),
+                         {"depth": int(_rng(seed).integers(1, 25)), "seed": seed})
+
+
 def trials() -> list[Trial]:
     """The calibration table (its planted remedies are registered by :func:`rates`)."""
     return [
@@ -446,6 +476,16 @@ def trials() -> list[Trial]:
                          {"depth": int(_rng(s).integers(4, 13)), "seed": s}),
               lambda s: (_lookup("residual", "calib_inv_sqrt_layer"),
                          {"depth": int(_rng(s).integers(4, 13)), "seed": s}), n=50),
+        # transformer depth schemes
+        Trial("output_change_law", "DeepNorm with beta = (8N)^(-1/2) in place of (8N)^(-1/4), "
+              "declaring nothing (correct: the built-in schemes in turn)", _scheme(None),
+              _scheme("calib_deepnorm_beta_exponent_half"), n=100),
+        Trial("output_change_law", "DeepNorm with alpha on the branch, LN(x + alpha G(x)), "
+              "not on the skip, declaring nothing (correct: the built-in schemes in turn)",
+              _scheme(None), _scheme("calib_deepnorm_alpha_on_branch"), n=100),
+        Trial("remedy_constants", "Admin's omega with n = N blocks in place of 2N sublayers, "
+              "declaring Admin's law (correct: Admin)", _constants("admin"),
+              _constants("calib_admin_blocks"), n=50),
         # deep CNNs
         Trial("conv_spatial_modes", "kernels drawn with fan_in C in place of C k (He normal "
               "from w.shape[1]: the receptive field forgotten)", _conv_modes(),
