@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 import gradbench as gb
-from gradbench import registry, theory
+from gradbench import claim_probes, registry, theory
 from gradbench.claims import applicable, check
 from gradbench.errors import InvalidArgument
 from gradbench.models import build_module, family_of
@@ -306,7 +306,7 @@ def test_modulated_tanh_has_no_mean_field_prediction() -> None:
 
 def test_conv_spatial_modes_holds_and_catches_a_phase_error() -> None:
     spec = _modulated(depth=4, input_mode=2)
-    q = gb.claim_probes.conv_profiles(spec, seeds=24, batch=8, seed=1)
+    q = claim_probes.conv_profiles(spec, seeds=24, batch=8, seed=1)
     assert q.shape == (24, 4, 16)
     v = check(spec, "conv_spatial_modes", measurement=q, alpha=0.01)
     assert v.passed, v.note
