@@ -191,9 +191,9 @@ def transformer_specs(
 
 
 def conv2d_specs(
-    depths: st.SearchStrategy[int] = st.integers(1, 8),
-    channels: Choice = (2, 4, 8),
-    sizes: Choice = (4, 5, 6),
+    depths: st.SearchStrategy[int] = st.integers(1, 4),
+    channels: Choice = (2, 4),
+    sizes: Choice = (3, 4, 5),
     kernels: Choice = (3,),
     paddings: Choice = ("circular", "zeros"),
     batchnorms: Choice = (False, True),
@@ -211,9 +211,9 @@ def conv2d_specs(
 
 
 def resconv2d_specs(
-    depths: st.SearchStrategy[int] = st.integers(1, 6),
-    channels: Choice = (2, 4, 8),
-    sizes: Choice = (4, 5, 6),
+    depths: st.SearchStrategy[int] = st.integers(1, 3),
+    channels: Choice = (2, 4),
+    sizes: Choice = (3, 4, 5),
     kernels: Choice = (3,),
     paddings: Choice = ("circular", "zeros"),
     batchnorms: Choice = (False, True),
