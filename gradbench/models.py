@@ -1017,12 +1017,12 @@ class Conv2DFamily(Family):
         return _draw_layers(spec, draw, (c, c, k, k))
 
     def forward(self, spec: Conv2DSpec, params: Params, data: Params) -> Forward:
-        act, norm, x, sites = _activation(spec.activation), _conv2d_norm(spec), data["x"], []
+        act, bn, x, sites = _activation(spec.activation), _conv2d_norm(spec), data["x"], []
         for layer in range(spec.depth):
             h = _conv2d(x, params[f"W{layer}"], params[f"b{layer}"], spec)
             h.retain_grad()
             sites.append(h)
-            x = act(norm(h))
+            x = act(bn(h))
         return Forward(loss=(data["R"] * x).sum(), sites=sites)
 
     def weight_groups(self, spec: Conv2DSpec) -> list[list[str]]:
