@@ -27,6 +27,8 @@ _LAZY = {
     "RNNSpec": "gradbench.specs",
     "Conv1DSpec": "gradbench.specs",
     "TransformerSpec": "gradbench.specs",
+    "Conv2DSpec": "gradbench.specs",
+    "ResConv2DSpec": "gradbench.specs",
     "spec_from_dict": "gradbench.specs",
     "Measurement": "gradbench.records",
     "Prediction": "gradbench.records",
@@ -67,7 +69,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from gradbench.registry import lookup, register
     from gradbench.specs import (
         Conv1DSpec,
+        Conv2DSpec,
         MLPSpec,
+        ResConv2DSpec,
         ResidualSpec,
         RNNSpec,
         TransformerSpec,

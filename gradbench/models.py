@@ -46,10 +46,13 @@ from gradbench import registry
 from gradbench.errors import InvalidArgument, refuse_module
 from gradbench.remedies.initializers import fans, standard_normal
 from gradbench.specs import (
+    BATCHNORM2D_EPS,
     CELL_KINDS,
     Conv1DSpec,
+    Conv2DSpec,
     FamilyInfo,
     MLPSpec,
+    ResConv2DSpec,
     ResidualSpec,
     RNNSpec,
     Spec,
@@ -128,6 +131,9 @@ class Draw:
         """Random readout R of ``shape`` (batch first), isotropic unit examples, ``||R||_F = 1``."""
         r = standard_normal(shape, self.generator, self.dtype)
         per_example = tuple(range(1, len(shape)))
+        if len(per_example) > 2:  # images: Tensor.norm takes at most 2 dims
+            return r / torch.linalg.vector_norm(r, dim=per_example, keepdim=True) / math.sqrt(
+                shape[0])
         return r / r.norm(dim=per_example, keepdim=True) / math.sqrt(shape[0])
 
 
@@ -934,6 +940,205 @@ class _TransformerModule(nn.Module):
 
 # --- end of the transformer family ----------------------------------------------------------
 
+
+
+# --- 2-D convolutional families (issue 17) ---------------------------------------------------
+
+
+def _windows2d(x: Tensor, kernel: int, padding: str) -> Tensor:
+    """``[..., C, H, W, k, k]``: entry ``[..., c, h, w, i, j]`` is the input seen by tap (i, j)
+    at position (h, w), ``x[..., c, h + i - p, w + j - p]`` read periodically (``circular``)
+    or as 0 outside the image (``zeros``), ``p = (k - 1) / 2``."""
+    p = (kernel - 1) // 2
+    height, width = x.shape[-2], x.shape[-1]
+    if padding == "circular":
+        taps = [torch.roll(x, (p - i, p - j), dims=(-2, -1))
+                for i in range(kernel) for j in range(kernel)]
+    else:
+        padded = torch.nn.functional.pad(x, (p, p, p, p))
+        taps = [padded[..., i:i + height, j:j + width]
+                for i in range(kernel) for j in range(kernel)]
+    return torch.stack(taps, dim=-1).unflatten(-1, (kernel, kernel))
+
+
+def _conv2d(x: Tensor, weight: Tensor, bias: Tensor | None, spec: Any) -> Tensor:
+    """``h[b, o, y, z] = sum_{i, u, v} W[o, i, u, v] x[b, i, y + u - p, z + v - p] + b[o]``;
+    ``x`` ``[..., batch, C, H, W]``, ``weight`` ``[..., C, C, k, k]`` (stacked networks)."""
+    h = torch.einsum("...oiuv,...bihwuv->...bohw", weight,
+                     _windows2d(x, spec.kernel, spec.padding))
+    if bias is not None:
+        h = h + bias.unsqueeze(-2).unsqueeze(-1).unsqueeze(-1)
+    return h
+
+
+def _batchnorm2d(h: Tensor) -> Tensor:
+    """Per channel, over the batch and all positions of ``[..., batch, C, H, W]``:
+    ``(h - mean) / sqrt(var + eps)``, biased variance, eps = ``BATCHNORM2D_EPS``."""
+    axes = (-4, -2, -1)
+    mean = h.mean(dim=axes, keepdim=True)
+    var = (h - mean).pow(2).mean(dim=axes, keepdim=True)
+    return (h - mean) / torch.sqrt(var + BATCHNORM2D_EPS)
+
+
+def _identity(h: Tensor) -> Tensor:
+    return h
+
+
+def _conv2d_norm(spec: Any) -> Callable[[Tensor], Tensor]:
+    return _batchnorm2d if spec.batchnorm else _identity
+
+
+def _conv2d_layer(spec: Any, bias: bool = True) -> nn.Conv2d:
+    c, k = spec.channels, spec.kernel
+    return nn.Conv2d(c, c, k, padding=(k - 1) // 2, padding_mode=spec.padding, bias=bias,
+                     dtype=torch.float64)
+
+
+def _batchnorm2d_module(spec: Any) -> nn.Module:
+    if not spec.batchnorm:
+        return nn.Identity()
+    return nn.BatchNorm2d(spec.channels, eps=BATCHNORM2D_EPS, affine=False,
+                          track_running_stats=False, dtype=torch.float64)
+
+
+class Conv2DFamily(Family):
+    """2-D convolutions ``h^l = W^l * x^{l-1} + b^l``, ``x^l = phi(BN(h^l))``, sites h^l.
+
+    Data are ``[batch, C, H, W]`` as for ``nn.Conv2d``; the stacked forward sums the
+    ``k^2`` shifted copies of x (:func:`_windows2d`), the reference module is
+    ``nn.Conv2d`` and ``nn.BatchNorm2d`` (docs/theory.md §11.3).
+    """
+
+    spec_type = Conv2DSpec
+    site_name = "pre-activation h^l"
+    tasks = ("teacher_student",)
+
+    def example_shape(self, spec: Conv2DSpec) -> tuple[int, ...]:
+        return (spec.channels, spec.height, spec.width)
+
+    def draw_parameters(self, spec: Conv2DSpec, draw: Draw) -> Params:
+        c, k = spec.channels, spec.kernel
+        return _draw_layers(spec, draw, (c, c, k, k))
+
+    def forward(self, spec: Conv2DSpec, params: Params, data: Params) -> Forward:
+        act, bn, x, sites = _activation(spec.activation), _conv2d_norm(spec), data["x"], []
+        for layer in range(spec.depth):
+            h = _conv2d(x, params[f"W{layer}"], params[f"b{layer}"], spec)
+            h.retain_grad()
+            sites.append(h)
+            x = act(bn(h))
+        return Forward(loss=(data["R"] * x).sum(), sites=sites)
+
+    def weight_groups(self, spec: Conv2DSpec) -> list[list[str]]:
+        return [[f"W{layer}"] for layer in range(spec.depth)]
+
+    def module(self, spec: Conv2DSpec, params: Params) -> nn.Module:
+        return _Conv2DModule(spec, params)
+
+    def module_params(self, spec: Conv2DSpec, model: nn.Module) -> dict[str, nn.Parameter]:
+        return _layer_params(model.convs)  # type: ignore[arg-type]
+
+    def bytes_per_network(self, spec: Conv2DSpec, batch: int, itemsize: int) -> int:
+        c, k = spec.channels, spec.kernel
+        per_site = (batch * c * spec.height * spec.width * (k * k + _ACTIVATION_COPIES)
+                    + 2 * c * c * k * k)
+        return itemsize * spec.n_sites * per_site
+
+
+class _Conv2DModule(nn.Module):
+    def __init__(self, spec: Conv2DSpec, params: Params) -> None:
+        super().__init__()
+        self.convs = nn.ModuleList(
+            _load_linear(_conv2d_layer(spec), params[f"W{i}"], params[f"b{i}"])
+            for i in range(spec.depth)
+        )
+        self.taps = nn.ModuleList(Tap() for _ in range(spec.depth))
+        self.norms = nn.ModuleList(_batchnorm2d_module(spec) for _ in range(spec.depth))
+        self.act = Lambda(_activation(spec.activation), spec.activation)
+
+    def forward(self, data: Params) -> Tensor:
+        x = data["x"]
+        for conv, tap, norm in zip(self.convs, self.taps, self.norms):
+            x = self.act(norm(tap(conv(x))))
+        return x
+
+
+class ResConv2DFamily(Family):
+    """``x_l = x_{l-1} + alpha conv2(phi(BN(conv1(x_{l-1}))))``, sites ``x_0..x_{L-1}``
+    (:class:`~gradbench.specs.ResConv2DSpec`; docs/theory.md §11.3)."""
+
+    spec_type = ResConv2DSpec
+    site_name = "residual stream x_l"
+    tasks = ("teacher_student",)
+
+    def example_shape(self, spec: ResConv2DSpec) -> tuple[int, ...]:
+        return (spec.channels, spec.height, spec.width)
+
+    def draw_parameters(self, spec: ResConv2DSpec, draw: Draw) -> Params:
+        c, k, sb2, params = spec.channels, spec.kernel, bias_variance(spec), {}
+        for block in range(spec.depth):
+            params[f"W1_{block}"] = draw.weight(spec.init, (c, c, k, k), spec.sigma_w2)
+            params[f"b{block}"] = draw.bias(c, sb2)
+            params[f"W2_{block}"] = draw.weight(spec.out_init, (c, c, k, k), None)
+        return params
+
+    def forward(self, spec: ResConv2DSpec, params: Params, data: Params) -> Forward:
+        act, norm, x, sites = _activation(spec.activation), _conv2d_norm(spec), data["x"], []
+        for block in range(spec.depth):
+            if x.requires_grad:
+                x.retain_grad()
+            sites.append(x)
+            h = _conv2d(x, params[f"W1_{block}"], params[f"b{block}"], spec)
+            x = x + spec.alpha * _conv2d(act(norm(h)), params[f"W2_{block}"], None, spec)
+        return Forward(loss=(data["R"] * x).sum(), sites=sites)
+
+    def weight_groups(self, spec: ResConv2DSpec) -> list[list[str]]:
+        return [[f"W1_{b}", f"W2_{b}"] for b in range(spec.depth)]
+
+    def module(self, spec: ResConv2DSpec, params: Params) -> nn.Module:
+        return _ResConv2DModule(spec, params)
+
+    def module_params(self, spec: ResConv2DSpec, model: nn.Module) -> dict[str, nn.Parameter]:
+        out = {}
+        for i, block in enumerate(model.blocks):  # type: ignore[arg-type]
+            out[f"W1_{i}"], out[f"b{i}"], out[f"W2_{i}"] = (
+                block.conv1.weight, block.conv1.bias, block.conv2.weight
+            )
+        return out
+
+    def bytes_per_network(self, spec: ResConv2DSpec, batch: int, itemsize: int) -> int:
+        c, k = spec.channels, spec.kernel
+        per_site = (batch * c * spec.height * spec.width * 2 * (k * k + _ACTIVATION_COPIES)
+                    + 4 * c * c * k * k)
+        return itemsize * spec.n_sites * per_site
+
+
+class _ConvBlock(nn.Module):
+    def __init__(self, spec: ResConv2DSpec, params: Params, block: int) -> None:
+        super().__init__()
+        self.tap = Tap()
+        self.conv1 = _load_linear(_conv2d_layer(spec), params[f"W1_{block}"],
+                                  params[f"b{block}"])
+        self.norm = _batchnorm2d_module(spec)
+        self.act = Lambda(_activation(spec.activation), spec.activation)
+        self.conv2 = _load_linear(_conv2d_layer(spec, bias=False), params[f"W2_{block}"])
+        self.alpha = spec.alpha
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.tap(x)
+        return x + self.alpha * self.conv2(self.act(self.norm(self.conv1(x))))
+
+
+class _ResConv2DModule(nn.Module):
+    def __init__(self, spec: ResConv2DSpec, params: Params) -> None:
+        super().__init__()
+        self.blocks = nn.Sequential(*(_ConvBlock(spec, params, b) for b in range(spec.depth)))
+
+    def forward(self, data: Params) -> Tensor:
+        return self.blocks(data["x"])  # type: ignore[no-any-return]
+
+
+# --- end of the 2-D convolutional families -------------------------------------------------
 
 
 def _family_for(spec_type: type) -> Family:

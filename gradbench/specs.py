@@ -651,6 +651,159 @@ def transformer_weight_variances(spec: TransformerSpec) -> dict[str, float]:
 # --- end of the transformer family ----------------------------------------------------------
 
 
+# --- 2-D convolutional families (issue 17) ---------------------------------------------------
+
+PADDINGS: tuple[str, ...] = ("circular", "zeros")
+"""Padding of a 2-D convolution: periodic images (no position special) or a zero border."""
+BATCHNORM2D_EPS = 1e-5
+"""eps of the 2-D BatchNorm: ``(h - mean) / sqrt(var + eps)`` per channel."""
+
+
+def _check_conv2d(spec: Any) -> None:
+    """The fields the 2-D convolutional families share."""
+    for name in ("depth", "channels", "height", "width", "kernel"):
+        _check_int(spec, name, 1)
+    if spec.kernel % 2 == 0 or spec.kernel > min(spec.height, spec.width):
+        raise _fail(spec, "kernel", spec.kernel,
+                    f"must be odd and <= min(height, width) = {min(spec.height, spec.width)}")
+    _check_choice(spec, "padding", PADDINGS)
+    if not isinstance(spec.batchnorm, bool):
+        raise _fail(spec, "batchnorm", spec.batchnorm, "must be True or False")
+    _check_layers(spec)
+    _check_float(spec, "input_var", positive=True)
+
+
+@register_family
+@dataclass(frozen=True)
+class Conv2DSpec(_Spec):
+    """A deep 2-D convolutional net on ``H x W`` images, stride 1, C channels throughout.
+
+    ``h^l = W^l * x^{l-1} + b^l`` with ``(C, C, k, k)`` kernels and ``p = (k - 1) / 2``
+    padding on every side (``nn.Conv2d(C, C, k, padding=p, padding_mode=padding)``, so H x W
+    is kept), then ``x^l = phi(BN(h^l))``. BN (``batchnorm=True``) is BatchNorm in training
+    mode without affine parameters: per channel, over the batch and all H W positions,
+    ``(h - mean) / sqrt(var + eps)`` with the biased variance and ``eps = 1e-5``
+    (``nn.BatchNorm2d(C, eps=1e-5, affine=False)``); otherwise the identity. Fan-in is
+    ``C k^2``. Sites are the pre-activations h^1..h^L.
+
+    Attributes:
+        depth: number of conv layers L (>= 1).
+        channels: channels C of every layer, input included (>= 1).
+        height: image rows H (>= 1).
+        width: image columns W (>= 1).
+        kernel: odd kernel size k, at most ``min(height, width)``.
+        padding: ``"circular"`` (periodic images) or ``"zeros"``.
+        batchnorm: BatchNorm after every convolution (see above).
+        activation: registered activation name.
+        init: registered initializer of each ``(C, C, k, k)`` kernel.
+        sigma_w2: kernel variance times fan-in ``C k^2``; ``None`` takes the initializer's.
+        sigma_b2: bias variance; ``None`` takes the initializer's own (0 for most).
+        input_var: variance of the i.i.d. Gaussian input entries (> 0).
+    """
+
+    family: ClassVar[str] = "conv2d"
+    info: ClassVar[FamilyInfo] = FamilyInfo(
+        "2-D CNN", "layer l", "/layer", family="gradbench.models:Conv2DFamily",
+        strategy="gradbench.strategies:conv2d_specs", predictor=None,
+    )
+    label_prefixes: ClassVar[Mapping[str, str]] = {
+        "depth": "L", "channels": "c", "height": "h", "width": "w", "kernel": "k"
+    }
+    depth: int
+    channels: int
+    height: int
+    width: int
+    kernel: int = 3
+    padding: str = "circular"
+    batchnorm: bool = False
+    activation: str = "relu"
+    init: str = "he_normal"
+    sigma_w2: float | None = None
+    sigma_b2: float | None = None
+    input_var: float = 1.0
+
+    def __post_init__(self) -> None:
+        _check_conv2d(self)
+
+    @property
+    def n_sites(self) -> int:
+        return self.depth
+
+    @property
+    def n_features(self) -> int:
+        return self.channels
+
+    @property
+    def weight_fans(self) -> tuple[int, int]:
+        return self.channels * self.kernel**2, self.channels * self.kernel**2
+
+
+@register_family
+@dataclass(frozen=True)
+class ResConv2DSpec(_Spec):
+    """A residual 2-D CNN: ``x_l = x_{l-1} + alpha conv2(phi(BN(conv1(x_{l-1}))))``.
+
+    Both convolutions are ``(C, C, k, k)``, stride 1, ``p = (k - 1) / 2`` padding of the
+    given mode; conv1 has a bias, conv2 none (as :class:`ResidualSpec`'s ``W2``); BN is the
+    same per-channel BatchNorm as :class:`Conv2DSpec`'s (training mode, no affine,
+    ``eps = 1e-5``) or the identity. Sites are the stream ``x_0..x_{L-1}`` entering each
+    block. conv1 is drawn by ``init`` (with ``sigma_w2``, ``sigma_b2``), conv2 by
+    ``out_init`` at its own declared variance.
+
+    Attributes:
+        depth: number of residual blocks L (>= 1).
+        channels, height, width, kernel, padding, batchnorm, activation, init, sigma_w2,
+            sigma_b2, input_var: as in :class:`Conv2DSpec`.
+        out_init: registered initializer of conv2.
+        alpha: the branch scale (a finite number).
+    """
+
+    family: ClassVar[str] = "resconv2d"
+    info: ClassVar[FamilyInfo] = FamilyInfo(
+        "residual 2-D CNN", "block l", "/block", family="gradbench.models:ResConv2DFamily",
+        strategy="gradbench.strategies:resconv2d_specs", predictor=None,
+    )
+    label_prefixes: ClassVar[Mapping[str, str]] = {
+        "depth": "L", "channels": "c", "height": "h", "width": "w", "kernel": "k"
+    }
+    depth: int
+    channels: int
+    height: int
+    width: int
+    kernel: int = 3
+    padding: str = "circular"
+    batchnorm: bool = False
+    activation: str = "relu"
+    init: str = "he_normal"
+    out_init: str = "he_normal"
+    alpha: float = 1.0
+    sigma_w2: float | None = None
+    sigma_b2: float | None = None
+    input_var: float = 1.0
+
+    def __post_init__(self) -> None:
+        _check_conv2d(self)
+        _check_remedy(self, "out_init", "initializer")
+        a = self.alpha
+        if isinstance(a, bool) or not isinstance(a, (int, float)) or not math.isfinite(a):
+            raise _fail(self, "alpha", a, "must be a finite number")
+        object.__setattr__(self, "alpha", float(a))
+
+    @property
+    def n_sites(self) -> int:
+        return self.depth
+
+    @property
+    def n_features(self) -> int:
+        return self.channels
+
+    @property
+    def weight_fans(self) -> tuple[int, int]:
+        return self.channels * self.kernel**2, self.channels * self.kernel**2
+
+
+# --- end of the 2-D convolutional families ------------------------------------------------
+
 
 BaseSpec = _Spec
 """The base class of spec dataclasses (``n_sites``, ``n_features``, ``to_dict``, labels)."""

@@ -21,7 +21,9 @@ from gradbench.specs import (
     CELLS,
     PLACEMENTS,
     Conv1DSpec,
+    Conv2DSpec,
     MLPSpec,
+    ResConv2DSpec,
     ResidualSpec,
     RNNSpec,
     Spec,
@@ -186,6 +188,51 @@ def transformer_specs(
 
 
 # --- end of the transformer family ----------------------------------------------------------
+
+
+# --- 2-D convolutional families (issue 17) ------------------------------------------------
+
+
+def conv2d_specs(
+    depths: st.SearchStrategy[int] = st.integers(1, 4),
+    channels: Choice = (2, 4),
+    sizes: Choice = (3, 4, 5),
+    kernels: Choice = (3,),
+    paddings: Choice = ("circular", "zeros"),
+    batchnorms: Choice = (False, True),
+    activations: Choice = ("relu", "tanh", "linear"),
+    inits: Choice = ("he_normal", "xavier_normal", "delta_orthogonal"),
+) -> st.SearchStrategy[Conv2DSpec]:
+    """Random small :class:`Conv2DSpec` objects (both paddings, with and without BN)."""
+    return st.builds(
+        Conv2DSpec, depth=depths, channels=_strategy(channels, ""),
+        height=_strategy(sizes, ""), width=_strategy(sizes, ""),
+        kernel=_strategy(kernels, ""), padding=_strategy(paddings, ""),
+        batchnorm=_strategy(batchnorms, ""),
+        activation=_strategy(activations, "activation"), init=_strategy(inits, "initializer"),
+    )
+
+
+def resconv2d_specs(
+    depths: st.SearchStrategy[int] = st.integers(1, 3),
+    channels: Choice = (2, 4),
+    sizes: Choice = (3, 4, 5),
+    kernels: Choice = (3,),
+    paddings: Choice = ("circular", "zeros"),
+    batchnorms: Choice = (False, True),
+    alphas: Choice = (1.0, 0.5, 0.25),
+    activations: Choice = ("relu", "tanh"),
+    inits: Choice = ("he_normal", "xavier_normal", "delta_orthogonal"),
+) -> st.SearchStrategy[ResConv2DSpec]:
+    """Random small :class:`ResConv2DSpec` objects."""
+    return st.builds(
+        ResConv2DSpec, depth=depths, channels=_strategy(channels, ""),
+        height=_strategy(sizes, ""), width=_strategy(sizes, ""),
+        kernel=_strategy(kernels, ""), padding=_strategy(paddings, ""),
+        batchnorm=_strategy(batchnorms, ""), alpha=_strategy(alphas, ""),
+        activation=_strategy(activations, "activation"), init=_strategy(inits, "initializer"),
+        out_init=_strategy(inits, "initializer"),
+    )
 
 
 

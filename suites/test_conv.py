@@ -58,3 +58,28 @@ def test_delta_orthogonal_tanh_jacobian_spectrum(run_claim):
     spec = gb.Conv1DSpec(depth=6, channels=128, length=4, kernel=3, activation="tanh",
                          init="delta_orthogonal", **CRITICAL_TANH)
     run_claim(spec, "jacobian_spectrum", seeds=16)
+
+
+# --- 2-D convolutions (docs/theory.md §11.3) ------------------------------------------------
+
+
+@budget(2 / 15)
+@given(depth=st.integers(2, 16), channels=st.sampled_from([2, 4]), height=st.integers(3, 5),
+       width=st.integers(3, 5), kernel=st.sampled_from([1, 3]),
+       padding=st.sampled_from(["circular", "zeros"]), gain=GAINS)
+def test_delta_orthogonal_isometry_2d(depth, channels, height, width, kernel, padding, gain,
+                                      run_claim):
+    """Linear 2-D delta-orthogonal CNN, either padding: ||x^L|| = g^L ||x^0||, Jacobian
+    singular values all g^L (Xiao et al. 2018, Algorithm 2 in 2-D) [10.1, 10.3]."""
+    spec = gb.Conv2DSpec(depth=depth, channels=channels, height=height, width=width,
+                         kernel=kernel, padding=padding, activation="linear",
+                         init=f"delta_orthogonal(gain={gain!r})", sigma_b2=0.0)
+    run_claim(spec, "delta_orthogonal_isometry")
+
+
+def test_delta_orthogonal_isometry_2d_zero_padding(run_claim):
+    """A zero-padded 3 x 3 delta-orthogonal net: the border is never read by the centre tap,
+    so the isometry is exact there too (a tap off the centre would lose the border)."""
+    spec = gb.Conv2DSpec(depth=6, channels=2, height=4, width=5, kernel=3, padding="zeros",
+                         activation="linear", init="delta_orthogonal(gain=1.1)", sigma_b2=0.0)
+    run_claim(spec, "delta_orthogonal_isometry")

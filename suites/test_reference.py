@@ -2,10 +2,11 @@
 
 Claim ``probe_equals_reference``: on the same drawn networks (float64), the stacked probe
 and the family's ordinary ``nn.Module`` (``nn.Linear``, ``nn.RNNCell``/``nn.LSTMCell``/
-``nn.GRUCell``, ``nn.Conv1d``; autograd, ``retain_grad``) give the same per-site gradient
-norms, pre-activation second moments and weight-gradient norms to a relative 1e-10. The
-other claims trust the probe; this one checks it, for every registered family
-(``gradbench.specs.register_family``) and configurations Hypothesis draws (docs/design.md §5).
+``nn.GRUCell``, ``nn.Conv1d``, ``nn.Conv2d``, ``nn.BatchNorm2d``; autograd, ``retain_grad``)
+give the same per-site gradient norms, pre-activation second moments and weight-gradient
+norms to a relative 1e-10. The other claims trust the probe; this one checks it, for every
+registered family (``gradbench.specs.register_family``) and configurations Hypothesis draws
+(docs/design.md §5).
 """
 
 from __future__ import annotations

@@ -223,6 +223,22 @@ MUTANTS: tuple[Mutant, ...] = (
            'data["x"] = data["x"] * ratio.sqrt()', 'data["x"] = data["x"] * ratio',
            "conv_spatial_modes", "the modulated input is scaled by its variance profile, not "
            "its square root (variance (1 + a cos)^2 instead of 1 + a cos)"),
+    # --- 2-D convolutions (issue 17) ---
+    Mutant("conv2d_kernel_flipped", "gradbench/models.py", "_windows2d",
+           "torch.roll(x, (p - i, p - j), dims=(-2, -1))",
+           "torch.roll(x, (i - p, j - p), dims=(-2, -1))",
+           "probe_equals_reference", "the probe's circular 2-D convolution flips its kernel "
+           "(convolution where nn.Conv2d cross-correlates)"),
+    Mutant("conv2d_batchnorm_per_position", "gradbench/models.py", "_batchnorm2d",
+           "axes = (-4, -2, -1)", "axes = (-4,)",
+           "probe_equals_reference", "the probe's 2-D BatchNorm takes statistics over the batch "
+           "at each position, not per channel over batch and positions (nn.BatchNorm2d)"),
+    Mutant("delta_orthogonal_corner_tap", INIT, "delta_orthogonal",
+           "w[(slice(None), slice(None), *(k // 2 for k in taps))] = centre",
+           "w[(slice(None), slice(None), *(0 for k in taps))] = centre",
+           "delta_orthogonal_isometry", "the orthogonal matrix put at the kernel's first tap, "
+           "not its centre: a shift, still an isometry with circular padding, but a zero-padded "
+           "2-D net loses a border row and column per layer"),
 )
 
 

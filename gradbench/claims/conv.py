@@ -36,11 +36,19 @@ def _kernel_declaration(spec: Any) -> Mapping[str, Any]:
     return registry.lookup("initializer", spec.init).meta
 
 
-def _isometry_domain(spec: Any) -> str | None:
-    from gradbench.specs import Conv1DSpec, bias_variance
+def _positions(spec: Any) -> int:
+    """Spatial positions of a conv spec: T (1-D) or H W (2-D)."""
+    length = getattr(spec, "length", None)
+    return int(length) if length is not None else int(spec.height * spec.width)
 
-    if not isinstance(spec, Conv1DSpec):
-        return "the delta-orthogonal isometry is a claim about Conv1DSpec networks"
+
+def _isometry_domain(spec: Any) -> str | None:
+    from gradbench.specs import Conv1DSpec, Conv2DSpec, bias_variance
+
+    if not isinstance(spec, (Conv1DSpec, Conv2DSpec)):
+        return "the delta-orthogonal isometry is a claim about Conv1DSpec and Conv2DSpec networks"
+    if isinstance(spec, Conv2DSpec) and spec.batchnorm:
+        return "batchnorm=True: BatchNorm rescales by batch statistics, no fixed isometry"
     meta = _kernel_declaration(spec)
     if meta.get("kernel") != "delta" or meta.get("distribution") != "orthogonal":
         return (f"initializer {spec.init!r} does not declare delta-orthogonal kernels "
@@ -49,24 +57,27 @@ def _isometry_domain(spec: Any) -> str | None:
         return f"activation {spec.activation!r}: the exact isometry holds for linear nets only"
     if bias_variance(spec) != 0.0:
         return f"sigma_b2={bias_variance(spec)!r}: biases shift the output, sigma_b2 must be 0"
-    if spec.channels * spec.length > MAX_JACOBIAN:
-        return (f"channels * length = {spec.channels * spec.length} > {MAX_JACOBIAN}: the "
-                "full Jacobian is too large to build")
+    size = spec.channels * _positions(spec)
+    if size > MAX_JACOBIAN:
+        return (f"channels * positions = {size} > {MAX_JACOBIAN}: the full Jacobian is too "
+                "large to build")
     return None
 
 
 @claim(
     "delta_orthogonal_isometry",
-    statement="A linear circular 1-D CNN with delta-orthogonal kernels of gain g and no "
-    "biases is an exact isometry up to g^L: ||x^L|| = g^L ||x^0|| for every input, and every "
+    statement="A linear 1-D CNN (circular) or 2-D CNN (circular or zero padding, no BN) with "
+    "delta-orthogonal kernels of gain g and no biases is an exact isometry up to g^L: "
+    "||x^L|| = g^L ||x^0|| for every input, and every "
     "singular value of the L-layer input-output Jacobian equals g^L.",
     statistic=f"largest relative deviation from g^L of the per-example norm ratios (stacked "
-    f"probe forward) and of the Jacobian's singular values (the nn.Conv1d reference module, "
-    f"autograd), in units of {ISOMETRY_RTOL:g}; g = sqrt(declared sigma_w2)",
-    domain="Conv1DSpec, activation linear, an initializer declaring kernel 'delta' and "
-    f"distribution 'orthogonal', sigma_b2 = 0, channels * length <= {MAX_JACOBIAN}; float64",
+    f"probe forward) and of the Jacobian's singular values (the nn.Conv1d or nn.Conv2d "
+    f"reference module, autograd), in units of {ISOMETRY_RTOL:g}; g = sqrt(declared sigma_w2)",
+    domain="Conv1DSpec, or Conv2DSpec without BatchNorm (either padding), activation linear, "
+    "an initializer declaring kernel 'delta' and distribution 'orthogonal', sigma_b2 = 0, "
+    f"channels * positions <= {MAX_JACOBIAN}; float64",
     source="Xiao, Bahri, Sohl-Dickstein, Schoenholz & Pennington 2018 (ICML, Algorithm 2); "
-    "Saxe et al. 2014 (docs/theory.md §11.1)",
+    "Saxe et al. 2014 (docs/theory.md §11.1, §11.3 for 2-D)",
     subjects="network",
     role="consistency",
     measure="gradbench.claim_probes:conv_isometry",

@@ -1,0 +1,127 @@
+"""The 2-D convolutional families (Conv2DSpec, ResConv2DSpec; docs/theory.md §11.3).
+
+The suite's ``probe_equals_reference`` compares them to nn.Conv2d / nn.BatchNorm2d; here:
+autograd gradient checks of the stacked forward, BatchNorm's axes, the stacked (seed axis)
+forward against single networks, the 2-D delta-orthogonal kernel, bad input.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import gradbench as gb
+from gradbench.errors import InvalidArgument
+from gradbench.models import _batchnorm2d, draw_network, family_of
+
+SPECS = [
+    gb.Conv2DSpec(depth=2, channels=2, height=4, width=3, kernel=3, padding="circular",
+                  activation="tanh"),
+    gb.Conv2DSpec(depth=2, channels=2, height=3, width=4, kernel=3, padding="zeros",
+                  batchnorm=True, activation="tanh"),
+    gb.ResConv2DSpec(depth=2, channels=2, height=3, width=3, kernel=3, padding="zeros",
+                     activation="tanh", alpha=0.5),
+    gb.ResConv2DSpec(depth=2, channels=2, height=3, width=4, kernel=3, padding="circular",
+                     batchnorm=True, activation="tanh"),
+]
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: f"{s.family}-{s.padding}-bn{s.batchnorm}")
+def test_stacked_forward_gradcheck(spec):
+    """Autograd of the stacked forward matches finite differences (input and every weight)."""
+    family = family_of(spec)
+    params, data = draw_network(spec, 2, 0, 0)
+    names = sorted(params)
+
+    def loss(x, *weights):
+        return family.forward(spec, dict(zip(names, weights)), {**data, "x": x}).loss
+
+    inputs = [data["x"].clone().requires_grad_(True),
+              *(params[n].clone().requires_grad_(True) for n in names)]
+    assert torch.autograd.gradcheck(loss, inputs, eps=1e-6, atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: f"{s.family}-{s.padding}-bn{s.batchnorm}")
+def test_seed_axis_forward_equals_single_networks(spec):
+    """Networks stacked on a leading axis give each network's own sites."""
+    family = family_of(spec)
+    nets = [draw_network(spec, 3, 5, i) for i in range(3)]
+    params = {k: torch.stack([p[k] for p, _ in nets]) for k in nets[0][0]}
+    data = {k: torch.stack([d[k] for _, d in nets]) for k in nets[0][1]}
+    stacked = family.forward(spec, params, {**data, "x": data["x"].requires_grad_(True)}).sites
+    for i, (p, d) in enumerate(nets):
+        single = family.forward(spec, p, {**d, "x": d["x"].requires_grad_(True)}).sites
+        for a, b in zip(stacked, single):
+            torch.testing.assert_close(a[i], b, rtol=1e-12, atol=1e-12)
+
+
+def test_batchnorm2d_normalizes_per_channel_over_batch_and_positions():
+    """Each channel has mean 0 and (biased) variance var/(var + eps) over (batch, H, W),
+    while single positions do not: the statistics pool positions, not only the batch."""
+    gen = torch.Generator().manual_seed(0)
+    h = torch.randn(4, 3, 5, 6, generator=gen, dtype=torch.float64) * 3 + torch.arange(
+        5, dtype=torch.float64).view(1, 1, 5, 1)
+    out = _batchnorm2d(h)
+    var = h.var(dim=(0, 2, 3), unbiased=False)
+    torch.testing.assert_close(out.mean(dim=(0, 2, 3)), torch.zeros(3, dtype=torch.float64),
+                               atol=1e-12, rtol=0)
+    torch.testing.assert_close(out.var(dim=(0, 2, 3), unbiased=False),
+                               var / (var + gb.specs.BATCHNORM2D_EPS), rtol=1e-12, atol=0)
+    assert out.mean(dim=(0, 3)).abs().max() > 0.1  # row means differ: positions pooled
+
+
+@pytest.mark.parametrize("kernel", [1, 3, 5])
+def test_delta_orthogonal_2d_kernel(kernel):
+    """Xiao et al. 2018, Algorithm 2 in 2-D: an orthogonal centre tap, every other tap 0."""
+    w = torch.empty(6, 6, kernel, kernel, dtype=torch.float64)
+    gb.lookup("initializer", "delta_orthogonal").fn(w, generator=torch.Generator().manual_seed(1),
+                                                    gain=1.3)
+    c = kernel // 2
+    centre = w[:, :, c, c]
+    torch.testing.assert_close(centre.T @ centre, 1.69 * torch.eye(6, dtype=torch.float64))
+    w[:, :, c, c] = 0
+    assert w.abs().max() == 0
+
+
+@pytest.mark.parametrize("padding", ["circular", "zeros"])
+def test_linear_delta_orthogonal_conv2d_is_isometry(padding):
+    """The registered claim passes on both paddings (every tap but the centre is 0)."""
+    spec = gb.Conv2DSpec(depth=6, channels=3, height=4, width=5, kernel=3, padding=padding,
+                         activation="linear", init="delta_orthogonal(gain=1.1)", sigma_b2=0.0)
+    assert gb.check(spec, "delta_orthogonal_isometry").passed
+
+
+def test_isometry_claim_fails_on_a_non_isometric_conv2d():
+    """Domain kept but kernels misplaced: a corner tap with zero padding loses a border."""
+    spec = gb.Conv2DSpec(depth=4, channels=3, height=4, width=4, kernel=3, padding="zeros",
+                         activation="linear", init="delta_orthogonal", sigma_b2=0.0)
+    family = family_of(spec)
+    params, data = draw_network(spec, 4, 0, 0)
+    for name in [n for n in params if n.startswith("W")]:
+        params[name] = torch.roll(params[name], (1, 1), dims=(-2, -1))  # centre -> corner
+    x = data["x"].requires_grad_(True)
+    out = family.forward(spec, params, {**data, "x": x}).sites[-1].detach()
+    ratio = out.flatten(1).norm(dim=1) / data["x"].detach().flatten(1).norm(dim=1)
+    assert (ratio < 0.99).all()
+
+
+@pytest.mark.parametrize(("changes", "field"), [
+    (dict(kernel=4), "kernel"), (dict(kernel=7), "kernel"), (dict(padding="reflect"), "padding"),
+    (dict(batchnorm=1), "batchnorm"), (dict(height=0), "height"),
+])
+def test_bad_conv2d_specs_are_refused(changes, field):
+    kwargs = dict(depth=2, channels=2, height=5, width=5, kernel=3) | changes
+    with pytest.raises(InvalidArgument, match=rf"Conv2DSpec\.{field}="):
+        gb.Conv2DSpec(**kwargs)
+    with pytest.raises(InvalidArgument, match=rf"ResConv2DSpec\.{field}="):
+        gb.ResConv2DSpec(**kwargs)
+
+
+def test_resconv2d_alpha_must_be_finite():
+    with pytest.raises(InvalidArgument, match=r"ResConv2DSpec\.alpha=inf"):
+        gb.ResConv2DSpec(depth=1, channels=2, height=3, width=3, alpha=float("inf"))
+
+
+def test_spec_round_trip():
+    for spec in SPECS:
+        assert gb.spec_from_dict(spec.to_dict()) == spec
