@@ -408,7 +408,9 @@ def measure_stack(factory: Factory, spec: BlockSpec, depth: int, index: int,
               if p.is_floating_point() and p.dim() >= 2] if weights else []
     for _, _, p in params:
         p.requires_grad_(True)
-    taps = torch.zeros((depth + 1, *shape), dtype=dtype, requires_grad=True)
+    # one tap tensor per site: slices of one stacked tensor would make each slice's backward
+    # fill and add a zero tensor of the whole stack, O(depth^2) work
+    taps = [torch.zeros(shape, dtype=dtype, requires_grad=True) for _ in range(depth + 1)]
     masks = spec.seed(depth, index) if spec.train else None
     x = x0 + taps[0]
     acts = [x.detach().norm()]
@@ -416,15 +418,16 @@ def measure_stack(factory: Factory, spec: BlockSpec, depth: int, index: int,
         for layer, block in enumerate(blocks):
             x = block(x) + taps[layer + 1]
             acts.append(x.detach().norm())
-    grads, *weight_grads = torch.autograd.grad(
-        (x * readout).sum(), [taps, *(p for *_, p in params)], allow_unused=True)
+    *grads, = torch.autograd.grad(
+        (x * readout).sum(), [*taps, *(p for *_, p in params)], allow_unused=True)
+    grads, weight_grads = grads[:depth + 1], grads[depth + 1:]
     per_group: dict[str, NDArray[np.float64]] = {}
     for (layer, key, _), grad in zip(params, weight_grads):
         row = per_group.setdefault(key, np.full(depth, math.nan))
         row[layer] = 0.0 if grad is None else float(grad.norm())
     out = x.detach()
     return StackMeasurement(depth, torch.stack(acts).double().numpy(),
-                            grads.flatten(1).norm(dim=1).double().numpy(),
+                            torch.stack([t.norm() for t in grads]).double().numpy(),
                             output_change=output_change(blocks, x0, out, g, masks),
                             token_similarity=token_similarity(out),
                             weight_gradients=per_group)

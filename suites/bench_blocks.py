@@ -4,7 +4,14 @@ The block is ``examples/blocks/my_block.py:block`` (torch.nn MultiheadAttention 
 ``batch_first=True``, a 4x GELU MLP, LayerNorm), validated with the quick profile: width
 32, seq 8, batch 4, float64, 16 seeds, depths 4, 8, 16, 32, 64, beside the built-in
 baselines ``pre_ln`` and ``unscaled_residual`` on the same seeds (3 blocks x 16 seeds x
-124 blocks per seed). Nothing asserts on a time::
+124 blocks per seed). Nothing asserts on a time.
+
+The user-block path against the plain loop (issue: the path stays within 1.2x of it): the
+acceptance workload of ``bench_probe.py`` (MLP depth 50, width 128, batch 128, 64 networks,
+float32) as a block ``relu(W x)`` with ``W ~ N(0, 2/width)`` drawn from the generator,
+measured by :func:`gradbench.blocks.measure_stack` as ``validate`` runs it (one thread, zero
+taps, plus its output change and token similarity), beside ``bench_probe.plain_loop``
+(two threads, nothing but the forward and backward); the last test prints the ratio::
 
     pytest suites/bench_blocks.py -p no:xdist -p no:cacheprovider --benchmark-only \
         --benchmark-columns=min,median --benchmark-json=reports/bench-blocks.json
@@ -12,10 +19,14 @@ baselines ``pre_ln`` and ``unscaled_residual`` on the same seeds (3 blocks x 16 
 
 from __future__ import annotations
 
+import math
+import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "blocks" / "my_block.py"
@@ -28,3 +39,58 @@ def test_validate_pre_ln_block(benchmark: Any, tmp_path: Path) -> None:
     result = benchmark.pedantic(
         lambda: validate_block(f"{EXAMPLE}:block", out_dir=tmp_path), rounds=3, iterations=1)
     assert result.exit_code == 0  # the pre-LN law is a power law, so the run passes
+
+
+SEEDS, BATCH, DEPTH, WIDTH = 64, 128, 50, 128
+TIMES: dict[str, float] = {}
+
+
+def relu_linear(width: int, *, layer: int, depth: int, generator: torch.Generator) -> Any:
+    """The plain loop's layer as a block: ``relu(W x)``, ``W ~ N(0, 2/width)``."""
+    lin = torch.nn.Linear(width, width, bias=False)
+    with torch.no_grad():
+        lin.weight.normal_(0.0, math.sqrt(2.0 / width), generator=generator)
+    return torch.nn.Sequential(lin, torch.nn.ReLU())
+
+
+def _median(benchmark: Any) -> float:
+    return float(benchmark.stats.stats.median)
+
+
+def test_bench_block_path(benchmark: Any) -> None:
+    from gradbench import blocks
+
+    spec = blocks.BlockSpec("bench_blocks:relu_linear", width=WIDTH, seq=1, batch=BATCH,
+                            depths=(4, 16, DEPTH), seeds=SEEDS, dtype="float32")
+
+    def run() -> list[Any]:
+        with blocks._isolated():
+            return [blocks.measure_stack(relu_linear, spec, DEPTH, s) for s in range(SEEDS)]
+
+    out = benchmark.pedantic(run, rounds=3, iterations=1)
+    assert all(np.isfinite(m.gradient_norms).all() for m in out)
+    TIMES["block"] = _median(benchmark)
+
+
+def test_bench_plain_loop_beside_it(benchmark: Any) -> None:
+    sys.path.insert(0, str(Path(__file__).parent))
+    try:
+        from bench_probe import plain_loop
+    finally:
+        sys.path.remove(str(Path(__file__).parent))
+    out = benchmark.pedantic(lambda: plain_loop(SEEDS, BATCH, "cpu"), rounds=3, iterations=1)
+    assert np.isfinite(out).all()
+    TIMES["plain"] = _median(benchmark)
+
+
+def test_bench_block_path_over_plain_loop(benchmark: Any,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """The ratio of the two timings above (reported, never asserted)."""
+    benchmark.group = "summary-blocks"
+    benchmark.pedantic(lambda: None, rounds=1, iterations=1)
+    if {"block", "plain"} - set(TIMES):
+        pytest.skip("both the block path and the plain loop must be timed in this run")
+    with capsys.disabled():
+        print(f"\n[blocks] user-block path {TIMES['block']:.3f} s, plain loop "
+              f"{TIMES['plain']:.3f} s (medians of 3): ratio {TIMES['block'] / TIMES['plain']:.2f}")
+    benchmark.extra_info["block_over_plain_median"] = TIMES["block"] / TIMES["plain"]
