@@ -8,6 +8,11 @@ Claims (docs/claims.md; docs/theory.md sections in brackets):
   initializer, heads, FFN width (d_ff = 2d or 4d, where a weight drawn at the wrong fan
   shows), skip scale alpha and branch gain beta. An FFN output weight drawn at fan-in d in
   place of d_ff fails it (tests/mutants.py).
+- ``preln_gradient_profile``: in a one-token Pre-LN stack with its final LayerNorm and a
+  positively homogeneous FFN activation, E|g_l|^2 q_l is the same at every sublayer site
+  and equals |R|^2 = 1, so the gradient falls as q_l^-1/2 (Xiong et al. 2020's L^-1/2)
+  [10.4]; drawn over depth, homogeneous activation, Gaussian initializer, FFN width, skip
+  scale and branch gain. Dropping the final LayerNorm fails it (tests/mutants.py).
 The probe of every transformer variant against its torch.nn reference is in
 test_reference.py (``probe_equals_reference``).
 """
@@ -39,3 +44,22 @@ def test_preln_stream_growth(depth, activation, init, heads, ffn, one_token, ski
                               skip_scale=skip_scale, branch_gain=branch_gain,
                               causal=not one_token)
     run_claim(spec, "preln_stream_growth", seeds=PRELN_SEEDS, batch=PRELN_BATCH)
+
+
+PROFILE_SEEDS = 64
+"""Networks per case: one-token stacks of width 32 are cheap; the drift's standard error is
+about 0.05 at 64 networks (docs/theory.md §10.4)."""
+
+
+@budget(3 / 15)
+@given(depth=st.integers(1, 6), activation=st.sampled_from(["relu", "leaky_relu", "linear"]),
+       init=st.sampled_from(["he_normal", "lecun_normal", "xavier_normal"]),
+       ffn=st.sampled_from([2, 4]), skip_scale=st.sampled_from([1.0, 0.8, 1.2]),
+       branch_gain=st.sampled_from([1.0, 0.5, 1.5]))
+def test_preln_gradient_profile(depth, activation, init, ffn, skip_scale, branch_gain,
+                                run_claim):
+    """Pre-LN, one token: |g_l|^2 q_l is conserved down the stack and equals |R|^2."""
+    spec = gb.TransformerSpec(depth=depth, width=32, seq=1, ffn=ffn, activation=activation,
+                              init=init, placement="pre", skip_scale=skip_scale,
+                              branch_gain=branch_gain)
+    run_claim(spec, "preln_gradient_profile", seeds=PROFILE_SEEDS, batch=PRELN_BATCH)

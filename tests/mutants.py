@@ -189,6 +189,17 @@ MUTANTS: tuple[Mutant, ...] = (
            "x = sublayer(spec, params, b, _layer_norm(x))",
            "preln_stream_growth", "the Pre-LN forward drops the skip connection "
            "(x <- F(LN x)): the stream no longer accumulates"),
+    Mutant("transformer_preln_drops_final_norm", "gradbench/models.py",
+           "TransformerFamily.forward",
+           'y = _layer_norm(x) if spec.placement == "pre" else x', "y = x",
+           "preln_gradient_profile", "the Pre-LN readout reads the stream, not LN(stream): "
+           "the final LayerNorm dropped, so |g_l|^2 q_l = q_L in place of 1"),
+    Mutant("transformer_preln_norm_after_add", "gradbench/models.py",
+           "TransformerFamily.forward",
+           "x = alpha * x + sublayer(spec, params, b, _layer_norm(x))",
+           "x = _layer_norm(alpha * x + sublayer(spec, params, b, x))",
+           "preln_gradient_profile", "the Pre-LN branch normalizes after the add (Post-LN's "
+           "placement): each sublayer's backward gain is (1 - 2/d) and the product drifts"),
     Mutant("transformer_scores_unscaled", "gradbench/models.py",
            "TransformerFamily._attention",
            "scores = q @ k.mT / math.sqrt(d // heads)", "scores = q @ k.mT",

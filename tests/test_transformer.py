@@ -276,3 +276,90 @@ def test_preln_claim_detects_an_ffn_output_weight_at_the_wrong_fan() -> None:
     finally:
         del family.draw_parameters
     assert not claims.get_claim("preln_stream_growth").evaluate(spec, bad, 1e-4).passed
+
+
+def _profile_oracle(spec: TransformerSpec, seeds: int, batch: int,
+                    final_norm: bool = True) -> np.ndarray:
+    """``[seeds, sites]`` |dL/dx_l|_F^2 q_l of a one-token Pre-LN stack written from scratch
+    (``torch.nn.functional.layer_norm``, attention over one key = ``W_O W_V``), autograd's
+    gradients at every sublayer output; the probe's networks and readouts."""
+    out = []
+    for i in range(seeds):
+        params, data = draw_network(spec, batch, 0, i)
+        x, sites = data["x"][:, 0, :].clone().requires_grad_(True), []
+
+        def ln(t: torch.Tensor) -> torch.Tensor:
+            return torch.nn.functional.layer_norm(t, (spec.width,), eps=1e-5)
+
+        for b in range(spec.depth):
+            x = spec.skip_scale * x + ln(x) @ params[f"V{b}"].T @ params[f"O{b}"].T
+            x.retain_grad()
+            sites.append(x)
+            hidden = torch.relu(ln(x) @ params[f"W1_{b}"].T)
+            x = spec.skip_scale * x + hidden @ params[f"W2_{b}"].T
+            x.retain_grad()
+            sites.append(x)
+        y = ln(x) if final_norm else x
+        (data["R"][:, 0, :] * y).sum().backward()
+        out.append([float(s.grad.pow(2).sum() * s.detach().pow(2).mean()) for s in sites])
+    return np.array(out)
+
+
+PROFILE_SPEC = T(depth=3, width=32, seq=1, ffn=2, init="he_normal", skip_scale=1.2)
+
+
+def test_profile_products_equal_an_autograd_oracle() -> None:
+    """The probe's |g_l|^2 q_l per network and site is the from-scratch stack's to 1e-10."""
+    m = gb.measure(PROFILE_SPEC, seeds=3, batch=4, dtype="float64")
+    probe = m.act_grad_norms**2 * m.preact_second_moment
+    np.testing.assert_allclose(probe, _profile_oracle(PROFILE_SPEC, 3, 4), rtol=1e-10)
+    dropped = _profile_oracle(PROFILE_SPEC, 3, 4, final_norm=False)
+    assert np.abs(np.log(dropped / probe)).min() > 0.5  # the oracle sees the planted bug
+
+
+def test_profile_claim_domain() -> None:
+    c = claims.get_claim("preln_gradient_profile")
+    assert claims.why_not(c, PROFILE_SPEC) is None
+    assert claims.why_not(c, PROFILE_SPEC.replace(activation="leaky_relu")) is None
+    assert "seq=4" in claims.why_not(c, PROFILE_SPEC.replace(seq=4, causal=True))
+    assert "homogeneous" in claims.why_not(c, PROFILE_SPEC.replace(activation="tanh"))
+    assert "placement='post'" in claims.why_not(c, PROFILE_SPEC.replace(placement="post"))
+    assert claims.why_not(c, gb.MLPSpec(depth=2, width=8)) is not None
+
+
+def test_profile_top_band_starts_at_the_layernorm_projection() -> None:
+    """Lower end ln((1 - 2/d)(1 + 1/d)): the final LN's rank d - 2 projection and the
+    stream's coordinate mean; the bands widen at smaller width."""
+    from gradbench.claims.transformer import profile_top_band
+
+    lo, hi = profile_top_band(32)
+    assert lo == pytest.approx(math.log(30 / 32 * 33 / 32), rel=1e-12)
+    assert hi == pytest.approx(3 / 32)
+    assert profile_top_band(16)[0] < lo < 0 < hi < profile_top_band(16)[1]
+
+
+def test_profile_claim_holds_and_detects_the_planted_placements() -> None:
+    """On the correct stack the claim holds; with the final LayerNorm dropped, or with the
+    norm after the add (Post-LN's placement), the same networks fail it at 1e-4."""
+    from gradbench.models import Forward, TransformerFamily, _layer_norm
+
+    c = claims.get_claim("preln_gradient_profile")
+    spec = T(depth=2, width=32, seq=1, ffn=4, init="xavier_normal")
+    assert c.evaluate(spec, gb.measure(spec, seeds=64, batch=4), 1e-4).passed
+    real = TransformerFamily.forward
+
+    def no_final(self, spec_, params, data):  # type: ignore[no-untyped-def]
+        fwd = real(self, spec_, params, data)
+        return Forward(loss=(data["R"] * fwd.sites[-1]).sum(), sites=fwd.sites)
+
+    def after_add(self, spec_, params, data):  # type: ignore[no-untyped-def]
+        fwd = real(self, spec_.replace(placement="post"), params, data)
+        return Forward(loss=(data["R"] * _layer_norm(fwd.sites[-1])).sum(), sites=fwd.sites)
+
+    for planted in (no_final, after_add):
+        TransformerFamily.forward = planted  # type: ignore[method-assign]
+        try:
+            bad = gb.measure(spec, seeds=64, batch=4)
+        finally:
+            TransformerFamily.forward = real  # type: ignore[method-assign]
+        assert not c.evaluate(spec, bad, 1e-4).passed, planted.__name__

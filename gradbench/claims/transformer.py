@@ -1,5 +1,10 @@
 """Claims about the transformer family (:class:`~gradbench.specs.TransformerSpec`).
 
+``preln_gradient_profile``: in a Pre-LN stack with its final LayerNorm and branches whose
+forward and backward gains agree, ``E|g_l|^2 q_l`` is the same at every sublayer site and
+equals ``|R|^2 = 1`` (docs/theory.md §10.4), so the gradient falls as ``q_l^-1/2`` up
+the stream (Xiong et al. 2020's L^-1/2).
+
 ``preln_stream_growth``: the Pre-LN residual stream's second moment at token 0 follows the
 exact law of :func:`gradbench.theory.preln_stream_second_moment` (docs/theory.md §10).
 The independent unit is the network (seed); per site the seeds' mean is tested against the
@@ -17,7 +22,14 @@ from scipy import stats as sps
 from gradbench.claims._registry import claim
 from gradbench.claims._verdicts import verdict
 from gradbench.records import Verdict
-from gradbench.theory._transformer import PRELN_SOURCE, preln_domain, preln_law_of
+from gradbench.theory._transformer import (
+    PRELN_SOURCE,
+    PROFILE_SOURCE,
+    branch_shares,
+    preln_domain,
+    preln_law_of,
+    profile_domain,
+)
 
 PRELN_SITES = 4
 """At most this many sites are tested: evenly spaced, the first and the last included."""
@@ -78,4 +90,91 @@ def preln_stream_growth(spec: Any, q: np.ndarray, alpha: float, **config: Any) -
         method=method, note=f"mean |x_0|^2/d {words}")
 
 
-__all__ = ["PRELN_SITES", "preln_sites"]
+PROFILE_DRIFT = 10.0
+"""Band of the profile's drift ``ln(P_1 / P_2N)``: ``[0, PROFILE_DRIFT sum_{l>=2} r_l / d]``.
+Measured 2 to 6.2 times ``sum r_l / d`` (256 networks, d = 32 and 64; docs/theory.md §10.4)."""
+PROFILE_TOP = 3.0
+"""Upper end of the band of ``d ln P_2N``, the level the final LayerNorm sets (measured 0.4
+to 1.2); its lower end is the law's ``ln((1 - 2/d)(1 + 1/d))`` (docs/theory.md §10.4)."""
+
+
+def profile_top_band(d: int) -> tuple[float, float]:
+    """Band of ``ln P_2N`` at width ``d``: ``[ln((1 - 2/d)(1 + 1/d)), 3/d]``."""
+    return math.log((1 - 2 / d) * (1 + 1 / d)), PROFILE_TOP / d
+
+
+def _log_ratio_se(a: np.ndarray, b: np.ndarray) -> float:
+    """Delta-method standard error of ``ln(mean a / mean b)`` for paired samples."""
+    s, ma, mb = a.size, a.mean(), b.mean()
+    cov = np.cov(np.stack([a / ma, b / mb]), ddof=1)
+    return float(math.sqrt(max(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1], 0.0) / s))
+
+
+def _beyond(value: float, se: float, band: tuple[float, float], df: int) -> float:
+    """One-sided p-value of ``value`` lying beyond ``band`` (1 inside it)."""
+    excess = max(value - band[1], band[0] - value, 0.0)
+    if excess == 0.0:
+        return 1.0
+    return float(sps.t.sf(excess / se, df=df)) if se > 0 else 0.0
+
+
+@claim(
+    "preln_gradient_profile",
+    statement="In a Pre-LN transformer with a final LayerNorm whose branches have equal "
+    "forward and backward gains (one token, positively homogeneous FFN activation), the "
+    "product P_l = E|g_l|^2 q_l of the stream's gradient and second moment is the same at "
+    "every sublayer site and equals |R|^2 = 1, so |g_l| ~ q_l^-1/2 (Xiong et al. 2020, "
+    "Theorem 1: the last FFN's gradient ~ L^-1/2); O(1/d) finite-width corrections.",
+    statistic="P_l = mean over networks of |dL/dx_l|_F^2 times the site's mean square; "
+    "drift D = ln(P_1/P_2N) tested against [0, 10 sum_{l>=2} r_l / d] (r_l the branch's "
+    "share of q_l by the forward law) and top level T = ln P_2N against "
+    "[ln((1 - 2/d)(1 + 1/d)), 3/d], each "
+    "one-sided beyond its band (Student t, delta-method standard error over networks, S - 1 "
+    "degrees of freedom); Bonferroni over the two",
+    domain="TransformerSpec with placement 'pre', seq = 1, a positively homogeneous "
+    "activation (relu, leaky relu, linear), i.i.d. Gaussian weights; any depth, heads, ffn, "
+    "skip scale alpha and branch gain beta; bands calibrated at width 32 and 64",
+    source=PROFILE_SOURCE,
+    subjects="network",
+    role="theory",
+    measure="gradbench.claim_probes:network",
+    applies=profile_domain,
+)
+def preln_gradient_profile(spec: Any, m: Any, alpha: float, **config: Any) -> Verdict:
+    """Bonferroni over the drift and top-level tests of ``P_l = E|g_l|^2 q_l``."""
+    d, s = spec.width, m.act_grad_norms.shape[0]
+    product = m.act_grad_norms**2 * m.preact_second_moment
+    first, top = product[:, 0], product[:, -1]
+    drift_band = (0.0, PROFILE_DRIFT * float(branch_shares(spec)[1:].sum()) / d)
+    top_band = profile_top_band(d)
+    method = (f"P_l = mean over {s} networks of |g_l|^2 q_l; drift ln(P_1/P_{spec.n_sites}) "
+              f"against [{drift_band[0]:.3g}, {drift_band[1]:.3g}] and ln P_{spec.n_sites} "
+              f"against [{top_band[0]:.3g}, {top_band[1]:.3g}], one-sided t beyond each band; "
+              "Bonferroni over the two")
+    if s < 2 or not (np.isfinite(first).all() and np.isfinite(top).all()) or \
+            first.mean() <= 0 or top.mean() <= 0:
+        return verdict("preln_gradient_profile", spec, {}, predicted=0.0, measured=math.nan,
+                       statistic=math.nan, pvalue=0.0, ci=(math.nan, math.nan), alpha=alpha,
+                       passed=False, n=s, method=method,
+                       note="fewer than 2 networks, or a non-finite or zero gradient")
+    drift = math.log(first.mean() / top.mean())
+    drift_se = _log_ratio_se(first, top)
+    level = math.log(top.mean())
+    level_se = float(top.std(ddof=1) / top.mean() / math.sqrt(s))
+    p_drift = _beyond(drift, drift_se, drift_band, s - 1)
+    p_top = _beyond(level, level_se, top_band, s - 1)
+    p = min(1.0, 2 * min(p_drift, p_top))
+    crit = float(sps.t.isf(alpha / 4, df=s - 1))
+    worst, se, band = ((drift, drift_se, drift_band) if p_drift <= p_top
+                       else (level, level_se, top_band))
+    excess = max(worst - band[1], band[0] - worst, 0.0)
+    return verdict(
+        "preln_gradient_profile", spec, {}, predicted=0.0, measured=worst,
+        statistic=excess / se if se > 0 else math.inf, pvalue=p,
+        ci=(worst - crit * se, worst + crit * se), alpha=alpha, passed=p >= alpha,
+        effect=worst, n=s, method=method,
+        note=f"ln(P_1/P_{spec.n_sites}) = {drift:.4g} (se {drift_se:.2g}), "
+        f"ln P_{spec.n_sites} = {level:.4g} (se {level_se:.2g})")
+
+
+__all__ = ["PRELN_SITES", "PROFILE_DRIFT", "PROFILE_TOP", "preln_sites", "profile_top_band"]

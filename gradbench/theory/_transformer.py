@@ -111,5 +111,39 @@ def preln_law_of(spec: TransformerSpec) -> np.ndarray:
         o=s2["O"], w1=s2["W1"], w2=s2["W2"], skip=spec.skip_scale)
 
 
-__all__ = ["LAYERNORM_EPS", "PRELN_SOURCE", "predict_transformer", "preln_domain",
-           "preln_law_of", "preln_stream_second_moment"]
+PROFILE_SOURCE = ("Xiong et al. 2020, 'On Layer Normalization in the Transformer Architecture', "
+                  "arXiv:2002.04745, Theorem 1 (the last FFN's gradient ~ L^-1/2); the "
+                  "conserved product E|g_l|^2 q_l of docs/theory.md §10.4")
+
+
+def profile_domain(spec: Any) -> str | None:
+    """Why the Pre-LN gradient profile (docs/theory.md §10.4) does not hold for ``spec``.
+
+    It needs every branch's forward gain to equal its backward gain: one token (attention
+    is the linear map ``W_O W_V``) and a positively homogeneous FFN activation
+    (``E phi(z)^2 = E phi'(z)^2 z^2 = E phi'(z)^2 E z^2``), plus the forward law's domain.
+    """
+    why = preln_domain(spec)
+    if why is not None:
+        return why
+    if spec.seq != 1:
+        return (f"seq={spec.seq}: with several tokens attention mixes them, and its forward "
+                "and backward gains differ (the profile is for one token)")
+    if not registry.lookup("activation", spec.activation).meta.get("homogeneous", False):
+        return (f"activation {spec.activation!r} is not positively homogeneous: the FFN's "
+                "forward gain E phi^2 and backward gain E phi'^2 differ")
+    return None
+
+
+def branch_shares(spec: TransformerSpec) -> np.ndarray:
+    """``r_l = 1 - alpha^2 q_{l-1} / q_l`` per site (the law's): the branch's share of the
+    stream's second moment after sublayer l; the profile's finite-width drift from site 1
+    to site ``2N`` is O(sum_{l >= 2} r_l / d) (docs/theory.md §10.4)."""
+    law = preln_law_of(spec)
+    before = np.concatenate([[spec.input_var], law[:-1]])
+    return readonly(1.0 - spec.skip_scale**2 * before / law)
+
+
+__all__ = ["LAYERNORM_EPS", "PRELN_SOURCE", "PROFILE_SOURCE", "branch_shares",
+           "predict_transformer", "preln_domain", "preln_law_of", "preln_stream_second_moment",
+           "profile_domain"]

@@ -316,6 +316,59 @@ def transformer_w2_at_fan_in_d() -> Iterator[None]:
         TransformerFamily.draw_parameters = real  # type: ignore[method-assign]
 
 
+def _profile(seed: int) -> tuple[Any, dict[str, Any]]:
+    """A one-token Pre-LN transformer as suites/test_transformer.py draws it for
+    ``preln_gradient_profile`` (64 networks of 4 examples)."""
+    r = _rng(seed)
+    spec = gb.TransformerSpec(
+        depth=int(r.integers(1, 7)), width=32, seq=1, ffn=int(r.choice([2, 4])),
+        activation=str(r.choice(["relu", "leaky_relu", "linear"])),
+        init=str(r.choice(["he_normal", "lecun_normal", "xavier_normal"])), placement="pre",
+        skip_scale=float(r.choice([1.0, 0.8, 1.2])),
+        branch_gain=float(r.choice([1.0, 0.5, 1.5])))
+    return spec, {"seeds": 64, "batch": 4, "seed": seed}
+
+
+@contextlib.contextmanager
+def preln_final_norm_dropped() -> Iterator[None]:
+    """The Pre-LN readout reads the stream, not LN(stream): the final LayerNorm dropped
+    (tests/mutants.py::transformer_preln_drops_final_norm)."""
+    from gradbench.models import Forward, TransformerFamily
+
+    real = TransformerFamily.forward
+
+    def planted(self: Any, spec: Any, params: Any, data: Any) -> Any:
+        fwd = real(self, spec, params, data)
+        return Forward(loss=(data["R"] * fwd.sites[-1]).sum(), sites=fwd.sites)
+
+    TransformerFamily.forward = planted  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        TransformerFamily.forward = real  # type: ignore[method-assign]
+
+
+@contextlib.contextmanager
+def preln_norm_after_add() -> Iterator[None]:
+    """The Pre-LN placement normalizes after the add, ``x <- LN(alpha x + F(x))`` (Post-LN's
+    placement, the final LayerNorm kept; tests/mutants.py::transformer_preln_norm_after_add)."""
+    import dataclasses
+
+    from gradbench.models import Forward, TransformerFamily, _layer_norm
+
+    real = TransformerFamily.forward
+
+    def planted(self: Any, spec: Any, params: Any, data: Any) -> Any:
+        fwd = real(self, dataclasses.replace(spec, placement="post"), params, data)
+        return Forward(loss=(data["R"] * _layer_norm(fwd.sites[-1])).sum(), sites=fwd.sites)
+
+    TransformerFamily.forward = planted  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        TransformerFamily.forward = real  # type: ignore[method-assign]
+
+
 JACOBIAN_GAUSSIAN = (
     dict(activation="linear", init="normal", sigma_w2=1.0),
     dict(activation="relu", init="he_normal"),
@@ -471,6 +524,12 @@ def trials() -> list[Trial]:
         Trial("preln_stream_growth", "the FFN output weight W2 drawn at fan-in d in place of "
               "d_ff (d_ff = 2d or 4d; He or LeCun init)", _preln(False), _preln(True),
               planted=transformer_w2_at_fan_in_d, n=100),
+        Trial("preln_gradient_profile", "the Pre-LN stack's final LayerNorm dropped (the "
+              "readout reads the stream)", _profile, _profile, planted=preln_final_norm_dropped,
+              n=100),
+        Trial("preln_gradient_profile", "the Pre-LN branch normalizes after the add, "
+              "x <- LN(alpha x + F(x)) (Post-LN's placement; final LayerNorm kept)", _profile,
+              _profile, planted=preln_norm_after_add, n=100),
         Trial("residual_bounded_in_depth", "1/sqrt(l) in place of 1/sqrt(L)",
               lambda s: (registry.lookup("residual", "1/sqrt(L)"),
                          {"depth": int(_rng(s).integers(4, 13)), "seed": s}),
