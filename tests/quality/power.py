@@ -578,13 +578,13 @@ def trials() -> list[Trial]:
         # attention at initialization
         Trial("uniform_attention_kernel", "softmax over the query axis (P's columns sum to "
               "1, causal)", _uniform_gram(False), _uniform_gram(True),
-              planted=softmax_over_queries, n=100),
+              planted=softmax_over_queries, n=200),
         Trial("uniform_attention_kernel", "causal mask applied after the softmax, rows not "
               "renormalised (1/n in place of 1/(i+1))", _uniform_gram(False),
-              _uniform_gram(True), planted=mask_after_softmax, n=100),
+              _uniform_gram(True), planted=mask_after_softmax, n=200),
         Trial("qk_gradient_collapse", "elementwise sigmoid attention in place of the row "
               "softmax (not shift-invariant)", _qk_collapse, _qk_collapse,
-              planted=sigmoid_attention, n=100),
+              planted=sigmoid_attention, n=300),
         # deep CNNs
         Trial("conv_spatial_modes", "kernels drawn with fan_in C in place of C k (He normal "
               "from w.shape[1]: the receptive field forgotten)", _conv_modes(),
