@@ -55,13 +55,15 @@ between the shallowest and the judged depth, with confidence."""
 
 LAWS = ("bounded", "power", "exponential")
 
-META_KEYS = ("expect", "max_stream_growth", "output_change", "max_token_similarity")
+META_KEYS = ("expect", "max_stream_growth", "output_change", "max_token_similarity",
+             "dropout")
 """What a factory may declare in ``gradbench_meta``: ``expect`` (one of :data:`LAWS`: the
 law of the gradient ratio must be no worse), ``max_stream_growth`` (a number:
 ``||x_L|| / ||x_0||`` at the judged depth must not exceed it), ``output_change`` (one of
 :data:`LAWS`: the law of the output change over depth must be no worse; DeepNet's remedy
 declares ``"bounded"``) and ``max_token_similarity`` (a number in (-1, 1]: the tokens' mean
-cosine similarity at the judged depth must not exceed it)."""
+cosine similarity at the judged depth must not exceed it) and ``dropout`` (``True``: the
+block is measured in train mode, its dropout active, as :class:`BlockSpec` ``train``)."""
 
 PERTURBATION = 1e-3
 """eps of the output change: every weight matrix or kernel ``p`` of every block moves by
@@ -86,6 +88,11 @@ class BlockSpec:
         dtype: ``"float64"`` or ``"float32"``.
         base_seed: every draw derives from it and the fields above but ``factory``, so
             two factories measured with equal specs see the same inputs and readouts.
+        train: measure the blocks in train mode (dropout active; BatchNorm would then use
+            batch statistics). The dropout masks come from the global RNG, seeded per
+            network from :meth:`seed` inside ``fork_rng`` and restored after, so a rerun
+            draws the same masks and the caller's RNG is untouched; a stack's forwards
+            that are compared (the guards, the output change) run on the same masks.
     """
 
     factory: str
@@ -96,6 +103,7 @@ class BlockSpec:
     seeds: int = 8
     dtype: str = "float64"
     base_seed: int = 0
+    train: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "depths", tuple(self.depths))
@@ -110,6 +118,9 @@ class BlockSpec:
                 set(d)):
             raise InvalidArgument(f"BlockSpec.depths={d!r} is invalid: must be at least 3 "
                                   "increasing integers >= 1")
+        if not isinstance(self.train, bool):
+            raise InvalidArgument(f"BlockSpec.train={self.train!r} is invalid: must be True "
+                                  "or False")
         if self.dtype not in ("float64", "float32"):
             raise InvalidArgument(f"BlockSpec.dtype={self.dtype!r} is invalid; valid "
                                   "choices: float32, float64")
@@ -129,7 +140,8 @@ class BlockSpec:
     def to_dict(self) -> dict[str, Any]:
         return {"family": "block", "factory": self.factory, "width": self.width,
                 "seq": self.seq, "batch": self.batch, "depths": list(self.depths),
-                "seeds": self.seeds, "dtype": self.dtype, "base_seed": self.base_seed}
+                "seeds": self.seeds, "dtype": self.dtype, "base_seed": self.base_seed,
+                **({"train": True} if self.train else {})}
 
 
 def depth_grid(depth: int | None = None) -> tuple[int, ...]:
@@ -188,6 +200,9 @@ def meta_of(factory: Any, target: str) -> dict[str, Any]:
     if limit is not None and not (isinstance(limit, (int, float)) and limit > 0):
         raise InvalidArgument(f"gradbench_meta['max_stream_growth']={limit!r} of {target!r} "
                               "is invalid: must be a number > 0")
+    if "dropout" in meta and not isinstance(meta["dropout"], bool):
+        raise InvalidArgument(f"gradbench_meta['dropout']={meta['dropout']!r} of {target!r} "
+                              "is invalid: must be True or False")
     sim = meta.get("max_token_similarity")
     if sim is not None and not (isinstance(sim, (int, float)) and -1 < sim <= 1):
         raise InvalidArgument(f"gradbench_meta['max_token_similarity']={sim!r} of "
@@ -201,8 +216,9 @@ def _dtype(spec: BlockSpec) -> torch.dtype:
 
 def build(factory: Factory, spec: BlockSpec, layer: int, depth: int,
           generator: torch.Generator, name: str = "block") -> torch.nn.Module:
-    """One block from the factory: checked to be a module, in eval mode, in the spec's
-    dtype, its parameters frozen (only input gradients are read)."""
+    """One block from the factory: checked to be a module, in eval mode (train mode when
+    ``spec.train``), in the spec's dtype, its parameters frozen (only input gradients are
+    read)."""
     try:
         block = factory(spec.width, layer=layer, depth=depth, generator=generator)
     except Exception as exc:
@@ -212,7 +228,7 @@ def build(factory: Factory, spec: BlockSpec, layer: int, depth: int,
     if not isinstance(block, torch.nn.Module):
         raise InvalidArgument(f"block factory {name!r} returned a {type(block).__name__}, "
                               "not a torch.nn.Module")
-    block = block.to(_dtype(spec)).eval()
+    block = block.to(_dtype(spec)).train(spec.train)
     block.requires_grad_(False)
     return block
 
@@ -225,6 +241,19 @@ def _other_global_rng(draws: int) -> Iterator[None]:
         yield
 
 
+@contextlib.contextmanager
+def dropout_masks(seed: int | None) -> Iterator[None]:
+    """Forwards inside draw their dropout masks from the global RNG forked and seeded to
+    ``seed`` (restored after); two forwards with one seed draw the same masks.
+    ``None`` (eval mode): nothing changes."""
+    if seed is None:
+        yield
+        return
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
 def check_block(factory: Factory, spec: BlockSpec, name: str = "block") -> None:
     """The guards, each one sentence (:class:`InvalidArgument`, exit 2).
 
@@ -232,7 +261,8 @@ def check_block(factory: Factory, spec: BlockSpec, name: str = "block") -> None:
     the shape is preserved; the output is finite; changing example 0 leaves the other
     examples' outputs unchanged (no mixing across the batch, as ``nn.MultiheadAttention``
     without ``batch_first=True`` does); two builds from equal generators under different
-    global RNG states have equal weights (the factory draws from ``generator``).
+    global RNG states have equal weights (the factory draws from ``generator``). In train
+    mode both forwards run on the same dropout masks.
     """
     depth = spec.judged_depth
     shape = (spec.batch, spec.seq, spec.width)
@@ -242,8 +272,10 @@ def check_block(factory: Factory, spec: BlockSpec, name: str = "block") -> None:
         a = build(factory, spec, 0, depth, torch.Generator().manual_seed(1), name)
     with _other_global_rng(7):
         b = build(factory, spec, 0, depth, torch.Generator().manual_seed(1), name)
+    masks = spec.seed(0, 0) if spec.train else None
     with torch.no_grad():
-        y = a(x)
+        with dropout_masks(masks):
+            y = a(x)
         if not isinstance(y, torch.Tensor) or y.shape != x.shape:
             got = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
             raise InvalidArgument(f"block {name!r} maps an input of shape {shape} to {got}; "
@@ -253,7 +285,8 @@ def check_block(factory: Factory, spec: BlockSpec, name: str = "block") -> None:
                                   f"input of shape {shape}")
         bumped = x.clone()
         bumped[0] += torch.randn(shape[1:], generator=g, dtype=x.dtype)
-        moved = (a(bumped)[1:] - y[1:]).abs().max()
+        with dropout_masks(masks):
+            moved = (a(bumped)[1:] - y[1:]).abs().max()
         if float(moved) > 1e-9 * (1.0 + float(y.abs().max())):
             raise InvalidArgument(
                 f"block {name!r} mixes examples across the batch: changing example 0 changed "
@@ -329,7 +362,7 @@ def token_similarity(x: torch.Tensor) -> float:
 
 
 def output_change(blocks: Sequence[torch.nn.Module], x0: torch.Tensor, out: torch.Tensor,
-                  generator: torch.Generator) -> float:
+                  generator: torch.Generator, masks: int | None = None) -> float:
     r"""The stack's relative output change under a small random weight perturbation,
 
         delta^2 = ||F(W + dW; x_0) - F(W; x_0)||^2 / (eps^2 ||F(W; x_0)||^2),
@@ -340,7 +373,9 @@ def output_change(blocks: Sequence[torch.nn.Module], x0: torch.Tensor, out: torc
     ``delta^2`` sums the sublayers' contributions: about linear in depth for Post-LN,
     logarithmic for Pre-LN and constant for DeepNorm (Liu et al. 2020, arXiv:2004.08249;
     Wang et al. 2022, arXiv:2203.00555), the instability those remedies address.
-    **Perturbs the blocks' parameters in place** (call it last)."""
+    ``masks``: the seed of :func:`dropout_masks` the forward of ``out`` ran with (train
+    mode), so only the weights differ. **Perturbs the blocks' parameters in place** (call
+    it last)."""
     eps = PERTURBATION
     with torch.no_grad():
         for block in blocks:
@@ -349,8 +384,9 @@ def output_change(blocks: Sequence[torch.nn.Module], x0: torch.Tensor, out: torc
                     scale = eps * p.pow(2).mean().sqrt()
                     p.add_(scale * torch.randn(p.shape, generator=generator, dtype=p.dtype))
         y = x0
-        for block in blocks:
-            y = block(y)
+        with dropout_masks(masks):
+            for block in blocks:
+                y = block(y)
         value = float((y - out).pow(2).sum() / (eps**2 * out.pow(2).sum()))
     return value if math.isfinite(value) else math.nan
 
@@ -373,11 +409,13 @@ def measure_stack(factory: Factory, spec: BlockSpec, depth: int, index: int,
     for _, _, p in params:
         p.requires_grad_(True)
     taps = torch.zeros((depth + 1, *shape), dtype=dtype, requires_grad=True)
+    masks = spec.seed(depth, index) if spec.train else None
     x = x0 + taps[0]
     acts = [x.detach().norm()]
-    for layer, block in enumerate(blocks):
-        x = block(x) + taps[layer + 1]
-        acts.append(x.detach().norm())
+    with dropout_masks(masks):
+        for layer, block in enumerate(blocks):
+            x = block(x) + taps[layer + 1]
+            acts.append(x.detach().norm())
     grads, *weight_grads = torch.autograd.grad(
         (x * readout).sum(), [taps, *(p for *_, p in params)], allow_unused=True)
     per_group: dict[str, NDArray[np.float64]] = {}
@@ -387,7 +425,7 @@ def measure_stack(factory: Factory, spec: BlockSpec, depth: int, index: int,
     out = x.detach()
     return StackMeasurement(depth, torch.stack(acts).double().numpy(),
                             grads.flatten(1).norm(dim=1).double().numpy(),
-                            output_change=output_change(blocks, x0, out, g),
+                            output_change=output_change(blocks, x0, out, g, masks),
                             token_similarity=token_similarity(out),
                             weight_gradients=per_group)
 
@@ -986,7 +1024,8 @@ def summary_lines(spec: BlockSpec, reports: Sequence[BlockReport]) -> list[str]:
     from gradbench.stats._growth import _factor
 
     lines = [f"blocks: width {spec.width}, seq {spec.seq}, batch {spec.batch}, {spec.dtype}, "
-             f"{spec.seeds} seeds, depths {' '.join(map(str, spec.depths))}; gradient ratio "
+             f"{spec.seeds} seeds, depths {' '.join(map(str, spec.depths))}, "
+             f"{'train mode (dropout active)' if spec.train else 'eval mode'}; gradient ratio "
              f"r = ||dL/dx_0|| / ||dL/dx_L|| ({CONFIDENCE:.0%} intervals)"]
     width = max(len(r.name) for r in reports) + 2
     for i, rep in enumerate(reports):
@@ -1041,7 +1080,7 @@ def validate_block(target: str, *, baselines: Sequence[str] = (), profile: str =
     name = str(getattr(factory, "__name__", "block"))
     name = name if name not in BASELINES or baselines else f"{name}_candidate"
     spec = BlockSpec(target, depths=depth_grid(depth), seeds=SEEDS[profile],
-                     base_seed=base_seed)
+                     base_seed=base_seed, train=bool(meta.get("dropout", False)))
     others: list[tuple[str, Factory, str]] = (
         [(t.rpartition(":")[2], load_factory(t), "third-party") for t in baselines]
         if baselines else [(k, f, "built-in") for k, f in BASELINES.items()])

@@ -51,6 +51,32 @@ def torch_encoder(width: int, *, layer: int, depth: int,
                                             norm_first=True, batch_first=True), generator)
 
 
+def torch_encoder_dropout(width: int, *, layer: int, depth: int,
+                          generator: torch.Generator) -> nn.Module:
+    """torch.nn.TransformerEncoderLayer, pre-LN, dropout 0.1, measured in train mode."""
+    return _fill(nn.TransformerEncoderLayer(width, 4, dim_feedforward=4 * width, dropout=0.1,
+                                            norm_first=True, batch_first=True), generator)
+
+
+torch_encoder_dropout.gradbench_meta = {"dropout": True}  # type: ignore[attr-defined]
+
+
+def batchnorm_residual(width: int, *, layer: int, depth: int,
+                       generator: torch.Generator) -> nn.Module:
+    """``x + W BN(x)`` with BatchNorm over the batch (and sequence) axis: in train mode it
+    mixes the examples of a batch, which the guard must name."""
+    return _fill(_BatchNormResidual(width), generator)
+
+
+class _BatchNormResidual(nn.Module):
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.norm, self.lin = nn.BatchNorm1d(width), nn.Linear(width, width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.lin(self.norm(x.transpose(1, 2)).transpose(1, 2))
+
+
 class _Map(nn.Module):
     def __init__(self, lin: nn.Linear, fn: str) -> None:
         super().__init__()

@@ -250,6 +250,103 @@ def test_guards_let_good_blocks_through(name: str) -> None:
     blocks.check_block(zoo(name), small(), name)
 
 
+# --------------------------------------------------------------------------------------
+# Dropout: train mode when declared
+# --------------------------------------------------------------------------------------
+
+
+def test_train_mode_runs_dropout_on_masks_seeded_from_the_configuration() -> None:
+    """Oracle: the stack built in train mode, run by hand with the global RNG seeded as the
+    harness seeds it, gives the same tap gradients; reruns from different global RNG states
+    are identical; eval mode (the default) gives different gradients."""
+    dropout = zoo("torch_encoder_dropout")
+    spec = small(width=16, seq=4, batch=2, train=True)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(123)
+        m = blocks.measure_stack(dropout, spec, 4, 1)
+        torch.manual_seed(456)
+        again = blocks.measure_stack(dropout, spec, 4, 1)
+    assert np.array_equal(m.gradient_norms, again.gradient_norms)
+    assert m.output_change == again.output_change
+    g = torch.Generator().manual_seed(spec.seed(4, 1))
+    x = torch.randn(2, 4, 16, generator=g, dtype=torch.float64)
+    readout = torch.randn(2, 4, 16, generator=g, dtype=torch.float64) / math.sqrt(128)
+    stack = [blocks.build(dropout, spec, i, 4, g) for i in range(4)]
+    assert all(block.training for block in stack)
+    xs = [x.requires_grad_()]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(spec.seed(4, 1))
+        for block in stack:
+            xs.append(block(xs[-1]))
+            xs[-1].retain_grad()
+    (xs[-1] * readout).sum().backward()
+    assert m.gradient_norms == pytest.approx([float(t.grad.norm()) for t in xs], rel=1e-12)
+    evaluated = blocks.measure_stack(dropout, small(width=16, seq=4, batch=2), 4, 1)
+    assert not np.allclose(evaluated.gradient_norms, m.gradient_norms, rtol=1e-3)
+
+
+def test_train_mode_leaves_a_block_without_dropout_as_it_was() -> None:
+    spec = small(width=16, seq=4, batch=2)
+    train = blocks.measure_stack(zoo("pre_ln"), small(width=16, seq=4, batch=2, train=True),
+                                 4, 0)
+    assert train.gradient_norms == pytest.approx(
+        blocks.measure_stack(zoo("pre_ln"), spec, 4, 0).gradient_norms, rel=1e-10)
+
+
+def test_the_output_change_in_train_mode_compares_forwards_on_the_same_masks() -> None:
+    """delta^2 with dropout active is of the order of eval mode's: forwards on different
+    masks would differ by O(p) where the perturbation moves them by O(1e-3), a delta^2 some
+    1e4 times larger."""
+    dropout = zoo("torch_encoder_dropout")
+    train = [blocks.measure_stack(dropout, small(width=16, seq=4, batch=2, train=True), 8, s)
+             for s in range(3)]
+    evaluated = [blocks.measure_stack(dropout, small(width=16, seq=4, batch=2), 8, s)
+                 for s in range(3)]
+    ratio = np.mean([m.output_change for m in train]) / np.mean(
+        [m.output_change for m in evaluated])
+    assert 0.2 < ratio < 5.0
+
+
+def test_guards_in_train_mode_run_both_forwards_on_one_mask() -> None:
+    """Dropout draws masks per call; the batch-mixing guard compares two forwards, so it
+    must not mistake two masks for mixing. BatchNorm in train mode does mix the batch."""
+    blocks.check_block(zoo("torch_encoder_dropout"), small(train=True), "dropout")
+    blocks.check_block(zoo("batchnorm_residual"), small(), "bn")
+    with pytest.raises(InvalidArgument, match="mixes examples across the batch"):
+        blocks.check_block(zoo("batchnorm_residual"), small(train=True), "bn")
+
+
+def test_a_declared_dropout_puts_validate_in_train_mode(monkeypatch: Any,
+                                                        tmp_path: Path) -> None:
+    seen: list[blocks.BlockSpec] = []
+
+    class Seen(Exception):
+        pass
+
+    def report(factory: Any, spec: blocks.BlockSpec, name: str) -> Any:
+        seen.append(spec)
+        raise Seen
+
+    monkeypatch.setattr(blocks, "report", report)
+    for name, train in (("torch_encoder_dropout", True), ("torch_encoder", False)):
+        with pytest.raises(Seen):
+            blocks.validate_block(f"{ZOO}:{name}", out_dir=tmp_path)
+        assert seen[-1].train is train
+        assert ("train" in seen[-1].to_dict()) is train
+
+
+def test_a_dropout_declaration_that_is_not_a_bool_is_one_sentence() -> None:
+    def block(width: int, *, layer: int, depth: int, generator: Any) -> Any:
+        return torch.nn.Identity()
+
+    block.gradbench_meta = {"dropout": "yes"}  # type: ignore[attr-defined]
+    with pytest.raises(InvalidArgument, match=r"gradbench_meta\['dropout'\]='yes' .* True or "
+                                              "False"):
+        blocks.meta_of(block, "m:block")
+    with pytest.raises(InvalidArgument, match=r"BlockSpec\.train=1 is invalid"):
+        small(train=1)
+
+
 def test_a_factory_that_raises_or_returns_no_module_is_one_sentence() -> None:
     def raises(width: int, *, layer: int, depth: int, generator: Any) -> Any:
         raise RuntimeError("boom\nmore")
