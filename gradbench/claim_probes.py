@@ -77,6 +77,75 @@ def token0_stream(spec: Any, *, seeds: int, batch: int, seed: int = 0,
     return torch.stack([s[..., 0, :].pow(2).mean(dim=(-2, -1)) for s in sites], dim=1).numpy()
 
 
+def token_gram(spec: Any, *, seeds: int, batch: int, seed: int = 0, **_: Any) -> np.ndarray:
+    """``[seeds, sites, seq, seq]``: per network and probe site, the token Gram matrix
+    ``X X^T / d`` of the residual stream, averaged over the examples (claim
+    ``uniform_attention_kernel``, docs/theory.md §10.3).
+
+    The family's stacked forward in float64 on the networks :func:`gradbench.probe.measure`
+    draws.
+    """
+    from gradbench.models import draw_network, family_of
+    from gradbench.probe import _stack
+
+    family = family_of(spec)
+    nets = [draw_network(spec, batch, seed, i) for i in range(seeds)]
+    params = _stack([p for p, _ in nets], "cpu", torch.float64)
+    data = _stack([d for _, d in nets], "cpu", torch.float64)
+    with torch.no_grad():
+        sites = family.forward(spec, params, data).sites
+    return torch.stack([(s @ s.mT).mean(dim=-3) / spec.width for s in sites], dim=1).numpy()
+
+
+def _group_norm(params: dict[str, torch.Tensor], names: str, depth: int) -> torch.Tensor:
+    """Per network, the gradient norm over the matrices ``names`` of every block."""
+    return sum(params[f"{w}{b}"].grad.pow(2).sum(dim=(-2, -1))  # type: ignore[union-attr,misc]
+               for b in range(depth) for w in names).sqrt()
+
+
+QK_SCALES = (0.0, 1e-4, 1e-5)
+"""Token spreads s of :func:`qk_collapse` (inputs ``x_j = b + s e_j``): rank one, then two
+small spreads whose log ratio gives the slope (its O(s) correction is below 1% there for
+the LayerNorm placements: tests/quality/power.py)."""
+
+
+def qk_collapse(spec: Any, *, seeds: int, batch: int, seed: int = 0,
+                scales: tuple[float, ...] = QK_SCALES, **_: Any) -> dict[str, np.ndarray]:
+    """Per network and token spread s: ``||grad W_{Q,K}|| / ||grad W_V||`` over all blocks
+    and ``1 - rho``, rho the input tokens' mean pairwise cosine (claim
+    ``qk_gradient_collapse``, docs/theory.md §10.3).
+
+    Inputs are ``x_j = b + s e_j`` with ``b`` and ``e_j`` i.i.d. ``N(0, input_var)`` vectors
+    drawn per example (the same ``b``, ``e`` at every s), the loss the family's own
+    (a fixed random readout), gradients by autograd through the stacked forward in
+    float64. Returns ``{"ratio", "one_minus_rho"}``, each ``[seeds, len(scales)]``.
+    """
+    from gradbench.models import draw_network, family_of
+    from gradbench.probe import _stack
+
+    family = family_of(spec)
+    nets = [draw_network(spec, batch, seed, i) for i in range(seeds)]
+    params = _stack([p for p, _ in nets], "cpu", torch.float64)
+    data = _stack([d for _, d in nets], "cpu", torch.float64)
+    g = _generator(spec, seed, seeds=seeds, batch=batch, claim="qk_gradient_collapse")
+    sd = math.sqrt(spec.input_var)
+    base = sd * torch.randn(seeds, batch, 1, spec.width, generator=g, dtype=torch.float64)
+    spread = sd * torch.randn(seeds, batch, spec.seq, spec.width, generator=g,
+                              dtype=torch.float64)
+    n, ratio, gap = spec.seq, [], []
+    for s in scales:
+        x = base + s * spread
+        p = {k: v.clone().requires_grad_(True) for k, v in params.items()}
+        family.forward(spec, p, {**data, "x": x}).loss.backward()
+
+        ratio.append(_group_norm(p, "QK", spec.depth) / _group_norm(p, "V", spec.depth))
+        unit = x / x.norm(dim=-1, keepdim=True)
+        rho = ((unit @ unit.mT).sum(dim=(-2, -1)) - n) / (n * (n - 1))
+        gap.append((1.0 - rho).mean(dim=-1))
+    return {"ratio": torch.stack(ratio, dim=1).detach().numpy(),
+            "one_minus_rho": torch.stack(gap, dim=1).numpy()}
+
+
 #: PyTorch's documented gate order: nn.LSTMCell (i, f, g, o), nn.GRUCell (r, z, n); the carry
 #: gate is f (LSTM) and z (GRU). Read from the torch docs, not from gradbench.specs.
 TORCH_GATES = {"lstm": (4, 1), "gru": (3, 1)}

@@ -205,6 +205,32 @@ MUTANTS: tuple[Mutant, ...] = (
            "scores = q @ k.mT / math.sqrt(d // heads)", "scores = q @ k.mT",
            "probe_equals_reference", "the probe's attention forgets the 1/sqrt(d_head) of "
            "scaled dot-product attention"),
+    # --- attention at initialization (issue 17) ---
+    Mutant("attention_softmax_over_queries", "gradbench/models.py",
+           "TransformerFamily._attention",
+           "mixed = (torch.softmax(scores, dim=-1) @ v)",
+           "mixed = (torch.softmax(scores, dim=-2) @ v)",
+           "uniform_attention_kernel", "the attention softmax runs over the query axis: P's "
+           "columns sum to 1, not its rows (under a causal mask uniform attention's P becomes "
+           "its anti-transpose; the reference module is torch's own and disagrees too)"),
+    Mutant("attention_mask_after_softmax", "gradbench/models.py",
+           "TransformerFamily._attention",
+           "        if spec.causal:\n"
+           "            scores = scores.masked_fill(_causal_mask(spec.seq, x.device), -math.inf)\n"
+           "        mixed = (torch.softmax(scores, dim=-1) @ v)",
+           "        probs = torch.softmax(scores, dim=-1)\n"
+           "        if spec.causal:\n"
+           "            probs = probs.masked_fill(_causal_mask(spec.seq, x.device), 0.0)\n"
+           "        mixed = (probs @ v)",
+           "uniform_attention_kernel", "the causal mask zeroes probabilities after the softmax "
+           "instead of scores before it: rows are not renormalised (uniform attention gives 1/n "
+           "in place of 1/(i+1))"),
+    Mutant("attention_sigmoid", "gradbench/models.py", "TransformerFamily._attention",
+           "mixed = (torch.softmax(scores, dim=-1) @ v)",
+           "mixed = (torch.sigmoid(scores) @ v)",
+           "qk_gradient_collapse", "elementwise sigmoid of the scores in place of the row "
+           "softmax: no row normalisation, so no shift invariance, and the query/key "
+           "gradients stay O(1) on a rank-one input"),
     # --- transformer depth schemes (issue 17) ---
     Mutant("deepnorm_beta_exponent_half", "gradbench/remedies/schemes.py", "deepnorm",
            '"branch_gain": (8 * depth) ** (-1 / 4)}', '"branch_gain": (8 * depth) ** (-1 / 2)}',

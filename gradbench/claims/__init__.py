@@ -20,6 +20,7 @@ from typing import Any
 
 from gradbench.claims import (  # noqa: F401  (registration)
     activations,
+    attention,
     conv,
     initializers,
     network,

@@ -368,6 +368,94 @@ def preln_norm_after_add() -> Iterator[None]:
     finally:
         TransformerFamily.forward = real  # type: ignore[method-assign]
 
+# --- attention at initialization (suites/test_attention.py) ----------------------------------
+
+
+def _uniform_gram(causal_only: bool) -> Callable[[int], tuple[Any, dict[str, Any]]]:
+    """A uniform-attention linear stack as test_attention.py::test_uniform_attention_kernel
+    draws it (64 networks of 4 examples); with ``causal_only`` always causal (where the
+    planted errors show: bidirectional P is the same matrix either way)."""
+    def draw(seed: int) -> tuple[Any, dict[str, Any]]:
+        r = _rng(seed)
+        spec = gb.TransformerSpec(
+            depth=int(r.integers(1, 5)), width=32, heads=int(r.choice([1, 2, 4])),
+            seq=int(r.choice([3, 4, 6])), ffn=int(r.choice([1, 2, 4])), activation="linear",
+            init=str(r.choice(UNIFORM_INITS)), placement="none", attention="uniform",
+            skip_scale=float(r.choice([1.0, 0.8])), branch_gain=float(r.choice([1.0, 0.7])),
+            causal=True if causal_only else bool(r.integers(2)))
+        return spec, {"seeds": 64, "batch": 4, "seed": seed}
+    return draw
+
+
+UNIFORM_INITS = ("lecun_normal", "xavier_normal", "xavier_uniform", "torch_default")
+"""Initializers of the uniform-attention cases: i.i.d. entries, s^2 of order 1."""
+
+
+@contextlib.contextmanager
+def _attention_probabilities(probs: Callable[[Any, torch.Tensor], torch.Tensor]
+                             ) -> Iterator[None]:
+    """The family's attention with ``probs(spec, scores)`` (scores scaled, unmasked) in place
+    of the masked row softmax (tests/mutants.py plants the same changes in the source)."""
+    from gradbench import models
+
+    real = models.TransformerFamily._attention
+
+    def planted(self: Any, spec: Any, params: Any, b: int, x: torch.Tensor) -> torch.Tensor:
+        heads, d = spec.heads, spec.width
+
+        def split(w: torch.Tensor) -> torch.Tensor:
+            return (x @ w.unsqueeze(-3).mT).unflatten(-1, (heads, d // heads)).transpose(-3, -2)
+
+        q, k, v = split(params[f"Q{b}"]), split(params[f"K{b}"]), split(params[f"V{b}"])
+        p = probs(spec, q @ k.mT / math.sqrt(d // heads))
+        mixed = (p @ v).transpose(-3, -2).flatten(-2)
+        return mixed @ params[f"O{b}"].unsqueeze(-3).mT
+
+    models.TransformerFamily._attention = planted  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        models.TransformerFamily._attention = real  # type: ignore[method-assign]
+
+
+def _masked(spec: Any, scores: torch.Tensor, fill: float = -math.inf) -> torch.Tensor:
+    if not spec.causal:
+        return scores
+    mask = torch.ones(spec.seq, spec.seq, dtype=torch.bool).triu(1)
+    return scores.masked_fill(mask, fill)
+
+
+def softmax_over_queries() -> contextlib.AbstractContextManager[None]:
+    """Softmax over the query axis (dim -2): P's columns, not its rows, sum to 1
+    (tests/mutants.py::attention_softmax_over_queries)."""
+    return _attention_probabilities(lambda spec, s: torch.softmax(_masked(spec, s), dim=-2))
+
+
+def mask_after_softmax() -> contextlib.AbstractContextManager[None]:
+    """The causal mask zeroes the probabilities after the softmax, rows not renormalised
+    (1/n in place of 1/(i+1); tests/mutants.py::attention_mask_after_softmax)."""
+    return _attention_probabilities(
+        lambda spec, s: _masked(spec, torch.softmax(s, dim=-1), 0.0))
+
+
+def sigmoid_attention() -> contextlib.AbstractContextManager[None]:
+    """Elementwise sigmoid of the scores in place of the row softmax: no row normalisation,
+    no shift invariance (tests/mutants.py::attention_sigmoid)."""
+    return _attention_probabilities(lambda spec, s: torch.sigmoid(_masked(spec, s)))
+
+
+def _qk_collapse(seed: int) -> tuple[Any, dict[str, Any]]:
+    """A softmax transformer as test_attention.py::test_qk_gradient_collapse draws it."""
+    r = _rng(seed)
+    spec = gb.TransformerSpec(
+        depth=int(r.integers(1, 5)), width=16, heads=int(r.choice([1, 2, 4])),
+        seq=int(r.choice([2, 4, 6])), ffn=int(r.choice([1, 2])),
+        activation=str(r.choice(["relu", "gelu", "tanh"])),
+        init=str(r.choice(["he_normal", "xavier_normal", "xavier_uniform", "orthogonal"])),
+        placement=str(r.choice(["pre", "post"])), causal=bool(r.integers(2)),
+        skip_scale=float(r.choice([1.0, 0.8, 1.2])), branch_gain=float(r.choice([1.0, 0.5])))
+    return spec, {"seeds": 4, "batch": 2, "seed": seed}
+
 
 JACOBIAN_GAUSSIAN = (
     dict(activation="linear", init="normal", sigma_w2=1.0),
@@ -545,6 +633,16 @@ def trials() -> list[Trial]:
         Trial("remedy_constants", "Admin's omega with n = N blocks in place of 2N sublayers, "
               "declaring Admin's law (correct: Admin)", _constants("admin"),
               _constants("calib_admin_blocks"), n=50),
+        # attention at initialization
+        Trial("uniform_attention_kernel", "softmax over the query axis (P's columns sum to "
+              "1, causal)", _uniform_gram(False), _uniform_gram(True),
+              planted=softmax_over_queries, n=200),
+        Trial("uniform_attention_kernel", "causal mask applied after the softmax, rows not "
+              "renormalised (1/n in place of 1/(i+1))", _uniform_gram(False),
+              _uniform_gram(True), planted=mask_after_softmax, n=200),
+        Trial("qk_gradient_collapse", "elementwise sigmoid attention in place of the row "
+              "softmax (not shift-invariant)", _qk_collapse, _qk_collapse,
+              planted=sigmoid_attention, n=300),
         # deep CNNs
         Trial("conv_spatial_modes", "kernels drawn with fan_in C in place of C k (He normal "
               "from w.shape[1]: the receptive field forgotten)", _conv_modes(),
