@@ -15,6 +15,7 @@ Claims (docs/claims.md; docs/theory.md §10.3):
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -29,15 +30,17 @@ QK_SEEDS = 4
 QK_BATCH = 2
 
 
-@budget(3 / 15)
+@pytest.mark.parametrize("causal", [True, False], ids=["causal", "bidirectional"])
+@budget(2 / 15)
 @given(depth=st.integers(1, 4), heads=st.sampled_from([1, 2, 4]), seq=st.sampled_from([3, 4, 6]),
        ffn=st.sampled_from([1, 2, 4]),
        init=st.sampled_from(["lecun_normal", "xavier_normal", "xavier_uniform", "torch_default"]),
-       skip_scale=st.sampled_from([1.0, 0.8]), branch_gain=st.sampled_from([1.0, 0.7]),
-       causal=st.booleans())
-def test_uniform_attention_kernel(depth, heads, seq, ffn, init, skip_scale, branch_gain, causal,
+       skip_scale=st.sampled_from([1.0, 0.8]), branch_gain=st.sampled_from([1.0, 0.7]))
+def test_uniform_attention_kernel(causal, depth, heads, seq, ffn, init, skip_scale, branch_gain,
                                   run_claim):
-    """Uniform attention, linear FFN: the mean Gram matrix follows the exact recursion."""
+    """Uniform attention, linear FFN: the mean Gram matrix follows the exact recursion. The
+    mask is a parameter, not drawn: the planted bugs on the query axis and on the causal
+    mask show only with a mask, so every run has causal cases."""
     spec = gb.TransformerSpec(depth=depth, width=32, heads=heads, seq=seq, ffn=ffn,
                               activation="linear", init=init, placement="none",
                               attention="uniform", skip_scale=skip_scale,
