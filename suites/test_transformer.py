@@ -15,7 +15,7 @@ Claims (docs/claims.md; docs/theory.md sections in brackets):
   scale and branch gain. Dropping the final LayerNorm fails it (tests/mutants.py).
 - ``postln_sublayer_gain``: in a Post-LN stack the last sublayer (the FFN), under the
   isotropic random readout, multiplies E|g|^2 by (alpha^2 + c_J)/(alpha^2 + c_F)
-  (1 - (2 - 3r)/d), r = c_F/(alpha^2 + c_F), within a calibrated O(1/d^2) band [10.5];
+  (1 - (2 - 3r)/d), r = c_F/(alpha^2 + c_F), within a calibrated band [10.6];
   drawn over depth, activation (homogeneous or not), Gaussian initializer, attention,
   mask, FFN width, skip scale and branch gain. LayerNorm statistics detached from the
   graph fail it (tests/mutants.py).
@@ -73,7 +73,7 @@ def test_preln_gradient_profile(depth, activation, init, ffn, skip_scale, branch
 
 POSTLN_SEEDS = 256
 """Networks per case: the top sublayer's ln gain has a standard error of about 0.15/d at
-256 networks of 8 examples of 8 tokens (docs/theory.md §10.5)."""
+256 networks of 8 examples of 8 tokens (docs/theory.md §10.6)."""
 POSTLN_BATCH = 8
 
 

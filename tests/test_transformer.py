@@ -365,7 +365,7 @@ def test_profile_claim_holds_and_detects_the_planted_placements() -> None:
         assert not c.evaluate(spec, bad, 1e-4).passed, planted.__name__
 
 
-# --- postln_sublayer_gain (docs/theory.md §10.5) ----------------------------------------------
+# --- postln_sublayer_gain (docs/theory.md §10.6) ----------------------------------------------
 
 POSTLN_SPEC = T(depth=2, width=32, seq=8, ffn=4, placement="post", init="lecun_normal",
                 attention="uniform")

@@ -12,7 +12,7 @@ law with the seeds' standard error, and the sites tested are combined by Bonferr
 
 ``postln_sublayer_gain``: the last sublayer of a Post-LN stack, under the isotropic random
 readout, multiplies E|g|^2 by (alpha^2 + c_J)/(alpha^2 + c_F) (1 - (2 - 3r)/d) on its way
-down, up to a remainder whose band is calibrated (docs/theory.md §10.5).
+down, up to a remainder whose band is calibrated (docs/theory.md §10.6).
 """
 
 from __future__ import annotations
@@ -188,7 +188,7 @@ POSTLN_BAND = (-0.8, 0.35)
 """Band of ``d (T - ln G)`` for ``postln_sublayer_gain``: the remainder beyond the derived
 ``(2 - 3r)/d``. Measured -0.5 to +0.1 over the suite's domain at width 32 and 64, lower at
 larger r (the FFN's two matrices remove more along the radial direction than the Gaussian
-branch the 3r is derived for): plain-torch Monte Carlo, docs/theory.md §10.5."""
+branch the 3r is derived for): plain-torch Monte Carlo, docs/theory.md §10.6."""
 
 
 @claim(

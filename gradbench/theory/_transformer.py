@@ -146,11 +146,11 @@ def branch_shares(spec: TransformerSpec) -> np.ndarray:
 
 POSTLN_SOURCE = ("Xiong et al. 2020, 'On Layer Normalization in the Transformer Architecture', "
                  "arXiv:2002.04745, §3 (Post-LN gradients); the per-sublayer gain and its "
-                 "finite-width correction of docs/theory.md §10.5")
+                 "finite-width correction of docs/theory.md §10.6")
 
 
 def postln_domain(spec: Any) -> str | None:
-    """Why the Post-LN top-sublayer gain (docs/theory.md §10.5) does not apply to ``spec``."""
+    """Why the Post-LN top-sublayer gain (docs/theory.md §10.6) does not apply to ``spec``."""
     if not isinstance(spec, TransformerSpec):
         return "the Post-LN sublayer gain is for TransformerSpec"
     if spec.placement != "post":
@@ -193,7 +193,7 @@ def postln_top_gain(spec: TransformerSpec) -> tuple[float, float]:
             + O(d^{-2}),
 
     ``1 - 2/d`` the LayerNorm's projection off the mean and radial directions and ``3r/d``
-    the fluctuation of ``|alpha x + F(x)|`` (docs/theory.md §10.5 derives both).
+    the fluctuation of ``|alpha x + F(x)|`` (docs/theory.md §10.6 derives both).
 
     Examples:
         >>> round(postln_top_gain(TransformerSpec(depth=1, width=32, placement="post",
