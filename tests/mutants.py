@@ -209,13 +209,6 @@ MUTANTS: tuple[Mutant, ...] = (
            "postln_sublayer_gain", "the Post-LN LayerNorm's mean and variance are detached "
            "from the graph: its backward is 1/sigma, not the rank d - 2 projection over "
            "sigma, so the top sublayer's gain is about 2/d too large"),
-    Mutant("transformer_postln_rmsnorm", "gradbench/models.py", "TransformerFamily.forward",
-           "x = _layer_norm(alpha * x + sublayer(spec, params, b, x))",
-           "h = alpha * x + sublayer(spec, params, b, x)\n"
-           "                    x = h / torch.sqrt(h.pow(2).mean(-1, keepdim=True) + _LN_EPS)",
-           "postln_sublayer_gain", "RMSNorm in place of LayerNorm in the Post-LN path: the "
-           "backward removes the radial direction only, (1 - 1/d) in place of (1 - 2/d), "
-           "and the mean's correction goes: the gain rises by (1 - r)/d"),
     Mutant("transformer_scores_unscaled", "gradbench/models.py",
            "TransformerFamily._attention",
            "scores = q @ k.mT / math.sqrt(d // heads)", "scores = q @ k.mT",
