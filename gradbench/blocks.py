@@ -392,11 +392,14 @@ def output_change(blocks: Sequence[torch.nn.Module], x0: torch.Tensor, out: torc
 
 
 def measure_stack(factory: Factory, spec: BlockSpec, depth: int, index: int,
-                  name: str = "block", *, weights: bool = False) -> StackMeasurement:
+                  name: str = "block", *, weights: bool = False,
+                  perturb: bool = True) -> StackMeasurement:
     """Stack ``depth`` fresh blocks for network ``index`` and read the norms through taps
     (module docstring); then the tokens' similarity at ``x_L`` and the output change (its
     perturbation is drawn after everything else, so the norms do not depend on it).
-    ``weights``: also each weight matrix's gradient norm per layer."""
+    ``weights``: also each weight matrix's gradient norm per layer. ``perturb=False`` skips
+    the output change (NaN): the gradient measurement alone, as ``suites/bench_blocks.py``
+    times it beside the plain loop."""
     dtype = _dtype(spec)
     g = torch.Generator().manual_seed(spec.seed(depth, index))
     shape = (spec.batch, spec.seq, spec.width)
@@ -428,7 +431,8 @@ def measure_stack(factory: Factory, spec: BlockSpec, depth: int, index: int,
     out = x.detach()
     return StackMeasurement(depth, torch.stack(acts).double().numpy(),
                             torch.stack([t.norm() for t in grads]).double().numpy(),
-                            output_change=output_change(blocks, x0, out, g, masks),
+                            output_change=(output_change(blocks, x0, out, g, masks)
+                                           if perturb else math.nan),
                             token_similarity=token_similarity(out),
                             weight_gradients=per_group)
 
