@@ -458,6 +458,7 @@ def test_validate_writes_results_and_answers_does_my_fix_help(
     claims = {(b["extra_info"]["gradbench"]["remedy"]["name"], b["group"]) for b in
               doc["benchmarks"]}
     assert ("unscaled_residual", "block_depth_law") in claims
+    assert doc["gradbench"]["measurement_path"] == blocks.MEASUREMENT_PATH  # which path ran
     assert Path(result.html_path or "").stat().st_size > 0
     again = gbv.validate(f"{ZOO}:scaled_residual", out_dir=tmp_path)
     strip = {"datetime", "machine_info"}
