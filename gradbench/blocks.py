@@ -42,6 +42,13 @@ Factory = Callable[..., torch.nn.Module]
 DEPTHS = (4, 8, 16, 32, 64)
 """The default depth grid: doublings up to 64 (docs/blocks.md)."""
 
+MEASUREMENT_PATH = ("zero taps: one network at a time, one forward and one torch.autograd.grad "
+                    "backward per network, one intra-op thread")
+"""How a user's block is measured, recorded in every block run's results (``run.extra``):
+of the paths measured for the blocks issue (a batched probe needs the stacked forward a
+user's module does not have; ``torch.func.vmap`` of ``grad`` ran about 10x slower than a
+plain loop on CPU), the taps on a plain loop (``suites/bench_blocks.py``)."""
+
 CONFIDENCE = 0.99
 """Coverage of every interval of the depth law (a two-sided t-interval over seeds)."""
 
@@ -392,11 +399,14 @@ def output_change(blocks: Sequence[torch.nn.Module], x0: torch.Tensor, out: torc
 
 
 def measure_stack(factory: Factory, spec: BlockSpec, depth: int, index: int,
-                  name: str = "block", *, weights: bool = False) -> StackMeasurement:
+                  name: str = "block", *, weights: bool = False,
+                  perturb: bool = True) -> StackMeasurement:
     """Stack ``depth`` fresh blocks for network ``index`` and read the norms through taps
     (module docstring); then the tokens' similarity at ``x_L`` and the output change (its
     perturbation is drawn after everything else, so the norms do not depend on it).
-    ``weights``: also each weight matrix's gradient norm per layer."""
+    ``weights``: also each weight matrix's gradient norm per layer. ``perturb=False`` skips
+    the output change (NaN): the gradient measurement alone, as ``suites/bench_blocks.py``
+    times it beside the plain loop."""
     dtype = _dtype(spec)
     g = torch.Generator().manual_seed(spec.seed(depth, index))
     shape = (spec.batch, spec.seq, spec.width)
@@ -428,7 +438,8 @@ def measure_stack(factory: Factory, spec: BlockSpec, depth: int, index: int,
     out = x.detach()
     return StackMeasurement(depth, torch.stack(acts).double().numpy(),
                             torch.stack([t.norm() for t in grads]).double().numpy(),
-                            output_change=output_change(blocks, x0, out, g, masks),
+                            output_change=(output_change(blocks, x0, out, g, masks)
+                                           if perturb else math.nan),
                             token_similarity=token_similarity(out),
                             weight_gradients=per_group)
 
@@ -1094,7 +1105,8 @@ def validate_block(target: str, *, baselines: Sequence[str] = (), profile: str =
         reports.append(rep)
         cases += _case_records(rep, spec, declared, origin)
     run = RunInfo(profile=profile, base_seed=base_seed,
-                  extra={"candidate": ["block", name], "block_spec": spec.to_dict()})
+                  extra={"candidate": ["block", name], "block_spec": spec.to_dict(),
+                         "measurement_path": MEASUREMENT_PATH})
     machine = MachineInfo.from_cases(cases, platform_info(), environment())
     path = storage.save(out_dir, f"validate-{storage.safe_name(name)}",
                         results_document(run, machine, cases))
@@ -1110,6 +1122,7 @@ __all__ = [
     "DEPTHS",
     "EXP_FLOOR",
     "LAWS",
+    "MEASUREMENT_PATH",
     "META_KEYS",
     "BlockReport",
     "BlockSpec",

@@ -226,6 +226,22 @@ def test_measurements_are_reproducible_and_leave_the_global_rng_alone() -> None:
     assert torch.equal(torch.get_rng_state(), state)
 
 
+def test_skipping_the_output_change_leaves_every_other_measurement_as_it_was() -> None:
+    """The bench's gradients-only path measures what validate measures, minus the output
+    change: its perturbation is drawn after everything else."""
+    spec = small(width=8, depths=(2, 3, 4))
+    with blocks._isolated():
+        full = blocks.measure_stack(zoo("pre_ln"), spec, 4, 1, weights=True)
+        bare = blocks.measure_stack(zoo("pre_ln"), spec, 4, 1, weights=True, perturb=False)
+    assert np.isfinite(full.output_change)
+    assert math.isnan(bare.output_change)
+    assert np.array_equal(full.gradient_norms, bare.gradient_norms)
+    assert np.array_equal(full.activation_norms, bare.activation_norms)
+    assert full.token_similarity == bare.token_similarity
+    assert full.weight_gradients.keys() == bare.weight_gradients.keys()
+    assert all(np.array_equal(full.weight_gradients[k], bare.weight_gradients[k])
+               for k in full.weight_gradients)
+
 # --------------------------------------------------------------------------------------
 # Guards: one sentence each
 # --------------------------------------------------------------------------------------
@@ -442,6 +458,7 @@ def test_validate_writes_results_and_answers_does_my_fix_help(
     claims = {(b["extra_info"]["gradbench"]["remedy"]["name"], b["group"]) for b in
               doc["benchmarks"]}
     assert ("unscaled_residual", "block_depth_law") in claims
+    assert doc["gradbench"]["measurement_path"] == blocks.MEASUREMENT_PATH  # which path ran
     assert Path(result.html_path or "").stat().st_size > 0
     again = gbv.validate(f"{ZOO}:scaled_residual", out_dir=tmp_path)
     strip = {"datetime", "machine_info"}
