@@ -146,6 +146,66 @@ def qk_collapse(spec: Any, *, seeds: int, batch: int, seed: int = 0,
             "one_minus_rho": torch.stack(gap, dim=1).numpy()}
 
 
+COLLAPSE_SPREADS = (1e-2, 1e-3)
+"""Input residual ratios r of :func:`attention_collapse`: the slope's O(r) correction is
+below 0.05 at 1e-2 and the output (r^3 times an O(1) constant) stays above 1e-11, far from
+float64 rounding (docs/theory.md §10.5)."""
+
+
+def _residual_ratio(x: torch.Tensor) -> torch.Tensor:
+    """``||X - 1 xbar^T||_F / ||X||_F`` over the last two axes (tokens, features)."""
+    return (x - x.mean(dim=-2, keepdim=True)).norm(dim=(-2, -1)) / x.norm(dim=(-2, -1))
+
+
+def attention_collapse(spec: Any, *, seeds: int, batch: int, seed: int = 0,
+                       spreads: tuple[float, ...] = COLLAPSE_SPREADS,
+                       **_: Any) -> dict[str, np.ndarray]:
+    """Per network, block, example and spread: the residual ratio ``r`` after the block's
+    attention sublayer, for an input of residual ratio exactly the spread (claim
+    ``pure_attention_collapse``, docs/theory.md §10.5).
+
+    Each block is measured on its own: the family's forward of a one-block spec carrying
+    block b's drawn weights, read at its attention site (site 0), so the FFN is not on the
+    path. Inputs are ``X = 1 x^T + c E``, ``x`` and the rows of ``E`` i.i.d.
+    ``N(0, input_var)`` drawn per network, block and example (the same at every spread),
+    ``E`` with its token mean removed and ``c`` set so that ``||c E|| / ||X|| = spread``.
+    Float64. Returns ``{"r_in": [len(spreads)], "r_out": [seeds, depth, batch,
+    len(spreads)]}``.
+    """
+    from dataclasses import replace
+
+    from gradbench.models import draw_network, family_of
+    from gradbench.probe import _stack
+
+    family = family_of(spec)
+    one = replace(spec, depth=1, layer_gain_exponent=0.0)
+    nets = [draw_network(spec, batch, seed, i)[0] for i in range(seeds)]
+    params = _stack(nets, "cpu", torch.float64)
+    g = _generator(spec, seed, seeds=seeds, batch=batch, claim="pure_attention_collapse")
+    sd, n, d = math.sqrt(spec.input_var), spec.seq, spec.width
+    shape = (seeds, spec.depth, batch)
+    base = sd * torch.randn(*shape, 1, d, generator=g, dtype=torch.float64)
+    spread = sd * torch.randn(*shape, n, d, generator=g, dtype=torch.float64)
+    spread = spread - spread.mean(dim=-2, keepdim=True)
+    spread = spread / spread.norm(dim=(-2, -1), keepdim=True)
+    scale = math.sqrt(n) * base.norm(dim=(-2, -1), keepdim=True)
+    out = []
+    with torch.no_grad():
+        for s in spreads:
+            x = base + (s / math.sqrt(1.0 - s * s)) * scale * spread
+            per_block = []
+            for b in range(spec.depth):
+                block = {f"{w}0": params[f"{w}{b}"] for w in _BLOCK_WEIGHTS}
+                site = family.forward(one, block, {"x": x[:, b], "R": torch.zeros_like(x[:, b])})
+                per_block.append(_residual_ratio(site.sites[0]))
+            out.append(torch.stack(per_block, dim=1))
+    return {"r_in": np.asarray(spreads, dtype=np.float64),
+            "r_out": torch.stack(out, dim=-1).numpy()}
+
+
+_BLOCK_WEIGHTS = ("Q", "K", "V", "O", "W1_", "W2_")
+
+
 #: PyTorch's documented gate order: nn.LSTMCell (i, f, g, o), nn.GRUCell (r, z, n); the carry
 #: gate is f (LSTM) and z (GRU). Read from the torch docs, not from gradbench.specs.
 TORCH_GATES = {"lstm": (4, 1), "gru": (3, 1)}

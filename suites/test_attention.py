@@ -11,6 +11,11 @@ Claims (docs/claims.md; docs/theory.md §10.3):
   and near rank one ||grad W_{Q,K}|| / ||grad W_V|| ~ 1 - rho (slope 1); drawn over Pre-LN
   and Post-LN, mask, depth, activation and initializer. Elementwise sigmoid attention fails
   it.
+- ``pure_attention_collapse`` (docs/theory.md §10.5, Dong et al. 2021): near rank one a
+  bidirectional softmax attention sublayer without a skip cubes the tokens' residual ratio
+  (exponent 3), with a skip it keeps it (exponent 1); drawn over placement, depth, heads,
+  width, sequence length, initializer and branch gain. A hidden skip in the attention path
+  (A + I) or identity attention weights fail it (tests/mutants.py).
 """
 
 from __future__ import annotations
@@ -28,6 +33,9 @@ UNIFORM_BATCH = 4
 QK_SEEDS = 4
 """Networks per query/key case: the check is exact per network (no sampling error)."""
 QK_BATCH = 2
+COLLAPSE_SEEDS = 2
+"""Networks per pure-attention case: the check is exact per (network, block, example)."""
+COLLAPSE_BATCH = 2
 
 
 @pytest.mark.parametrize("causal", [True, False], ids=["causal", "bidirectional"])
@@ -61,3 +69,21 @@ def test_qk_gradient_collapse(depth, heads, seq, ffn, activation, init, placemen
                               activation=activation, init=init, placement=placement,
                               causal=causal, skip_scale=skip_scale, branch_gain=branch_gain)
     run_claim(spec, "qk_gradient_collapse", seeds=QK_SEEDS, batch=QK_BATCH)
+
+
+@pytest.mark.parametrize("skip_scale", [0.0, 1.0], ids=["skipless", "skip"])
+@budget(2 / 15)
+@given(depth=st.integers(1, 3), width=st.sampled_from([8, 16]), heads=st.sampled_from([1, 2, 4]),
+       seq=st.sampled_from([2, 3, 4, 6]),
+       init=st.sampled_from(["he_normal", "xavier_normal", "xavier_uniform", "orthogonal",
+                             "torch_default"]),
+       placement=st.sampled_from(["none", "pre", "post"]), branch_gain=st.sampled_from([1.0, 0.5]))
+def test_pure_attention_collapse(skip_scale, depth, width, heads, seq, init, placement,
+                                 branch_gain, run_claim):
+    """Bidirectional softmax attention near rank one: exponent 3 without a skip, 1 with one.
+    The skip is a parameter, not drawn, so every run has skipless cases (the planted skips
+    show only there)."""
+    spec = gb.TransformerSpec(depth=depth, width=width, heads=heads, seq=seq, ffn=1,
+                              init=init, placement=placement, skip_scale=skip_scale,
+                              branch_gain=branch_gain)
+    run_claim(spec, "pure_attention_collapse", seeds=COLLAPSE_SEEDS, batch=COLLAPSE_BATCH)

@@ -240,6 +240,17 @@ MUTANTS: tuple[Mutant, ...] = (
            "qk_gradient_collapse", "elementwise sigmoid of the scores in place of the row "
            "softmax: no row normalisation, so no shift invariance, and the query/key "
            "gradients stay O(1) on a rank-one input"),
+    Mutant("attention_value_skip", "gradbench/models.py", "TransformerFamily._attention",
+           "mixed = (torch.softmax(scores, dim=-1) @ v)",
+           "mixed = (torch.softmax(scores, dim=-1) @ v + v)",
+           "pure_attention_collapse", "a hidden skip in the attention path: the values are "
+           "added back (A + I in place of A), so a skipless stack keeps its residual "
+           "(exponent 1 in place of 3)"),
+    Mutant("attention_identity", "gradbench/models.py", "TransformerFamily._attention",
+           "mixed = (torch.softmax(scores, dim=-1) @ v)",
+           "mixed = (torch.eye(spec.seq, dtype=v.dtype) @ v)",
+           "pure_attention_collapse", "identity attention weights (each token attends to "
+           "itself only): no mixing, so the residual ratio keeps its order (exponent 1)"),
     # --- transformer depth schemes (issue 17) ---
     Mutant("deepnorm_beta_exponent_half", "gradbench/remedies/schemes.py", "deepnorm",
            '"branch_gain": (8 * depth) ** (-1 / 4)}', '"branch_gain": (8 * depth) ** (-1 / 2)}',

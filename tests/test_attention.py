@@ -1,10 +1,13 @@
-"""Attention at initialization: the uniform-attention Gram recursion and the query/key
-gradient collapse (gradbench.theory._attention, claims in gradbench/claims/attention.py).
+"""Attention at initialization: the uniform-attention Gram recursion, the query/key
+gradient collapse and pure attention's exponent 3 (gradbench.theory._attention, claims in
+gradbench/claims/attention.py).
 
 Oracles: an independent plain-torch Monte Carlo of a linear uniform-attention stack (not
 gradbench's family) against the recursion, where a wrong averaging matrix is rejected; the
 family's attention with W_Q = 0 against P X; a from-scratch single-head softmax attention
-whose query/key gradients vanish at rank one (a sigmoid one's do not).
+whose query/key gradients vanish at rank one (a sigmoid one's do not); a from-scratch
+multi-head attention layer near rank one whose residual is the cubic term of
+docs/theory.md §10.5 (a skip, a causal mask or identity weights give exponent 1).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import torch
 
 import gradbench as gb
 from gradbench import claims
-from gradbench.claim_probes import qk_collapse, token_gram
+from gradbench.claim_probes import attention_collapse, qk_collapse, token_gram
 from gradbench.models import draw_network, family_of
 from gradbench.theory._attention import averaging_matrix, uniform_attention_gram
 
@@ -172,3 +175,111 @@ def test_qk_gradient_collapse_domain() -> None:
     assert "placement='none'" in claims.why_not(c, ok.replace(placement="none"))
     assert "seq=1" in claims.why_not(c, ok.replace(seq=1))
     assert "uniform" in claims.why_not(c, ok.replace(attention="uniform"))
+
+
+def _scratch_layer(x: torch.Tensor, w: list[torch.Tensor], heads: int, *, skip: float = 0.0,
+                   causal: bool = False, weights: str = "softmax") -> torch.Tensor:
+    """One multi-head attention sublayer written from scratch (row vectors: X W), x [n, d]."""
+    n, d = x.shape
+    dh = d // heads
+    q, k, v = ((x @ m).view(n, heads, dh).transpose(0, 1) for m in w[:3])
+    s = q @ k.transpose(1, 2) / math.sqrt(dh)
+    if causal:
+        s = s.masked_fill(torch.ones(n, n, dtype=torch.bool).triu(1), -math.inf)
+    a = torch.softmax(s, dim=-1) if weights == "softmax" else torch.eye(n, dtype=x.dtype)
+    return skip * x + (a @ v).transpose(0, 1).reshape(n, d) @ w[3]
+
+
+def _near_rank_one(x: torch.Tensor, z: torch.Tensor, r: float) -> torch.Tensor:
+    """``1 x^T + c z_centred`` with residual ratio exactly ``r`` (Frobenius)."""
+    n = z.shape[0]
+    e = z - z.mean(dim=0)
+    e = e / e.norm()
+    return x + (r / math.sqrt(1 - r * r)) * math.sqrt(n) * x.norm() * e
+
+
+def _ratio(x: torch.Tensor) -> float:
+    return float((x - x.mean(dim=0)).norm() / x.norm())
+
+
+def test_scratch_pure_attention_residual_is_the_cubic_term() -> None:
+    """Independent of the family: near rank one the output's residual of a skipless softmax
+    layer is (1/n) sum_h E M_h E^T E W_V,h W_O,h to O(r), so the exponent tends to 3; a
+    skip, a causal mask or identity weights give 1."""
+    g = torch.Generator().manual_seed(3)
+    n, d, heads = 5, 16, 2
+    dh = d // heads
+    slopes: dict[str, list[float]] = {"pure": [], "skip": [], "causal": [], "identity": []}
+    for _ in range(20):
+        w = [torch.randn(d, d, generator=g, dtype=torch.float64) / math.sqrt(d)
+             for _ in range(4)]
+        x = torch.randn(d, generator=g, dtype=torch.float64)
+        z = torch.randn(n, d, generator=g, dtype=torch.float64)
+        xs = [_near_rank_one(x, z, r) for r in (1e-3, 1e-4)]
+        e = xs[0] - xs[0].mean(dim=0)
+        cubic = sum((e @ w[0][:, h * dh:(h + 1) * dh] @ w[1][:, h * dh:(h + 1) * dh].T @ e.T
+                     / math.sqrt(dh)) @ e @ w[2][:, h * dh:(h + 1) * dh]
+                    @ w[3][h * dh:(h + 1) * dh] / n for h in range(heads))
+        y = _scratch_layer(xs[0], w, heads)
+        assert float(((y - y.mean(dim=0)) - cubic).norm() / cubic.norm()) < 0.05
+        for name, kw in (("pure", {}), ("skip", {"skip": 1.0}), ("causal", {"causal": True}),
+                         ("identity", {"weights": "identity"})):
+            r_out = [_ratio(_scratch_layer(xi, w, heads, **kw)) for xi in xs]
+            slopes[name].append(math.log(r_out[0] / r_out[1]) / math.log(10.0))
+    assert max(abs(s - 3.0) for s in slopes["pure"]) < 0.01
+    for name in ("skip", "causal", "identity"):
+        assert max(abs(s - 1.0) for s in slopes[name]) < 0.01, name
+
+
+def test_collapse_probe_inputs_have_the_asked_residual_ratio(monkeypatch) -> None:
+    """With identity attention weights and W_V = W_O = I (placement 'none', no skip) the
+    sublayer returns its input, so the probe's r_out is the input's residual ratio."""
+    spec = T(depth=2, width=8, heads=2, seq=4, placement="none", skip_scale=0.0)
+    eye = torch.eye(8, dtype=torch.float64)
+    real_draw = draw_network
+
+    def identity_net(*args, **kwargs):
+        params, data = real_draw(*args, **kwargs)
+        return {**params, **{f"{w}{b}": eye for w in "VO" for b in range(2)}}, data
+
+    import gradbench.models as models
+
+    monkeypatch.setattr(models, "draw_network", identity_net)
+    monkeypatch.setattr(torch, "softmax", lambda s, dim: torch.eye(4, dtype=s.dtype).expand_as(s))
+    data = attention_collapse(spec, seeds=2, batch=3, spreads=(1e-2, 1e-3))
+    assert data["r_out"].shape == (2, 2, 3, 2)
+    assert np.allclose(data["r_out"], data["r_in"], rtol=1e-9, atol=0)
+
+
+@pytest.mark.parametrize("placement", ["none", "pre", "post"])
+def test_pure_attention_collapse_on_the_family_and_planted_skips(monkeypatch,
+                                                                 placement: str) -> None:
+    """The family's skipless stacks have exponent 3, with a skip 1; a hidden skip (A + I) or
+    identity weights make a skipless stack fail."""
+    c = claims.get_claim("pure_attention_collapse")
+    spec = T(depth=2, width=16, heads=2, seq=4, ffn=1, placement=placement, skip_scale=0.0)
+    verdict = c.evaluate(spec, attention_collapse(spec, seeds=2, batch=2), 1.0)
+    assert verdict.passed
+    assert abs(verdict.measured - 3.0) < 0.05
+    skip = spec.replace(skip_scale=1.0)
+    verdict = c.evaluate(skip, attention_collapse(skip, seeds=2, batch=2), 1.0)
+    assert verdict.passed
+    assert abs(verdict.measured - 1.0) < 0.05
+    real = torch.softmax
+    monkeypatch.setattr(torch, "softmax",
+                        lambda s, dim: real(s, dim=dim) + torch.eye(4, dtype=s.dtype))
+    assert not c.evaluate(spec, attention_collapse(spec, seeds=2, batch=2), 1.0).passed
+    monkeypatch.setattr(torch, "softmax", lambda s, dim: torch.eye(4, dtype=s.dtype).expand_as(s))
+    assert not c.evaluate(spec, attention_collapse(spec, seeds=2, batch=2), 1.0).passed
+
+
+def test_pure_attention_collapse_domain() -> None:
+    c = claims.get_claim("pure_attention_collapse")
+    ok = T(depth=1, width=8, seq=3, skip_scale=0.0)
+    assert claims.why_not(c, ok) is None
+    assert claims.why_not(c, ok.replace(skip_scale=0.5, placement="post")) is None
+    assert "causal=True" in claims.why_not(c, ok.replace(causal=True))
+    assert "uniform" in claims.why_not(c, ok.replace(attention="uniform"))
+    assert "seq=1" in claims.why_not(c, ok.replace(seq=1))
+    assert "skip_scale=0.05" in claims.why_not(c, ok.replace(skip_scale=0.05))
+    assert "input_var" in claims.why_not(c, ok.replace(input_var=16.0))

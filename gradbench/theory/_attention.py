@@ -48,6 +48,20 @@ QK_SOURCE = ("Noci et al. 2022, arXiv:2206.03126 (query and key gradients vanish
              "§10.3")
 QK_SLOPE = 1.0
 """d ln(||grad W_Q,K|| / ||grad W_V||) / d ln(1 - rho) as the tokens approach rank one."""
+PURE_SOURCE = ("Dong, Cordonnier & Loukas 2021, 'Attention is not all you need: pure attention "
+               "loses rank doubly exponentially with depth', ICML, arXiv:2103.03404; the "
+               "leading cubic term and the exponent of one sublayer derived in docs/theory.md "
+               "§10.5")
+PURE_SLOPE = 3.0
+"""d ln r_out / d ln r_in of a softmax attention sublayer without skip as r -> 0."""
+SKIP_SLOPE = 1.0
+"""The same with a skip ``alpha x`` (alpha > 0): the skip carries the residual through."""
+MIN_SKIP = 0.1
+"""Smallest skip scale of the slope-1 domain: the cubic term overtakes ``alpha r`` near
+``r ~ sqrt(alpha)``, far above the claim's spreads (docs/theory.md §10.5)."""
+MAX_SCORE_SCALE = 8.0
+"""Largest ``input_var sqrt(s_Q^2 s_K^2)`` of the domain: the slope's O(r) correction grows
+with the scores' scale, and the band is calibrated up to 8 (docs/theory.md §10.5)."""
 
 
 def averaging_matrix(seq: int, causal: bool) -> np.ndarray:
@@ -145,5 +159,40 @@ def qk_collapse_domain(spec: Any) -> str | None:
     return None
 
 
-__all__ = ["QK_SLOPE", "QK_SOURCE", "UNIFORM_SOURCE", "averaging_matrix", "qk_collapse_domain",
+def collapse_slope(spec: TransformerSpec) -> float:
+    """The exponent of ``r`` across one attention sublayer: :data:`PURE_SLOPE` without a
+    skip (``skip_scale == 0``), :data:`SKIP_SLOPE` with one."""
+    return PURE_SLOPE if spec.skip_scale == 0 else SKIP_SLOPE
+
+
+def pure_collapse_domain(spec: Any) -> str | None:
+    """Why claim ``pure_attention_collapse`` does not apply to ``spec``, or None."""
+    if not isinstance(spec, TransformerSpec):
+        return "the pure-attention collapse is about TransformerSpec"
+    if spec.seq < 2:
+        return "seq=1: one token is always rank one; the claim needs seq >= 2"
+    if spec.attention != "softmax":
+        return (f"attention={spec.attention!r}: with W_Q = 0 every row of the attention "
+                "matrix is 1/n, so its output is exactly rank one; the claim is about softmax "
+                "attention")
+    if spec.causal:
+        return ("causal=True: under a causal mask the rows of the attention matrix average "
+                "different sets of keys and differ at O(1), so the exponent is 1, not 3 "
+                "(docs/theory.md §10.5); the claim needs a bidirectional mask")
+    if 0 < spec.skip_scale < MIN_SKIP:
+        return (f"skip_scale={spec.skip_scale!r}: between 0 and {MIN_SKIP:g} the cubic term "
+                "and the skip's linear one cross near the claim's spreads; use 0 (exponent 3) "
+                f"or >= {MIN_SKIP:g} (exponent 1)")
+    s2 = transformer_weight_variances(spec)
+    scale = spec.input_var * float(np.sqrt(s2["Q"] * s2["K"]))
+    if scale > MAX_SCORE_SCALE:
+        return (f"input_var * sqrt(s_Q^2 s_K^2) = {scale:.3g} > {MAX_SCORE_SCALE:g}: the "
+                "slope's O(r) correction grows with the scores' scale and the band is "
+                f"calibrated up to {MAX_SCORE_SCALE:g}; use a smaller input_var or initializer")
+    return None
+
+
+__all__ = ["MAX_SCORE_SCALE", "MIN_SKIP", "PURE_SLOPE", "PURE_SOURCE", "QK_SLOPE", "QK_SOURCE",
+           "SKIP_SLOPE", "UNIFORM_SOURCE", "averaging_matrix", "collapse_slope",
+           "pure_collapse_domain", "qk_collapse_domain",
            "uniform_attention_gram", "uniform_gram_domain", "uniform_gram_of"]

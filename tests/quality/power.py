@@ -491,6 +491,47 @@ def sigmoid_attention() -> contextlib.AbstractContextManager[None]:
     return _attention_probabilities(lambda spec, s: torch.sigmoid(_masked(spec, s)))
 
 
+def value_skip_attention() -> contextlib.AbstractContextManager[None]:
+    """A hidden skip in the attention path: the values added back, A + I in place of A
+    (tests/mutants.py::attention_value_skip)."""
+    return _attention_probabilities(
+        lambda spec, s: torch.softmax(_masked(spec, s), dim=-1)
+        + torch.eye(spec.seq, dtype=s.dtype))
+
+
+def identity_attention() -> contextlib.AbstractContextManager[None]:
+    """Attention weights equal to the identity: each token attends to itself only
+    (tests/mutants.py::attention_identity)."""
+    return _attention_probabilities(
+        lambda spec, s: torch.eye(spec.seq, dtype=s.dtype).expand_as(s))
+
+
+def unscaled_scores() -> contextlib.AbstractContextManager[None]:
+    """Scores without the 1/sqrt(d_h) factor (tests/mutants.py::transformer_scores_unscaled):
+    a change of constant, not of exponent, so ``pure_attention_collapse`` cannot see it."""
+    return _attention_probabilities(
+        lambda spec, s: torch.softmax(_masked(spec, s * math.sqrt(spec.width // spec.heads)),
+                                      dim=-1))
+
+
+def _pure_collapse(skip: bool | None = None) -> Callable[[int], tuple[Any, dict[str, Any]]]:
+    """A softmax transformer as test_attention.py::test_pure_attention_collapse draws it:
+    without a skip (``skip=False``), with one (``True``) or either (``None``)."""
+    def draw(seed: int) -> tuple[Any, dict[str, Any]]:
+        r = _rng(seed)
+        skips = {False: [0.0], True: [0.5, 1.0], None: [0.0, 0.0, 0.5, 1.0]}[skip]
+        heads = int(r.choice([1, 2, 4]))
+        spec = gb.TransformerSpec(
+            depth=int(r.integers(1, 4)), width=int(r.choice([8, 16])), heads=heads,
+            seq=int(r.choice([2, 3, 4, 6])), ffn=1,
+            init=str(r.choice(["he_normal", "xavier_normal", "xavier_uniform", "orthogonal",
+                               "torch_default"])),
+            placement=str(r.choice(["none", "pre", "post"])),
+            skip_scale=float(r.choice(skips)), branch_gain=float(r.choice([1.0, 0.5])))
+        return spec, {"seeds": 2, "batch": 2, "seed": seed}
+    return draw
+
+
 def _qk_collapse(seed: int) -> tuple[Any, dict[str, Any]]:
     """A softmax transformer as test_attention.py::test_qk_gradient_collapse draws it."""
     r = _rng(seed)
@@ -697,6 +738,15 @@ def trials() -> list[Trial]:
         Trial("qk_gradient_collapse", "elementwise sigmoid attention in place of the row "
               "softmax (not shift-invariant)", _qk_collapse, _qk_collapse,
               planted=sigmoid_attention, n=300),
+        Trial("pure_attention_collapse", "a hidden skip in the attention path (A + I in place "
+              "of the softmax A; skipless networks)", _pure_collapse(), _pure_collapse(False),
+              planted=value_skip_attention, n=300),
+        Trial("pure_attention_collapse", "identity attention weights (A = I; skipless "
+              "networks)", _pure_collapse(), _pure_collapse(False), planted=identity_attention,
+              n=300),
+        Trial("pure_attention_collapse", "elementwise sigmoid attention in place of the row "
+              "softmax (not shift-invariant; skipless networks)", _pure_collapse(),
+              _pure_collapse(False), planted=sigmoid_attention, n=300),
         # deep CNNs
         Trial("conv_spatial_modes", "kernels drawn with fan_in C in place of C k (He normal "
               "from w.shape[1]: the receptive field forgotten)", _conv_modes(),

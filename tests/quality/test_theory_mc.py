@@ -281,3 +281,49 @@ def test_conv_spatial_modes_monte_carlo(activation: str, channels: int, kernel: 
         assert np.abs(z).max() < 4.5, (z, want)
     # the first layer has no kappa: c_0(1) = sigma_w2 v, whatever the activation
     assert c0[:, 0].mean() == pytest.approx(2.0, rel=0.01)
+
+
+def _pure_attention(x: torch.Tensor, w: list, heads: int) -> torch.Tensor:
+    """One skipless multi-head softmax attention sublayer, plain torch, x [n, d] (row vectors)."""
+    n, d = x.shape
+    dh = d // heads
+    q, k, v = ((x @ m).view(n, heads, dh).transpose(0, 1) for m in w[:3])
+    a = torch.softmax(q @ k.transpose(1, 2) / math.sqrt(dh), dim=-1)
+    return (a @ v).transpose(0, 1).reshape(n, d) @ w[3]
+
+
+@pytest.mark.parametrize(("d", "n", "heads"), [(16, 4, 1), (32, 8, 4)])
+def test_pure_attention_monte_carlo(d: int, n: int, heads: int) -> None:
+    """docs/theory.md §10.5: the exponent's spread shrinks tenfold per decade of r (O(r)
+    correction), and the cubic term's mean square over Gaussian weights is
+    tr(F) tr(F^2) / (n^2 d^2) for unit weight variances (F = E^T E), within 4 standard errors."""
+    g = torch.Generator().manual_seed(17)
+    dh = d // heads
+    spread = {1e-2: [], 1e-3: []}
+    ms = []
+    for _ in range(1500):
+        w = [torch.randn(d, d, generator=g, dtype=torch.float64) / math.sqrt(d)
+             for _ in range(4)]
+        x = torch.randn(d, generator=g, dtype=torch.float64)
+        z = torch.randn(n, d, generator=g, dtype=torch.float64)
+        e = z - z.mean(dim=0)
+        f = e.T @ e
+        cubic = sum((e @ w[0][:, h * dh:(h + 1) * dh] @ w[1][:, h * dh:(h + 1) * dh].T @ e.T
+                     / math.sqrt(dh)) @ e @ w[2][:, h * dh:(h + 1) * dh]
+                    @ w[3][h * dh:(h + 1) * dh] / n for h in range(heads))
+        ms.append(float(cubic.pow(2).sum() * n * n * d * d / (torch.trace(f) * f.pow(2).sum())))
+        if len(ms) <= 200:
+            unit = e / e.norm()
+            r_out = []
+            for r in (1e-2, 1e-3, 1e-4):
+                xr = x + (r / math.sqrt(1 - r * r)) * math.sqrt(n) * x.norm() * unit
+                y = _pure_attention(xr, w, heads)
+                r_out.append(float((y - y.mean(dim=0)).norm() / y.norm()))
+            spread[1e-2].append(math.log10(r_out[0] / r_out[1]))
+            spread[1e-3].append(math.log10(r_out[1] / r_out[2]))
+    ms_arr = np.array(ms)
+    assert abs(ms_arr.mean() - 1.0) < 4 * ms_arr.std(ddof=1) / math.sqrt(ms_arr.size)
+    wide = np.max(np.abs(np.array(spread[1e-2]) - 3.0))
+    narrow = np.max(np.abs(np.array(spread[1e-3]) - 3.0))
+    assert wide < 0.05
+    assert narrow < 0.2 * wide
