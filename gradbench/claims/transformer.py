@@ -186,9 +186,10 @@ def preln_gradient_profile(spec: Any, m: Any, alpha: float, **config: Any) -> Ve
 
 POSTLN_BAND = (-0.8, 0.35)
 """Band of ``d (T - ln G)`` for ``postln_sublayer_gain``: the remainder beyond the derived
-``(2 - 3r)/d``. Measured -0.5 to +0.1 over the suite's domain at width 32 and 64, lower at
-larger r (the FFN's two matrices remove more along the radial direction than the Gaussian
-branch the 3r is derived for): plain-torch Monte Carlo, docs/theory.md §10.6."""
+``(2 - 3r)/d``. Measured -0.58 to +0.41 (+0.18 on a longer re-run of that configuration)
+over 40 configurations of the suite's domain at width 32 and 64; lowest for a linear FFN at
+r >= 0.8 (two matrices remove more along the radial direction than the Gaussian branch the
+3r is derived for): plain-torch Monte Carlo, tests/quality/postln_mc.py, docs/theory.md §10.6."""
 
 
 @claim(
