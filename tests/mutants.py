@@ -200,6 +200,15 @@ MUTANTS: tuple[Mutant, ...] = (
            "x = _layer_norm(alpha * x + sublayer(spec, params, b, x))",
            "preln_gradient_profile", "the Pre-LN branch normalizes after the add (Post-LN's "
            "placement): each sublayer's backward gain is (1 - 2/d) and the product drifts"),
+    Mutant("transformer_postln_detached_stats", "gradbench/models.py",
+           "TransformerFamily.forward",
+           "x = _layer_norm(alpha * x + sublayer(spec, params, b, x))",
+           "h = alpha * x + sublayer(spec, params, b, x)\n"
+           "                    x = (h - h.mean(-1, keepdim=True).detach()) / torch.sqrt(\n"
+           "                        h.var(-1, unbiased=False, keepdim=True).detach() + _LN_EPS)",
+           "postln_sublayer_gain", "the Post-LN LayerNorm's mean and variance are detached "
+           "from the graph: its backward is 1/sigma, not the rank d - 2 projection over "
+           "sigma, so the top sublayer's gain is about 2/d too large"),
     Mutant("transformer_scores_unscaled", "gradbench/models.py",
            "TransformerFamily._attention",
            "scores = q @ k.mT / math.sqrt(d // heads)", "scores = q @ k.mT",

@@ -363,3 +363,72 @@ def test_profile_claim_holds_and_detects_the_planted_placements() -> None:
         finally:
             TransformerFamily.forward = real  # type: ignore[method-assign]
         assert not c.evaluate(spec, bad, 1e-4).passed, planted.__name__
+
+
+# --- postln_sublayer_gain (docs/theory.md §10.6) ----------------------------------------------
+
+POSTLN_SPEC = T(depth=2, width=32, seq=8, ffn=4, placement="post", init="lecun_normal",
+                attention="uniform")
+
+
+def _gauss_moments(phi, dphi, var: float) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """E phi(s z)^2 and E phi'(s z)^2, z ~ N(0, 1), s^2 = var, by 120-node Hermite-Gauss."""
+    z, w = np.polynomial.hermite_e.hermegauss(120)
+    x = math.sqrt(var) * z
+    return float(w @ phi(x) ** 2 / w.sum()), float(w @ dphi(x) ** 2 / w.sum())
+
+
+def test_postln_gain_law_against_hand_computed_gains() -> None:
+    """ln G = ln[(a^2 + c_J)/(a^2 + c_F) (1 - (2 - 3r)/d)] with c_F = s2^2 E phi(s1 z)^2 and
+    c_J = s2^2 s1^2 E phi'(s1 z)^2 computed here by hand (LeCun: s^2 = 1 at each matrix)."""
+    from gradbench.theory._transformer import postln_top_gain
+
+    lin = POSTLN_SPEC.replace(activation="linear")  # c_F = c_J = 1: r = 1/2
+    assert postln_top_gain(lin) == pytest.approx((math.log(1 - 0.5 / 32), 0.5), rel=1e-12)
+    spec = POSTLN_SPEC.replace(activation="tanh", skip_scale=0.8, branch_gain=0.5)
+    s1 = s2 = 0.25  # beta^2 times LeCun's 1
+    phi2, dphi2 = _gauss_moments(np.tanh, lambda x: 1 / np.cosh(x) ** 2, s1)
+    c_f, c_j = s2 * phi2, s2 * s1 * dphi2
+    r = c_f / (0.64 + c_f)
+    law, got_r = postln_top_gain(spec)
+    assert got_r == pytest.approx(r, rel=1e-9)
+    assert law == pytest.approx(math.log((0.64 + c_j) / (0.64 + c_f) * (1 - (2 - 3 * r) / 32)),
+                                rel=1e-9)
+    assert c_j > c_f  # tanh: the backward gain exceeds the forward one
+
+
+def test_postln_claim_domain() -> None:
+    c = claims.get_claim("postln_sublayer_gain")
+    assert claims.why_not(c, POSTLN_SPEC) is None
+    assert claims.why_not(c, POSTLN_SPEC.replace(activation="gelu", causal=True)) is None
+    assert "placement='pre'" in claims.why_not(c, POSTLN_SPEC.replace(placement="pre"))
+    assert "uniform" in claims.why_not(c, POSTLN_SPEC.replace(init="xavier_uniform"))
+    assert "width=16" in claims.why_not(c, POSTLN_SPEC.replace(width=16))
+    assert "depth=5" in claims.why_not(c, POSTLN_SPEC.replace(depth=5))
+    assert claims.why_not(c, gb.MLPSpec(depth=2, width=8)) is not None
+
+
+def _detached_ln(x: torch.Tensor) -> torch.Tensor:
+    """LayerNorm whose mean and variance are constants to autograd (a planted bug)."""
+    mean = x.mean(dim=-1, keepdim=True).detach()
+    var = (x - mean).pow(2).mean(dim=-1, keepdim=True).detach()
+    return (x - mean) / torch.sqrt(var + 1e-5)
+
+
+def _rms(x: torch.Tensor) -> torch.Tensor:
+    """RMSNorm without affine parameters (a planted bug in place of LayerNorm)."""
+    return x / torch.sqrt(x.pow(2).mean(dim=-1, keepdim=True) + 1e-5)
+
+
+@pytest.mark.parametrize("planted", [_detached_ln, _rms])
+def test_postln_claim_holds_and_detects_planted_norms(planted, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """On the correct stack the claim holds; with the LayerNorm's statistics detached, or
+    RMSNorm in its place, the same networks fail it at 1e-4 (small branch: r = 0.05, where
+    RMSNorm moves the gain by (1 - r)/d)."""
+    import gradbench.models as models
+
+    c = claims.get_claim("postln_sublayer_gain")
+    spec = POSTLN_SPEC.replace(activation="relu", branch_gain=0.5)
+    assert c.evaluate(spec, gb.measure(spec, seeds=256, batch=8), 1e-4).passed
+    monkeypatch.setattr(models, "_layer_norm", planted)
+    assert not c.evaluate(spec, gb.measure(spec, seeds=256, batch=8), 1e-4).passed

@@ -9,6 +9,10 @@ the stream (Xiong et al. 2020's L^-1/2).
 exact law of :func:`gradbench.theory.preln_stream_second_moment` (docs/theory.md §10).
 The independent unit is the network (seed); per site the seeds' mean is tested against the
 law with the seeds' standard error, and the sites tested are combined by Bonferroni.
+
+``postln_sublayer_gain``: the last sublayer of a Post-LN stack, under the isotropic random
+readout, multiplies E|g|^2 by (alpha^2 + c_J)/(alpha^2 + c_F) (1 - (2 - 3r)/d) on its way
+down, up to a remainder whose band is calibrated (docs/theory.md §10.6).
 """
 
 from __future__ import annotations
@@ -23,9 +27,12 @@ from gradbench.claims._registry import claim
 from gradbench.claims._verdicts import verdict
 from gradbench.records import Verdict
 from gradbench.theory._transformer import (
+    POSTLN_SOURCE,
     PRELN_SOURCE,
     PROFILE_SOURCE,
     branch_shares,
+    postln_domain,
+    postln_top_gain,
     preln_domain,
     preln_law_of,
     profile_domain,
@@ -177,4 +184,68 @@ def preln_gradient_profile(spec: Any, m: Any, alpha: float, **config: Any) -> Ve
         f"ln P_{spec.n_sites} = {level:.4g} (se {level_se:.2g})")
 
 
-__all__ = ["PRELN_SITES", "PROFILE_DRIFT", "PROFILE_TOP", "preln_sites", "profile_top_band"]
+POSTLN_BAND = (-0.8, 0.35)
+"""Band of ``d (T - ln G)`` for ``postln_sublayer_gain``: the remainder beyond the derived
+``(2 - 3r)/d``. Measured -0.58 to +0.41 (+0.18 on a longer re-run of that configuration)
+over 40 configurations of the suite's domain at width 32 and 64; lowest for a linear FFN at
+r >= 0.8 (two matrices remove more along the radial direction than the Gaussian branch the
+3r is derived for): plain-torch Monte Carlo, tests/quality/postln_mc.py, docs/theory.md §10.6."""
+
+
+@claim(
+    "postln_sublayer_gain",
+    statement="In a Post-LN transformer x <- LN(alpha x + F(x)) at initialization, the last "
+    "sublayer (the FFN) under an isotropic random readout multiplies the stream's squared "
+    "gradient by (alpha^2 + c_J)/(alpha^2 + c_F) (1 - (2 - 3r)/d) on its way down: c_F, c_J "
+    "the branch's forward and backward gains, 1 - 2/d the LayerNorm's projection off the "
+    "mean and radial directions, 3r/d (r = c_F/(alpha^2 + c_F)) the fluctuation of the "
+    "pre-norm sum's length (derived for a Gaussian branch); the remainder's band is "
+    "calibrated (Xiong et al. 2020, Post-LN gradients).",
+    statistic="T = ln(mean |g_{2N-1}|_F^2 / mean |g_{2N}|_F^2) over the networks, tested "
+    "against the band [ln G - 0.8/d, ln G + 0.35/d] (the calibrated remainder): two-sided, "
+    "beyond the band, Student t with a delta-method standard error over networks (S - 1 degrees of "
+    "freedom)",
+    domain="TransformerSpec with placement 'post', i.i.d. Gaussian weights (initializer "
+    "distribution 'normal'), width >= 32, depth <= width/8; any attention, mask, sequence "
+    "length, heads, activation, FFN width, skip scale alpha and branch gain beta; band "
+    "calibrated at width 32 and 64",
+    source=POSTLN_SOURCE,
+    subjects="network",
+    role="theory",
+    measure="gradbench.claim_probes:network",
+    applies=postln_domain,
+)
+def postln_sublayer_gain(spec: Any, m: Any, alpha: float, **config: Any) -> Verdict:
+    """Two-sided t-test of the top sublayer's ln gain beyond the band about the law."""
+    d, s = spec.width, m.act_grad_norms.shape[0]
+    sq = m.act_grad_norms.astype(np.float64) ** 2
+    below, top = sq[:, -2], sq[:, -1]
+    law, r = postln_top_gain(spec)
+    band = (law + POSTLN_BAND[0] / d, law + POSTLN_BAND[1] / d)
+    method = (f"T = ln(mean |g_{spec.n_sites - 1}|^2 / mean |g_{spec.n_sites}|^2) over {s} "
+              f"networks against [{band[0]:.4g}, {band[1]:.4g}] (ln G = {law:.4g}, "
+              f"r = {r:.3g}); two-sided t beyond the band")
+    if s < 2 or not (np.isfinite(below).all() and np.isfinite(top).all()) or \
+            below.mean() <= 0 or top.mean() <= 0:
+        return verdict("postln_sublayer_gain", spec, {}, predicted=law, measured=math.nan,
+                       statistic=math.nan, pvalue=0.0, ci=(math.nan, math.nan), alpha=alpha,
+                       passed=False, n=s, method=method,
+                       note="fewer than 2 networks, or a non-finite or zero gradient")
+    gain = math.log(below.mean() / top.mean())
+    se = _log_ratio_se(below, top)
+    p = min(1.0, 2 * _beyond(gain, se, band, s - 1))
+    half = float(sps.t.isf(alpha / 2, df=s - 1)) * se
+    excess = max(gain - band[1], band[0] - gain, 0.0)
+    return verdict(
+        "postln_sublayer_gain", spec, {}, predicted=law, measured=gain,
+        statistic=excess / se if se > 0 else math.inf, pvalue=p,
+        ci=(gain - half, gain + half), alpha=alpha, passed=p >= alpha,
+        effect=d * (gain - law), n=s, method=method,
+        note=f"d (T - ln G) = {d * (gain - law):+.3g} (band {POSTLN_BAND[0]:+g} to "
+        f"{POSTLN_BAND[1]:+g}, se "
+        f"{d * se:.2g}); 1 - 2/d alone would give {math.log(1 - 2 / d):.4g} per sublayer at "
+        "alpha^2 + c_J = alpha^2 + c_F")
+
+
+__all__ = ["POSTLN_BAND", "PRELN_SITES", "PROFILE_DRIFT", "PROFILE_TOP", "preln_sites",
+           "profile_top_band"]

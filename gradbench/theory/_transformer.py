@@ -144,6 +144,68 @@ def branch_shares(spec: TransformerSpec) -> np.ndarray:
     return readonly(1.0 - spec.skip_scale**2 * before / law)
 
 
-__all__ = ["LAYERNORM_EPS", "PRELN_SOURCE", "PROFILE_SOURCE", "branch_shares",
-           "predict_transformer", "preln_domain", "preln_law_of", "preln_stream_second_moment",
-           "profile_domain"]
+POSTLN_SOURCE = ("Xiong et al. 2020, 'On Layer Normalization in the Transformer Architecture', "
+                 "arXiv:2002.04745, §3 (Post-LN gradients); the per-sublayer gain and its "
+                 "finite-width correction of docs/theory.md §10.6")
+
+
+def postln_domain(spec: Any) -> str | None:
+    """Why the Post-LN top-sublayer gain (docs/theory.md §10.6) does not apply to ``spec``."""
+    if not isinstance(spec, TransformerSpec):
+        return "the Post-LN sublayer gain is for TransformerSpec"
+    if spec.placement != "post":
+        return (f"placement={spec.placement!r}: the gain is for Post-LN (placement='post'), "
+                "x <- LN(alpha x + F(x))")
+    if spec.layer_gain_exponent:
+        return (f"layer_gain_exponent={spec.layer_gain_exponent}: the law takes block 1's "
+                "weight variances for the last block")
+    dist = registry.lookup("initializer", spec.init).meta.get("distribution")
+    if dist != "normal":
+        return (f"initializer {spec.init!r} draws {dist!r} weights; the FFN gains "
+                "E phi(s1 z)^2 and E phi'(s1 z)^2 need Gaussian W1 (i.i.d. normal weights)")
+    if spec.width < 32:
+        return (f"width={spec.width}: the O(1/d^2) remainder is calibrated at width 32 and 64 "
+                "(width >= 32)")
+    if 8 * spec.depth > spec.width:
+        return (f"depth={spec.depth} > width/8: keep N/d <= 1/8 (the domain the band was "
+                "calibrated in)")
+    return None
+
+
+def postln_branch_gains(spec: TransformerSpec) -> tuple[float, float]:
+    r"""``(c_F, c_J)`` of a Post-LN FFN sublayer: forward and backward gains per coordinate,
+
+    :math:`c_F = s_2^2 E\,\phi(s_1 z)^2`, :math:`c_J = s_2^2 s_1^2 E\,\phi'(s_1 z)^2`, z ~ N(0, 1)
+    (the sublayer's input is a LayerNorm output, ``|x|^2 = d``), by Gaussian quadrature.
+    """
+    s2 = transformer_weight_variances(spec)
+    m = _moments(_resolve(spec.activation), s2["W1"])
+    return s2["W2"] * m.phi2, s2["W2"] * s2["W1"] * m.dphi2
+
+
+def postln_top_gain(spec: TransformerSpec) -> tuple[float, float]:
+    r"""``(ln G, r)``: the predicted squared backward gain of a Post-LN stack's last sublayer
+    (its FFN) under an isotropic readout, and the branch's share ``r = c_F/(alpha^2 + c_F)``.
+
+    .. math::
+
+        G = \frac{\alpha^2 + c_J}{\alpha^2 + c_F}\Big(1 - \frac{2 - 3r}{d}\Big)
+            + O(d^{-2}),
+
+    ``1 - 2/d`` the LayerNorm's projection off the mean and radial directions and ``3r/d``
+    the fluctuation of ``|alpha x + F(x)|`` (docs/theory.md §10.6 derives both).
+
+    Examples:
+        >>> round(postln_top_gain(TransformerSpec(depth=1, width=32, placement="post",
+        ...     activation="linear", init="lecun_normal"))[1], 12)
+        0.5
+    """
+    c_f, c_j = postln_branch_gains(spec)
+    a2, d = spec.skip_scale ** 2, spec.width
+    r = c_f / (a2 + c_f)
+    return float(np.log((a2 + c_j) / (a2 + c_f) * (1 - (2 - 3 * r) / d))), float(r)
+
+
+__all__ = ["LAYERNORM_EPS", "POSTLN_SOURCE", "PRELN_SOURCE", "PROFILE_SOURCE", "branch_shares",
+           "postln_branch_gains", "postln_domain", "postln_top_gain", "predict_transformer",
+           "preln_domain", "preln_law_of", "preln_stream_second_moment", "profile_domain"]

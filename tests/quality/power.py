@@ -368,6 +368,53 @@ def preln_norm_after_add() -> Iterator[None]:
     finally:
         TransformerFamily.forward = real  # type: ignore[method-assign]
 
+def _postln(seed: int, small_branch: bool = False) -> tuple[Any, dict[str, Any]]:
+    """A Post-LN transformer as suites/test_transformer.py draws it for
+    ``postln_sublayer_gain`` (256 networks of 8 examples of 8 tokens); with ``small_branch``
+    the branch gain is 0.5 (the branch's share r of the pre-norm sum is then 0.01 to 0.3)."""
+    r = _rng(seed)
+    spec = gb.TransformerSpec(
+        depth=int(r.integers(1, 5)), width=32, seq=8, ffn=int(r.choice([2, 4])),
+        activation=str(r.choice(["relu", "gelu", "tanh", "linear"])),
+        init=str(r.choice(["he_normal", "lecun_normal", "xavier_normal"])), placement="post",
+        attention=str(r.choice(["softmax", "uniform"])), causal=bool(r.integers(2)),
+        skip_scale=float(r.choice([1.0, 0.8, 1.2])), branch_gain=float(r.choice([1.0, 0.5])))
+    if small_branch:
+        spec = spec.replace(branch_gain=0.5)
+    return spec, {"seeds": 256, "batch": 8, "seed": seed}
+
+
+def _postln_small_branch(seed: int) -> tuple[Any, dict[str, Any]]:
+    return _postln(seed, small_branch=True)
+
+
+@contextlib.contextmanager
+def _norm_planted(norm: Callable[[torch.Tensor], torch.Tensor]) -> Iterator[None]:
+    from gradbench import models
+
+    real = models._layer_norm
+    models._layer_norm = norm  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        models._layer_norm = real  # type: ignore[assignment]
+
+
+def postln_detached_stats() -> contextlib.AbstractContextManager[None]:
+    """The LayerNorm's mean and variance detached from the graph (backward 1/sigma, no
+    projection; tests/mutants.py::transformer_postln_detached_stats)."""
+    def norm(x: torch.Tensor) -> torch.Tensor:
+        mean = x.mean(dim=-1, keepdim=True).detach()
+        var = (x - mean).pow(2).mean(dim=-1, keepdim=True).detach()
+        return (x - mean) / torch.sqrt(var + 1e-5)
+    return _norm_planted(norm)
+
+
+def postln_rmsnorm() -> contextlib.AbstractContextManager[None]:
+    """RMSNorm in place of LayerNorm (tests/mutants.py::transformer_postln_rmsnorm)."""
+    return _norm_planted(lambda x: x / torch.sqrt(x.pow(2).mean(dim=-1, keepdim=True) + 1e-5))
+
+
 # --- attention at initialization (suites/test_attention.py) ----------------------------------
 
 
@@ -659,6 +706,13 @@ def trials() -> list[Trial]:
         Trial("preln_gradient_profile", "the Pre-LN branch normalizes after the add, "
               "x <- LN(alpha x + F(x)) (Post-LN's placement; final LayerNorm kept)", _profile,
               _profile, planted=preln_norm_after_add, n=100),
+        Trial("postln_sublayer_gain", "the Post-LN LayerNorm's mean and variance detached "
+              "from the graph (its backward 1/sigma, no projection)", _postln, _postln,
+              planted=postln_detached_stats, n=100),
+        Trial("postln_sublayer_gain", "RMSNorm in place of the Post-LN LayerNorm, small "
+              "branches (beta = 0.5, r <= 0.3; the gain rises by (1 - r)/d, so a dominant "
+              "branch hides it)", _postln_small_branch, _postln_small_branch,
+              planted=postln_rmsnorm, n=100),
         Trial("residual_bounded_in_depth", "1/sqrt(l) in place of 1/sqrt(L)",
               lambda s: (registry.lookup("residual", "1/sqrt(L)"),
                          {"depth": int(_rng(s).integers(4, 13)), "seed": s}),
