@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from gradbench.probe import jacobian_eigenvalues, measure
+from gradbench.probe import draw_stacked, jacobian_eigenvalues, measure
 from gradbench.records import Measurement
 from gradbench.remedies.optimizers import first_step_update, hyperparameters
 from gradbench.specs import ResidualSpec, Spec
@@ -65,13 +65,10 @@ def token0_stream(spec: Any, *, seeds: int, batch: int, seed: int = 0,
     The family's stacked forward in float64 (whatever dtype the run uses: the networks are
     small), on the same networks :func:`gradbench.probe.measure` draws.
     """
-    from gradbench.models import draw_network, family_of
-    from gradbench.probe import _stack
+    from gradbench.models import family_of
 
     family = family_of(spec)
-    nets = [draw_network(spec, batch, seed, i) for i in range(seeds)]
-    params = _stack([p for p, _ in nets], "cpu", torch.float64)
-    data = _stack([d for _, d in nets], "cpu", torch.float64)
+    params, data = draw_stacked(spec, seeds, batch, seed)
     with torch.no_grad():
         sites = family.forward(spec, params, data).sites
     return torch.stack([s[..., 0, :].pow(2).mean(dim=(-2, -1)) for s in sites], dim=1).numpy()
@@ -85,13 +82,10 @@ def token_gram(spec: Any, *, seeds: int, batch: int, seed: int = 0, **_: Any) ->
     The family's stacked forward in float64 on the networks :func:`gradbench.probe.measure`
     draws.
     """
-    from gradbench.models import draw_network, family_of
-    from gradbench.probe import _stack
+    from gradbench.models import family_of
 
     family = family_of(spec)
-    nets = [draw_network(spec, batch, seed, i) for i in range(seeds)]
-    params = _stack([p for p, _ in nets], "cpu", torch.float64)
-    data = _stack([d for _, d in nets], "cpu", torch.float64)
+    params, data = draw_stacked(spec, seeds, batch, seed)
     with torch.no_grad():
         sites = family.forward(spec, params, data).sites
     return torch.stack([(s @ s.mT).mean(dim=-3) / spec.width for s in sites], dim=1).numpy()
@@ -120,13 +114,10 @@ def qk_collapse(spec: Any, *, seeds: int, batch: int, seed: int = 0,
     (a fixed random readout), gradients by autograd through the stacked forward in
     float64. Returns ``{"ratio", "one_minus_rho"}``, each ``[seeds, len(scales)]``.
     """
-    from gradbench.models import draw_network, family_of
-    from gradbench.probe import _stack
+    from gradbench.models import family_of
 
     family = family_of(spec)
-    nets = [draw_network(spec, batch, seed, i) for i in range(seeds)]
-    params = _stack([p for p, _ in nets], "cpu", torch.float64)
-    data = _stack([d for _, d in nets], "cpu", torch.float64)
+    params, data = draw_stacked(spec, seeds, batch, seed)
     g = _generator(spec, seed, seeds=seeds, batch=batch, claim="qk_gradient_collapse")
     sd = math.sqrt(spec.input_var)
     base = sd * torch.randn(seeds, batch, 1, spec.width, generator=g, dtype=torch.float64)
@@ -174,13 +165,11 @@ def attention_collapse(spec: Any, *, seeds: int, batch: int, seed: int = 0,
     """
     from dataclasses import replace
 
-    from gradbench.models import draw_network, family_of
-    from gradbench.probe import _stack
+    from gradbench.models import family_of
 
     family = family_of(spec)
     one = replace(spec, depth=1, layer_gain_exponent=0.0)
-    nets = [draw_network(spec, batch, seed, i)[0] for i in range(seeds)]
-    params = _stack(nets, "cpu", torch.float64)
+    params, _ = draw_stacked(spec, seeds, batch, seed)
     g = _generator(spec, seed, seeds=seeds, batch=batch, claim="pure_attention_collapse")
     sd, n, d = math.sqrt(spec.input_var), spec.seq, spec.width
     shape = (seeds, spec.depth, batch)

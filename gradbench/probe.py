@@ -98,6 +98,17 @@ def _stack(items: Sequence[Params], device: str, dtype: torch.dtype) -> Params:
     return stacked
 
 
+def draw_stacked(spec: Spec, seeds: int, batch: int, seed: int, device: str = "cpu",
+                 dtype: torch.dtype = torch.float64) -> tuple[Params, Params]:
+    """Networks ``0 .. seeds-1`` as :func:`measure` draws them, their parameters and data
+    each stacked along a leading axis (float64 by default: the claims' small exact checks).
+    Looked up on :mod:`gradbench.models` at call time, so a test can substitute networks."""
+    from gradbench import models
+
+    nets = [models.draw_network(spec, batch, seed, i) for i in range(seeds)]
+    return _stack([p for p, _ in nets], device, dtype), _stack([d for _, d in nets], device, dtype)
+
+
 def _reduction_dtype(t: Tensor) -> torch.dtype:
     """float64 for float64 tensors, else float32: norms of a float32 (or bfloat16) pass are
     taken in float32 with torch's cascaded sums, exact to ~1e-6, far below sampling noise,
@@ -332,8 +343,7 @@ def jacobian_eigenvalues(
             f"with delta-orthogonal kernels, got {spec!r}"
         )
     _measure_iv(spec, seeds, 1, device, "float64", seed)
-    nets = [draw_network(spec, 1, seed, i) for i in range(seeds)]
-    params = _stack([p for p, _ in nets], device, torch.float64)
-    x = _stack([d for _, d in nets], device, torch.float64)[family.input_key]  # [S, 1, n]
+    params, data = draw_stacked(spec, seeds, 1, seed, device)
+    x = data[family.input_key]  # [S, 1, n]
     jac = family.input_output_jacobian(spec, params, x)
     return torch.linalg.eigvalsh(jac @ jac.mT).reshape(seeds, -1).cpu().numpy()

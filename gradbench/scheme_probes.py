@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from gradbench.models import Draw, derive_seed, draw_network, family_of
+from gradbench.models import Draw, derive_seed, family_of
 from gradbench.remedies.schemes import ALL_GROUPS, scheme_spec
 
 OUTPUT_CHANGE_EPS = 1e-6
@@ -111,12 +111,10 @@ def _output_change(spec: Any, seeds: int, batch: int, seed: int) -> np.ndarray:
     """Per network, ``||F(W + eps dW) - F(W)||^2 / (eps^2 d)`` averaged over the examples,
     ``dW`` with i.i.d. ``N(0, 1/fan_in)`` entries on W_V, W_O, W1, W2 (float64)."""
     from gradbench.models import _layer_norm
-    from gradbench.probe import _stack
+    from gradbench.probe import draw_stacked
 
     family = family_of(spec)
-    nets = [draw_network(spec, batch, seed, i) for i in range(seeds)]
-    params = _stack([p for p, _ in nets], "cpu", torch.float64)
-    data = _stack([d for _, d in nets], "cpu", torch.float64)
+    params, data = draw_stacked(spec, seeds, batch, seed)
     eps = OUTPUT_CHANGE_EPS
     moved = {k: w.clone() if k.startswith(PERTURBED) else w for k, w in params.items()}
     for i in range(seeds):
