@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -87,26 +86,46 @@ def chunk_size(spec: Spec, seeds: int, batch: int, dtype: str, budget: int | Non
     return max(1, min(seeds, budget // max(1, bytes_per_network(spec, batch, dtype))))
 
 
-def _stack(items: Sequence[Params], device: str, dtype: torch.dtype) -> Params:
-    """Stack networks' tensors along a new leading axis, cast to ``dtype`` in one pass."""
-    stacked = {}
-    for key, first in items[0].items():
-        out = torch.empty((len(items), *first.shape), dtype=dtype)
-        for index, p in enumerate(items):
-            out[index].copy_(p[key])  # cast and copy at once, same bits as .to(dtype)
-        stacked[key] = out.to(device=device)
-    return stacked
+def draw_stacked(spec: Spec, indices: int | range, batch: int, seed: int,
+                 device: str = "cpu", dtype: torch.dtype = torch.float64,
+                 ) -> tuple[Params, Params]:
+    """Networks ``indices`` (``range(indices)`` for a count) as :func:`measure` draws them,
+    their parameters and data each stacked along a leading axis in ``dtype`` (float64 by
+    default: the claims' small exact checks).
 
-
-def draw_stacked(spec: Spec, seeds: int, batch: int, seed: int, device: str = "cpu",
-                 dtype: torch.dtype = torch.float64) -> tuple[Params, Params]:
-    """Networks ``0 .. seeds-1`` as :func:`measure` draws them, their parameters and data
-    each stacked along a leading axis (float64 by default: the claims' small exact checks).
-    Looked up on :mod:`gradbench.models` at call time, so a test can substitute networks."""
+    Each network is drawn in :func:`draw_dtype` with its own CPU generator (the bits do not
+    depend on the threads) on up to ``torch.get_num_threads()`` threads (ATen releases the
+    GIL; drawing, mostly ``normal_`` on one core, costs about as much as the stacked forward
+    and backward pass) and copied into its slice of the stacked tensors at once, while its
+    numbers are still in cache: no second pass over every parameter, and no second copy of
+    them in memory. Looked up on :mod:`gradbench.models` at call time, so a test can
+    substitute networks."""
     from gradbench import models
 
-    nets = [models.draw_network(spec, batch, seed, i) for i in range(seeds)]
-    return _stack([p for p, _ in nets], device, dtype), _stack([d for _, d in nets], device, dtype)
+    indices = range(indices) if isinstance(indices, int) else indices
+    made_in = draw_dtype(dtype)
+    first = models.draw_network(spec, batch, seed, indices[0], made_in)
+    stacked = tuple({key: torch.empty((len(indices), *t.shape), dtype=dtype)
+                     for key, t in part.items()} for part in first)
+
+    def place(slot: int, net: tuple[Params, Params]) -> None:
+        for part, out in zip(net, stacked):
+            for key, t in part.items():
+                out[key][slot].copy_(t)  # cast and copy at once, same bits as .to(dtype)
+
+    def draw(slot: int) -> None:
+        place(slot, models.draw_network(spec, batch, seed, indices[slot], made_in))
+
+    place(0, first)
+    workers = min(len(indices) - 1, torch.get_num_threads())
+    if workers <= 1:
+        for slot in range(1, len(indices)):
+            draw(slot)
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(draw, range(1, len(indices))))
+    params, data = ({key: t.to(device=device) for key, t in part.items()} for part in stacked)
+    return params, data
 
 
 def _reduction_dtype(t: Tensor) -> torch.dtype:
@@ -171,35 +190,11 @@ def draw_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.float64 if dtype == torch.float64 else torch.float32
 
 
-def _draw_networks(
-    spec: Spec, indices: range, batch: int, seed: int, dtype: torch.dtype = torch.float64
-) -> list[tuple[Params, Params]]:
-    """:func:`draw_network` for each index, on up to ``torch.get_num_threads()`` threads.
-
-    Drawing (one CPU generator per network, mostly ``normal_``, which runs on one
-    core) costs about as much as the stacked forward and backward pass, so it is
-    spread over threads (ATen releases the GIL). Each network has its own generator,
-    so the bits do not depend on the threads.
-    """
-    made_in = draw_dtype(dtype)
-
-    def draw(index: int) -> tuple[Params, Params]:
-        return draw_network(spec, batch, seed, index, made_in)
-
-    workers = min(len(indices), torch.get_num_threads())
-    if workers <= 1:
-        return [draw(i) for i in indices]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(draw, indices))
-
-
 def _measure_chunk(
     spec: Spec, indices: range, batch: int, device: str, dtype: torch.dtype, seed: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     family = family_of(spec)
-    nets = _draw_networks(spec, indices, batch, seed, dtype)
-    params = _stack([p for p, _ in nets], device, dtype)
-    data = _stack([d for _, d in nets], device, dtype)
+    params, data = draw_stacked(spec, indices, batch, seed, device, dtype)
     if not family.weight_grads_from_sites:
         for name in {n for group in family.weight_groups(spec) for n in group}:
             params[name].requires_grad_(True)
