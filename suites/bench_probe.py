@@ -16,8 +16,11 @@ Timings from the same run, per workload:
   backward): unlike the naive loop it draws in float32 directly and feeds every network
   the same input, so it is the fastest honest loop, not the probe's twin;
 * the probe's bound: its matrix products as ``bmm`` over the stacked networks (one per layer
-  forward, two backward) plus drawing all its weights with torch's CPU generator, the draw
-  divided by the thread count (the bound if drawing were split over the threads);
+  forward, two backward) plus drawing all its weights with torch's CPU generator (one
+  generator per network, one float32 ``normal_`` per weight matrix, on one thread), the
+  draw divided by the thread count (the bound if drawing were split over the threads);
+* the probe's own draw (:func:`gradbench.probe.draw_stacked`: parameters and data, on the
+  threads, into the stacked tensors), reported beside the bound's;
 * ``torch.mm`` of two 2048 x 2048 float32 matrices, the machine's matmul throughput.
 
 The last test reports the speed-ups (naive / batched, plain / batched), the fraction of
@@ -134,6 +137,17 @@ def bound(seeds: int, batch: int, device: str) -> torch.Tensor:
     return g
 
 
+def weight_draw(seeds: int) -> int:
+    """The bound's draw: every network's weights from its own CPU generator, float32, one
+    thread (the draw share of :func:`bound`, divided by the thread count in the summary)."""
+    w = torch.empty(WIDTH, WIDTH)
+    for index in range(seeds):
+        g = torch.Generator().manual_seed(index)
+        for _ in range(DEPTH):
+            w.normal_(0.0, (2.0 / WIDTH) ** 0.5, generator=g)
+    return seeds * DEPTH
+
+
 def _record(
     benchmark: Any, key: tuple[str, str], name: str, flops: int | None = None
 ) -> None:
@@ -211,8 +225,8 @@ def test_bench_plain_loop(benchmark: Any, device: str, workload: str) -> None:
 @pytest.mark.parametrize("workload", WORKLOADS)
 @pytest.mark.parametrize("device", DEVICES)
 def test_bench_bound(benchmark: Any, device: str, workload: str) -> None:
-    """The bound's arithmetic (bmm) is timed here; its draw share is the parameter draw
-    below divided by the thread count, added in the summary."""
+    """The bound's arithmetic (bmm) is timed here; its draw share (:func:`weight_draw`,
+    timed below) divided by the thread count is added in the summary."""
     batch, seeds = WORKLOADS[workload]
 
     def run() -> torch.Tensor:
@@ -228,15 +242,25 @@ def test_bench_bound(benchmark: Any, device: str, workload: str) -> None:
 
 @pytest.mark.parametrize("workload", WORKLOADS)
 @pytest.mark.parametrize("device", DEVICES)
+def test_bench_weight_draw(benchmark: Any, device: str, workload: str) -> None:
+    """The bound's draw share (on the CPU generator whatever the device)."""
+    _, seeds = WORKLOADS[workload]
+    benchmark.group = f"probe-{device}-{workload}"
+    assert _run(benchmark, lambda: weight_draw(seeds)) == seeds * DEPTH
+    _record(benchmark, (device, workload), "weight_draw")
+
+
+@pytest.mark.parametrize("workload", WORKLOADS)
+@pytest.mark.parametrize("device", DEVICES)
 def test_bench_parameter_draw(benchmark: Any, device: str, workload: str) -> None:
     """The probe's share that is not arithmetic: drawing the networks' float32 parameters."""
-    from gradbench.probe import _draw_networks
+    from gradbench.probe import draw_stacked
 
     batch, seeds = WORKLOADS[workload]
     benchmark.group = f"probe-{device}-{workload}"
-    nets = _run(benchmark, lambda: _draw_networks(SPEC, range(seeds), batch, 0, torch.float32))
+    params, _ = _run(benchmark, lambda: draw_stacked(SPEC, seeds, batch, 0, dtype=torch.float32))
     _record(benchmark, (device, workload), "draw")
-    assert len(nets) == seeds
+    assert params["W0"].shape[0] == seeds
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -283,8 +307,8 @@ def test_bench_summary(
         summary[f"fraction_of_matmul_{stat}"] = probe_gflops / matmul_gflops
         if "plain" in found:
             summary[f"speedup_plain_over_batched_{stat}"] = found["plain"][stat] / batched
-        if "draw" in found and "bmm" in found:
-            bound_s = found["bmm"][stat] + found["draw"][stat] / torch.get_num_threads()
+        if "weight_draw" in found and "bmm" in found:
+            bound_s = found["bmm"][stat] + found["weight_draw"][stat] / torch.get_num_threads()
             summary[f"bound_seconds_{stat}"] = bound_s
             summary[f"fraction_of_bound_{stat}"] = bound_s / batched
         if "draw" in found:
