@@ -72,12 +72,6 @@ declares ``"bounded"``) and ``max_token_similarity`` (a number in (-1, 1]: the t
 cosine similarity at the judged depth must not exceed it) and ``dropout`` (``True``: the
 block is measured in train mode, its dropout active, as :class:`BlockSpec` ``train``)."""
 
-PERTURBATION = 1e-3
-"""eps of the output change: every weight matrix or kernel ``p`` of every block moves by
-``eps rms(p) z``, ``z ~ N(0, 1)`` i.i.d. (a perturbation relative to each weight's own
-scale, as Liu et al. 2020 perturb ``W`` by ``eps W'``)."""
-
-
 # --------------------------------------------------------------------------------------
 # The configuration
 # --------------------------------------------------------------------------------------
@@ -99,7 +93,7 @@ class BlockSpec:
             batch statistics). The dropout masks come from the global RNG, seeded per
             network from :meth:`seed` inside ``fork_rng`` and restored after, so a rerun
             draws the same masks and the caller's RNG is untouched; a stack's forwards
-            that are compared (the guards, the output change) run on the same masks.
+            that are compared (the guards') run on the same masks.
     """
 
     factory: str
@@ -368,45 +362,44 @@ def token_similarity(x: torch.Tensor) -> float:
     return float((off / (n * (n - 1))).mean())
 
 
-def output_change(blocks: Sequence[torch.nn.Module], x0: torch.Tensor, out: torch.Tensor,
-                  generator: torch.Generator, masks: int | None = None) -> float:
+def output_change(weights: Sequence[torch.Tensor], grads: Sequence[torch.Tensor | None],
+                  readout: torch.Tensor, out: torch.Tensor) -> float:
     r"""The stack's relative output change under a small random weight perturbation,
 
-        delta^2 = ||F(W + dW; x_0) - F(W; x_0)||^2 / (eps^2 ||F(W; x_0)||^2),
+        delta^2 = E ||F(W + dW; x_0) - F(W; x_0)||^2 / (eps^2 ||F(W; x_0)||^2),  eps -> 0,
 
-    ``dW = eps rms(W) Z`` for every weight matrix or kernel (parameters of two or more
-    dimensions; gains and biases are left alone, as the bounds on the model update count
-    only the sublayers' weights) (:data:`PERTURBATION`). To first order
-    ``delta^2`` sums the sublayers' contributions: about linear in depth for Post-LN,
-    logarithmic for Pre-LN and constant for DeepNorm (Liu et al. 2020, arXiv:2004.08249;
-    Wang et al. 2022, arXiv:2203.00555), the instability those remedies address.
-    ``masks``: the seed of :func:`dropout_masks` the forward of ``out`` ran with (train
-    mode), so only the weights differ. **Perturbs the blocks' parameters in place** (call
-    it last)."""
-    eps = PERTURBATION
+    ``dW = eps rms(W) Z``, ``Z ~ N(0, 1)`` i.i.d., for every weight matrix or kernel
+    (parameters of two or more dimensions; gains and biases are left alone, as the bounds on
+    the model update count only the sublayers' weights). To first order ``F(W + dW) - F(W) =
+    sum_p J_p dW_p ~ N(0, eps^2 K)``, ``K = sum_p rms(p)^2 J_p J_p^T``, so ``delta^2`` is a
+    draw of ``sum_i lambda_i(K) chi^2_1 / ||F||^2``. The harness reads it from the gradients
+    it already has: the readout is ``R = z / sqrt(N)``, ``z ~ N(0, I_N)`` over the ``N``
+    outputs, and ``g_p = J_p^T R``, so ``N sum_p rms(p)^2 ||g_p||^2 = z^T K z``, a draw of the
+    same law (Hutchinson's estimator), with no second forward and no second draw of every
+    weight. ``delta^2`` sums the sublayers' contributions: about linear in depth for Post-LN,
+    logarithmic for Pre-LN and constant for DeepNorm (Liu et al. 2020, arXiv:2004.08249; Wang
+    et al. 2022, arXiv:2203.00555), the instability those remedies address. NaN when not
+    finite."""
     with torch.no_grad():
-        for block in blocks:
-            for p in block.parameters():
-                if p.is_floating_point() and p.dim() >= 2:
-                    scale = eps * p.pow(2).mean().sqrt()
-                    p.add_(scale * torch.randn(p.shape, generator=generator, dtype=p.dtype))
-        y = x0
-        with dropout_masks(masks):
-            for block in blocks:
-                y = block(y)
-        value = float((y - out).pow(2).sum() / (eps**2 * out.pow(2).sum()))
+        total = sum((torch.linalg.vector_norm(w, dtype=torch.float64) ** 2 / w.numel()
+                     * torch.linalg.vector_norm(g, dtype=torch.float64) ** 2
+                     for w, g in zip(weights, grads) if g is not None),
+                    torch.zeros((), dtype=torch.float64))
+        value = float(total * readout.numel() / torch.linalg.vector_norm(
+            out, dtype=torch.float64) ** 2)
     return value if math.isfinite(value) else math.nan
 
 
 def measure_stack(factory: Factory, spec: BlockSpec, depth: int, index: int,
                   name: str = "block", *, weights: bool = False,
-                  perturb: bool = True) -> StackMeasurement:
+                  with_output_change: bool = True) -> StackMeasurement:
     """Stack ``depth`` fresh blocks for network ``index`` and read the norms through taps
-    (module docstring); then the tokens' similarity at ``x_L`` and the output change (its
-    perturbation is drawn after everything else, so the norms do not depend on it).
-    ``weights``: also each weight matrix's gradient norm per layer. ``perturb=False`` skips
-    the output change (NaN): the gradient measurement alone, as ``suites/bench_blocks.py``
-    times it beside the plain loop."""
+    (module docstring); then the tokens' similarity at ``x_L`` and the output change (from
+    the weight matrices' gradients of the same backward, :func:`output_change`).
+    ``weights``: also record each weight matrix's gradient norm per layer.
+    ``with_output_change=False`` skips the weights' gradients unless ``weights`` asks for
+    them, and the output change (NaN): the gradient measurement alone, as
+    ``suites/bench_blocks.py`` times it beside the plain loop."""
     dtype = _dtype(spec)
     g = torch.Generator().manual_seed(spec.seed(depth, index))
     shape = (spec.batch, spec.seq, spec.width)
@@ -415,7 +408,7 @@ def measure_stack(factory: Factory, spec: BlockSpec, depth: int, index: int,
     blocks = [build(factory, spec, layer, depth, g, name) for layer in range(depth)]
     params = [(layer, key, p) for layer, block in enumerate(blocks)
               for key, p in block.named_parameters()
-              if p.is_floating_point() and p.dim() >= 2] if weights else []
+              if p.is_floating_point() and p.dim() >= 2] if weights or with_output_change else []
     for _, _, p in params:
         p.requires_grad_(True)
     # one tap tensor per site: slices of one stacked tensor would make each slice's backward
@@ -432,15 +425,15 @@ def measure_stack(factory: Factory, spec: BlockSpec, depth: int, index: int,
         (x * readout).sum(), [*taps, *(p for *_, p in params)], allow_unused=True)
     grads, weight_grads = grads[:depth + 1], grads[depth + 1:]
     per_group: dict[str, NDArray[np.float64]] = {}
-    for (layer, key, _), grad in zip(params, weight_grads):
+    for (layer, key, _), grad in zip(params, weight_grads) if weights else ():
         row = per_group.setdefault(key, np.full(depth, math.nan))
         row[layer] = 0.0 if grad is None else float(grad.norm())
     out = x.detach()
+    change = (output_change([p for *_, p in params], weight_grads, readout, out)
+              if with_output_change else math.nan)
     return StackMeasurement(depth, torch.stack(acts).double().numpy(),
                             torch.stack([t.norm() for t in grads]).double().numpy(),
-                            output_change=(output_change(blocks, x0, out, g, masks)
-                                           if perturb else math.nan),
-                            token_similarity=token_similarity(out),
+                            output_change=change, token_similarity=token_similarity(out),
                             weight_gradients=per_group)
 
 
@@ -984,9 +977,10 @@ def verdicts(rep: BlockReport, spec: BlockSpec, meta: dict[str, Any]) -> list[An
             statistic=change.change, pvalue=math.nan, ci_low=change.change_ci.low,
             ci_high=change.change_ci.high, alpha=alpha,
             passed=expect is None or LAWS.index(change.law) <= LAWS.index(expect),
-            n=change.seeds, method=f"delta^2 = ||F(W + dW) - F(W)||^2 / (eps^2 ||F(W)||^2), "
-            f"dW = eps rms(W) z, eps = {PERTURBATION:g}; measured: ln delta^2(L*) - ln "
-            f"delta^2(L_min); its law as the gradient ratio's", source="docs/blocks.md §4.2",
+            n=change.seeds, method="delta^2 = ||F(W + dW) - F(W)||^2 / (eps^2 ||F(W)||^2), "
+            "dW = eps rms(W) z, eps -> 0, read from the weights' gradients; measured: "
+            "ln delta^2(L*) - ln delta^2(L_min); its law as the gradient ratio's",
+            source="docs/blocks.md §4.2",
             note=f"output change {change.words()} ("
             + (f"declared output_change={expect!r})" if expect is not None else
                "reported, not judged: nothing declared)")))

@@ -12,9 +12,9 @@ float32) as a block ``relu(W x)`` with ``W ~ N(0, 2/width)`` drawn from the gene
 measured by :func:`gradbench.blocks.measure_stack` as ``validate`` runs it (one thread, zero
 taps, plus its output change and token similarity), beside ``bench_probe.plain_loop``
 (two threads, nothing but the forward and backward), and the same path without the output
-change (``perturb=False``: only what the plain loop measures; the output change costs one
-more forward and a Gaussian draw the size of every weight matrix). The last test prints the
-ratios::
+change (``with_output_change=False``: the taps' gradients only; the output change is read
+from the weights' gradients of the same backward, which the plain loop computes too). The
+last test prints the ratios::
 
     pytest suites/bench_blocks.py -p no:xdist -p no:cacheprovider --benchmark-only \
         --benchmark-columns=min,median --benchmark-json=reports/bench-blocks.json
@@ -60,8 +60,9 @@ def _median(benchmark: Any) -> float:
     return float(benchmark.stats.stats.median)
 
 
-@pytest.mark.parametrize("perturb", [True, False], ids=["with_output_change", "gradients_only"])
-def test_bench_block_path(benchmark: Any, perturb: bool) -> None:
+@pytest.mark.parametrize("with_output_change", [True, False],
+                         ids=["with_output_change", "gradients_only"])
+def test_bench_block_path(benchmark: Any, with_output_change: bool) -> None:
     from gradbench import blocks
 
     spec = blocks.BlockSpec("bench_blocks:relu_linear", width=WIDTH, seq=1, batch=BATCH,
@@ -69,13 +70,14 @@ def test_bench_block_path(benchmark: Any, perturb: bool) -> None:
 
     def run() -> list[Any]:
         with blocks._isolated():
-            return [blocks.measure_stack(relu_linear, spec, DEPTH, s, perturb=perturb)
+            return [blocks.measure_stack(relu_linear, spec, DEPTH, s,
+                                         with_output_change=with_output_change)
                     for s in range(SEEDS)]
 
     out = benchmark.pedantic(run, rounds=3, iterations=1)
     assert all(np.isfinite(m.gradient_norms).all() for m in out)
-    assert all(np.isfinite(m.output_change) == perturb for m in out)
-    TIMES["block" if perturb else "gradients"] = _median(benchmark)
+    assert all(np.isfinite(m.output_change) == with_output_change for m in out)
+    TIMES["block" if with_output_change else "gradients"] = _median(benchmark)
 
 
 def test_bench_plain_loop_beside_it(benchmark: Any) -> None:
