@@ -21,6 +21,7 @@ bounded, power or exponential; with nothing declared only an exponential law fai
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import hashlib
 import inspect
@@ -42,8 +43,9 @@ Factory = Callable[..., torch.nn.Module]
 DEPTHS = (4, 8, 16, 32, 64)
 """The default depth grid: doublings up to 64 (docs/blocks.md)."""
 
-MEASUREMENT_PATH = ("zero taps: one network at a time, one forward and one torch.autograd.grad "
-                    "backward per network, one intra-op thread")
+MEASUREMENT_PATH = ("zero taps: one forward and one torch.autograd.grad backward per network, "
+                    "one intra-op thread per network, as many networks at a time as torch "
+                    "had intra-op threads")
 """How a user's block is measured, recorded in every block run's results (``run.extra``):
 of the paths measured for the blocks issue (a batched probe needs the stacked forward a
 user's module does not have; ``torch.func.vmap`` of ``grad`` ran about 10x slower than a
@@ -380,11 +382,14 @@ def output_change(weights: Sequence[torch.Tensor], grads: Sequence[torch.Tensor 
     logarithmic for Pre-LN and constant for DeepNorm (Liu et al. 2020, arXiv:2004.08249; Wang
     et al. 2022, arXiv:2203.00555), the instability those remedies address. NaN when not
     finite."""
-    with torch.no_grad():
-        total = sum((torch.linalg.vector_norm(w, dtype=torch.float64) ** 2 / w.numel()
-                     * torch.linalg.vector_norm(g, dtype=torch.float64) ** 2
-                     for w, g in zip(weights, grads) if g is not None),
-                    torch.zeros((), dtype=torch.float64))
+    pairs = [(w, g) for w, g in zip(weights, grads) if g is not None]
+    if not pairs:
+        return 0.0
+    with torch.no_grad():  # norms in the tensors' dtype, one stack, then float64 (fewer calls)
+        w_norms = torch.stack([torch.linalg.vector_norm(w) for w, _ in pairs]).double()
+        g_norms = torch.stack([torch.linalg.vector_norm(g) for _, g in pairs]).double()
+        sizes = torch.tensor([w.numel() for w, _ in pairs], dtype=torch.float64)
+        total = (w_norms ** 2 / sizes * g_norms ** 2).sum()
         value = float(total * readout.numel() / torch.linalg.vector_norm(
             out, dtype=torch.float64) ** 2)
     return value if math.isfinite(value) else math.nan
@@ -438,27 +443,46 @@ def measure_stack(factory: Factory, spec: BlockSpec, depth: int, index: int,
 
 
 @contextlib.contextmanager
-def _isolated() -> Iterator[None]:
+def _isolated() -> Iterator[int]:
     """One intra-op thread, and the global RNG restored after (torch.nn constructors draw
-    from it before the factory overwrites the weights). Blocks of width ~32 gain nothing
-    from more threads, and on a busy machine more threads spin against each other (a
-    validate run went from ~10 s to ~130 s with 2 threads on 2 loaded cores)."""
+    from it before the factory overwrites the weights); yields the intra-op thread count
+    there was before, which :func:`measure_seeds` spends on seeds instead. Blocks of width
+    ~32 gain nothing from more intra-op threads, and on a busy machine more threads spin
+    against each other (a validate run went from ~10 s to ~130 s with 2 threads on 2 loaded
+    cores)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         with torch.random.fork_rng(devices=[]):
-            yield
+            yield threads
     finally:
         torch.set_num_threads(threads)
 
 
+def measure_seeds(factory: Factory, spec: BlockSpec, depth: int, name: str = "block", *,
+                  weights: bool = False, with_output_change: bool = True,
+                  workers: int = 1) -> list[StackMeasurement]:
+    """:func:`measure_stack` for every seed at one depth, in seed order, ``workers`` seeds
+    at a time on Python threads (torch releases the GIL inside its kernels; call it inside
+    :func:`_isolated`, so each seed runs on one intra-op thread). Every seed draws from its
+    own generator, so the numbers do not depend on ``workers``; in train mode the dropout
+    masks come from the seeded global RNG, so the seeds run one at a time."""
+    def one(index: int) -> StackMeasurement:
+        return measure_stack(factory, spec, depth, index, name, weights=weights,
+                             with_output_change=with_output_change)
+
+    if workers <= 1 or spec.train:
+        return [one(s) for s in range(spec.seeds)]
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(one, range(spec.seeds)))
+
+
 def measure(factory: Factory, spec: BlockSpec, name: str = "block") -> list[list[StackMeasurement]]:
     """Every depth of the grid x every seed: ``out[d][s]``; the weights' gradients at the
-    judged depth."""
-    with _isolated():
-        return [[measure_stack(factory, spec, depth, s, name,
-                               weights=depth == spec.judged_depth) for s in range(spec.seeds)]
-                for depth in spec.depths]
+    judged depth. The seeds share the intra-op threads torch had (:func:`measure_seeds`)."""
+    with _isolated() as threads:
+        return [measure_seeds(factory, spec, depth, name, weights=depth == spec.judged_depth,
+                              workers=threads) for depth in spec.depths]
 
 
 # --------------------------------------------------------------------------------------

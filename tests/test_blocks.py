@@ -226,6 +226,22 @@ def test_measurements_are_reproducible_and_leave_the_global_rng_alone() -> None:
     assert torch.equal(torch.get_rng_state(), state)
 
 
+def test_seeds_measured_on_threads_equal_seeds_measured_one_by_one() -> None:
+    """measure_seeds runs seeds on a thread pool; each seed draws from its own generator,
+    so the numbers (and their order) do not depend on the number of workers."""
+    spec = small(width=8, depths=(2, 3, 5), seeds=6)
+    with blocks._isolated():
+        one = blocks.measure_seeds(zoo("pre_ln"), spec, 5, weights=True, workers=1)
+        many = blocks.measure_seeds(zoo("pre_ln"), spec, 5, weights=True, workers=3)
+    for a, b in zip(one, many, strict=True):
+        assert np.array_equal(a.gradient_norms, b.gradient_norms)
+        assert np.array_equal(a.activation_norms, b.activation_norms)
+        assert a.output_change == b.output_change
+        assert all(np.array_equal(a.weight_gradients[k], b.weight_gradients[k])
+                   for k in a.weight_gradients)
+    assert len({a.output_change for a in one}) == len(one)  # distinct seeds, distinct draws
+
+
 def test_skipping_the_output_change_leaves_every_other_measurement_as_it_was() -> None:
     """The bench's gradients-only path measures what validate measures, minus the output
     change: it is read from the same backward, after everything else."""
