@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
+from gradbench.devices import CHOICES, DEVICE, is_cuda
 from gradbench.errors import InvalidArgument
 from gradbench.records import ConfidenceInterval
 from gradbench.stats._common import t_interval
@@ -96,6 +97,10 @@ class BlockSpec:
             network from :meth:`seed` inside ``fork_rng`` and restored after, so a rerun
             draws the same masks and the caller's RNG is untouched; a stack's forwards
             that are compared (the guards') run on the same masks.
+        device: where the stacks run (``"cpu"``, ``"cuda"``, ``"cuda:N"``). Every weight,
+            input and readout is drawn on the CPU from the network's generator and copied,
+            so a CUDA run measures the same networks as a CPU run (the device is not part
+            of :meth:`seed`); only dropout masks (train mode) come from the device's RNG.
     """
 
     factory: str
@@ -107,6 +112,7 @@ class BlockSpec:
     dtype: str = "float64"
     base_seed: int = 0
     train: bool = False
+    device: str = "cpu"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "depths", tuple(self.depths))
@@ -127,6 +133,9 @@ class BlockSpec:
         if self.dtype not in ("float64", "float32"):
             raise InvalidArgument(f"BlockSpec.dtype={self.dtype!r} is invalid; valid "
                                   "choices: float32, float64")
+        if not isinstance(self.device, str) or not DEVICE.fullmatch(self.device):
+            raise InvalidArgument(f"BlockSpec.device={self.device!r} is invalid; valid "
+                                  f"choices: {CHOICES}")
 
     @property
     def judged_depth(self) -> int:
@@ -144,7 +153,8 @@ class BlockSpec:
         return {"family": "block", "factory": self.factory, "width": self.width,
                 "seq": self.seq, "batch": self.batch, "depths": list(self.depths),
                 "seeds": self.seeds, "dtype": self.dtype, "base_seed": self.base_seed,
-                **({"train": True} if self.train else {})}
+                **({"train": True} if self.train else {}),
+                **({"device": self.device} if self.device != "cpu" else {})}
 
 
 def depth_grid(depth: int | None = None) -> tuple[int, ...]:
@@ -220,8 +230,8 @@ def _dtype(spec: BlockSpec) -> torch.dtype:
 def build(factory: Factory, spec: BlockSpec, layer: int, depth: int,
           generator: torch.Generator, name: str = "block") -> torch.nn.Module:
     """One block from the factory: checked to be a module, in eval mode (train mode when
-    ``spec.train``), in the spec's dtype, its parameters frozen (only input gradients are
-    read)."""
+    ``spec.train``), in the spec's dtype on its device, its parameters frozen (only input
+    gradients are read)."""
     try:
         block = factory(spec.width, layer=layer, depth=depth, generator=generator)
     except Exception as exc:
@@ -231,7 +241,7 @@ def build(factory: Factory, spec: BlockSpec, layer: int, depth: int,
     if not isinstance(block, torch.nn.Module):
         raise InvalidArgument(f"block factory {name!r} returned a {type(block).__name__}, "
                               "not a torch.nn.Module")
-    block = block.to(_dtype(spec)).train(spec.train)
+    block = block.to(device=spec.device, dtype=_dtype(spec)).train(spec.train)
     block.requires_grad_(False)
     return block
 
@@ -245,14 +255,14 @@ def _other_global_rng(draws: int) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def dropout_masks(seed: int | None) -> Iterator[None]:
-    """Forwards inside draw their dropout masks from the global RNG forked and seeded to
-    ``seed`` (restored after); two forwards with one seed draw the same masks.
-    ``None`` (eval mode): nothing changes."""
+def dropout_masks(seed: int | None, device: str = "cpu") -> Iterator[None]:
+    """Forwards inside draw their dropout masks from the global RNG of ``device`` (the CPU's
+    or the CUDA device's) forked and seeded to ``seed`` (restored after); two forwards with
+    one seed draw the same masks. ``None`` (eval mode): nothing changes."""
     if seed is None:
         yield
         return
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[torch.device(device)] if is_cuda(device) else []):
         torch.manual_seed(seed)
         yield
 
@@ -270,14 +280,14 @@ def check_block(factory: Factory, spec: BlockSpec, name: str = "block") -> None:
     depth = spec.judged_depth
     shape = (spec.batch, spec.seq, spec.width)
     g = torch.Generator().manual_seed(spec.seed(0, 0))
-    x = torch.randn(shape, generator=g, dtype=_dtype(spec))
+    x = torch.randn(shape, generator=g, dtype=_dtype(spec)).to(spec.device)
     with _other_global_rng(1):
         a = build(factory, spec, 0, depth, torch.Generator().manual_seed(1), name)
     with _other_global_rng(7):
         b = build(factory, spec, 0, depth, torch.Generator().manual_seed(1), name)
     masks = spec.seed(0, 0) if spec.train else None
     with torch.no_grad():
-        with dropout_masks(masks):
+        with dropout_masks(masks, spec.device):
             y = a(x)
         if not isinstance(y, torch.Tensor) or y.shape != x.shape:
             got = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
@@ -287,8 +297,8 @@ def check_block(factory: Factory, spec: BlockSpec, name: str = "block") -> None:
             raise InvalidArgument(f"block {name!r} returns NaN or Inf for a unit-variance "
                                   f"input of shape {shape}")
         bumped = x.clone()
-        bumped[0] += torch.randn(shape[1:], generator=g, dtype=x.dtype)
-        with dropout_masks(masks):
+        bumped[0] += torch.randn(shape[1:], generator=g, dtype=x.dtype).to(spec.device)
+        with dropout_masks(masks, spec.device):
             moved = (a(bumped)[1:] - y[1:]).abs().max()
         if float(moved) > 1e-9 * (1.0 + float(y.abs().max())):
             raise InvalidArgument(
@@ -408,8 +418,9 @@ def measure_stack(factory: Factory, spec: BlockSpec, depth: int, index: int,
     dtype = _dtype(spec)
     g = torch.Generator().manual_seed(spec.seed(depth, index))
     shape = (spec.batch, spec.seq, spec.width)
-    x0 = torch.randn(shape, generator=g, dtype=dtype)
-    readout = torch.randn(shape, generator=g, dtype=dtype) / math.sqrt(x0.numel())
+    x0 = torch.randn(shape, generator=g, dtype=dtype).to(spec.device)
+    readout = (torch.randn(shape, generator=g, dtype=dtype) / math.sqrt(x0.numel())).to(
+        spec.device)
     blocks = [build(factory, spec, layer, depth, g, name) for layer in range(depth)]
     params = [(layer, key, p) for layer, block in enumerate(blocks)
               for key, p in block.named_parameters()
@@ -418,11 +429,12 @@ def measure_stack(factory: Factory, spec: BlockSpec, depth: int, index: int,
         p.requires_grad_(True)
     # one tap tensor per site: slices of one stacked tensor would make each slice's backward
     # fill and add a zero tensor of the whole stack, O(depth^2) work
-    taps = [torch.zeros(shape, dtype=dtype, requires_grad=True) for _ in range(depth + 1)]
+    taps = [torch.zeros(shape, dtype=dtype, device=spec.device, requires_grad=True)
+            for _ in range(depth + 1)]
     masks = spec.seed(depth, index) if spec.train else None
     x = x0 + taps[0]
     acts = [x.detach().norm()]
-    with dropout_masks(masks):
+    with dropout_masks(masks, spec.device):
         for layer, block in enumerate(blocks):
             x = block(x) + taps[layer + 1]
             acts.append(x.detach().norm())
@@ -436,8 +448,8 @@ def measure_stack(factory: Factory, spec: BlockSpec, depth: int, index: int,
     out = x.detach()
     change = (output_change([p for *_, p in params], weight_grads, readout, out)
               if with_output_change else math.nan)
-    return StackMeasurement(depth, torch.stack(acts).double().numpy(),
-                            torch.stack([t.norm() for t in grads]).double().numpy(),
+    return StackMeasurement(depth, torch.stack(acts).double().cpu().numpy(),
+                            torch.stack([t.norm() for t in grads]).double().cpu().numpy(),
                             output_change=change, token_similarity=token_similarity(out),
                             weight_gradients=per_group)
 
@@ -466,12 +478,13 @@ def measure_seeds(factory: Factory, spec: BlockSpec, depth: int, name: str = "bl
     at a time on Python threads (torch releases the GIL inside its kernels; call it inside
     :func:`_isolated`, so each seed runs on one intra-op thread). Every seed draws from its
     own generator, so the numbers do not depend on ``workers``; in train mode the dropout
-    masks come from the seeded global RNG, so the seeds run one at a time."""
+    masks come from the seeded global RNG, and a CUDA device runs one stream, so there the
+    seeds run one at a time."""
     def one(index: int) -> StackMeasurement:
         return measure_stack(factory, spec, depth, index, name, weights=weights,
                              with_output_change=with_output_change)
 
-    if workers <= 1 or spec.train:
+    if workers <= 1 or spec.train or is_cuda(spec.device):
         return [one(s) for s in range(spec.seeds)]
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
         return list(pool.map(one, range(spec.seeds)))
@@ -1033,11 +1046,12 @@ def _case_records(rep: BlockReport, spec: BlockSpec, meta: dict[str, Any],
              "output_change_law": rep.output_change.to_dict() if rep.output_change else None,
              "token_profile": list(rep.token_profile),
              "weight_gradients": {k: list(v) for k, v in rep.weight_gradients.items()}}
+    on = "" if spec.device == "cpu" else f"@{spec.device}"  # CPU ids as before devices came
     return [CaseRecord.build(
-        case=f"block::{rep.name}::{v.claim}#0", claim=v.claim, spec=v.spec,
+        case=f"block::{rep.name}::{v.claim}{on}#0", claim=v.claim, spec=v.spec,
         label=f"block {rep.name} (width {spec.width}, seq {spec.seq}, depth <= "
-        f"{spec.judged_depth})", verdict=v.to_dict(), source=v.source, extra=extra,
-        env=environment("cpu"), remedy={"kind": "block", "name": rep.name, "origin": origin})
+        f"{spec.judged_depth}{on})", verdict=v.to_dict(), source=v.source, extra=extra,
+        env=environment(spec.device), remedy={"kind": "block", "name": rep.name, "origin": origin})
         for v in verdicts(rep, spec, meta)]
 
 
@@ -1056,7 +1070,7 @@ def summary_lines(spec: BlockSpec, reports: Sequence[BlockReport]) -> list[str]:
     from gradbench.stats._growth import _factor
 
     lines = [f"blocks: width {spec.width}, seq {spec.seq}, batch {spec.batch}, {spec.dtype}, "
-             f"{spec.seeds} seeds, depths {' '.join(map(str, spec.depths))}, "
+             f"{spec.seeds} seeds, depths {' '.join(map(str, spec.depths))}, on {spec.device}, "
              f"{'train mode (dropout active)' if spec.train else 'eval mode'}; gradient ratio "
              f"r = ||dL/dx_0|| / ||dL/dx_L|| ({CONFIDENCE:.0%} intervals)"]
     width = max(len(r.name) for r in reports) + 2
@@ -1087,10 +1101,12 @@ def summary_lines(spec: BlockSpec, reports: Sequence[BlockReport]) -> list[str]:
 
 def validate_block(target: str, *, baselines: Sequence[str] = (), profile: str = "quick",
                    out_dir: Any = "reports", base_seed: int = 0,
-                   depth: int | None = None) -> Any:
+                   depth: int | None = None, devices: Sequence[str] = ("cpu",)) -> Any:
     """``gradbench validate pkg.mod:factory --kind block``: the candidate's depth law and
     stream growth beside the built-in :data:`BASELINES` (or ``baselines``, import paths)
-    on the same seeds; results JSON and HTML as every validate run writes them.
+    on the same seeds, on each of ``devices`` (the same networks on each; case ids of a
+    device other than the CPU end in ``@device``); results JSON and HTML as every validate
+    run writes them.
 
     Returns:
         A :class:`gradbench.validate.ValidationResult` (exit 0 / 1; guards raise
@@ -1111,19 +1127,27 @@ def validate_block(target: str, *, baselines: Sequence[str] = (), profile: str =
     meta = meta_of(factory, target)
     name = str(getattr(factory, "__name__", "block"))
     name = name if name not in BASELINES or baselines else f"{name}_candidate"
-    spec = BlockSpec(target, depths=depth_grid(depth), seeds=SEEDS[profile],
-                     base_seed=base_seed, train=bool(meta.get("dropout", False)))
+    from gradbench.devices import require_devices
+
+    require_devices(",".join(devices))  # CUDA asked for where there is none: one sentence
+    specs = [BlockSpec(target, depths=depth_grid(depth), seeds=SEEDS[profile],
+                       base_seed=base_seed, train=bool(meta.get("dropout", False)),
+                       device=device) for device in dict.fromkeys(devices)]
+    spec = specs[0]
     others: list[tuple[str, Factory, str]] = (
         [(t.rpartition(":")[2], load_factory(t), "third-party") for t in baselines]
         if baselines else [(k, f, "built-in") for k, f in BASELINES.items()])
-    reports, cases = [], []
-    for who, fn, origin, declared in [(name, factory, "candidate", meta),
-                                      *((w, f, o, {}) for w, f, o in others)]:
-        rep = report(fn, spec, who)
-        reports.append(rep)
-        cases += _case_records(rep, spec, declared, origin)
+    lines, cases = [], []
+    for spec in specs:
+        reports = []
+        for who, fn, origin, declared in [(name, factory, "candidate", meta),
+                                          *((w, f, o, {}) for w, f, o in others)]:
+            rep = report(fn, spec, who)
+            reports.append(rep)
+            cases += _case_records(rep, spec, declared, origin)
+        lines += summary_lines(spec, reports)
     run = RunInfo(profile=profile, base_seed=base_seed,
-                  extra={"candidate": ["block", name], "block_spec": spec.to_dict(),
+                  extra={"candidate": ["block", name], "block_spec": specs[0].to_dict(),
                          "measurement_path": MEASUREMENT_PATH})
     machine = MachineInfo.from_cases(cases, platform_info(), environment())
     path = storage.save(out_dir, f"validate-{storage.safe_name(name)}",
@@ -1131,7 +1155,7 @@ def validate_block(target: str, *, baselines: Sequence[str] = (), profile: str =
     html = write_report([path], path.with_suffix(".html"))
     result = result_from_results(storage.load(path), target, profile, 0)
     return dataclasses.replace(result, json_path=str(path), html_path=str(html),
-                               summary=tuple(summary_lines(spec, reports)))
+                               summary=tuple(lines))
 
 
 __all__ = [
@@ -1154,6 +1178,7 @@ __all__ = [
     "is_block_factory",
     "load_factory",
     "measure",
+    "measure_seeds",
     "measure_stack",
     "meta_of",
     "pre_ln",

@@ -13,8 +13,9 @@ and with nothing to install (the suites and benchmarks ship with the package):
    :data:`AGREEMENT_RTOL` (relative) + :data:`AGREEMENT_ATOL` (statistical claims; the
    exact identities report an error ratio, compared by verdict only);
 3. **speed**: ``suites/bench_probe.py`` on the device (pytest-benchmark, the device
-   synchronized inside every timed call): the batched probe, the naive loop and the
-   parameter draw, reported as medians and ratios, with no target.
+   synchronized inside every timed call): the batched probe, the naive and plain loops,
+   the parameter draw and the user-block path (``suites/bench_blocks.py``), reported as
+   medians and ratios, with no target.
 
 It writes ``gpu-check.json`` and ``gpu-check.html`` (``--output-dir``, default
 ``gpu-check``). Exit status: 0 every check holds, 1 one does not, 2 no CUDA device (one
@@ -218,13 +219,21 @@ def verdict_agreement(device: str, sample: str = SAMPLE,
 # 3. speed
 # --------------------------------------------------------------------------------------
 
-BENCHMARKS = {"batched": "test_bench_batched_probe", "naive": "test_bench_naive_loop",
-              "plain": "test_bench_plain_loop", "draw": "test_bench_parameter_draw"}
+BENCHMARKS = {"batched": ("bench_probe.py", "test_bench_batched_probe[{kind}-{workload}]"),
+              "naive": ("bench_probe.py", "test_bench_naive_loop[{kind}-{workload}]"),
+              "plain": ("bench_probe.py", "test_bench_plain_loop[{kind}-{workload}]"),
+              "draw": ("bench_probe.py", "test_bench_parameter_draw[{kind}-{workload}]"),
+              "block": ("bench_blocks.py",
+                        "test_bench_block_path[{kind}-{workload}-with_output_change]")}
+"""key -> (file in the suites folder, test id): the probe, the naive and plain loops, the
+parameter draw, and the user-block path (``gradbench.blocks`` on the same workload as a
+block, its plain loop being ``plain``'s)."""
 
 
 def speed(device: str, workload: str = BENCH_WORKLOAD,
           workdir: str | Path | None = None) -> dict[str, Any]:
-    """``suites/bench_probe.py`` on ``device``'s kind: medians (s) and their ratios."""
+    """``suites/bench_probe.py`` and the user-block path of ``suites/bench_blocks.py`` on
+    ``device``'s kind, in one pytest run: medians (s) and their ratios."""
     import pytest
 
     from gradbench.records import read_json
@@ -234,16 +243,17 @@ def speed(device: str, workload: str = BENCH_WORKLOAD,
     kind = device.split(":")[0]
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         out = Path(tmp) / "bench.json"
-        tests = [f"{folder / 'bench_probe.py'}::{test}[{kind}-{workload}]"
-                 for test in BENCHMARKS.values()]
+        names = {key: test.format(kind=kind, workload=workload)
+                 for key, (_, test) in BENCHMARKS.items()}
+        tests = [f"{folder / file}::{names[key]}" for key, (file, _) in BENCHMARKS.items()]
         code = int(pytest.main([
             *tests, f"--rootdir={folder}", "-p", "no:xdist", "-p", "no:cacheprovider", "-q",
             "--benchmark-only", f"--benchmark-json={out}",
             "-W", "ignore::pytest.PytestAssertRewriteWarning",
         ]))
         doc = read_json(out) if out.exists() else {"benchmarks": []}
-    stats = {key: bench["stats"] for key, test in BENCHMARKS.items() for bench in doc["benchmarks"]
-             if bench["name"] == f"{test}[{kind}-{workload}]"}
+    stats = {key: bench["stats"] for key, name in names.items() for bench in doc["benchmarks"]
+             if bench["name"] == name}
     median = {key: float(s["median"]) for key, s in stats.items()}
     result: dict[str, Any] = {"passed": code == 0 and set(median) == set(BENCHMARKS),
                               "pytest_exit": code, "workload": workload, "median_s": median,
@@ -251,7 +261,8 @@ def speed(device: str, workload: str = BENCH_WORKLOAD,
     if result["passed"]:
         result["ratios"] = {"naive_over_batched": median["naive"] / median["batched"],
                             "plain_over_batched": median["plain"] / median["batched"],
-                            "draw_over_batched": median["draw"] / median["batched"]}
+                            "draw_over_batched": median["draw"] / median["batched"],
+                            "block_over_plain": median["block"] / median["plain"]}
     return result
 
 

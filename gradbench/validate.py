@@ -153,7 +153,7 @@ def validate(
         suites: the suites folder (default: the installed gradbench suites).
         pytest_args: pytest arguments as typed (``-k``, ``-x``, ``-n 2`` ...).
         devices: comma-separated devices, e.g. ``"cpu,cuda"`` (claims measured on a device
-            run on each; the others once, on the CPU).
+            run on each; the others once, on the CPU; a block is measured on each).
         plugin_args: further ``--gradbench-*`` options (``--gradbench-tf32=off`` ...).
         depth: depth the stability claims judge the candidate at (default 30); the other
             cases are unchanged. For a block: the deepest of the depth grid is
@@ -180,9 +180,11 @@ def validate(
     get_profile(profile)
     if is_block(target, kind):
         from gradbench.blocks import validate_block
+        from gradbench.devices import parse_devices
 
         return validate_block(target, baselines=baselines, profile=profile,  # type: ignore[no-any-return]
-                              out_dir=out_dir, base_seed=base_seed, depth=depth)
+                              out_dir=out_dir, base_seed=base_seed, depth=depth,
+                              devices=parse_devices(devices))
     if baselines:
         raise InvalidArgument(f"--baseline applies to blocks only (--kind block), not to "
                               f"{target!r}")

@@ -14,8 +14,10 @@ intra-op thread per network and as many networks at a time as there are threads,
 output change and token similarity), beside ``bench_probe.plain_loop``
 (two threads, nothing but the forward and backward), and the same path without the output
 change (``with_output_change=False``: the taps' gradients only; the output change is read
-from the weights' gradients of the same backward, which the plain loop computes too). The
-last test prints the ratios::
+from the weights' gradients of the same backward, which the plain loop computes too). Each
+is parametrized by device (the CUDA cases marked ``gradbench_cuda``, skipped without a GPU;
+``gradbench gpu-check`` runs them) and by workload (``smoke``, bench_probe's tiny one, for
+the tests). The last test prints the ratios::
 
     pytest suites/bench_blocks.py -p no:xdist -p no:cacheprovider --benchmark-only \
         --benchmark-columns=min,median --benchmark-json=reports/bench-blocks.json
@@ -35,6 +37,12 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "blocks" / "my_block.py"
 
+sys.path.insert(0, str(Path(__file__).parent))
+try:
+    from bench_probe import DEPTH, DEVICES, WIDTH, WORKLOADS, _sync, plain_loop
+finally:
+    sys.path.remove(str(Path(__file__).parent))
+
 
 @pytest.mark.skipif(not EXAMPLE.exists(), reason="needs the examples/ folder of the checkout")
 def test_validate_pre_ln_block(benchmark: Any, tmp_path: Path) -> None:
@@ -45,9 +53,9 @@ def test_validate_pre_ln_block(benchmark: Any, tmp_path: Path) -> None:
     assert result.exit_code == 0  # the pre-LN law is a power law, so the run passes
 
 
-SEEDS, BATCH, DEPTH, WIDTH = 64, 128, 50, 128
+PATH_WORKLOADS = ("acceptance", "smoke")  # bench_probe's (batch, networks); smoke for tests
 ROUNDS = 5  # medians of 5 rounds, as the issue's figures
-TIMES: dict[str, float] = {}
+TIMES: dict[tuple[str, str, str], float] = {}  # (device, workload, path) -> median s
 
 
 class ReluLinear(torch.nn.Linear):
@@ -73,45 +81,58 @@ def _median(benchmark: Any) -> float:
 
 @pytest.mark.parametrize("with_output_change", [True, False],
                          ids=["with_output_change", "gradients_only"])
-def test_bench_block_path(benchmark: Any, with_output_change: bool) -> None:
+@pytest.mark.parametrize("workload", PATH_WORKLOADS)
+@pytest.mark.parametrize("device", DEVICES)
+def test_bench_block_path(benchmark: Any, device: str, workload: str,
+                          with_output_change: bool) -> None:
     from gradbench import blocks
 
-    spec = blocks.BlockSpec("bench_blocks:relu_linear", width=WIDTH, seq=1, batch=BATCH,
-                            depths=(4, 16, DEPTH), seeds=SEEDS, dtype="float32")
+    batch, seeds = WORKLOADS[workload]
+    spec = blocks.BlockSpec("bench_blocks:relu_linear", width=WIDTH, seq=1, batch=batch,
+                            depths=(4, 16, DEPTH), seeds=seeds, dtype="float32", device=device)
 
     def run() -> list[Any]:
         with blocks._isolated() as threads:
-            return blocks.measure_seeds(relu_linear, spec, DEPTH,
-                                        with_output_change=with_output_change, workers=threads)
+            out = blocks.measure_seeds(relu_linear, spec, DEPTH,
+                                       with_output_change=with_output_change, workers=threads)
+        _sync(device)
+        return out
 
     out = benchmark.pedantic(run, rounds=ROUNDS, iterations=1)
     assert all(np.isfinite(m.gradient_norms).all() for m in out)
     assert all(np.isfinite(m.output_change) == with_output_change for m in out)
-    TIMES["block" if with_output_change else "gradients"] = _median(benchmark)
+    TIMES[device, workload, "block" if with_output_change else "gradients"] = _median(benchmark)
 
 
-def test_bench_plain_loop_beside_it(benchmark: Any) -> None:
-    sys.path.insert(0, str(Path(__file__).parent))
-    try:
-        from bench_probe import plain_loop
-    finally:
-        sys.path.remove(str(Path(__file__).parent))
-    out = benchmark.pedantic(lambda: plain_loop(SEEDS, BATCH, "cpu"), rounds=ROUNDS, iterations=1)
+@pytest.mark.parametrize("workload", PATH_WORKLOADS)
+@pytest.mark.parametrize("device", DEVICES)
+def test_bench_plain_loop_beside_it(benchmark: Any, device: str, workload: str) -> None:
+    batch, seeds = WORKLOADS[workload]
+
+    def run() -> list[list[float]]:
+        out = plain_loop(seeds, batch, device)
+        _sync(device)
+        return out
+
+    out = benchmark.pedantic(run, rounds=ROUNDS, iterations=1)
     assert np.isfinite(out).all()
-    TIMES["plain"] = _median(benchmark)
+    TIMES[device, workload, "plain"] = _median(benchmark)
 
 
-def test_bench_block_path_over_plain_loop(benchmark: Any,
+@pytest.mark.parametrize("workload", PATH_WORKLOADS)
+@pytest.mark.parametrize("device", DEVICES)
+def test_bench_block_path_over_plain_loop(benchmark: Any, device: str, workload: str,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     """The ratios of the timings above (reported, never asserted)."""
-    benchmark.group = "summary-blocks"
+    benchmark.group = f"summary-blocks-{device}-{workload}"
     benchmark.pedantic(lambda: None, rounds=1, iterations=1)
-    if {"block", "gradients", "plain"} - set(TIMES):
+    keys = [(device, workload, k) for k in ("block", "gradients", "plain")]
+    if set(keys) - set(TIMES):
         pytest.skip("the block path (both ways) and the plain loop must be timed in this run")
-    block, grads, plain = TIMES["block"], TIMES["gradients"], TIMES["plain"]
+    block, grads, plain = (TIMES[k] for k in keys)
     with capsys.disabled():
-        print(f"\n[blocks] medians of {ROUNDS}: user-block path {block:.3f} s (gradients only "
-              f"{grads:.3f} s), plain loop {plain:.3f} s: ratio {block / plain:.2f} "
-              f"(gradients only {grads / plain:.2f})")
+        print(f"\n[blocks, {device}, {workload}] medians of {ROUNDS}: user-block path "
+              f"{block:.3f} s (gradients only {grads:.3f} s), plain loop {plain:.3f} s: ratio "
+              f"{block / plain:.2f} (gradients only {grads / plain:.2f})")
     benchmark.extra_info["block_over_plain_median"] = block / plain
     benchmark.extra_info["gradients_only_over_plain_median"] = grads / plain

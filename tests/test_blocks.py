@@ -3,6 +3,7 @@ guards, ``gradbench validate --kind block``, and the refusal of a module instanc
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -671,3 +672,38 @@ def test_false_alarms_are_rare_and_planted_exponentials_are_caught() -> None:
     assert block_power.exponential_rate(cases["chaotic_tanh"][0], 10) == 1.0
     assert block_power.synthetic_rate(0.0, n=500) <= 0.01  # a pure power law
     assert block_power.synthetic_rate(math.log(8.0) / 64, n=500) >= 0.9  # x8 at depth 64
+
+
+# --------------------------------------------------------------------------------------
+# Devices
+# --------------------------------------------------------------------------------------
+
+
+def test_a_stack_on_each_device_measures_the_networks_of_the_cpu(device: str) -> None:
+    """Weights, inputs and readouts are drawn on the CPU and copied, so a stack on any device
+    measures the CPU's networks: float64 norms agree to a reduction order."""
+    cpu = small(width=8, depths=(2, 3, 4))
+    on = dataclasses.replace(cpu, device=device)
+    with blocks._isolated():
+        a = blocks.measure_stack(zoo("pre_ln"), cpu, 4, 1, weights=True)
+        b = blocks.measure_stack(zoo("pre_ln"), on, 4, 1, weights=True)
+    np.testing.assert_allclose(b.gradient_norms, a.gradient_norms, rtol=1e-10)
+    np.testing.assert_allclose(b.activation_norms, a.activation_norms, rtol=1e-10)
+    assert b.output_change == pytest.approx(a.output_change, rel=1e-10)
+    assert b.token_similarity == pytest.approx(a.token_similarity, rel=1e-10, abs=1e-12)
+
+
+def test_a_block_spec_names_its_device_and_refuses_others() -> None:
+    assert "device" not in small().to_dict()  # CPU documents as before devices came
+    assert small(device="cuda:1").to_dict()["device"] == "cuda:1"
+    assert small().seed(4, 0) == small(device="cuda").seed(4, 0)
+    with pytest.raises(InvalidArgument, match=r"BlockSpec.device='tpu' is invalid; valid "
+                                               r"choices: cpu, cuda, cuda:N"):
+        small(device="tpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the machine without CUDA")
+def test_validate_a_block_on_cuda_without_cuda_is_one_sentence(tmp_path: Path) -> None:
+    with pytest.raises(InvalidArgument, match="asks for CUDA, which is not available"):
+        blocks.validate_block(f"{ZOO}:pre_ln", out_dir=tmp_path, devices=("cpu", "cuda"))
+    assert not list(tmp_path.iterdir())  # refused before anything was measured or written
