@@ -398,7 +398,8 @@ def output_change(weights: Sequence[torch.Tensor], grads: Sequence[torch.Tensor 
     with torch.no_grad():  # norms in the tensors' dtype, one stack, then float64 (fewer calls)
         w_norms = torch.stack([torch.linalg.vector_norm(w) for w, _ in pairs]).double()
         g_norms = torch.stack([torch.linalg.vector_norm(g) for _, g in pairs]).double()
-        sizes = torch.tensor([w.numel() for w, _ in pairs], dtype=torch.float64)
+        sizes = torch.tensor([w.numel() for w, _ in pairs], dtype=torch.float64,
+                             device=w_norms.device)
         total = (w_norms ** 2 / sizes * g_norms ** 2).sum()
         value = float(total * readout.numel() / torch.linalg.vector_norm(
             out, dtype=torch.float64) ** 2)
