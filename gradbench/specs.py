@@ -704,7 +704,8 @@ class Conv2DSpec(_Spec):
     family: ClassVar[str] = "conv2d"
     info: ClassVar[FamilyInfo] = FamilyInfo(
         "2-D CNN", "layer l", "/layer", family="gradbench.models:Conv2DFamily",
-        strategy="gradbench.strategies:conv2d_specs", predictor=None,
+        strategy="gradbench.strategies:conv2d_specs",
+        predictor="gradbench.theory._conv:predict_conv2d",
     )
     label_prefixes: ClassVar[Mapping[str, str]] = {
         "depth": "L", "channels": "c", "height": "h", "width": "w", "kernel": "k"
@@ -761,7 +762,8 @@ class ResConv2DSpec(_Spec):
     family: ClassVar[str] = "resconv2d"
     info: ClassVar[FamilyInfo] = FamilyInfo(
         "residual 2-D CNN", "block l", "/block", family="gradbench.models:ResConv2DFamily",
-        strategy="gradbench.strategies:resconv2d_specs", predictor=None,
+        strategy="gradbench.strategies:resconv2d_specs",
+        predictor="gradbench.theory._conv:predict_resconv2d",
     )
     label_prefixes: ClassVar[Mapping[str, str]] = {
         "depth": "L", "channels": "c", "height": "h", "width": "w", "kernel": "k"

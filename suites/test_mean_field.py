@@ -11,7 +11,8 @@ Claims (docs/claims.md; docs/theory.md sections in brackets):
   and no model-error band, and ``finite_width_variance``: Var ln(||g_1||^2/||g_L||^2)
   follows the exact ReLU law (Hanin 2018; Hanin & Nica 2020) [2.2].
 - ``mean_field_slope`` for circular 1-D CNNs: the per-layer factor is the MLP's chi at
-  fan-in C k (Xiao et al. 2018) [1; docs/theory.md §1 via ``theory._conv``];
+  fan-in C k (Xiao et al. 2018) [1; docs/theory.md §1 via ``theory._conv``], and for
+  circular 2-D CNNs and residual 2-D CNNs without BatchNorm at fan-in C k^2 [11.3];
 - ``carry_gate_mean``: an LSTM's forget gate and a GRU's update gate at initialization
   have mean E sigma(b + sqrt(v) z), the cell-state path's per-step factor, for forget
   biases b drawn in [0.5, 3] (a bias drawn into another gate, or input weights at the
@@ -65,6 +66,26 @@ def test_conv1d_mean_field(activation, init, kernel, depth, run_claim):
     """Circular 1-D CNNs: per-layer gradient growth is the MLP's chi at fan-in C k."""
     spec = gb.Conv1DSpec(depth=depth, channels=64, length=16, kernel=kernel,
                          activation=activation, init=init)
+    assume(theory.predict(spec).valid)
+    run_claim(spec, "mean_field_slope")
+
+
+@pytest.mark.parametrize("family", ["conv2d", "resconv2d"])
+@budget(1 / 15)
+@given(activation=st.sampled_from(["relu", "tanh", "gelu"]),
+       init=st.sampled_from(["he_normal", "xavier_normal", "torch_default"]),
+       kernel=st.sampled_from([3, 1]), depth=st.integers(4, 10),
+       height=st.integers(3, 5), width=st.integers(3, 5), alpha=st.sampled_from([0.3, 1.0]))
+def test_conv2d_mean_field(family, activation, init, kernel, depth, height, width, alpha,
+                           run_claim):
+    """Circular 2-D CNNs and residual 2-D CNNs (x + alpha conv2(phi(conv1 x))) without
+    BatchNorm: per layer the MLP's chi, per block the residual factor, at fan-in C k^2.
+    Kernel 3 comes first, so the quick profile's one example per family has a receptive
+    field (a 1 x 1 kernel is an MLP per position)."""
+    shape = dict(depth=depth, channels=32, height=height, width=width, kernel=kernel,
+                 activation=activation, init=init)
+    spec = (gb.Conv2DSpec(**shape) if family == "conv2d" else
+            gb.ResConv2DSpec(**shape, out_init=init, alpha=alpha))
     assume(theory.predict(spec).valid)
     run_claim(spec, "mean_field_slope")
 

@@ -290,6 +290,11 @@ MUTANTS: tuple[Mutant, ...] = (
            "axes = (-4, -2, -1)", "axes = (-4,)",
            "probe_equals_reference", "the probe's 2-D BatchNorm takes statistics over the batch "
            "at each position, not per channel over batch and positions (nn.BatchNorm2d)"),
+    Mutant("conv2d_fan_one_kernel_axis", INIT, "fans",
+           "receptive = math.prod(shape[2:])", "receptive = math.prod(shape[2:3])",
+           "mean_field_slope", "a 2-D kernel's fan-in counts one kernel axis, C k instead of "
+           "C k^2 (dense and 1-D weights unchanged): every fan-scaled 2-D kernel drawn k times "
+           "too wide"),
     Mutant("delta_orthogonal_corner_tap", INIT, "delta_orthogonal",
            "w[(slice(None), slice(None), *(k // 2 for k in taps))] = centre",
            "w[(slice(None), slice(None), *(0 for k in taps))] = centre",

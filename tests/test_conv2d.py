@@ -125,3 +125,73 @@ def test_resconv2d_alpha_must_be_finite():
 def test_spec_round_trip():
     for spec in SPECS:
         assert gb.spec_from_dict(spec.to_dict()) == spec
+
+
+# --------------------------------------------------------------------------------------
+# Mean field (docs/theory.md §11.3): circular padding, no BatchNorm, i.i.d. kernels
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("activation", "init", "kernel"),
+                         [("tanh", "xavier_normal", 3), ("relu", "he_normal", 5),
+                          ("gelu", "torch_default", 1)])
+def test_conv2d_prediction_is_the_mlp_chain_at_fan_in_c_k2(activation, init, kernel):
+    """The per-layer log growth equals an MLP's of width C at the kernel's sigma_w2 (its
+    variance times C k^2), whatever the image size."""
+    from gradbench import theory
+    from gradbench.specs import bias_variance, weight_variance
+
+    spec = gb.Conv2DSpec(depth=7, channels=32, height=5, width=6, kernel=kernel,
+                         activation=activation, init=init)
+    mlp = gb.MLPSpec(depth=7, width=32, activation=activation, init="normal",
+                     sigma_w2=weight_variance(spec), sigma_b2=bias_variance(spec))
+    conv, dense = theory.predict(spec), theory.predict(mlp)
+    assert conv.valid, conv.reason
+    assert conv.log_growth == pytest.approx(dense.log_growth, rel=1e-12)
+    wider = theory.predict(gb.Conv2DSpec(depth=7, channels=32, height=3, width=3,
+                                         kernel=min(kernel, 3), activation=activation,
+                                         init=init))
+    if kernel <= 3:
+        assert wider.log_growth == pytest.approx(conv.log_growth, rel=1e-12)
+
+
+def test_resconv2d_prediction_is_the_residual_recursion_at_fan_in_c_k2():
+    from gradbench import theory
+
+    spec = gb.ResConv2DSpec(depth=6, channels=32, height=4, width=4, kernel=3,
+                            activation="tanh", init="xavier_normal", out_init="he_normal",
+                            alpha=0.7)
+    got = theory.predict(spec)
+    assert got.valid, got.reason
+    # Xavier at fan-in = fan-out: sigma_w2 = 1; He: sigma_v2 = 2 (both per C k^2)
+    expected = theory.residual_mean_field("tanh", 1.0, 0.0, 2.0, [0.7] * 6).log_growth[:-1]
+    assert got.log_growth == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize(("changes", "why"), [
+    ({"padding": "zeros"}, "padding='zeros': border positions"),
+    ({"batchnorm": True}, "batchnorm=True"),
+    ({"init": "delta_orthogonal"}, "draws orthogonal kernels"),
+])
+@pytest.mark.parametrize("spec_type", [gb.Conv2DSpec, gb.ResConv2DSpec])
+def test_no_2d_prediction_outside_the_derivation(spec_type, changes, why):
+    from gradbench import theory
+
+    spec = spec_type(**{"depth": 4, "channels": 32, "height": 4, "width": 4, **changes})
+    got = theory.predict(spec)
+    assert not got.valid
+    assert why in got.reason
+
+
+def test_mean_field_slope_catches_a_2d_kernel_drawn_at_fan_in_c_k(monkeypatch):
+    """The probe agrees with the prediction; drawing 2-D kernels at fan-in C k (one kernel
+    axis: 3x the variance) fails the claim (tests/quality/power.py measures its rates)."""
+    from gradbench.claims import check
+    from gradbench.remedies import initializers
+
+    spec = gb.Conv2DSpec(depth=6, channels=32, height=4, width=4, kernel=3,
+                         activation="relu", init="he_normal")
+    assert check(spec, "mean_field_slope", seeds=16, batch=16).passed
+    real = initializers.fans
+    monkeypatch.setattr(initializers, "fans", lambda shape: real(tuple(shape)[:3]))
+    assert not check(spec, "mean_field_slope", seeds=16, batch=16).passed

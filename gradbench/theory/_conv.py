@@ -22,10 +22,19 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from gradbench import registry
 from gradbench.errors import InvalidArgument
 from gradbench.records import Prediction
-from gradbench.specs import Conv1DSpec, bias_variance, weight_variance
+from gradbench.specs import (
+    Conv1DSpec,
+    Conv2DSpec,
+    ResConv2DSpec,
+    _init_variance,
+    bias_variance,
+    weight_variance,
+)
 from gradbench.theory._activation import _resolve, _slopes
 from gradbench.theory._predict import (
     MEAN_FIELD_SOURCE,
@@ -34,31 +43,33 @@ from gradbench.theory._predict import (
     mean_field_issue,
     no_prediction,
     readonly,
+    weights_issue,
+    width_domain,
 )
 
 
-def predict_conv1d(spec: Conv1DSpec, batch: int | None = None) -> Prediction:
-    """:class:`~gradbench.specs.Conv1DSpec`: the MLP's chi trajectory (``batch`` is not used).
+def _iid_kernels_issue(init: str) -> str | None:
+    dist = registry.lookup("initializer", init).meta.get("distribution")
+    if dist in ("normal", "uniform"):
+        return None
+    return (f"initializer {init!r} draws {dist} kernels; the convolutional mean field is "
+            "derived (and checked) for i.i.d. kernel entries only")
 
-    Valid for i.i.d. kernels (normal or uniform); a Haar-orthogonal ``(C, C k)`` kernel
-    matrix is not covered by the derivation above and gets no prediction.
-    """
-    issue = mean_field_issue(spec, "convolutional mean-field", None)
-    dist = registry.lookup("initializer", spec.init).meta.get("distribution")
-    if issue is None and dist not in ("normal", "uniform"):
-        issue = (
-            f"initializer {spec.init!r} draws {dist} kernels; the convolutional mean field is "
-            "derived (and checked) for i.i.d. kernel entries only"
-        )
-    modulated = spec.input_modulation != 0.0
-    if issue is None and modulated and _slopes(_resolve(spec.activation)) is None:
-        issue = (
-            f"input_modulation={spec.input_modulation!r}: the input's variance depends on the "
-            f"position, so q (and chi) differ between positions for {spec.activation!r}; the "
-            "chi trajectory is derived for one q per layer (homogeneous activations excepted)"
-        )
-    if issue:
-        return no_prediction(spec, issue)
+
+def _conv2d_issue(spec: Any) -> str | None:
+    """Why a 2-D convolutional spec is outside the derivation above, or None."""
+    if spec.padding != "circular":
+        return (f"padding={spec.padding!r}: border positions sum fewer inputs than inner ones, "
+                "so the second moment differs between positions; the 2-D mean field is "
+                "derived for circular padding (every position alike)")
+    if spec.batchnorm:
+        return ("batchnorm=True: statistics per channel over the batch and every position of "
+                "spatially correlated images; gradbench has no derived rate for a 2-D BatchNorm")
+    return None
+
+
+def _chain_prediction(spec: Any, fan_in: str, kernel_shape: str) -> Prediction:
+    """The MLP's chi trajectory for a circular CNN of ``spec.channels`` channels (above)."""
     sw2, sb2 = weight_variance(spec), bias_variance(spec)
     L, c = spec.depth, spec.channels
     log_growth, chain, assumptions = mean_field_chain(
@@ -76,9 +87,10 @@ def predict_conv1d(spec: Conv1DSpec, batch: int | None = None) -> Prediction:
     )
     quantities: dict[str, Any] = {"sigma_w2": sw2, "sigma_b2": sb2, "beta": L / c, **chain}
     assumptions = [
-        f"h^l = W^l * x^(l-1) + b^l with circular padding, kernels i.i.d. with variance "
-        f"sigma_w2 / (C k) = {sw2:.6g} / {c * spec.kernel}: the length map and the per-layer "
-        "gradient factor chi are those of an MLP of width C (channels -> infinity)",
+        f"h^l = W^l * x^(l-1) + b^l with circular padding, {kernel_shape} kernels i.i.d. with "
+        f"variance sigma_w2 / ({fan_in}) = {sw2:.6g} / {spec.weight_fans[0]}: the length map "
+        "and the per-layer gradient factor chi are those of an MLP of width C "
+        "(channels -> infinity)",
         *assumptions[1:],
     ]
     return Prediction(
@@ -86,6 +98,94 @@ def predict_conv1d(spec: Conv1DSpec, batch: int | None = None) -> Prediction:
         assumptions=tuple(assumptions), domain=domain,
         source="Xiao et al. 2018 (ICML), mean field of CNNs; " + MEAN_FIELD_SOURCE,
         quantities=quantities,
+    )
+
+
+def predict_conv1d(spec: Conv1DSpec, batch: int | None = None) -> Prediction:
+    """:class:`~gradbench.specs.Conv1DSpec`: the MLP's chi trajectory (``batch`` is not used).
+
+    Valid for i.i.d. kernels (normal or uniform); a Haar-orthogonal ``(C, C k)`` kernel
+    matrix is not covered by the derivation above and gets no prediction.
+    """
+    issue = (mean_field_issue(spec, "convolutional mean-field", None)
+             or _iid_kernels_issue(spec.init))
+    modulated = spec.input_modulation != 0.0
+    if issue is None and modulated and _slopes(_resolve(spec.activation)) is None:
+        issue = (
+            f"input_modulation={spec.input_modulation!r}: the input's variance depends on the "
+            f"position, so q (and chi) differ between positions for {spec.activation!r}; the "
+            "chi trajectory is derived for one q per layer (homogeneous activations excepted)"
+        )
+    if issue:
+        return no_prediction(spec, issue)
+    return _chain_prediction(spec, "C k", "(C, C, k)")
+
+
+def predict_conv2d(spec: Conv2DSpec, batch: int | None = None) -> Prediction:
+    """:class:`~gradbench.specs.Conv2DSpec`: the MLP's chi trajectory at fan-in ``C k^2``.
+
+    The derivation above holds unchanged on a torus of ``H x W`` positions: with circular
+    padding every position is alike, each pre-activation sums ``C k^2`` terms, and the
+    circular shifts keep the backward sum over positions (docs/theory.md §11.3). Zero padding
+    (border positions differ) and BatchNorm get no prediction; nor do non-i.i.d. kernels
+    (delta-orthogonal: §11.1 instead).
+    """
+    issue = (mean_field_issue(spec, "2-D convolutional mean-field", None)
+             or _iid_kernels_issue(spec.init) or _conv2d_issue(spec))
+    if issue:
+        return no_prediction(spec, issue)
+    return _chain_prediction(spec, "C k^2", "(C, C, k, k)")
+
+
+def predict_resconv2d(spec: ResConv2DSpec, batch: int | None = None) -> Prediction:
+    r""":class:`~gradbench.specs.ResConv2DSpec`, circular padding without BatchNorm: the
+    residual recursion of :func:`gradbench.theory.residual_mean_field` (docs/theory.md §4)
+    with conv1 and conv2 at fan-in ``C k^2``,
+
+        p_l = p_{l-1} + alpha^2 sigma_v2 E phi(sqrt(q_l) z)^2,   q_l = sigma_w2 p_{l-1} + sigma_b2,
+
+    and the per-block gradient factor ``1 + alpha^2 sigma_v2 sigma_w2 E phi'(sqrt(q_l) z)^2``
+    between the stream sites x_{l-1} and x_l: each branch is a circular CNN of two layers, so
+    per position it is the dense branch at fan-in ``C k^2`` (above), and the skip adds no
+    cross term (conv2 is centred and independent).
+    """
+    from gradbench.theory._residual import residual_mean_field
+
+    issue = (weights_issue(spec.init, "residual convolutional mean-field")
+             or weights_issue(spec.out_init, "residual convolutional mean-field")
+             or _iid_kernels_issue(spec.init) or _iid_kernels_issue(spec.out_init)
+             or _conv2d_issue(spec))
+    if issue:
+        return no_prediction(spec, issue)
+    fan = spec.weight_fans[0]
+    sw2, sb2 = weight_variance(spec), bias_variance(spec)
+    sv2 = _init_variance(spec.out_init, fan, fan) * fan
+    L, c = spec.depth, spec.channels
+    alphas = [float(spec.alpha)] * L
+    mf = residual_mean_field(spec.activation, sw2, sb2, sv2, alphas, spec.input_var, None)
+    if sv2 == 0.0 or spec.alpha == 0.0:
+        valid, reason = True, ""
+        domain = "exact at any width: every branch outputs 0 at initialization"
+    else:
+        valid, domain, reason = width_domain(c, L)
+        domain += "; circular padding (every position alike); i.i.d. kernel entries"
+    quantities: dict[str, Any] = {
+        "sigma_w2": sw2, "sigma_b2": sb2, "sigma_v2": sv2, "alphas": readonly(np.array(alphas)),
+        "chi_per_layer": readonly(mf.factor[:-1]), "site_second_moment": readonly(mf.p[:-1]),
+        "total_log_growth": float(mf.log_growth[:-1].sum()), "beta": L / c,
+    }
+    return Prediction(
+        spec=spec.to_dict(), log_growth=readonly(mf.log_growth[:-1]), valid=valid,
+        reason=reason, domain=domain, quantities=quantities,
+        assumptions=(
+            f"x_l = x_(l-1) + alpha conv2(phi(conv1(x_(l-1)) + b)), circular padding, (C, C, "
+            f"k, k) kernels i.i.d. with variances sigma_w2 / (C k^2) and sigma_v2 / (C k^2) "
+            f"(C k^2 = {fan})",
+            "per position the branch is the dense residual branch of docs/theory.md §4 at "
+            "fan-in C k^2; backward uses gradient independence (channels -> infinity)",
+        ),
+        source="Xiao et al. 2018 (ICML), mean field of CNNs; Yang & Schoenholz 2017 "
+               "(NeurIPS); Hanin & Rolnick 2018 (NeurIPS); docs/theory.md §4, §11.3",
     )
 
 

@@ -637,6 +637,33 @@ def conv_kappa_at_layer_one() -> Iterator[None]:
         theory.conv_spatial_modes = real  # type: ignore[assignment]
 
 
+def _conv2d_mean_field(seed: int) -> tuple[Any, dict[str, Any]]:
+    """A circular 2-D CNN or residual 2-D CNN as test_mean_field.py::test_conv2d_mean_field
+    draws it (kernel 3, where a receptive field exists), quick profile's 16 x 32."""
+    r = _rng(seed)
+    init = str(r.choice(["he_normal", "xavier_normal", "torch_default"]))
+    shape = dict(depth=int(r.integers(4, 11)), channels=32, height=int(r.integers(3, 6)),
+                 width=int(r.integers(3, 6)), kernel=3,
+                 activation=str(r.choice(["relu", "tanh", "gelu"])), init=init)
+    spec = (gb.Conv2DSpec(**shape) if r.random() < 0.5 else
+            gb.ResConv2DSpec(**shape, out_init=init, alpha=float(r.choice([0.3, 1.0]))))
+    return spec, {"seeds": 16, "batch": 32, "seed": seed}
+
+
+@contextlib.contextmanager
+def conv2d_fan_one_kernel_axis() -> Iterator[None]:
+    """The draw's fan-in of a 2-D kernel counts one kernel axis, C k in place of C k^2 (the
+    declared variance, which the theory reads, is unchanged); tests/mutants.py's bug."""
+    from gradbench.remedies import initializers
+
+    real = initializers.fans
+    initializers.fans = lambda shape: real(tuple(shape)[:3])  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        initializers.fans = real  # type: ignore[assignment]
+
+
 SCHEMES = ("post_ln", "deepnorm", "admin", "tfixup", "dsinit")
 """The built-in depth schemes, one per trial in turn."""
 
@@ -675,6 +702,10 @@ def trials() -> list[Trial]:
               _relu_one_example, _relu_one_example, planted=chi1_off, n=50),
         Trial("mean_field_slope", "theory's ReLU finite-width bias halved (one example per net)",
               _relu_one_example, _relu_one_example, planted=relu_bias_halved, n=50),
+        Trial("mean_field_slope", "2-D kernels drawn at fan-in C k in place of C k^2 (one "
+              "kernel axis counted; circular 2-D and residual 2-D CNNs, kernel 3)",
+              _conv2d_mean_field, _conv2d_mean_field, planted=conv2d_fan_one_kernel_axis,
+              n=100),
         Trial("stable_gradients", "He variance 30% too large (ReLU: x1.14 per layer, x45 over "
               "depth 30)", _stable("he_normal"), _stable("calib_he_x1.3"), n=100),
         Trial("stable_as_declared", "Xavier gain 5/3 declared stable for tanh (x1.10 per "
