@@ -355,8 +355,12 @@ def run_mutant(mutant: Mutant, workers: int = 2, base_seed: int = 0,
         out = copy / "results.json"
         env = {**os.environ, "PYTHONPATH": f"{copy}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
         suites = source / "suites"
+        # --rootdir: node ids as `gradbench run` has them (test_x.py::t), not naming this
+        # run's temporary folder (the examples drawn follow the suite id either way: the
+        # plugin seeds Hypothesis with it, gradbench/plugin/fixtures.py).
         cmd = [sys.executable, "-m", "pytest", str(suites), "-q", "-p",
-               "no:cacheprovider", "--gradbench-profile=quick", f"--gradbench-json={out}",
+               "no:cacheprovider", f"--rootdir={suites}", "--gradbench-profile=quick",
+               f"--gradbench-json={out}",
                f"--gradbench-base-seed={base_seed}",
                *(f"--ignore={p}" for p in sorted(suites.glob("bench_*.py"))),
                *(["-n", str(workers)] if workers > 1 else []),

@@ -102,6 +102,26 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
         return (yield)
 
 
+@pytest.hookimpl(specname="pytest_runtest_call", hookwrapper=True, trylast=True)  # innermost
+def pytest_runtest_call_examples_from_suite_id(item: pytest.Item) -> Any:
+    """A suite test's Hypothesis examples derive from its suite id, not its node id.
+
+    Hypothesis's pytest plugin adds a parametrized test's node id to the seed of its
+    derandomized examples, and the node id depends on the rootdir: ``pytest suites`` in the
+    checkout, ``gradbench run`` (rootdir the suites folder) and a copy of the suites elsewhere
+    drew different examples for one test. The id ``suites/<file>::<test>[...]``
+    (:func:`state.suite_node_id`), the one cases are recorded under, is the same everywhere.
+    """
+    session = item.config.stash.get(state.KEY, None)
+    inner = getattr(getattr(getattr(item, "obj", None), "hypothesis", None), "inner_test", None)
+    if (session is not None and session.in_use is not None and inner is not None
+            and hasattr(inner, "_hypothesis_internal_add_digest")):
+        suite_id = state.suite_node_id(session, item)
+        if suite_id is not None:
+            inner._hypothesis_internal_add_digest = suite_id.encode()
+    yield
+
+
 class Recorder:
     """The callable behind the ``gradbench_record`` fixture."""
 

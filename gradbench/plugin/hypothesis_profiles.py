@@ -13,7 +13,12 @@ Derandomized by default so that every verdict is a pure function of the command 
 Hypothesis's own ``default`` and ``ci`` profiles are never replaced, and the profile
 that was active before the session is loaded again when it ends.
 
-Two more things keep a test's cases a function of that test alone:
+Three more things keep a test's cases a function of that test alone:
+
+* a parametrized test's examples are seeded with its suite id ``suites/<file>::<test>[...]``,
+  not with the node id Hypothesis's pytest plugin uses, which depends on the rootdir
+  (``gradbench.plugin.fixtures``): ``pytest suites`` in the checkout, ``gradbench run``
+  and a copy of the suites elsewhere draw the same examples;
 
 * ``report_multiple_bugs=False``: after a first failure Hypothesis would otherwise keep
   generating for up to 10 seconds of wall-clock time looking for other bugs, so how

@@ -252,20 +252,24 @@ def _share_cores(workers: int) -> None:
     torch.set_num_threads(max(1, (cores or 1) // max(1, workers)))
 
 
+def suite_node_id(session: GradbenchSession, item: pytest.Item) -> str | None:
+    """The node id with a suite file's path written ``suites/<path in the suites>``, the
+    same wherever the suites are and whatever the rootdir; None outside the suites."""
+    path = Path(str(item.path)).resolve()
+    for root in session.suites_roots:
+        if path.is_relative_to(root):
+            rest = item.nodeid.split("::", 1)[1] if "::" in item.nodeid else ""
+            return f"suites/{path.relative_to(root).as_posix()}" + (f"::{rest}" if rest else "")
+    return None
+
+
 def case_id(session: GradbenchSession, item: pytest.Item, index: int) -> str:
     """``<node id>#<index>``, with a suite file's path written ``suites/<path in the suites>``.
 
     So a case has the same id whether the suites ran from the checkout, from an
     installed package or with another rootdir, and runs compare case by case.
     """
-    nodeid = item.nodeid
-    path = Path(str(item.path)).resolve()
-    for root in session.suites_roots:
-        if path.is_relative_to(root):
-            rest = nodeid.split("::", 1)[1] if "::" in nodeid else ""
-            nodeid = f"suites/{path.relative_to(root).as_posix()}" + (f"::{rest}" if rest else "")
-            break
-    return f"{nodeid}#{index}"
+    return f"{suite_node_id(session, item) or item.nodeid}#{index}"
 
 
 def cases_in(report: Any) -> list[dict[str, Any]]:
