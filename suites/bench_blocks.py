@@ -39,7 +39,7 @@ EXAMPLE = ROOT / "examples" / "blocks" / "my_block.py"
 
 sys.path.insert(0, str(Path(__file__).parent))
 try:
-    from bench_probe import DEPTH, DEVICES, WIDTH, WORKLOADS, _sync, plain_loop
+    from bench_probe import DEPTH, DEVICES, WIDTH, WORKLOADS, _sync, plain_loop_synced
 finally:
     sys.path.remove(str(Path(__file__).parent))
 
@@ -108,13 +108,8 @@ def test_bench_block_path(benchmark: Any, device: str, workload: str,
 @pytest.mark.parametrize("device", DEVICES)
 def test_bench_plain_loop_beside_it(benchmark: Any, device: str, workload: str) -> None:
     batch, seeds = WORKLOADS[workload]
-
-    def run() -> list[list[float]]:
-        out = plain_loop(seeds, batch, device)
-        _sync(device)
-        return out
-
-    out = benchmark.pedantic(run, rounds=ROUNDS, iterations=1)
+    out = benchmark.pedantic(lambda: plain_loop_synced(seeds, batch, device), rounds=ROUNDS,
+                             iterations=1)
     assert np.isfinite(out).all()
     TIMES[device, workload, "plain"] = _median(benchmark)
 

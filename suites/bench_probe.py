@@ -122,6 +122,13 @@ def plain_loop(seeds: int, batch: int, device: str) -> list[list[float]]:
     return out
 
 
+def plain_loop_synced(seeds: int, batch: int, device: str) -> list[list[float]]:
+    """:func:`plain_loop` with the device synchronized, as every timed call is."""
+    out = plain_loop(seeds, batch, device)
+    _sync(device)
+    return out
+
+
 def bound(seeds: int, batch: int, device: str) -> torch.Tensor:
     """The probe's arithmetic alone: per layer one forward and two backward ``bmm`` over the
     stacked networks (the draw is timed apart, :func:`test_bench_bound`)."""
@@ -208,15 +215,9 @@ def test_bench_naive_loop(benchmark: Any, device: str, workload: str) -> None:
 @pytest.mark.parametrize("device", DEVICES)
 def test_bench_plain_loop(benchmark: Any, device: str, workload: str) -> None:
     batch, seeds = WORKLOADS[workload]
-
-    def run() -> list[list[float]]:
-        out = plain_loop(seeds, batch, device)
-        _sync(device)
-        return out
-
     benchmark.group = f"probe-{device}-{workload}"
     benchmark.extra_info.update(depth=DEPTH, width=WIDTH, seeds=seeds, batch=batch, dtype=DTYPE)
-    norms = _run(benchmark, run)
+    norms = _run(benchmark, lambda: plain_loop_synced(seeds, batch, device))
     _record(benchmark, (device, workload), "plain", probe_flops(batch, seeds))
     assert np.isfinite(norms).all()
     assert np.array(norms).shape == (seeds, DEPTH)

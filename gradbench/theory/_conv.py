@@ -22,8 +22,6 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from gradbench import registry
 from gradbench.errors import InvalidArgument
 from gradbench.records import Prediction
@@ -149,7 +147,7 @@ def predict_resconv2d(spec: ResConv2DSpec, batch: int | None = None) -> Predicti
     per position it is the dense branch at fan-in ``C k^2`` (above), and the skip adds no
     cross term (conv2 is centred and independent).
     """
-    from gradbench.theory._residual import residual_mean_field
+    from gradbench.theory._residual import residual_mean_field, residual_quantities
 
     issue = (weights_issue(spec.init, "residual convolutional mean-field")
              or weights_issue(spec.out_init, "residual convolutional mean-field")
@@ -169,11 +167,7 @@ def predict_resconv2d(spec: ResConv2DSpec, batch: int | None = None) -> Predicti
     else:
         valid, domain, reason = width_domain(c, L)
         domain += "; circular padding (every position alike); i.i.d. kernel entries"
-    quantities: dict[str, Any] = {
-        "sigma_w2": sw2, "sigma_b2": sb2, "sigma_v2": sv2, "alphas": readonly(np.array(alphas)),
-        "chi_per_layer": readonly(mf.factor[:-1]), "site_second_moment": readonly(mf.p[:-1]),
-        "total_log_growth": float(mf.log_growth[:-1].sum()), "beta": L / c,
-    }
+    quantities = residual_quantities(mf, sw2, sb2, sv2, alphas, c)
     return Prediction(
         spec=spec.to_dict(), log_growth=readonly(mf.log_growth[:-1]), valid=valid,
         reason=reason, domain=domain, quantities=quantities,

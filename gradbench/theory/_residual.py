@@ -171,6 +171,17 @@ def residual_log_growth(
     ).log_growth
 
 
+def residual_quantities(mf: Any, sw2: float, sb2: float, sv2: float, alphas: Sequence[float],
+                        width: int) -> dict[str, Any]:
+    """A residual prediction's ``quantities`` over the stream sites x_0..x_{L-1} (the last
+    entry of ``mf``, after block L, is no site); ``width`` counts features (channels)."""
+    return {
+        "sigma_w2": sw2, "sigma_b2": sb2, "sigma_v2": sv2, "alphas": readonly(np.array(alphas)),
+        "chi_per_layer": readonly(mf.factor[:-1]), "site_second_moment": readonly(mf.p[:-1]),
+        "total_log_growth": float(mf.log_growth[:-1].sum()), "beta": len(alphas) / width,
+    }
+
+
 def predict_residual(spec: ResidualSpec, batch: int | None = None) -> Prediction:
     """:class:`~gradbench.specs.ResidualSpec`: sites x_0..x_{L-1} (``batch`` is not used)."""
     from gradbench.records import Prediction
@@ -212,11 +223,7 @@ def predict_residual(spec: ResidualSpec, batch: int | None = None) -> Prediction
     ]
     if zero_out:
         assumptions.append(f"{spec.branch_scale}: the branch output layer starts at zero")
-    quantities: dict[str, Any] = {
-        "sigma_w2": sw2, "sigma_b2": sb2, "sigma_v2": sv2, "alphas": readonly(np.array(alphas)),
-        "chi_per_layer": readonly(mf.factor[:-1]), "site_second_moment": readonly(mf.p[:-1]),
-        "total_log_growth": float(mf.log_growth[:-1].sum()), "beta": L / n,
-    }
+    quantities = residual_quantities(mf, sw2, sb2, sv2, alphas, n)
     return Prediction(
         spec=spec.to_dict(), log_growth=readonly(mf.log_growth[:-1]), valid=valid,
         reason=reason, assumptions=tuple(assumptions), domain=domain,
