@@ -113,6 +113,9 @@ def test_guard_refuses_a_field_a_scheme_may_not_set() -> None:
 
 
 USER_SCHEMES = textwrap.dedent('''
+    import math
+
+
     def deepnorm_wrong_exponent(depth):
         """DeepNorm with beta = (8N)^(-1/2): the change shrinks like N^(-1/2)."""
         return {"placement": "post", "skip_scale": (2 * depth) ** 0.25,
@@ -136,6 +139,44 @@ USER_SCHEMES = textwrap.dedent('''
                               "gains": [dict.fromkeys(("V", "O", "W1", "W2"),
                                                       (8 * depth) ** -0.25)] * depth},
         "output_change": lambda n: 1.0, "deepnet_identity": True}
+
+
+    def _documented(name):
+        """The registered scheme's declared law and output change: the user claims it."""
+        from gradbench import registry
+
+        meta = registry.lookup("depth_scheme", name).meta
+        return {k: meta[k] for k in ("law", "output_change") if k in meta}
+
+
+    def admin_blocks_not_sublayers(depth):
+        """Admin's omega^2 = (n+1)/ln(n+1) - 1 with n = N blocks, not the 2N sublayers."""
+        n = depth
+        return {"placement": "post", "skip_scale": ((n + 1) / math.log(n + 1) - 1) ** 0.5}
+
+
+    def admin_omega_on_branch(depth):
+        """Admin's omega moved from the skip to the branch: LN(x + omega F(x))."""
+        n = 2 * depth
+        return {"placement": "post",
+                "branch_gain": ((n + 1) / math.log(n + 1) - 1) ** 0.25}
+
+
+    def tfixup_wrong_exponent(depth):
+        """T-Fixup with beta = 0.67 N^(-1/2) in place of 0.67 N^(-1/4)."""
+        return {"placement": "none", "branch_gain": 0.67 * depth ** -0.5,
+                "input_var": (9 * depth) ** -0.5}
+
+
+    def dsinit_wrong_exponent(depth):
+        """DS-Init with block l's std scaled by 1/l in place of 1/sqrt(l)."""
+        return {"placement": "post", "layer_gain_exponent": 1.0}
+
+
+    admin_blocks_not_sublayers.gradbench_meta = _documented("admin")
+    admin_omega_on_branch.gradbench_meta = _documented("admin")
+    tfixup_wrong_exponent.gradbench_meta = _documented("tfixup")
+    dsinit_wrong_exponent.gradbench_meta = _documented("dsinit")
 ''')
 
 
@@ -164,9 +205,15 @@ def test_validate_exits_0_for_the_documented_schemes(tmp_path: Path, name: str) 
     ("deepnorm_wrong_exponent", {"output_change_law"}),
     ("deepnorm_alpha_on_branch", {"output_change_law"}),
     ("deepnorm_declared_wrong_exponent", {"output_change_law", "remedy_constants"}),
+    # declared as the documented scheme, built wrong: the exact constants catch every one;
+    # Admin's output change n ln(n+1)/(n+1) hardly moves when n counts blocks, so only they do
+    ("admin_blocks_not_sublayers", {"remedy_constants"}),
+    ("admin_omega_on_branch", {"remedy_constants"}),
+    ("tfixup_wrong_exponent", {"output_change_law", "remedy_constants"}),
+    ("dsinit_wrong_exponent", {"output_change_law", "remedy_constants"}),
 ])
-def test_validate_exits_1_for_a_wrong_deepnorm_naming_the_claim(tmp_path: Path, target: str,
-                                                                 failing: set[str]) -> None:
+def test_validate_exits_1_for_a_wrong_scheme_naming_the_claim(tmp_path: Path, target: str,
+                                                              failing: set[str]) -> None:
     (tmp_path / "user_schemes.py").write_text(USER_SCHEMES)
     code, out, verdicts = _validate(tmp_path, f"user_schemes:{target}")
     assert code == 1, out
