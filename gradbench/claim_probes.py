@@ -594,9 +594,10 @@ PROFILE_CHUNK = 8
 
 def conv_profiles(spec: Spec, *, seeds: int, batch: int, seed: int = 0,
                   **_: Any) -> np.ndarray:
-    """``[seeds, L, T]`` per-position second moments ``q^l(t)``: the mean over examples and
-    channels of ``h^l[:, :, t]^2``, from the stacked probe forward in float64 (on the CPU:
-    the law does not depend on the device)."""
+    """``[seeds, L, *positions]`` per-position second moments ``q^l(t)`` (positions ``T``
+    in 1-D, ``H, W`` in 2-D): the mean over examples and channels of ``h^l[:, :, t]^2``, from
+    the stacked probe forward in float64 (on the CPU: the law does not depend on the
+    device)."""
     from gradbench.models import draw_network, family_of
 
     family, out = family_of(spec), []
@@ -607,7 +608,7 @@ def conv_profiles(spec: Spec, *, seeds: int, batch: int, seed: int = 0,
         data = {k: torch.stack([d[k] for _, d in nets]) for k in nets[0][1]}
         data["x"].requires_grad_(True)  # the forward retains the sites' gradients
         sites = family.forward(spec, params, data).sites
-        out.append(torch.stack([h.detach().pow(2).mean(dim=(-3, -2)) for h in sites], dim=1))
+        out.append(torch.stack([h.detach().pow(2).mean(dim=(1, 2)) for h in sites], dim=1))
     return torch.cat(out).numpy()
 
 

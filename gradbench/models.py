@@ -648,6 +648,15 @@ def _circular_windows(x: Tensor, kernel: int) -> Tensor:
     return torch.stack([torch.roll(x, p - j, dims=-1) for j in range(kernel)], dim=-1)
 
 
+def _modulated_input(data: Params, spec: Any, draw: Draw) -> Params:
+    """Scale the inputs ``x ~ N(0, input_var)`` to the per-position variance
+    ``spec.input_variances`` of a modulated conv spec (docs/theory.md §11.2, §11.4)."""
+    if spec.input_modulation != 0.0:
+        ratio = torch.tensor(spec.input_variances, dtype=draw.dtype) / spec.input_var
+        data["x"] = data["x"] * ratio.sqrt()
+    return data
+
+
 class Conv1DFamily(Family):
     """Circular 1-D convolutions ``h^l = W^l * x^{l-1} + b^l``, ``x^l = phi(h^l)``, sites h^l.
 
@@ -666,12 +675,7 @@ class Conv1DFamily(Family):
         return _draw_layers(spec, draw, (spec.channels, spec.channels, spec.kernel))
 
     def draw_data(self, spec: Conv1DSpec, batch: int, draw: Draw) -> Params:
-        """Inputs with per-position variance ``spec.input_variances`` (docs/theory.md §11.2)."""
-        data = super().draw_data(spec, batch, draw)
-        if spec.input_modulation != 0.0:
-            ratio = torch.tensor(spec.input_variances, dtype=draw.dtype) / spec.input_var
-            data["x"] = data["x"] * ratio.sqrt()
-        return data
+        return _modulated_input(super().draw_data(spec, batch, draw), spec, draw)
 
     def forward(self, spec: Conv1DSpec, params: Params, data: Params) -> Forward:
         act, x, sites = _activation(spec.activation), data["x"], []
@@ -1019,6 +1023,9 @@ class Conv2DFamily(Family):
     def draw_parameters(self, spec: Conv2DSpec, draw: Draw) -> Params:
         c, k = spec.channels, spec.kernel
         return _draw_layers(spec, draw, (c, c, k, k))
+
+    def draw_data(self, spec: Conv2DSpec, batch: int, draw: Draw) -> Params:
+        return _modulated_input(super().draw_data(spec, batch, draw), spec, draw)
 
     def forward(self, spec: Conv2DSpec, params: Params, data: Params) -> Forward:
         act, bn, x, sites = _activation(spec.activation), _conv2d_norm(spec), data["x"], []

@@ -414,6 +414,45 @@ class RNNSpec(_Spec):
         return out
 
 
+def _check_input_modulation(spec: Any, modes: Mapping[str, str]) -> None:
+    """``modes`` maps each input-mode field to the size field of its axis: 0 <= m <= n // 2;
+    ``input_modulation`` must be in (-1, 1) (docs/theory.md §11.2)."""
+    for name, size in modes.items():
+        _check_int(spec, name, 0)
+        n = getattr(spec, size)
+        if getattr(spec, name) > n // 2:
+            raise _fail(spec, name, getattr(spec, name),
+                        f"must be an integer in [0, {size} // 2 = {n // 2}]")
+    a = spec.input_modulation
+    if isinstance(a, bool) or not isinstance(a, (int, float)) or not abs(a) < 1:
+        raise _fail(spec, "input_modulation", a, "must be a number in (-1, 1)")
+    object.__setattr__(spec, "input_modulation", float(a))
+
+
+def _input_variances(spec: Any) -> tuple[Any, ...]:
+    """Nested per-axis tuples of ``input_var (1 + a cos(2 pi sum_i m_i t_i / n_i))`` over the
+    positions ``t`` of ``spec.spatial_shape``, modes ``spec.input_modes``."""
+    a, modes, shape = spec.input_modulation, spec.input_modes, spec.spatial_shape
+
+    def profile(index: tuple[int, ...]) -> Any:
+        axis = len(index)
+        if axis == len(shape):
+            phase = sum(2 * math.pi * m * t / n for m, t, n in zip(modes, index, shape))
+            return spec.input_var * (1.0 + a * math.cos(phase))
+        return tuple(profile((*index, t)) for t in range(shape[axis]))
+
+    return profile(())  # type: ignore[no-any-return]
+
+
+def _drop_unmodulated(out: dict[str, Any], modes: tuple[str, ...]) -> dict[str, Any]:
+    """Leave the input-modulation fields out of ``to_dict`` while they are 0, so specs written
+    before the fields keep their seeds."""
+    if out["input_modulation"] == 0.0 and all(out[m] == 0 for m in modes):
+        for name in (*modes, "input_modulation"):
+            del out[name]
+    return out
+
+
 @register_family
 @dataclass(frozen=True)
 class Conv1DSpec(_Spec):
@@ -470,27 +509,25 @@ class Conv1DSpec(_Spec):
             raise _fail(self, "kernel", self.kernel, f"must be odd and <= length={self.length}")
         _check_layers(self)
         _check_float(self, "input_var", positive=True)
-        _check_int(self, "input_mode", 0)
-        if self.input_mode > self.length // 2:
-            raise _fail(self, "input_mode", self.input_mode,
-                        f"must be an integer in [0, length // 2 = {self.length // 2}]")
-        a = self.input_modulation
-        if isinstance(a, bool) or not isinstance(a, (int, float)) or not abs(a) < 1:
-            raise _fail(self, "input_modulation", a, "must be a number in (-1, 1)")
-        object.__setattr__(self, "input_modulation", float(a))
+        _check_input_modulation(self, {"input_mode": "length"})
+
+    @property
+    def spatial_shape(self) -> tuple[int, ...]:
+        """The positions of one channel: ``(T,)``."""
+        return (self.length,)
+
+    @property
+    def input_modes(self) -> tuple[int, ...]:
+        """The input's Fourier mode per spatial axis: ``(m,)``."""
+        return (self.input_mode,)
 
     @property
     def input_variances(self) -> tuple[float, ...]:
         """Per position t, the input entries' variance ``input_var (1 + a cos(2 pi m t / T))``."""
-        a, m, n = self.input_modulation, self.input_mode, self.length
-        return tuple(self.input_var * (1.0 + a * math.cos(2 * math.pi * m * t / n))
-                     for t in range(n))
+        return _input_variances(self)  # type: ignore[return-value]
 
     def to_dict(self) -> dict[str, Any]:
-        out = super().to_dict()
-        if out["input_mode"] == 0 and out["input_modulation"] == 0.0:
-            del out["input_mode"], out["input_modulation"]  # earlier specs keep their seeds
-        return out
+        return _drop_unmodulated(super().to_dict(), ("input_mode",))
 
     @property
     def n_sites(self) -> int:
@@ -699,6 +736,12 @@ class Conv2DSpec(_Spec):
         sigma_w2: kernel variance times fan-in ``C k^2``; ``None`` takes the initializer's.
         sigma_b2: bias variance; ``None`` takes the initializer's own (0 for most).
         input_var: variance of the i.i.d. Gaussian input entries (> 0).
+        input_mode_h, input_mode_w: the input variance's Fourier mode ``(m, n)`` along rows
+            (``0 <= m <= height // 2``) and columns (``0 <= n <= width // 2``).
+        input_modulation: its amplitude a, |a| < 1: the input entry at row s, column t has
+            variance ``input_var (1 + a cos(2 pi (m s / H + n t / W)))`` (docs/theory.md
+            §11.4). The three are left out of :meth:`to_dict` when 0, so seeds of earlier
+            specs stay.
     """
 
     family: ClassVar[str] = "conv2d"
@@ -722,9 +765,32 @@ class Conv2DSpec(_Spec):
     sigma_w2: float | None = None
     sigma_b2: float | None = None
     input_var: float = 1.0
+    input_mode_h: int = 0
+    input_mode_w: int = 0
+    input_modulation: float = 0.0
 
     def __post_init__(self) -> None:
         _check_conv2d(self)
+        _check_input_modulation(self, {"input_mode_h": "height", "input_mode_w": "width"})
+
+    @property
+    def spatial_shape(self) -> tuple[int, ...]:
+        """The positions of one channel: ``(H, W)``."""
+        return (self.height, self.width)
+
+    @property
+    def input_modes(self) -> tuple[int, ...]:
+        """The input's Fourier mode per spatial axis: ``(m, n)``."""
+        return (self.input_mode_h, self.input_mode_w)
+
+    @property
+    def input_variances(self) -> tuple[tuple[float, ...], ...]:
+        """Per row s and column t, the input entries' variance
+        ``input_var (1 + a cos(2 pi (m s / H + n t / W)))``."""
+        return _input_variances(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _drop_unmodulated(super().to_dict(), ("input_mode_h", "input_mode_w"))
 
     @property
     def n_sites(self) -> int:

@@ -276,7 +276,7 @@ MUTANTS: tuple[Mutant, ...] = (
            "2j * math.pi * mode * (j - p) / length", "2j * math.pi * mode * j / length",
            "conv_spatial_modes", "theory's lambda_m without the kernel's centring offset p: "
            "the modulation's phase turns by 2 pi m p / T per layer"),
-    Mutant("conv_input_profile_is_std", "gradbench/models.py", "Conv1DFamily.draw_data",
+    Mutant("conv_input_profile_is_std", "gradbench/models.py", "_modulated_input",
            'data["x"] = data["x"] * ratio.sqrt()', 'data["x"] = data["x"] * ratio',
            "conv_spatial_modes", "the modulated input is scaled by its variance profile, not "
            "its square root (variance (1 + a cos)^2 instead of 1 + a cos)"),
@@ -295,6 +295,11 @@ MUTANTS: tuple[Mutant, ...] = (
            "mean_field_slope", "a 2-D kernel's fan-in counts one kernel axis, C k instead of "
            "C k^2 (dense and 1-D weights unchanged): every fan-scaled 2-D kernel drawn k times "
            "too wide"),
+    Mutant("conv2d_modes_columns_forgotten", "gradbench/theory/_conv.py", "conv_spatial_modes",
+           "for n, m in zip(spec.spatial_shape, spec.input_modes))",
+           "for n, m in zip(spec.spatial_shape[:1], spec.input_modes[:1]))",
+           "conv_spatial_modes", "theory's 2-D spatial-mode factor is the rows' lambda_m(H) "
+           "alone, the columns' lambda_n(W) forgotten (a 1-D law carried over to 2-D)"),
     Mutant("delta_orthogonal_corner_tap", INIT, "delta_orthogonal",
            "w[(slice(None), slice(None), *(k // 2 for k in taps))] = centre",
            "w[(slice(None), slice(None), *(0 for k in taps))] = centre",

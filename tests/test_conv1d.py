@@ -311,7 +311,7 @@ def test_conv_spatial_modes_holds_and_catches_a_phase_error() -> None:
     v = check(spec, "conv_spatial_modes", measurement=q, alpha=0.01)
     assert v.passed, v.note
     law = theory.conv_spatial_modes(spec)
-    c0, _cm = gb.claims.conv.fourier_coefficients(q, 2)
+    c0, _cm = gb.claims.conv.fourier_coefficients(q, (2,))
     np.testing.assert_allclose(c0.mean(axis=0), law.scale, rtol=0.25)
     # a law rotated by the phase 2 pi m p / T per layer (the kernel offset forgotten)
     rotated = [c * complex(math.cos(4 * math.pi * layer / 16), math.sin(4 * math.pi * layer / 16))

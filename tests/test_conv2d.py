@@ -195,3 +195,108 @@ def test_mean_field_slope_catches_a_2d_kernel_drawn_at_fan_in_c_k(monkeypatch):
     real = initializers.fans
     monkeypatch.setattr(initializers, "fans", lambda shape: real(tuple(shape)[:3]))
     assert not check(spec, "mean_field_slope", seeds=16, batch=16).passed
+
+
+# --------------------------------------------------------------------------------------
+# Spatial modes in 2-D (docs/theory.md §11.4): mode (m, n) decays by lambda_m(H) lambda_n(W)
+# --------------------------------------------------------------------------------------
+
+
+def _modulated2d(**changes):
+    fields = dict(depth=4, channels=32, height=8, width=10, kernel=3, activation="relu",
+                  init="he_normal", sigma_b2=0.0, input_mode_h=1, input_mode_w=2,
+                  input_modulation=0.6)
+    return gb.Conv2DSpec(**(fields | changes))
+
+
+def test_modulated_input_has_the_declared_variance_profile():
+    """Per (row, column), the drawn inputs' variance is input_var (1 + a cos(2 pi (m s / H +
+    n t / W))); unmodulated specs keep their seeds (the fields leave to_dict)."""
+    spec = _modulated2d(input_var=0.5)
+    _, data = draw_network(spec, 4096, 0, 0)
+    var = data["x"].pow(2).mean(dim=(0, 1))  # [H, W]
+    s, t = torch.meshgrid(torch.arange(8.0), torch.arange(10.0), indexing="ij")
+    want = 0.5 * (1 + 0.6 * torch.cos(2 * torch.pi * (s / 8 + 2 * t / 10)))
+    torch.testing.assert_close(var, want.to(var.dtype), rtol=0.03, atol=0)
+    plain = _modulated2d(input_mode_h=0, input_mode_w=0, input_modulation=0.0)
+    assert "input_modulation" not in plain.to_dict()
+    assert gb.spec_from_dict(spec.to_dict()) == spec
+
+
+@pytest.mark.parametrize(("changes", "field"), [
+    (dict(input_mode_h=5), "input_mode_h"), (dict(input_mode_w=6), "input_mode_w"),
+    (dict(input_mode_w=-1), "input_mode_w"), (dict(input_modulation=1.0), "input_modulation"),
+])
+def test_bad_input_modes_are_refused(changes, field):
+    with pytest.raises(InvalidArgument, match=rf"Conv2DSpec\.{field}=.* is invalid"):
+        _modulated2d(**changes)
+
+
+def test_2d_spatial_mode_factor_is_the_product_of_the_axes():
+    from gradbench import theory
+
+    law = theory.conv_spatial_modes(_modulated2d(depth=5, input_var=0.5))
+    lam = theory.spatial_mode_factor(3, 8, 1) * theory.spatial_mode_factor(3, 10, 2)
+    assert law.mode == (1, 2)
+    assert law.factor == pytest.approx(lam, rel=1e-14)
+    for layer, (c0, cm) in enumerate(zip(law.scale, law.coefficient), start=1):
+        assert c0 == pytest.approx(0.5 * 2.0**layer * 0.5 ** (layer - 1), rel=1e-14)
+        assert cm == pytest.approx(c0 * 0.6 * lam**layer, rel=1e-14)
+    # one axis unmodulated: lambda_0 = 1 there, the other axis's 1-D factor alone
+    rows = theory.conv_spatial_modes(_modulated2d(input_mode_w=0))
+    assert rows.factor == pytest.approx(theory.spatial_mode_factor(3, 8, 1), rel=1e-14)
+
+
+@pytest.mark.parametrize(("changes", "match"), [
+    ({"padding": "zeros"}, "padding='zeros'"),
+    ({"batchnorm": True}, "batchnorm=True"),
+    ({"input_modulation": 0.0}, "no modulated variance"),
+    ({"activation": "tanh", "init": "xavier_normal"}, "not positively homogeneous"),
+])
+def test_no_2d_spatial_mode_law_outside_its_domain(changes, match):
+    from gradbench import theory
+    from gradbench.claims import applicable
+
+    spec = _modulated2d(**changes)
+    assert match in str(theory.spatial_modes_issue(spec))
+    with pytest.raises(InvalidArgument, match=match):
+        theory.conv_spatial_modes(spec)
+    assert match in str(applicable(spec, "conv_spatial_modes"))
+    assert "2 m < n on every axis" in str(applicable(_modulated2d(input_mode_w=5),
+                                                     "conv_spatial_modes"))
+
+
+def test_modulated_2d_tanh_has_no_mean_field_prediction():
+    from gradbench import theory
+
+    got = theory.predict(_modulated2d(activation="tanh", init="xavier_normal"))
+    assert not got.valid
+    assert "input_modulation=0.6" in got.reason
+    assert theory.predict(_modulated2d()).valid  # ReLU: chi does not depend on q
+
+
+def test_conv_spatial_modes_2d_holds_and_catches_one_axis_forgotten():
+    """The probe's 2-D profiles pass the law; a law that forgets the column axis's factor
+    (the 1-D factor of the rows alone) fails it, naming a coefficient of mode (1, 2)."""
+    import dataclasses
+
+    from gradbench import claim_probes, theory
+    from gradbench.claims import check
+
+    spec = _modulated2d()
+    q = claim_probes.conv_profiles(spec, seeds=32, batch=8, seed=1)
+    assert q.shape == (32, 4, 8, 10)
+    good = check(spec, "conv_spatial_modes", measurement=q, alpha=0.01)
+    assert good.passed, good.note
+    law = theory.conv_spatial_modes(spec)
+    rows = theory.spatial_mode_factor(3, 8, 1)
+    wrong = dataclasses.replace(law, factor=rows, coefficient=tuple(
+        c * 0.6 * rows**layer for layer, c in enumerate(law.scale, start=1)))
+    real = theory.conv_spatial_modes
+    try:
+        theory.conv_spatial_modes = lambda s: wrong  # type: ignore[assignment]
+        bad = check(spec, "conv_spatial_modes", measurement=q, alpha=0.01)
+    finally:
+        theory.conv_spatial_modes = real  # type: ignore[assignment]
+    assert not bad.passed
+    assert "c_(1, 2)" in bad.note

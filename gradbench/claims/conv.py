@@ -7,7 +7,8 @@ r"""Claims about deep convolutional networks (Xiao et al. 2018; docs/theory.md �
   :math:`CT \times CT` input-output Jacobian is :math:`g^L`.
 - ``conv_spatial_modes`` (theory, exact in expectation): with i.i.d. kernels, no biases and a
   linear or ReLU-like activation, Fourier mode m of the expected per-position second moment
-  is multiplied by :math:`\lambda_m` per convolution (:func:`gradbench.theory.conv_spatial_modes`).
+  is multiplied by :math:`\lambda_m` per convolution, in 2-D by the product of one such
+  factor per axis (:func:`gradbench.theory.conv_spatial_modes`).
 """
 
 from __future__ import annotations
@@ -107,21 +108,32 @@ def delta_orthogonal_isometry(spec: Any, data: Mapping[str, np.ndarray], alpha: 
 
 def _modes_domain(spec: Any) -> str | None:
     issue = theory.spatial_modes_issue(spec)
-    if issue is None and 2 * spec.input_mode >= spec.length:
-        issue = (f"input_mode={spec.input_mode}: the claim tests modes 1 <= m < length/2 "
-                 f"(length={spec.length}), whose Fourier coefficient is complex")
+    if issue is None and any(2 * m >= n for m, n in zip(spec.input_modes,
+                                                         spec.spatial_shape)):
+        issue = (f"input mode {_mode_label(spec.input_modes)} on "
+                 f"{_mode_label(spec.spatial_shape)} positions: the claim tests modes with "
+                 "2 m < n on every axis (1-D: 1 <= m < length/2), whose Fourier coefficient "
+                 "is complex")
     if issue is None and spec.depth > spec.channels / 8:
         issue = (f"depth={spec.depth} > channels/8 = {spec.channels / 8:g}: the per-network "
                  "second moments are too heavy-tailed for a t-test on 16-64 networks")
     return issue
 
 
-def fourier_coefficients(q: np.ndarray, mode: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(c_0, c_m)`` of profiles ``q[..., T]``: the mean over positions and
-    ``(2/T) sum_t q(t) exp(-2 pi i m t / T)`` (``a`` for ``1 + a cos(2 pi m t / T)``)."""
-    n = q.shape[-1]
-    phase = np.exp(-2j * np.pi * mode * np.arange(n) / n)
-    return q.mean(axis=-1), (2.0 / n) * (q * phase).sum(axis=-1)
+def _mode_label(mode: tuple[int, ...]) -> str:
+    return str(mode[0]) if len(mode) == 1 else "(" + ", ".join(map(str, mode)) + ")"
+
+
+def fourier_coefficients(q: np.ndarray, mode: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """``(c_0, c_m)`` of profiles ``q[..., T_1, ..., T_d]`` (d = ``len(mode)``): the mean over
+    the N positions and ``(2/N) sum_t q(t) exp(-2 pi i sum_i m_i t_i / T_i)`` (``a`` for
+    ``1 + a cos(2 pi sum_i m_i t_i / T_i)``)."""
+    axes = tuple(range(-len(mode), 0))
+    phase = np.ones(())
+    for m, n in zip(mode, q.shape[-len(mode):]):
+        phase = np.multiply.outer(phase, np.exp(-2j * np.pi * m * np.arange(n) / n))
+    size = int(np.prod(q.shape[-len(mode):]))
+    return q.mean(axis=axes), (2.0 / size) * (q * phase).sum(axis=axes)
 
 
 @claim(
@@ -130,15 +142,17 @@ def fourier_coefficients(q: np.ndarray, mode: int) -> tuple[np.ndarray, np.ndarr
     "or ReLU-like activation, the expected per-position second moment of h^L for input "
     "variance v (1 + a cos(2 pi m t/T)) is v sigma_w2^L kappa^(L-1) (1 + a |lambda_m|^L "
     "cos(2 pi m t/T + L arg lambda_m)), lambda_m = (1/k) sum_j exp(2 pi i m (j-p)/T), at "
-    "every width: high spatial frequencies die first.",
+    "every width: high spatial frequencies die first. In a circular 2-D CNN (k x k kernels, "
+    "no BatchNorm) mode (m, n) of H x W positions is multiplied by lambda_m(H) lambda_n(W).",
     statistic="per network, the Fourier coefficients c_0 and c_m (real and imaginary parts) "
     "of q^l(t) at every layer l; two-sided one-sample t-test across networks of each of the "
     "3L against the law, Bonferroni over them (p = 3L x the smallest p)",
-    domain="Conv1DSpec, initializer with i.i.d. normal or uniform entries, sigma_b2 = 0, "
-    "positively homogeneous activation (linear, ReLU, leaky ReLU), input_mode 1 <= m < T/2 "
-    "with input_modulation != 0, depth <= channels/8",
+    domain="Conv1DSpec, or Conv2DSpec with circular padding and no BatchNorm; initializer "
+    "with i.i.d. normal or uniform entries, sigma_b2 = 0, positively homogeneous activation "
+    "(linear, ReLU, leaky ReLU), an input mode with 2 m < n on every axis and not all 0 "
+    "(1-D: 1 <= m < T/2), input_modulation != 0, depth <= channels/8",
     source="Xiao, Bahri, Sohl-Dickstein, Schoenholz & Pennington 2018 (ICML), the CNN "
-    "covariance map along its diagonal (docs/theory.md §11.2)",
+    "covariance map along its diagonal (docs/theory.md §11.2, §11.4 for 2-D)",
     subjects="network",
     role="theory",
     measure="gradbench.claim_probes:conv_profiles",
@@ -150,13 +164,14 @@ def conv_spatial_modes(spec: Any, q: np.ndarray, alpha: float, **config: Any) ->
     law = theory.conv_spatial_modes(spec)
     c0, cm = fourier_coefficients(np.asarray(q, dtype=np.float64), law.mode)
     coefficient = np.asarray(law.coefficient)
-    names = ("c_0", f"Re c_{law.mode}", f"Im c_{law.mode}")
+    label = _mode_label(law.mode)
+    names = ("c_0", f"Re c_{label}", f"Im c_{label}")
     values = np.concatenate([c0, cm.real, cm.imag], axis=1)  # [seeds, 3L]
     predicted = np.concatenate([law.scale, coefficient.real, coefficient.imag])
     tests = values.shape[1]
     finite = np.isfinite(values).all(axis=1)
     x = values[finite]
-    what = (f"{tests} Fourier coefficients of q^l(t) (c_0, Re and Im c_{law.mode} at layers "
+    what = (f"{tests} Fourier coefficients of q^l(t) (c_0, Re and Im c_{label} at layers "
             f"1..{spec.depth})")
     if x.shape[0] < 2:
         return verdict("conv_spatial_modes", spec, {}, predicted=float(predicted[-1]),
@@ -174,7 +189,7 @@ def conv_spatial_modes(spec: Any, q: np.ndarray, alpha: float, **config: Any) ->
     half = float(sps.t.isf(alpha / (2 * tests), df=x.shape[0] - 1)) * se[worst]
     layer, part = worst % spec.depth + 1, names[worst // spec.depth]
     notes = [f"worst: {part} at layer {layer}, law {predicted[worst]:.6g}, measured "
-             f"{mean[worst]:.6g} (t = {t[worst]:.3g}); lambda_{law.mode} = "
+             f"{mean[worst]:.6g} (t = {t[worst]:.3g}); lambda_{label} = "
              f"{law.factor.real:.6g}, kappa = {law.kappa:g}"]
     if not finite.all():
         notes.append(f"{int((~finite).sum())} networks non-finite, excluded")

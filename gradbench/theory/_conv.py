@@ -66,6 +66,18 @@ def _conv2d_issue(spec: Any) -> str | None:
     return None
 
 
+def _modulation_issue(spec: Any) -> str | None:
+    """A modulated input (§11.2) gives one q per position: the chi chain needs one per layer,
+    unless the activation is positively homogeneous (chi then does not depend on q)."""
+    if spec.input_modulation != 0.0 and _slopes(_resolve(spec.activation)) is None:
+        return (
+            f"input_modulation={spec.input_modulation!r}: the input's variance depends on the "
+            f"position, so q (and chi) differ between positions for {spec.activation!r}; the "
+            "chi trajectory is derived for one q per layer (homogeneous activations excepted)"
+        )
+    return None
+
+
 def _chain_prediction(spec: Any, fan_in: str, kernel_shape: str) -> Prediction:
     """The MLP's chi trajectory for a circular CNN of ``spec.channels`` channels (above)."""
     sw2, sb2 = weight_variance(spec), bias_variance(spec)
@@ -106,14 +118,7 @@ def predict_conv1d(spec: Conv1DSpec, batch: int | None = None) -> Prediction:
     matrix is not covered by the derivation above and gets no prediction.
     """
     issue = (mean_field_issue(spec, "convolutional mean-field", None)
-             or _iid_kernels_issue(spec.init))
-    modulated = spec.input_modulation != 0.0
-    if issue is None and modulated and _slopes(_resolve(spec.activation)) is None:
-        issue = (
-            f"input_modulation={spec.input_modulation!r}: the input's variance depends on the "
-            f"position, so q (and chi) differ between positions for {spec.activation!r}; the "
-            "chi trajectory is derived for one q per layer (homogeneous activations excepted)"
-        )
+             or _iid_kernels_issue(spec.init) or _modulation_issue(spec))
     if issue:
         return no_prediction(spec, issue)
     return _chain_prediction(spec, "C k", "(C, C, k)")
@@ -129,7 +134,8 @@ def predict_conv2d(spec: Conv2DSpec, batch: int | None = None) -> Prediction:
     (delta-orthogonal: §11.1 instead).
     """
     issue = (mean_field_issue(spec, "2-D convolutional mean-field", None)
-             or _iid_kernels_issue(spec.init) or _conv2d_issue(spec))
+             or _iid_kernels_issue(spec.init) or _conv2d_issue(spec)
+             or _modulation_issue(spec))
     if issue:
         return no_prediction(spec, issue)
     return _chain_prediction(spec, "C k^2", "(C, C, k, k)")
@@ -203,20 +209,22 @@ def spatial_mode_factor(kernel: int, length: int, mode: int) -> complex:
 class SpatialModes:
     """Expected Fourier coefficients of the per-position second moment ``q^l(t)`` of h^l.
 
-    ``c_m(l) = (2 / T) sum_t E q^l(t) exp(-2 pi i m t / T)`` for ``m >= 1`` and the mean over
-    positions for ``m = 0`` (so an input variance ``v (1 + a cos(2 pi m t / T))`` has
-    ``c_0 = v``, ``c_m = v a``).
+    Positions ``t = (t_1, ..., t_d)`` on a torus of sides ``(T_1, ..., T_d)`` (d = 1 for
+    Conv1DSpec, 2 for Conv2DSpec) and ``N = T_1 ... T_d`` of them:
+    ``c_m(l) = (2 / N) sum_t E q^l(t) exp(-2 pi i sum_i m_i t_i / T_i)`` for ``m != 0`` and
+    the mean over positions for ``m = 0`` (so an input variance
+    ``v (1 + a cos(2 pi sum_i m_i t_i / T_i))`` has ``c_0 = v``, ``c_m = v a``).
 
     Attributes:
-        mode: the input's Fourier mode m (>= 1).
+        mode: the input's Fourier mode, one integer ``m_i`` per spatial axis (not all 0).
         scale: per layer l = 1..L, ``c_0(l) = v sigma_w2^l kappa^(l - 1)``.
         coefficient: per layer, ``c_m(l) = scale(l) a lambda_m^l`` (complex).
-        factor: ``lambda_m`` (:func:`spatial_mode_factor`).
+        factor: ``lambda_m``, the product over axes of :func:`spatial_mode_factor`.
         kappa: ``E phi(h)^2 / E h^2`` for symmetric h: ``(s_+^2 + s_-^2) / 2`` for a
             positively homogeneous activation with slopes ``s_+``, ``s_-`` (1 linear, 1/2 ReLU).
     """
 
-    mode: int
+    mode: tuple[int, ...]
     scale: tuple[float, ...]
     coefficient: tuple[complex, ...]
     factor: complex
@@ -225,8 +233,14 @@ class SpatialModes:
 
 def spatial_modes_issue(spec: Any) -> str | None:
     """Why the spatial-mode law does not hold exactly in expectation for ``spec``, or None."""
-    if not isinstance(spec, Conv1DSpec):
-        return "the spatial-mode law is for Conv1DSpec networks"
+    if not isinstance(spec, (Conv1DSpec, Conv2DSpec)):
+        return "the spatial-mode law is for Conv1DSpec and Conv2DSpec networks"
+    if isinstance(spec, Conv2DSpec) and spec.padding != "circular":
+        return (f"padding={spec.padding!r}: border positions sum fewer inputs than inner ones; "
+                "the law is derived on a torus (padding='circular')")
+    if isinstance(spec, Conv2DSpec) and spec.batchnorm:
+        return ("batchnorm=True: BatchNorm divides by statistics pooled over all positions, "
+                "so the second moments are no longer a linear map of the layer below")
     meta = registry.lookup("initializer", spec.init).meta
     if meta.get("distribution") not in ("normal", "uniform") or meta.get("centred") is False:
         return (f"initializer {spec.init!r} does not draw i.i.d. zero-mean kernel entries "
@@ -236,13 +250,13 @@ def spatial_modes_issue(spec: Any) -> str | None:
     if _slopes(_resolve(spec.activation)) is None:
         return (f"activation {spec.activation!r} is not positively homogeneous: E phi(h)^2 is "
                 "then not a fixed multiple of E h^2 at every position")
-    if spec.input_mode < 1 or spec.input_modulation == 0.0:
-        return "the input has no modulated variance (input_mode >= 1, input_modulation != 0)"
+    if not any(spec.input_modes) or spec.input_modulation == 0.0:
+        return "the input has no modulated variance (an input mode >= 1, input_modulation != 0)"
     return None
 
 
-def conv_spatial_modes(spec: Conv1DSpec) -> SpatialModes:
-    r"""The exact expected spatial profile of a circular 1-D CNN's second moments.
+def conv_spatial_modes(spec: Conv1DSpec | Conv2DSpec) -> SpatialModes:
+    r"""The exact expected spatial profile of a circular 1-D or 2-D CNN's second moments.
 
     For :math:`h^{l+1}[o, t] = \sum_{i,j} W[o, i, j]\, x^l[i, t + j - p]` with i.i.d.
     zero-mean entries of variance :math:`\sigma_w^2/(C k)` independent of :math:`x^l`,
@@ -263,6 +277,10 @@ def conv_spatial_modes(spec: Conv1DSpec) -> SpatialModes:
     Xiao, Bahri, Sohl-Dickstein, Schoenholz & Pennington 2018 (ICML, arXiv:1806.05393), the
     CNN covariance map, specialised to its diagonal; docs/theory.md §11.2.
 
+    In 2-D the ``k x k`` taps have equal variance, so the average over the kernel's window is
+    the product of one average per axis, and mode ``(m, n)`` of ``H x W`` positions is
+    multiplied by :math:`\lambda^{(H)}_m \lambda^{(W)}_n` per convolution (docs/theory.md §11.4).
+
     Raises:
         InvalidArgument: outside the law's domain (:func:`spatial_modes_issue`).
     """
@@ -271,10 +289,11 @@ def conv_spatial_modes(spec: Conv1DSpec) -> SpatialModes:
         raise InvalidArgument(f"no spatial-mode law for {spec!r}: {issue}")
     up, down = _slopes(_resolve(spec.activation))  # type: ignore[misc]
     kappa = (up * up + down * down) / 2.0
-    sw2, lam = weight_variance(spec), spatial_mode_factor(spec.kernel, spec.length,
-                                                          spec.input_mode)
+    sw2 = weight_variance(spec)
+    lam = math.prod(spatial_mode_factor(spec.kernel, n, m)
+                    for n, m in zip(spec.spatial_shape, spec.input_modes))
     scale = tuple(spec.input_var * sw2**layer * kappa ** (layer - 1)
                   for layer in range(1, spec.depth + 1))
     coefficient = tuple(c * spec.input_modulation * lam**layer
                         for layer, c in enumerate(scale, start=1))
-    return SpatialModes(spec.input_mode, scale, coefficient, lam, kappa)
+    return SpatialModes(spec.input_modes, scale, coefficient, lam, kappa)

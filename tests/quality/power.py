@@ -637,6 +637,53 @@ def conv_kappa_at_layer_one() -> Iterator[None]:
         theory.conv_spatial_modes = real  # type: ignore[assignment]
 
 
+MODES_2D = ((0, 1), (1, 0), (1, 1), (1, 2), (2, 1), (0, 2), (2, 2))
+"""The input modes (m, n) test_conv.py::test_conv_spatial_modes_2d draws from."""
+
+
+def _conv2d_modes(modes: tuple[tuple[int, int], ...] = MODES_2D
+                  ) -> Callable[[int], tuple[Any, dict[str, Any]]]:
+    """A circular 2-D CNN as test_conv.py::test_conv_spatial_modes_2d draws it (``modes``
+    narrowed where a planted error cannot show)."""
+
+    def draw(seed: int) -> tuple[Any, dict[str, Any]]:
+        r = _rng(seed)
+        m, n = modes[int(r.integers(len(modes)))]
+        spec = gb.Conv2DSpec(
+            depth=int(r.integers(2, 5)), channels=32, height=int(r.integers(8, 11)),
+            width=int(r.integers(8, 11)), kernel=3,
+            activation=str(r.choice(list(CONV_ACTIVATIONS))),
+            init=str(r.choice(["he_normal", "lecun_normal", "he_uniform"])), sigma_b2=0.0,
+            input_mode_h=m, input_mode_w=n, input_modulation=float(r.uniform(0.3, 0.9)))
+        return spec, {"seeds": 32, "batch": 8, "seed": seed}
+
+    return draw
+
+
+@contextlib.contextmanager
+def conv2d_modes_one_axis() -> Iterator[None]:
+    """The 2-D law with the rows' factor lambda_m(H) alone (a 1-D law carried over: the
+    columns' factor forgotten); tests/mutants.py's ``conv2d_modes_columns_forgotten``."""
+    import dataclasses
+
+    from gradbench import theory
+
+    real = theory.conv_spatial_modes
+
+    def planted(spec: Any) -> Any:
+        law = real(spec)
+        rows = theory.spatial_mode_factor(spec.kernel, spec.height, spec.input_mode_h)
+        return dataclasses.replace(law, factor=rows, coefficient=tuple(
+            c * spec.input_modulation * rows**layer
+            for layer, c in enumerate(law.scale, start=1)))
+
+    theory.conv_spatial_modes = planted  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        theory.conv_spatial_modes = real  # type: ignore[assignment]
+
+
 def _conv2d_mean_field(seed: int) -> tuple[Any, dict[str, Any]]:
     """A circular 2-D CNN or residual 2-D CNN as test_mean_field.py::test_conv2d_mean_field
     draws it (kernel 3, where a receptive field exists), quick profile's 16 x 32."""
@@ -790,6 +837,13 @@ def trials() -> list[Trial]:
               _conv_modes(activations=CONV_ACTIVATIONS[1:]),
               _conv_modes(activations=CONV_ACTIVATIONS[1:]), planted=conv_kappa_at_layer_one,
               n=100),
+        Trial("conv_spatial_modes", "2-D: the columns' factor forgotten (lambda_m(H) alone "
+              "for mode (m, n), a 1-D law carried over; modes with n >= 1)", _conv2d_modes(),
+              _conv2d_modes(tuple(mode for mode in MODES_2D if mode[1])),
+              planted=conv2d_modes_one_axis, n=100),
+        Trial("conv_spatial_modes", "2-D kernels drawn at fan-in C k in place of C k^2 (one "
+              "kernel axis counted)", _conv2d_modes(), _conv2d_modes(),
+              planted=conv2d_fan_one_kernel_axis, n=100),
     ]
 
 
