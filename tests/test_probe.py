@@ -371,3 +371,28 @@ def test_reference_claim_fails_beyond_its_tolerance(scale: float, drop: bool,
     v = _reference_verdict(scale, drop)
     assert v.passed is passed
     assert (v.statistic <= 1.0) is passed
+
+
+@pytest.mark.parametrize(("width", "threaded"), [(8, False), (128, True)])
+def test_draw_stacked_equals_the_networks_drawn_one_by_one(width: int, threaded: bool,
+                                                           monkeypatch) -> None:
+    """Small networks are drawn serially (threads contending for the GIL would slow them),
+    large ones on threads; either way slot i holds network i's own draw, bit for bit."""
+    spec = MLPSpec(depth=3, width=width)
+    calls: list[int] = []
+    real_pool = probe.ThreadPoolExecutor
+
+    def pool(max_workers: int) -> Any:
+        calls.append(max_workers)
+        return real_pool(max_workers=max_workers)
+
+    monkeypatch.setattr(probe, "ThreadPoolExecutor", pool)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    params, data = probe.draw_stacked(spec, 5, 4, 7)
+    assert bool(calls) == threaded
+    for i in range(5):
+        p, d = draw_network(spec, 4, 7, i)
+        for key in p:
+            assert torch.equal(params[key][i], p[key])
+        for key in d:
+            assert torch.equal(data[key][i], d[key])
