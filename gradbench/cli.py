@@ -330,7 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     from gradbench import __version__
     from gradbench.profiles import PROFILES
 
-    parser = _Parser(prog="gradbench", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="gradbench", description=__doc__.splitlines()[0].replace("``", ""))
     parser.add_argument("--version", action="version", version=f"gradbench {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -342,11 +342,14 @@ def build_parser() -> argparse.ArgumentParser:
         "the suites (e.g. test_initializers.py::test_initializer_variance).",
         allow_abbrev=False,
     )
-    run.add_argument("--profile", choices=sorted(PROFILES), default="quick")
+    run.add_argument("--profile", choices=sorted(PROFILES), default="quick",
+                    help="quick (CI, the default) or full (nightly: more examples, "
+                    "more networks)")
     _add_device_options(run)
     run.add_argument("--seeds", type=_at_least(2), default=None,
                      help="networks per configuration")
-    run.add_argument("--base-seed", type=_at_least(0), default=0)
+    run.add_argument("--base-seed", type=_at_least(0), default=0,
+                     help="offset of every seed (default 0): another sample of networks")
     run.add_argument("--suites", default=None,
                      help="suite directory (default: the installed gradbench suites)")
     run.add_argument("--out-dir", default="reports", help="folder for NNNN_<profile>.json/.html")
@@ -418,10 +421,13 @@ def build_parser() -> argparse.ArgumentParser:
     va.add_argument("--baseline", action="append", default=[], metavar="PKG.MOD:FACTORY",
                     help="blocks only: measure this block factory beside yours on the same "
                     "seeds, instead of the built-in pre_ln and unscaled_residual; repeatable")
-    va.add_argument("--profile", choices=sorted(PROFILES), default="quick")
+    va.add_argument("--profile", choices=sorted(PROFILES), default="quick",
+                    help="quick (CI, the default) or full (nightly: more examples, "
+                    "more networks)")
     _add_device_options(va)
     va.add_argument("--out-dir", default="reports")
-    va.add_argument("--base-seed", type=_at_least(0), default=0)
+    va.add_argument("--base-seed", type=_at_least(0), default=0,
+                    help="offset of every seed (default 0): another sample of networks")
     va.add_argument("--suites", default=None,
                     help="suite directory (default: the installed gradbench suites)")
     _depth_option(va)

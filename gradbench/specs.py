@@ -418,11 +418,9 @@ def _check_input_modulation(spec: Any, modes: Mapping[str, str]) -> None:
     """``modes`` maps each input-mode field to the size field of its axis: 0 <= m <= n // 2;
     ``input_modulation`` must be in (-1, 1) (docs/theory.md §11.2)."""
     for name, size in modes.items():
-        _check_int(spec, name, 0)
-        n = getattr(spec, size)
-        if getattr(spec, name) > n // 2:
-            raise _fail(spec, name, getattr(spec, name),
-                        f"must be an integer in [0, {size} // 2 = {n // 2}]")
+        value, n = getattr(spec, name), getattr(spec, size)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= n // 2:
+            raise _fail(spec, name, value, f"must be an integer in [0, {size} // 2 = {n // 2}]")
     a = spec.input_modulation
     if isinstance(a, bool) or not isinstance(a, (int, float)) or not abs(a) < 1:
         raise _fail(spec, "input_modulation", a, "must be a number in (-1, 1)")

@@ -12,7 +12,8 @@ Claims (docs/claims.md; docs/theory.md sections in brackets):
   follows the exact ReLU law (Hanin 2018; Hanin & Nica 2020) [2.2].
 - ``mean_field_slope`` for circular 1-D CNNs: the per-layer factor is the MLP's chi at
   fan-in C k (Xiao et al. 2018) [1; docs/theory.md §1 via ``theory._conv``], and for
-  circular 2-D CNNs and residual 2-D CNNs without BatchNorm at fan-in C k^2 [11.3];
+  circular 2-D CNNs and residual 2-D CNNs without BatchNorm at fan-in C k^2 [11.3]; with
+  BatchNorm2d and 1 x 1 kernels, the BatchNorm MLP's rate at batch B H W [6, 11.3];
 - ``carry_gate_mean``: an LSTM's forget gate and a GRU's update gate at initialization
   have mean E sigma(b + sqrt(v) z), the cell-state path's per-step factor, for forget
   biases b drawn in [0.5, 3] (a bias drawn into another gate, or input weights at the
@@ -88,6 +89,17 @@ def test_conv2d_mean_field(family, activation, init, kernel, depth, height, widt
             gb.ResConv2DSpec(**shape, out_init=init, alpha=alpha))
     assume(theory.predict(spec).valid)
     run_claim(spec, "mean_field_slope")
+
+
+@budget(2 / 15)
+@given(activation=st.sampled_from(["linear", "relu", "tanh"]), depth=st.integers(4, 10))
+def test_conv2d_batchnorm_mean_field(activation, depth, run_claim):
+    """1 x 1 kernels with BatchNorm2d: every position is an example, so the gradient grows at
+    the BatchNorm MLP's rate at batch B H W = 8 x 4 x 4 = 128 (Yang et al. 2019); statistics
+    taken per position (over the batch only) explode at batch 8's rate instead [6, 11.3]."""
+    spec = gb.Conv2DSpec(depth=depth, channels=128, height=4, width=4, kernel=1,
+                         batchnorm=True, activation=activation, init="he_normal")
+    run_claim(spec, "mean_field_slope", batch=8)
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])

@@ -290,6 +290,13 @@ MUTANTS: tuple[Mutant, ...] = (
            "axes = (-4, -2, -1)", "axes = (-4,)",
            "probe_equals_reference", "the probe's 2-D BatchNorm takes statistics over the batch "
            "at each position, not per channel over batch and positions (nn.BatchNorm2d)"),
+    Mutant("conv2d_bn_batch_without_positions", "gradbench/theory/_conv.py",
+           "_pointwise_batchnorm",
+           "examples = None if batch is None else batch * positions",
+           "examples = batch",
+           "mean_field_slope", "theory's 1 x 1 BatchNorm2d rate at batch B, the positions "
+           "forgotten as examples (B H W): a linear net's (B-2)/(B-3) at 8 in place of 128, "
+           "and no prediction for a nonlinear one"),
     Mutant("conv2d_fan_one_kernel_axis", INIT, "fans",
            "receptive = math.prod(shape[2:])", "receptive = math.prod(shape[2:3])",
            "mean_field_slope", "a 2-D kernel's fan-in counts one kernel axis, C k instead of "

@@ -7,6 +7,8 @@ forward against single networks, the 2-D delta-orthogonal kernel, bad input.
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -170,7 +172,7 @@ def test_resconv2d_prediction_is_the_residual_recursion_at_fan_in_c_k2():
 
 @pytest.mark.parametrize(("changes", "why"), [
     ({"padding": "zeros"}, "padding='zeros': border positions"),
-    ({"batchnorm": True}, "batchnorm=True"),
+    ({"batchnorm": True}, "batchnorm=True with a k x k kernel, k > 1"),
     ({"init": "delta_orthogonal"}, "draws orthogonal kernels"),
 ])
 @pytest.mark.parametrize("spec_type", [gb.Conv2DSpec, gb.ResConv2DSpec])
@@ -300,3 +302,56 @@ def test_conv_spatial_modes_2d_holds_and_catches_one_axis_forgotten():
         theory.conv_spatial_modes = real  # type: ignore[assignment]
     assert not bad.passed
     assert "c_(1, 2)" in bad.note
+
+
+# --------------------------------------------------------------------------------------
+# BatchNorm2d with 1 x 1 kernels (docs/theory.md §11.3): the BatchNorm MLP at batch B H W
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("activation", ["linear", "relu", "tanh"])
+def test_pointwise_batchnorm_prediction_is_the_mlp_at_batch_b_h_w(activation):
+    from gradbench import theory
+
+    spec = gb.Conv2DSpec(depth=6, channels=128, height=4, width=5, kernel=1, batchnorm=True,
+                         activation=activation, padding="zeros")
+    mlp = gb.MLPSpec(depth=6, width=128, activation=activation, norm="batchnorm")
+    got, want = theory.predict(spec, batch=8), theory.predict(mlp, batch=8 * 20)
+    assert got.valid
+    assert want.valid
+    assert got.log_growth == pytest.approx(want.log_growth, rel=1e-14)
+    assert "B H W = 160" in got.assumptions[0]
+    if activation == "linear":  # the exact finite-batch rate (b-2)/(b-3) at b = B H W
+        assert got.log_growth[-1] == pytest.approx(0.5 * math.log(158 / 157), rel=1e-12)
+    else:  # B H W = 64 < 128: no closed form for a nonlinear BatchNorm at that batch
+        small = theory.predict(spec.replace(height=2, width=4), batch=8)
+        assert not small.valid
+        assert "B H W = 64 < 128" in small.reason
+
+
+def test_pointwise_batchnorm_refuses_a_modulated_input():
+    from gradbench import theory
+
+    spec = gb.Conv2DSpec(depth=4, channels=64, height=4, width=4, kernel=1, batchnorm=True,
+                         input_mode_h=1, input_modulation=0.5)
+    got = theory.predict(spec, batch=8)
+    assert not got.valid
+    assert "not examples of one MLP" in got.reason
+
+
+def test_mean_field_slope_catches_batchnorm2d_statistics_per_position(monkeypatch):
+    """The probe's 1 x 1 BatchNorm2d net passes; statistics over the batch at each position
+    (batch 8 where B H W = 128 is predicted) fail it (tests/quality/power.py's rates)."""
+    from gradbench import models
+    from gradbench.claims import check
+
+    spec = gb.Conv2DSpec(depth=6, channels=128, height=4, width=4, kernel=1, batchnorm=True,
+                         activation="linear")
+    assert check(spec, "mean_field_slope", seeds=16, batch=8).passed
+
+    def per_position(h):
+        mean = h.mean(dim=-4, keepdim=True)
+        return (h - mean) / torch.sqrt((h - mean).pow(2).mean(dim=-4, keepdim=True) + 1e-5)
+
+    monkeypatch.setattr(models, "_batchnorm2d", per_position)
+    assert not check(spec, "mean_field_slope", seeds=16, batch=8).passed

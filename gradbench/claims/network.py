@@ -91,7 +91,8 @@ def _bias_and_tolerance(spec: Spec, prediction: Prediction, batch: int) -> tuple
     "the exact ReLU finite-width bias at batch 1 and a model-error band of 2/width otherwise",
     domain="theory.predict(spec).valid: width (channels for CNNs) >= 32, i.i.d. or orthogonal "
     "weights, normalizations with declared statistics, vanilla RNN cells; 1-D, 2-D and "
-    "residual 2-D CNNs with circular padding, i.i.d. kernels and no BatchNorm",
+    "residual 2-D CNNs with circular padding, i.i.d. kernels and no BatchNorm; 2-D CNNs with "
+    "BatchNorm2d and 1 x 1 kernels (the BatchNorm MLP at batch B H W)",
     source="Poole et al. 2016; Schoenholz et al. 2017; Yang & Schoenholz 2017; Pascanu et "
     "al. 2013; Yang et al. 2019; Xiao et al. 2018 (docs/theory.md §1, §4, §5, §6, §11.3)",
     subjects=("network", "activation", "initializer", "normalization", "residual"),

@@ -61,8 +61,9 @@ def _conv2d_issue(spec: Any) -> str | None:
                 "so the second moment differs between positions; the 2-D mean field is "
                 "derived for circular padding (every position alike)")
     if spec.batchnorm:
-        return ("batchnorm=True: statistics per channel over the batch and every position of "
-                "spatially correlated images; gradbench has no derived rate for a 2-D BatchNorm")
+        return ("batchnorm=True with a k x k kernel, k > 1: statistics per channel over the "
+                "batch and every position of spatially correlated images; gradbench derives a "
+                "2-D BatchNorm rate for 1 x 1 kernels only (every position an example)")
     return None
 
 
@@ -130,15 +131,59 @@ def predict_conv2d(spec: Conv2DSpec, batch: int | None = None) -> Prediction:
     The derivation above holds unchanged on a torus of ``H x W`` positions: with circular
     padding every position is alike, each pre-activation sums ``C k^2`` terms, and the
     circular shifts keep the backward sum over positions (docs/theory.md §11.3). Zero padding
-    (border positions differ) and BatchNorm get no prediction; nor do non-i.i.d. kernels
-    (delta-orthogonal: §11.1 instead).
+    (border positions differ) and BatchNorm with k > 1 get no prediction; nor do non-i.i.d.
+    kernels (delta-orthogonal: §11.1 instead). BatchNorm with 1 x 1 kernels is the BatchNorm
+    MLP at batch ``B H W`` (:func:`_pointwise_batchnorm`).
     """
+    if spec.batchnorm and spec.kernel == 1:
+        return _pointwise_batchnorm(spec, batch)
     issue = (mean_field_issue(spec, "2-D convolutional mean-field", None)
              or _iid_kernels_issue(spec.init) or _conv2d_issue(spec)
              or _modulation_issue(spec))
     if issue:
         return no_prediction(spec, issue)
     return _chain_prediction(spec, "C k^2", "(C, C, k, k)")
+
+
+def _pointwise_batchnorm(spec: Conv2DSpec, batch: int | None) -> Prediction:
+    r"""1 x 1 kernels with BatchNorm2d: exactly a BatchNorm MLP at batch ``B H W``.
+
+    A 1 x 1 convolution applies the same ``C x C`` matrix at every position, and the inputs
+    are i.i.d. over the batch and the positions, so the ``H W`` positions of the ``B``
+    images are ``B H W`` examples of an MLP of width C; BatchNorm2d's statistics (per
+    channel over the batch and the positions) are then BatchNorm's over those examples, and
+    the Frobenius norms of the sites are the MLP's. The rate is §6's (Yang et al. 2019) at
+    batch ``B H W`` (docs/theory.md §11.3). A modulated input makes the positions unlike
+    examples, and gets no prediction.
+    """
+    from dataclasses import replace
+
+    from gradbench.specs import MLPSpec
+    from gradbench.theory._predict import predict
+
+    if spec.input_modulation != 0.0:
+        return no_prediction(spec, f"input_modulation={spec.input_modulation!r} with "
+                             "BatchNorm2d: the positions' inputs are not alike, so they are "
+                             "not examples of one MLP")
+    positions = spec.height * spec.width
+    mlp = MLPSpec(depth=spec.depth, width=spec.channels, activation=spec.activation,
+                  init=spec.init, sigma_w2=spec.sigma_w2, sigma_b2=spec.sigma_b2,
+                  norm="batchnorm", input_var=spec.input_var)
+    examples = None if batch is None else batch * positions
+    got = predict(mlp, batch=examples)
+    if got.log_growth is None:
+        return replace(got, spec=spec.to_dict())
+    return replace(
+        got, spec=spec.to_dict(),
+        assumptions=(f"1 x 1 kernels: the H W = {positions} positions of every image are "
+                     "examples of an MLP of width C with BatchNorm over B H W of them"
+                     + ("" if batch is None else f" (B H W = {examples})"), *got.assumptions),
+        domain=got.domain.replace("batch >=", "B H W >=").replace("width >> batch",
+                                                                    "channels >> B H W"),
+        reason=got.reason.replace(f"batch={examples}", f"B H W = {examples}"),
+        source="Yang et al. 2019 (ICLR), BatchNorm mean field, at batch B H W; "
+               "docs/theory.md §6, §11.3",
+    )
 
 
 def predict_resconv2d(spec: ResConv2DSpec, batch: int | None = None) -> Prediction:
@@ -286,7 +331,7 @@ def conv_spatial_modes(spec: Conv1DSpec | Conv2DSpec) -> SpatialModes:
     """
     issue = spatial_modes_issue(spec)
     if issue:
-        raise InvalidArgument(f"no spatial-mode law for {spec!r}: {issue}")
+        raise InvalidArgument(f"no spatial-mode law for this {type(spec).__name__}: {issue}")
     up, down = _slopes(_resolve(spec.activation))  # type: ignore[misc]
     kappa = (up * up + down * down) / 2.0
     sw2 = weight_variance(spec)

@@ -711,6 +711,37 @@ def conv2d_fan_one_kernel_axis() -> Iterator[None]:
         initializers.fans = real  # type: ignore[assignment]
 
 
+def _conv2d_batchnorm(seed: int) -> tuple[Any, dict[str, Any]]:
+    """A 1 x 1 BatchNorm2d CNN as test_mean_field.py::test_conv2d_batchnorm_mean_field draws
+    it (batch 8 of 4 x 4 images: B H W = 128)."""
+    r = _rng(seed)
+    spec = gb.Conv2DSpec(depth=int(r.integers(4, 11)), channels=128, height=4, width=4,
+                         kernel=1, batchnorm=True,
+                         activation=str(r.choice(["linear", "relu", "tanh"])), init="he_normal")
+    return spec, {"batch": 8, "seed": seed}
+
+
+@contextlib.contextmanager
+def batchnorm2d_per_position() -> Iterator[None]:
+    """The probe's 2-D BatchNorm takes its statistics over the batch at each position, not
+    per channel over the batch and the positions (tests/mutants.py's
+    ``conv2d_batchnorm_per_position``): the effective batch is B, not B H W."""
+    from gradbench import models
+
+    real = models._batchnorm2d
+
+    def per_position(h: torch.Tensor) -> torch.Tensor:
+        mean = h.mean(dim=-4, keepdim=True)
+        var = (h - mean).pow(2).mean(dim=-4, keepdim=True)
+        return (h - mean) / torch.sqrt(var + gb.specs.BATCHNORM2D_EPS)
+
+    models._batchnorm2d = per_position  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        models._batchnorm2d = real  # type: ignore[assignment]
+
+
 SCHEMES = ("post_ln", "deepnorm", "admin", "tfixup", "dsinit")
 """The built-in depth schemes, one per trial in turn."""
 
@@ -753,6 +784,10 @@ def trials() -> list[Trial]:
               "kernel axis counted; circular 2-D and residual 2-D CNNs, kernel 3)",
               _conv2d_mean_field, _conv2d_mean_field, planted=conv2d_fan_one_kernel_axis,
               n=100),
+        Trial("mean_field_slope", "BatchNorm2d statistics over the batch at each position, "
+              "not per channel over batch and positions (1 x 1 kernels: effective batch B "
+              "in place of B H W)", _conv2d_batchnorm, _conv2d_batchnorm,
+              planted=batchnorm2d_per_position, n=100),
         Trial("stable_gradients", "He variance 30% too large (ReLU: x1.14 per layer, x45 over "
               "depth 30)", _stable("he_normal"), _stable("calib_he_x1.3"), n=100),
         Trial("stable_as_declared", "Xavier gain 5/3 declared stable for tanh (x1.10 per "
