@@ -216,7 +216,7 @@ def predict_resconv2d(spec: ResConv2DSpec, batch: int | None = None) -> Predicti
         valid, reason = True, ""
         domain = "exact at any width: every branch outputs 0 at initialization"
     else:
-        valid, domain, reason = width_domain(c, L)
+        valid, domain, reason = width_domain(c, L, "channels")
         domain += "; circular padding (every position alike); i.i.d. kernel entries"
     quantities = residual_quantities(mf, sw2, sb2, sv2, alphas, c)
     return Prediction(

@@ -83,18 +83,19 @@ def norm_issue(norm: str | None) -> str | None:
     )
 
 
-def width_domain(width: int, sites: int) -> tuple[bool, str, str]:
-    """(valid, domain text, reason) for a mean-field prediction at ``width``."""
+def width_domain(width: int, sites: int, name: str = "width") -> tuple[bool, str, str]:
+    """(valid, domain text, reason) for a mean-field prediction at ``width`` (called ``name``
+    in the texts: ``"channels"`` for CNNs)."""
     domain = (
-        f"mean field (width -> infinity at fixed depth): valid for width >= {MIN_WIDTH}; "
-        "per-layer log growth then carries O(1/width) corrections (for ReLU given exactly in "
+        f"mean field ({name} -> infinity at fixed depth): valid for {name} >= {MIN_WIDTH}; "
+        f"per-layer log growth then carries O(1/{name}) corrections (for ReLU given exactly in "
         "quantities['finite_width_bias']); statements about the whole depth (products, the "
-        "spread of log-norms across networks) also need depth <= width/4 (beta = depth/width; "
-        "Hanin & Rolnick 2018)"
+        f"spread of log-norms across networks) also need depth <= {name}/4 (beta = "
+        f"depth/{name}; Hanin & Rolnick 2018)"
     )
     if width < MIN_WIDTH:
         return False, domain, (
-            f"width={width} < {MIN_WIDTH}: outside the mean-field domain, O(1/width) "
+            f"{name}={width} < {MIN_WIDTH}: outside the mean-field domain, O(1/{name}) "
             "corrections are not small (log_growth is still given for reference)"
         )
     return True, domain, ""
