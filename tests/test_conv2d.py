@@ -11,6 +11,7 @@ import math
 
 import pytest
 import torch
+from quality import power  # the planted errors the calibration measures
 
 import gradbench as gb
 from gradbench.errors import InvalidArgument
@@ -185,18 +186,16 @@ def test_no_2d_prediction_outside_the_derivation(spec_type, changes, why):
     assert why in got.reason
 
 
-def test_mean_field_slope_catches_a_2d_kernel_drawn_at_fan_in_c_k(monkeypatch):
+def test_mean_field_slope_catches_a_2d_kernel_drawn_at_fan_in_c_k():
     """The probe agrees with the prediction; drawing 2-D kernels at fan-in C k (one kernel
     axis: 3x the variance) fails the claim (tests/quality/power.py measures its rates)."""
     from gradbench.claims import check
-    from gradbench.remedies import initializers
 
     spec = gb.Conv2DSpec(depth=6, channels=32, height=4, width=4, kernel=3,
                          activation="relu", init="he_normal")
     assert check(spec, "mean_field_slope", seeds=16, batch=16).passed
-    real = initializers.fans
-    monkeypatch.setattr(initializers, "fans", lambda shape: real(tuple(shape)[:3]))
-    assert not check(spec, "mean_field_slope", seeds=16, batch=16).passed
+    with power.conv2d_fan_one_kernel_axis():
+        assert not check(spec, "mean_field_slope", seeds=16, batch=16).passed
 
 
 # --------------------------------------------------------------------------------------
@@ -280,9 +279,7 @@ def test_modulated_2d_tanh_has_no_mean_field_prediction():
 def test_conv_spatial_modes_2d_holds_and_catches_one_axis_forgotten():
     """The probe's 2-D profiles pass the law; a law that forgets the column axis's factor
     (the 1-D factor of the rows alone) fails it, naming a coefficient of mode (1, 2)."""
-    import dataclasses
-
-    from gradbench import claim_probes, theory
+    from gradbench import claim_probes
     from gradbench.claims import check
 
     spec = _modulated2d()
@@ -290,16 +287,8 @@ def test_conv_spatial_modes_2d_holds_and_catches_one_axis_forgotten():
     assert q.shape == (32, 4, 8, 10)
     good = check(spec, "conv_spatial_modes", measurement=q, alpha=0.01)
     assert good.passed, good.note
-    law = theory.conv_spatial_modes(spec)
-    rows = theory.spatial_mode_factor(3, 8, 1)
-    wrong = dataclasses.replace(law, factor=rows, coefficient=tuple(
-        c * 0.6 * rows**layer for layer, c in enumerate(law.scale, start=1)))
-    real = theory.conv_spatial_modes
-    try:
-        theory.conv_spatial_modes = lambda s: wrong  # type: ignore[assignment]
+    with power.conv2d_modes_one_axis():
         bad = check(spec, "conv_spatial_modes", measurement=q, alpha=0.01)
-    finally:
-        theory.conv_spatial_modes = real  # type: ignore[assignment]
     assert not bad.passed
     assert "c_(1, 2)" in bad.note
 
@@ -326,7 +315,7 @@ def test_pointwise_batchnorm_prediction_is_the_mlp_at_batch_b_h_w(activation):
     else:  # B H W = 64 < 128: no closed form for a nonlinear BatchNorm at that batch
         small = theory.predict(spec.replace(height=2, width=4), batch=8)
         assert not small.valid
-        assert "B H W = 64 < 128" in small.reason
+        assert small.reason.startswith("B H W = 64 examples: batch=64 < 128")
 
 
 def test_pointwise_batchnorm_refuses_a_modulated_input():
@@ -339,19 +328,13 @@ def test_pointwise_batchnorm_refuses_a_modulated_input():
     assert "not examples of one MLP" in got.reason
 
 
-def test_mean_field_slope_catches_batchnorm2d_statistics_per_position(monkeypatch):
+def test_mean_field_slope_catches_batchnorm2d_statistics_per_position():
     """The probe's 1 x 1 BatchNorm2d net passes; statistics over the batch at each position
     (batch 8 where B H W = 128 is predicted) fail it (tests/quality/power.py's rates)."""
-    from gradbench import models
     from gradbench.claims import check
 
     spec = gb.Conv2DSpec(depth=6, channels=128, height=4, width=4, kernel=1, batchnorm=True,
                          activation="linear")
     assert check(spec, "mean_field_slope", seeds=16, batch=8).passed
-
-    def per_position(h):
-        mean = h.mean(dim=-4, keepdim=True)
-        return (h - mean) / torch.sqrt((h - mean).pow(2).mean(dim=-4, keepdim=True) + 1e-5)
-
-    monkeypatch.setattr(models, "_batchnorm2d", per_position)
-    assert not check(spec, "mean_field_slope", seeds=16, batch=8).passed
+    with power.batchnorm2d_per_position():
+        assert not check(spec, "mean_field_slope", seeds=16, batch=8).passed

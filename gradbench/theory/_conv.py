@@ -173,14 +173,14 @@ def _pointwise_batchnorm(spec: Conv2DSpec, batch: int | None) -> Prediction:
     got = predict(mlp, batch=examples)
     if got.log_growth is None:
         return replace(got, spec=spec.to_dict())
+    examples_text = "" if examples is None else f"B H W = {examples} examples: "
     return replace(
         got, spec=spec.to_dict(),
         assumptions=(f"1 x 1 kernels: the H W = {positions} positions of every image are "
                      "examples of an MLP of width C with BatchNorm over B H W of them"
                      + ("" if batch is None else f" (B H W = {examples})"), *got.assumptions),
-        domain=got.domain.replace("batch >=", "B H W >=").replace("width >> batch",
-                                                                    "channels >> B H W"),
-        reason=got.reason.replace(f"batch={examples}", f"B H W = {examples}"),
+        domain=got.domain + "; for 1 x 1 BatchNorm2d, batch means B H W and width channels",
+        reason=examples_text + got.reason if got.reason else "",
         source="Yang et al. 2019 (ICLR), BatchNorm mean field, at batch B H W; "
                "docs/theory.md §6, §11.3",
     )
