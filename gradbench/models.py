@@ -44,7 +44,7 @@ from torch import Tensor, nn
 
 from gradbench import registry
 from gradbench.errors import InvalidArgument, refuse_module
-from gradbench.remedies.initializers import fans, standard_normal
+from gradbench.remedies.initializers import fans, fill_standard_normal
 from gradbench.specs import (
     BATCHNORM2D_EPS,
     CELL_KINDS,
@@ -87,11 +87,18 @@ def generator_for(spec: Spec, base_seed: int, index: int, stream: str) -> torch.
     return torch.Generator().manual_seed(derive_seed(spec, base_seed, index, stream))
 
 
+Allocator = Callable[[tuple[int, ...]], Tensor]
+"""Storage for the next tensor a :class:`Draw` makes, given its shape (see :meth:`Draw.empty`)."""
+STREAMS = ("params", "data")
+"""The random streams of one network: parameters, then inputs and readout."""
+
+
 def draw_for(
-    spec: Spec, base_seed: int, index: int, stream: str, dtype: torch.dtype = torch.float64
+    spec: Spec, base_seed: int, index: int, stream: str, dtype: torch.dtype = torch.float64,
+    allocate: Allocator | None = None,
 ) -> Draw:
     """The :class:`Draw` of one network's stream, made in ``dtype``."""
-    return Draw(generator_for(spec, base_seed, index, stream), dtype)
+    return Draw(generator_for(spec, base_seed, index, stream), dtype, allocate)
 
 
 @dataclass(frozen=True)
@@ -105,11 +112,20 @@ class Draw:
 
     generator: torch.Generator
     dtype: torch.dtype = torch.float64
+    allocate: Allocator | None = None
+
+    def empty(self, shape: tuple[int, ...]) -> Tensor:
+        """Storage for the next tensor drawn: ``allocate(shape)`` when given (the probe hands
+        out the slots of its stacked tensors, so a network is drawn where it is used), else
+        fresh. The numbers do not depend on where they are drawn."""
+        if self.allocate is not None:
+            return self.allocate(shape)
+        return torch.empty(shape, dtype=self.dtype)
 
     def weight(self, init: str, shape: tuple[int, ...], sigma_w2: float | None) -> Tensor:
         """One weight from the registered initializer, rescaled to ``sigma_w2`` if given."""
         remedy = registry.lookup("initializer", init)
-        w = torch.empty(shape, dtype=self.dtype)
+        w = self.empty(shape)
         remedy.fn(w, generator=self.generator)
         if sigma_w2 is not None:
             fan_in, fan_out = fans(shape)
@@ -119,17 +135,17 @@ class Draw:
 
     def gaussian(self, shape: tuple[int, ...], variance: float) -> Tensor:
         """``N(0, variance)`` entries."""
-        return standard_normal(shape, self.generator, self.dtype).mul_(math.sqrt(variance))
+        return fill_standard_normal(self.empty(shape), self.generator).mul_(math.sqrt(variance))
 
     def bias(self, size: int, variance: float) -> Tensor:
         """``N(0, variance)`` entries, or exact zeros (no draw) when the variance is 0."""
         if variance == 0.0:
-            return torch.zeros(size, dtype=self.dtype)
+            return self.empty((size,)).zero_()
         return self.gaussian((size,), variance)
 
     def readout(self, shape: tuple[int, ...]) -> Tensor:
         """Random readout R of ``shape`` (batch first), isotropic unit examples, ``||R||_F = 1``."""
-        r = standard_normal(shape, self.generator, self.dtype)
+        r = fill_standard_normal(self.empty(shape), self.generator)
         per_example = tuple(range(1, len(shape)))
         if len(per_example) > 2:  # images: Tensor.norm takes at most 2 dims
             return r / torch.linalg.vector_norm(r, dim=per_example, keepdim=True) / math.sqrt(
@@ -1184,15 +1200,20 @@ def family_of(spec: Spec) -> Family:
 
 
 def draw_network(
-    spec: Spec, batch: int, base_seed: int, index: int, dtype: torch.dtype = torch.float64
+    spec: Spec, batch: int, base_seed: int, index: int, dtype: torch.dtype = torch.float64,
+    allocators: dict[str, Allocator] | None = None,
 ) -> tuple[Params, Params]:
     """Parameters and data of network ``index`` (CPU), calibrated if the init needs it.
 
     ``dtype`` is the dtype the numbers are made in (see :class:`Draw`); float64 by default.
+    ``allocators`` (per stream of :data:`STREAMS`) say where its tensors are drawn.
     """
     family = family_of(spec)
-    params = family.draw_parameters(spec, draw_for(spec, base_seed, index, "params", dtype))
-    data = family.draw_data(spec, batch, draw_for(spec, base_seed, index, "data", dtype))
+    params_draw, data_draw = (
+        draw_for(spec, base_seed, index, stream, dtype, (allocators or {}).get(stream))
+        for stream in STREAMS)
+    params = family.draw_parameters(spec, params_draw)
+    data = family.draw_data(spec, batch, data_draw)
     return family.calibrate(spec, params, data), data
 
 

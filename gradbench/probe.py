@@ -13,6 +13,7 @@ the site, as plain NumPy arrays in a :class:`~gradbench.records.Measurement`.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +23,7 @@ import torch
 from torch import Tensor
 
 from gradbench.errors import InvalidArgument, choices_hint
-from gradbench.models import Family, Params, Tap, draw_network, family_of
+from gradbench.models import Allocator, Family, Params, Tap, draw_network, family_of
 from gradbench.records import Measurement
 from gradbench.specs import Spec
 
@@ -102,25 +103,43 @@ def draw_stacked(spec: Spec, indices: int | range, batch: int, seed: int,
     depend on the threads) on up to ``torch.get_num_threads()`` threads when its tensors are
     large enough to pay for them (:data:`THREADED_DRAW_MIN_ENTRIES`; ATen releases the GIL;
     drawing, mostly ``normal_`` on one core, costs about as much as the stacked forward and
-    backward pass) and copied into its slice of the stacked tensors at once, while its
-    numbers are still in cache: no second pass over every parameter, and no second copy of
-    them in memory. Looked up on :mod:`gradbench.models` at call time, so a test can
-    substitute networks."""
+    backward pass). The first network is drawn on fresh memory and copied; from it, the
+    probe learns which of the :class:`~gradbench.models.Draw`'s allocations became which
+    stacked tensor, and hands the other networks those tensors' slots to draw into
+    (:func:`_slot_allocators`): no temporary per weight, no second pass over every
+    parameter. Whatever a family returns that was not drawn in its slot is copied there.
+    Looked up on :mod:`gradbench.models` at call time, so a test can substitute networks."""
     from gradbench import models
 
     indices = range(indices) if isinstance(indices, int) else indices
     made_in = draw_dtype(dtype)
-    first = models.draw_network(spec, batch, seed, indices[0], made_in)
+    drawn: dict[str, list[Tensor]] = {stream: [] for stream in models.STREAMS}
+
+    def recorder(stream: str) -> models.Allocator:
+        def allocate(shape: tuple[int, ...]) -> Tensor:
+            drawn[stream].append(torch.empty(shape, dtype=made_in))
+            return drawn[stream][-1]
+        return allocate
+
+    first = models.draw_network(spec, batch, seed, indices[0], made_in,
+                                {stream: recorder(stream) for stream in models.STREAMS})
     stacked = tuple({key: torch.empty((len(indices), *t.shape), dtype=dtype)
                      for key, t in part.items()} for part in first)
+    homes = {stream: {i: out[key] for key, t in part.items() if out[key].dtype == made_in
+                      for i, a in enumerate(drawn[stream]) if t is a}
+             for stream, part, out in zip(models.STREAMS, first, stacked)}
 
     def place(slot: int, net: tuple[Params, Params]) -> None:
-        for part, out in zip(net, stacked):
-            for key, t in part.items():
-                out[key][slot].copy_(t)  # cast and copy at once, same bits as .to(dtype)
+        ours = {out.untyped_storage().data_ptr() for part in stacked for out in part.values()}
+        moves = [(out[key][slot], t.clone() if t.untyped_storage().data_ptr() in ours else t)
+                 for part, out in zip(net, stacked)  # sources in other slots: saved first
+                 for key, t in part.items() if not _is_slot(t, out[key][slot])]
+        for target, t in moves:
+            target.copy_(t)  # cast and copy at once, same bits as .to(dtype)
 
     def draw(slot: int) -> None:
-        place(slot, models.draw_network(spec, batch, seed, indices[slot], made_in))
+        place(slot, models.draw_network(spec, batch, seed, indices[slot], made_in,
+                                        _slot_allocators(homes, slot, made_in)))
 
     place(0, first)
     workers = min(len(indices) - 1, torch.get_num_threads()) if _worth_threads(first) else 1
@@ -132,6 +151,28 @@ def draw_stacked(spec: Spec, indices: int | range, batch: int, seed: int,
             list(pool.map(draw, range(1, len(indices))))
     params, data = ({key: t.to(device=device) for key, t in part.items()} for part in stacked)
     return params, data
+
+
+def _slot_allocators(homes: dict[str, dict[int, Tensor]], slot: int,
+                     made_in: torch.dtype) -> dict[str, Allocator]:
+    """Per stream, an allocator whose i-th call returns slot ``slot`` of the stacked tensor
+    the first network's i-th allocation became (``homes[stream][i]``), else fresh memory."""
+    def for_stream(home: dict[int, Tensor]) -> Allocator:
+        calls = itertools.count()
+
+        def allocate(shape: tuple[int, ...]) -> Tensor:
+            out = home.get(next(calls))
+            if out is not None and tuple(out.shape[1:]) == tuple(shape):
+                return out[slot]
+            return torch.empty(shape, dtype=made_in)
+        return allocate
+    return {stream: for_stream(home) for stream, home in homes.items()}
+
+
+def _is_slot(t: Tensor, slot: Tensor) -> bool:
+    """Whether ``t`` already is ``slot`` (drawn in place): same memory, shape and strides."""
+    return (t.data_ptr() == slot.data_ptr() and t.dtype == slot.dtype
+            and t.shape == slot.shape and t.stride() == slot.stride())
 
 
 def _worth_threads(net: tuple[Params, Params]) -> bool:

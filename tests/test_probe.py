@@ -19,7 +19,7 @@ import gradbench as gb
 from gradbench import probe
 from gradbench.models import Tap, draw_network, family_of
 from gradbench.probe import measure_reference
-from gradbench.specs import MLPSpec, ResidualSpec, RNNSpec, spec_label
+from gradbench.specs import MLPSpec, ResidualSpec, RNNSpec, Spec, TransformerSpec, spec_label
 
 RTOL = 1e-10
 SEEDS, BATCH = 3, 6
@@ -396,3 +396,66 @@ def test_draw_stacked_equals_the_networks_drawn_one_by_one(width: int, threaded:
             assert torch.equal(params[key][i], p[key])
         for key in d:
             assert torch.equal(data[key][i], d[key])
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+@pytest.mark.parametrize("spec", [
+    ResidualSpec(depth=2, width=8, branch_scale="skipinit"),  # W2 replaced by zeros_like
+    ResidualSpec(depth=2, width=8, branch_scale="fixup"),  # W1 * scale: a new tensor
+    MLPSpec(depth=3, width=8, init="lsuv"),  # calibrated: every W replaced
+    MLPSpec(depth=3, width=8, activation="tanh", sigma_b2=0.1, init="xavier_uniform"),
+    TransformerSpec(depth=1, width=8),
+], ids=["skipinit", "fixup", "lsuv", "uniform-bias", "transformer"])
+def test_draw_stacked_in_place_holds_the_same_numbers(spec: Spec, dtype: torch.dtype) -> None:
+    """Networks after the first are drawn into their slots; what a family derives from its
+    draws instead (zeros, rescaled copies, LSUV) is copied; the numbers are each network's
+    own draw in every case."""
+    params, data = probe.draw_stacked(spec, 3, 2, 5, dtype=dtype)
+    for i in range(3):
+        p, d = draw_network(spec, 2, 5, i, probe.draw_dtype(dtype))
+        for key in p:
+            assert torch.equal(params[key][i], p[key].to(dtype)), key
+        for key in d:
+            assert torch.equal(data[key][i], d[key].to(dtype)), key
+
+
+def test_draw_stacked_draws_float32_weights_in_their_slots(monkeypatch) -> None:
+    """The draw's point: a float32 network after the first is drawn in the stacked tensors
+    (no temporary, no copy), weights, biases and inputs alike."""
+    from gradbench import models
+
+    spec, returned = MLPSpec(depth=3, width=8), []
+    real = models.draw_network
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        returned.append(real(*args, **kwargs))
+        return returned[-1]
+
+    monkeypatch.setattr(models, "draw_network", recorded)
+    params, data = probe.draw_stacked(spec, 3, 2, 5, dtype=torch.float32)
+    for slot, (p, d) in enumerate(returned[1:], start=1):
+        in_place = {key for part, stacked in ((p, params), (d, data))
+                    for key, t in part.items() if t.data_ptr() == stacked[key][slot].data_ptr()}
+        assert in_place == {"W0", "W1", "W2", "b0", "b1", "b2", "x"}, in_place  # R: normalized
+
+
+def test_draw_stacked_copies_a_family_that_swaps_its_draws(monkeypatch) -> None:
+    """A family may return one allocation under another key (here W0 and W1 swapped after
+    the first network): each slot still ends with the tensor returned under its key, though
+    both sources live in the slots being written."""
+    from gradbench import models
+
+    spec, real, originals = MLPSpec(depth=2, width=8), models.draw_network, []
+
+    def swapped(*args: Any, **kwargs: Any) -> Any:
+        p, d = real(*args, **kwargs)
+        if len(originals) >= 1:
+            p = {**p, "W0": p["W1"], "W1": p["W0"]}
+        originals.append({k: t.clone() for k, t in p.items()})
+        return p, d
+
+    monkeypatch.setattr(models, "draw_network", swapped)
+    params, _ = probe.draw_stacked(spec, 3, 2, 5, dtype=torch.float32)
+    for slot, p in enumerate(originals):
+        for key in p:
+            assert torch.equal(params[key][slot], p[key]), (slot, key)

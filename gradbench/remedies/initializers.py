@@ -103,15 +103,36 @@ def standard_uniform(
     return torch.rand(shape, generator=generator, dtype=torch.float32).to(dtype or torch.float64)
 
 
+def fill_standard_normal(w: Tensor, generator: torch.Generator) -> Tensor:
+    """``w`` filled in place with :func:`standard_normal`'s numbers for its shape; returns ``w``.
+
+    A contiguous float32 ``w`` is drawn into directly (``randn`` is ``normal_`` on fresh
+    memory of the same layout: the same kernel, the same bits), with no temporary.
+    """
+    with torch.no_grad():
+        if w.dtype == torch.float32 and w.is_contiguous():
+            return w.normal_(generator=generator)
+        return w.copy_(standard_normal(tuple(w.shape), generator, w.dtype))
+
+
+def fill_standard_uniform(w: Tensor, generator: torch.Generator) -> Tensor:
+    """``w`` filled in place with :func:`standard_uniform`'s numbers (see
+    :func:`fill_standard_normal`); returns ``w``."""
+    with torch.no_grad():
+        if w.dtype == torch.float32 and w.is_contiguous():
+            return w.uniform_(generator=generator)
+        return w.copy_(standard_uniform(tuple(w.shape), generator, w.dtype))
+
+
 def _normal(w: Tensor, variance: float, generator: torch.Generator) -> None:
     with torch.no_grad():
-        w.copy_(standard_normal(tuple(w.shape), generator, w.dtype)).mul_(math.sqrt(variance))
+        fill_standard_normal(w, generator).mul_(math.sqrt(variance))
 
 
 def _uniform(w: Tensor, variance: float, generator: torch.Generator) -> None:
     bound = math.sqrt(3.0 * variance)  # Var U(-a, a) = a^2 / 3
     with torch.no_grad():
-        w.copy_(standard_uniform(tuple(w.shape), generator, w.dtype)).mul_(2 * bound).sub_(bound)
+        fill_standard_uniform(w, generator).mul_(2 * bound).sub_(bound)
 
 
 @register(
