@@ -106,7 +106,7 @@ def draw_stacked(spec: Spec, indices: int | range, batch: int, seed: int,
     backward pass). The first network is drawn on fresh memory and copied; from it, the
     probe learns which of the :class:`~gradbench.models.Draw`'s allocations became which
     stacked tensor, and hands the other networks those tensors' slots to draw into
-    (:func:`_slot_allocators`): no temporary per weight, no second pass over every
+    (:func:`_slot_allocator`): no temporary per weight, no second pass over every
     parameter. Whatever a family returns that was not drawn in its slot is copied there.
     Looked up on :mod:`gradbench.models` at call time, so a test can substitute networks."""
     from gradbench import models
@@ -125,23 +125,27 @@ def draw_stacked(spec: Spec, indices: int | range, batch: int, seed: int,
                                 {stream: recorder(stream) for stream in models.STREAMS})
     stacked = tuple({key: torch.empty((len(indices), *t.shape), dtype=dtype)
                      for key, t in part.items()} for part in first)
-    homes = {stream: {i: out[key] for key, t in part.items() if out[key].dtype == made_in
-                      for i, a in enumerate(drawn[stream]) if t is a}
+    homes = {stream: {i: (key, out[key].unbind(0), tuple(t.shape)) for key, t in part.items()
+                      if out[key].dtype == made_in for i, a in enumerate(drawn[stream]) if t is a}
              for stream, part, out in zip(models.STREAMS, first, stacked)}
+    storages = {out.untyped_storage().data_ptr() for part in stacked for out in part.values()}
 
-    def place(slot: int, net: tuple[Params, Params]) -> None:
-        ours = {out.untyped_storage().data_ptr() for part in stacked for out in part.values()}
-        moves = [(out[key][slot], t.clone() if t.untyped_storage().data_ptr() in ours else t)
-                 for part, out in zip(net, stacked)  # sources in other slots: saved first
-                 for key, t in part.items() if not _is_slot(t, out[key][slot])]
+    def place(slot: int, net: tuple[Params, Params], handed: dict[str, Params]) -> None:
+        moves = [(out[key][slot], t) for stream, part, out in zip(models.STREAMS, net, stacked)
+                 for key, t in part.items() if handed[stream].get(key) is not t]
+        moves = [(target, t.clone() if t.untyped_storage().data_ptr() in storages else t)
+                 for target, t in moves]  # a source in another slot is saved before any copy
         for target, t in moves:
             target.copy_(t)  # cast and copy at once, same bits as .to(dtype)
 
     def draw(slot: int) -> None:
-        place(slot, models.draw_network(spec, batch, seed, indices[slot], made_in,
-                                        _slot_allocators(homes, slot, made_in)))
+        handed: dict[str, Params] = {stream: {} for stream in models.STREAMS}
+        allocators = {stream: _slot_allocator(home, slot, made_in, handed[stream])
+                      for stream, home in homes.items()}
+        place(slot, models.draw_network(spec, batch, seed, indices[slot], made_in, allocators),
+              handed)
 
-    place(0, first)
+    place(0, first, {stream: {} for stream in models.STREAMS})
     workers = min(len(indices) - 1, torch.get_num_threads()) if _worth_threads(first) else 1
     if workers <= 1:
         for slot in range(1, len(indices)):
@@ -153,26 +157,20 @@ def draw_stacked(spec: Spec, indices: int | range, batch: int, seed: int,
     return params, data
 
 
-def _slot_allocators(homes: dict[str, dict[int, Tensor]], slot: int,
-                     made_in: torch.dtype) -> dict[str, Allocator]:
-    """Per stream, an allocator whose i-th call returns slot ``slot`` of the stacked tensor
-    the first network's i-th allocation became (``homes[stream][i]``), else fresh memory."""
-    def for_stream(home: dict[int, Tensor]) -> Allocator:
-        calls = itertools.count()
+def _slot_allocator(home: dict[int, tuple[str, tuple[Tensor, ...], tuple[int, ...]]],
+                    slot: int, made_in: torch.dtype, handed: Params) -> Allocator:
+    """An allocator whose i-th call returns slot ``slot`` of the stacked tensor the first
+    network's i-th allocation became (``home[i]``: key, the tensor's slots, shape), recorded
+    in ``handed`` under its key, and fresh memory otherwise."""
+    calls = itertools.count()
 
-        def allocate(shape: tuple[int, ...]) -> Tensor:
-            out = home.get(next(calls))
-            if out is not None and tuple(out.shape[1:]) == tuple(shape):
-                return out[slot]
+    def allocate(shape: tuple[int, ...]) -> Tensor:
+        key, slots, expected = home.get(next(calls), ("", (), ()))
+        if not slots or tuple(shape) != expected:
             return torch.empty(shape, dtype=made_in)
-        return allocate
-    return {stream: for_stream(home) for stream, home in homes.items()}
-
-
-def _is_slot(t: Tensor, slot: Tensor) -> bool:
-    """Whether ``t`` already is ``slot`` (drawn in place): same memory, shape and strides."""
-    return (t.data_ptr() == slot.data_ptr() and t.dtype == slot.dtype
-            and t.shape == slot.shape and t.stride() == slot.stride())
+        handed[key] = slots[slot]
+        return handed[key]
+    return allocate
 
 
 def _worth_threads(net: tuple[Params, Params]) -> bool:

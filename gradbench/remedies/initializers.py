@@ -104,24 +104,23 @@ def standard_uniform(
 
 
 def fill_standard_normal(w: Tensor, generator: torch.Generator) -> Tensor:
-    """``w`` filled in place with :func:`standard_normal`'s numbers for its shape; returns ``w``.
+    """``w`` filled in place with :func:`standard_normal`'s numbers for its shape; returns ``w``
+    (under ``torch.no_grad()`` if ``w`` requires grad).
 
     A contiguous float32 ``w`` is drawn into directly (``randn`` is ``normal_`` on fresh
     memory of the same layout: the same kernel, the same bits), with no temporary.
     """
-    with torch.no_grad():
-        if w.dtype == torch.float32 and w.is_contiguous():
-            return w.normal_(generator=generator)
-        return w.copy_(standard_normal(tuple(w.shape), generator, w.dtype))
+    if w.dtype == torch.float32 and w.is_contiguous():
+        return w.normal_(generator=generator)
+    return w.copy_(standard_normal(tuple(w.shape), generator, w.dtype))
 
 
 def fill_standard_uniform(w: Tensor, generator: torch.Generator) -> Tensor:
     """``w`` filled in place with :func:`standard_uniform`'s numbers (see
     :func:`fill_standard_normal`); returns ``w``."""
-    with torch.no_grad():
-        if w.dtype == torch.float32 and w.is_contiguous():
-            return w.uniform_(generator=generator)
-        return w.copy_(standard_uniform(tuple(w.shape), generator, w.dtype))
+    if w.dtype == torch.float32 and w.is_contiguous():
+        return w.uniform_(generator=generator)
+    return w.copy_(standard_uniform(tuple(w.shape), generator, w.dtype))
 
 
 def _normal(w: Tensor, variance: float, generator: torch.Generator) -> None:
