@@ -125,8 +125,10 @@ def draw_stacked(spec: Spec, indices: int | range, batch: int, seed: int,
                                 {stream: recorder(stream) for stream in models.STREAMS})
     stacked = tuple({key: torch.empty((len(indices), *t.shape), dtype=dtype)
                      for key, t in part.items()} for part in first)
-    homes = {stream: {i: (key, out[key].unbind(0), tuple(t.shape)) for key, t in part.items()
-                      if out[key].dtype == made_in for i, a in enumerate(drawn[stream]) if t is a}
+    order = {stream: {id(a): i for i, a in enumerate(drawn[stream])} for stream in drawn}
+    homes = {stream: {order[stream][id(t)]: (key, out[key].unbind(0), tuple(t.shape))
+                      for key, t in part.items()
+                      if id(t) in order[stream] and out[key].dtype == made_in}
              for stream, part, out in zip(models.STREAMS, first, stacked)}
     storages = {out.untyped_storage().data_ptr() for part in stacked for out in part.values()}
 

@@ -105,7 +105,7 @@ def standard_uniform(
 
 def fill_standard_normal(w: Tensor, generator: torch.Generator) -> Tensor:
     """``w`` filled in place with :func:`standard_normal`'s numbers for its shape; returns ``w``
-    (under ``torch.no_grad()`` if ``w`` requires grad).
+    (pass ``w.detach()``, or call it under ``torch.no_grad()``, if ``w`` requires grad).
 
     A contiguous float32 ``w`` is drawn into directly (``randn`` is ``normal_`` on fresh
     memory of the same layout: the same kernel, the same bits), with no temporary.
@@ -124,14 +124,12 @@ def fill_standard_uniform(w: Tensor, generator: torch.Generator) -> Tensor:
 
 
 def _normal(w: Tensor, variance: float, generator: torch.Generator) -> None:
-    with torch.no_grad():
-        fill_standard_normal(w, generator).mul_(math.sqrt(variance))
+    fill_standard_normal(w.detach(), generator).mul_(math.sqrt(variance))  # detach: as no_grad
 
 
 def _uniform(w: Tensor, variance: float, generator: torch.Generator) -> None:
     bound = math.sqrt(3.0 * variance)  # Var U(-a, a) = a^2 / 3
-    with torch.no_grad():
-        fill_standard_uniform(w, generator).mul_(2 * bound).sub_(bound)
+    fill_standard_uniform(w.detach(), generator).mul_(2 * bound).sub_(bound)
 
 
 @register(
