@@ -155,7 +155,7 @@ def draw_stacked(spec: Spec, indices: int | range, batch: int, seed: int,
     made_in = draw_dtype(dtype)
     drawn: dict[str, list[Tensor]] = {stream: [] for stream in models.STREAMS}
 
-    def recorder(stream: str) -> models.Allocator:
+    def recorder(stream: str) -> Allocator:
         def allocate(shape: tuple[int, ...]) -> Tensor:
             drawn[stream].append(torch.empty(shape, dtype=made_in))
             return drawn[stream][-1]
