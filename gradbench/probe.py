@@ -317,7 +317,8 @@ def measure(
     readout ``R`` with isotropic unit rows scaled to ``||R||_F = 1``, so the backward
     signal entering the top is isotropic with unit norm. Inputs have i.i.d.
     ``N(0, spec.input_var)`` entries. The same spec, seed and dtype give bit-identical
-    arrays on the CPU.
+    arrays on the CPU. On glibc it first calls :func:`keep_freed_memory`, which is
+    process-wide: the process then keeps up to the memory budget of freed memory for reuse.
 
     Args:
         spec: the network family (:class:`~gradbench.MLPSpec`, ``ResidualSpec``, ``RNNSpec``).
