@@ -197,13 +197,16 @@ def run_suites(
     ``plugins`` further pytest plugin objects for the session.
 
     Raises:
-        InvalidArgument: ``suites`` does not exist, or no suites are installed.
+        InvalidArgument: ``suites`` does not exist, no suites are installed, or
+            ``GRADBENCH_MEMORY_BUDGET_MB`` is not a positive number.
     """
     import pytest
 
     from gradbench.devices import require_devices
+    from gradbench.probe import memory_budget
 
     require_devices(devices)
+    memory_budget()  # a bad GRADBENCH_MEMORY_BUDGET_MB: one sentence now, not one per test
     folder = suites_dir(suites)
     selection, has_paths = pytest_selection(extra, folder)
     if workers or _asks_for_xdist(selection):

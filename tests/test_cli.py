@@ -200,6 +200,16 @@ def test_usage_errors_are_one_sentence(argv, message, capsys):
     assert len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("argv", [["run"], ["validate", "he_normal", "--kind", "initializer"]])
+def test_a_bad_memory_budget_is_one_sentence_before_any_test(argv, monkeypatch, capsys):
+    monkeypatch.setenv("GRADBENCH_MEMORY_BUDGET_MB", "abc")
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("gradbench: error: GRADBENCH_MEMORY_BUDGET_MB='abc' is invalid: "
+                          "must be a positive number")
+    assert len(err.strip().splitlines()) == 1
+
+
 @pytest.mark.parametrize("argv", [["run", "-n", "2"], ["run", "--", "-n2"],
                                   ["validate", "he_normal", "--kind", "initializer", "-n", "2"]])
 def test_workers_without_pytest_xdist_is_one_sentence_naming_the_extra(argv, monkeypatch,
