@@ -776,6 +776,14 @@ def _layer_norm(x: Tensor) -> Tensor:
     return (x - mean) / torch.sqrt(var + _LN_EPS)
 
 
+def _linear(x: Tensor, w: Tensor) -> Tensor:
+    """``x @ w^T`` per network: ``x: [S, ..., d_in]`` with one ``w: [S, d_out, d_in]`` per
+    network, as one product over ``S`` with the example axes folded into rows. (Broadcasting
+    ``w`` over the example axes instead would copy it once per example and keep the copies
+    for backward: batch times the weights' memory.)"""
+    return (x.flatten(1, -2) @ w.mT).unflatten(1, x.shape[1:-1])
+
+
 def _causal_mask(n: int, device: torch.device) -> Tensor:
     """``[n, n]``, True above the diagonal: key positions a query may not see."""
     return torch.ones(n, n, dtype=torch.bool, device=device).triu(1)
@@ -830,18 +838,18 @@ class TransformerFamily(Family):
         heads, d = spec.heads, spec.width
 
         def split(w: Tensor) -> Tensor:  # [..., n, d] -> [..., heads, n, d/heads]
-            return (x @ w.unsqueeze(-3).mT).unflatten(-1, (heads, d // heads)).transpose(-3, -2)
+            return _linear(x, w).unflatten(-1, (heads, d // heads)).transpose(-3, -2)
 
         q, k, v = split(params[f"Q{b}"]), split(params[f"K{b}"]), split(params[f"V{b}"])
         scores = q @ k.mT / math.sqrt(d // heads)
         if spec.causal:
             scores = scores.masked_fill(_causal_mask(spec.seq, x.device), -math.inf)
         mixed = (torch.softmax(scores, dim=-1) @ v).transpose(-3, -2).flatten(-2)
-        return mixed @ params[f"O{b}"].unsqueeze(-3).mT
+        return _linear(mixed, params[f"O{b}"])
 
     def _ffn(self, spec: TransformerSpec, params: Params, b: int, x: Tensor) -> Tensor:
-        hidden = _activation(spec.activation)(x @ params[f"W1_{b}"].unsqueeze(-3).mT)
-        return hidden @ params[f"W2_{b}"].unsqueeze(-3).mT
+        hidden = _activation(spec.activation)(_linear(x, params[f"W1_{b}"]))
+        return _linear(hidden, params[f"W2_{b}"])
 
     def forward(self, spec: TransformerSpec, params: Params, data: Params) -> Forward:
         x, sites, alpha = data["x"], [], spec.skip_scale
