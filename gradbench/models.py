@@ -66,6 +66,7 @@ from gradbench.specs import LAYERNORM_EPS as _LN_EPS
 Params = dict[str, Tensor]
 L = TypeVar("L", nn.Linear, nn.Conv1d)
 _ACTIVATION_COPIES = 8  # tensors of size batch x width kept per site (h, norm, phi, grads)
+_WINDOW_COPIES = 2  # a convolution's k (1-D) or k^2 (2-D) shifted copies of x, and their gradient
 
 
 def derive_seed(spec: Spec, base_seed: int, index: int, stream: str) -> int:
@@ -309,10 +310,12 @@ class Family:
         return params
 
 
-def _dense_bytes(spec: Any, batch: int, itemsize: int, blocks: int) -> int:
-    """Memory of ``n_sites`` sites of ``blocks`` n x n weights and ``batch x n`` activations."""
+def _dense_bytes(spec: Any, batch: int, itemsize: int, blocks: int,
+                 weight_copies: int = 2) -> int:
+    """Memory of ``n_sites`` sites of ``blocks`` n x n weights (``weight_copies`` of each)
+    and ``batch x n`` activations."""
     n = spec.n_features
-    per_site = batch * n * blocks * _ACTIVATION_COPIES + 2 * blocks * n * n
+    per_site = batch * n * blocks * _ACTIVATION_COPIES + weight_copies * blocks * n * n
     return itemsize * spec.n_sites * per_site
 
 
@@ -386,7 +389,7 @@ class MLPFamily(Family):
         return _layer_params(model.linears)  # type: ignore[arg-type]
 
     def bytes_per_network(self, spec: MLPSpec, batch: int, itemsize: int) -> int:
-        return _dense_bytes(spec, batch, itemsize, blocks=2)
+        return _dense_bytes(spec, batch, itemsize, blocks=1)  # one layer per site
 
     def batch_issue(self, spec: MLPSpec, batch: int) -> str | None:
         return _batch_statistics_issue(spec, batch)
@@ -475,7 +478,9 @@ class ResidualFamily(Family):
         return out
 
     def bytes_per_network(self, spec: ResidualSpec, batch: int, itemsize: int) -> int:
-        return _dense_bytes(spec, batch, itemsize, blocks=2)  # the branch's two layers
+        """The branch's two layers; each weight three times: itself, its gradient, and the
+        gradient as autograd first forms it (transposed), before it is laid out as the weight."""
+        return _dense_bytes(spec, batch, itemsize, blocks=2, weight_copies=3)
 
     def batch_issue(self, spec: ResidualSpec, batch: int) -> str | None:
         return _batch_statistics_issue(spec, batch)
@@ -737,7 +742,8 @@ class Conv1DFamily(Family):
 
     def bytes_per_network(self, spec: Conv1DSpec, batch: int, itemsize: int) -> int:
         c, k = spec.channels, spec.kernel
-        per_site = batch * c * spec.length * (k + _ACTIVATION_COPIES) + 2 * c * c * k
+        per_site = (batch * c * spec.length * (_WINDOW_COPIES * k + _ACTIVATION_COPIES)
+                    + 2 * c * c * k)
         return itemsize * spec.n_sites * per_site
 
 
@@ -1071,8 +1077,8 @@ class Conv2DFamily(Family):
 
     def bytes_per_network(self, spec: Conv2DSpec, batch: int, itemsize: int) -> int:
         c, k = spec.channels, spec.kernel
-        per_site = (batch * c * spec.height * spec.width * (k * k + _ACTIVATION_COPIES)
-                    + 2 * c * c * k * k)
+        copies = _WINDOW_COPIES * k * k + _ACTIVATION_COPIES
+        per_site = batch * c * spec.height * spec.width * copies + 2 * c * c * k * k
         return itemsize * spec.n_sites * per_site
 
 
@@ -1139,7 +1145,8 @@ class ResConv2DFamily(Family):
 
     def bytes_per_network(self, spec: ResConv2DSpec, batch: int, itemsize: int) -> int:
         c, k = spec.channels, spec.kernel
-        per_site = (batch * c * spec.height * spec.width * 2 * (k * k + _ACTIVATION_COPIES)
+        copies = 2 * (_WINDOW_COPIES * k * k + _ACTIVATION_COPIES)  # two convolutions
+        per_site = (batch * c * spec.height * spec.width * copies
                     + 4 * c * c * k * k)
         return itemsize * spec.n_sites * per_site
 

@@ -117,8 +117,10 @@ def _glibc_mallopt() -> Any:
 
 
 def bytes_per_network(spec: Spec, batch: int, dtype: str) -> int:
-    """Estimated memory of one network's forward and backward pass (its family's estimate)."""
-    itemsize = torch.empty((), dtype=DTYPES[dtype]).element_size()
+    """Estimated memory of one network's forward and backward pass (its family's estimate),
+    counted in :func:`draw_dtype`: a bfloat16 pass draws its networks and takes its norms
+    in float32, and measured at 2 bytes per entry it holds more than half a float32 pass."""
+    itemsize = torch.empty((), dtype=draw_dtype(DTYPES[dtype])).element_size()
     return family_of(spec).bytes_per_network(spec, batch, itemsize)
 
 
