@@ -136,7 +136,7 @@ class Draw:
 
     def gaussian(self, shape: tuple[int, ...], variance: float) -> Tensor:
         """``N(0, variance)`` entries."""
-        return fill_standard_normal(self.empty(shape), self.generator).mul_(math.sqrt(variance))
+        return fill_standard_normal(self.empty(shape), self.generator, math.sqrt(variance))
 
     def bias(self, size: int, variance: float) -> Tensor:
         """``N(0, variance)`` entries, or exact zeros (no draw) when the variance is 0."""

@@ -20,7 +20,7 @@ from torch import nn
 from gradbench import registry
 from gradbench.errors import InvalidArgument
 from gradbench.models import Draw, draw_network
-from gradbench.remedies.initializers import fans
+from gradbench.remedies.initializers import fans, fill_standard_normal, standard_normal
 from gradbench.specs import MLPSpec
 
 SEED = 1234
@@ -276,3 +276,19 @@ def test_delta_orthogonal_refuses_kernels_without_an_orthogonal_centre(
         shape: tuple[int, ...], match: str) -> None:
     with pytest.raises(InvalidArgument, match=match):
         draw("delta_orthogonal", shape)
+
+
+@pytest.mark.parametrize("numel", [1, 7, 15, 16, 17, 31, 48, 100, 1155, 128 * 128])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+def test_fill_standard_normal_is_std_times_standard_normal_bit_for_bit(
+    numel: int, dtype: torch.dtype
+) -> None:
+    """The scale drawn in the same pass (float32, >= 16 entries) gives the very bits of
+    ``standard_normal`` times ``std``: the probe and the claims' float64 runs must see the
+    same network. Fails if ATen's fill rounded differently or drew other numbers, and
+    (checked) if the scale were drawn in the same pass below 16 entries."""
+    for std in (1.0, 0.125, math.sqrt(2 / 3), 1e-3, 7.3):
+        expected = standard_normal((numel,), torch.Generator().manual_seed(numel), dtype) * std
+        got = fill_standard_normal(torch.empty(numel, dtype=dtype),
+                                   torch.Generator().manual_seed(numel), std)
+        assert torch.equal(got, expected), (numel, std)

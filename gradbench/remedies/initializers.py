@@ -103,16 +103,20 @@ def standard_uniform(
     return torch.rand(shape, generator=generator, dtype=torch.float32).to(dtype or torch.float64)
 
 
-def fill_standard_normal(w: Tensor, generator: torch.Generator) -> Tensor:
-    """``w`` filled in place with :func:`standard_normal`'s numbers for its shape; returns ``w``
-    (pass ``w.detach()``, or call it under ``torch.no_grad()``, if ``w`` requires grad).
+def fill_standard_normal(w: Tensor, generator: torch.Generator, std: float = 1.0) -> Tensor:
+    """``w`` filled in place with ``std`` times :func:`standard_normal`'s numbers for its
+    shape; returns ``w`` (pass ``w.detach()``, or call it under ``torch.no_grad()``, if ``w``
+    requires grad).
 
-    A contiguous float32 ``w`` is drawn into directly (``randn`` is ``normal_`` on fresh
-    memory of the same layout: the same kernel, the same bits), with no temporary.
+    A contiguous float32 ``w`` of at least 16 entries is drawn into directly and scaled in
+    the same pass, with no temporary: ``randn`` is ``normal_`` on fresh memory of the same
+    layout (the same kernel, the same bits), and ATen's vectorised normal fill rounds
+    ``z * std + 0`` once per entry, as ``mul_`` rounds ``z * std``. (Below 16 entries ATen
+    draws in float64, so there the scale is applied afterwards.)
     """
-    if w.dtype == torch.float32 and w.is_contiguous():
-        return w.normal_(generator=generator)
-    return w.copy_(standard_normal(tuple(w.shape), generator, w.dtype))
+    if w.dtype == torch.float32 and w.is_contiguous() and w.numel() >= 16:
+        return w.normal_(0.0, std, generator=generator)
+    return w.copy_(standard_normal(tuple(w.shape), generator, w.dtype)).mul_(std)
 
 
 def fill_standard_uniform(w: Tensor, generator: torch.Generator) -> Tensor:
@@ -124,7 +128,7 @@ def fill_standard_uniform(w: Tensor, generator: torch.Generator) -> Tensor:
 
 
 def _normal(w: Tensor, variance: float, generator: torch.Generator) -> None:
-    fill_standard_normal(w.detach(), generator).mul_(math.sqrt(variance))  # detach: as no_grad
+    fill_standard_normal(w.detach(), generator, math.sqrt(variance))  # detach: as no_grad
 
 
 def _uniform(w: Tensor, variance: float, generator: torch.Generator) -> None:
