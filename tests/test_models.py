@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from gradbench.errors import InvalidArgument
-from gradbench.models import Draw, draw_for, families, family_of
+from gradbench.models import Draw, derive_seed, draw_for, families, family_of
 from gradbench.probe import bytes_per_network
 from gradbench.specs import (
     CELL_KINDS,
@@ -19,6 +19,7 @@ from gradbench.specs import (
     MLPSpec,
     ResidualSpec,
     RNNSpec,
+    Spec,
     TransformerSpec,
     family_info,
     spec_types,
@@ -112,3 +113,17 @@ def test_family_of_rejects_other_objects_and_lists_the_families() -> None:
 
 def _draw(spec: object) -> Draw:
     return draw_for(spec, 0, 0, "test")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("spec", "seeds"), [
+    (MLPSpec(depth=2, width=3), (9144267377772744017, 475572367675012848)),
+    (TransformerSpec(depth=2, width=16, placement="post"),
+     (9014883251520576130, 6994094388907922463)),
+    (RNNSpec(cell="lstm", hidden=8, steps=5, sigma_b2=0.1),
+     (3388995439691524693, 7811495893375676019)),
+])
+def test_derived_seeds_never_change(spec: Spec, seeds: tuple[int, int]) -> None:
+    """Every network, hence every verdict, hangs on these: the values gradbench has always
+    drawn (recorded before the spec's JSON was cached), for (base seed 0, index 0,
+    "params") and (7, 63, "data")."""
+    assert (derive_seed(spec, 0, 0, "params"), derive_seed(spec, 7, 63, "data")) == seeds
