@@ -325,6 +325,14 @@ def _dense_bytes(spec: Any, batch: int, itemsize: int, blocks: int,
     return itemsize * spec.n_sites * per_site
 
 
+def _adds_anything(bias: Tensor) -> bool:
+    """Whether ``h + bias`` can differ from ``h``: ``bias`` requires grad or has a nonzero
+    entry. Skipping the add of exact zeros changes no number a probe reports (at most a
+    -0.0 stays -0.0). Checked before the forward pass, so on a GPU the checks wait for no
+    queued work."""
+    return bias.requires_grad or bool(bias.any())
+
+
 def _draw_layers(spec: Any, draw: Draw, shape: tuple[int, ...]) -> Params:
     """``W{l}`` of ``shape`` and ``b{l}`` of ``shape[0]`` for l < depth, drawn in that order."""
     sb2, params = bias_variance(spec), {}
@@ -363,8 +371,11 @@ class MLPFamily(Family):
     def forward(self, spec: MLPSpec, params: Params, data: Params) -> Forward:
         act, norm = _activation(spec.activation), _norm_fn(spec.norm)
         x, sites, inputs = data["x"], [], []
+        biased = [_adds_anything(params[f"b{layer}"]) for layer in range(spec.depth)]
         for layer in range(spec.depth):
-            h = x @ params[f"W{layer}"].mT + params[f"b{layer}"].unsqueeze(-2)
+            h = x @ params[f"W{layer}"].mT
+            if biased[layer]:
+                h = h + params[f"b{layer}"].unsqueeze(-2)
             h.retain_grad()
             sites.append(h)
             inputs.append((h, x))  # dL/dW^l = (dL/dh^l)^T x^{l-1}
@@ -461,11 +472,14 @@ class ResidualFamily(Family):
     def forward(self, spec: ResidualSpec, params: Params, data: Params) -> Forward:
         act, norm = _activation(spec.activation), _norm_fn(spec.norm)
         x, sites = data["x"], []
+        biased = [_adds_anything(params[f"b{block}"]) for block in range(spec.depth)]
         for block, alpha in enumerate(self.alphas(spec)):
             if x.requires_grad:
                 x.retain_grad()
             sites.append(x)
-            h = x @ params[f"W1_{block}"].mT + params[f"b{block}"].unsqueeze(-2)
+            h = x @ params[f"W1_{block}"].mT
+            if biased[block]:
+                h = h + params[f"b{block}"].unsqueeze(-2)
             x = x + alpha * (act(norm(h)) @ params[f"W2_{block}"].mT)
         return Forward(loss=(data["R"] * x).sum(), sites=sites)
 
