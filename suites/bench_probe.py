@@ -7,6 +7,11 @@ the tests of ``gradbench gpu-check`` do). The CUDA cases carry ``gradbench_cuda`
 Timings from the same run, per workload:
 
 * ``gradbench.measure`` (all seeds stacked: one forward, one backward);
+* the probe's bound, timed right after the probe so that the two see the same load on a
+  shared machine: its matrix products as ``bmm`` over the stacked networks (one per layer
+  forward, two backward) plus drawing all its weights with torch's CPU generator (one
+  generator per network, one float32 ``normal_`` per weight matrix, on one thread), the
+  draw divided by the thread count (the bound if drawing were split over the threads);
 * the naive loop a PyTorch user would write (per seed: build the ``nn.Module``,
   forward, backward, read ``.grad``), as :func:`gradbench.probe.measure_reference`
   does but in float32;
@@ -15,10 +20,6 @@ Timings from the same run, per workload:
   generator=g)``, ReLU, ``retain_grad`` on each pre-activation, loss ``h.pow(2).sum()``,
   backward): unlike the naive loop it draws in float32 directly and feeds every network
   the same input, so it is the fastest honest loop, not the probe's twin;
-* the probe's bound: its matrix products as ``bmm`` over the stacked networks (one per layer
-  forward, two backward) plus drawing all its weights with torch's CPU generator (one
-  generator per network, one float32 ``normal_`` per weight matrix, on one thread), the
-  draw divided by the thread count (the bound if drawing were split over the threads);
 * the probe's own draw (:func:`gradbench.probe.draw_stacked`: parameters and data, on the
   threads, into the stacked tensors), reported beside the bound's;
 * ``torch.mm`` of two 2048 x 2048 float32 matrices, the machine's matmul throughput.
@@ -193,6 +194,34 @@ def test_bench_batched_probe(benchmark: Any, device: str, workload: str) -> None
 
 @pytest.mark.parametrize("workload", WORKLOADS)
 @pytest.mark.parametrize("device", DEVICES)
+def test_bench_bound(benchmark: Any, device: str, workload: str) -> None:
+    """The bound's arithmetic (bmm) is timed here; its draw share (:func:`weight_draw`,
+    timed below) divided by the thread count is added in the summary."""
+    batch, seeds = WORKLOADS[workload]
+
+    def run() -> torch.Tensor:
+        out = bound(seeds, batch, device)
+        _sync(device)
+        return out
+
+    benchmark.group = f"probe-{device}-{workload}"
+    out = _run(benchmark, run)
+    _record(benchmark, (device, workload), "bmm", probe_flops(batch, seeds))
+    assert out.shape == (seeds, batch, WIDTH)
+
+
+@pytest.mark.parametrize("workload", WORKLOADS)
+@pytest.mark.parametrize("device", DEVICES)
+def test_bench_weight_draw(benchmark: Any, device: str, workload: str) -> None:
+    """The bound's draw share (on the CPU generator whatever the device)."""
+    _, seeds = WORKLOADS[workload]
+    benchmark.group = f"probe-{device}-{workload}"
+    assert _run(benchmark, lambda: weight_draw(seeds)) == seeds * DEPTH
+    _record(benchmark, (device, workload), "weight_draw")
+
+
+@pytest.mark.parametrize("workload", WORKLOADS)
+@pytest.mark.parametrize("device", DEVICES)
 def test_bench_naive_loop(benchmark: Any, device: str, workload: str) -> None:
     batch, seeds = WORKLOADS[workload]
 
@@ -221,34 +250,6 @@ def test_bench_plain_loop(benchmark: Any, device: str, workload: str) -> None:
     _record(benchmark, (device, workload), "plain", probe_flops(batch, seeds))
     assert np.isfinite(norms).all()
     assert np.array(norms).shape == (seeds, DEPTH)
-
-
-@pytest.mark.parametrize("workload", WORKLOADS)
-@pytest.mark.parametrize("device", DEVICES)
-def test_bench_bound(benchmark: Any, device: str, workload: str) -> None:
-    """The bound's arithmetic (bmm) is timed here; its draw share (:func:`weight_draw`,
-    timed below) divided by the thread count is added in the summary."""
-    batch, seeds = WORKLOADS[workload]
-
-    def run() -> torch.Tensor:
-        out = bound(seeds, batch, device)
-        _sync(device)
-        return out
-
-    benchmark.group = f"probe-{device}-{workload}"
-    out = _run(benchmark, run)
-    _record(benchmark, (device, workload), "bmm", probe_flops(batch, seeds))
-    assert out.shape == (seeds, batch, WIDTH)
-
-
-@pytest.mark.parametrize("workload", WORKLOADS)
-@pytest.mark.parametrize("device", DEVICES)
-def test_bench_weight_draw(benchmark: Any, device: str, workload: str) -> None:
-    """The bound's draw share (on the CPU generator whatever the device)."""
-    _, seeds = WORKLOADS[workload]
-    benchmark.group = f"probe-{device}-{workload}"
-    assert _run(benchmark, lambda: weight_draw(seeds)) == seeds * DEPTH
-    _record(benchmark, (device, workload), "weight_draw")
 
 
 @pytest.mark.parametrize("workload", WORKLOADS)
