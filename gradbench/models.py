@@ -32,7 +32,6 @@ one from a test file).
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import math
@@ -73,20 +72,15 @@ _WINDOW_COPIES = 2  # a convolution's k (1-D) or k^2 (2-D) shifted copies of x, 
 def derive_seed(spec: Spec, base_seed: int, index: int, stream: str) -> int:
     """A 63-bit seed that is a pure function of the spec, the base seed, the index and the stream.
 
-    Uses BLAKE2b of the canonical JSON of those values, ``json.dumps({"spec": ..., "seed":
-    ..., "index": ..., "stream": ...}, sort_keys=True)``, so it is stable across runs,
-    platforms and Python versions (unlike ``hash``). The spec's part is made once per spec.
+    Uses BLAKE2b of the canonical JSON of those values, so it is stable across runs,
+    platforms and Python versions (unlike ``hash``).
     """
-    payload = (f'{{"index": {json.dumps(index)}, "seed": {json.dumps(base_seed)}, '
-               f'"spec": {_canonical_json(spec)}, "stream": {json.dumps(stream)}}}')
+    payload = json.dumps(
+        {"spec": spec.to_dict(), "seed": base_seed, "index": index, "stream": stream},
+        sort_keys=True,
+    )
     digest = hashlib.blake2b(payload.encode(), digest_size=8).digest()
     return int.from_bytes(digest, "little") & (2**63 - 1)
-
-
-@functools.lru_cache(maxsize=256)
-def _canonical_json(spec: Spec) -> str:
-    """``json.dumps(spec.to_dict(), sort_keys=True)`` (specs are frozen, hence hashable)."""
-    return json.dumps(spec.to_dict(), sort_keys=True)
 
 
 def generator_for(spec: Spec, base_seed: int, index: int, stream: str) -> torch.Generator:

@@ -124,6 +124,5 @@ def _draw(spec: object) -> Draw:
 ])
 def test_derived_seeds_never_change(spec: Spec, seeds: tuple[int, int]) -> None:
     """Every network, hence every verdict, hangs on these: the values gradbench has always
-    drawn (recorded before the spec's JSON was cached), for (base seed 0, index 0,
-    "params") and (7, 63, "data")."""
+    derived, for (base seed 0, index 0, "params") and (7, 63, "data")."""
     assert (derive_seed(spec, 0, 0, "params"), derive_seed(spec, 7, 63, "data")) == seeds
