@@ -797,11 +797,14 @@ def _layer_norm(x: Tensor) -> Tensor:
 
 
 def _linear(x: Tensor, w: Tensor) -> Tensor:
-    """``x @ w^T`` per network: ``x: [S, ..., d_in]`` with one ``w: [S, d_out, d_in]`` per
-    network, as one product over ``S`` with the example axes folded into rows. (Broadcasting
-    ``w`` over the example axes instead would copy it once per example and keep the copies
-    for backward: batch times the weights' memory.)"""
-    return (x.flatten(1, -2) @ w.mT).unflatten(1, x.shape[1:-1])
+    """``x @ w^T`` with a leading seed axis broadcast. Stacked networks (``x: [S, batch, seq,
+    d_in]``, one ``w: [S, d_out, d_in]`` per network) make one product per network with the
+    example axes folded into rows; broadcasting ``w`` over the example axes instead would
+    copy it once per example and keep the copies for backward (batch times the weights'
+    memory). Any other shapes (one network, or shared data) broadcast as ``matmul`` does."""
+    if w.dim() == 3 and x.dim() == 4:
+        return (x.flatten(1, -2) @ w.mT).unflatten(1, x.shape[1:-1])
+    return x @ w.unsqueeze(-3).mT
 
 
 def _causal_mask(n: int, device: torch.device) -> Tensor:

@@ -17,7 +17,7 @@ import torch
 import gradbench as gb
 from gradbench import claims, theory
 from gradbench.errors import InvalidArgument
-from gradbench.models import Draw, draw_network, family_of
+from gradbench.models import Draw, _linear, draw_network, family_of
 from gradbench.probe import bytes_per_network
 from gradbench.specs import TransformerSpec, spec_from_dict, spec_label
 from gradbench.training import TrainSpec, train_probe, train_reference
@@ -185,6 +185,28 @@ def test_training_probe_equals_the_reference_loop() -> None:
                            "W1_1 + W2_1")
     np.testing.assert_allclose(fast.loss, slow.loss, rtol=1e-10, atol=0)
     np.testing.assert_allclose(fast.update_norm, slow.update_norm, rtol=1e-10, atol=0)
+
+
+@pytest.mark.parametrize(("x_shape", "w_shape"), [
+    ((3, 5, 4, 8), (3, 6, 8)),  # stacked networks: one product per network, examples as rows
+    ((1, 5, 4, 8), (3, 6, 8)),  # one input for every network
+    ((5, 4, 8), (3, 6, 8)),  # shared data, stacked weights (batch 5 != 3 networks)
+    ((3, 4, 8), (3, 6, 8)),  # shared data whose batch equals the number of networks
+    ((5, 4, 8), (6, 8)),  # one network
+    ((3, 5, 4, 8), (6, 8)),  # stacked data, one weight
+])
+def test_linear_is_the_broadcast_product(
+    x_shape: tuple[int, ...], w_shape: tuple[int, ...]
+) -> None:
+    """``_linear`` folds the example axes of stacked networks into rows; for every shape it is
+    ``x @ w^T`` with a leading seed axis broadcast, as ``matmul`` broadcasts."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(x_shape, generator=gen, dtype=torch.float64)
+    w = torch.randn(w_shape, generator=gen, dtype=torch.float64)
+    expected = x @ w.unsqueeze(-3).mT
+    got = _linear(x, w)
+    assert got.shape == expected.shape
+    torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-12)
 
 
 def test_memory_estimate_counts_the_attention_matrix() -> None:
