@@ -67,6 +67,9 @@ Params = dict[str, Tensor]
 L = TypeVar("L", nn.Linear, nn.Conv1d)
 _ACTIVATION_COPIES = 8  # tensors of size batch x width kept per site (h, norm, phi, grads)
 _WINDOW_COPIES = 2  # a convolution's k (1-D) or k^2 (2-D) shifted copies of x, and their gradient
+# A weight that gets a gradient: the weight, its gradient, and the gradient as autograd first
+# forms it (transposed), before it is laid out like the weight.
+_WEIGHT_COPIES = 3
 
 
 def derive_seed(spec: Spec, base_seed: int, index: int, stream: str) -> int:
@@ -492,9 +495,8 @@ class ResidualFamily(Family):
         return out
 
     def bytes_per_network(self, spec: ResidualSpec, batch: int, itemsize: int) -> int:
-        """The branch's two layers; each weight three times: itself, its gradient, and the
-        gradient as autograd first forms it (transposed), before it is laid out as the weight."""
-        return _dense_bytes(spec, batch, itemsize, blocks=2, weight_copies=3)
+        """The branch's two layers, each weight counted :data:`_WEIGHT_COPIES` times."""
+        return _dense_bytes(spec, batch, itemsize, blocks=2, weight_copies=_WEIGHT_COPIES)
 
     def batch_issue(self, spec: ResidualSpec, batch: int) -> str | None:
         return _batch_statistics_issue(spec, batch)
@@ -757,7 +759,7 @@ class Conv1DFamily(Family):
     def bytes_per_network(self, spec: Conv1DSpec, batch: int, itemsize: int) -> int:
         c, k = spec.channels, spec.kernel
         per_site = (batch * c * spec.length * (_WINDOW_COPIES * k + _ACTIVATION_COPIES)
-                    + 2 * c * c * k)
+                    + _WEIGHT_COPIES * c * c * k)
         return itemsize * spec.n_sites * per_site
 
 
@@ -912,10 +914,12 @@ class TransformerFamily(Family):
     def bytes_per_network(self, spec: TransformerSpec, batch: int, itemsize: int) -> int:
         """Per block: the stream, LN, q/k/v and mixed tensors (``batch seq d`` each, with
         their gradients), two ``batch heads seq^2`` score/probability tensors, the FFN's
-        ``batch seq d_ff`` hidden layers and 4 d^2 + 2 d d_ff weights with gradients."""
+        ``batch seq d_ff`` hidden layers and 4 d^2 + 2 d d_ff weights (each
+        :data:`_WEIGHT_COPIES` times: they get gradients)."""
         d, d_ff, n = spec.width, spec.d_ff, spec.seq
         per_block = (batch * n * (2 * _ACTIVATION_COPIES * d + 3 * d_ff)
-                     + 4 * batch * spec.heads * n * n + 2 * (4 * d * d + 2 * d * d_ff))
+                     + 4 * batch * spec.heads * n * n
+                     + _WEIGHT_COPIES * (4 * d * d + 2 * d * d_ff))
         return itemsize * spec.depth * per_block
 
 
@@ -1095,7 +1099,8 @@ class Conv2DFamily(Family):
     def bytes_per_network(self, spec: Conv2DSpec, batch: int, itemsize: int) -> int:
         c, k = spec.channels, spec.kernel
         copies = _WINDOW_COPIES * k * k + _ACTIVATION_COPIES
-        per_site = batch * c * spec.height * spec.width * copies + 2 * c * c * k * k
+        per_site = (batch * c * spec.height * spec.width * copies
+                    + _WEIGHT_COPIES * c * c * k * k)
         return itemsize * spec.n_sites * per_site
 
 
@@ -1164,7 +1169,7 @@ class ResConv2DFamily(Family):
         c, k = spec.channels, spec.kernel
         copies = 2 * (_WINDOW_COPIES * k * k + _ACTIVATION_COPIES)  # two convolutions
         per_site = (batch * c * spec.height * spec.width * copies
-                    + 4 * c * c * k * k)
+                    + 2 * _WEIGHT_COPIES * c * c * k * k)
         return itemsize * spec.n_sites * per_site
 
 
