@@ -7,11 +7,12 @@ the tests of ``gradbench gpu-check`` do). The CUDA cases carry ``gradbench_cuda`
 Timings from the same run, per workload:
 
 * ``gradbench.measure`` (all seeds stacked: one forward, one backward);
-* the probe's bound, timed right after the probe so that the two see the same load on a
-  shared machine: its matrix products as ``bmm`` over the stacked networks (one per layer
-  forward, two backward) plus drawing all its weights with torch's CPU generator (one
-  generator per network, one float32 ``normal_`` per weight matrix, on one thread), the
-  draw divided by the thread count (the bound if drawing were split over the threads);
+* the probe's bound, timed right after the probe when one workload is selected (as the
+  README's command does) so that the two see the same load on a shared machine: its
+  matrix products as ``bmm`` over the stacked networks (one per layer forward, two
+  backward) plus drawing all its weights with torch's CPU generator (one generator per
+  network, one float32 ``normal_`` per weight matrix, on one thread), the draw divided by
+  the thread count (the bound if drawing were split over the threads);
 * the naive loop a PyTorch user would write (per seed: build the ``nn.Module``,
   forward, backward, read ``.grad``), as :func:`gradbench.probe.measure_reference`
   does but in float32;

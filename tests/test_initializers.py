@@ -284,11 +284,13 @@ def test_fill_standard_normal_is_std_times_standard_normal_bit_for_bit(
     numel: int, dtype: torch.dtype
 ) -> None:
     """The scale drawn in the same pass (float32, >= 16 entries) gives the very bits of
-    ``standard_normal`` times ``std``: the probe and the claims' float64 runs must see the
-    same network. Fails if ATen's fill rounded differently or drew other numbers, and
-    (checked) if the scale were drawn in the same pass below 16 entries."""
-    for std in (1.0, 0.125, math.sqrt(2 / 3), 1e-3, 7.3):
+    ``standard_normal`` times ``std``, signs of zeros included: the probe and the claims'
+    float64 runs must see the same network. Fails if ATen's fill rounded differently or drew
+    other numbers, and (checked) if the scale were drawn in the same pass below 16 entries
+    or for ``std = 0``."""
+    as_bits = {torch.float32: torch.int32, torch.float64: torch.int64, torch.bfloat16: torch.int16}
+    for std in (1.0, 0.125, math.sqrt(2 / 3), 1e-3, 7.3, 0.0):
         expected = standard_normal((numel,), torch.Generator().manual_seed(numel), dtype) * std
         got = fill_standard_normal(torch.empty(numel, dtype=dtype),
                                    torch.Generator().manual_seed(numel), std)
-        assert torch.equal(got, expected), (numel, std)
+        assert torch.equal(got.view(as_bits[dtype]), expected.view(as_bits[dtype])), (numel, std)

@@ -110,13 +110,15 @@ def fill_standard_normal(w: Tensor, generator: torch.Generator, std: float = 1.0
 
     A contiguous float32 ``w`` of at least 16 entries is drawn into directly and scaled in
     the same pass, with no temporary: ``randn`` is ``normal_`` on fresh memory of the same
-    layout (the same kernel, the same bits), and ATen's vectorised normal fill rounds
-    ``z * std + 0`` once per entry, as ``mul_`` rounds ``z * std``. (Below 16 entries ATen
-    draws in float64, so there the scale is applied afterwards.)
+    layout (the same kernel, the same bits), and for ``std > 0`` ATen's vectorised normal
+    fill rounds ``z * std + 0`` once per entry, as ``mul_`` rounds ``z * std``. (Below 16
+    entries ATen draws in float64, and ``+ 0`` would turn a ``-0.0`` from ``std = 0`` into
+    ``+0.0``, so there the scale is applied afterwards.)
     """
-    if w.dtype == torch.float32 and w.is_contiguous() and w.numel() >= 16:
+    if w.dtype == torch.float32 and w.is_contiguous() and w.numel() >= 16 and std > 0:
         return w.normal_(0.0, std, generator=generator)
-    return w.copy_(standard_normal(tuple(w.shape), generator, w.dtype)).mul_(std)
+    w.copy_(standard_normal(tuple(w.shape), generator, w.dtype))
+    return w if std == 1.0 else w.mul_(std)
 
 
 def fill_standard_uniform(w: Tensor, generator: torch.Generator) -> Tensor:
