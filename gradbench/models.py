@@ -322,6 +322,13 @@ def _dense_bytes(spec: Any, batch: int, itemsize: int, blocks: int,
     return itemsize * spec.n_sites * per_site
 
 
+def _affine(x: Tensor, w: Tensor, b: Tensor, add_bias: bool) -> Tensor:
+    """``x W^T + b`` over stacked examples, the add left out when ``add_bias`` is False
+    (biases of exact zeros, :func:`_adds_anything`)."""
+    h = x @ w.mT
+    return h + b.unsqueeze(-2) if add_bias else h
+
+
 def _adds_anything(bias: Tensor) -> bool:
     """Whether ``h + bias`` can differ from ``h``: ``bias`` requires grad or has a nonzero
     entry. Skipping the add of exact zeros changes no number a probe reports (at most a
@@ -370,9 +377,7 @@ class MLPFamily(Family):
         x, sites, inputs = data["x"], [], []
         biased = [_adds_anything(params[f"b{layer}"]) for layer in range(spec.depth)]
         for layer in range(spec.depth):
-            h = x @ params[f"W{layer}"].mT
-            if biased[layer]:
-                h = h + params[f"b{layer}"].unsqueeze(-2)
+            h = _affine(x, params[f"W{layer}"], params[f"b{layer}"], biased[layer])
             h.retain_grad()
             sites.append(h)
             inputs.append((h, x))  # dL/dW^l = (dL/dh^l)^T x^{l-1}
@@ -474,9 +479,7 @@ class ResidualFamily(Family):
             if x.requires_grad:
                 x.retain_grad()
             sites.append(x)
-            h = x @ params[f"W1_{block}"].mT
-            if biased[block]:
-                h = h + params[f"b{block}"].unsqueeze(-2)
+            h = _affine(x, params[f"W1_{block}"], params[f"b{block}"], biased[block])
             x = x + alpha * (act(norm(h)) @ params[f"W2_{block}"].mT)
         return Forward(loss=(data["R"] * x).sum(), sites=sites)
 

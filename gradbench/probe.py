@@ -120,8 +120,7 @@ def bytes_per_network(spec: Spec, batch: int, dtype: str) -> int:
     """Estimated memory of one network's forward and backward pass (its family's estimate),
     counted in :func:`draw_dtype`: a bfloat16 pass draws its networks and takes its norms
     in float32, and measured at 2 bytes per entry it holds more than half a float32 pass."""
-    itemsize = torch.empty((), dtype=draw_dtype(DTYPES[dtype])).element_size()
-    return family_of(spec).bytes_per_network(spec, batch, itemsize)
+    return family_of(spec).bytes_per_network(spec, batch, draw_dtype(DTYPES[dtype]).itemsize)
 
 
 def chunk_size(spec: Spec, seeds: int, batch: int, dtype: str, budget: int | None = None) -> int:

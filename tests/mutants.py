@@ -155,7 +155,7 @@ MUTANTS: tuple[Mutant, ...] = (
            "            x = act(h)\n        return Forward(",
            "mean_field_slope", "the probe's MLP forward skips the normalization"),
     Mutant("residual_w1_untransposed", "gradbench/models.py", "ResidualFamily.forward",
-           'h = x @ params[f"W1_{block}"].mT\n', 'h = x @ params[f"W1_{block}"]\n',
+           'h = _affine(x, params[f"W1_{block}"],', 'h = _affine(x, params[f"W1_{block}"].mT,',
            "probe_equals_reference", "the probe's residual branch multiplies by W1, not W1^T "
            "(same distribution for i.i.d. weights: only the reference module sees it)"),
     Mutant("rnn_inputs_reversed", "gradbench/models.py", "RNNFamily.forward",

@@ -558,11 +558,10 @@ def test_a_pass_stays_within_the_memory_budget(spec: Spec, dtype: str, batch: in
     (one case per family) and where weights do (a wide transformer, a wide Conv2D). Measured
     peak / budget: 0.34-0.88 over 3 runs of every case and 11 of the transformers' (one
     case's peak varies between runs, e.g. 0.60-0.77 for the residual net). Planted bugs it
-    fails (one run
-    each): every estimate cut by a third (5 of 12 cases fail), weights counted twice, not
-    three times (both weight-dominated cases), the transformer broadcasting each weight over
-    the examples, which copies it per example and keeps the copies for backward (all three
-    transformer cases)."""
+    fails (one run each): every estimate cut by a third (5 of 12 cases fail), weights
+    counted twice, not three times (both weight-dominated cases), the transformer
+    broadcasting each weight over the examples, which copies it per example and keeps the
+    copies for backward (all three transformer cases)."""
     seeds = 16
     budget = seeds * probe.bytes_per_network(spec, batch, dtype)
     env = {**os.environ, "GRADBENCH_MEMORY_BUDGET_MB": repr(budget / 2**20)}
