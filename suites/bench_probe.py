@@ -13,6 +13,9 @@ Timings from the same run, per workload:
   backward) plus drawing all its weights with torch's CPU generator (one generator per
   network, one float32 ``normal_`` per weight matrix, on one thread), the draw divided by
   the thread count (the bound if drawing were split over the threads);
+* the same draw split over the threads, a diagnostic that is not part of the bound: how
+  much faster the machine draws on its threads than on one (the bound assumes the thread
+  count);
 * the naive loop a PyTorch user would write (per seed: build the ``nn.Module``,
   forward, backward, read ``.grad``), as :func:`gradbench.probe.measure_reference`
   does but in float32;
@@ -37,6 +40,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -149,12 +153,30 @@ def bound(seeds: int, batch: int, device: str) -> torch.Tensor:
 def weight_draw(seeds: int) -> int:
     """The bound's draw: every network's weights from its own CPU generator, float32, one
     thread (the draw share of :func:`bound`, divided by the thread count in the summary)."""
+    return weight_draw_of(range(seeds))
+
+
+def weight_draw_on_threads(seeds: int) -> int:
+    """:func:`weight_draw` split over ``torch.get_num_threads()`` threads (network ``i`` on
+    thread ``i mod threads``): what the machine gives for the draw the bound divides by the
+    thread count. A diagnostic beside the bound, not part of it."""
+    threads = torch.get_num_threads()
+
+    def share(first: int) -> int:
+        return weight_draw_of(range(first, seeds, threads))
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return sum(pool.map(share, range(threads)))
+
+
+def weight_draw_of(indices: range) -> int:
+    """The draw of :func:`weight_draw` for networks ``indices``; returns the weights drawn."""
     w = torch.empty(WIDTH, WIDTH)
-    for index in range(seeds):
+    for index in indices:
         g = torch.Generator().manual_seed(index)
         for _ in range(DEPTH):
             w.normal_(0.0, (2.0 / WIDTH) ** 0.5, generator=g)
-    return seeds * DEPTH
+    return len(indices) * DEPTH
 
 
 def _record(
@@ -219,6 +241,17 @@ def test_bench_weight_draw(benchmark: Any, device: str, workload: str) -> None:
     benchmark.group = f"probe-{device}-{workload}"
     assert _run(benchmark, lambda: weight_draw(seeds)) == seeds * DEPTH
     _record(benchmark, (device, workload), "weight_draw")
+
+
+@pytest.mark.parametrize("workload", WORKLOADS)
+@pytest.mark.parametrize("device", DEVICES)
+def test_bench_weight_draw_on_threads(benchmark: Any, device: str, workload: str) -> None:
+    """The bound's draw on the threads (a diagnostic: how far the machine is from dividing
+    the draw by the thread count)."""
+    _, seeds = WORKLOADS[workload]
+    benchmark.group = f"probe-{device}-{workload}"
+    assert _run(benchmark, lambda: weight_draw_on_threads(seeds)) == seeds * DEPTH
+    _record(benchmark, (device, workload), "weight_draw_on_threads")
 
 
 @pytest.mark.parametrize("workload", WORKLOADS)
@@ -314,6 +347,9 @@ def test_bench_summary(
             bound_s = found["bmm"][stat] + found["weight_draw"][stat] / torch.get_num_threads()
             summary[f"bound_seconds_{stat}"] = bound_s
             summary[f"fraction_of_bound_{stat}"] = bound_s / batched
+        if "weight_draw_on_threads" in found and "weight_draw" in found:
+            summary[f"draw_thread_scaling_{stat}"] = (
+                found["weight_draw"][stat] / found["weight_draw_on_threads"][stat])
         if "draw" in found:
             draw = found["draw"][stat]
             summary[f"draw_seconds_{stat}"] = draw
@@ -344,6 +380,12 @@ def test_bench_summary(
                 f"[{tag}] probe at {100 * summary['fraction_of_bound_median']:.0f}% of its "
                 f"bound {summary['bound_seconds_median']:.3f} s (medians); plain loop / "
                 f"batched {summary.get('speedup_plain_over_batched_median', math.nan):.2f}x"
+            )
+        if "draw_thread_scaling_median" in summary:
+            print(
+                f"[{tag}] the bound's draw on {torch.get_num_threads()} threads runs "
+                f"{summary['draw_thread_scaling_median']:.2f}x faster than on one (the bound "
+                f"assumes {torch.get_num_threads()}x)"
             )
         if "draw" in found:
             print(
