@@ -50,6 +50,23 @@ def fans(shape: Sequence[int]) -> tuple[int, int]:
     return int(shape[1]) * receptive, int(shape[0]) * receptive
 
 
+STACK_MARK = "_gradbench_weights_stacked"
+"""The attribute :meth:`gradbench.models.Draw.weights` sets on a stack of weights it hands to
+an initializer registered with ``stacks=True``."""
+
+
+def weight_shape(w: Tensor) -> tuple[int, ...]:
+    """The shape of one weight in ``w``: ``w.shape``, or ``w.shape[1:]`` when ``w`` is a stack
+    ``[k, *shape]`` of ``k`` weights to draw in one call (:data:`STACK_MARK`).
+
+    An initializer that reads its fans as ``fans(weight_shape(w))`` and draws ``w`` in one
+    pass of i.i.d. entries can be registered with ``stacks=True``: it then draws ``k``
+    weights in one call, the numbers ``k`` calls in a row give (``tests/test_initializers.py``
+    checks this bit for bit for every such initializer).
+    """
+    return tuple(w.shape[1:]) if getattr(w, STACK_MARK, False) else tuple(w.shape)
+
+
 # Declared laws, written from the papers apart from the drawing code below: a slip in a
 # constant the drawing uses (SQRT2, a gain, a fan) then moves the draw but not the
 # declaration that initializer_variance and the mean-field theory read (docs/design.md §5, item 10).
@@ -145,6 +162,7 @@ def _uniform(w: Tensor, variance: float, generator: torch.Generator) -> None:
     variance=_he_fan_in_law,
     distribution="normal",
     stable_for=({"activation": "relu"},),
+    stacks=True,
 )
 @register(
     "initializer",
@@ -153,10 +171,11 @@ def _uniform(w: Tensor, variance: float, generator: torch.Generator) -> None:
     variance=_he_fan_in_law,
     distribution="normal",
     stable_for=({"activation": "relu"},),
+    stacks=True,
 )
 def he_normal(w: Tensor, *, generator: torch.Generator, gain: float = SQRT2) -> None:
     """W_ij ~ N(0, gain^2 / fan_in); gain sqrt(2) preserves E||x||^2 through ReLU."""
-    _normal(w, gain**2 / fans(w.shape)[0], generator)
+    _normal(w, gain**2 / fans(weight_shape(w))[0], generator)
 
 
 @register(
@@ -166,6 +185,7 @@ def he_normal(w: Tensor, *, generator: torch.Generator, gain: float = SQRT2) -> 
     variance=_he_fan_in_law,
     distribution="uniform",
     stable_for=({"activation": "relu"},),
+    stacks=True,
 )
 @register(
     "initializer",
@@ -174,10 +194,11 @@ def he_normal(w: Tensor, *, generator: torch.Generator, gain: float = SQRT2) -> 
     variance=_he_fan_in_law,
     distribution="uniform",
     stable_for=({"activation": "relu"},),
+    stacks=True,
 )
 def he_uniform(w: Tensor, *, generator: torch.Generator, gain: float = SQRT2) -> None:
     """W_ij ~ U(-a, a) with variance gain^2 / fan_in."""
-    _uniform(w, gain**2 / fans(w.shape)[0], generator)
+    _uniform(w, gain**2 / fans(weight_shape(w))[0], generator)
 
 
 @register(
@@ -187,10 +208,11 @@ def he_uniform(w: Tensor, *, generator: torch.Generator, gain: float = SQRT2) ->
     variance=_he_fan_out_law,
     distribution="normal",
     stable_for=({"activation": "relu"},),
+    stacks=True,
 )
 def he_normal_fan_out(w: Tensor, *, generator: torch.Generator, gain: float = SQRT2) -> None:
     """W_ij ~ N(0, gain^2 / fan_out): preserves the backward pass instead of the forward one."""
-    _normal(w, gain**2 / fans(w.shape)[1], generator)
+    _normal(w, gain**2 / fans(weight_shape(w))[1], generator)
 
 
 @register(
@@ -200,10 +222,11 @@ def he_normal_fan_out(w: Tensor, *, generator: torch.Generator, gain: float = SQ
     variance=_he_fan_out_law,
     distribution="uniform",
     stable_for=({"activation": "relu"},),
+    stacks=True,
 )
 def he_uniform_fan_out(w: Tensor, *, generator: torch.Generator, gain: float = SQRT2) -> None:
     """W_ij ~ U(-a, a) with variance gain^2 / fan_out."""
-    _uniform(w, gain**2 / fans(w.shape)[1], generator)
+    _uniform(w, gain**2 / fans(weight_shape(w))[1], generator)
 
 
 @register(
@@ -213,6 +236,7 @@ def he_uniform_fan_out(w: Tensor, *, generator: torch.Generator, gain: float = S
     variance=_glorot_law,
     distribution="normal",
     stable_for=({"activation": "tanh"},),
+    stacks=True,
 )
 @register(
     "initializer",
@@ -221,10 +245,11 @@ def he_uniform_fan_out(w: Tensor, *, generator: torch.Generator, gain: float = S
     variance=_glorot_law,
     distribution="normal",
     stable_for=({"activation": "tanh"},),
+    stacks=True,
 )
 def xavier_normal(w: Tensor, *, generator: torch.Generator, gain: float = 1.0) -> None:
     """W_ij ~ N(0, gain^2 * 2 / (fan_in + fan_out))."""
-    _normal(w, _xavier_var(*fans(w.shape), gain), generator)
+    _normal(w, _xavier_var(*fans(weight_shape(w)), gain), generator)
 
 
 @register(
@@ -234,6 +259,7 @@ def xavier_normal(w: Tensor, *, generator: torch.Generator, gain: float = 1.0) -
     variance=_glorot_law,
     distribution="uniform",
     stable_for=({"activation": "tanh"},),
+    stacks=True,
 )
 @register(
     "initializer",
@@ -242,10 +268,11 @@ def xavier_normal(w: Tensor, *, generator: torch.Generator, gain: float = 1.0) -
     variance=_glorot_law,
     distribution="uniform",
     stable_for=({"activation": "tanh"},),
+    stacks=True,
 )
 def xavier_uniform(w: Tensor, *, generator: torch.Generator, gain: float = 1.0) -> None:
     """W_ij ~ U(-a, a) with variance gain^2 * 2 / (fan_in + fan_out)."""
-    _uniform(w, _xavier_var(*fans(w.shape), gain), generator)
+    _uniform(w, _xavier_var(*fans(weight_shape(w)), gain), generator)
 
 
 @register(
@@ -255,10 +282,11 @@ def xavier_uniform(w: Tensor, *, generator: torch.Generator, gain: float = 1.0) 
     variance=_lecun_law,
     distribution="normal",
     stable_for=({"activation": "tanh"}, {"activation": "selu"}, {"activation": "linear"}),
+    stacks=True,
 )
 def lecun_normal(w: Tensor, *, generator: torch.Generator, gain: float = 1.0) -> None:
     """W_ij ~ N(0, gain^2 / fan_in)."""
-    _normal(w, gain**2 / fans(w.shape)[0], generator)
+    _normal(w, gain**2 / fans(weight_shape(w))[0], generator)
 
 
 @register(
@@ -268,10 +296,11 @@ def lecun_normal(w: Tensor, *, generator: torch.Generator, gain: float = 1.0) ->
     variance=lambda fan_in, fan_out, sigma_w2=1.0: sigma_w2 / fan_in,
     distribution="normal",
     stable_for=({"activation": "tanh"},),
+    stacks=True,
 )
 def normal(w: Tensor, *, generator: torch.Generator, sigma_w2: float = 1.0) -> None:
     """W_ij ~ N(0, sigma_w2 / fan_in): the mean-field parametrisation."""
-    _normal(w, sigma_w2 / fans(w.shape)[0], generator)
+    _normal(w, sigma_w2 / fans(weight_shape(w))[0], generator)
 
 
 @register(
@@ -282,10 +311,11 @@ def normal(w: Tensor, *, generator: torch.Generator, sigma_w2: float = 1.0) -> N
     distribution="uniform",
     bias_variance=lambda fan_in: 1.0 / (3.0 * fan_in),
     stable_for=(),  # a known-bad baseline: Var 1/(3 fan_in) vanishes with every activation
+    stacks=True,
 )
 def torch_default(w: Tensor, *, generator: torch.Generator) -> None:
     """What ``nn.Linear`` does: kaiming_uniform(a=sqrt(5)) = U(+-1/sqrt(fan_in)), var 1/(3n)."""
-    _uniform(w, 1.0 / (3.0 * fans(w.shape)[0]), generator)
+    _uniform(w, 1.0 / (3.0 * fans(weight_shape(w))[0]), generator)
 
 
 def _orthogonal_var(fan_in: int, fan_out: int, gain: float = 1.0) -> float:
