@@ -20,7 +20,7 @@ import math
 import os
 import platform
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -145,15 +145,17 @@ def draw_stacked(spec: Spec, indices: int | range, batch: int, seed: int,
     large enough to pay for them (:data:`THREADED_DRAW_MIN_ENTRIES`; ATen releases the GIL;
     drawing, mostly ``normal_`` on one core, costs about as much as the stacked forward and
     backward pass). The first network is drawn on fresh memory and copied; from it, the
-    probe learns which of the :class:`~gradbench.models.Draw`'s allocations became which
-    stacked tensor, and hands the other networks those tensors' slots to draw into
+    probe learns which of the :class:`~gradbench.models.Draw`'s allocations hold which
+    returned tensors (the whole allocation, or a view of it, as the rows of a stack of
+    weights). Each such allocation gets a stacked twin, each tensor the same view of the
+    twin, and the other networks are handed the twins' slots to draw into
     (:func:`_slot_allocator`): no temporary per weight, no second pass over every
     parameter. Whatever a family returns that was not drawn in its slot is copied there.
     Looked up on :mod:`gradbench.models` at call time, so a test can substitute networks."""
     from gradbench import models
 
     indices = range(indices) if isinstance(indices, int) else indices
-    made_in = draw_dtype(dtype)
+    count, made_in = len(indices), draw_dtype(dtype)
     drawn: dict[str, list[Tensor]] = {stream: [] for stream in models.STREAMS}
 
     def recorder(stream: str) -> Allocator:
@@ -164,55 +166,81 @@ def draw_stacked(spec: Spec, indices: int | range, batch: int, seed: int,
 
     first = models.draw_network(spec, batch, seed, indices[0], made_in,
                                 {stream: recorder(stream) for stream in models.STREAMS})
-    stacked = tuple({key: torch.empty((len(indices), *t.shape), dtype=dtype)
-                     for key, t in part.items()} for part in first)
-    order = {stream: {id(a): i for i, a in enumerate(drawn[stream])} for stream in drawn}
-    homes = {stream: {order[stream][id(t)]: (key, out[key].unbind(0), tuple(t.shape))
-                      for key, t in part.items()
-                      if id(t) in order[stream] and out[key].dtype == made_in}
-             for stream, part, out in zip(models.STREAMS, first, stacked)}
+    twins: dict[str, dict[int, Tensor]] = {stream: {} for stream in models.STREAMS}
+    stacked: tuple[Params, Params] = ({}, {})
+    for stream, part, out in zip(models.STREAMS, first, stacked):
+        home = {a.untyped_storage().data_ptr(): i for i, a in enumerate(drawn[stream])}
+        for key, t in part.items():
+            i = home.get(t.untyped_storage().data_ptr()) if dtype == made_in else None
+            if i is None or t.dtype != made_in:
+                out[key] = torch.empty((count, *t.shape), dtype=dtype)
+                continue
+            if i not in twins[stream]:
+                twins[stream][i] = torch.empty((count, *drawn[stream][i].shape), dtype=dtype)
+            twin = twins[stream][i]
+            out[key] = twin.as_strided((count, *t.shape), (twin.stride(0), *t.stride()),
+                                       t.storage_offset())
     storages = {out.untyped_storage().data_ptr() for part in stacked for out in part.values()}
+    slots = [{key: _SlotView.of(out) for key, out in part.items()} for part in stacked]
 
-    def place(slot: int, net: tuple[Params, Params], handed: dict[str, Params]) -> None:
-        moves = [(out[key][slot], t) for stream, part, out in zip(models.STREAMS, net, stacked)
-                 for key, t in part.items() if handed[stream].get(key) is not t]
+    def place(slot: int, net: tuple[Params, Params]) -> None:
+        moves = [(out[key][slot], t) for part, out, views in zip(net, stacked, slots)
+                 for key, t in part.items() if not views[key].holds(t, slot)]
         moves = [(target, t.clone() if t.untyped_storage().data_ptr() in storages else t)
                  for target, t in moves]  # a source in another slot is saved before any copy
         for target, t in moves:
             target.copy_(t)  # cast and copy at once, same bits as .to(dtype)
 
     def draw(slot: int) -> None:
-        handed: dict[str, Params] = {stream: {} for stream in models.STREAMS}
-        allocators = {stream: _slot_allocator(home, slot, made_in, handed[stream])
-                      for stream, home in homes.items()}
-        place(slot, models.draw_network(spec, batch, seed, indices[slot], made_in, allocators),
-              handed)
+        allocators = {stream: _slot_allocator(twin, slot, made_in)
+                      for stream, twin in twins.items()}
+        place(slot, models.draw_network(spec, batch, seed, indices[slot], made_in, allocators))
 
-    place(0, first, {stream: {} for stream in models.STREAMS})
-    workers = min(len(indices) - 1, torch.get_num_threads()) if _worth_threads(first) else 1
+    place(0, first)
+    workers = min(count - 1, torch.get_num_threads()) if _worth_threads(first) else 1
     if workers <= 1:
-        for slot in range(1, len(indices)):
+        for slot in range(1, count):
             draw(slot)
     else:
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(draw, range(1, len(indices))))
+            list(pool.map(draw, range(1, count)))
     params, data = ({key: t.to(device=device) for key, t in part.items()} for part in stacked)
     return params, data
 
 
-def _slot_allocator(home: dict[int, tuple[str, tuple[Tensor, ...], tuple[int, ...]]],
-                    slot: int, made_in: torch.dtype, handed: Params) -> Allocator:
-    """An allocator whose i-th call returns slot ``slot`` of the stacked tensor the first
-    network's i-th allocation became (``home[i]``: key, the tensor's slots, shape), recorded
-    in ``handed`` under its key, and fresh memory otherwise."""
+class _SlotView(NamedTuple):
+    """Where slot ``i`` of a stacked tensor lies: ``i * step`` bytes past ``start``, with the
+    stack's dtype and its shape and strides after the first axis."""
+
+    start: int
+    step: int
+    dtype: torch.dtype
+    shape: tuple[int, ...]
+    stride: tuple[int, ...]
+
+    @classmethod
+    def of(cls, stack: Tensor) -> _SlotView:
+        return cls(stack.data_ptr(), stack.stride(0) * stack.element_size(), stack.dtype,
+                   tuple(stack.shape[1:]), stack.stride()[1:])
+
+    def holds(self, t: Tensor, slot: int) -> bool:
+        """Whether ``t`` is exactly slot ``slot`` of the stack: the same entries of the same
+        memory, so it needs no copy (checked without indexing the stack: one check per
+        parameter per network)."""
+        return (t.data_ptr() == self.start + slot * self.step and t.dtype == self.dtype
+                and tuple(t.shape) == self.shape and t.stride() == self.stride)
+
+
+def _slot_allocator(twins: dict[int, Tensor], slot: int, made_in: torch.dtype) -> Allocator:
+    """An allocator whose i-th call returns slot ``slot`` of the first network's i-th
+    allocation's stacked twin (``twins[i]``), and fresh memory for any other call or shape."""
     calls = itertools.count()
 
     def allocate(shape: tuple[int, ...]) -> Tensor:
-        key, slots, expected = home.get(next(calls), ("", (), ()))
-        if not slots or tuple(shape) != expected:
+        twin = twins.get(next(calls))
+        if twin is None or tuple(shape) != tuple(twin.shape[1:]):
             return torch.empty(shape, dtype=made_in)
-        handed[key] = slots[slot]
-        return handed[key]
+        return twin[slot]
     return allocate
 
 

@@ -476,6 +476,46 @@ def test_draw_stacked_copies_a_family_that_swaps_its_draws(monkeypatch) -> None:
             assert torch.equal(params[key][slot], p[key]), (slot, key)
 
 
+def test_draw_stacked_draws_views_of_a_drawn_tensor_in_place(monkeypatch) -> None:
+    """A family may return views of what it drew: the rows of a stack of weights (the MLP's
+    W{l}, drawn in a row) or a transposed weight (planted here). Each stacked tensor is then
+    the same view of its allocation's twin: later networks are drawn in place (no copy), and
+    every slot holds its network's numbers, and nothing is cloned or copied onto itself.
+    Fails if views were copied, misplaced, or copied back where they are (the numbers then
+    stay right)."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    from gradbench import models
+
+    spec, real, returned = MLPSpec(depth=3, width=16), models.draw_network, []
+
+    def transposed(*args: Any, **kwargs: Any) -> Any:
+        p, d = real(*args, **kwargs)
+        returned.append(({**p, "W1": p["W1"].T}, d))
+        return returned[-1]
+
+    class SelfCopies(TorchDispatchMode):
+        count = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+            same = func is torch.ops.aten.copy_.default and args[0].data_ptr() == args[1].data_ptr()
+            if same or func is torch.ops.aten.clone.default:  # a clone: saved to be copied
+                SelfCopies.count += 1
+            return func(*args, **(kwargs or {}))
+
+    monkeypatch.setattr(models, "draw_network", transposed)
+    with SelfCopies():  # the networks are too small for threads: every copy is seen here
+        params, data = probe.draw_stacked(spec, 4, 2, 5, dtype=torch.float32)
+    assert SelfCopies.count == 0
+    assert params["W1"].stride()[1:] == (1, 16)  # a transposed view of the twin
+    for slot, (p, d) in enumerate(returned):
+        for part, stacked in ((p, params), (d, data)):
+            for key, t in part.items():
+                assert torch.equal(stacked[key][slot], t), (slot, key)
+                if slot and key != "R":  # R is normalized: a new tensor, copied
+                    assert stacked[key][slot].data_ptr() == t.data_ptr(), (slot, key)
+
+
 _PAGE_FAULTS = """
 import resource, sys, torch, gradbench as gb
 from gradbench import probe
