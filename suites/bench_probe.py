@@ -10,9 +10,10 @@ Timings from the same run, per workload:
 * the probe's bound, timed right after the probe when one workload is selected (as the
   README's command does) so that the two see the same load on a shared machine: its
   matrix products as ``bmm`` over the stacked networks (one per layer forward, two
-  backward) plus drawing all its weights with torch's CPU generator (one generator per
-  network, one float32 ``normal_`` per weight matrix, on one thread), the draw divided by
-  the thread count (the bound if drawing were split over the threads);
+  backward, each layer with its own weights and its own kept input, as in the probe)
+  plus drawing all its weights with torch's CPU generator (one generator per network,
+  one float32 ``normal_`` per weight matrix, on one thread), the draw divided by the
+  thread count (the bound if drawing were split over the threads);
 * the same draw split over the threads, a diagnostic that is not part of the bound: how
   much faster the machine draws on its threads than on one (the bound assumes the thread
   count);
@@ -135,18 +136,32 @@ def plain_loop_synced(seeds: int, batch: int, device: str) -> list[list[float]]:
     return out
 
 
-def bound(seeds: int, batch: int, device: str) -> torch.Tensor:
-    """The probe's arithmetic alone: per layer one forward and two backward ``bmm`` over the
-    stacked networks (the draw is timed apart, :func:`test_bench_bound`)."""
+def bound_operands(
+    seeds: int, batch: int, device: str
+) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """Operands of the probe's sizes for :func:`bound`: each layer's ``[seeds, width,
+    width]`` weights (entries of variance ``1 / width``, so activations keep their scale)
+    and the ``[seeds, batch, width]`` input. Drawn once, outside the timed region."""
     gen = torch.Generator().manual_seed(0)
-    w = torch.randn(seeds, WIDTH, WIDTH, generator=gen).to(device)
-    h = torch.randn(seeds, batch, WIDTH, generator=gen).to(device)
-    g = h.clone()
-    for _ in range(DEPTH):
+    weights = [torch.randn(seeds, WIDTH, WIDTH, generator=gen).div_(WIDTH**0.5).to(device)
+               for _ in range(DEPTH)]
+    return weights, torch.randn(seeds, batch, WIDTH, generator=gen).to(device)
+
+
+def bound(weights: list[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """The probe's arithmetic alone, on operands of its sizes: forward ``h_{l+1} = h_l W_l``
+    keeping every ``h_l``, then backward per layer the weight gradient ``h_l^T g`` and
+    ``g <- g W_l^T``, all as ``bmm`` over the stacked networks, each layer with its own
+    weights and its own kept input as in the probe (the draw is timed apart,
+    :func:`test_bench_bound`)."""
+    inputs, h = [], x
+    for w in weights:
+        inputs.append(h)
         h = torch.bmm(h, w)
-    for _ in range(DEPTH):
+    g = h
+    for w, h_in in zip(reversed(weights), reversed(inputs)):
+        torch.bmm(h_in.mT, g)
         g = torch.bmm(g, w.mT)
-        torch.bmm(h.mT, g)
     return g
 
 
@@ -221,9 +236,10 @@ def test_bench_bound(benchmark: Any, device: str, workload: str) -> None:
     """The bound's arithmetic (bmm) is timed here; its draw share (:func:`weight_draw`,
     timed below) divided by the thread count is added in the summary."""
     batch, seeds = WORKLOADS[workload]
+    weights, x = bound_operands(seeds, batch, device)
 
     def run() -> torch.Tensor:
-        out = bound(seeds, batch, device)
+        out = bound(weights, x)
         _sync(device)
         return out
 
