@@ -148,10 +148,11 @@ class Draw:
         """
         remedy = registry.lookup("initializer", init)
         stack, size = self.empty((count, *shape)), math.prod(shape)
-        rows = max(1, STACK_ENTRIES // size) if remedy.meta.get("stacks") and size % 16 == 0 else 1
-        for first in range(0, count, rows):
-            group = stack[first:first + rows] if rows > 1 else stack[first]
-            if rows > 1:
+        stacks = remedy.meta.get("stacks") and size and size % 16 == 0
+        per_call = max(1, STACK_ENTRIES // size) if stacks else 1
+        for first in range(0, count, per_call):
+            group = stack[first:first + per_call] if per_call > 1 else stack[first]
+            if per_call > 1:
                 setattr(group, STACK_MARK, True)
             self._initialize(remedy, group, shape, sigma_w2)
         return list(stack.unbind(0))

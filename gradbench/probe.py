@@ -148,7 +148,8 @@ def draw_stacked(spec: Spec, indices: int | range, batch: int, seed: int,
     probe learns which of the :class:`~gradbench.models.Draw`'s allocations hold which
     returned tensors (the whole allocation, or a view of it, as the rows of a stack of
     weights). Each such allocation gets a stacked twin, each tensor the same view of the
-    twin, and the other networks are handed the twins' slots to draw into
+    twin (a tensor that overlaps one placed before it gets a stack of its own), and the
+    other networks are handed the twins' slots to draw into
     (:func:`_slot_allocator`): no temporary per weight, no second pass over every
     parameter. Whatever a family returns that was not drawn in its slot is copied there.
     Looked up on :mod:`gradbench.models` at call time, so a test can substitute networks."""
@@ -170,11 +171,15 @@ def draw_stacked(spec: Spec, indices: int | range, batch: int, seed: int,
     stacked: tuple[Params, Params] = ({}, {})
     for stream, part, out in zip(models.STREAMS, first, stacked):
         home = {a.untyped_storage().data_ptr(): i for i, a in enumerate(drawn[stream])}
+        claimed: dict[int, list[tuple[int, int]]] = {}  # allocation -> spans given to keys
         for key, t in part.items():
             i = home.get(t.untyped_storage().data_ptr()) if dtype == made_in else None
-            if i is None or t.dtype != made_in:
-                out[key] = torch.empty((count, *t.shape), dtype=dtype)
+            span = _span(t)
+            if i is None or t.dtype != made_in or any(
+                    span[0] < end and start < span[1] for start, end in claimed.get(i, ())):
+                out[key] = torch.empty((count, *t.shape), dtype=dtype)  # copied there
                 continue
+            claimed.setdefault(i, []).append(span)
             if i not in twins[stream]:
                 twins[stream][i] = torch.empty((count, *drawn[stream][i].shape), dtype=dtype)
             twin = twins[stream][i]
@@ -185,7 +190,7 @@ def draw_stacked(spec: Spec, indices: int | range, batch: int, seed: int,
 
     def place(slot: int, net: tuple[Params, Params]) -> None:
         moves = [(out[key][slot], t) for part, out, views in zip(net, stacked, slots)
-                 for key, t in part.items() if not views[key].holds(t, slot)]
+                 for key, t in part.items() if not views[key].is_slot(t, slot)]
         moves = [(target, t.clone() if t.untyped_storage().data_ptr() in storages else t)
                  for target, t in moves]  # a source in another slot is saved before any copy
         for target, t in moves:
@@ -209,11 +214,11 @@ def draw_stacked(spec: Spec, indices: int | range, batch: int, seed: int,
 
 
 class _SlotView(NamedTuple):
-    """Where slot ``i`` of a stacked tensor lies: ``i * step`` bytes past ``start``, with the
-    stack's dtype and its shape and strides after the first axis."""
+    """Where slot ``i`` of a stacked tensor lies: ``i * step_bytes`` bytes past ``start``,
+    with the stack's dtype and its shape and strides after the first axis."""
 
     start: int
-    step: int
+    step_bytes: int
     dtype: torch.dtype
     shape: tuple[int, ...]
     stride: tuple[int, ...]
@@ -223,12 +228,21 @@ class _SlotView(NamedTuple):
         return cls(stack.data_ptr(), stack.stride(0) * stack.element_size(), stack.dtype,
                    tuple(stack.shape[1:]), stack.stride()[1:])
 
-    def holds(self, t: Tensor, slot: int) -> bool:
+    def is_slot(self, t: Tensor, slot: int) -> bool:
         """Whether ``t`` is exactly slot ``slot`` of the stack: the same entries of the same
         memory, so it needs no copy (checked without indexing the stack: one check per
         parameter per network)."""
-        return (t.data_ptr() == self.start + slot * self.step and t.dtype == self.dtype
+        return (t.data_ptr() == self.start + slot * self.step_bytes and t.dtype == self.dtype
                 and tuple(t.shape) == self.shape and t.stride() == self.stride)
+
+
+def _span(t: Tensor) -> tuple[int, int]:
+    """The entries ``[first, last + 1)`` of its storage that ``t`` reaches (empty for an
+    empty tensor): two tensors whose spans are disjoint share no entry."""
+    if t.numel() == 0:
+        return (0, 0)
+    last = sum((size - 1) * stride for size, stride in zip(t.shape, t.stride()))
+    return (t.storage_offset(), t.storage_offset() + last + 1)
 
 
 def _slot_allocator(twins: dict[int, Tensor], slot: int, made_in: torch.dtype) -> Allocator:

@@ -516,6 +516,28 @@ def test_draw_stacked_draws_views_of_a_drawn_tensor_in_place(monkeypatch) -> Non
                     assert stacked[key][slot].data_ptr() == t.data_ptr(), (slot, key)
 
 
+def test_draw_stacked_gives_overlapping_tensors_stacks_of_their_own(monkeypatch) -> None:
+    """A family that returns one drawn tensor under two keys for the first network, and a
+    tensor of its own under the second key for the others: the second key gets its own
+    stack (copied), so every slot of both keys holds its network's numbers. Fails if the
+    two keys shared the first one's twin (the second key's copies then overwrite W1)."""
+    from gradbench import models
+
+    spec, real = MLPSpec(depth=3, width=16), models.draw_network
+    first_index = 0
+
+    def aliased(spec: Spec, batch: int, seed: int, index: int, *args: Any) -> Any:
+        p, d = real(spec, batch, seed, index, *args)
+        return {**p, "alias": p["W1"] if index == first_index else p["W0"].clone()}, d
+
+    monkeypatch.setattr(models, "draw_network", aliased)
+    params, _ = probe.draw_stacked(spec, 4, 2, 5, dtype=torch.float32)
+    for slot in range(4):
+        p = real(spec, 2, 5, slot, torch.float32)[0]
+        assert torch.equal(params["W1"][slot], p["W1"]), slot
+        assert torch.equal(params["alias"][slot], p["W1"] if slot == 0 else p["W0"]), slot
+
+
 _PAGE_FAULTS = """
 import resource, sys, torch, gradbench as gb
 from gradbench import probe

@@ -62,7 +62,8 @@ def weight_shape(w: Tensor) -> tuple[int, ...]:
     An initializer that reads its fans as ``fans(weight_shape(w))`` and draws ``w`` in one
     pass of i.i.d. entries can be registered with ``stacks=True``: it then draws ``k``
     weights in one call, the numbers ``k`` calls in a row give (``tests/test_initializers.py``
-    checks this bit for bit for every such initializer).
+    checks this bit for bit for every such initializer). Call it on ``w`` as passed in: a
+    view of it, ``w.detach()`` included, does not carry the mark.
     """
     return tuple(w.shape[1:]) if getattr(w, STACK_MARK, False) else tuple(w.shape)
 
