@@ -377,11 +377,14 @@ def _draw_layers(spec: Any, draw: Draw, shape: tuple[int, ...]) -> Params:
         weights = draw.weights(spec.init, shape, depth, spec.sigma_w2)
         biases = draw.empty((depth, shape[0])).zero_().unbind(0)
     else:
-        pairs = [(draw.weight(spec.init, shape, spec.sigma_w2), draw.bias(shape[0], sb2))
-                 for _ in range(depth)]
-        weights, biases = [w for w, _ in pairs], [b for _, b in pairs]
-    return {key: t for layer in range(depth)
-            for key, t in ((f"W{layer}", weights[layer]), (f"b{layer}", biases[layer]))}
+        weights, biases = [], []
+        for _ in range(depth):
+            weights.append(draw.weight(spec.init, shape, spec.sigma_w2))
+            biases.append(draw.bias(shape[0], sb2))
+    params: Params = {}
+    for layer, (w, b) in enumerate(zip(weights, biases)):
+        params[f"W{layer}"], params[f"b{layer}"] = w, b
+    return params
 
 
 def _layer_params(layers: Iterable[nn.Module]) -> dict[str, nn.Parameter]:

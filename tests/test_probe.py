@@ -494,19 +494,19 @@ def test_draw_stacked_draws_views_of_a_drawn_tensor_in_place(monkeypatch) -> Non
         returned.append(({**p, "W1": p["W1"].T}, d))
         return returned[-1]
 
-    class SelfCopies(TorchDispatchMode):
+    class WastedCopies(TorchDispatchMode):
         count = 0
 
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
             same = func is torch.ops.aten.copy_.default and args[0].data_ptr() == args[1].data_ptr()
             if same or func is torch.ops.aten.clone.default:  # a clone: saved to be copied
-                SelfCopies.count += 1
+                WastedCopies.count += 1
             return func(*args, **(kwargs or {}))
 
     monkeypatch.setattr(models, "draw_network", transposed)
-    with SelfCopies():  # the networks are too small for threads: every copy is seen here
+    with WastedCopies():  # the networks are too small for threads: every copy is seen here
         params, data = probe.draw_stacked(spec, 4, 2, 5, dtype=torch.float32)
-    assert SelfCopies.count == 0
+    assert WastedCopies.count == 0
     assert params["W1"].stride()[1:] == (1, 16)  # a transposed view of the twin
     for slot, (p, d) in enumerate(returned):
         for part, stacked in ((p, params), (d, data)):
@@ -524,11 +524,10 @@ def test_draw_stacked_gives_overlapping_tensors_stacks_of_their_own(monkeypatch)
     from gradbench import models
 
     spec, real = MLPSpec(depth=3, width=16), models.draw_network
-    first_index = 0
 
     def aliased(spec: Spec, batch: int, seed: int, index: int, *args: Any) -> Any:
         p, d = real(spec, batch, seed, index, *args)
-        return {**p, "alias": p["W1"] if index == first_index else p["W0"].clone()}, d
+        return {**p, "alias": p["W1"] if index == 0 else p["W0"].clone()}, d
 
     monkeypatch.setattr(models, "draw_network", aliased)
     params, _ = probe.draw_stacked(spec, 4, 2, 5, dtype=torch.float32)
