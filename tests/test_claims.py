@@ -360,6 +360,24 @@ def test_a_remedy_that_raises_gives_a_failed_verdict() -> None:
     assert isinstance(v, Verdict)
 
 
+def test_a_remedy_that_raises_invalid_argument_gives_a_failed_verdict() -> None:
+    """gradbench's own bad-input error, raised while the remedy is measured (a remedy breaking
+    its declaration, or passing a helper a bad shape), is the remedy's failure too: a
+    recorded verdict, not an error that leaves the case out of the results (validate then
+    reported "every claim holds" with exit 0). A bad claim or alpha still raises."""
+    def misused(w, *, generator):
+        raise InvalidArgument("shape () is too small")
+
+    with remedy("initializer", "t_init", misused, distribution="normal", **HE) as r:
+        data, v = claims.evaluate_case(r, "initializer_variance", alpha=0.01, fan_in=8,
+                                       fan_out=8)
+        with pytest.raises(InvalidArgument, match="alpha"):
+            claims.evaluate_case(r, "initializer_variance", alpha=0.7, fan_in=8, fan_out=8)
+    assert data is None
+    assert not v.passed
+    assert v.note == "error: InvalidArgument: shape () is too small"
+
+
 @pytest.mark.parametrize(("init", "activation", "depth", "klass"), [
     ("he_normal", "relu", 30, "stable"),
     ("xavier_normal", "relu", 30, "vanishing"),

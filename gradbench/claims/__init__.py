@@ -149,14 +149,16 @@ def evaluate_case(target: Any, claim: str, *, alpha: float, seed: int = 0,
                   **config: Any) -> tuple[Any, Verdict]:
     """``(data, verdict)`` of one case; a remedy that raises gives a failed verdict, not an error.
 
+    A bad claim, target or alpha raises :class:`InvalidArgument` before anything is measured;
+    once the measurement runs, whatever it raises is the remedy's failure, InvalidArgument
+    included (a remedy breaking its own declaration, or misusing a gradbench helper): a
+    recorded verdict, so the run cannot pass with the case missing.
     Used by the plugin's ``run_claim``, which records the data with the verdict.
     """
     c, target, config = _prepare(target, claim, alpha, config)
     try:
         data = c.measure_fn()(target, seed=seed, **config)
         return data, c.evaluate(target, data, alpha, seed=seed, **config)
-    except InvalidArgument:
-        raise
     except Exception as exc:  # the remedy raised or returned garbage: a failed claim
         return None, failure(claim, target, {"seed": seed, **config}, exc, alpha)
 
