@@ -149,6 +149,8 @@ class Draw:
         remedy = registry.lookup("initializer", init)
         stack, size = self.empty((count, *shape)), math.prod(shape)
         stacks = remedy.meta.get("stacks") and size and size % 16 == 0
+        if stacks:
+            _check_stacking(remedy, shape, self.dtype)
         per_call = max(1, STACK_ENTRIES // size) if stacks else 1
         for first in range(0, count, per_call):
             group = stack[first:first + per_call] if per_call > 1 else stack[first]
@@ -358,6 +360,32 @@ def _affine(x: Tensor, w: Tensor, b: Tensor, add_bias: bool) -> Tensor:
     (biases of exact zeros, :func:`_adds_anything`)."""
     h = x @ w.mT
     return h + b.unsqueeze(-2) if add_bias else h
+
+
+_STACKING_CHECKED: set[tuple[Any, ...]] = set()
+
+
+def _check_stacking(remedy: registry.Remedy, shape: tuple[int, ...], dtype: torch.dtype) -> None:
+    """Refuse an initializer declaring ``stacks=True`` whose one call on a stack of two
+    weights of ``shape`` draws other numbers than two calls in a row (e.g. it reads its fans
+    from the stack's shape). Checked once per initializer, shape and dtype, on throwaway
+    generators: two draws of one weight each."""
+    key = (remedy.name, id(remedy.obj), repr(remedy.params), shape, dtype)
+    if key in _STACKING_CHECKED:
+        return
+    one_by_one, stack = (torch.empty((2, *shape), dtype=dtype) for _ in range(2))
+    generator = torch.Generator().manual_seed(0)
+    for w in one_by_one.unbind(0):
+        remedy.fn(w, generator=generator)
+    setattr(stack, STACK_MARK, True)
+    remedy.fn(stack, generator=torch.Generator().manual_seed(0))
+    if not torch.equal(stack, one_by_one):
+        raise InvalidArgument(
+            f"initializer {remedy.name!r} declares stacks=True but draws 2 weights {shape} "
+            "in one call unlike in 2 calls: use fans(weight_shape(w)) on w as passed "
+            "(not w.detach()), or drop stacks"
+        )
+    _STACKING_CHECKED.add(key)
 
 
 def _adds_anything(bias: Tensor) -> bool:

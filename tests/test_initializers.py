@@ -352,7 +352,33 @@ def test_a_stacking_initializer_draws_the_weights_in_one_call(monkeypatch) -> No
     draw.weights("orthogonal", (16, 16), 3, None)
     monkeypatch.setattr(models, "STACK_ENTRIES", 2 * 16 * 16 + 1)
     draw.weights("he_normal", (16, 16), 5, None)
-    assert calls == [("he_normal", (5, 16, 16)), ("he_normal", (5, 3)), ("he_normal", (5, 3)),
+    check = [("he_normal", (16, 16)), ("he_normal", (16, 16)), ("he_normal", (2, 16, 16))]
+    assert calls == [*check,  # once per shape: the stack drawn as the calls in a row draw
+                     ("he_normal", (5, 16, 16)), ("he_normal", (5, 3)), ("he_normal", (5, 3)),
                      *[("orthogonal", (16, 16))] * 3,
                      ("he_normal", (2, 16, 16)), ("he_normal", (2, 16, 16)),
                      ("he_normal", (1, 16, 16))]
+
+
+def test_a_stacking_initializer_that_reads_the_stacks_shape_is_refused(monkeypatch) -> None:
+    """``stacks=True`` is a promise: one call on a stack draws what calls in a row draw. An
+    initializer that breaks it (its fans read from ``w.detach()``, which loses the mark) is
+    refused with one sentence naming it and the fix, before any weight is used; the same
+    code without the declaration draws one weight per call and is accepted. Fails if the
+    check were skipped (the stacked draw then silently has 128x too small a variance)."""
+    def detached_he(w: torch.Tensor, *, generator: torch.Generator) -> None:
+        fan_in = fans(w.detach().shape)[0]
+        w.detach().normal_(0.0, math.sqrt(2.0 / fan_in), generator=generator)
+
+    for stacks in (True, False):
+        monkeypatch.setitem(registry._REMEDIES, ("initializer", "detached_he"),
+                            registry.Remedy("initializer", "detached_he", detached_he, {}, "",
+                                            {"stacks": stacks}))
+        draw = Draw(torch.Generator().manual_seed(SEED), torch.float32)
+        if stacks:
+            with pytest.raises(InvalidArgument, match=r"'detached_he' declares stacks=True.*"
+                                                      r"fans\(weight_shape\(w\)\)"):
+                draw.weights("detached_he", (128, 128), 8, None)
+        else:
+            weights = draw.weights("detached_he", (128, 128), 8, None)
+            assert all(abs(float(w.var()) - 2 / 128) < 0.002 for w in weights)
