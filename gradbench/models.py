@@ -237,9 +237,11 @@ class Forward:
 
     Attributes:
         loss: scalar ``sum(R * y)`` summed over stacked networks.
-        sites: the probe-site tensors (``retain_grad`` already called).
+        sites: the probe-site tensors, in the graph of ``loss``; the probe reads the
+            gradient reaching each as backward forms it (a hook; nothing needs
+            ``retain_grad``).
         weight_inputs: per site, ``(grad_source, input)`` pairs whose product
-            ``grad_source.grad^T @ input`` is the site's weight gradient, or ``None``
+            ``(dloss/dgrad_source)^T @ input`` is the site's weight gradient, or ``None``
             when the site's weight gradients come from parameters' ``.grad``.
     """
 
@@ -447,7 +449,6 @@ class MLPFamily(Family):
         biased = [_adds_anything(params[f"b{layer}"]) for layer in range(spec.depth)]
         for layer in range(spec.depth):
             h = _affine(x, params[f"W{layer}"], params[f"b{layer}"], biased[layer])
-            h.retain_grad()
             sites.append(h)
             inputs.append((h, x))  # dL/dW^l = (dL/dh^l)^T x^{l-1}
             x = act(norm(h))
@@ -545,8 +546,6 @@ class ResidualFamily(Family):
         x, sites = data["x"], []
         biased = [_adds_anything(params[f"b{block}"]) for block in range(spec.depth)]
         for block, alpha in enumerate(self.alphas(spec)):
-            if x.requires_grad:
-                x.retain_grad()
             sites.append(x)
             h = _affine(x, params[f"W1_{block}"], params[f"b{block}"], biased[block])
             x = x + alpha * (act(norm(h)) @ params[f"W2_{block}"].mT)
@@ -700,10 +699,8 @@ class RNNFamily(Family):
         sites, weight_inputs = [], []
         for t in range(spec.steps):
             rec = h @ w_hh.mT
-            rec.retain_grad()
             weight_inputs.append((rec, h))
             h, c = step(xs[..., t, :, :] @ w_ih.mT + b, rec, h, c)
-            h.retain_grad()
             sites.append(h)
         return Forward(loss=(data["R"] * h).sum(), sites=sites, weight_inputs=weight_inputs)
 
@@ -792,7 +789,6 @@ class Conv1DFamily(Family):
             windows = _circular_windows(x, spec.kernel)
             h = torch.einsum("...oij,...bitj->...bot", params[f"W{layer}"], windows)
             h = h + params[f"b{layer}"].unsqueeze(-2).unsqueeze(-1)
-            h.retain_grad()
             sites.append(h)
             x = act(h)
         return Forward(loss=(data["R"] * x).sum(), sites=sites)
@@ -958,8 +954,6 @@ class TransformerFamily(Family):
                     x = _layer_norm(alpha * x + sublayer(spec, params, b, x))
                 else:
                     x = alpha * x + sublayer(spec, params, b, x)
-                if x.requires_grad:
-                    x.retain_grad()
                 sites.append(x)
         y = _layer_norm(x) if spec.placement == "pre" else x
         return Forward(loss=(data["R"] * y).sum(), sites=sites)
@@ -1154,7 +1148,6 @@ class Conv2DFamily(Family):
         act, bn, x, sites = _activation(spec.activation), _conv2d_norm(spec), data["x"], []
         for layer in range(spec.depth):
             h = _conv2d(x, params[f"W{layer}"], params[f"b{layer}"], spec)
-            h.retain_grad()
             sites.append(h)
             x = act(bn(h))
         return Forward(loss=(data["R"] * x).sum(), sites=sites)
@@ -1216,8 +1209,6 @@ class ResConv2DFamily(Family):
     def forward(self, spec: ResConv2DSpec, params: Params, data: Params) -> Forward:
         act, norm, x, sites = _activation(spec.activation), _conv2d_norm(spec), data["x"], []
         for block in range(spec.depth):
-            if x.requires_grad:
-                x.retain_grad()
             sites.append(x)
             h = _conv2d(x, params[f"W1_{block}"], params[f"b{block}"], spec)
             x = x + spec.alpha * _conv2d(act(norm(h)), params[f"W2_{block}"], None, spec)

@@ -19,6 +19,7 @@ import itertools
 import math
 import os
 import platform
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
@@ -301,19 +302,40 @@ def outer_product_norm(g: Tensor, x: Tensor) -> Tensor:
     return torch.linalg.vector_norm((g.mT @ x).flatten(1), dim=1).double()
 
 
-def _weight_grad_norms(
-    family: Family, spec: Spec, params: Params, fwd_inputs: list[tuple[Tensor, Tensor]] | None
-) -> Tensor:
-    """[S, sites] norms of each site's weight gradient (after backward).
+def _norms_on_backward(
+    reads: list[tuple[Tensor, Callable[[Tensor], Tensor]]],
+) -> list[Tensor | None]:
+    """For each ``(tensor, norm)``, ``norm(gradient reaching tensor)``, filled in by a hook
+    as backward forms that gradient (``None`` where no gradient reaches, or the tensor does
+    not require one). Unlike ``retain_grad`` it clones and keeps no gradient, and it reads
+    each one while it is still in cache: 6% of an MLP probe's time (depth 50, width 128)."""
+    out: list[Tensor | None] = [None] * len(reads)
 
-    Where the forward names each site's ``(grad source, input)`` pair (MLP layers, RNN
-    steps) the weight gradient ``source.grad^T @ input`` is never formed.
-    """
-    if fwd_inputs is not None:
-        return torch.stack(
-            [outer_product_norm(src.grad, inp) for src, inp in fwd_inputs],  # type: ignore[arg-type]
-            dim=1,
-        )
+    def store(i: int, norm: Callable[[Tensor], Tensor]) -> Callable[[Tensor], None]:
+        def hook(grad: Tensor) -> None:
+            out[i] = norm(grad)
+        return hook
+
+    for i, (t, norm) in enumerate(reads):
+        if t.requires_grad:
+            t.register_hook(store(i, norm))
+    return out
+
+
+def _gradient_norm(grad: Tensor) -> Tensor:
+    """Per-network Frobenius norm of a gradient (float64 result)."""
+    return _frobenius(grad, grad)
+
+
+def _columns(norms: list[Tensor | None], like: Tensor) -> Tensor:
+    """``[S, sites]`` from per-site ``[S]`` norms, zeros where no gradient reached (``like``
+    gives S and the device)."""
+    return torch.stack([_frobenius(n, like) if n is None else n for n in norms], dim=1)
+
+
+def _weight_grad_norms(family: Family, spec: Spec, params: Params) -> Tensor:
+    """[S, sites] norms of each site's weight group's gradient, from the parameters' ``.grad``
+    (after backward)."""
     columns = []
     for names in family.weight_groups(spec):
         sq = sum(_frobenius(params[n].grad, params[n]) ** 2 for n in names)
@@ -336,12 +358,20 @@ def _measure_chunk(
             params[name].requires_grad_(True)
     data[family.input_key].requires_grad_(True)  # the first site is then observable
     fwd = family.forward(spec, params, data)
-    fwd.loss.backward()
     with torch.no_grad():
-        act = torch.stack([_frobenius(s.grad, s) for s in fwd.sites], dim=1)
-        weights = _weight_grad_norms(family, spec, params, fwd.weight_inputs)
         q = torch.stack([_mean_square(s) for s in fwd.sites], dim=1)
-    return act.cpu().numpy(), weights.cpu().numpy(), q.cpu().numpy()
+    act = _norms_on_backward([(s, _gradient_norm) for s in fwd.sites])
+    # where the forward names each site's (grad source, input) pair (MLP layers, RNN steps)
+    # the weight gradient (dL/d source)^T @ input is never formed
+    pairs = None if fwd.weight_inputs is None else _norms_on_backward(
+        [(src, functools.partial(outer_product_norm, x=inp)) for src, inp in fwd.weight_inputs])
+    loss = fwd.loss
+    del fwd  # no site is read after backward: they need not be kept through it
+    loss.backward()
+    with torch.no_grad():
+        weights = (_weight_grad_norms(family, spec, params) if pairs is None
+                   else _columns(pairs, q))
+        return _columns(act, q).cpu().numpy(), weights.cpu().numpy(), q.cpu().numpy()
 
 
 def measure(

@@ -260,6 +260,88 @@ def test_top_gradient_of_a_nonlinear_top_is_not_normalized() -> None:
     assert (top < 1.0).all()  # |tanh'| < 1
 
 
+READOUT_SPECS = [MLPSpec(depth=4, width=12), ResidualSpec(depth=3, width=10),
+                 RNNSpec(cell="gru", hidden=9, steps=4)]
+
+
+@pytest.mark.parametrize("spec", READOUT_SPECS, ids=_ids(READOUT_SPECS))
+def test_the_probe_reads_gradients_without_cloning_them(spec: Spec,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The probe reads each site's gradient as backward forms it: no gradient is cloned (as
+    ``retain_grad`` clones those of sites still alive, like an RNN's states, which later
+    steps keep), and a family written to call ``retain_grad`` on its sites, as families
+    once had to, gets the same numbers. Fails if a built-in family retains its sites'
+    gradients again, or if the readout misses a gradient."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Clones(TorchDispatchMode):
+        count = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+            Clones.count += func is torch.ops.aten.clone.default
+            return func(*args, **(kwargs or {}))
+
+    with Clones():  # float64, small: nothing runs on a thread the mode would not see
+        plain = gb.measure(spec, seeds=2, batch=5, dtype="float64")
+    assert Clones.count == 0
+    family = family_of(spec)
+    forward = type(family).forward
+
+    def retaining(self: Any, *args: Any) -> Any:
+        fwd = forward(self, *args)
+        for t in [*fwd.sites, *(src for src, _ in fwd.weight_inputs or ())]:
+            if t.requires_grad:
+                t.retain_grad()
+        return fwd
+
+    monkeypatch.setattr(type(family), "forward", retaining)
+    _assert_same(gb.measure(spec, seeds=2, batch=5, dtype="float64"), plain)
+
+
+def test_the_probe_keeps_no_site_through_backward(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Autograd does not save an MLP's pre-activations (ReLU keeps its output, the product
+    its input), so once their second moments are taken nothing needs them: when backward
+    reaches the first site, no other site is alive (a third of the pass's activations).
+    Fails if the probe holds the sites (or their (source, input) pairs) through backward."""
+    import weakref
+
+    spec = MLPSpec(depth=4, width=12)
+    family = family_of(spec)
+    forward = type(family).forward
+    alive: list[int] = []
+
+    def watched(self: Any, *args: Any) -> Any:
+        fwd = forward(self, *args)
+        later = [weakref.ref(s) for s in fwd.sites[1:]]
+        fwd.sites[0].register_hook(lambda g: alive.append(sum(r() is not None for r in later)))
+        return fwd
+
+    monkeypatch.setattr(type(family), "forward", watched)
+    gb.measure(spec, seeds=2, batch=5, dtype="float64")
+    assert alive == [0]
+
+
+def test_a_site_no_gradient_reaches_reads_zero(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A site off the path to the loss (in the graph, requiring a gradient, but feeding
+    nothing the loss uses) reads a gradient norm of 0, the other sites their own."""
+    spec = MLPSpec(depth=3, width=8)
+    family = family_of(spec)
+    forward = type(family).forward
+    before = gb.measure(spec, seeds=2, batch=4, dtype="float64")
+
+    def with_a_dead_end(self: Any, *args: Any) -> Any:
+        fwd = forward(self, *args)
+        fwd.sites[1] = fwd.sites[1] * 2.0  # used by nothing after
+        return fwd
+
+    monkeypatch.setattr(type(family), "forward", with_a_dead_end)
+    after = gb.measure(spec, seeds=2, batch=4, dtype="float64")
+    assert (after.act_grad_norms[:, 1] == 0).all()
+    others = [0, 2]
+    assert np.array_equal(after.act_grad_norms[:, others], before.act_grad_norms[:, others])
+    assert np.array_equal(after.weight_grad_norms, before.weight_grad_norms)
+
+
 # ---------------------------------------------------------------------------------------
 # 4. Determinism, chunking, dtypes
 # ---------------------------------------------------------------------------------------
