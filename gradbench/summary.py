@@ -80,6 +80,16 @@ def outcome_line(cases: Sequence[CaseRecord]) -> str:
             f"case{'s' * (failed != 1)}")
 
 
+def unverdicted_line(node_ids: list[str]) -> str:
+    """``"2 tests failed without a verdict ..."``: what the terminal and validate say of
+    tests that raised outside their claims (:attr:`gradbench.plugin.state.Outcome.unverdicted`)."""
+    count = len(node_ids)
+    return (f"{count} test{'s' * (count != 1)} failed without a verdict, so "
+            f"{'their' if count != 1 else 'its'} cases were not measured (an error outside "
+            f"the claims; pytest's report above says where): {node_ids[0]}"
+            + (f" and {count - 1} more" if count > 1 else ""))
+
+
 def statistical_line(cases: Sequence[CaseRecord], profile: Profile) -> str | None:
     """``"439 statistical cases at alpha 0.0001 each: family-wise false-alarm rate <= 0.044"``
     (Bonferroni over the cases of registered claims tested at the per-case level), or
@@ -139,4 +149,4 @@ def _clip(text: str, width: int) -> str:
 
 
 __all__ = ["NETWORKS", "Tally", "failed_claims", "outcome_line", "statistical_line", "table",
-           "tally"]
+           "tally", "unverdicted_line"]

@@ -35,7 +35,7 @@ from pathlib import Path
 from gradbench import storage
 from gradbench.errors import InvalidArgument, choices_hint
 from gradbench.records import Verdict
-from gradbench.summary import Tally, tally
+from gradbench.summary import Tally, tally, unverdicted_line
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -55,6 +55,9 @@ class ValidationResult:
             the shrunk one of each claim).
         json_path, html_path: the files written.
         notes: what a reader must be told about the run (an incomplete run).
+        unverdicted: tests that failed without a failed verdict (node ids): they raised
+            outside their claims, so what they measure is missing and the candidate is
+            not validated (exit 1).
         summary: what was measured, for the terminal (the block kind's depth laws and
             the candidate against its baselines, :func:`gradbench.blocks.summary_lines`).
     """
@@ -69,6 +72,7 @@ class ValidationResult:
     json_path: str | None = None
     html_path: str | None = None
     notes: tuple[str, ...] = field(default=())
+    unverdicted: tuple[str, ...] = field(default=())
     summary: tuple[str, ...] = field(default=())
 
     @property
@@ -83,21 +87,28 @@ class ValidationResult:
 
     @property
     def exit_code(self) -> int:
-        """0 all candidate claims hold, 1 one fails, 2 nothing ran or pytest hit a usage error."""
-        if self.pytest_exit in (2, 3, 4) or self.candidate_cases == 0:
+        """0 all candidate claims hold, 1 one fails or a test failed without a verdict, 2
+        nothing ran or pytest hit a usage error."""
+        if self.pytest_exit in (2, 3, 4):
             return EXIT_USAGE
-        return EXIT_FAILED if self.failures else EXIT_OK
+        if self.failures or self.unverdicted:
+            return EXIT_FAILED
+        return EXIT_USAGE if self.candidate_cases == 0 else EXIT_OK
 
     def closing(self) -> str:
         """The lines after the run: the candidate's verdict, counted by claim, and the files."""
         if self.exit_code == EXIT_OK:
             verdict = f"every claim holds ({self.candidate_cases} cases)"
-        elif self.exit_code == EXIT_FAILED:
+        elif self.failures:
             verdict = (f"{self.failed_claims} claim{'s' * (self.failed_claims != 1)} failed "
                        f"in {len(self.failures)} of {self.candidate_cases} cases")
+        elif self.exit_code == EXIT_FAILED:
+            verdict = f"not validated ({self.candidate_cases} cases recorded)"
         else:
             verdict = "nothing was validated"
-        lines = [*self.summary, *self.notes,
+        unverdicted = [f"gradbench: {unverdicted_line(list(self.unverdicted))}"
+                       ] if self.unverdicted else []
+        lines = [*self.summary, *self.notes, *unverdicted,
                  f"gradbench validate: candidate {self.name!r} ({self.kind}): {verdict} "
                  f"(exit code {self.exit_code})"]
         if self.json_path:
@@ -207,7 +218,8 @@ def validate(
         raise InvalidArgument(f"the validation run of {target!r} wrote no results ({why})")
     result = result_from_results(storage.load(run.json_path), target, profile, run.pytest_exit)
     return dataclasses.replace(result, json_path=str(run.json_path),
-                               html_path=str(run.html_path) if run.html_path else None)
+                               html_path=str(run.html_path) if run.html_path else None,
+                               unverdicted=tuple(run.outcome.unverdicted))
 
 
 def is_block(target: str, kind: str | None) -> bool:

@@ -186,6 +186,57 @@ def test_depth_moves_the_stability_settings_only(pytester):
             assert default[case] == deep[case] == from_ini[case]  # same draws, same verdicts
 
 
+ERRORS_SUITE = """
+import pytest
+import gradbench as gb
+from gradbench.records import Verdict
+
+SPEC = gb.MLPSpec(depth=2, width=4)
+
+@pytest.fixture
+def broken():
+    raise RuntimeError("the fixture broke")
+
+def test_fine(gradbench_record):
+    gradbench_record(claim="demo", spec=SPEC)
+
+def test_fixture_error(broken, gradbench_record):
+    gradbench_record(claim="demo", spec=SPEC)
+
+def test_raises_after_its_case(gradbench_record):
+    gradbench_record(claim="demo", spec=SPEC)
+    raise RuntimeError("broke after recording a passed case")
+
+def test_failed_claim(gradbench_record):
+    verdict = Verdict(claim="demo", spec={}, predicted=1.0, measured=2.0, statistic=9.0,
+                      pvalue=1e-9, ci_low=1.9, ci_high=2.1, alpha=1e-4, passed=False)
+    gradbench_record(claim="demo", spec=SPEC, verdict=verdict)
+    raise AssertionError("the claim failed")
+"""
+
+
+@pytest.mark.parametrize("args", [(), ("-n", "2")], ids=["serial", "xdist"])
+def test_tests_that_fail_without_a_verdict_are_named(pytester, args):
+    """A test that fails outside its claims (its fixture raised, or its own code after a
+    passed case) has nothing measured to show: the run says how many, and which first, in
+    red, beside the outcome line. A failed claim is a verdict, not such a failure. Fails
+    if fixture errors or failures after a passed case go uncounted, or failed claims are
+    counted."""
+    pytester.makepyfile(test_errors=ERRORS_SUITE)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly",
+                                           "--gradbench-json=out.json", *args)
+    result.assert_outcomes(passed=1, failed=2, errors=1)
+    result.stdout.fnmatch_lines([
+        "gradbench: 3 cases recorded, 1 claim failed in 1 case*",
+        "gradbench: 2 tests failed without a verdict, so their cases were not measured (an "
+        "error outside the claims; pytest's report above says where): "
+        "test_errors.py::test_* and 1 more",
+    ])
+    named = [line for line in result.stdout.lines if "failed without a verdict" in line]
+    assert len(named) == 1, named
+    assert "test_failed_claim" not in named[0], named
+
+
 def test_cuda_cases_skip_cleanly_without_a_gpu(pytester):
     """The device fixture parametrizes over cpu and cuda; cuda skips when unavailable."""
     pytester.makepyfile(test_dev="def test_dev(gradbench_device):\n    assert gradbench_device\n")

@@ -18,10 +18,6 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(Progress(config), "gradbench-progress")
 
 
-def _failed(case: dict[str, Any]) -> bool:
-    return bool(case.get("verdict")) and not case["verdict"].get("passed", True)
-
-
 class Progress:
     """Counts finished tests; prints a line for each that recorded cases."""
 
@@ -39,7 +35,7 @@ class Progress:
         elapsed = int(time.monotonic() - self.start)
         return (
             f"gradbench [{done}, {elapsed // 60}:{elapsed % 60:02d}] "
-            f"{nodeid}: {len(cases)} cases, {sum(map(_failed, cases))} failed "
+            f"{nodeid}: {len(cases)} cases, {sum(map(state.case_failed, cases))} failed "
             f"(run: {self.cases} cases, {self.failed} failed)"
         )
 
@@ -50,7 +46,7 @@ class Progress:
         self.tests += 1
         cases = state.cases_in(report)
         self.cases += len(cases)
-        self.failed += sum(map(_failed, cases))
+        self.failed += sum(map(state.case_failed, cases))
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is None or not cases:
             return

@@ -94,6 +94,10 @@ class ResultsWriter:
         """Keep the cases of each finished test and journal them (flushed, fsynced)."""
         if report.when == "call" or (report.when == "setup" and not report.passed):
             self.session.finished.add(report.nodeid)  # it ran (or was skipped, or errored)
+        unverdicted = self.session.outcome.unverdicted
+        if report.failed and report.nodeid not in unverdicted and not any(
+                map(state.case_failed, state.cases_in(report))):
+            unverdicted.append(report.nodeid)
         if report.skipped:
             reason = _skip_reason(report)
             skipped = self.session.outcome.skipped
@@ -240,6 +244,10 @@ class ResultsWriter:
                 f" (profile {s.profile.name}, base seed {s.base_seed}){where}{html}",
                 red=bool(out.failed),
             )
+        if out.unverdicted:
+            from gradbench import summary
+
+            line(f"gradbench: {summary.unverdicted_line(out.unverdicted)}", red=True)
         if out.statistical:
             from gradbench import summary
 

@@ -48,6 +48,9 @@ class Outcome:
         skipped: selected tests that were skipped, and why (reason -> how many).
         tests_not_run: selected tests that did not run (interrupted runs).
         stopped_by: ``"SIGTERM"`` or ``"KeyboardInterrupt"`` when the run was stopped.
+        unverdicted: node ids of tests that failed or errored without a failed verdict to
+            show for it (a fixture or a test's own code raised outside the claims): what
+            they should have measured is missing, so the run is not a pass.
         error: the sentence saying what could not be written.
         warning: a problem that lost nothing (e.g. the HTML failed to render).
     """
@@ -62,6 +65,7 @@ class Outcome:
     skipped: dict[str, int] = field(default_factory=dict)
     tests_not_run: int | None = None
     stopped_by: str | None = None
+    unverdicted: list[str] = field(default_factory=list)
     error: str | None = None
     warning: str | None = None
 
@@ -270,6 +274,11 @@ def case_id(session: GradbenchSession, item: pytest.Item, index: int) -> str:
     installed package or with another rootdir, and runs compare case by case.
     """
     return f"{suite_node_id(session, item) or item.nodeid}#{index}"
+
+
+def case_failed(case: dict[str, Any]) -> bool:
+    """Whether a case dict (:func:`cases_in`) carries a failed verdict."""
+    return bool(case.get("verdict")) and not case["verdict"].get("passed", True)
 
 
 def cases_in(report: Any) -> list[dict[str, Any]]:
