@@ -17,6 +17,10 @@ Timings from the same run, per workload:
 * the same draw split over the threads, a diagnostic that is not part of the bound: how
   much faster the machine draws on its threads than on one (the bound assumes the thread
   count);
+* the eager floor, a diagnostic: the bound's products with the elementwise work the probe
+  cannot leave out (ReLU forward and backward, the three norms per layer), written by hand
+  without autograd, plus that draw on the threads; what the probe's own arithmetic costs
+  in eager PyTorch on this machine, with no autograd, chunking or per-network Python;
 * the naive loop a PyTorch user would write (per seed: build the ``nn.Module``,
   forward, backward, read ``.grad``), as :func:`gradbench.probe.measure_reference`
   does but in float32;
@@ -165,6 +169,51 @@ def bound(weights: list[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
     return g
 
 
+def eager_floor(weights: list[torch.Tensor], x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """:func:`bound`'s products with the probe's elementwise work, by hand (no autograd):
+    forward ``z_l = h_{l-1} W_l``, ``h_l = relu(z_l)``, ``mean(z_l^2)`` per network;
+    backward from ``dL/dh_L = h_L`` (``L = ||h_L||^2 / 2``), per layer ``g_z = g * 1[h_l >
+    0]``, the norms ``||g_z||`` and ``||h_{l-1}^T g_z||_F``, then ``g <- g_z W_l^T``. Returns
+    the ``[seeds, depth]`` norms of ``g_z``, of the weight gradients, and the second moments
+    (checked against autograd in :func:`test_bench_eager_floor`)."""
+    def norm(t: torch.Tensor) -> torch.Tensor:
+        return torch.linalg.vector_norm(t.flatten(1), dim=1)
+
+    inputs, moments, h = [], [], x
+    for w in weights:
+        inputs.append(h)
+        z = torch.bmm(h, w)
+        moments.append(norm(z) ** 2 / z[0].numel())
+        h = torch.relu(z)
+    g, outputs = h, [*inputs[1:], h]
+    act, grads = [], []
+    for w, h_in, h_out in zip(reversed(weights), reversed(inputs), reversed(outputs)):
+        g_z = torch.ops.aten.threshold_backward(g, h_out, 0)
+        act.append(norm(g_z))
+        grads.append(norm(torch.bmm(h_in.mT, g_z)))
+        g = torch.bmm(g_z, w.mT)
+    return (torch.stack(act[::-1], dim=1), torch.stack(grads[::-1], dim=1),
+            torch.stack(moments, dim=1))
+
+
+def eager_floor_by_autograd(weights: list[torch.Tensor], x: torch.Tensor
+                            ) -> tuple[torch.Tensor, ...]:
+    """:func:`eager_floor`'s three norms by autograd (``retain_grad``, ``.grad``)."""
+    ws = [w.detach().requires_grad_(True) for w in weights]
+    sites, h = [], x
+    for w in ws:
+        z = torch.bmm(h, w)
+        z.retain_grad()
+        sites.append(z)
+        h = torch.relu(z)
+    (h.pow(2).sum() / 2).backward()
+    with torch.no_grad():
+        act = torch.stack([z.grad.flatten(1).norm(dim=1) for z in sites], dim=1)  # type: ignore[union-attr]
+        grads = torch.stack([w.grad.flatten(1).norm(dim=1) for w in ws], dim=1)  # type: ignore[union-attr]
+        moments = torch.stack([z.flatten(1).pow(2).mean(dim=1) for z in sites], dim=1)
+    return act, grads, moments
+
+
 def weight_draw(seeds: int) -> int:
     """The bound's draw: every network's weights from its own CPU generator, float32, one
     thread (the draw share of :func:`bound`, divided by the thread count in the summary)."""
@@ -247,6 +296,26 @@ def test_bench_bound(benchmark: Any, device: str, workload: str) -> None:
     out = _run(benchmark, run)
     _record(benchmark, (device, workload), "bmm", probe_flops(batch, seeds))
     assert out.shape == (seeds, batch, WIDTH)
+
+
+@pytest.mark.parametrize("workload", WORKLOADS)
+@pytest.mark.parametrize("device", DEVICES)
+def test_bench_eager_floor(benchmark: Any, device: str, workload: str) -> None:
+    """The eager floor's arithmetic (:func:`eager_floor`); the threaded draw is added in the
+    summary. Its norms are autograd's (float32 rounding apart): the floor does all the work."""
+    batch, seeds = WORKLOADS[workload]
+    weights, x = bound_operands(seeds, batch, device)
+
+    def run() -> tuple[torch.Tensor, ...]:
+        out = eager_floor(weights, x)
+        _sync(device)
+        return out
+
+    benchmark.group = f"probe-{device}-{workload}"
+    norms = _run(benchmark, run)
+    _record(benchmark, (device, workload), "floor", probe_flops(batch, seeds))
+    for ours, autograd in zip(norms, eager_floor_by_autograd(weights, x)):
+        np.testing.assert_allclose(ours.cpu().numpy(), autograd.cpu().numpy(), rtol=1e-4)
 
 
 @pytest.mark.parametrize("workload", WORKLOADS)
@@ -363,6 +432,13 @@ def test_bench_summary(
             bound_s = found["bmm"][stat] + found["weight_draw"][stat] / torch.get_num_threads()
             summary[f"bound_seconds_{stat}"] = bound_s
             summary[f"fraction_of_bound_{stat}"] = bound_s / batched
+        if "floor" in found and "weight_draw_on_threads" in found:
+            floor_s = found["floor"][stat] + found["weight_draw_on_threads"][stat]
+            summary[f"eager_floor_seconds_{stat}"] = floor_s
+            summary[f"fraction_of_eager_floor_{stat}"] = floor_s / batched
+            if "weight_draw" in found and "bmm" in found:
+                summary[f"eager_floor_fraction_of_bound_{stat}"] = (
+                    summary[f"bound_seconds_{stat}"] / floor_s)
         if "weight_draw_on_threads" in found and "weight_draw" in found:
             summary[f"draw_thread_scaling_{stat}"] = (
                 found["weight_draw"][stat] / found["weight_draw_on_threads"][stat])
@@ -396,6 +472,15 @@ def test_bench_summary(
                 f"[{tag}] probe at {100 * summary['fraction_of_bound_median']:.0f}% of its "
                 f"bound {summary['bound_seconds_median']:.3f} s (medians); plain loop / "
                 f"batched {summary.get('speedup_plain_over_batched_median', math.nan):.2f}x"
+            )
+        if "fraction_of_eager_floor_median" in summary:
+            print(
+                f"[{tag}] eager floor {summary['eager_floor_seconds_median']:.3f} s (the "
+                f"bound's products, ReLU and norms by hand, no autograd, + the draw on the "
+                f"threads): the probe at {100 * summary['fraction_of_eager_floor_median']:.0f}% "
+                f"of it, the floor at "
+                f"{100 * summary.get('eager_floor_fraction_of_bound_median', math.nan):.0f}% "
+                f"of the bound (medians)"
             )
         if "draw_thread_scaling_median" in summary:
             print(
