@@ -86,7 +86,7 @@ def unverdicted_line(node_ids: list[str]) -> str:
     count = len(node_ids)
     return (f"{count} test{'s' * (count != 1)} failed without a verdict, so "
             f"{'their' if count != 1 else 'its'} cases were not measured (an error outside "
-            f"the claims; pytest's report above says where): {node_ids[0]}"
+            f"the claims, shown in pytest's report of the run): {node_ids[0]}"
             + (f" and {count - 1} more" if count > 1 else ""))
 
 

@@ -35,7 +35,7 @@ from pathlib import Path
 from gradbench import storage
 from gradbench.errors import InvalidArgument, choices_hint
 from gradbench.records import Verdict
-from gradbench.summary import Tally, tally, unverdicted_line
+from gradbench.summary import Tally, tally
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -57,7 +57,7 @@ class ValidationResult:
         notes: what a reader must be told about the run (an incomplete run).
         unverdicted: tests that failed without a failed verdict (node ids): they raised
             outside their claims, so what they measure is missing and the candidate is
-            not validated (exit 1).
+            not validated (exit 1; the run's note names them).
         summary: what was measured, for the terminal (the block kind's depth laws and
             the candidate against its baselines, :func:`gradbench.blocks.summary_lines`).
     """
@@ -106,9 +106,7 @@ class ValidationResult:
             verdict = f"not validated ({self.candidate_cases} cases recorded)"
         else:
             verdict = "nothing was validated"
-        unverdicted = [f"gradbench: {unverdicted_line(list(self.unverdicted))}"
-                       ] if self.unverdicted else []
-        lines = [*self.summary, *self.notes, *unverdicted,
+        lines = [*self.summary, *self.notes,
                  f"gradbench validate: candidate {self.name!r} ({self.kind}): {verdict} "
                  f"(exit code {self.exit_code})"]
         if self.json_path:

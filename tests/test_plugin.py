@@ -219,8 +219,9 @@ def test_failed_claim(gradbench_record):
 def test_tests_that_fail_without_a_verdict_are_named(pytester, args):
     """A test that fails outside its claims (its fixture raised, or its own code after a
     passed case) has nothing measured to show: the run says how many, and which first, in
-    red, beside the outcome line. A failed claim is a verdict, not such a failure. Fails
-    if fixture errors or failures after a passed case go uncounted, or failed claims are
+    red, beside the outcome line, and its results say it is incomplete, with that sentence
+    (the report shows it). A failed claim is a verdict, not such a failure. Fails if
+    fixture errors or failures after a passed case go uncounted, or failed claims are
     counted."""
     pytester.makepyfile(test_errors=ERRORS_SUITE)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly",
@@ -229,12 +230,15 @@ def test_tests_that_fail_without_a_verdict_are_named(pytester, args):
     result.stdout.fnmatch_lines([
         "gradbench: 3 cases recorded, 1 claim failed in 1 case*",
         "gradbench: 2 tests failed without a verdict, so their cases were not measured (an "
-        "error outside the claims; pytest's report above says where): "
+        "error outside the claims, shown in pytest's report of the run): "
         "test_errors.py::test_* and 1 more",
     ])
     named = [line for line in result.stdout.lines if "failed without a verdict" in line]
     assert len(named) == 1, named
     assert "test_failed_claim" not in named[0], named
+    run = json.loads((pytester.path / "out.json").read_text())["gradbench"]
+    assert run["status"] == "incomplete"
+    assert run["note"] == "incomplete: " + named[0].removeprefix("gradbench: ")
 
 
 def test_cuda_cases_skip_cleanly_without_a_gpu(pytester):

@@ -189,6 +189,11 @@ class ResultsWriter:
                 note=f"interrupted ({out.stopped_by}): {_not_run(out)}; "
                 f"the {out.cases} cases of the tests that finished are here",
             )
+        elif out.unverdicted:
+            from gradbench.summary import unverdicted_line
+
+            status = dict(status="incomplete", note=f"incomplete: "
+                          f"{unverdicted_line(out.unverdicted)}")
         else:
             status = {}
         cases = self.session.cases
