@@ -606,8 +606,8 @@ def conv_profiles(spec: Spec, *, seeds: int, batch: int, seed: int = 0,
                 for i in range(start, min(seeds, start + PROFILE_CHUNK))]
         params = {k: torch.stack([p[k] for p, _ in nets]) for k in nets[0][0]}
         data = {k: torch.stack([d[k] for _, d in nets]) for k in nets[0][1]}
-        data["x"].requires_grad_(True)  # the forward retains the sites' gradients
-        sites = family.forward(spec, params, data).sites
+        with torch.no_grad():
+            sites = family.forward(spec, params, data).sites
         out.append(torch.stack([h.detach().pow(2).mean(dim=(1, 2)) for h in sites], dim=1))
     return torch.cat(out).numpy()
 

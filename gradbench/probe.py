@@ -306,14 +306,17 @@ def _norms_on_backward(
     reads: list[tuple[Tensor, Callable[[Tensor], Tensor]]],
 ) -> list[Tensor | None]:
     """For each ``(tensor, norm)``, ``norm(gradient reaching tensor)``, filled in by a hook
-    as backward forms that gradient (``None`` where no gradient reaches, or the tensor does
-    not require one). Unlike ``retain_grad`` it clones and keeps no gradient, and it reads
-    each one while it is still in cache: 7% of an MLP probe's time (depth 50, width 128)."""
+    as backward forms that gradient (``None`` where no gradient reaches, the tensor does not
+    require one, or autograd hands the hook ``None``: an unused output of an op with several,
+    such as ``split``, whose other outputs the loss uses). Unlike ``retain_grad`` it clones
+    and keeps no gradient, and it reads each one while it is still in cache: 7% of an MLP
+    probe's time (depth 50, width 128)."""
     out: list[Tensor | None] = [None] * len(reads)
 
     def store(i: int, norm: Callable[[Tensor], Tensor]) -> Callable[[Tensor], None]:
-        def hook(grad: Tensor) -> None:
-            out[i] = norm(grad)
+        def hook(grad: Tensor | None) -> None:
+            if grad is not None:
+                out[i] = norm(grad)
         return hook
 
     for i, (t, norm) in enumerate(reads):

@@ -8,6 +8,7 @@ an untied copy of the weight per step (``torch.func.functional_call``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
@@ -267,11 +268,13 @@ READOUT_SPECS = [MLPSpec(depth=4, width=12), ResidualSpec(depth=3, width=10),
 @pytest.mark.parametrize("spec", READOUT_SPECS, ids=_ids(READOUT_SPECS))
 def test_the_probe_reads_gradients_without_cloning_them(spec: Spec,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    """The probe reads each site's gradient as backward forms it: no gradient is cloned (as
-    ``retain_grad`` clones those of sites still alive, like an RNN's states, which later
-    steps keep), and a family written to call ``retain_grad`` on its sites, as families
-    once had to, gets the same numbers. Fails if a built-in family retains its sites'
-    gradients again, or if the readout misses a gradient."""
+    """The probe reads each site's gradient as backward forms it: no gradient is cloned, and
+    a family written to call ``retain_grad`` on its sites, as families once had to, gets the
+    same numbers. ``retain_grad`` clones the gradient of a site still alive when backward
+    reaches it: the RNN's states, which later steps keep, so the RNN case fails if its family
+    retains them again (one clone per step); the MLP's and residual net's sites are dropped
+    before backward (:func:`test_the_probe_keeps_no_site_through_backward`), and retaining
+    them costs nothing. Fails too if the readout misses a gradient."""
     from torch.utils._python_dispatch import TorchDispatchMode
 
     class Clones(TorchDispatchMode):
@@ -321,9 +324,13 @@ def test_the_probe_keeps_no_site_through_backward(monkeypatch: pytest.MonkeyPatc
     assert alive == [0]
 
 
-def test_a_site_no_gradient_reaches_reads_zero(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A site off the path to the loss (in the graph, requiring a gradient, but feeding
-    nothing the loss uses) reads a gradient norm of 0, the other sites their own."""
+@pytest.mark.parametrize("dead_end", ["unused", "split"])
+def test_a_site_no_gradient_reaches_reads_zero(dead_end: str,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A site off the path to the loss reads a gradient norm of 0, the other sites their own:
+    a tensor in the graph that feeds nothing the loss uses (no hook fires), or the unused
+    half of a ``split`` whose other half the loss uses (autograd calls the hook with
+    ``None``; this crashed the hook-based readout before it checked)."""
     spec = MLPSpec(depth=3, width=8)
     family = family_of(spec)
     forward = type(family).forward
@@ -331,8 +338,12 @@ def test_a_site_no_gradient_reaches_reads_zero(monkeypatch: pytest.MonkeyPatch) 
 
     def with_a_dead_end(self: Any, *args: Any) -> Any:
         fwd = forward(self, *args)
-        fwd.sites[1] = fwd.sites[1] * 2.0  # used by nothing after
-        return fwd
+        if dead_end == "unused":
+            fwd.sites[1] = fwd.sites[1] * 2.0  # used by nothing after
+            return fwd
+        used, unused = fwd.sites[1].split(4, dim=-1)
+        fwd.sites[1] = unused
+        return dataclasses.replace(fwd, loss=fwd.loss + 0.0 * used.sum())
 
     monkeypatch.setattr(type(family), "forward", with_a_dead_end)
     after = gb.measure(spec, seeds=2, batch=4, dtype="float64")
