@@ -28,8 +28,9 @@ document as the unsharded run; run-level fields are rebuilt over the merged case
   ``num_threads`` of two machines); the platform keys (``node`` ...) likewise;
 * the statistical-case count and the family-wise bound are counted over the merged cases
   (:func:`gradbench.summary.statistical_line`), as for one run;
-* status: a shard recovered from its journal makes the merged run ``incomplete``, else
-  an interrupted shard makes it ``interrupted`` (tests not run summed, each shard's note
+* status: an incomplete shard (recovered from its journal, or with tests that failed
+  outside their claims) makes the merged run ``incomplete``, else an interrupted shard
+  makes it ``interrupted`` (tests not run summed, each shard's note
   kept);
 * a missing shard, one given twice, shards of different N, selections, profiles, base
   seeds, devices or gradbench versions, a file that is not a shard, or a case id in two

@@ -81,13 +81,14 @@ def outcome_line(cases: Sequence[CaseRecord]) -> str:
 
 
 def unverdicted_line(node_ids: list[str]) -> str:
-    """``"2 tests failed without a verdict ..."``: what the terminal and validate say of
-    tests that raised outside their claims (:attr:`gradbench.plugin.state.Outcome.unverdicted`)."""
-    count = len(node_ids)
-    return (f"{count} test{'s' * (count != 1)} failed without a verdict, so "
-            f"{'their' if count != 1 else 'its'} cases were not measured (an error outside "
-            f"the claims, shown in pytest's report of the run): {node_ids[0]}"
-            + (f" and {count - 1} more" if count > 1 else ""))
+    """``"2 tests failed outside their claims ..."``: what the terminal, the results' note
+    and validate say of tests that raised with no failed verdict to account for it
+    (:attr:`gradbench.plugin.state.Outcome.unverdicted`)."""
+    count, one = len(node_ids), len(node_ids) == 1
+    return (f"{count} test{'' if one else 's'} failed outside {'its' if one else 'their'} "
+            f"claims, so what {'it' if one else 'they'} should have measured may be missing "
+            f"(pytest's report of the run shows the error): {node_ids[0]}"
+            + ("" if one else f" and {count - 1} more"))
 
 
 def statistical_line(cases: Sequence[CaseRecord], profile: Profile) -> str | None:

@@ -55,9 +55,9 @@ class ValidationResult:
             the shrunk one of each claim).
         json_path, html_path: the files written.
         notes: what a reader must be told about the run (an incomplete run).
-        unverdicted: tests that failed without a failed verdict (node ids): they raised
-            outside their claims, so what they measure is missing and the candidate is
-            not validated (exit 1; the run's note names them).
+        unverdicted: tests that failed with no failed verdict to account for it (node ids):
+            they raised outside their claims, so what they measure may be missing and the
+            candidate is not validated (exit 1; the run's note names them).
         summary: what was measured, for the terminal (the block kind's depth laws and
             the candidate against its baselines, :func:`gradbench.blocks.summary_lines`).
     """
@@ -87,7 +87,7 @@ class ValidationResult:
 
     @property
     def exit_code(self) -> int:
-        """0 all candidate claims hold, 1 one fails or a test failed without a verdict, 2
+        """0 all candidate claims hold, 1 one fails or a test failed outside its claims, 2
         nothing ran or pytest hit a usage error."""
         if self.pytest_exit in (2, 3, 4):
             return EXIT_USAGE

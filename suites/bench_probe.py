@@ -35,8 +35,8 @@ Timings from the same run, per workload:
 
 The last test reports the speed-ups (naive / batched, plain / batched), the fraction of
 the bound the probe reaches (bound / batched) and the fraction of the matmul throughput.
-Nothing here asserts on a timing; the only assertions check that the two probes compute
-the same numbers. Run with::
+Nothing here asserts on a timing; the assertions check that what is timed computes the
+right numbers (the two probes the same, the eager floor autograd's). Run with::
 
     pytest suites/bench_probe.py -p no:xdist --benchmark-only -q
 """

@@ -203,37 +203,51 @@ def test_fine(gradbench_record):
 def test_fixture_error(broken, gradbench_record):
     gradbench_record(claim="demo", spec=SPEC)
 
+@pytest.fixture
+def broken_teardown():
+    yield
+    raise RuntimeError("the teardown broke")
+
 def test_raises_after_its_case(gradbench_record):
     gradbench_record(claim="demo", spec=SPEC)
     raise RuntimeError("broke after recording a passed case")
 
-def test_failed_claim(gradbench_record):
+def test_teardown_error(broken_teardown, gradbench_record):
+    gradbench_record(claim="demo", spec=SPEC)
+
+def failed_claim(gradbench_record):
     verdict = Verdict(claim="demo", spec={}, predicted=1.0, measured=2.0, statistic=9.0,
                       pvalue=1e-9, ci_low=1.9, ci_high=2.1, alpha=1e-4, passed=False)
     gradbench_record(claim="demo", spec=SPEC, verdict=verdict)
     raise AssertionError("the claim failed")
+
+def test_failed_claim(gradbench_record):
+    failed_claim(gradbench_record)
+
+def test_failed_claim_then_teardown_error(broken_teardown, gradbench_record):
+    failed_claim(gradbench_record)
 """
 
 
 @pytest.mark.parametrize("args", [(), ("-n", "2")], ids=["serial", "xdist"])
-def test_tests_that_fail_without_a_verdict_are_named(pytester, args):
-    """A test that fails outside its claims (its fixture raised, or its own code after a
-    passed case) has nothing measured to show: the run says how many, and which first, in
-    red, beside the outcome line, and its results say it is incomplete, with that sentence
-    (the report shows it). A failed claim is a verdict, not such a failure. Fails if
-    fixture errors or failures after a passed case go uncounted, or failed claims are
-    counted."""
+def test_tests_that_fail_outside_their_claims_are_named(pytester, args):
+    """A test that fails outside its claims (its fixture raised in setup or teardown, or its
+    own code after a passed case) may be missing what it should have measured: the run says
+    how many, and which first, in red, beside the outcome line, and its results say it is
+    incomplete, with that sentence (the report shows it). A failed claim is a verdict, not
+    such a failure, even when its teardown then errors. Fails if setup or teardown errors or
+    failures after a passed case go uncounted, or failed claims are counted."""
     pytester.makepyfile(test_errors=ERRORS_SUITE)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly",
                                            "--gradbench-json=out.json", *args)
-    result.assert_outcomes(passed=1, failed=2, errors=1)
+    result.assert_outcomes(passed=2, failed=3, errors=3)
     result.stdout.fnmatch_lines([
-        "gradbench: 3 cases recorded, 1 claim failed in 1 case*",
-        "gradbench: 2 tests failed without a verdict, so their cases were not measured (an "
-        "error outside the claims, shown in pytest's report of the run): "
-        "test_errors.py::test_* and 1 more",
+        "gradbench: 5 cases recorded, 2 claims failed in 2 cases*",
+        "gradbench: 3 tests failed outside their claims, so what they should have measured "
+        "may be missing (pytest's report of the run shows the error): "
+        "test_errors.py::test_* and 2 more",
     ])
-    named = [line for line in result.stdout.lines if "failed without a verdict" in line]
+    named = [line for line in result.stdout.lines if "failed outside their claims" in line]
     assert len(named) == 1, named
     assert "test_failed_claim" not in named[0], named
     run = json.loads((pytester.path / "out.json").read_text())["gradbench"]

@@ -68,6 +68,7 @@ class ResultsWriter:
         self.session = state.get(config)
         self._interrupts: Interrupts | None = None
         self._stop: BaseException | None = None
+        self._failed_verdicts: set[str] = set()  # tests whose call carried a failed verdict
 
     # -- during the run ----------------------------------------------------------------
 
@@ -94,9 +95,11 @@ class ResultsWriter:
         """Keep the cases of each finished test and journal them (flushed, fsynced)."""
         if report.when == "call" or (report.when == "setup" and not report.passed):
             self.session.finished.add(report.nodeid)  # it ran (or was skipped, or errored)
+        if any(map(state.case_failed, state.cases_in(report))):
+            self._failed_verdicts.add(report.nodeid)
         unverdicted = self.session.outcome.unverdicted
-        if report.failed and report.nodeid not in unverdicted and not any(
-                map(state.case_failed, state.cases_in(report))):
+        if (report.failed and report.nodeid not in unverdicted
+                and report.nodeid not in self._failed_verdicts):  # setup, call or teardown
             unverdicted.append(report.nodeid)
         if report.skipped:
             reason = _skip_reason(report)
@@ -180,20 +183,20 @@ class ResultsWriter:
     def _write_up(self, session: pytest.Session) -> None:
         from gradbench.machine import environment, platform_info
         from gradbench.records import MachineInfo, results_document
+        from gradbench.summary import unverdicted_line
 
         out = self.session.outcome
+        failed_outside = [unverdicted_line(out.unverdicted)] if out.unverdicted else []
         if out.stopped_by:
             status: dict[str, Any] = dict(
                 status="interrupted",
                 tests_not_run=out.tests_not_run,
-                note=f"interrupted ({out.stopped_by}): {_not_run(out)}; "
-                f"the {out.cases} cases of the tests that finished are here",
+                note="; ".join([f"interrupted ({out.stopped_by}): {_not_run(out)}; the "
+                                f"{out.cases} cases of the tests that finished are here",
+                                *failed_outside]),
             )
-        elif out.unverdicted:
-            from gradbench.summary import unverdicted_line
-
-            status = dict(status="incomplete", note=f"incomplete: "
-                          f"{unverdicted_line(out.unverdicted)}")
+        elif failed_outside:
+            status = dict(status="incomplete", note=f"incomplete: {failed_outside[0]}")
         else:
             status = {}
         cases = self.session.cases

@@ -48,9 +48,10 @@ class Outcome:
         skipped: selected tests that were skipped, and why (reason -> how many).
         tests_not_run: selected tests that did not run (interrupted runs).
         stopped_by: ``"SIGTERM"`` or ``"KeyboardInterrupt"`` when the run was stopped.
-        unverdicted: node ids of tests that failed or errored without a failed verdict to
-            show for it (a fixture or a test's own code raised outside the claims): what
-            they should have measured is missing, so the run is not a pass.
+        unverdicted: node ids of tests that failed or errored (in setup, call or teardown)
+            with no failed verdict to account for it (a fixture or the test's own code
+            raised outside the claims): what they should have measured may be missing, so
+            the run is not a pass.
         error: the sentence saying what could not be written.
         warning: a problem that lost nothing (e.g. the HTML failed to render).
     """
