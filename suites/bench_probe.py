@@ -257,6 +257,15 @@ def _record(
         benchmark.extra_info["gflops_per_s_median"] = flops / times["median"] / 1e9
 
 
+def _synced(device: str, fn: Callable[[], Any]) -> Callable[[], Any]:
+    """``fn`` followed by a device synchronization (what every timed call does)."""
+    def run() -> Any:
+        out = fn()
+        _sync(device)
+        return out
+    return run
+
+
 def _run(benchmark: Any, fn: Callable[[], Any], rounds: int = ROUNDS) -> Any:
     return benchmark.pedantic(fn, rounds=rounds, iterations=1, warmup_rounds=1)
 
@@ -286,14 +295,8 @@ def test_bench_bound(benchmark: Any, device: str, workload: str) -> None:
     timed below) divided by the thread count is added in the summary."""
     batch, seeds = WORKLOADS[workload]
     weights, x = bound_operands(seeds, batch, device)
-
-    def run() -> torch.Tensor:
-        out = bound(weights, x)
-        _sync(device)
-        return out
-
     benchmark.group = f"probe-{device}-{workload}"
-    out = _run(benchmark, run)
+    out = _run(benchmark, _synced(device, lambda: bound(weights, x)))
     _record(benchmark, (device, workload), "bmm", probe_flops(batch, seeds))
     assert out.shape == (seeds, batch, WIDTH)
 
@@ -305,14 +308,8 @@ def test_bench_eager_floor(benchmark: Any, device: str, workload: str) -> None:
     summary. Its norms are autograd's (float32 rounding apart): the floor does all the work."""
     batch, seeds = WORKLOADS[workload]
     weights, x = bound_operands(seeds, batch, device)
-
-    def run() -> tuple[torch.Tensor, ...]:
-        out = eager_floor(weights, x)
-        _sync(device)
-        return out
-
     benchmark.group = f"probe-{device}-{workload}"
-    norms = _run(benchmark, run)
+    norms = _run(benchmark, _synced(device, lambda: eager_floor(weights, x)))
     _record(benchmark, (device, workload), "floor", probe_flops(batch, seeds))
     for ours, autograd in zip(norms, eager_floor_by_autograd(weights, x)):
         np.testing.assert_allclose(ours.cpu().numpy(), autograd.cpu().numpy(), rtol=1e-4)
