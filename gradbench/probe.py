@@ -242,8 +242,9 @@ def _span(t: Tensor) -> tuple[int, int]:
     empty tensor): two tensors whose spans are disjoint share no entry."""
     if t.numel() == 0:
         return (0, 0)
-    last = sum((size - 1) * stride for size, stride in zip(t.shape, t.stride()))
-    return (t.storage_offset(), t.storage_offset() + last + 1)
+    first = int(t.storage_offset())
+    last = first + sum((size - 1) * stride for size, stride in zip(t.shape, t.stride()))
+    return (first, last + 1)
 
 
 def _slot_allocator(twins: dict[int, Tensor], slot: int, made_in: torch.dtype) -> Allocator:
@@ -302,38 +303,34 @@ def outer_product_norm(g: Tensor, x: Tensor) -> Tensor:
     return torch.linalg.vector_norm((g.mT @ x).flatten(1), dim=1).double()
 
 
-def _norms_on_backward(
-    reads: list[tuple[Tensor, Callable[[Tensor], Tensor]]],
-) -> list[Tensor | None]:
-    """For each ``(tensor, norm)``, ``norm(gradient reaching tensor)``, filled in by a hook
-    as backward forms that gradient (``None`` where no gradient reaches, the tensor does not
-    require one, or autograd hands the hook ``None``: an unused output of an op with several,
-    such as ``split``, whose other outputs the loss uses). Unlike ``retain_grad`` it clones
-    and keeps no gradient, and it reads each one while it is still in cache: 7% of an MLP
-    probe's time (depth 50, width 128)."""
-    out: list[Tensor | None] = [None] * len(reads)
+def _norms_on_backward(reads: list[tuple[Tensor, Callable[[Tensor], Tensor]]],
+                       networks: int, device: torch.device) -> Tensor:
+    """``[networks, len(reads)]``: for each ``(tensor, norm)`` the column ``norm(gradient
+    reaching tensor)``, written by a hook as backward forms that gradient (0 where no
+    gradient reaches, the tensor does not require one, or autograd hands the hook ``None``:
+    an unused output of an op with several, such as ``split``, whose other outputs the loss
+    uses). Unlike ``retain_grad`` it clones and keeps no gradient, and it reads each one
+    while it is still in cache: 7% of an MLP probe's time (depth 50, width 128). The
+    columns are allocated before backward and written in place, so no result is allocated
+    amid the memory backward frees (which fragmented the heap: later passes faulted in
+    fresh pages)."""
+    out = torch.zeros(len(reads), networks, dtype=torch.float64, device=device)
 
     def store(i: int, norm: Callable[[Tensor], Tensor]) -> Callable[[Tensor], None]:
         def hook(grad: Tensor | None) -> None:
             if grad is not None:
-                out[i] = norm(grad)
+                out[i].copy_(norm(grad))
         return hook
 
     for i, (t, norm) in enumerate(reads):
         if t.requires_grad:
             t.register_hook(store(i, norm))
-    return out
+    return out.T
 
 
 def _gradient_norm(grad: Tensor) -> Tensor:
     """Per-network Frobenius norm of a gradient (float64 result)."""
     return _frobenius(grad, grad)
-
-
-def _columns(norms: list[Tensor | None], like: Tensor) -> Tensor:
-    """``[S, sites]`` from per-site ``[S]`` norms, zeros where no gradient reached (``like``
-    gives S and the device)."""
-    return torch.stack([_frobenius(n, like) if n is None else n for n in norms], dim=1)
 
 
 def _weight_grad_norms(family: Family, spec: Spec, params: Params) -> Tensor:
@@ -363,18 +360,18 @@ def _measure_chunk(
     fwd = family.forward(spec, params, data)
     with torch.no_grad():
         q = torch.stack([_mean_square(s) for s in fwd.sites], dim=1)
-    act = _norms_on_backward([(s, _gradient_norm) for s in fwd.sites])
+    act = _norms_on_backward([(s, _gradient_norm) for s in fwd.sites], len(q), q.device)
     # where the forward names each site's (grad source, input) pair (MLP layers, RNN steps)
     # the weight gradient (dL/d source)^T @ input is never formed
     pairs = None if fwd.weight_inputs is None else _norms_on_backward(
-        [(src, functools.partial(outer_product_norm, x=inp)) for src, inp in fwd.weight_inputs])
+        [(src, functools.partial(outer_product_norm, x=inp)) for src, inp in fwd.weight_inputs],
+        len(q), q.device)
     loss = fwd.loss
     del fwd  # no site is read after backward: they need not be kept through it
     loss.backward()
     with torch.no_grad():
-        weights = (_weight_grad_norms(family, spec, params) if pairs is None
-                   else _columns(pairs, q))
-        return _columns(act, q).cpu().numpy(), weights.cpu().numpy(), q.cpu().numpy()
+        weights = _weight_grad_norms(family, spec, params) if pairs is None else pairs
+        return act.cpu().numpy(), weights.cpu().numpy(), q.cpu().numpy()
 
 
 def measure(
