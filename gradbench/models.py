@@ -405,7 +405,7 @@ def _draw_layers(spec: Any, draw: Draw, shape: tuple[int, ...]) -> Params:
     sb2, depth = bias_variance(spec), spec.depth
     if sb2 == 0.0:
         weights = draw.weights(spec.init, shape, depth, spec.sigma_w2)
-        biases = draw.empty((depth, shape[0])).zero_().unbind(0)
+        biases = list(draw.empty((depth, shape[0])).zero_().unbind(0))
     else:
         weights, biases = [], []
         for _ in range(depth):
