@@ -478,8 +478,8 @@ class RunInfo:
             are comparable within the same major.minor suite version).
         status: ``complete``; ``interrupted`` (stopped by Ctrl-C or SIGTERM, finished
             cases written); ``incomplete`` (recovered from the journal of a run that
-            did not finish, e.g. after SIGKILL, or a run in which tests failed without a
-            verdict, so that what they measure is missing).
+            did not finish, e.g. after SIGKILL, or a run in which tests failed outside their
+            claims, so that what they should have measured may be missing).
         tests_not_run: how many selected tests did not run (``None`` when complete).
         note: one sentence for the reader when the status is not ``complete``.
         extra: further run-level data, e.g. ``{"validate": {...}}``.

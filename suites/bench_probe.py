@@ -274,15 +274,10 @@ def _run(benchmark: Any, fn: Callable[[], Any], rounds: int = ROUNDS) -> Any:
 @pytest.mark.parametrize("device", DEVICES)
 def test_bench_batched_probe(benchmark: Any, device: str, workload: str) -> None:
     batch, seeds = WORKLOADS[workload]
-
-    def run() -> gb.Measurement:
-        m = gb.measure(SPEC, seeds=seeds, batch=batch, device=device, dtype=DTYPE)
-        _sync(device)
-        return m
-
     benchmark.group = f"probe-{device}-{workload}"
     benchmark.extra_info.update(spec=SPEC.to_dict(), seeds=seeds, batch=batch, dtype=DTYPE)
-    m = _run(benchmark, run)
+    m = _run(benchmark, _synced(device, lambda: gb.measure(
+        SPEC, seeds=seeds, batch=batch, device=device, dtype=DTYPE)))
     _record(benchmark, (device, workload), "batched", probe_flops(batch, seeds))
     assert m.act_grad_norms.shape == (seeds, DEPTH)
     assert not m.nonfinite.any()
@@ -340,15 +335,10 @@ def test_bench_weight_draw_on_threads(benchmark: Any, device: str, workload: str
 @pytest.mark.parametrize("device", DEVICES)
 def test_bench_naive_loop(benchmark: Any, device: str, workload: str) -> None:
     batch, seeds = WORKLOADS[workload]
-
-    def run() -> tuple[np.ndarray, np.ndarray]:
-        out = naive_float32(SPEC, seeds, batch, device)
-        _sync(device)
-        return out
-
     benchmark.group = f"probe-{device}-{workload}"
     benchmark.extra_info.update(spec=SPEC.to_dict(), seeds=seeds, batch=batch, dtype=DTYPE)
-    act, weights = _run(benchmark, run)
+    act, weights = _run(benchmark, _synced(device, lambda: naive_float32(SPEC, seeds, batch,
+                                                                         device)))
     _record(benchmark, (device, workload), "naive", probe_flops(batch, seeds))
     # the two probes measure the same networks (float32 rounding apart)
     m = gb.measure(SPEC, seeds=seeds, batch=batch, device=device, dtype=DTYPE)
@@ -386,15 +376,9 @@ def test_bench_matmul(benchmark: Any, device: str) -> None:
     gen = torch.Generator().manual_seed(0)
     a = torch.randn(MATMUL_N, MATMUL_N, generator=gen).to(device)
     b = torch.randn(MATMUL_N, MATMUL_N, generator=gen).to(device)
-
-    def run() -> torch.Tensor:
-        c = torch.mm(a, b)
-        _sync(device)
-        return c
-
     benchmark.group = f"matmul-{device}"
     benchmark.extra_info.update(n=MATMUL_N, dtype="float32")
-    c = _run(benchmark, run, rounds=8)
+    c = _run(benchmark, _synced(device, lambda: torch.mm(a, b)), rounds=8)
     for workload in WORKLOADS:
         _record(benchmark, (device, workload), "matmul", MATMUL_FLOPS)
     assert c.shape == (MATMUL_N, MATMUL_N)

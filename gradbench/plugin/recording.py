@@ -235,6 +235,8 @@ class ResultsWriter:
 
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int) -> None:
         """What was recorded and where it went; why nothing was written, if so."""
+        from gradbench import summary
+
         out, s = self.session.outcome, self.session.settings
         if not (self.session.cases or s.writes_results):
             return
@@ -242,8 +244,6 @@ class ResultsWriter:
         where = f"; results -> {out.json_path}" if out.json_path else ""
         html = f"; report -> {out.html_path}" if out.html_path else ""
         if out.cases:
-            from gradbench import summary
-
             if s.writes_results:
                 for text in summary.table(summary.tally(self.session.cases)):
                     line(text)
@@ -253,12 +253,8 @@ class ResultsWriter:
                 red=bool(out.failed),
             )
         if out.unverdicted:
-            from gradbench import summary
-
             line(f"gradbench: {summary.unverdicted_line(out.unverdicted)}", red=True)
         if out.statistical:
-            from gradbench import summary
-
             line(f"gradbench: {summary.statistical_line(self.session.cases, s.profile)}")
         if out.stopped_by:
             verb = "interrupted" if out.stopped_by == "KeyboardInterrupt" else (
