@@ -1309,6 +1309,24 @@ def test_several_validate_runs_lead_with_one_row_per_remedy(tmp_path: Path) -> N
     assert '<p class="verdict verdict-fail" id="verdict">✗' in single
 
 
+def test_a_run_that_is_not_complete_never_leads_with_a_pass(tmp_path: Path) -> None:
+    """Every recorded check held, but the run is incomplete (here: a test failed outside its
+    claims, as the plugin writes it): the page leads on grey with the count and the run's
+    note, not with a green pass. Fails if the verdict line ignores the run's status."""
+    path = _validate_run(tmp_path, 1, "ok_a", False)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    complete = render.render_page(Page.from_runs([report.load_run(path)]))
+    assert '<p class="verdict verdict-pass" id="verdict">✓ every one of the' in complete
+    note = ("incomplete: 1 test failed outside its claims, so what it should have measured "
+            "may be missing")
+    data["gradbench"].update(status="incomplete", tests_not_run=None, note=note)
+    path.write_text(json.dumps(data), encoding="utf-8")
+    html_text = render.render_page(Page.from_runs([report.load_run(path)]))
+    assert 'class="verdict verdict-pass"' not in html_text
+    assert re.search(r'<p class="verdict verdict-none" id="verdict">every one of the \d+ checks '
+                     r"recorded held, but the run is not complete: " + re.escape(note), html_text)
+
+
 def test_recommendation_regroups_the_stability_verdicts_by_setting(tmp_path: Path) -> None:
     """For an activation at a depth: the initializers measured stable there, and the others
     with their growth in words; read from ``Verdict.settings``, not judged again."""

@@ -237,7 +237,9 @@ def _chips(page: Page) -> list[tuple[Run, list[str]]]:
 
 def verdict_line(page: Page) -> tuple[str, str] | None:
     """The page's verdict in one sentence, ``(status, text)``, for a one-run page (a
-    comparison page leads with its regressions instead)."""
+    comparison page leads with its regressions instead). A run that is not complete
+    (interrupted, recovered from its journal, or with tests that failed outside their
+    claims) is never shown as a pass: its note follows the count, on grey."""
     if page.multi:
         return None
     run = page.runs[0]
@@ -247,6 +249,9 @@ def verdict_line(page: Page) -> tuple[str, str] | None:
         claims = len({c.claim for c in run.cases if c.status == "fail"})
         return "fail", (f"✗ {k['fail']} of {checked} checks failed, of {claims} claim(s): "
                         "see Failures below")
+    if checked and run.notes:
+        return "none", (f"every one of the {checked} checks recorded held, but the run is not "
+                        f"complete: {'; '.join(run.notes)}")
     if checked:
         return "pass", f"✓ every one of the {checked} checks held"
     return "none", "no claim was checked: this file holds no verdict"
