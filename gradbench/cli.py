@@ -88,8 +88,9 @@ def cmd_merge(args: argparse.Namespace) -> int:
         line = summary.statistical_line(cases, PROFILES[profile])
         if line:
             print(f"gradbench: {line}")
-    for note in merged.notes:
-        print(f"gradbench: warning: {note}", file=sys.stderr)
+    for note in merged.notes:  # a shard interrupted, recovered, or with unverdicted tests
+        print(f"gradbench: the merged run is not complete, so it is not a pass: {note}",
+              file=sys.stderr)
     print(f"gradbench: results {path}")
     try:
         html = report.write_report([path], path.with_suffix(".html"))
@@ -98,7 +99,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
               file=sys.stderr)
     else:
         print(f"gradbench: report  {html}")
-    return EXIT_FAILED if any(c.failed for c in cases) else EXIT_OK
+    return EXIT_FAILED if merged.notes or any(c.failed for c in cases) else EXIT_OK
 
 
 def cmd_report(args: argparse.Namespace) -> int:

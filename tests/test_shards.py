@@ -206,6 +206,23 @@ def test_an_interrupted_shard_makes_the_merged_run_interrupted(tmp_path):
     assert run["note"] == "shard 1/2: interrupted (SIGTERM): 3 of 5 tests did not run"
 
 
+@pytest.mark.parametrize("status", ["interrupted", "incomplete"])
+def test_a_merge_that_is_not_complete_is_written_but_not_a_pass(status, tmp_path, capsys):
+    """Shards whose claims all held, one of them not complete: the merge is written, says why
+    it is not a pass, and exits 1 (a merge job must not turn green on less than its selection)."""
+    paths = _shards(tmp_path, [[0, 1], [2, 4]])  # CASES[3] is the failing claim: left out
+    note = "incomplete: 1 test failed outside its claims"
+    _rewrite(paths[1], lambda d: d["gradbench"].update(status=status, tests_not_run=1, note=note))
+    output = tmp_path / "merged.json"
+    assert main(["merge", *map(str, paths), "--output", str(output)]) == 1
+    captured = capsys.readouterr()
+    assert "every claim holds (2 shards merged)" in captured.out
+    assert (f"gradbench: the merged run is not complete, so it is not a pass: shard 2/2: {note}"
+            in captured.err.splitlines())
+    assert storage.load(output).run.status == status
+    assert len(storage.load(output).records) == 4
+
+
 def test_a_recovered_journal_makes_the_merged_run_incomplete(tmp_path):
     paths = _shards(tmp_path, [[0, 1], [2, 3, 4]])
     doc = json.loads(paths[1].read_text())
