@@ -138,19 +138,20 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from gradbench.records import write_atomic
 
     path = write_atomic(out, report.render_comparison(base, new, comparison, title=args.title))
-    for run in (base, new):
-        for note in run.notes:  # an interrupted run, or a journal recovered after a kill
-            print(f"gradbench: warning: {run.label}: {note}", file=sys.stderr)
+    for note in base.notes:  # an interrupted run, or a journal recovered after a kill
+        print(f"gradbench: warning: {base.label}: {note}", file=sys.stderr)
     for warning in comparison.warnings:
         print(f"gradbench: warning: {warning}", file=sys.stderr)
     regressions = comparison.regressions
     for item in regressions:
         print(f"REGRESSION {item}")
     added = len(comparison.only_new) + sum(d.base is None for d in comparison.deltas)
-    print(f"gradbench: {len(regressions)} regressions ({comparison.shared} cases in both runs, "
-          f"{added} only in {new.label}, {len(comparison.only_base)} only in {base.label}); "
-          f"report {path}")
-    return EXIT_FAILED if regressions else EXIT_OK
+    incomplete = f", and {new.label} is not complete" if new.notes else ""
+    print(f"gradbench: {len(regressions)} regressions{incomplete} ({comparison.shared} cases in "
+          f"both runs, {added} only in {new.label}, {len(comparison.only_base)} only in "
+          f"{base.label}); report {path}")
+    # what NEW did not measure cannot show a regression, so an incomplete NEW is not a pass
+    return EXIT_FAILED if regressions or new.notes else EXIT_OK
 
 
 def cmd_theory(args: argparse.Namespace) -> int:

@@ -372,8 +372,16 @@ def test_report_and_compare_read_a_journal(tmp_path, capsys):
     assert "is the journal of a run that did not finish" in err
     html = (tmp_path / "j.html").read_text()
     assert "incomplete: recovered 1 finished cases" in html
-    assert main(["compare", str(base), str(journal.path), "-o", str(tmp_path / "c.html")]) == 0
-    assert "0002_quick.partial: incomplete: recovered 1 finished cases" in capsys.readouterr().err
+    # as NEW it cannot pass: what it did not measure could hide a regression; as BASE it can
+    assert main(["compare", str(base), str(journal.path), "-o", str(tmp_path / "c.html")]) == 1
+    captured = capsys.readouterr()
+    assert ("gradbench: warning: 0002_quick.partial is not complete, so what it did not measure "
+            "may hide regressions: incomplete: recovered 1 finished cases") in captured.err
+    assert "0 regressions, and 0002_quick.partial is not complete (" in captured.out
+    assert "may hide regressions: incomplete: recovered" in (tmp_path / "c.html").read_text()
+    assert main(["compare", str(journal.path), str(base), "-o", str(tmp_path / "c.html")]) == 0
+    assert ("gradbench: warning: 0002_quick.partial: incomplete: recovered 1 finished cases"
+            in capsys.readouterr().err)
     assert main(["report", str(tmp_path), "-o", str(tmp_path / "all.html")]) == 0
     assert "0002_quick.partial" in (tmp_path / "all.html").read_text()
 

@@ -196,8 +196,9 @@ def test_sigkill_leaves_a_journal_that_report_and_compare_read(
     assert "marked incomplete" in capsys.readouterr().err
     assert "incomplete: recovered" in (tmp_path / "r.html").read_text()
     base = records.write_json(tmp_path / "base.json", doc)
-    assert main(["compare", str(base), str(journal), "-o", str(tmp_path / "c.html")]) == 0
-    assert "0001_quick.partial: incomplete: recovered" in capsys.readouterr().err
+    assert main(["compare", str(base), str(journal), "-o", str(tmp_path / "c.html")]) == 1
+    assert ("0001_quick.partial is not complete, so what it did not measure may hide "
+            "regressions: incomplete: recovered") in capsys.readouterr().err
 
 
 def test_gradbench_run_exits_143_on_sigterm(tmp_path: Path) -> None:

@@ -229,7 +229,8 @@ def compare_runs(base: Run, new: Run) -> Comparison:
     Returns:
         A :class:`Comparison` with the deltas, the unmatched cases, and warnings when the
         suite major.minor versions, schema versions, device, dtype, torch/CUDA versions or
-        TF32/determinism settings differ.
+        TF32/determinism settings differ, or when ``new`` is not complete (interrupted,
+        recovered from its journal, or with tests that failed outside their claims).
     """
     bk, nk = _keyed(base.cases), _keyed(new.cases)
     deltas = [_delta(key, bk[key], nk[key]) for key in sorted(set(bk) & set(nk))]
@@ -244,5 +245,7 @@ def compare_runs(base: Run, new: Run) -> Comparison:
         deltas=deltas,
         only_base=[bk[k] for k in sorted(set(bk) - set(nk))],
         only_new=[c for c in added if c.status != "fail"],
-        warnings=_compat_warnings(base, new),
+        warnings=_compat_warnings(base, new) + [
+            f"{new.label} is not complete, so what it did not measure may hide regressions: "
+            f"{note}" for note in new.notes],
     )
