@@ -212,7 +212,9 @@ def validate(
         depth=depth,
     )
     if run.json_path is None:
-        why = run.problem or f"pytest exit status {run.pytest_exit}"
+        why = run.problem or (
+            f"no test was selected by {' '.join(pytest_args)!r}" if run.pytest_exit == 5
+            else f"pytest exit status {run.pytest_exit}")
         raise InvalidArgument(f"the validation run of {target!r} wrote no results ({why})")
     result = result_from_results(storage.load(run.json_path), target, profile, run.pytest_exit)
     return dataclasses.replace(result, json_path=str(run.json_path),

@@ -303,6 +303,16 @@ def test_bad_targets_are_one_sentence_and_exit_2(project: Path, target: str,
     assert doc is None
 
 
+@pytest.mark.integration
+def test_a_selection_that_matches_no_test_says_so_in_words(project: Path) -> None:
+    code, out, doc = validate(project, "user_remedies:my_he", "-k", "nosuchclaim")
+    assert code == 2
+    assert out.rstrip().splitlines()[-1] == (
+        "gradbench: error: the validation run of 'user_remedies:my_he' wrote no results (no "
+        "test was selected by '-k nosuchclaim')")
+    assert doc is None
+
+
 @pytest.mark.parametrize(
     ("obj", "kind"),
     [
