@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -93,8 +93,9 @@ def token_gram(spec: Any, *, seeds: int, batch: int, seed: int = 0, **_: Any) ->
 
 def _group_norm(params: dict[str, torch.Tensor], names: str, depth: int) -> torch.Tensor:
     """Per network, the gradient norm over the matrices ``names`` of every block."""
-    return sum(params[f"{w}{b}"].grad.pow(2).sum(dim=(-2, -1))  # type: ignore[union-attr,misc]
-               for b in range(depth) for w in names).sqrt()
+    total = sum(params[f"{w}{b}"].grad.pow(2).sum(dim=(-2, -1))  # type: ignore[union-attr,misc]
+                for b in range(depth) for w in names)
+    return cast(torch.Tensor, total).sqrt()
 
 
 QK_SCALES = (0.0, 1e-4, 1e-5)

@@ -64,7 +64,7 @@ from gradbench.specs import (
 from gradbench.specs import LAYERNORM_EPS as _LN_EPS
 
 Params = dict[str, Tensor]
-L = TypeVar("L", nn.Linear, nn.Conv1d)
+L = TypeVar("L", nn.Linear, nn.Conv1d, nn.Conv2d)
 STACK_ENTRIES = 1 << 16  # entries per initializer call on a stack of weights (256 KiB float32)
 _ACTIVATION_COPIES = 8  # tensors of size batch x width kept per site (h, norm, phi, grads)
 _WINDOW_COPIES = 2  # a convolution's k (1-D) or k^2 (2-D) shifted copies of x, and their gradient
@@ -1291,7 +1291,7 @@ def family_of(spec: Spec) -> Family:
     """The :class:`Family` that handles ``spec`` (its spec class's registration)."""
     refuse_module(spec, "gradbench")
     registered = spec_types()
-    if registered.get(getattr(spec, "family", None)) is not type(spec):
+    if registered.get(str(getattr(spec, "family", ""))) is not type(spec):
         known = ", ".join(cls.__name__ for cls in registered.values())
         raise InvalidArgument(
             f"spec of type {type(spec).__name__} is not a gradbench spec; use one of: {known}"

@@ -95,7 +95,7 @@ REMEDY_KINDS: dict[str, KindInfo] = {
 """The remedy kinds: one descriptor each, from which the registry's kinds, the claims'
 subjects, the CLI's choices, validate's guards and baselines and the stability settings
 derive (docs/design.md §4)."""
-KINDS: tuple[Kind, ...] = tuple(REMEDY_KINDS)  # type: ignore[assignment]
+KINDS: tuple[Kind, ...] = tuple(cast(Kind, kind) for kind in REMEDY_KINDS)
 ENTRY_POINT_GROUP = "gradbench.remedies"
 
 F = TypeVar("F", bound=Callable[..., Any])

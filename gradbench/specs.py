@@ -29,7 +29,7 @@ from typing import Any, ClassVar, Literal, TypeVar, Union
 from gradbench import registry
 from gradbench.errors import InvalidArgument, choices_hint
 
-_S = TypeVar("_S")
+_S = TypeVar("_S", bound="_Spec")
 Cell = Literal["rnn_tanh", "rnn_relu", "linear", "lstm", "gru"]
 
 
@@ -180,7 +180,7 @@ def temporary_family(cls: type[_S]) -> Iterator[type[_S]]:
     try:
         yield cls
     finally:
-        del _REGISTERED[cls.family]  # type: ignore[attr-defined]
+        del _REGISTERED[cls.family]
 
 
 def resolve(ref: Any) -> Any:
@@ -873,8 +873,11 @@ class ResConv2DSpec(_Spec):
 
 BaseSpec = _Spec
 """The base class of spec dataclasses (``n_sites``, ``n_features``, ``to_dict``, labels)."""
-Spec = Union[MLPSpec, ResidualSpec, RNNSpec, Conv1DSpec, TransformerSpec]
+Spec = Union[MLPSpec, ResidualSpec, RNNSpec, Conv1DSpec, TransformerSpec, Conv2DSpec,
+             ResConv2DSpec]
 """The built-in spec classes, for type hints; :func:`spec_types` lists every registered one."""
+WeightSpec = Union[MLPSpec, ResidualSpec, RNNSpec, Conv1DSpec, Conv2DSpec, ResConv2DSpec]
+"""The built-in specs whose weights one initializer draws at ``sigma_w2``/``sigma_b2``."""
 
 
 def _spec_type(family: object) -> type[_Spec]:
@@ -933,7 +936,7 @@ def _init_variance(init: str, fan_in: int, fan_out: int) -> float:
     return float(remedy.meta["variance"](fan_in, fan_out, **remedy.params))
 
 
-def weight_variance(spec: Spec) -> float:
+def weight_variance(spec: WeightSpec) -> float:
     """Effective ``sigma_w2`` (variance times fan-in) of the main weights of ``spec``.
 
     MLP: every layer; residual: the branch's first layer W1; RNN: the recurrent
@@ -952,7 +955,7 @@ def branch_out_variance(spec: ResidualSpec) -> float:
     return _init_variance(spec.out_init, spec.width, spec.width) * spec.width
 
 
-def bias_variance(spec: Spec) -> float:
+def bias_variance(spec: WeightSpec) -> float:
     """Effective ``sigma_b2``: the override, else the initializer's bias variance, else 0."""
     if spec.sigma_b2 is not None:
         return spec.sigma_b2

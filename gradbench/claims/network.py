@@ -57,7 +57,7 @@ def _representative(target: Any) -> Spec:
     if info.slot is None:
         raise InvalidArgument(f"{target.kind}s do not change gradients at initialization")
     cls = spec_types()[info.family]
-    return cls(depth=4, width=64, **{info.slot: target.label})  # type: ignore[no-any-return]
+    return cls(depth=4, width=64, **{info.slot: target.label})  # type: ignore[call-arg,return-value]
 
 
 def _has_prediction(target: Any) -> str | None:

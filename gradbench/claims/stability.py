@@ -120,7 +120,7 @@ def setting_spec(remedy: Any, setting: Mapping[str, Any], depth: int = STABLE_DE
         fields.update(init="normal", sigma_w2=critical.sigma_w2, sigma_b2=critical.sigma_b2,
                       input_var=(critical.q_star - critical.sigma_b2) / critical.sigma_w2)
     cls = spec_types()[registry.REMEDY_KINDS[remedy.kind].family]
-    return cls(depth=depth, width=stability_width(depth), **fields)  # type: ignore[return-value]
+    return cls(depth=depth, width=stability_width(depth), **fields)  # type: ignore[call-arg,return-value]
 
 
 def declares_stability(remedy: Any) -> bool:
@@ -128,7 +128,7 @@ def declares_stability(remedy: Any) -> bool:
     return "stable_for" in getattr(remedy, "meta", {})
 
 
-def settings_of(remedy: Any, declared_only: bool) -> tuple[dict[str, Any], ...]:
+def settings_of(remedy: Any, declared_only: bool) -> tuple[Mapping[str, Any], ...]:
     """The declared ``stable_for`` settings, or the standard ones for an undeclared remedy."""
     if declares_stability(remedy) or declared_only:
         return tuple(remedy.meta.get("stable_for", ()) or ())

@@ -435,4 +435,5 @@ def delta_orthogonal(w: Tensor, *, generator: torch.Generator, gain: float = 1.0
     orthogonal(centre, generator=generator, gain=gain)
     with torch.no_grad():
         w.zero_()
-        w[(slice(None), slice(None), *(k // 2 for k in taps))] = centre
+        centre_tap: tuple[slice | int, ...] = (slice(None), slice(None), *(k // 2 for k in taps))
+        w[centre_tap] = centre

@@ -317,7 +317,7 @@ def predict(spec: Spec, *, batch: int | None = None) -> Prediction:
         (True, [0.0, 0.0, 0.0])
     """
     registered = spec_types()
-    if registered.get(getattr(spec, "family", None)) is not type(spec):
+    if registered.get(str(getattr(spec, "family", ""))) is not type(spec):
         known = ", ".join(cls.__name__ for cls in registered.values())
         raise InvalidArgument(f"spec={spec!r} must be a gradbench spec: one of {known}")
     if batch is not None:
