@@ -159,12 +159,17 @@ def register(
         **meta: kind-specific declarations, stored on :class:`Remedy`.
 
     Raises:
-        InvalidArgument: the name is already taken and ``replace`` is false.
+        InvalidArgument: the name is already taken and ``replace`` is false, or a
+            declaration in ``meta`` is unknown for ``kind`` or of the wrong form
+            (:mod:`gradbench.declarations`).
     """
     _check_kind(kind)
 
     def decorate(obj: F) -> F:
         key = (kind, name or obj.__name__)
+        from gradbench.declarations import check
+
+        check(kind, key[1], meta)
         if key in _REMEDIES and not replace:
             raise InvalidArgument(
                 f"{kind} {key[1]!r} is already registered; pass replace=True to override it"

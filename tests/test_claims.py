@@ -113,6 +113,28 @@ def test_initializer_variance_and_distribution(fn, dist, ok) -> None:
                 assert v.passed == ok, claims.explain(v)
 
 
+def _laplace_he(w, *, generator):  # Laplace entries (kurtosis 6) of variance 2 / fan_in
+    u = torch.rand(w.shape, generator=generator, dtype=w.dtype) - 0.5
+    with torch.no_grad():
+        w.copy_(-math.sqrt(1.0 / w.shape[1]) * torch.sign(u) * torch.log1p(-2 * u.abs()))
+
+
+@pytest.mark.parametrize(("fn", "fails"), [
+    (he_like(1.0), (0, 12)),  # at alpha 0.01 over 400 seeds: 4 expected
+    (he_like(1.0, uniform=True), (0, 12)),
+    (_laplace_he, (0, 12)),  # heavier tails than normal: the kurtosis is measured, not assumed
+    (he_like(0.9), (400, 400)),  # draws 90% of the variance it declares
+])
+def test_a_declared_variance_without_a_distribution_is_tested_at_its_level(fn, fails) -> None:
+    """Declared variance, no distribution: the z-test takes the entries' own kurtosis. Its
+    false alarms stay at alpha (an undeclared normal, uniform or Laplace law) and a 10%
+    variance error fails at every seed, at the smallest shape the suite draws (96 x 96)."""
+    with remedy("initializer", "t_init", fn, **HE) as r:
+        failed = sum(not check(r, "initializer_variance", fan_in=96, fan_out=96, alpha=0.01,
+                               seed=seed).passed for seed in range(400))
+    assert fails[0] <= failed <= fails[1]
+
+
 def test_fan_mode_mix_up_shows_on_non_square_layers() -> None:
     def fan_out_he(w, *, generator):
         with torch.no_grad():

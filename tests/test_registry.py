@@ -349,3 +349,63 @@ def test_each_remedy_kind_is_declared_once_and_its_descriptor_is_consistent() ->
         assert info.slot in fields
         for setting in info.standard_settings:
             assert set(setting) <= fields
+
+
+# --------------------------------------------------------------------------------------
+# Declarations (gradbench.declarations): refused at registration, in one sentence
+# --------------------------------------------------------------------------------------
+
+_BAD_DECLARATIONS = [
+    ("initializer", {"distribution": "gaussian"},
+     "declares distribution='gaussian', which is invalid: valid choices: deterministic, "
+     "identity, normal, orthogonal, uniform"),
+    ("initializer", {"variance": 2.0},
+     "declares variance=2.0, which is invalid: it must be a function of (fan_in, fan_out), "
+     "not a float"),
+    ("initializer", {"variance": lambda fan_in: 2.0 / fan_in},
+     "declares variance=<function <lambda>>, which is invalid: it must be a function of "
+     "(fan_in, fan_out); it takes (fan_in)"),
+    ("initializer", {"variant": lambda fan_in, fan_out: 1.0},
+     "declares 'variant', which initializers cannot declare: did you mean 'variance'?"),
+    ("initializer", {"stable_for": [{"activaton": "relu"}]},
+     "names 'activaton', which is not a field of the mlp networks; did you mean 'activation'?"),
+    ("initializer", {"stable_for": "relu"}, "declares stable_for='relu', which is invalid: it "
+     "must be a list of settings"),
+    ("activation", {"variance": lambda fan_in, fan_out: 1.0},
+     "declares 'variance', which activations cannot declare"),
+    ("normalization", {"invariances": ("shift", "scal")}, "did you mean 'scale'?"),
+    ("normalization", {"statistics": "layer"}, "valid choices: batch, feature"),
+    ("residual", {"bounded": "no"}, "declares bounded='no', which is invalid: it must be True "
+     "or False"),
+    ("optimizer", {"stable_for": ()}, "declares 'stable_for', which optimizers cannot declare"),
+    ("depth_scheme", {"output_change": 1.0}, "it must be a function of (n), not a float"),
+]
+
+
+@pytest.mark.parametrize(("kind", "meta", "message"), _BAD_DECLARATIONS,
+                         ids=[f"{k}-{next(iter(m))}" for k, m, _ in _BAD_DECLARATIONS])
+def test_a_bad_declaration_is_refused_at_registration_in_one_sentence(kind, meta, message):
+    """A misspelt key or a value of the wrong form would silently drop the claims the
+    declaration adds (an unchecked variance); it is refused, naming it and what it must be."""
+    with pytest.raises(InvalidArgument) as refused:
+        registry.register(kind, "t_declared", **meta)(lambda *a, **k: None)
+    assert message in str(refused.value)
+    assert "\n" not in str(refused.value)
+    assert ("t_declared" not in registry.names(kind))  # type: ignore[arg-type]
+
+
+def test_every_documented_declaration_is_known_to_its_kinds():
+    """docs/remedies.md §4's table and gradbench.declarations name the same keys and kinds."""
+    from pathlib import Path
+
+    from gradbench.declarations import DECLARATIONS
+
+    table = (Path(__file__).parents[1] / "docs" / "remedies.md").read_text()
+    section = table.split("## 4.")[1].split("## 5.")[0]
+    documented = set()
+    for row in section.splitlines():
+        if row.startswith("| `"):
+            keys = row.split("|")[1]
+            documented |= {k.strip().strip("`") for k in keys.split(",")}
+    offered = {k for k, d in DECLARATIONS.items() if not d.internal}
+    assert documented <= offered

@@ -53,6 +53,25 @@ MODULE = textwrap.dedent('''
                                "distribution": "normal", "stable_for": [{"activation": "relu"}]}
 
 
+    def fan_out_he(w, *, generator):
+        """Declares He's 2 / fan_in, and no distribution, but draws 2 / fan_out."""
+        with torch.no_grad():
+            w.normal_(0.0, math.sqrt(2.0 / w.shape[0]), generator=generator)
+
+
+    fan_out_he.gradbench_meta = {"variance": lambda fan_in, fan_out: 2.0 / fan_in}
+
+
+    def misdeclared_he(w, *, generator):
+        """A correct He, declaring a distribution gradbench does not know."""
+        with torch.no_grad():
+            w.normal_(0.0, math.sqrt(2.0 / w.shape[1]), generator=generator)
+
+
+    misdeclared_he.gradbench_meta = {"variance": lambda fan_in, fan_out: 2.0 / fan_in,
+                                     "distribution": "gaussian"}
+
+
     def timid_he(w, *, generator):
         """Declares He's variance but draws 90% of it."""
         with torch.no_grad():
@@ -219,6 +238,26 @@ def test_declared_variance_drawn_at_ninety_percent_fails_the_variance_claim(
     assert code == 1, out
     assert not any(candidate_verdicts(doc)["initializer_variance"])
     assert "claim initializer_variance FAILS: predicted" in out
+
+
+@pytest.mark.integration
+def test_a_declared_variance_is_checked_without_a_declared_distribution(project: Path) -> None:
+    """The variance claim needs no distribution (it then takes the entries' own kurtosis):
+    a fan-in/fan-out mix-up fails it, where it used to pass unchecked."""
+    code, out, doc = validate(project, "user_remedies:fan_out_he", "-k", "initializer_variance")
+    assert code == 1, out
+    assert not all(candidate_verdicts(doc)["initializer_variance"])
+    assert "entries of measured kurtosis" in out
+
+
+@pytest.mark.integration
+def test_an_invalid_declaration_is_one_sentence_and_exit_2(project: Path) -> None:
+    code, out, doc = validate(project, "user_remedies:misdeclared_he")
+    assert code == 2, out
+    assert out.strip().splitlines()[-1] == (
+        "gradbench: error: initializer 'misdeclared_he' declares distribution='gaussian', which "
+        "is invalid: valid choices: deterministic, identity, normal, orthogonal, uniform")
+    assert doc is None
 
 
 @pytest.mark.integration

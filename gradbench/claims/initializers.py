@@ -37,14 +37,17 @@ def declared_variance(remedy: Any, fan_in: int, fan_out: int) -> float:
     return float(remedy.meta["variance"](fan_in, fan_out, **remedy.params))
 
 
-def _declares(*distributions: str) -> Any:
+def _declares(*distributions: str | None) -> Any:
+    """Applies to an initializer declaring a variance and one of ``distributions`` (``None``:
+    none declared)."""
+
     def applies(remedy: Any) -> str | None:
         meta: Mapping[str, Any] = getattr(remedy, "meta", {})
         if "variance" not in meta or meta.get("variance_measured"):
             return "the initializer declares no variance"
         if meta.get("distribution") not in distributions:
             return (f"declared distribution {meta.get('distribution')!r} is not one of "
-                    f"{', '.join(distributions)}")
+                    f"{', '.join(str(d) for d in distributions if d)}")
         return None
 
     return applies
@@ -54,33 +57,42 @@ def _declares(*distributions: str) -> Any:
     "initializer_variance",
     statement="The weights' mean square equals the declared variance(fan_in, fan_out), on "
     "square and non-square layers, and their mean is 0.",
-    statistic="z-test of the mean square against the declared variance with the "
-    "distribution's kurtosis (i.i.d. entries); exact comparison for orthogonal and identity "
-    "weights, whose mean square is deterministic",
-    domain="initializers declaring variance and distribution normal, uniform, orthogonal or "
-    "identity; shapes fan_in, fan_out >= 96",
+    statistic="z-test of the mean square against the declared variance with the declared "
+    "distribution's kurtosis, or the entries' own when none is declared (i.i.d. entries); "
+    "exact comparison for orthogonal, identity and deterministic weights, whose mean square "
+    "is deterministic",
+    domain="initializers declaring variance, with distribution normal, uniform, orthogonal, "
+    "identity or deterministic, or none (then the kurtosis is the entries' own); shapes "
+    "fan_in, fan_out >= 96",
     source=SOURCE,
     subjects="initializer",
     role="consistency",
     measure="gradbench.claim_probes:initializer_draw",
-    applies=_declares("normal", "uniform", "orthogonal", "identity"),
+    applies=_declares("normal", "uniform", "orthogonal", "identity", "deterministic", None),
 )
 def initializer_variance(remedy: Any, data: Mapping[str, np.ndarray], alpha: float,
                          fan_in: int, fan_out: int, **config: Any) -> Verdict:
-    """Mean square vs declared variance (and mean 0), in float64."""
+    """Mean square vs declared variance (and mean 0), in float64. Without a declared
+    distribution the kurtosis is the entries' own, ``mean(w^4) / mean(w^2)^2`` (consistent
+    for i.i.d. entries, so the z-test keeps its level asymptotically)."""
     w = data["weights"]
     cfg = {"fan_in": fan_in, "fan_out": fan_out, **config}
     want = declared_variance(remedy, fan_in, fan_out)
     m2, n = float(np.mean(w * w)), int(w.size)
-    dist = remedy.meta["distribution"]
-    if dist not in KURTOSIS:  # orthogonal / identity: ||W||_F^2 = gain^2 min(in, out) exactly
+    dist = remedy.meta.get("distribution")
+    kurtosis = KURTOSIS.get(dist, 1.0) if dist is not None else (
+        float(np.mean(w**4)) / max(m2, 1e-300)**2)
+    if kurtosis - 1.0 < 1e-9:
+        # orthogonal / identity / deterministic (or +-c entries): the mean square is exact
         return exact("initializer_variance", remedy, cfg, predicted=want, measured=m2,
                      worst=abs(m2 - want) / (1e-12 * want + 1e-300), alpha=alpha, n=n,
                      tolerance="relative 1e-12 (deterministic mean square)")
-    se = want * math.sqrt((KURTOSIS[dist] - 1.0) / n)
+    se = want * math.sqrt((kurtosis - 1.0) / n)
+    law = dist if dist is not None else f"entries of measured kurtosis {kurtosis:.3g}"
     mean_z = float(np.mean(w)) / math.sqrt(want / n)
     result = z_test("initializer_variance", remedy, cfg, estimate=m2, se=se, predicted=want,
-                    alpha=alpha / 2, n=n, what=f"the mean square of {n} {dist} entries")
+                    alpha=alpha / 2, n=n, what=f"the mean square of {n} {law}"
+                    + (" entries" if dist is not None else ""))
     mean_p = float(2 * sps.norm.sf(abs(mean_z)))
     if mean_p < alpha / 2:
         mean, half = float(np.mean(w)), float(sps.norm.isf(alpha / 4)) * math.sqrt(want / n)
