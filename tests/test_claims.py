@@ -609,3 +609,23 @@ def test_an_all_zero_initializer_fails_stable_somewhere_in_words_that_say_zero()
     assert v.note.startswith("depth 30, width 128, 16 networks,")
     assert "gradients are exactly zero within depth 30 in every network" in v.note
     assert "not finite" not in v.note
+
+
+@pytest.mark.parametrize("seeds", [1, 0, 2.5, True])
+def test_a_test_across_seeds_refuses_fewer_than_two(seeds) -> None:
+    """One network gives no spread: a t-test across seeds from it would be a confident
+    verdict from nothing (it was: an 'exact' comparison, p = 0 or 1)."""
+    with pytest.raises(InvalidArgument, match=rf"^seeds={seeds!r} is invalid: claim "
+                       r"'mean_field_slope' compares independent networks, so it needs an "
+                       r"integer >= 2"):
+        check(gb.MLPSpec(depth=6, width=64), "mean_field_slope", seeds=seeds)
+
+
+def test_one_finite_seed_of_several_is_no_test_and_fails() -> None:
+    from gradbench.claims._verdicts import t_test
+
+    values = np.array([0.1, np.inf, np.nan, np.inf])
+    v = t_test("mean_field_slope", NET, {}, values, 0.1, alpha=0.01, what="the slope")
+    assert not v.passed
+    assert v.n == 1
+    assert v.note == "only 1 seed produced finite gradients: no test across seeds is possible"

@@ -178,6 +178,10 @@ def _prepare(target: Any, claim: str, alpha: float,
         raise InvalidArgument(f"claim {claim!r} does not apply to {label}: {reason}")
     if not 0.0 < alpha < 0.5:
         raise InvalidArgument(f"alpha={alpha!r} is invalid: must be in (0, 0.5)")
+    seeds = config.get("seeds", 2)
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 2:
+        raise InvalidArgument(f"seeds={seeds!r} is invalid: claim {claim!r} compares independent "
+                              "networks, so it needs an integer >= 2 (the suites use 16 or more)")
     if subject_of(target) == "network":
         config = {**NETWORK_DEFAULTS, **config}
     return c, target, config

@@ -55,11 +55,13 @@ def exact(
 
 
 def _nonfinite(name: str, target: Any, config: Mapping[str, Any], predicted: float,
-               alpha: float, method: str) -> Verdict:
+               alpha: float, method: str, finite: int = 0) -> Verdict:
     return verdict(
         name, target, config, predicted=predicted, measured=math.nan, statistic=math.nan,
-        pvalue=0.0, ci=(math.nan, math.nan), alpha=alpha, passed=False, n=0, method=method,
-        note="every seed produced non-finite gradients",
+        pvalue=0.0, ci=(math.nan, math.nan), alpha=alpha, passed=False, n=finite,
+        method=method, note=("every seed produced non-finite gradients" if not finite else
+                             f"only {finite} seed produced finite gradients: no test across "
+                             "seeds is possible"),
     )
 
 
@@ -70,13 +72,14 @@ def t_test(
     """Two-sided t-test across seeds of ``mean(values) = predicted + bias`` (within ``tolerance``).
 
     Degenerates to an exact comparison (within ``tolerance`` + 1e-9) when every seed gives
-    the same value, e.g. orthogonal linear networks.
+    the same value, e.g. orthogonal linear networks. Fewer than 2 finite seeds allow no
+    test (one network says nothing of the spread): the claim fails, as with none.
     """
     finite = values[np.isfinite(values)]
     method = f"t-test across seeds on {what}"
-    if finite.size == 0:
-        return _nonfinite(name, target, config, predicted, alpha, method)
-    if finite.size < 2 or np.ptp(finite) < EXACT_SPREAD:
+    if finite.size < 2:
+        return _nonfinite(name, target, config, predicted, alpha, method, finite.size)
+    if np.ptp(finite) < EXACT_SPREAD:
         dev = float(finite.mean() - predicted - bias)
         return exact(
             name, target, config, predicted=predicted, measured=float(finite.mean()),
