@@ -321,15 +321,16 @@ def import_object(path: str) -> Any:
 
     As ``python -m`` does, the current directory is searched too, so a user's
     ``my_remedies.py`` beside them imports without installing it. The module may also
-    be a file, ``path/to/my_remedies.py:attr`` (relative or absolute): it is imported
-    as ``my_remedies`` with its folder searched first.
+    be a file, ``path/to/my_remedies.py:attr`` (relative or absolute): that file is
+    loaded, under a module name of its own (so a ``json.py`` is not the standard
+    library's), with its folder searched first; naming it again reuses the module.
 
     Raises:
         InvalidArgument: the module, file or attribute does not exist, or importing it
             raised (one sentence with the exception).
     """
     module_name, _, attr = path.partition(":")
-    folder = os.getcwd()
+    folder, file = os.getcwd(), None
     if module_name.endswith(".py") or os.sep in module_name or "/" in module_name:
         file = Path(module_name).expanduser()
         if file.suffix != ".py" or not file.is_file():
@@ -337,12 +338,13 @@ def import_object(path: str) -> Any:
                 f"cannot import {path!r}: {str(file)!r} is not a Python file; give "
                 "'path/to/module.py:object' or 'package.module:object' (its folder on "
                 "the path or the current directory)")
-        folder, module_name = str(file.resolve().parent), file.stem
+        file = file.resolve()
+        folder = str(file.parent)
     added = folder not in sys.path
     if added:
         sys.path.insert(0, folder)
     try:
-        module = importlib.import_module(module_name)
+        module = _import_file(file) if file is not None else importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         raise InvalidArgument(
             f"cannot import {path!r}: module {exc.name!r} not found; give "
@@ -362,3 +364,27 @@ def import_object(path: str) -> Any:
         return cast(Any, functools.reduce(getattr, attr.split("."), module))
     except AttributeError:
         raise InvalidArgument(f"module {module_name!r} has no attribute {attr!r}") from None
+
+
+def _import_file(file: Path) -> Any:
+    """The module of the Python file ``file`` (absolute), imported once under a name of its
+    own, ``gradbench_file_<stem>_<hash of the path>``, so no other module shadows it."""
+    import hashlib
+    import importlib.util
+
+    digest = hashlib.sha256(str(file).encode()).hexdigest()[:12]
+    stem = re.sub(r"\W", "_", file.stem)
+    name = f"gradbench_file_{stem}_{digest}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, file)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {str(file)!r}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # before running it, as an import does (dataclasses need it)
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module

@@ -458,6 +458,27 @@ def test_a_remedy_file_can_be_named_by_its_path(project: Path, monkeypatch, form
         registry.unregister("initializer", name)
 
 
+@pytest.mark.parametrize("stem", ["json", "random", "gradbench"])
+def test_a_file_path_loads_that_file_not_a_module_of_the_same_name(project: Path, monkeypatch,
+                                                                   stem: str) -> None:
+    """`validate ./d/json.py:my_he` imported the standard library's json (found by a user)."""
+    (project / "d").mkdir()
+    (project / "d" / f"{stem}.py").write_text(MODULE)
+    monkeypatch.chdir(project)
+    kind, name = register_target(f"./d/{stem}.py:my_he")
+    registry.unregister(kind, name)
+    assert (kind, name) == ("initializer", "my_he")
+
+
+def test_a_file_path_shadowing_a_module_validates_end_to_end(project: Path) -> None:
+    """The run's plugin imports the target again: it must load the same file."""
+    (project / "d").mkdir()
+    (project / "d" / "json.py").write_text(MODULE)
+    code, out, _ = validate(project, "./d/json.py:my_he", "-k", "my_he-initializer_variance")
+    assert code == 0, out
+    assert "candidate 'my_he' (initializer): every claim holds" in out
+
+
 def test_a_module_that_raises_on_import_is_one_sentence_with_the_error(tmp_path: Path,
                                                                        monkeypatch) -> None:
     (tmp_path / "broken_remedies.py").write_text("raise ValueError('bad config\\nmore')\n")
