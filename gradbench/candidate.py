@@ -11,7 +11,8 @@ A remedy may declare, as attributes of the object:
   ``torch.optim.Optimizer`` class or factory; ``scheme(depth) -> mapping`` of transformer
   fields; a function filling one tensor in place; an elementwise tensor-to-tensor function;
   a shape-preserving non-elementwise one; ``alpha(layer, depth) -> float``);
-* ``gradbench_name``: the registry name (default: ``__name__``);
+* ``gradbench_name``: the registry name (default: ``__name__``; for an instance, such as
+  ``mish = torch.nn.Mish()``, the attribute name after the colon);
 * ``gradbench_meta``: declarations, the same keys built-ins declare (``variance``,
   ``distribution``, ``stable_for``, ``invariances``, ``axis``, ``law``, ``bounded``,
   ``reference``, ``first_step``, ``documented``, ``kinks``; a depth scheme's ``law``,
@@ -381,18 +382,21 @@ def _resolve(target: str, kind: str | None) -> tuple[str, str, Any]:
         raise InvalidArgument(f"kind={kind!r} is unknown; {choices_hint(kind, registry.KINDS)}")
     if ":" not in target:
         return (*_registered(target, kind), None)
-    return _identify(registry.import_object(target), target, kind)
+    attr = target.rpartition(":")[2].rpartition(".")[2]
+    return _identify(registry.import_object(target), target, kind, attr or "candidate")
 
 
-def _identify(obj: Any, target: str, kind: str | None) -> tuple[str, str, Any]:
-    """``(kind, name, obj)`` of a user's remedy object (``target`` names it in messages)."""
+def _identify(obj: Any, target: str, kind: str | None,
+              fallback: str = "candidate") -> tuple[str, str, Any]:
+    """``(kind, name, obj)`` of a user's remedy object (``target`` names it in messages; an
+    object without ``gradbench_name`` or ``__name__``, an instance, is named ``fallback``)."""
     if not callable(obj):
         raise InvalidArgument(f"{target!r} is a {type(obj).__name__}, not a callable remedy")
     if kind is None:
         kind = infer_kind(obj, target)
     else:
         _check_kind(obj, target, kind)
-    base = str(getattr(obj, "gradbench_name", getattr(obj, "__name__", "candidate")))
+    base = str(getattr(obj, "gradbench_name", getattr(obj, "__name__", fallback)))
     taken = set(registry.names(kind))  # type: ignore[arg-type]
     return kind, (base if base not in taken else f"{base}_candidate"), obj
 

@@ -479,6 +479,14 @@ def test_a_file_path_shadowing_a_module_validates_end_to_end(project: Path) -> N
     assert "candidate 'my_he' (initializer): every claim holds" in out
 
 
+def test_a_remedy_given_as_an_instance_is_named_by_its_attribute(tmp_path: Path,
+                                                                   monkeypatch) -> None:
+    """`mish = torch.nn.Mish()` was registered, and its report file named, 'candidate'."""
+    (tmp_path / "user_acts.py").write_text("import torch\nmy_mish = torch.nn.Mish()\n")
+    monkeypatch.chdir(tmp_path)
+    assert resolve_target("user_acts:my_mish") == ("activation", "my_mish")
+
+
 def test_a_module_that_raises_on_import_is_one_sentence_with_the_error(tmp_path: Path,
                                                                        monkeypatch) -> None:
     (tmp_path / "broken_remedies.py").write_text("raise ValueError('bad config\\nmore')\n")
