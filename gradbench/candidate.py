@@ -205,9 +205,8 @@ def infer_kind(obj: Any, target: str) -> str:
         return str(declared)
     kind = _inferred(obj)
     if kind is None:
-        raised = _raises(obj)
-        why = (f": calling it on a tensor of shape (4, 16) raised {_one_line(raised)}"
-               if raised is not None else "")
+        failure = _failure(obj, target)
+        why = f": {failure}" if failure is not None else ""
         raise InvalidArgument(
             f"cannot tell what kind of remedy {target!r} is{why}; pass --kind (valid "
             f"choices: {', '.join(registry.KINDS)}) or set its attribute gradbench_kind")
@@ -231,15 +230,35 @@ def _inferred(obj: Any) -> str | None:
     return _tensor_kind(obj) or ("residual" if _is_residual(obj) else None)
 
 
-def _raises(obj: Any) -> BaseException | None:
-    """What ``obj`` raises when called on a plain float64 tensor (``None``: it does not)."""
-    x = torch.randn(4, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+def _failure(obj: Any, name: str) -> str | None:
+    """How ``obj`` fails as the kind its signature suggests (``None``: it does not).
+
+    A callable with a ``generator`` parameter is called as an initializer (behind its guard,
+    so NaN is told); any other on a plain float64 tensor."""
+    if _has_generator_parameter(obj):
+        how, fn = "calling it as an initializer on a weight of shape (4, 16)", \
+            initializer_guard("initializer", name, obj)
+        args: tuple[Any, ...] = (torch.full((4, 16), math.nan, dtype=torch.float64),)
+        kwargs: dict[str, Any] = {"generator": torch.Generator().manual_seed(0)}
+    else:
+        how, fn, kwargs = "calling it on a tensor of shape (4, 16)", obj, {}
+        args = (torch.randn(4, 16, dtype=torch.float64,
+                            generator=torch.Generator().manual_seed(1)),)
     try:
         with torch.no_grad():
-            obj(x)
+            fn(*args, **kwargs)
+    except RemedyFailed as exc:
+        return f"{how}: {exc}"
     except Exception as exc:
-        return exc
+        return f"{how} raised {_one_line(exc)}"
     return None
+
+
+def _has_generator_parameter(obj: Any) -> bool:
+    try:
+        return "generator" in inspect.signature(obj).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _one_line(exc: BaseException) -> str:

@@ -496,6 +496,24 @@ def test_a_module_that_raises_on_import_is_one_sentence_with_the_error(tmp_path:
         register_target("broken_remedies:x")
 
 
+def test_an_initializer_that_fails_when_probed_shows_its_own_error() -> None:
+    """A ``(w, *, generator)`` function was reported as 'missing ... argument: generator',
+    hiding its real error; it is tried as an initializer, and NaN is told too."""
+    def raises(w, *, generator):
+        raise RuntimeError("boom in my init")
+
+    def nan_fill(w, *, generator):
+        w.fill_(float("nan"))
+
+    with pytest.raises(InvalidArgument, match=r"is: calling it as an initializer on a weight "
+                       r"of shape \(4, 16\) raised RuntimeError: boom in my init; pass --kind"):
+        infer_kind(raises, "user:raises")
+    with pytest.raises(InvalidArgument, match=r"is: calling it as an initializer on a weight "
+                       r"of shape \(4, 16\): initializer 'user:nan_fill' filled the weight with "
+                       r"NaN or inf; pass --kind"):
+        infer_kind(nan_fill, "user:nan_fill")
+
+
 def test_a_remedy_that_raises_when_probed_shows_its_exception() -> None:
     def raising(x):
         raise RuntimeError("this remedy is broken")
