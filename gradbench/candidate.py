@@ -22,7 +22,9 @@ A remedy may declare, as attributes of the object:
 A remedy that declares nothing is run through every standard claim of its kind. An
 initializer without a declared variance gets its variance *measured* (mean square of a
 float64 draw) so theory can still predict for it. Remedies run behind a guard that
-turns a wrong shape, NaN or a wrong return type into one ``RemedyFailed`` sentence.
+turns a wrong shape, NaN or a wrong return type into one ``RemedyFailed`` sentence; an
+activation, normalization or residual scaling whose output does not fit its kind is refused
+at registration (:func:`check_fit`), before any test runs.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ import torch
 from torch import Tensor
 
 from gradbench import registry
-from gradbench.errors import InvalidArgument, RemedyFailed, choices_hint
+from gradbench.errors import InvalidArgument, RemedyFailed, RemedyMisfit, choices_hint
 
 # --------------------------------------------------------------------------------------
 # Guards: a misbehaving remedy becomes one RemedyFailed sentence
@@ -52,7 +54,7 @@ def same_shape_guard(kind: str, name: str, fn: Callable[..., Any]) -> Callable[.
         y = fn(x, *args, **kwargs)
         if not isinstance(y, Tensor) or y.shape != x.shape:
             got = tuple(y.shape) if isinstance(y, Tensor) else type(y).__name__
-            raise RemedyFailed(f"{kind} {name!r} returned {got} for an input of shape "
+            raise RemedyMisfit(f"{kind} {name!r} returned {got} for an input of shape "
                                f"{tuple(x.shape)}")
         if not bool(torch.isfinite(y[torch.isfinite(x)]).all()):
             raise RemedyFailed(f"{kind} {name!r} returned NaN or inf for finite inputs")
@@ -88,7 +90,7 @@ def residual_guard(kind: str, name: str, fn: Callable[..., Any]) -> Callable[...
         try:
             value = float(alpha)
         except (TypeError, ValueError):
-            raise RemedyFailed(f"residual scaling {name!r} returned a "
+            raise RemedyMisfit(f"residual scaling {name!r} returned a "
                                f"{type(alpha).__name__}, not a number") from None
         if not math.isfinite(value):
             raise RemedyFailed(f"residual scaling {name!r} returned {value} for layer {layer}")
@@ -129,6 +131,39 @@ def scheme_guard(kind: str, name: str, fn: Callable[..., Any]) -> Callable[..., 
         return dict(fields)
 
     return guarded
+
+
+def _sample(*shape: int) -> Tensor:
+    return torch.randn(*shape, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+
+
+FIT_CALLS: dict[str, Callable[[Callable[..., Any]], object]] = {
+    "activation": lambda fn: [fn(_sample(416)), fn(_sample(4, 16))],
+    "normalization": lambda fn: fn(_sample(4, 16)),
+    "residual": lambda fn: [fn(layer, 4) for layer in range(4)],
+}
+"""Calls of a guarded remedy that show, before any test runs, an output that does not fit
+its kind (theory calls remedies of these kinds while the tests are collected)."""
+
+
+def check_fit(kind: str, guarded: Callable[..., Any], target: str, obj: Any) -> None:
+    """Refuse a remedy whose output does not fit ``kind`` on :data:`FIT_CALLS`' inputs; one
+    that raises or returns NaN there is let through (its claims fail in the run).
+
+    Raises:
+        InvalidArgument: one sentence with the guard's finding.
+    """
+    calls = FIT_CALLS.get(kind)
+    if calls is None:
+        return
+    try:
+        with torch.no_grad():
+            calls(guarded)
+    except RemedyMisfit as exc:
+        hint = "; it is a class: name an instance of it" if isinstance(obj, type) else ""
+        raise InvalidArgument(f"{target!r} cannot be validated as {kind}: {exc}{hint}") from None
+    except Exception:
+        return
 
 
 def guard_remedy(kind: str, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -453,10 +488,12 @@ def register_object(obj: Any, kind: str | None = None) -> tuple[str, str]:
 def _register(obj: Any, target: str, kind: str, name: str) -> tuple[str, str]:
     fn = {"optimizer": _optimizer_factory, "initializer": seeded_initializer}.get(
         kind, lambda f: f)(obj)
+    guarded = guard_remedy(kind, name, fn)
+    check_fit(kind, guarded, target, obj)
     meta = declarations(obj, kind, fn)
     doc = str(getattr(obj, "__doc__", "") or "").strip().split("\n")[0][:120]
     registry.register(kind, name, paper=doc, replace=True,  # type: ignore[arg-type]
-                      **meta)(guard_remedy(kind, name, fn))
+                      **meta)(guarded)
     from gradbench.claims import applicable
 
     remedy = registry.lookup(kind, name)  # type: ignore[arg-type]

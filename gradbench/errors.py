@@ -36,6 +36,10 @@ class RemedyFailed(GradbenchError):
     """A remedy raised, returned non-finite values or the wrong shape while measuring."""
 
 
+class RemedyMisfit(RemedyFailed):
+    """A remedy returned the wrong type or shape for its kind (not a numerical failure)."""
+
+
 def refuse_module(obj: object, api: str) -> None:
     """Raise one sentence (not the module's repr) when ``obj`` is a ``torch.nn.Module``
     instance given where gradbench needs a spec: a model is measured through a factory,

@@ -487,6 +487,57 @@ def test_a_remedy_given_as_an_instance_is_named_by_its_attribute(tmp_path: Path,
     assert resolve_target("user_acts:my_mish") == ("activation", "my_mish")
 
 
+FITS = """
+import math
+def reduces(x):
+    return x.sum(-1, keepdim=True)
+def nan_act(x):
+    return x * math.nan
+def text_scale(layer, depth):
+    return "a"
+"""
+
+
+@pytest.mark.parametrize(("target", "kind", "words"), [
+    ("fits:reduces", "activation", r"activation 'reduces' returned \(1,\) for an input of "
+     r"shape \(416,\)$"),
+    ("torch.nn:Mish", "activation", r"activation 'Mish' returned Mish for an input of shape "
+     r"\(416,\); it is a class: name an instance of it$"),
+    ("fits:reduces", "normalization", r"normalization 'reduces' returned \(4, 1\)"),
+    ("fits:text_scale", "residual", r"residual scaling 'text_scale' returned a str, not a number$"),
+], ids=["activation-shape", "activation-class", "normalization-shape", "residual-type"])
+def test_a_remedy_whose_output_does_not_fit_its_kind_is_refused_before_the_run(
+        tmp_path: Path, monkeypatch, target: str, kind: str, words: str) -> None:
+    """`validate acts3:reduces --kind activation` crashed the collection (theory calls the
+    activation) with an 80-line traceback and 'wrote no results (pytest exit status 2)'."""
+    (tmp_path / "fits.py").write_text(FITS)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InvalidArgument, match=rf"^{re.escape(repr(target))} cannot be validated "
+                       rf"as {kind}: {words}"):
+        register_target(target, kind)
+
+
+def test_a_misfit_activation_exits_2_in_one_sentence(tmp_path: Path) -> None:
+    (tmp_path / "fits.py").write_text(FITS)
+    code, out, doc = validate(tmp_path, "fits:reduces", "--kind", "activation")
+    assert (code, doc) == (2, None), out
+    assert out.strip().splitlines() == ["gradbench: error: 'fits:reduces' cannot be validated "
+                                        "as activation: activation 'reduces' returned (1,) for "
+                                        "an input of shape (416,)"]
+
+
+def test_an_activation_returning_nan_fails_its_claims_not_the_collection(tmp_path: Path) -> None:
+    """As documented (docs/remedies.md, "Validate it"); theory calls it while the tests are
+    collected."""
+    (tmp_path / "fits.py").write_text(FITS)
+    code, out, doc = validate(tmp_path, "fits:nan_act", "--kind", "activation",
+                              "-k", "nan_act-activation_backward")
+    assert code == 1, out
+    assert "ERROR collecting" not in out
+    assert doc is not None
+    assert "returned NaN or inf for finite inputs" in out
+
+
 def test_a_module_that_raises_on_import_is_one_sentence_with_the_error(tmp_path: Path,
                                                                        monkeypatch) -> None:
     (tmp_path / "broken_remedies.py").write_text("raise ValueError('bad config\\nmore')\n")

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from gradbench import registry
-from gradbench.errors import InvalidArgument
+from gradbench.errors import InvalidArgument, RemedyFailed
 from gradbench.records import Prediction
 from gradbench.specs import MLPSpec, Spec, bias_variance, spec_types, weight_variance
 from gradbench.theory._activation import _Act, _is_identity, _moments, _relu_scale, _resolve
@@ -325,7 +325,9 @@ def predict(spec: Spec, *, batch: int | None = None) -> Prediction:
     try:
         cached = _predict_cached(spec, batch, registry.generation())
         return dataclasses.replace(cached, quantities=dict(cached.quantities))
-    except (ArithmeticError, ValueError, RuntimeError, TypeError) as exc:
+    except (ArithmeticError, ValueError, RuntimeError, TypeError, RemedyFailed) as exc:
+        # RemedyFailed: a user's remedy returned NaN where theory called it; no prediction,
+        # and the claims that measure it fail with that error
         return no_prediction(spec, f"theory failed numerically for this spec "
                               f"({type(exc).__name__}: {exc})")
 
