@@ -936,14 +936,36 @@ def profile_model(model_factory: Callable[..., torch.nn.Module], *, blocks: Sele
 
 
 def check_model(model_factory: Callable[..., torch.nn.Module], *, alpha: float = 0.05,
-                seed: int = 0, blocks: Selector, example_input: Callable[..., Any],
+                seed: int = 0, blocks: Selector = None,
+                example_input: Callable[..., Any] | None = None,
                 seeds: int = 8, dtype: str = "float64") -> Any:
     """``gb.check(model_factory, blocks=..., example_input=...)``: the growth of the gradient
     from the last selected block's output to the first's, at ``1 - 2 alpha`` confidence,
     classed as the stability claims class it (docs/theory.md §9.2): the verdict fails when
     it is ``exploding``, ``vanishing`` or ``nonfinite``. The per-block profile is in the
-    note (first, middle and last block); :func:`profile_model` gives all of it."""
+    note (first, middle and last block); :func:`profile_model` gives all of it.
+
+    Raises:
+        InvalidArgument: a model instance, or ``blocks`` or ``example_input`` missing or not
+            of their form (one sentence).
+    """
+    from gradbench.errors import MODEL_FACTORY, refuse_module
     from gradbench.records import Verdict
+
+    refuse_module(model_factory, "gradbench.check", MODEL_FACTORY)
+    if not callable(model_factory):
+        raise InvalidArgument(f"gradbench.check got a {type(model_factory).__name__} with "
+                              f"blocks/example_input; pass {MODEL_FACTORY}")
+    for arg, value, form in (("blocks", blocks, "a regular expression matched in full "
+                              "against module names, or a callable name -> bool"),
+                             ("example_input", example_input, "a function generator -> the "
+                              "model's input (a tensor or a tuple of arguments)")):
+        if value is None:
+            raise InvalidArgument(f"gradbench.check of a whole model needs {arg}=: {form}")
+    if not callable(example_input):
+        raise InvalidArgument(f"example_input={type(example_input).__name__} is invalid: give "
+                              "a function generator -> the model's input (a tensor or a tuple "
+                              "of arguments), so every copy draws its own")
 
     prof = profile_model(model_factory, blocks=blocks, example_input=example_input,
                          seeds=seeds, seed=seed, dtype=dtype)

@@ -40,17 +40,24 @@ class RemedyMisfit(RemedyFailed):
     """A remedy returned the wrong type or shape for its kind (not a numerical failure)."""
 
 
-def refuse_module(obj: object, api: str) -> None:
+BLOCK_FACTORY = ("a block factory factory(width, *, layer, depth, generator) -> nn.Module "
+                 "instead (every seed needs a fresh copy): gradbench validate pkg.mod:factory "
+                 "--kind block, or gradbench.blocks.report(factory, BlockSpec(...)) "
+                 "(docs/blocks.md)")
+MODEL_FACTORY = ("a factory model(*, generator) -> nn.Module instead (every seed needs a fresh "
+                 "copy), with the blocks and an input function: gb.check(model, "
+                 "blocks=r'layers\\.\\d+', example_input=lambda g: ...) (docs/blocks.md §6)")
+
+
+def refuse_module(obj: object, api: str, instead: str = BLOCK_FACTORY) -> None:
     """Raise one sentence (not the module's repr) when ``obj`` is a ``torch.nn.Module``
-    instance given where gradbench needs a spec: a model is measured through a factory,
-    since every seed needs a fresh copy (docs/blocks.md). Torch-free (checks the MRO)."""
+    instance given where gradbench needs a spec or a factory: a model is measured through a
+    factory, since every seed needs a fresh copy (docs/blocks.md); ``instead`` says which.
+    Torch-free (checks the MRO)."""
     if any(c.__name__ == "Module" and c.__module__ == "torch.nn.modules.module"
            for c in type(obj).__mro__):
         raise InvalidArgument(
-            f"{api} got a torch.nn.Module instance ({type(obj).__name__}), not a spec; pass a "
-            "block factory factory(width, *, layer, depth, generator) -> nn.Module instead "
-            "(every seed needs a fresh copy): gradbench validate pkg.mod:factory --kind "
-            "block, or gradbench.blocks.report(factory, BlockSpec(...)) (docs/blocks.md)")
+            f"{api} got a torch.nn.Module instance ({type(obj).__name__}); pass {instead}")
 
 
 def choices_hint(value: object, choices: Iterable[str]) -> str:

@@ -546,9 +546,10 @@ def test_validate_refuses_a_baseline_for_other_kinds(tmp_path: Path) -> None:
 def test_measure_and_check_refuse_a_module_in_one_sentence() -> None:
     model = torch.nn.Sequential(*[torch.nn.TransformerEncoderLayer(16, 2, batch_first=True)
                                   for _ in range(48)])
-    for api in (gb.measure, gb.check):
-        with pytest.raises(InvalidArgument, match=r"torch\.nn\.Module instance .*pass a block "
-                           r"factory") as info:
+    for api, factory in ((gb.measure, "a block factory"),
+                         (gb.check, r"a factory model\(\*, generator\)")):
+        with pytest.raises(InvalidArgument, match=rf"torch\.nn\.Module instance .*pass "
+                           rf"{factory}") as info:
             api(model)
         assert len(str(info.value)) < 400
         assert "\n" not in str(info.value)
@@ -598,6 +599,26 @@ def test_check_of_a_whole_model_classes_its_growth() -> None:
     bad = gb.check(_stack("he_residual", 24), blocks=r"\d+", example_input=_tokens)
     assert not bad.passed
     assert bad.note.startswith("exploding: gradients grow x1.")
+
+
+def test_check_of_a_model_instance_or_without_its_input_is_one_sentence() -> None:
+    """gb.check(MyNet(g), blocks=..., example_input=...) raised 'forward() got an unexpected
+    keyword argument generator'; without example_input, 'check_model() missing 1 required
+    keyword-only argument'; alone, it suggested a block factory."""
+    instance = _stack("pre_ln", 2)(generator=torch.Generator())
+    for config in ({"blocks": r"\d+", "example_input": _tokens}, {"blocks": r"\d+"}, {}):
+        with pytest.raises(InvalidArgument, match=r"^gradbench\.check got a torch\.nn\.Module "
+                           r"instance \(Sequential\); pass a factory model\(\*, generator\) -> "
+                           r"nn\.Module instead .*example_input="):
+            gb.check(instance, **config)
+    for missing, config in (("example_input", {"blocks": r"\d+"}),
+                            ("blocks", {"example_input": _tokens})):
+        with pytest.raises(InvalidArgument, match=rf"^gradbench\.check of a whole model needs "
+                           rf"{missing}=: "):
+            gb.check(_stack("pre_ln", 2), **config)
+    with pytest.raises(InvalidArgument, match=r"^example_input=Tensor is invalid: give a "
+                       r"function generator -> the model's input"):
+        gb.check(_stack("pre_ln", 2), blocks=r"\d+", example_input=_tokens(torch.Generator()))
 
 
 def test_a_selector_that_selects_nothing_is_one_sentence() -> None:

@@ -55,7 +55,7 @@ from gradbench.claims._verdicts import (
     verdict,
     z_test,
 )
-from gradbench.errors import InvalidArgument, refuse_module
+from gradbench.errors import MODEL_FACTORY, InvalidArgument, refuse_module
 from gradbench.records import Verdict
 
 NETWORK_DEFAULTS: dict[str, Any] = {"seeds": 32, "batch": 64, "device": "cpu",
@@ -77,7 +77,7 @@ def subject_of(target: Any) -> Subject:
 
 def resolve(target: Any) -> Any:
     """A spec or :class:`~gradbench.registry.Remedy` from ``target`` (``"kind:name"`` accepted)."""
-    refuse_module(target, "gradbench.check")
+    refuse_module(target, "gradbench.check", MODEL_FACTORY)
     if isinstance(target, str):
         from gradbench import registry
 
@@ -135,6 +135,7 @@ def check(target: Any, claim: str = "mean_field_slope", *, alpha: float = 0.01,
         >>> check("activation:selu", "stable_as_declared", depth=100).note  # doctest: +SKIP
         '... gradients grow x1.04 per layer, x31 over the 99 layer-to-layer steps ...'
     """
+    refuse_module(target, "gradbench.check", MODEL_FACTORY)
     if "blocks" in config or "example_input" in config:  # a whole model (docs/blocks.md §6)
         from gradbench.blocks import check_model
 
