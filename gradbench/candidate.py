@@ -23,8 +23,8 @@ A remedy that declares nothing is run through every standard claim of its kind. 
 initializer without a declared variance gets its variance *measured* (mean square of a
 float64 draw) so theory can still predict for it. Remedies run behind a guard that
 turns a wrong shape, NaN or a wrong return type into one ``RemedyFailed`` sentence; an
-activation, normalization or residual scaling whose output does not fit its kind is refused
-at registration (:func:`check_fit`), before any test runs.
+activation, normalization, residual scaling or depth scheme whose output does not fit its
+kind is refused at registration (:func:`check_fit`), before any test runs.
 """
 
 from __future__ import annotations
@@ -122,11 +122,11 @@ def scheme_guard(kind: str, name: str, fn: Callable[..., Any]) -> Callable[..., 
     def guarded(depth: int, *args: Any, **kwargs: Any) -> dict[str, Any]:
         fields = fn(depth, *args, **kwargs)
         if not isinstance(fields, Mapping):
-            raise RemedyFailed(f"depth scheme {name!r} returned a {type(fields).__name__} for "
+            raise RemedyMisfit(f"depth scheme {name!r} returned a {type(fields).__name__} for "
                                f"depth={depth}, not a mapping of TransformerSpec fields")
         unknown = sorted(str(k) for k in fields if k not in SCHEME_FIELDS)
         if unknown:
-            raise RemedyFailed(f"depth scheme {name!r} set {', '.join(unknown)}; a scheme sets "
+            raise RemedyMisfit(f"depth scheme {name!r} set {', '.join(unknown)}; a scheme sets "
                                f"only: {', '.join(SCHEME_FIELDS)}")
         return dict(fields)
 
@@ -141,6 +141,7 @@ FIT_CALLS: dict[str, Callable[[Callable[..., Any]], object]] = {
     "activation": lambda fn: [fn(_sample(416)), fn(_sample(4, 16))],
     "normalization": lambda fn: fn(_sample(4, 16)),
     "residual": lambda fn: [fn(layer, 4) for layer in range(4)],
+    "depth_scheme": lambda fn: [fn(depth) for depth in (1, 4)],
 }
 """Calls of a guarded remedy that show, before any test runs, an output that does not fit
 its kind (theory calls remedies of these kinds while the tests are collected)."""

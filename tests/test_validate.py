@@ -585,3 +585,18 @@ def test_a_kind_that_does_not_fit_is_one_usage_error(project: Path, monkeypatch)
     # elementwise and feature-mixing are the only tell between these two: either is taken
     assert resolve_target("torch.nn.functional:gelu", "normalization")[0] == "normalization"
     assert resolve_target("torch.nn.functional:gelu", "activation")[0] == "activation"
+
+
+@pytest.mark.integration
+def test_a_depth_scheme_setting_an_unknown_field_is_refused_before_any_test(
+    project: Path,
+) -> None:
+    (project / "my_schemes.py").write_text(
+        'def typo(depth):\n    return {"placment": "post"}\n')
+    code, out, doc = validate(project, "my_schemes:typo", "--kind", "depth_scheme")
+    assert code == 2, out
+    assert out.strip().splitlines()[-1] == (
+        "gradbench: error: 'my_schemes:typo' cannot be validated as depth_scheme: depth scheme "
+        "'typo' set placment; a scheme sets only: placement, skip_scale, branch_gain, "
+        "layer_gain_exponent, input_var")
+    assert doc is None
