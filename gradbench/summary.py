@@ -12,9 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from gradbench.profiles import Profile
 from gradbench.records import CaseRecord
+
+C = TypeVar("C")
 
 #: The row of cases that cover no remedy (a suite's claims about networks).
 NETWORKS = "networks"
@@ -69,15 +72,43 @@ def failed_claims(cases: Iterable[CaseRecord]) -> int:
     return len(keys)
 
 
-def outcome_line(cases: Sequence[CaseRecord]) -> str:
-    """``"75 cases recorded, every claim holds"`` or ``"... 4 claims failed in 4 cases"``."""
-    recorded = f"{len(cases)} case{'s' * (len(cases) != 1)} recorded"
+def is_candidate(case: object) -> bool:
+    """Whether a case (a :class:`CaseRecord` or the report's case) covers the remedy under
+    validation: its remedy's origin is ``candidate``."""
+    return (getattr(case, "remedy", None) or {}).get("origin") == "candidate"
+
+
+def judged(cases: Sequence[C]) -> tuple[list[C], list[C]]:
+    """``(judged, context)``: in a validation run (a case :func:`is_candidate`) the
+    candidate's cases, which the verdict is about, and the rest (its baselines: context,
+    not the verdict); otherwise every case, and no context."""
+    mine = [c for c in cases if is_candidate(c)]
+    if not mine:
+        return list(cases), []
+    return mine, [c for c in cases if not is_candidate(c)]
+
+
+def _failures(cases: Sequence[CaseRecord]) -> str:
+    """``"every claim holds"`` or ``"4 claims failed in 4 cases"``."""
     failed = sum(c.failed for c in cases)
     if not failed:
-        return f"{recorded}, every claim holds"
+        return "every claim holds"
     claims = failed_claims(cases)
-    return (f"{recorded}, {claims} claim{'s' * (claims != 1)} failed in {failed} "
+    return (f"{claims} claim{'s' * (claims != 1)} failed in {failed} "
             f"case{'s' * (failed != 1)}")
+
+
+def outcome_line(cases: Sequence[CaseRecord]) -> str:
+    """``"75 cases recorded, every claim holds"`` or ``"... 4 claims failed in 4 cases"``; in a
+    validation run the candidate's verdict first, its baselines' failures after it as context
+    (:func:`judged`)."""
+    recorded = f"{len(cases)} case{'s' * (len(cases) != 1)} recorded"
+    mine, context = judged(cases)
+    if not any(map(is_candidate, mine)):
+        return f"{recorded}, {_failures(cases)}"
+    line = f"{recorded}; candidate {(mine[0].remedy or {}).get('name')!r}: {_failures(mine)}"
+    return line + (f"; baselines (context, not the verdict): {_failures(context)}"
+                   if context else "")
 
 
 def unverdicted_line(node_ids: list[str]) -> str:
@@ -149,5 +180,5 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(1, width - 3)] + "..."
 
 
-__all__ = ["NETWORKS", "Tally", "failed_claims", "outcome_line", "statistical_line", "table",
-           "tally", "unverdicted_line"]
+__all__ = ["NETWORKS", "Tally", "failed_claims", "is_candidate", "judged", "outcome_line",
+           "statistical_line", "table", "tally", "unverdicted_line"]

@@ -510,7 +510,7 @@ def test_a_failing_claim_is_its_own_words_with_the_shrunk_configuration(pytester
     out = result.stdout.str()
     blocks = [line for line in out.splitlines() if line.startswith("claim ")]
     assert len(blocks) == 1
-    assert blocks[0].startswith("claim initializer_variance FAILS: predicted ")
+    assert blocks[0].startswith("claim initializer_variance FAILS for wide_init: predicted ")
     result.stdout.fnmatch_lines(["*configuration: kind='initializer', remedy='wide_init', "
                                  "fan_in=201, fan_out=128*"])
     assert "check_case" not in out

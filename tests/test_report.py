@@ -1316,15 +1316,39 @@ def test_a_run_that_is_not_complete_never_leads_with_a_pass(tmp_path: Path) -> N
     path = _validate_run(tmp_path, 1, "ok_a", False)
     data = json.loads(path.read_text(encoding="utf-8"))
     complete = render.render_page(Page.from_runs([report.load_run(path)]))
-    assert '<p class="verdict verdict-pass" id="verdict">✓ every one of the' in complete
+    assert ('<p class="verdict verdict-pass" id="verdict">✓ the candidate &#39;ok_a&#39;: '
+            'every one of the') in complete
     note = ("incomplete: 1 test failed outside its claims, so what it should have measured "
             "may be missing")
     data["gradbench"].update(status="incomplete", tests_not_run=None, note=note)
     path.write_text(json.dumps(data), encoding="utf-8")
     html_text = render.render_page(Page.from_runs([report.load_run(path)]))
     assert 'class="verdict verdict-pass"' not in html_text
-    assert re.search(r'<p class="verdict verdict-none" id="verdict">every one of the \d+ checks '
-                     r"recorded held, but the run is not complete: " + re.escape(note), html_text)
+    assert re.search(r'<p class="verdict verdict-none" id="verdict">the candidate &#39;ok_a&#39;: '
+                     r"every one of the \d+ checks recorded held, but the run is not complete: "
+                     + re.escape(note), html_text)
+
+
+def test_a_validation_leads_with_the_candidate_and_shows_a_failed_baseline_as_context(
+        tmp_path: Path) -> None:
+    """A candidate whose checks all hold beside a baseline that fails (as a known-bad
+    baseline does by design): the page leads green with the candidate's count, then the
+    baseline's failure as context. It led with "✗ 1 of N checks failed" while validate
+    exited 0 (found on a block validation, whose unscaled_residual baseline fails)."""
+    path = _validate_run(tmp_path, 1, "ok_a", False)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    cases = [b["extra_info"]["gradbench"] for b in data["benchmarks"]
+             if b.get("extra_info", {}).get("gradbench", {}).get("verdict")]
+    mine = sum(c["remedy"]["origin"] == "candidate" for c in cases)
+    baseline = next(c for c in cases if c["remedy"]["origin"] == "built-in")
+    baseline["verdict"]["passed"] = False
+    path.write_text(json.dumps(data), encoding="utf-8")
+    status, text = render.verdict_line(Page.from_runs([report.load_run(path)]))
+    assert status == "pass"
+    assert text.startswith(f"✓ the candidate 'ok_a': every one of the {mine} checks held. ")
+    assert (f"Baselines: 1 of {len(cases) - mine} checks failed (he_normal: "
+            f"{baseline['claim']})") in text
+    assert "context, not the candidate's verdict" in text
 
 
 def test_recommendation_regroups_the_stability_verdicts_by_setting(tmp_path: Path) -> None:

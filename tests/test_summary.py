@@ -26,8 +26,30 @@ def test_claims_are_counted_once_however_many_cases_failed() -> None:
              _case(0, "jacobian_spectrum", False, None),
              _case(1, "jacobian_spectrum", False, None)]
     assert summary.failed_claims(cases) == 3
-    assert summary.outcome_line(cases) == "6 cases recorded, 3 claims failed in 5 cases"
+    assert summary.outcome_line(cases[3:]) == "3 cases recorded, 1 claim failed in 2 cases"
     assert summary.outcome_line(cases[3:4]) == "1 case recorded, every claim holds"
+
+
+def test_a_validation_leads_with_the_candidate_and_counts_its_baselines_as_context() -> None:
+    """The terminal's line of a validate run: the candidate's verdict first, the baselines'
+    failures after it as context. It read "N cases recorded, 2 claims failed" while validate
+    said every claim of the candidate held (exit 0)."""
+    cases = [_case(0, "initializer_variance", False, CAND),
+             _case(1, "initializer_variance", False, CAND),
+             _case(0, "mean_field_slope", False, CAND),
+             _case(0, "initializer_variance", True, HE),
+             _case(0, "jacobian_spectrum", False, None),
+             _case(1, "jacobian_spectrum", False, None)]
+    assert summary.outcome_line(cases) == (
+        "6 cases recorded; candidate 'my_init': 2 claims failed in 3 cases; baselines "
+        "(context, not the verdict): 1 claim failed in 2 cases")
+    bad_baseline = [_case(0, "stable_as_declared", True, CAND),
+                    _case(0, "stable_as_declared", False, HE)]
+    assert summary.outcome_line(bad_baseline) == (
+        "2 cases recorded; candidate 'my_init': every claim holds; baselines "
+        "(context, not the verdict): 1 claim failed in 1 case")
+    assert summary.outcome_line(bad_baseline[:1]) == (
+        "1 case recorded; candidate 'my_init': every claim holds")
 
 
 def test_the_table_has_a_row_per_remedy_and_a_column_per_claim() -> None:

@@ -237,7 +237,7 @@ def test_declared_variance_drawn_at_ninety_percent_fails_the_variance_claim(
     code, out, doc = validate(project, "user_remedies:timid_he", "-k", "initializer_variance")
     assert code == 1, out
     assert not any(candidate_verdicts(doc)["initializer_variance"])
-    assert "claim initializer_variance FAILS: predicted" in out
+    assert "claim initializer_variance FAILS for timid_he: predicted" in out
 
 
 @pytest.mark.integration

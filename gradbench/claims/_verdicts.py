@@ -189,9 +189,11 @@ def failure(name: str, target: Any, config: Mapping[str, Any], exc: BaseExceptio
 
 
 def explain(verdict: Verdict) -> str:
-    """One paragraph for a failure message: claim, predicted vs measured with CI, configuration."""
+    """One paragraph for a failure message: claim and the remedy it is about (a baseline's
+    failure beside a candidate says whose it is), predicted vs measured with CI, configuration."""
     config = ", ".join(f"{k}={v!r}" for k, v in verdict.spec.items())
-    status = "holds" if verdict.passed else "FAILS"
+    remedy = verdict.spec.get("remedy")
+    status = ("holds" if verdict.passed else "FAILS") + (f" for {remedy}" if remedy else "")
     ci = ("no interval" if math.isnan(verdict.ci_low) and math.isnan(verdict.ci_high)
           else f"CI [{verdict.ci_low:.6g}, {verdict.ci_high:.6g}]")
     return (

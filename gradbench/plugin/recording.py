@@ -250,7 +250,7 @@ class ResultsWriter:
             line(
                 f"gradbench: {summary.outcome_line(self.session.cases)}"
                 f" (profile {s.profile.name}, base seed {s.base_seed}){where}{html}",
-                red=bool(out.failed),
+                red=any(c.failed for c in summary.judged(self.session.cases)[0]),
             )
         if out.unverdicted:
             line(f"gradbench: {summary.unverdicted_line(out.unverdicted)}", red=True)

@@ -237,24 +237,45 @@ def _chips(page: Page) -> list[tuple[Run, list[str]]]:
 
 def verdict_line(page: Page) -> tuple[str, str] | None:
     """The page's verdict in one sentence, ``(status, text)``, for a one-run page (a
-    comparison page leads with its regressions instead). A run that is not complete
-    (interrupted, recovered from its journal, or with tests that failed outside their
-    claims) is never shown as a pass: its note follows the count, on grey."""
+    comparison page leads with its regressions instead). A validation run leads with the
+    candidate's checks, its baselines' failures follow as context
+    (:func:`gradbench.summary.judged`). A run that is not complete (interrupted, recovered
+    from its journal, or with tests that failed outside their claims) is never shown as a
+    pass: its note follows the count, on grey."""
+    from gradbench.summary import is_candidate, judged
+
     if page.multi:
         return None
     run = page.runs[0]
-    k = page.counts(run)
-    checked = k["pass"] + k["fail"]
-    if k["fail"]:
-        claims = len({c.claim for c in run.cases if c.status == "fail"})
-        return "fail", (f"✗ {k['fail']} of {checked} checks failed, of {claims} claim(s): "
-                        "see Failures below")
-    if checked and run.notes:
-        return "none", (f"every one of the {checked} checks recorded held, but the run is not "
-                        f"complete: {'; '.join(run.notes)}")
-    if checked:
-        return "pass", f"✓ every one of the {checked} checks held"
-    return "none", "no claim was checked: this file holds no verdict"
+    mine, context = judged([c for c in run.cases if c.status != "none"])
+    whose = (f"the candidate {mine[0].remedy['name']!r}: "
+             if mine and is_candidate(mine[0]) and mine[0].remedy else "")
+    failed = [c for c in mine if c.status == "fail"]
+    if failed:
+        claims = len({c.claim for c in failed})
+        status, text = "fail", (f"✗ {whose}{len(failed)} of {len(mine)} checks failed, of "
+                                f"{claims} claim(s): see Failures below")
+    elif mine and run.notes:
+        return "none", (f"{whose}every one of the {len(mine)} checks recorded held, but the "
+                        f"run is not complete: {'; '.join(run.notes)}")
+    elif mine:
+        status, text = "pass", f"✓ {whose}every one of the {len(mine)} checks held"
+    else:
+        return "none", "no claim was checked: this file holds no verdict"
+    return status, text + _context_words(context)
+
+
+def _context_words(context: Sequence[Any]) -> str:
+    """``"; baselines: 1 of 8 checks failed (unscaled_residual: block_depth_law), ..."``."""
+    if not context:
+        return ""
+    bad = [c for c in context if c.status == "fail"]
+    if not bad:
+        return f". Baselines: every one of their {len(context)} checks held"
+    which = ", ".join(dict.fromkeys(
+        f"{(c.remedy or {}).get('name', c.subject)}: {c.claim}" for c in bad))
+    return (f". Baselines: {len(bad)} of {len(context)} checks failed ({which}), as a "
+            "known-bad baseline may: context, not the candidate's verdict")
 
 
 def _csp(script: str) -> Markup:
