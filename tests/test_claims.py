@@ -518,9 +518,9 @@ def test_assert_claim_returns_the_verdict_or_explains_the_failure() -> None:
     v = assert_claim("initializer:he_normal", "initializer_variance", fan_in=128, fan_out=96)
     assert v.passed
     with remedy("initializer", "t_init", he_like(0.8), distribution="normal", **HE):
-        with pytest.raises(AssertionError, match=r"(?s)claim initializer_variance FAILS for t_init: predicted "
-                           r"0\.015625, measured .*CI \[.*configuration: kind='initializer', "
-                           r"remedy='t_init', fan_in=128, fan_out=96"):
+        with pytest.raises(AssertionError, match=r"(?s)claim initializer_variance FAILS for "
+                           r"t_init: predicted 0\.015625, measured .*CI \[.*configuration: "
+                           r"kind='initializer', remedy='t_init', fan_in=128, fan_out=96"):
             assert_claim("initializer:t_init", "initializer_variance", alpha=1e-4,
                          fan_in=128, fan_out=96)
 
