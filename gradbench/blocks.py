@@ -23,17 +23,19 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import dataclasses
 import hashlib
 import inspect
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from numpy.typing import NDArray
 
+from gradbench.claims.blocks import ALPHA as BLOCK_ALPHA
 from gradbench.devices import CHOICES, DEVICE, is_cuda
 from gradbench.errors import InvalidArgument
 from gradbench.records import ConfidenceInterval
@@ -52,8 +54,9 @@ of the paths measured for the blocks issue (a batched probe needs the stacked fo
 user's module does not have; ``torch.func.vmap`` of ``grad`` ran about 10x slower than a
 plain loop on CPU), the taps on a plain loop (``suites/bench_blocks.py``)."""
 
-CONFIDENCE = 0.99
-"""Coverage of every interval of the depth law (a two-sided t-interval over seeds)."""
+CONFIDENCE = 1.0 - BLOCK_ALPHA
+"""Coverage of every interval of the depth law (a two-sided t-interval over seeds): 0.99,
+the level of the block claims (:mod:`gradbench.claims.blocks`)."""
 
 EXP_FLOOR = 2.0
 """F: an exponential law is declared only when its exponential part alone changes the
@@ -103,6 +106,7 @@ class BlockSpec:
             of :meth:`seed`); only dropout masks (train mode) come from the device's RNG.
     """
 
+    kind: ClassVar[str] = "block"  # the subject of the block claims (gradbench.claims)
     factory: str
     width: int = 32
     seq: int = 8
@@ -1016,8 +1020,7 @@ def verdicts(rep: BlockReport, spec: BlockSpec, meta: dict[str, Any]) -> list[An
                    measured=law.exp_log_factor, statistic=law.exp_log_factor,
                    pvalue=math.nan, ci_low=law.exp_ci.low, ci_high=law.exp_ci.high,
                    alpha=alpha, passed=passed, n=law.seeds, method=method,
-                   source="docs/blocks.md §4", note=f"{law.words()} ({declared})",
-                   growth=rep.growth.to_dict() if rep.growth is not None else None)]
+                   source="docs/blocks.md §4", note=f"{law.words()} ({declared})")]
     growth, ci = rep.stream_growth()
     limit = meta.get("max_stream_growth")
     out.append(Verdict(
@@ -1056,6 +1059,31 @@ def verdicts(rep: BlockReport, spec: BlockSpec, meta: dict[str, Any]) -> list[An
         + (f"declared max_token_similarity={limit!r})" if limit is not None else
            "reported, not judged: nothing declared)")))
     return out
+
+
+def _claim_spec(spec: BlockSpec, seed: int, device: str | None) -> BlockSpec:
+    return dataclasses.replace(spec, base_seed=seed or spec.base_seed,
+                               device=device or spec.device)
+
+
+def claim_report(spec: BlockSpec, *, seed: int = 0, device: str | None = None,
+                 meta: dict[str, Any] | None = None) -> BlockReport:
+    """What the block claims are read from (``gradbench.check(spec, "block_depth_law")``):
+    :func:`report` of ``spec``'s factory, with base seed ``seed`` (0: the spec's) on
+    ``device`` (default: the spec's)."""
+    spec = _claim_spec(spec, seed, device)
+    return report(load_factory(spec.factory), spec, spec.factory.rpartition(":")[2])
+
+
+def claim_verdict(name: str, spec: BlockSpec, rep: BlockReport, *, seed: int = 0,
+                  device: str | None = None, meta: dict[str, Any] | None = None) -> Any:
+    """The verdict of block claim ``name`` on :func:`claim_report`'s ``rep`` (:func:`verdicts`)."""
+    found = [v for v in verdicts(rep, _claim_spec(spec, seed, device), meta or {})
+             if v.claim == name]
+    if not found:
+        raise InvalidArgument(f"block claim {name!r} has nothing to read in the report of "
+                              f"{rep.name!r}")
+    return found[0]
 
 
 def _case_records(rep: BlockReport, spec: BlockSpec, meta: dict[str, Any],
@@ -1135,8 +1163,6 @@ def validate_block(target: str, *, baselines: Sequence[str] = (), profile: str =
         A :class:`gradbench.validate.ValidationResult` (exit 0 / 1; guards raise
         :class:`InvalidArgument`, exit 2).
     """
-    import dataclasses
-
     from gradbench import storage
     from gradbench.machine import environment, platform_info
     from gradbench.records import MachineInfo, RunInfo, results_document
@@ -1196,6 +1222,8 @@ __all__ = [
     "StackMeasurement",
     "check_block",
     "check_model",
+    "claim_report",
+    "claim_verdict",
     "depth_grid",
     "depth_law",
     "is_block_factory",

@@ -527,6 +527,58 @@ def test_validate_writes_results_and_answers_does_my_fix_help(
     assert first == {k: v for k, v in second.items() if k not in strip}  # reruns identical
 
 
+def test_the_report_of_a_block_validation_tells_the_truth(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The page of a block validation that exits 0 beside a baseline failing by design
+    (unscaled_residual is exponential on purpose). It led with "✗ 1 of 12 checks failed",
+    listed the block claims as "not a registered claim" with role "?", said "0
+    configuration(s) measured" and "Theory's claims", and printed a per-block growth over 63
+    steps with an interval in natural-log units beside the law's different factor."""
+    import html
+
+    from gradbench.claims import CLAIMS
+
+    monkeypatch.setitem(blocks.SEEDS, "quick", 4)  # 4 seeds: this test is about the page
+    result = gbv.validate(f"{ZOO}:scaled_residual", out_dir=tmp_path)
+    assert result.exit_code == 0
+    page = html.unescape(Path(result.html_path or "").read_text())
+    verdict = re.search(r'<p class="verdict verdict-(\w+)" id="verdict">([^<]*)</p>', page)
+    assert verdict is not None
+    assert verdict.group(1) == "pass"
+    assert verdict.group(2).startswith("✓ the candidate 'scaled_residual': every one of the 4 "
+                                       "checks held. Baselines: 1 of 8 checks failed "
+                                       "(unscaled_residual: block_depth_law)")
+    claims = page[page.index('<section id="claims"'):]
+    claims = claims[:claims.index("</section>")]
+    assert "not a registered claim" not in claims
+    for name in ("block_depth_law", "block_stream_growth", "block_output_change",
+                 "block_token_collapse"):
+        assert CLAIMS[name].statement in claims
+    assert CLAIMS["block_depth_law"].role == "stability"
+    summary = page[page.index('<section id="summary"'):]
+    summary = summary[:summary.index("</section>")]
+    for wrong in ("0 configuration(s) measured", "Theory's claims", "No gradient measurements",
+                  "vanishing"):
+        assert wrong not in summary
+    assert "Checks: <b>11</b> of 12 passed." in summary
+    failure = page[page.index('<div class="bad failure">'):]
+    failure = failure[:failure.index("</div>\n") if "</div>\n" in failure else 4000]
+    assert "block-to-block steps" not in failure  # one quantity: the law's, in one unit
+    assert "natural log units" in failure  # the interval's units are named beside it
+    assert "context, not the candidate's verdict" in failure
+
+
+def test_a_block_claim_is_checked_through_the_registry() -> None:
+    """The block claims are registered (subject ``block``): ``gb.check`` measures the spec's
+    factory and reads the claim's verdict, the same one validate records."""
+    spec = blocks.BlockSpec(f"{ZOO}:he_residual", depths=(4, 8, 16), seeds=4)
+    verdict = gb.check(spec, "block_depth_law")
+    assert verdict.claim == "block_depth_law"
+    assert not verdict.passed  # exponential
+    rep = blocks.report(zoo("he_residual"), spec, "he_residual")
+    assert verdict.measured == blocks.verdicts(rep, spec, {})[0].measured
+
+
 def test_validate_names_block_among_the_kinds(tmp_path: Path) -> None:
     with pytest.raises(InvalidArgument, match=r"did you mean 'block'\? valid choices: .*block"):
         gbv.validate(f"{ZOO}:pre_ln", kind="blok", out_dir=tmp_path)

@@ -332,7 +332,7 @@ def test_each_remedy_kind_is_declared_once_and_its_descriptor_is_consistent() ->
     from gradbench.suite import BASELINES
 
     assert typing.get_args(registry.Kind) == registry.KINDS == tuple(registry.REMEDY_KINDS)
-    assert SUBJECTS == ("network", *registry.KINDS)
+    assert SUBJECTS == ("network", *registry.KINDS, "block")
     for kind, info in registry.REMEDY_KINDS.items():
         assert callable(registry.import_object(info.guard))
         assert BASELINES[kind] == info.baselines

@@ -21,6 +21,7 @@ from typing import Any
 from gradbench.claims import (  # noqa: F401  (registration)
     activations,
     attention,
+    blocks,
     conv,
     initializers,
     network,

@@ -26,10 +26,11 @@ from gradbench.records import Verdict
 
 Subject = Literal[
     "network", "activation", "initializer", "normalization", "residual", "optimizer",
-    "depth_scheme"
+    "depth_scheme", "block"
 ]
-SUBJECTS: tuple[Subject, ...] = ("network", *registry.KINDS)  # type: ignore[assignment]
-"""What a claim can be about: networks, and every remedy kind (registry.REMEDY_KINDS)."""
+SUBJECTS: tuple[Subject, ...] = ("network", *registry.KINDS, "block")  # type: ignore[assignment]
+"""What a claim can be about: networks, every remedy kind (registry.REMEDY_KINDS), and a
+user's block stacked over depth (:class:`gradbench.blocks.BlockSpec`)."""
 Role = Literal["consistency", "theory", "stability", "behaviour"]
 ROLES: dict[Role, str] = {
     "consistency": "the remedy does what it declares (its own documented property)",

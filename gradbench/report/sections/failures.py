@@ -59,14 +59,23 @@ def _per_layer_log_growth(claim: str) -> bool:
     return found is not None and found.statistic.startswith("per-seed (ln ||dL/d")
 
 
+def _growth(case: Case) -> Mapping[str, Any] | None:
+    """The gradient growth the verdict carries, when it has words for it."""
+    growth = getattr(case.verdict, "growth", None)
+    return growth if isinstance(growth, Mapping) and growth.get("words") else None
+
+
 def in_words(case: Case) -> str:
     """The failing verdict's numbers in words: the growth's own words when the verdict
-    carries them, per-layer factors for a per-layer log growth, else predicted vs measured."""
+    carries them, per-layer factors for a per-layer log growth, else predicted vs measured
+    and what they are (the claim's statistic)."""
+    from gradbench.claims import CLAIMS
+
     v = case.verdict
     if v is None:
         return ""
-    growth = getattr(v, "growth", None)
-    if isinstance(growth, Mapping) and growth.get("words"):
+    growth = _growth(case)
+    if growth is not None:
         return str(growth["words"])
     if _per_layer_log_growth(case.claim) and math.isfinite(v.measured):
         depth = case.spec.get("depth")
@@ -76,14 +85,24 @@ def in_words(case: Case) -> str:
         if math.isfinite(v.predicted):
             text += f"; theory predicts ×{num(math.exp(v.predicted))} per layer"
         return text
-    return f"predicted {num(v.predicted, 4)}, measured {num(v.measured, 4)}"
+    found = CLAIMS.get(case.claim)
+    what = f" ({found.statistic.split(';')[0]})" if found is not None else ""
+    return f"predicted {num(v.predicted, 4)}, measured {num(v.measured, 4)}{what}"
 
 
 def interval(case: Case) -> str:
-    """``[low, high] at 1 − α``, or why there is none."""
+    """``[low, high] at 1 − α``, or why there is none; in the units of :func:`in_words`
+    (the growth's end-to-end factors when the words are the growth's)."""
     v = case.verdict
     if v is None:
         return ""
+    growth = _growth(case)
+    if growth is not None and isinstance(growth.get("end_to_end_interval"), list):
+        low, high = growth["end_to_end_interval"]
+        level = growth.get("confidence")
+        at = f" at {level:.0%}" if isinstance(level, float) else ""
+        return (f"end to end ×{num(growth.get('end_to_end', math.nan))}, interval "
+                f"[×{num(low)}, ×{num(high)}]{at}, p = {num(v.pvalue)}")
     if not (math.isnan(v.ci_low) and math.isnan(v.ci_high)):
         return f"interval [{num(v.ci_low, 4)}, {num(v.ci_high, 4)}] at 1 − α, p = {num(v.pvalue)}"
     return f"no interval (an exact check or a test without one), p = {num(v.pvalue)}"

@@ -58,13 +58,13 @@ def bad_norms(g: Growth) -> list[str]:
 
 def _cards(page: Page) -> list[tuple[str, int, str]]:
     k = page.counts(page.runs[0])
-    cards = [
-        ("pass", k["pass"], "claims passed"),
-        ("fail", k["fail"], "claims failed"),
-        ("vanishing", k["vanishing"], f"vanishing (×<1/{STABLE_WITHIN:g} over the depth)"),
-        ("stable", k["stable"], "stable"),
-        ("exploding", k["exploding"], f"exploding (×>{STABLE_WITHIN:g} over the depth)"),
-    ]
+    cards = [("pass", k["pass"], "checks passed"), ("fail", k["fail"], "checks failed")]
+    if k["configurations"]:  # the classes of configurations, when the run measured some
+        cards += [
+            ("vanishing", k["vanishing"], f"vanishing (×<1/{STABLE_WITHIN:g} over the depth)"),
+            ("stable", k["stable"], "stable"),
+            ("exploding", k["exploding"], f"exploding (×>{STABLE_WITHIN:g} over the depth)"),
+        ]
     if k["nonfinite"]:
         cards.append(("nonfinite", k["nonfinite"], "non-finite (NaN)"))
     if k["inconclusive"]:
