@@ -1468,3 +1468,26 @@ def test_family_titles_come_from_each_family_s_declaration() -> None:
     assert [n for n in registered if page.family(n).over_time] == ["rnn"]
     assert [page.family_order(n)[0] for n in registered] == list(range(len(registered)))
     assert page.family("no_such_family").title == "no_such_family"  # unknown: its own name
+
+
+def test_a_failure_in_growth_words_gives_its_interval_as_factors() -> None:
+    """The failure box's words are the verdict's gradient growth (factors): its interval is
+    the growth's end-to-end interval, as factors. It printed the verdict's interval in
+    natural-log units beside them ("x0.085 ... (interval [-2.473, -2.459] ...)")."""
+    from gradbench import stats
+    from gradbench.report.model import Case
+    from gradbench.report.sections import failures
+
+    growth = stats.gradient_growth(np.exp([[-2.47, 0.0], [-2.46, 0.0], [-2.48, 0.0]]))
+    verdict = records.Verdict(
+        claim="stable_as_declared", spec={"family": "mlp", "depth": 2}, predicted=0.0,
+        measured=growth.log_ratio, statistic=-5.0, pvalue=1.0, ci_low=growth.low,
+        ci_high=growth.high, alpha=0.05, passed=False, growth=growth.to_dict())
+    case = Case("c#0", "stable_as_declared", "", {"family": "mlp"}, "mlp", None, None,
+                verdict, {})
+    low, high = growth.end_to_end_interval
+    assert failures.in_words(case) == growth.words
+    assert failures.interval(case) == (
+        f"end to end ×{render.num(growth.end_to_end)}, interval [×{render.num(low)}, "
+        f"×{render.num(high)}] at 90%, p = 1")
+    assert "-2.4" not in failures.interval(case)
