@@ -265,15 +265,18 @@ def verdict_line(page: Page) -> tuple[str, str] | None:
     return status, text + _context_words(context)
 
 
-def _context_words(context: Sequence[Any]) -> str:
-    """``"; baselines: 1 of 8 checks failed (unscaled_residual: block_depth_law), ..."``."""
+def _context_words(context: Sequence[Any], shown: int = 3) -> str:
+    """``". Baselines: 1 of 8 checks failed (unscaled_residual: block_depth_law), ..."``: the
+    first ``shown`` failing (baseline, claim) pairs named, the rest counted."""
     if not context:
         return ""
     bad = [c for c in context if c.status == "fail"]
     if not bad:
         return f". Baselines: every one of their {len(context)} checks held"
-    which = ", ".join(dict.fromkeys(
+    pairs = list(dict.fromkeys(
         f"{(c.remedy or {}).get('name', c.subject)}: {c.claim}" for c in bad))
+    which = ", ".join(pairs[:shown]) + (f" and {len(pairs) - shown} more"
+                                        if len(pairs) > shown else "")
     return (f". Baselines: {len(bad)} of {len(context)} checks failed ({which}), as a "
             "known-bad baseline may: context, not the candidate's verdict")
 
