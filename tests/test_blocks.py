@@ -566,6 +566,7 @@ def test_the_report_of_a_block_validation_tells_the_truth(
     assert "block-to-block steps" not in failure  # one quantity: the law's, in one unit
     assert "natural log units" in failure  # the interval's units are named beside it
     assert "context, not the candidate's verdict" in failure
+    assert "p = nan" not in failure  # a block verdict is an interval's: no p-value to show
 
 
 def test_a_block_claim_is_checked_through_the_registry() -> None:

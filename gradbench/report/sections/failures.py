@@ -96,16 +96,17 @@ def interval(case: Case) -> str:
     v = case.verdict
     if v is None:
         return ""
+    p = f", p = {num(v.pvalue)}" if math.isfinite(v.pvalue) else ""  # an interval's verdict
     growth = _growth(case)
     if growth is not None and isinstance(growth.get("end_to_end_interval"), list):
         low, high = growth["end_to_end_interval"]
         level = growth.get("confidence")
         at = f" at {level:.0%}" if isinstance(level, float) else ""
         return (f"end to end ×{num(growth.get('end_to_end', math.nan))}, interval "
-                f"[×{num(low)}, ×{num(high)}]{at}, p = {num(v.pvalue)}")
+                f"[×{num(low)}, ×{num(high)}]{at}{p}")
     if not (math.isnan(v.ci_low) and math.isnan(v.ci_high)):
-        return f"interval [{num(v.ci_low, 4)}, {num(v.ci_high, 4)}] at 1 − α, p = {num(v.pvalue)}"
-    return f"no interval (an exact check or a test without one), p = {num(v.pvalue)}"
+        return f"interval [{num(v.ci_low, 4)}, {num(v.ci_high, 4)}] at 1 − α{p}"
+    return f"no interval (an exact check or a test without one){p}"
 
 
 def failures(page: Page) -> list[Failure]:
