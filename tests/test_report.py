@@ -1378,6 +1378,8 @@ def test_recommendation_regroups_the_stability_verdicts_by_setting(tmp_path: Pat
     section = section[:section.index("</section>")]
     assert "changing by less than ×10 between the top layer and the first" in section
     assert "gradients grow x1.09 per layer, x11 over the 29 layer-to-layer steps" in section
+    # tanh's row: no remedy kept them stable, in words that cannot be read as the remedy 'none'
+    assert "<i>no remedy measured here did</i>" in section
     assert 'href="#recommend"' in html
     # a run without stability verdicts has no recommendation (nor its link)
     plain = report.render_report([report.load_run(records.write_json(
@@ -1491,3 +1493,19 @@ def test_a_failure_in_growth_words_gives_its_interval_as_factors() -> None:
         f"end to end ×{render.num(growth.end_to_end)}, interval [×{render.num(low)}, "
         f"×{render.num(high)}] at 90%, p = 1")
     assert "-2.4" not in failures.interval(case)
+
+
+def test_a_per_layer_growth_failure_counts_layer_to_layer_steps() -> None:
+    """Depth 5 has 4 layer-to-layer steps: the end-to-end factor is exp(4 x slope), and the
+    words say so (they said "over its 5 layers", with the factor of 4 steps)."""
+    from gradbench.report.model import Case
+    from gradbench.report.sections import failures
+
+    verdict = records.Verdict(
+        claim="mean_field_slope", spec={"family": "mlp", "depth": 5}, predicted=0.0,
+        measured=-0.05, statistic=-5.0, pvalue=1e-6, ci_low=-0.06, ci_high=-0.04,
+        alpha=0.01, passed=False)
+    case = Case("c#0", "mean_field_slope", "", {"family": "mlp", "depth": 5}, "mlp", None,
+                None, verdict, {})
+    words = failures.in_words(case)
+    assert f"×{render.num(math.exp(-0.2))} over the 4 layer-to-layer steps of depth 5" in words

@@ -81,7 +81,8 @@ def in_words(case: Case) -> str:
         depth = case.spec.get("depth")
         text = f"the gradient changes by ×{num(math.exp(v.measured))} per layer towards the input"
         if isinstance(depth, int) and depth > 1 and abs(v.measured) * (depth - 1) < 700:
-            text += f", ×{num(math.exp(v.measured * (depth - 1)))} over its {depth} layers"
+            text += (f", ×{num(math.exp(v.measured * (depth - 1)))} over the {depth - 1} "
+                     f"layer-to-layer steps of depth {depth}")
         if math.isfinite(v.predicted):
             text += f"; theory predicts ×{num(math.exp(v.predicted))} per layer"
         return text
