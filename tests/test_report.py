@@ -1509,3 +1509,19 @@ def test_a_per_layer_growth_failure_counts_layer_to_layer_steps() -> None:
                 None, verdict, {})
     words = failures.in_words(case)
     assert f"×{render.num(math.exp(-0.2))} over the 4 layer-to-layer steps of depth 5" in words
+
+
+def test_a_verdict_without_an_interval_shows_none_in_a_comparison(tmp_path: Path,
+                                                                  base_path: Path) -> None:
+    """An exact check has no interval: the comparison shows its value alone, not '[nan, nan]'
+    (the failure box says 'no interval' of the same verdict)."""
+    doc = json.loads(base_path.read_text())
+    for bench in doc["benchmarks"]:
+        verdict = (bench.get("extra_info", {}).get("gradbench") or {}).get("verdict")
+        if verdict:
+            verdict.update(ci_low={"nonfinite": "nan"}, ci_high={"nonfinite": "nan"}, passed=False)
+    new = records.write_json(tmp_path / "0002_exact.json", doc)
+    base, run = report.load_run(base_path), report.load_run(new)
+    html = report.render_comparison(base, run)
+    assert report.compare_runs(base, run).regressions
+    assert "[nan, nan]" not in html
