@@ -309,8 +309,8 @@ MUTANTS: tuple[Mutant, ...] = (
            "conv_spatial_modes", "theory's 2-D spatial-mode factor is the rows' lambda_m(H) "
            "alone, the columns' lambda_n(W) forgotten (a 1-D law carried over to 2-D)"),
     Mutant("delta_orthogonal_corner_tap", INIT, "delta_orthogonal",
-           "w[(slice(None), slice(None), *(k // 2 for k in taps))] = centre",
-           "w[(slice(None), slice(None), *(0 for k in taps))] = centre",
+           "(slice(None), slice(None), *(k // 2 for k in taps))",
+           "(slice(None), slice(None), *(0 for k in taps))",
            "delta_orthogonal_isometry", "the orthogonal matrix put at the kernel's first tap, "
            "not its centre: a shift, still an isometry with circular padding, but a zero-padded "
            "2-D net loses a border row and column per layer"),
