@@ -18,13 +18,18 @@ CAND = ("initializer", "my_init", "candidate")
 HE = ("initializer", "he_normal", "built-in")
 
 
+def _validation_cases() -> list:
+    """Three candidate cases (two failed claims), a baseline's, two failed network cases."""
+    return [_case(0, "initializer_variance", False, CAND),
+            _case(1, "initializer_variance", False, CAND),
+            _case(0, "mean_field_slope", False, CAND),
+            _case(0, "initializer_variance", True, HE),
+            _case(0, "jacobian_spectrum", False, None),
+            _case(1, "jacobian_spectrum", False, None)]
+
+
 def test_claims_are_counted_once_however_many_cases_failed() -> None:
-    cases = [_case(0, "initializer_variance", False, CAND),
-             _case(1, "initializer_variance", False, CAND),
-             _case(0, "mean_field_slope", False, CAND),
-             _case(0, "initializer_variance", True, HE),
-             _case(0, "jacobian_spectrum", False, None),
-             _case(1, "jacobian_spectrum", False, None)]
+    cases = _validation_cases()
     assert summary.failed_claims(cases) == 3
     assert summary.outcome_line(cases[3:]) == "3 cases recorded, 1 claim failed in 2 cases"
     assert summary.outcome_line(cases[3:4]) == "1 case recorded, every claim holds"
@@ -34,12 +39,7 @@ def test_a_validation_leads_with_the_candidate_and_counts_its_baselines_as_conte
     """The terminal's line of a validate run: the candidate's verdict first, the baselines'
     failures after it as context. It read "N cases recorded, 2 claims failed" while validate
     said every claim of the candidate held (exit 0)."""
-    cases = [_case(0, "initializer_variance", False, CAND),
-             _case(1, "initializer_variance", False, CAND),
-             _case(0, "mean_field_slope", False, CAND),
-             _case(0, "initializer_variance", True, HE),
-             _case(0, "jacobian_spectrum", False, None),
-             _case(1, "jacobian_spectrum", False, None)]
+    cases = _validation_cases()
     assert summary.outcome_line(cases) == (
         "6 cases recorded; candidate 'my_init': 2 claims failed in 3 cases; baselines "
         "(context, not the verdict): 1 claim failed in 2 cases")
