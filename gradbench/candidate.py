@@ -14,7 +14,7 @@ A remedy may declare, as attributes of the object:
 * ``gradbench_name``: the registry name (default: ``__name__``; for an instance, such as
   ``mish = torch.nn.Mish()``, the attribute name after the colon);
 * ``gradbench_meta``: declarations, the same keys built-ins declare (``variance``,
-  ``distribution``, ``stable_for``, ``invariances``, ``axis``, ``law``, ``bounded``,
+  ``distribution``, ``stable_for``, ``invariances``, ``statistics``, ``law``, ``bounded``,
   ``reference``, ``first_step``, ``documented``, ``kinks``; a depth scheme's ``law``,
   ``output_change``, ``deepnet_identity``); each adds the claims that check it;
 * ``gradbench_claims``: claim names; when given, only these claims are run.

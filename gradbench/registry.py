@@ -137,6 +137,7 @@ class Remedy:
 
 _REMEDIES: dict[tuple[str, str], Remedy] = {}
 _loaded = False
+_loading_plugin: str | None = None  # the entry point being imported, while it is
 _generation = 0
 _NAME_RE = re.compile(r"^\s*([A-Za-z_][\w.\-/]*)\s*(?:\((.*)\))?\s*$")
 
@@ -169,7 +170,15 @@ def register(
         key = (kind, name or obj.__name__)
         from gradbench.declarations import check
 
-        check(kind, key[1], meta)
+        try:
+            check(kind, key[1], meta)
+        except InvalidArgument as exc:
+            if _loading_plugin is None:
+                raise
+            # one bad remedy of a plugin is skipped, not the plugin's other remedies
+            warnings.warn(f"gradbench plugin {_loading_plugin!r}: {exc}; that remedy was "
+                          "skipped", stacklevel=2)
+            return obj
         if key in _REMEDIES and not replace:
             raise InvalidArgument(
                 f"{kind} {key[1]!r} is already registered; pass replace=True to override it"
@@ -203,7 +212,7 @@ def generation() -> int:
 
 def _ensure_loaded() -> None:
     """Import the built-in remedies and the entry-point plugins, once."""
-    global _loaded
+    global _loaded, _loading_plugin
     if _loaded:
         return
     _loaded = True
@@ -211,6 +220,7 @@ def _ensure_loaded() -> None:
     if os.environ.get("GRADBENCH_NO_PLUGINS"):
         return
     for ep in entry_points(group=ENTRY_POINT_GROUP):
+        _loading_plugin = ep.name
         try:
             ep.load()
         except Exception as exc:  # a broken plugin must not break gradbench itself
@@ -218,6 +228,8 @@ def _ensure_loaded() -> None:
                 f"gradbench plugin {ep.name!r} ({ep.value}) failed to load and was skipped: {exc}",
                 stacklevel=2,
             )
+        finally:
+            _loading_plugin = None
 
 
 def names(kind: Kind) -> list[str]:

@@ -629,3 +629,43 @@ def test_one_finite_seed_of_several_is_no_test_and_fails() -> None:
     assert not v.passed
     assert v.n == 1
     assert v.note == "only 1 seed produced finite gradients: no test across seeds is possible"
+
+
+@pytest.mark.parametrize("values", [[0.1] + [np.nan] * 15, [0.1] * 8 + [np.inf] * 8])
+def test_equivalence_is_never_claimed_when_seeds_overflowed(values) -> None:
+    """A non-finite seed is a network that blew up: no stability verdict may pass, however
+    the finite seeds agree (they passed as an exact comparison of 'all seeds agree')."""
+    from gradbench.claims._verdicts import equivalence
+
+    v = equivalence("stable_gradients", NET, {}, np.array(values), 0.0, 1.0, alpha=0.01,
+                    what="the log ratio")
+    assert not v.passed
+
+
+def test_a_single_value_by_design_is_still_compared_exactly() -> None:
+    """A one-site network's slope is one value, not one seed of several: exact, as before."""
+    from gradbench.claims._verdicts import t_test
+
+    v = t_test("mean_field_slope", NET, {}, np.zeros(1), 0.0, alpha=0.01, what="the slope")
+    assert v.passed
+
+
+def _constant(value):
+    def init(w, *, generator):
+        with torch.no_grad():
+            w.fill_(value)
+    return init
+
+
+@pytest.mark.parametrize(("fn", "meta", "passed", "note"), [
+    # constant entries whose mean square is the declared variance: not centred, so not i.i.d.
+    # zero-mean weights, unless the initializer declares itself deterministic
+    (_constant(0.1), {}, False, "the weights are not centred"),
+    (_constant(0.1), {"distribution": "deterministic"}, True, ""),
+    (_constant(0.0), {}, True, ""),  # zeros declaring variance 0: no division by zero
+])
+def test_exact_mean_squares_without_a_declared_law(fn, meta, passed, note) -> None:
+    declared = {"variance": lambda fan_in, fan_out: fn.__closure__[0].cell_contents ** 2}
+    with remedy("initializer", "t_init", fn, **declared, **meta) as r:
+        v = check(r, "initializer_variance", fan_in=128, fan_out=96, alpha=0.01)
+    assert (v.passed, v.note) == (passed, note)

@@ -498,3 +498,19 @@ def test_a_run_that_measured_nothing_says_why():
         "others recorded no case")
     assert _nothing_measured(0, Outcome(selected=1)) == (
         "nothing was measured: no selected test recorded a case")
+
+
+def test_run_checks_an_added_remedy_s_declarations_before_any_test(tmp_path, capsys):
+    """`run --remedy` refuses a bad declaration as validate does, in gradbench's own sentence
+    (it surfaced inside pytest's start-up as 'pytest rejected its arguments')."""
+    module = tmp_path / "declares_a_typo.py"
+    module.write_text("def my_init(w, *, generator):\n    w.normal_(generator=generator)\n\n\n"
+                      "my_init.gradbench_meta = {'variant': lambda fan_in, fan_out: 1.0}\n")
+    assert main(["run", "--out-dir", str(tmp_path / "out"), "--remedy",
+                 f"{module}:my_init"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == (
+        "gradbench: error: initializer 'my_init' declares 'variant', which initializers cannot "
+        "declare: did you mean 'variance'? valid choices: bias_variance, data_dependent, "
+        "distribution, examples, kernel, stable_for, stacks, variance")
+    assert not (tmp_path / "out").exists()

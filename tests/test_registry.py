@@ -268,6 +268,27 @@ def test_entry_point_plugins_are_loaded_and_a_broken_one_only_warns(
     assert [ep.loads for ep in eps] == [1, 1]
 
 
+def _plugin_with_one_bad_declaration() -> Any:
+    registry.register("activation", "plugin_bad", kinkz=(0.0,))(torch.tanh)
+    return registry.register("activation", "plugin_tanh3")(_plugin_activation)
+
+
+def test_a_plugin_remedy_with_a_bad_declaration_is_skipped_alone(
+    fake_plugins: tuple[list[FakeEntryPoint], list[str]],
+) -> None:
+    """A refused declaration in a plugin skips that remedy, with a warning naming it, and
+    not the plugin's other remedies (an import error skips the whole plugin, as before)."""
+    eps, _ = fake_plugins
+    eps[:] = [FakeEntryPoint("half", "gb_half:remedies", _plugin_with_one_bad_declaration)]
+    with pytest.warns(UserWarning, match=r"gradbench plugin 'half': activation 'plugin_bad' "
+                      r"declares 'kinkz', .*did you mean 'kinks'\?.*; that remedy was skipped"):
+        names = registry.names("activation")
+    assert "plugin_tanh3" in names
+    assert "plugin_bad" not in names
+    with pytest.raises(InvalidArgument, match="declares 'kinkz'"):  # outside a plugin: refused
+        registry.register("activation", "t_bad", kinkz=(0.0,))(torch.tanh)
+
+
 def test_gradbench_no_plugins_disables_entry_points(
     fake_plugins: tuple[list[FakeEntryPoint], list[str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -379,6 +400,7 @@ _BAD_DECLARATIONS = [
      "or False"),
     ("optimizer", {"stable_for": ()}, "declares 'stable_for', which optimizers cannot declare"),
     ("depth_scheme", {"output_change": 1.0}, "it must be a function of (n), not a float"),
+    ("depth_scheme", {"stable_for": ()}, "which depth_schemes cannot declare"),
 ]
 
 

@@ -1349,6 +1349,14 @@ def test_a_validation_leads_with_the_candidate_and_shows_a_failed_baseline_as_co
     assert (f"Baselines: 1 of {len(cases) - mine} checks failed (he_normal: "
             f"{baseline['claim']})") in text
     assert "context, not the candidate's verdict" in text
+    # a selection that kept none of the candidate's cases judged nothing: no pass
+    for bench in data["benchmarks"]:
+        case = bench.get("extra_info", {}).get("gradbench", {})
+        if case.get("remedy", {}).get("origin") == "candidate":
+            case["remedy"] = {"kind": "initializer", "name": "he_normal", "origin": "built-in"}
+    path.write_text(json.dumps(data), encoding="utf-8")
+    assert render.verdict_line(Page.from_runs([report.load_run(path)])) == (
+        "none", "the candidate 'ok_a' has no verdict in this run: nothing was validated")
 
 
 def test_recommendation_regroups_the_stability_verdicts_by_setting(tmp_path: Path) -> None:

@@ -54,6 +54,11 @@ def exact(
     )
 
 
+def _too_few(values: np.ndarray, finite: np.ndarray) -> bool:
+    """No test is possible: no finite value, or one left where other seeds overflowed."""
+    return finite.size == 0 or (finite.size < 2 and values.size > finite.size)
+
+
 def _nonfinite(name: str, target: Any, config: Mapping[str, Any], predicted: float,
                alpha: float, method: str, finite: int = 0) -> Verdict:
     return verdict(
@@ -72,14 +77,15 @@ def t_test(
     """Two-sided t-test across seeds of ``mean(values) = predicted + bias`` (within ``tolerance``).
 
     Degenerates to an exact comparison (within ``tolerance`` + 1e-9) when every seed gives
-    the same value, e.g. orthogonal linear networks. Fewer than 2 finite seeds allow no
-    test (one network says nothing of the spread): the claim fails, as with none.
+    the same value, e.g. orthogonal linear networks, or when one value is all there is (a
+    one-site network's slope). Seeds whose networks overflowed leaving fewer than 2 finite
+    ones allow no test: the claim fails, as with none.
     """
     finite = values[np.isfinite(values)]
     method = f"t-test across seeds on {what}"
-    if finite.size < 2:
+    if _too_few(values, finite):
         return _nonfinite(name, target, config, predicted, alpha, method, finite.size)
-    if np.ptp(finite) < EXACT_SPREAD:
+    if finite.size < 2 or np.ptp(finite) < EXACT_SPREAD:
         dev = float(finite.mean() - predicted - bias)
         return exact(
             name, target, config, predicted=predicted, measured=float(finite.mean()),
@@ -104,23 +110,24 @@ def equivalence(
     name: str, target: Any, config: Mapping[str, Any], values: np.ndarray, predicted: float,
     margin: float, *, alpha: float, what: str, note: str = "",
 ) -> Verdict:
-    """TOST across seeds: ``mean(values)`` lies in ``predicted +- margin`` (Schuirmann 1987)."""
+    """TOST across seeds: ``mean(values)`` lies in ``predicted +- margin`` (Schuirmann 1987).
+    A non-finite seed means the network blew up: equivalence cannot be claimed."""
     finite = values[np.isfinite(values)]
     method = f"TOST across seeds on {what}, margin +-{margin:.3g}"
-    if finite.size == 0:
-        return _nonfinite(name, target, config, predicted, alpha, method)
+    if _too_few(values, finite):
+        return _nonfinite(name, target, config, predicted, alpha, method, finite.size)
+    if values.size > finite.size:
+        note = "; ".join(filter(None, [note, f"{values.size - finite.size} seeds non-finite"]))
     if finite.size < 2 or np.ptp(finite) < EXACT_SPREAD:
         dev = float(finite.mean() - predicted)
         return exact(
             name, target, config, predicted=predicted, measured=float(finite.mean()),
-            worst=abs(dev) / margin, alpha=alpha, n=int(finite.size),
-            tolerance=f"|{what} - {predicted:.3g}| < {margin:.3g}; all seeds agree", note=note,
+            worst=abs(dev) / margin if finite.size == values.size else math.inf, alpha=alpha,
+            n=int(finite.size), note=note,
+            tolerance=f"|{what} - {predicted:.3g}| < {margin:.3g}; all finite seeds agree",
         )
     r = stats.tost(finite, predicted - margin, predicted + margin, alpha=alpha)
     lo, hi = r.confidence_interval()
-    if values.size > finite.size:
-        note = "; ".join(filter(None, [note, f"{values.size - finite.size} seeds non-finite"]))
-    # a non-finite seed means the network blew up: equivalence cannot be claimed
     passed = r.passed and finite.size == values.size
     return verdict(
         name, target, config, predicted=predicted, measured=r.estimate, statistic=r.statistic,
@@ -138,7 +145,7 @@ def one_sided(
     x = values[np.isfinite(values)]
     method = f"one-sided t-test ({alternative} than {threshold:.3g}) across seeds on {what}"
     if x.size < 2:
-        return _nonfinite(name, target, config, threshold, alpha, method)
+        return _nonfinite(name, target, config, threshold, alpha, method, x.size)
     if np.ptp(x) < EXACT_SPREAD:
         ok = x.mean() < threshold if alternative == "less" else x.mean() > threshold
         return exact(name, target, config, predicted=threshold, measured=float(x.mean()),

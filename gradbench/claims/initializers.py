@@ -15,6 +15,7 @@ normal, 9/5 for a uniform), the mean square :math:`m_2` of :math:`n` entries has
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -72,27 +73,35 @@ def _declares(*distributions: str | None) -> Any:
 )
 def initializer_variance(remedy: Any, data: Mapping[str, np.ndarray], alpha: float,
                          fan_in: int, fan_out: int, **config: Any) -> Verdict:
-    """Mean square vs declared variance (and mean 0), in float64. Without a declared
-    distribution the kurtosis is the entries' own, ``mean(w^4) / mean(w^2)^2`` (consistent
-    for i.i.d. entries, so the z-test keeps its level asymptotically)."""
+    """Mean square vs declared variance (and, for random entries, mean 0), in float64. Without
+    a declared distribution the kurtosis is the entries' own, ``mean((w^2 / m_2)^2)``
+    (consistent for i.i.d. entries with a finite fourth moment, so the z-test keeps its
+    level asymptotically)."""
     w = data["weights"]
     cfg = {"fan_in": fan_in, "fan_out": fan_out, **config}
     want = declared_variance(remedy, fan_in, fan_out)
     m2, n = float(np.mean(w * w)), int(w.size)
     dist = remedy.meta.get("distribution")
-    kurtosis = KURTOSIS.get(dist, 1.0) if dist is not None else (
-        float(np.mean(w**4)) / max(m2, 1e-300)**2)
-    if kurtosis - 1.0 < 1e-9:
-        # orthogonal / identity / deterministic (or +-c entries): the mean square is exact
-        return exact("initializer_variance", remedy, cfg, predicted=want, measured=m2,
-                     worst=abs(m2 - want) / (1e-12 * want + 1e-300), alpha=alpha, n=n,
-                     tolerance="relative 1e-12 (deterministic mean square)")
-    se = want * math.sqrt((kurtosis - 1.0) / n)
-    law = dist if dist is not None else f"entries of measured kurtosis {kurtosis:.3g}"
+    exact_square = functools.partial(
+        exact, "initializer_variance", remedy, cfg, predicted=want, measured=m2, alpha=alpha,
+        n=n, worst=abs(m2 - want) / (1e-12 * want + 1e-300),
+        tolerance="relative 1e-12 (deterministic mean square)")
+    if dist is not None and dist not in KURTOSIS:
+        # orthogonal / identity / deterministic: the mean square is exact, no mean is claimed
+        return exact_square()
+    kurtosis = KURTOSIS[dist] if dist is not None else (
+        float(np.mean((w * w / m2) ** 2)) if m2 > 0 else 1.0)
+    if kurtosis - 1.0 < 1e-9:  # +-c entries (or zeros): the mean square is exact
+        result = exact_square()
+    else:
+        se = want * math.sqrt((kurtosis - 1.0) / n)
+        law = (f"{dist} entries" if dist is not None
+               else f"entries of measured kurtosis {kurtosis:.3g}")
+        result = z_test("initializer_variance", remedy, cfg, estimate=m2, se=se,
+                        predicted=want, alpha=alpha / 2, n=n, what=f"the mean square of {n} {law}")
+    if want <= 0.0:  # zero weights declared: the exact mean square says it all
+        return result
     mean_z = float(np.mean(w)) / math.sqrt(want / n)
-    result = z_test("initializer_variance", remedy, cfg, estimate=m2, se=se, predicted=want,
-                    alpha=alpha / 2, n=n, what=f"the mean square of {n} {law}"
-                    + (" entries" if dist is not None else ""))
     mean_p = float(2 * sps.norm.sf(abs(mean_z)))
     if mean_p < alpha / 2:
         mean, half = float(np.mean(w)), float(sps.norm.isf(alpha / 4)) * math.sqrt(want / n)

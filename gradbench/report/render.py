@@ -248,6 +248,10 @@ def verdict_line(page: Page) -> tuple[str, str] | None:
         return None
     run = page.runs[0]
     mine, context = judged([c for c in run.cases if c.status != "none"])
+    candidate = (run.gradbench_info or {}).get("candidate")
+    if candidate and not any(map(is_candidate, mine)):  # a validation that judged nothing
+        return "none", (f"the candidate {candidate[-1]!r} has no verdict in this run: nothing "
+                        "was validated")
     whose = (f"the candidate {mine[0].remedy['name']!r}: "
              if mine and is_candidate(mine[0]) and mine[0].remedy else "")
     failed = [c for c in mine if c.status == "fail"]
@@ -277,8 +281,8 @@ def _context_words(context: Sequence[Any], shown: int = 3) -> str:
         f"{(c.remedy or {}).get('name', c.subject)}: {c.claim}" for c in bad))
     which = ", ".join(pairs[:shown]) + (f" and {len(pairs) - shown} more"
                                         if len(pairs) > shown else "")
-    return (f". Baselines: {len(bad)} of {len(context)} checks failed ({which}), as a "
-            "known-bad baseline may: context, not the candidate's verdict")
+    return (f". Baselines: {len(bad)} of {len(context)} checks failed ({which}): context, "
+            "not the candidate's verdict")
 
 
 def _csp(script: str) -> Markup:
