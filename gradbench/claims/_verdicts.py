@@ -124,7 +124,8 @@ def equivalence(
             name, target, config, predicted=predicted, measured=float(finite.mean()),
             worst=abs(dev) / margin if finite.size == values.size else math.inf, alpha=alpha,
             n=int(finite.size), note=note,
-            tolerance=f"|{what} - {predicted:.3g}| < {margin:.3g}; all finite seeds agree",
+            tolerance=f"|{what} - {predicted:.3g}| < {margin:.3g}; all "
+            f"{'' if finite.size == values.size else 'finite '}seeds agree",
         )
     r = stats.tost(finite, predicted - margin, predicted + margin, alpha=alpha)
     lo, hi = r.confidence_interval()
