@@ -960,16 +960,16 @@ def check_model(model_factory: Callable[..., torch.nn.Module], *, alpha: float =
     if not callable(model_factory):
         raise InvalidArgument(f"gradbench.check got a {type(model_factory).__name__} with "
                               f"blocks/example_input; pass {MODEL_FACTORY}")
-    for arg, value, form in (("blocks", blocks, "a regular expression matched in full "
-                              "against module names, or a callable name -> bool"),
-                             ("example_input", example_input, "a function generator -> the "
-                              "model's input (a tensor or a tuple of arguments)")):
+    form = {"blocks": "a regular expression matched in full against module names, or a "
+                      "callable name -> bool",
+            "example_input": "a function generator -> the model's input (a tensor or a tuple "
+                             "of arguments)"}
+    for arg, value in (("blocks", blocks), ("example_input", example_input)):
         if value is None:
-            raise InvalidArgument(f"gradbench.check of a whole model needs {arg}=: {form}")
+            raise InvalidArgument(f"gradbench.check of a whole model needs {arg}=: {form[arg]}")
     if not callable(example_input):
         raise InvalidArgument(f"example_input={type(example_input).__name__} is invalid: give "
-                              "a function generator -> the model's input (a tensor or a tuple "
-                              "of arguments), so every copy draws its own")
+                              f"{form['example_input']}, so every copy draws its own")
 
     prof = profile_model(model_factory, blocks=blocks, example_input=example_input,
                          seeds=seeds, seed=seed, dtype=dtype)

@@ -473,6 +473,20 @@ def register_target(target: str, kind: str | None = None) -> tuple[str, str]:
     return _register(obj, target, kind, name)
 
 
+def check_target(target: str, kind: str | None = None) -> tuple[str, str]:
+    """``(kind, name)`` of ``target`` once it has passed every check of
+    :func:`register_target` (import, kind, declarations, fit, claims), the registry left as
+    it was: for a command whose run registers the target itself, in every process.
+
+    Raises:
+        InvalidArgument: as :func:`register_target`.
+    """
+    kind, name = register_target(target, kind)
+    if ":" in target:
+        registry.unregister(kind, name)  # type: ignore[arg-type]
+    return kind, name
+
+
 def register_object(obj: Any, kind: str | None = None) -> tuple[str, str]:
     """Register a remedy given as the object itself; returns ``(kind, name)``.
 
@@ -524,5 +538,5 @@ def _registered(target: str, kind: str | None) -> tuple[str, str]:
     return found[0]  # type: ignore[return-value]
 
 
-__all__ = ["declarations", "guard_remedy", "infer_kind", "measured_variance", "register_object",
-           "register_target", "resolve_target"]
+__all__ = ["check_target", "declarations", "guard_remedy", "infer_kind", "measured_variance",
+           "register_object", "register_target", "resolve_target"]

@@ -40,16 +40,11 @@ def cmd_run(args: argparse.Namespace, extra: Sequence[str] = ()) -> int:
     ``--lf``, test paths or node ids inside the suites); ``--remedy pkg.mod:obj`` adds a
     remedy not packaged yet to the run.
     """
-    from gradbench import registry
-    from gradbench.candidate import register_target
+    from gradbench.candidate import check_target
     from gradbench.runner import run_suites
 
     for target in args.remedy:
-        # one sentence for a remedy that cannot be imported or told, declares what it may not,
-        # or does not fit its kind: registered as the run's plugin will, then left to it
-        kind, name = register_target(target)
-        if ":" in target:
-            registry.unregister(kind, name)  # type: ignore[arg-type]
+        check_target(target)  # one sentence for a bad remedy, before any test runs
     shard = [] if args.shard is None else [f"--gradbench-shard={args.shard}"]
     name = args.profile if args.shard is None else (
         f"{args.profile}-shard{args.shard.index}of{args.shard.count}")

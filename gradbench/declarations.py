@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gradbench.errors import InvalidArgument, choices_hint
+from gradbench.registry import KINDS, REMEDY_KINDS
 
 DISTRIBUTIONS = ("normal", "uniform", "orthogonal", "identity", "deterministic")
 """An initializer's ``distribution``: i.i.d. normal or uniform entries, a (semi-)orthogonal
@@ -27,8 +28,6 @@ matrix times a gain, the identity, or any other weights that are the same under 
 generator (``eye_``, ``constant_``; measured so for an initializer that declares none)."""
 INVARIANCES = ("shift", "scale")
 STATISTICS = ("feature", "batch")
-_ALL = ("activation", "initializer", "normalization", "residual", "optimizer", "depth_scheme")
-
 
 def _calls(*names: str) -> Callable[[Any, str], str | None]:
     """A function its claims can call with the arguments ``names``, positionally."""
@@ -79,6 +78,10 @@ def _names(value: Any, kind: str) -> str | None:
     return None
 
 
+def _function(value: Any, kind: str) -> str | None:
+    return None if callable(value) else "it must be a function"
+
+
 def _mapping(value: Any, kind: str) -> str | None:
     return None if isinstance(value, Mapping) else "it must be a dict"
 
@@ -87,7 +90,6 @@ def _settings(value: Any, kind: str) -> str | None:
     """``stable_for``: settings, each a mapping of fields of the kind's networks' spec."""
     from dataclasses import fields
 
-    from gradbench.registry import REMEDY_KINDS
     from gradbench.specs import spec_types
 
     family = REMEDY_KINDS[kind].family
@@ -146,10 +148,8 @@ DECLARATIONS: dict[str, Declaration] = {
     "law": Declaration(("residual", "depth_scheme"), lambda v, k: _calls(
         *(("depth", "v") if k == "residual" else ("depth",)))(v, k)),
     # optimizers
-    "first_step": Declaration(("optimizer",), lambda v, k: None if callable(v) else
-                              "it must be a function"),
-    "update_rule": Declaration(("optimizer",), lambda v, k: None if callable(v) else
-                               "it must be a function"),
+    "first_step": Declaration(("optimizer",), _function),
+    "update_rule": Declaration(("optimizer",), _function),
     "documented": Declaration(("optimizer",), _mapping),
     "reference": Declaration(("optimizer",), lambda v, k: None if isinstance(v, str) else
                              "it must be the name of a registered optimizer"),
@@ -162,9 +162,9 @@ DECLARATIONS: dict[str, Declaration] = {
     "stable_for": Declaration(("initializer", "activation", "normalization", "residual"),
                               _settings),
     # every kind
-    "examples": Declaration(_ALL, _names),
-    "params": Declaration(_ALL, _names, internal=True),
-    "claims": Declaration(_ALL, _names, internal=True),  # from gradbench_claims
+    "examples": Declaration(KINDS, _names),
+    "params": Declaration(KINDS, _names, internal=True),
+    "claims": Declaration(KINDS, _names, internal=True),  # from gradbench_claims
 }
 """Every declarable key (docs/remedies.md §4 documents the ones users write)."""
 

@@ -181,8 +181,7 @@ def validate(
         >>> validate("torch.nn.init:kaiming_normal_").exit_code  # doctest: +SKIP
         0
     """
-    from gradbench import registry
-    from gradbench.candidate import register_target
+    from gradbench.candidate import check_target
     from gradbench.profiles import get_profile
     from gradbench.runner import run_suites
 
@@ -201,9 +200,7 @@ def validate(
         from gradbench.claims.stability import stability_depth
 
         stability_depth(depth)
-    kind, name = register_target(target, kind)  # one sentence for a bad target, here
-    if ":" in target:
-        registry.unregister(kind, name)  # type: ignore[arg-type]  # the run registers it
+    kind, name = check_target(target, kind)  # one sentence for a bad target, here
     run = run_suites(
         name=f"validate-{storage.safe_name(name)}", extra=pytest_args, profile=profile,
         devices=devices, base_seed=base_seed, suites=suites, out_dir=out_dir,

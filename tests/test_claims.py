@@ -657,15 +657,15 @@ def _constant(value):
     return init
 
 
-@pytest.mark.parametrize(("fn", "meta", "passed", "note"), [
+@pytest.mark.parametrize(("value", "meta", "passed", "note"), [
     # constant entries whose mean square is the declared variance: not centred, so not i.i.d.
     # zero-mean weights, unless the initializer declares itself deterministic
-    (_constant(0.1), {}, False, "the weights are not centred"),
-    (_constant(0.1), {"distribution": "deterministic"}, True, ""),
-    (_constant(0.0), {}, True, ""),  # zeros declaring variance 0: no division by zero
+    (0.1, {}, False, "the weights are not centred"),
+    (0.1, {"distribution": "deterministic"}, True, ""),
+    (0.0, {}, True, ""),  # zeros declaring variance 0: no division by zero
 ])
-def test_exact_mean_squares_without_a_declared_law(fn, meta, passed, note) -> None:
-    declared = {"variance": lambda fan_in, fan_out: fn.__closure__[0].cell_contents ** 2}
-    with remedy("initializer", "t_init", fn, **declared, **meta) as r:
+def test_exact_mean_squares_without_a_declared_law(value, meta, passed, note) -> None:
+    declared = {"variance": lambda fan_in, fan_out: value**2}
+    with remedy("initializer", "t_init", _constant(value), **declared, **meta) as r:
         v = check(r, "initializer_variance", fan_in=128, fan_out=96, alpha=0.01)
     assert (v.passed, v.note) == (passed, note)

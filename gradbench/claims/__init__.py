@@ -136,7 +136,6 @@ def check(target: Any, claim: str = "mean_field_slope", *, alpha: float = 0.01,
         >>> check("activation:selu", "stable_as_declared", depth=100).note  # doctest: +SKIP
         '... gradients grow x1.04 per layer, x31 over the 99 layer-to-layer steps ...'
     """
-    refuse_module(target, "gradbench.check", MODEL_FACTORY)
     if "blocks" in config or "example_input" in config:  # a whole model (docs/blocks.md §6)
         from gradbench.blocks import check_model
 
