@@ -137,6 +137,7 @@ class Remedy:
 
 _REMEDIES: dict[tuple[str, str], Remedy] = {}
 _loaded = False
+_plugin_problems: list[str] = []  # what was skipped while loading the plugins, in words
 _loading_plugin: str | None = None  # the entry point being imported, while it is
 _generation = 0
 _NAME_RE = re.compile(r"^\s*([A-Za-z_][\w.\-/]*)\s*(?:\((.*)\))?\s*$")
@@ -176,8 +177,8 @@ def register(
             if _loading_plugin is None:
                 raise
             # one bad remedy of a plugin is skipped, not the plugin's other remedies
-            warnings.warn(f"gradbench plugin {_loading_plugin!r}: {exc}; that remedy was "
-                          "skipped", stacklevel=2)
+            _skip_plugin_part(f"gradbench plugin {_loading_plugin!r}: {exc}; that remedy was "
+                              "skipped")
             return obj
         if key in _REMEDIES and not replace:
             raise InvalidArgument(
@@ -216,6 +217,7 @@ def _ensure_loaded() -> None:
     if _loaded:
         return
     _loaded = True
+    _plugin_problems.clear()
     importlib.import_module("gradbench.remedies")
     if os.environ.get("GRADBENCH_NO_PLUGINS"):
         return
@@ -224,12 +226,27 @@ def _ensure_loaded() -> None:
         try:
             ep.load()
         except Exception as exc:  # a broken plugin must not break gradbench itself
-            warnings.warn(
-                f"gradbench plugin {ep.name!r} ({ep.value}) failed to load and was skipped: {exc}",
-                stacklevel=2,
+            _skip_plugin_part(
+                f"gradbench plugin {ep.name!r} ({ep.value}) failed to load and was skipped: {exc}"
             )
         finally:
             _loading_plugin = None
+
+
+def _skip_plugin_part(sentence: str) -> None:
+    _plugin_problems.append(sentence)
+    warnings.warn(sentence, stacklevel=3)
+
+
+def plugin_problems() -> list[str]:
+    """What loading the installed plugins skipped (a plugin that failed to import, a plugin
+    remedy with a refused declaration), one sentence each; loads them if not yet done.
+
+    Python use goes on with a warning; ``gradbench run`` counts the skipped remedies as
+    not measured, so its run is incomplete and not a pass (docs/remedies.md §5).
+    """
+    _ensure_loaded()
+    return list(_plugin_problems)
 
 
 def names(kind: Kind) -> list[str]:

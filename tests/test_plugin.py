@@ -255,6 +255,47 @@ def test_tests_that_fail_outside_their_claims_are_named(pytester, args):
     assert run["note"] == "incomplete: " + named[0].removeprefix("gradbench: ")
 
 
+BROKEN_PLUGIN_DIST = {
+    "broken_gb_plugin-0.1.dist-info/METADATA": "Metadata-Version: 2.1\nName: broken-gb-plugin\n"
+                                              "Version: 0.1\n",
+    "broken_gb_plugin-0.1.dist-info/entry_points.txt": "[gradbench.remedies]\n"
+                                                      "broken = gb_broken_plugin\n",
+    "gb_broken_plugin.py": "raise ImportError('no module named torch_extras')\n",
+}
+
+
+@pytest.mark.parametrize("no_plugins", [False, True], ids=["installed", "GRADBENCH_NO_PLUGINS"])
+def test_a_broken_installed_plugin_makes_the_run_incomplete(pytester, monkeypatch, no_plugins):
+    """An installed plugin that fails to import is skipped, so its remedies are not measured:
+    a run that records cases says so in red, its results are marked incomplete with that
+    sentence, and it exits 1 (it exited 0 with a warning: a CI job with a broken plugin
+    measured less and showed green). ``GRADBENCH_NO_PLUGINS=1`` runs without it, exit 0."""
+    for path, text in BROKEN_PLUGIN_DIST.items():
+        (pytester.path / path).parent.mkdir(exist_ok=True)
+        (pytester.path / path).write_text(text)
+    pytester.makepyfile(test_one=ERRORS_SUITE.split("@pytest.fixture")[0]
+                        + "def test_fine(gradbench_record):\n"
+                          "    gradbench_record(claim='demo', spec=SPEC)\n")
+    if no_plugins:
+        monkeypatch.setenv("GRADBENCH_NO_PLUGINS", "1")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly",
+                                           "--gradbench-json=out.json")
+    run = json.loads((pytester.path / "out.json").read_text())["gradbench"]
+    if no_plugins:
+        assert result.ret == 0, result.stdout.str()[-2000:]
+        assert "status" not in run or run["status"] != "incomplete", run
+        return
+    assert result.ret == 1, result.stdout.str()[-2000:]
+    result.stdout.fnmatch_lines([
+        "gradbench: not a pass: gradbench plugin 'broken' (gb_broken_plugin) failed to load "
+        "and was skipped: no module named torch_extras, so what it skipped was not measured "
+        "(fix the plugin, or set GRADBENCH_NO_PLUGINS=1 to run without plugins)",
+    ])
+    assert run["status"] == "incomplete"
+    assert run["note"] == ("incomplete: gradbench plugin 'broken' (gb_broken_plugin) failed to "
+                           "load and was skipped: no module named torch_extras (so not measured)")
+
+
 def test_cuda_cases_skip_cleanly_without_a_gpu(pytester):
     """The device fixture parametrizes over cpu and cuda; cuda skips when unavailable."""
     pytester.makepyfile(test_dev="def test_dev(gradbench_device):\n    assert gradbench_device\n")

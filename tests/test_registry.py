@@ -265,7 +265,9 @@ def test_entry_point_plugins_are_loaded_and_a_broken_one_only_warns(
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # plugins load once: no second warning
         assert registry.lookup("activation", "plugin_tanh2").obj is _plugin_activation
+        problems = registry.plugin_problems()  # what a run reports as not measured
     assert [ep.loads for ep in eps] == [1, 1]
+    assert [p.split(" (")[0] for p in problems] == ["gradbench plugin 'broken'"]
 
 
 def _plugin_with_one_bad_declaration() -> Any:
@@ -285,6 +287,7 @@ def test_a_plugin_remedy_with_a_bad_declaration_is_skipped_alone(
         names = registry.names("activation")
     assert "plugin_tanh3" in names
     assert "plugin_bad" not in names
+    assert [p.split(":")[0] for p in registry.plugin_problems()] == ["gradbench plugin 'half'"]
     with pytest.raises(InvalidArgument, match="declares 'kinkz'"):  # outside a plugin: refused
         registry.register("activation", "t_bad", kinkz=(0.0,))(torch.tanh)
 

@@ -172,6 +172,12 @@ class ResultsWriter:
         elif isinstance(self._stop, KeyboardInterrupt):  # not pytest.exit(), not an error
             out.stopped_by = "KeyboardInterrupt"
         out.selected = self.session.selected
+        if self.session.cases and not self.session.settings.candidate:
+            from gradbench.registry import plugin_problems
+
+            out.plugin_problems = plugin_problems()
+            if out.plugin_problems and session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if out.selected is not None and out.stopped_by:
             out.tests_not_run = max(0, out.selected - len(self.session.finished))
         if not self.session.settings.writes_results or not self.session.cases:
@@ -187,6 +193,7 @@ class ResultsWriter:
 
         out = self.session.outcome
         failed_outside = [unverdicted_line(out.unverdicted)] if out.unverdicted else []
+        failed_outside += [f"{p} (so not measured)" for p in out.plugin_problems]
         if out.stopped_by:
             status: dict[str, Any] = dict(
                 status="interrupted",
@@ -196,7 +203,7 @@ class ResultsWriter:
                                 *failed_outside]),
             )
         elif failed_outside:
-            status = dict(status="incomplete", note=f"incomplete: {failed_outside[0]}")
+            status = dict(status="incomplete", note=f"incomplete: {'; '.join(failed_outside)}")
         else:
             status = {}
         cases = self.session.cases
@@ -254,6 +261,9 @@ class ResultsWriter:
             )
         if out.unverdicted:
             line(f"gradbench: {summary.unverdicted_line(out.unverdicted)}", red=True)
+        for problem in out.plugin_problems:
+            line(f"gradbench: not a pass: {problem}, so what it skipped was not measured (fix "
+                 "the plugin, or set GRADBENCH_NO_PLUGINS=1 to run without plugins)", red=True)
         if out.statistical:
             line(f"gradbench: {summary.statistical_line(self.session.cases, s.profile)}")
         if out.stopped_by:

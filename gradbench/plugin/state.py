@@ -52,6 +52,9 @@ class Outcome:
             with no failed verdict to account for it (a fixture or the test's own code
             raised outside the claims): what they should have measured may be missing, so
             the run is not a pass.
+        plugin_problems: what loading the installed plugins skipped, one sentence each
+            (:func:`gradbench.registry.plugin_problems`), in a run that measures them (not
+            a validation): their remedies were not measured, so the run is not a pass.
         error: the sentence saying what could not be written.
         warning: a problem that lost nothing (e.g. the HTML failed to render).
     """
@@ -67,6 +70,7 @@ class Outcome:
     tests_not_run: int | None = None
     stopped_by: str | None = None
     unverdicted: list[str] = field(default_factory=list)
+    plugin_problems: list[str] = field(default_factory=list)
     error: str | None = None
     warning: str | None = None
 
