@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import html
 import json
 import math
 import re
@@ -1349,6 +1350,20 @@ def test_a_validation_leads_with_the_candidate_and_shows_a_failed_baseline_as_co
     assert (f"Baselines: 1 of {len(cases) - mine} checks failed (he_normal: "
             f"{baseline['claim']})") in text
     assert "context, not the candidate's verdict" in text
+    # its failure box says so too, in the same words for any baseline, after the candidate's
+    from gradbench.report.sections.failures import failures
+
+    candidate = next(c for c in reversed(cases) if c["remedy"]["origin"] == "candidate")
+    candidate["verdict"]["passed"] = False
+    path.write_text(json.dumps(data), encoding="utf-8")
+    page = Page.from_runs([report.load_run(path)])
+    assert [(f.subject, f.context) for f in failures(page)] == [("ok_a", False),
+                                                                ("he_normal", True)]
+    html_text = " ".join(html.unescape(render.render_page(page)).split())
+    assert html_text.count("A baseline measured beside the candidate, for comparison: context, "
+                           "not the candidate's verdict.") == 1
+    assert "known-bad" not in html_text
+    candidate["verdict"]["passed"] = True
     # a selection that kept none of the candidate's cases judged nothing: no pass
     for bench in data["benchmarks"]:
         case = bench.get("extra_info", {}).get("gradbench", {})

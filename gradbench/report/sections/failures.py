@@ -44,6 +44,8 @@ class Failure:
     subject: str
     cases: list[Case]
     total: int
+    context: bool = False
+    """A baseline's failure in a validation: context, not the candidate's verdict."""
 
     @property
     def case(self) -> Case:
@@ -111,26 +113,30 @@ def interval(case: Case) -> str:
 
 
 def failures(page: Page) -> list[Failure]:
-    """Per run, claim and remedy (or family), its failing cases, in order of first failure.
+    """Per run, claim and remedy (or family), its failing cases, in order of first failure;
+    in a validation the candidate's first and its baselines' after, as context
+    (:func:`gradbench.summary.judged`, as the verdict line).
 
     On a page of several runs, the runs no later run was compared with are the current
     state (every run of a conformance page, the latest of a series); the failures of the
     runs a later one replaced stay in the Verdicts table.
     """
+    from gradbench.summary import judged
+
     found: dict[tuple[str, str, str], Failure] = {}
     totals: dict[tuple[str, str, str], int] = {}
     newer = {r.label for r in page.runs} - {c.base_label for c in page.comparisons}
     for run in page.runs:
         if page.multi and run.label not in newer:
             continue
-        for c in run.cases:
-            if c.verdict is None:
-                continue
+        mine, context = judged([c for c in run.cases if c.verdict is not None])
+        for c in [*mine, *context]:
             who = c.remedy["name"] if c.remedy else c.subject
             key = (run.label, c.claim, who)
             totals[key] = totals.get(key, 0) + 1
             if not c.verdict.passed:
-                found.setdefault(key, Failure(run, c.claim, who, [], 0)).cases.append(c)
+                found.setdefault(key, Failure(run, c.claim, who, [], 0, c in context)
+                                 ).cases.append(c)
     for key, f in found.items():
         f.total = totals[key]
     return list(found.values())
