@@ -40,16 +40,17 @@ class RemedyMisfit(RemedyFailed):
     """A remedy returned the wrong type or shape for its kind (not a numerical failure)."""
 
 
-BLOCK_FACTORY = ("a block factory factory(width, *, layer, depth, generator) -> nn.Module "
-                 "instead (every seed needs a fresh copy): gradbench validate pkg.mod:factory "
-                 "--kind block, or gradbench.blocks.report(factory, BlockSpec(...)) "
-                 "(docs/blocks.md)")
 MODEL_FACTORY = ("a factory model(*, generator) -> nn.Module instead (every seed needs a fresh "
                  "copy), with the blocks and an input function: gb.check(model, "
                  "blocks=r'layers\\.\\d+', example_input=lambda g: ...) (docs/blocks.md §6)")
 
+SPEC = ("a spec such as gb.MLPSpec(...) to measure generated networks; measure your own model "
+        "through a factory model(*, generator) -> nn.Module (every seed needs a fresh copy): "
+        "gradbench.blocks.profile_model(model, blocks=r'layers\\.\\d+', example_input=lambda "
+        "g: ...), or gb.check with the same arguments (docs/blocks.md §6)")
 
-def refuse_module(obj: object, api: str, instead: str = BLOCK_FACTORY) -> None:
+
+def refuse_module(obj: object, api: str, instead: str) -> None:
     """Raise one sentence (not the module's repr) when ``obj`` is a ``torch.nn.Module``
     instance given where gradbench needs a spec or a factory: a model is measured through a
     factory, since every seed needs a fresh copy (docs/blocks.md); ``instead`` says which.

@@ -43,7 +43,7 @@ import torch
 from torch import Tensor, nn
 
 from gradbench import registry
-from gradbench.errors import InvalidArgument, refuse_module
+from gradbench.errors import SPEC, InvalidArgument, refuse_module
 from gradbench.remedies.initializers import STACK_MARK, fans, fill_standard_normal
 from gradbench.specs import (
     BATCHNORM2D_EPS,
@@ -1289,7 +1289,7 @@ def families() -> dict[type, Family]:
 
 def family_of(spec: Spec) -> Family:
     """The :class:`Family` that handles ``spec`` (its spec class's registration)."""
-    refuse_module(spec, "gradbench")
+    refuse_module(spec, "gradbench", SPEC)
     registered = spec_types()
     if registered.get(str(getattr(spec, "family", ""))) is not type(spec):
         known = ", ".join(cls.__name__ for cls in registered.values())

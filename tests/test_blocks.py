@@ -599,7 +599,8 @@ def test_validate_refuses_a_baseline_for_other_kinds(tmp_path: Path) -> None:
 def test_measure_and_check_refuse_a_module_in_one_sentence() -> None:
     model = torch.nn.Sequential(*[torch.nn.TransformerEncoderLayer(16, 2, batch_first=True)
                                   for _ in range(48)])
-    for api, factory in ((gb.measure, "a block factory"),
+    for api, factory in ((gb.measure, r"a spec such as gb\.MLPSpec\(\.\.\.\) .* a factory "
+                                      r"model\(\*, generator\) .*profile_model"),
                          (gb.check, r"a factory model\(\*, generator\)")):
         with pytest.raises(InvalidArgument, match=rf"torch\.nn\.Module instance .*pass "
                            rf"{factory}") as info:

@@ -130,13 +130,14 @@ def failures(page: Page) -> list[Failure]:
         if page.multi and run.label not in newer:
             continue
         mine, context = judged([c for c in run.cases if c.verdict is not None])
-        for c in [*mine, *context]:
-            who = c.remedy["name"] if c.remedy else c.subject
-            key = (run.label, c.claim, who)
-            totals[key] = totals.get(key, 0) + 1
-            if not c.verdict.passed:
-                found.setdefault(key, Failure(run, c.claim, who, [], 0, c in context)
-                                 ).cases.append(c)
+        for is_context, group in ((False, mine), (True, context)):
+            for c in group:
+                who = c.remedy["name"] if c.remedy else c.subject
+                key = (run.label, c.claim, who)
+                totals[key] = totals.get(key, 0) + 1
+                if c.verdict is not None and not c.verdict.passed:
+                    found.setdefault(key, Failure(run, c.claim, who, [], 0, is_context)
+                                     ).cases.append(c)
     for key, f in found.items():
         f.total = totals[key]
     return list(found.values())
