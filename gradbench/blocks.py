@@ -37,7 +37,7 @@ from numpy.typing import NDArray
 
 from gradbench.claims.blocks import ALPHA as BLOCK_ALPHA
 from gradbench.devices import CHOICES, DEVICE, is_cuda
-from gradbench.errors import InvalidArgument
+from gradbench.errors import InvalidArgument, as_integer
 from gradbench.records import ConfidenceInterval
 from gradbench.stats._common import t_interval
 
@@ -119,18 +119,21 @@ class BlockSpec:
     device: str = "cpu"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "depths", tuple(self.depths))
         for name, low in (("width", 1), ("seq", 1), ("batch", 2), ("seeds", 2),
                           ("base_seed", 0)):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            number = as_integer(value)
+            if number is None or number < low:
                 raise InvalidArgument(f"BlockSpec.{name}={value!r} is invalid: must be an "
                                       f"integer >= {low}")
-        d = self.depths
-        if len(d) < 3 or any(not isinstance(x, int) or x < 1 for x in d) or list(d) != sorted(
-                set(d)):
+            object.__setattr__(self, name, number)
+        d = tuple(self.depths)
+        counts = tuple(n for n in map(as_integer, d) if n is not None)
+        if len(d) < 3 or len(counts) < len(d) or min(counts) < 1 or list(counts) != sorted(
+                set(counts)):
             raise InvalidArgument(f"BlockSpec.depths={d!r} is invalid: must be at least 3 "
                                   "increasing integers >= 1")
+        object.__setattr__(self, "depths", counts)
         if not isinstance(self.train, bool):
             raise InvalidArgument(f"BlockSpec.train={self.train!r} is invalid: must be True "
                                   "or False")
@@ -922,8 +925,10 @@ def profile_model(model_factory: Callable[..., torch.nn.Module], *, blocks: Sele
     """
     from gradbench.stats import gradient_growth
 
-    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 2:
+    count = as_integer(seeds)
+    if count is None or count < 2:
         raise InvalidArgument(f"seeds={seeds!r} is invalid: must be an integer >= 2")
+    seeds = count
     torch_dtype = _dtype(BlockSpec("model", dtype=dtype))
     rows = []
     with _isolated():

@@ -8,6 +8,7 @@ prints that sentence and exits with status 2 instead of showing a traceback.
 from __future__ import annotations
 
 import difflib
+import operator
 from collections.abc import Iterable
 
 
@@ -59,6 +60,18 @@ def refuse_module(obj: object, api: str, instead: str) -> None:
            for c in type(obj).__mro__):
         raise InvalidArgument(
             f"{api} got a torch.nn.Module instance ({type(obj).__name__}); pass {instead}")
+
+
+def as_integer(value: object) -> int | None:
+    """``value`` as a Python ``int`` when it is an integer (``int``, ``numpy.int64`` from
+    ``np.arange``, ...; not a ``bool`` or a float), else ``None``: the form a count or a
+    seed is stored in, so a configuration and its seeds do not depend on the integer type."""
+    if isinstance(value, bool) or type(value).__name__ == "bool_" or isinstance(value, float):
+        return None
+    try:
+        return operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        return None
 
 
 def choices_hint(value: object, choices: Iterable[str]) -> str:

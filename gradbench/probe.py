@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from gradbench.errors import InvalidArgument, choices_hint
+from gradbench.errors import InvalidArgument, as_integer, choices_hint
 from gradbench.models import Allocator, Family, Params, Tap, draw_network, family_of
 from gradbench.records import Measurement
 from gradbench.specs import Spec
@@ -48,11 +48,17 @@ threads that contend for the GIL slow it down: on 2 cores, 2048 MLPs of width 48
 2.0 s on 2 threads against 1.3 s on one, while width 128 took 0.55 s against 0.84 s."""
 
 
-def _measure_iv(spec: Spec, seeds: int, batch: int, device: str, dtype: str, seed: int) -> None:
+def _measure_iv(spec: Spec, seeds: int, batch: int, device: str, dtype: str,
+                seed: int) -> tuple[int, int, int]:
+    """Check the arguments of a measurement; ``(seeds, batch, seed)`` as Python ints."""
     family = family_of(spec)
+    counts = []
     for name, value, low in (("seeds", seeds, 1), ("batch", batch, 1), ("seed", seed, 0)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        number = as_integer(value)
+        if number is None or number < low:
             raise InvalidArgument(f"{name}={value!r} is invalid: must be an integer >= {low}")
+        counts.append(number)
+    seeds, batch, seed = counts
     if dtype not in DTYPES:
         raise InvalidArgument(f"dtype={dtype!r} is invalid; {choices_hint(dtype, DTYPES)}")
     kind = str(device).split(":")[0]
@@ -66,6 +72,7 @@ def _measure_iv(spec: Spec, seeds: int, batch: int, device: str, dtype: str, see
     issue = family.batch_issue(spec, batch)
     if issue:
         raise InvalidArgument(issue)
+    return seeds, batch, seed
 
 
 def memory_budget() -> int:
@@ -413,7 +420,7 @@ def measure(
         >>> m.act_grad_norms.shape
         (2, 4)
     """
-    _measure_iv(spec, seeds, batch, device, dtype, seed)
+    seeds, batch, seed = _measure_iv(spec, seeds, batch, device, dtype, seed)
     keep_freed_memory()
     step = chunk_size(spec, seeds, batch, dtype)
     parts = [
@@ -456,7 +463,7 @@ def measure_reference(spec: Spec, seeds: int = 4, batch: int = 16, seed: int = 0
     Slow by design (a Python loop over models). For RNNs the per-step weight-gradient
     contribution is not observable inside ``nn.RNNCell``; its column is NaN here.
     """
-    _measure_iv(spec, seeds, batch, "cpu", "float64", seed)
+    seeds, batch, seed = _measure_iv(spec, seeds, batch, "cpu", "float64", seed)
     family = family_of(spec)
     act, weights, q = [], [], []
     for index in range(seeds):
@@ -505,7 +512,7 @@ def jacobian_eigenvalues(
             f"jacobian_eigenvalues needs an MLPSpec without normalization or a Conv1DSpec "
             f"with delta-orthogonal kernels, got {spec!r}"
         )
-    _measure_iv(spec, seeds, 1, device, "float64", seed)
+    seeds, _, seed = _measure_iv(spec, seeds, 1, device, "float64", seed)
     params, data = draw_stacked(spec, seeds, 1, seed, device)
     x = data[family.input_key]  # [S, 1, n]
     jac = family.input_output_jacobian(spec, params, x)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, TypeVar, Union
 
 from gradbench import registry
-from gradbench.errors import InvalidArgument, choices_hint
+from gradbench.errors import InvalidArgument, as_integer, choices_hint
 
 _S = TypeVar("_S", bound="_Spec")
 Cell = Literal["rnn_tanh", "rnn_relu", "linear", "lstm", "gru"]
@@ -67,8 +67,10 @@ def _fail(spec: object, name: str, value: object, rule: str) -> InvalidArgument:
 
 def _check_int(spec: object, name: str, low: int) -> None:
     value = getattr(spec, name)
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+    number = as_integer(value)
+    if number is None or number < low:
         raise _fail(spec, name, value, f"must be an integer >= {low}")
+    object.__setattr__(spec, name, number)
 
 
 def _check_float(

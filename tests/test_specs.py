@@ -8,6 +8,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pytest
 
 import gradbench as gb
@@ -435,3 +436,28 @@ def test_forget_bias_shifts_the_carry_gate_and_keeps_old_seeds() -> None:
         b = draw_network(biased, 2, 0, 0)[0]["b"].reshape(gates, 5)
         expected = [1.5 if g == 1 else 0.0 for g in range(gates)]
         assert b[:, 0].tolist() == expected
+
+
+def test_numpy_integers_are_integers_and_are_stored_as_int() -> None:
+    """A sweep's depths come from ``np.arange`` or ``np.geomspace(...).astype(int)``: a numpy
+    integer is an integer (it was refused as "must be an integer >= 1", which it is), stored
+    as a Python ``int``, so the spec, its seeds and its measurement equal the ``int`` ones.
+    Bools and floats stay refused."""
+    from gradbench.blocks import BlockSpec
+
+    spec = MLPSpec(depth=np.int64(6), width=np.int32(40))
+    assert spec == MLPSpec(depth=6, width=40)
+    assert type(spec.depth) is int
+    assert hash(spec) == hash(MLPSpec(depth=6, width=40))
+    given = gb.measure(spec, seeds=np.int64(2), batch=np.int16(4), seed=np.uint8(3))
+    plain = gb.measure(MLPSpec(depth=6, width=40), seeds=2, batch=4, seed=3)
+    np.testing.assert_array_equal(given.act_grad_norms, plain.act_grad_norms)
+    wide = MLPSpec(depth=6, width=64)
+    assert gb.check(wide, claim="mean_field_slope", seeds=np.int64(4)).pvalue == gb.check(
+        wide, claim="mean_field_slope", seeds=4).pvalue
+    block = BlockSpec("m:b", depths=np.array([2, 4, 8]), seeds=np.int64(3))
+    assert block == BlockSpec("m:b", depths=(2, 4, 8), seeds=3)
+    for bad in (True, np.bool_(True), 2.0, np.float64(2.0), "3"):
+        with pytest.raises(InvalidArgument, match=r"MLPSpec\.depth=.* is invalid: must be an "
+                           "integer >= 1"):
+            MLPSpec(depth=bad, width=8)

@@ -56,7 +56,7 @@ from gradbench.claims._verdicts import (
     verdict,
     z_test,
 )
-from gradbench.errors import MODEL_FACTORY, InvalidArgument, refuse_module
+from gradbench.errors import MODEL_FACTORY, InvalidArgument, as_integer, refuse_module
 from gradbench.records import Verdict
 
 NETWORK_DEFAULTS: dict[str, Any] = {"seeds": 32, "batch": 64, "device": "cpu",
@@ -179,10 +179,13 @@ def _prepare(target: Any, claim: str, alpha: float,
         raise InvalidArgument(f"claim {claim!r} does not apply to {label}: {reason}")
     if not 0.0 < alpha < 0.5:
         raise InvalidArgument(f"alpha={alpha!r} is invalid: must be in (0, 0.5)")
-    seeds = config.get("seeds", 2)
-    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 2:
-        raise InvalidArgument(f"seeds={seeds!r} is invalid: claim {claim!r} compares independent "
-                              "networks, so it needs an integer >= 2 (the suites use 16 or more)")
+    seeds = as_integer(config.get("seeds", 2))
+    if seeds is None or seeds < 2:
+        raise InvalidArgument(f"seeds={config['seeds']!r} is invalid: claim {claim!r} compares "
+                              "independent networks, so it needs an integer >= 2 (the suites use "
+                              "16 or more)")
+    if "seeds" in config:
+        config = {**config, "seeds": seeds}
     if subject_of(target) == "network":
         config = {**NETWORK_DEFAULTS, **config}
     return c, target, config
