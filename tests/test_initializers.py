@@ -20,7 +20,12 @@ from torch import nn
 from gradbench import models, registry
 from gradbench.errors import InvalidArgument
 from gradbench.models import Draw, draw_network
-from gradbench.remedies.initializers import fans, fill_standard_normal, standard_normal
+from gradbench.remedies.initializers import (
+    STACK_MARK,
+    fans,
+    fill_standard_normal,
+    standard_normal,
+)
 from gradbench.specs import MLPSpec
 
 SEED = 1234
@@ -120,6 +125,10 @@ def test_fans_follow_torch_for_dense_and_conv_weights() -> None:
     for shape in [(7, 5), (8, 4, 3), (6, 2, 3, 5)]:
         w = torch.empty(shape)
         assert fans(shape) == nn.init._calculate_fan_in_and_fan_out(w)
+        assert fans(w) == fans(shape)  # given the weight, as torch's function is
+    stack = torch.empty(3, 7, 5)  # a stack of three (7, 5) weights, marked as Draw marks it
+    setattr(stack, STACK_MARK, True)
+    assert fans(stack) == (5, 7)
     with pytest.raises(InvalidArgument, match="no fan-in"):
         fans((5,))
 

@@ -30,12 +30,13 @@ else:  # registrations load without torch; it is imported when an initializer is
 SQRT2 = math.sqrt(2.0)
 
 
-def fans(shape: Sequence[int]) -> tuple[int, int]:
+def fans(shape: Sequence[int] | Tensor) -> tuple[int, int]:
     """``(fan_in, fan_out)`` of a weight of shape ``(out, in, *kernel)``.
 
     ``fan_in = in * prod(kernel)`` and ``fan_out = out * prod(kernel)``, the convention of
     ``torch.nn.init._calculate_fan_in_and_fan_out`` (docs/theory.md §8): a dense ``(out, in)``
     weight has ``(in, out)``, a ``Conv1d`` kernel ``(out, in, k)`` has ``(in k, out k)``.
+    Given the weight itself, as torch's function is, it reads :func:`weight_shape` of it.
 
     Raises:
         InvalidArgument: fewer than two dimensions.
@@ -44,6 +45,8 @@ def fans(shape: Sequence[int]) -> tuple[int, int]:
         >>> fans((64, 32)), fans((8, 4, 3))
         ((32, 64), (12, 24))
     """
+    if hasattr(shape, "shape"):  # the weight, not its shape
+        shape = weight_shape(shape)
     if len(shape) < 2:
         raise InvalidArgument(f"a weight of shape {tuple(shape)} has no fan-in and fan-out")
     receptive = math.prod(shape[2:])
