@@ -40,6 +40,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.when != "call":
         return
     recorded = item.stash.get(state.ITEM_CASES, [])
+    cases = []
     if recorded:
         import dataclasses
 
@@ -48,11 +49,25 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
                  for i, c in enumerate(state.kept_cases(recorded, report.failed))]
         payload = json.dumps([c.to_dict() for c in cases], allow_nan=False)
         report.user_properties.append((state.USER_PROPERTY, payload))
-    if report.failed and call.excinfo is not None and item.config.option.tbstyle == "auto":
-        from gradbench.errors import ClaimFailed
+    from gradbench.errors import ClaimFailed
 
-        if isinstance(call.excinfo.value, ClaimFailed):  # the claim's own words, no traceback
-            report.longrepr = str(call.excinfo.value)
+    if not (report.failed and call.excinfo is not None
+            and isinstance(call.excinfo.value, ClaimFailed)):
+        return
+    if item.config.option.tbstyle == "auto":  # the claim's own words, no traceback
+        report.longrepr = str(call.excinfo.value)
+    if cases and state.get(item.config).settings.candidate:
+        from gradbench.summary import is_candidate
+
+        if not any(map(is_candidate, cases)):  # pytest counts it as xfailed, not failed
+            report.outcome = "skipped"
+            report.wasxfail = BASELINE_FAILED
+
+
+BASELINE_FAILED = ("a baseline measured beside the candidate failed its claim: context, "
+                   "not the candidate's verdict")
+"""What pytest is told of a baseline's failed claim in a validation (``gradbench validate``
+judges the candidate; its exit code and the report say the same)."""
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -101,7 +116,7 @@ class ResultsWriter:
         if (report.failed and report.nodeid not in unverdicted
                 and report.nodeid not in self._failed_verdicts):  # setup, call or teardown
             unverdicted.append(report.nodeid)
-        if report.skipped:
+        if report.skipped and not hasattr(report, "wasxfail"):
             reason = _skip_reason(report)
             skipped = self.session.outcome.skipped
             skipped[reason] = skipped.get(reason, 0) + 1
