@@ -1327,7 +1327,8 @@ def test_a_run_that_is_not_complete_never_leads_with_a_pass(tmp_path: Path) -> N
     assert 'class="verdict verdict-pass"' not in html_text
     assert re.search(r'<p class="verdict verdict-none" id="verdict">the candidate &#39;ok_a&#39;: '
                      r"every one of the \d+ checks recorded held, but the run is not complete: "
-                     + re.escape(note), html_text)
+                     + re.escape(note.removeprefix("incomplete: ")), html_text)
+    assert "complete: incomplete" not in html_text
 
 
 def test_a_validation_leads_with_the_candidate_and_shows_a_failed_baseline_as_context(

@@ -260,8 +260,9 @@ def verdict_line(page: Page) -> tuple[str, str] | None:
         status, text = "fail", (f"✗ {whose}{len(failed)} of {len(mine)} checks failed, of "
                                 f"{claims} claim(s): see Failures below")
     elif mine and run.notes:
+        notes = "; ".join(n.removeprefix("incomplete: ") for n in run.notes)
         return "none", (f"{whose}every one of the {len(mine)} checks recorded held, but the "
-                        f"run is not complete: {'; '.join(run.notes)}")
+                        f"run is not complete: {notes}")
     elif mine:
         status, text = "pass", f"✓ {whose}every one of the {len(mine)} checks held"
     else:
