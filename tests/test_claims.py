@@ -71,6 +71,30 @@ def test_a_claim_refuses_a_subject_outside_its_domain(target, claim, message) ->
         check(target, claim)
 
 
+@pytest.mark.parametrize(("target", "claim", "config", "message"), [
+    (gb.MLPSpec(depth=6, width=16), "stable_gradients", {"sedes": 4},
+     r"^claim 'stable_gradients' takes no argument 'sedes'; did you mean 'seeds'\?"),
+    (gb.MLPSpec(depth=6, width=16), "stable_gradients", {"depth": 100},
+     r"^claim 'stable_gradients' takes no argument 'depth'; valid choices: batch, device"),
+    ("initializer:he_normal", "initializer_variance", {"fan_in": 64, "fanout": 64},
+     r"^claim 'initializer_variance' takes no argument 'fanout'; did you mean 'fan_out'\?"),
+    ("initializer:he_normal", "initializer_variance", {"fan_in": 64},
+     r"^claim 'initializer_variance' needs fan_out: pass fan_out=\.\.\.$"),
+    ("residual:1/l", "residual_scaling_law", {"depth": 5},
+     r"^claim 'residual_scaling_law' needs v: pass v=\.\.\.$"),
+    ("activation:tanh", "mean_field_slope", {},
+     r"^claim 'mean_field_slope' is measured on networks: pass a spec that uses the "
+     r"activation 'tanh', e.g. gb.MLPSpec\(depth=10, width=256, activation='tanh'\)$"),
+])
+def test_check_refuses_a_configuration_the_claim_does_not_take(target, claim, config,
+                                                              message) -> None:
+    """A misspelt or foreign argument was ignored (sedes=4 measured 32 seeds, depth=100
+    on a spec judged the spec's own depth), and a missing one or a remedy given to a
+    claim measured on networks raised a bare TypeError: now one sentence, before measuring."""
+    with pytest.raises(InvalidArgument, match=message):
+        check(target, claim, **config)
+
+
 def test_every_built_in_remedy_meets_at_least_two_claims() -> None:
     for kind in registry.KINDS:
         for name in registry.names(kind):

@@ -56,7 +56,13 @@ from gradbench.claims._verdicts import (
     verdict,
     z_test,
 )
-from gradbench.errors import MODEL_FACTORY, InvalidArgument, as_integer, refuse_module
+from gradbench.errors import (
+    MODEL_FACTORY,
+    InvalidArgument,
+    as_integer,
+    choices_hint,
+    refuse_module,
+)
 from gradbench.records import Verdict
 
 NETWORK_DEFAULTS: dict[str, Any] = {"seeds": 32, "batch": 64, "device": "cpu",
@@ -127,7 +133,8 @@ def check(target: Any, claim: str = "mean_field_slope", *, alpha: float = 0.01,
 
     Raises:
         InvalidArgument: unknown claim, a target the claim is not about or outside its
-            validity domain, or a bad argument.
+            validity domain, or a bad argument: one the claim does not take (a typo, or
+            ``depth`` for a spec, which has its own), or, measuring, one it needs.
 
     Examples:
         >>> check("initializer:he_normal", "initializer_variance", fan_in=256,
@@ -140,7 +147,7 @@ def check(target: Any, claim: str = "mean_field_slope", *, alpha: float = 0.01,
         from gradbench.blocks import check_model
 
         return check_model(target, alpha=alpha, seed=seed, **config)  # type: ignore[no-any-return]
-    c, target, config = _prepare(target, claim, alpha, config)
+    c, target, config = _prepare(target, claim, alpha, config, measuring=measurement is None)
     if measurement is None:
         measurement = c.measure_fn()(target, seed=seed, **config)
     return c.evaluate(target, measurement, alpha, seed=seed, **config)
@@ -164,12 +171,14 @@ def evaluate_case(target: Any, claim: str, *, alpha: float, seed: int = 0,
         return None, failure(claim, target, {"seed": seed, **config}, exc, alpha)
 
 
-def _prepare(target: Any, claim: str, alpha: float,
-             config: dict[str, Any]) -> tuple[Claim, Any, dict[str, Any]]:
+def _prepare(target: Any, claim: str, alpha: float, config: dict[str, Any], *,
+             measuring: bool = True) -> tuple[Claim, Any, dict[str, Any]]:
     """The claim, the resolved target and the configuration (network defaults added).
 
     Raises:
-        InvalidArgument: the claim does not apply to the target, or ``alpha`` is invalid.
+        InvalidArgument: the claim does not apply to the target, ``alpha`` is invalid, or
+            the configuration names an argument the claim does not take (or, ``measuring``,
+            lacks one it needs).
     """
     c = get_claim(claim)
     target = resolve(target)
@@ -186,9 +195,47 @@ def _prepare(target: Any, claim: str, alpha: float,
                               "16 or more)")
     if "seeds" in config:
         config = {**config, "seeds": seeds}
-    if subject_of(target) == "network":
+    on_network = subject_of(target) == "network"
+    if on_network:
         config = {**NETWORK_DEFAULTS, **config}
+    elif "network" in c.subjects:
+        raise InvalidArgument(_on_a_network(c, target))
+    _check_config(c, config, on_network, measuring)
     return c, target, config
+
+
+def _on_a_network(c: Claim, remedy: Any) -> str:
+    """Why a claim measured on networks needs a spec built with ``remedy``, in one sentence."""
+    from gradbench.registry import REMEDY_KINDS
+    from gradbench.specs import spec_types
+
+    info = REMEDY_KINDS[remedy.kind]
+    spec = spec_types()[info.family].__name__
+    return (f"claim {c.name!r} is measured on networks: pass a spec that uses the "
+            f"{remedy.kind} {remedy.label!r}, e.g. gb.{spec}(depth=10, width=256, "
+            f"{info.slot}={remedy.label!r})")
+
+
+def _check_config(c: Claim, config: dict[str, Any], on_network: bool,
+                  measuring: bool) -> None:
+    """Refuse a configuration key neither the claim nor its measurement takes (a typo
+    would otherwise be ignored), and, ``measuring``, one they need."""
+    import inspect
+
+    named, required = {"seed", *(NETWORK_DEFAULTS if on_network else ())}, []
+    for fn, skip in ((c.measure_fn(), 1), (c.evaluate, 3)):  # the subject (data, alpha)
+        for p in list(inspect.signature(fn).parameters.values())[skip:]:
+            if p.kind is not p.VAR_KEYWORD:
+                named.add(p.name)
+                required += [p.name] if p.default is p.empty else []
+    unknown = [k for k in config if k not in named and not k.startswith("_")]
+    if unknown:
+        raise InvalidArgument(f"claim {c.name!r} takes no argument {unknown[0]!r}; "
+                              f"{choices_hint(unknown[0], sorted(named))}")
+    missing = list(dict.fromkeys(k for k in required if k not in config))
+    if measuring and missing:
+        raise InvalidArgument(f"claim {c.name!r} needs {', '.join(missing)}: pass "
+                              f"{', '.join(f'{k}=...' for k in missing)}")
 
 
 __all__ = [
