@@ -29,11 +29,12 @@ generator (``eye_``, ``constant_``; measured so for an initializer that declares
 INVARIANCES = ("shift", "scale")
 STATISTICS = ("feature", "batch")
 
-def _calls(*names: str) -> Callable[[Any, str], str | None]:
-    """A function its claims can call with the arguments ``names``, positionally."""
+def _calls(*names: str, keywords: tuple[str, ...] = ()) -> Callable[[Any, str], str | None]:
+    """A function its claims can call with the arguments ``names``, positionally, and
+    ``keywords`` by name (other keyword-only ones are hyper-parameters, passed too)."""
 
     def check(value: Any, kind: str) -> str | None:
-        want = f"a function of ({', '.join(names)})"
+        want = f"a function of ({', '.join([*names, *(f'{k}=' for k in keywords)])})"
         if not callable(value):
             return f"it must be {want}, not a {type(value).__name__}"
         try:
@@ -41,7 +42,8 @@ def _calls(*names: str) -> Callable[[Any, str], str | None]:
         except ValueError:  # a builtin without a signature: taken as is
             return None
         try:
-            signature.bind(*names)
+            others = [p.name for p in signature.parameters.values() if p.kind is p.KEYWORD_ONLY]
+            signature.bind(*names, **dict.fromkeys([*keywords, *others]))
         except TypeError:
             return f"it must be {want}; it takes {signature}"
         return None
@@ -78,12 +80,38 @@ def _names(value: Any, kind: str) -> str | None:
     return None
 
 
-def _function(value: Any, kind: str) -> str | None:
-    return None if callable(value) else "it must be a function"
-
-
 def _mapping(value: Any, kind: str) -> str | None:
     return None if isinstance(value, Mapping) else "it must be a dict"
+
+
+def _registered_optimizer(value: Any, kind: str) -> str | None:
+    """``reference``: a registered optimizer's name (possibly with parameters)."""
+    from gradbench.registry import lookup
+
+    if not isinstance(value, str):
+        return "it must be the name of a registered optimizer"
+    try:
+        lookup("optimizer", value)
+    except InvalidArgument as exc:
+        return str(exc)
+    return None
+
+
+def _adaptive_needs(meta: Mapping[str, Any], obj: Any) -> str | None:
+    """``adaptive=True``: its claim compares the first step with ``first_step`` and needs the
+    optimizer's ``eps`` (documented, or a keyword default of the factory)."""
+    if meta.get("adaptive") is not True:
+        return None
+    if "first_step" not in meta:
+        return "it needs first_step, the closed-form first update its claim compares with"
+    try:
+        defaults = inspect.signature(obj).parameters if obj is not None else {}
+    except (TypeError, ValueError):
+        defaults = {}
+    if "eps" not in meta.get("documented", {}) and "eps" not in defaults:
+        return ("it needs the optimizer's eps: declare documented={'eps': ...} or give the "
+                "factory an eps keyword")
+    return None
 
 
 def _settings(value: Any, kind: str) -> str | None:
@@ -110,13 +138,16 @@ def _settings(value: Any, kind: str) -> str | None:
 @dataclass(frozen=True)
 class Declaration:
     """One declarable key: the kinds that may declare it and the check of its form
-    (``check(value, kind)`` returns why the value is invalid, or ``None``). An ``internal``
+    (``check(value, kind)`` returns why the value is invalid, or ``None``), and what it
+    needs beside it (``needs(meta, obj)``, the same, given every declaration and the
+    remedy). An ``internal``
     key is one gradbench sets itself (a measured variance, ``gradbench_claims``): accepted,
     but not offered to users in error messages."""
 
     kinds: tuple[str, ...]
     check: Callable[[Any, str], str | None]
     internal: bool = False
+    needs: Callable[[Mapping[str, Any], Any], str | None] | None = None
 
 
 DECLARATIONS: dict[str, Declaration] = {
@@ -148,12 +179,12 @@ DECLARATIONS: dict[str, Declaration] = {
     "law": Declaration(("residual", "depth_scheme"), lambda v, k: _calls(
         *(("depth", "v") if k == "residual" else ("depth",)))(v, k)),
     # optimizers
-    "first_step": Declaration(("optimizer",), _function),
-    "update_rule": Declaration(("optimizer",), _function),
+    "first_step": Declaration(("optimizer",), _calls("g", "w", keywords=("lr",))),
+    "update_rule": Declaration(("optimizer",), _calls("w", "g", "state", "step",
+                                                      keywords=("lr",))),
     "documented": Declaration(("optimizer",), _mapping),
-    "reference": Declaration(("optimizer",), lambda v, k: None if isinstance(v, str) else
-                             "it must be the name of a registered optimizer"),
-    "adaptive": Declaration(("optimizer",), _flag),
+    "reference": Declaration(("optimizer",), _registered_optimizer),
+    "adaptive": Declaration(("optimizer",), _flag, needs=_adaptive_needs),
     "elementwise": Declaration(("optimizer",), _flag),
     # depth schemes
     "output_change": Declaration(("depth_scheme",), _calls("n")),
@@ -169,8 +200,9 @@ DECLARATIONS: dict[str, Declaration] = {
 """Every declarable key (docs/remedies.md §4 documents the ones users write)."""
 
 
-def check(kind: str, name: str, meta: Mapping[str, Any]) -> None:
-    """Refuse a declaration ``kind`` does not know, or a value of the wrong form.
+def check(kind: str, name: str, meta: Mapping[str, Any], obj: Any = None) -> None:
+    """Refuse a declaration ``kind`` does not know, a value of the wrong form, or one
+    lacking what it needs beside it (of the other declarations, or of ``obj``).
 
     Raises:
         InvalidArgument: one sentence naming the key or value and what it must be.
@@ -182,6 +214,8 @@ def check(kind: str, name: str, meta: Mapping[str, Any]) -> None:
             raise InvalidArgument(f"{kind} {name!r} declares {key!r}, which {kind}s cannot "
                                   f"declare: {choices_hint(key, offered)}")
         problem = valid[key].check(value, kind)
+        if problem is None and valid[key].needs is not None:
+            problem = valid[key].needs(meta, obj)
         if problem is not None:
             shown = f"<function {value.__qualname__}>" if inspect.isfunction(value) else repr(value)
             raise InvalidArgument(f"{kind} {name!r} declares {key}={shown}, which is invalid: "

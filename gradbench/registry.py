@@ -172,7 +172,7 @@ def register(
         from gradbench.declarations import check
 
         try:
-            check(kind, key[1], meta)
+            check(kind, key[1], meta, obj)
         except InvalidArgument as exc:
             if _loading_plugin is None:
                 raise

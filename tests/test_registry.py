@@ -404,6 +404,16 @@ _BAD_DECLARATIONS = [
     ("optimizer", {"stable_for": ()}, "declares 'stable_for', which optimizers cannot declare"),
     ("depth_scheme", {"output_change": 1.0}, "it must be a function of (n), not a float"),
     ("depth_scheme", {"stable_for": ()}, "which depth_schemes cannot declare"),
+    # each of these was let through and failed a correct optimizer's claim in the run (exit 1)
+    ("optimizer", {"adaptive": True}, "declares adaptive=True, which is invalid: it needs "
+     "first_step, the closed-form first update its claim compares with"),
+    ("optimizer", {"adaptive": True, "first_step": lambda g, w, *, lr: -lr * g},
+     "declares adaptive=True, which is invalid: it needs the optimizer's eps: declare "
+     "documented={'eps': ...} or give the factory an eps keyword"),
+    ("optimizer", {"reference": "adamm"}, "declares reference='adamm', which is invalid: "
+     "optimizer 'adamm' is unknown; did you mean 'adam'?"),
+    ("optimizer", {"first_step": lambda g: -g}, "declares first_step=<function <lambda>>, "
+     "which is invalid: it must be a function of (g, w, lr=); it takes (g)"),
 ]
 
 
@@ -417,6 +427,19 @@ def test_a_bad_declaration_is_refused_at_registration_in_one_sentence(kind, meta
     assert message in str(refused.value)
     assert "\n" not in str(refused.value)
     assert ("t_declared" not in registry.names(kind))  # type: ignore[arg-type]
+
+
+def test_an_adaptive_optimizer_with_its_first_step_and_eps_is_accepted():
+    """The eps may come from the factory's keywords as well as from ``documented``."""
+    def first(g, w, *, lr, eps, **_):
+        return -lr * g / (g.abs() + eps)
+
+    def factory(params, *, lr=1e-3, eps=1e-8):
+        return None
+
+    with registry.temporary("optimizer", "t_adaptive", factory, adaptive=True,
+                            first_step=first, reference="adam(beta2=0.99)") as r:
+        assert r.meta["adaptive"] is True
 
 
 def test_every_documented_declaration_is_known_to_its_kinds():
