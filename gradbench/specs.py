@@ -92,7 +92,7 @@ def _check_remedy(spec: object, name: str, kind: str, *, optional: bool = False)
         object.__setattr__(spec, name, None)
         return
     if not isinstance(value, str):
-        raise _fail(spec, name, value, f"must be a {kind} name")
+        raise _fail(spec, name, value, f"must be the name of a registered {kind}")
     try:
         remedy = registry.lookup(kind, value)  # type: ignore[arg-type]
     except InvalidArgument as exc:

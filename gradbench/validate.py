@@ -97,13 +97,14 @@ class ValidationResult:
 
     def closing(self) -> str:
         """The lines after the run: the candidate's verdict, counted by claim, and the files."""
+        cases = f"{self.candidate_cases} case{'s' * (self.candidate_cases != 1)}"
         if self.exit_code == EXIT_OK:
-            verdict = f"every claim holds ({self.candidate_cases} cases)"
+            verdict = f"every claim holds ({cases})"
         elif self.failures:
             verdict = (f"{self.failed_claims} claim{'s' * (self.failed_claims != 1)} failed "
-                       f"in {len(self.failures)} of {self.candidate_cases} cases")
+                       f"in {len(self.failures)} of {cases}")
         elif self.exit_code == EXIT_FAILED:
-            verdict = f"not validated ({self.candidate_cases} cases recorded)"
+            verdict = f"not validated ({cases} recorded)"
         else:
             verdict = "nothing was validated"
         lines = [*self.summary, *self.notes,

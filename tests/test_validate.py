@@ -600,3 +600,16 @@ def test_a_depth_scheme_setting_an_unknown_field_is_refused_before_any_test(
         "'typo' set placment; a scheme sets only: placement, skip_scale, branch_gain, "
         "layer_gain_exponent, input_var")
     assert doc is None
+
+
+def test_the_closing_line_counts_one_case_in_the_singular() -> None:
+    """`validate mynorm:plain_eps_ln --kind normalization` closed with 'every claim holds
+    (1 cases)'."""
+    from gradbench.summary import Tally
+    from gradbench.validate import ValidationResult
+
+    one = Tally("ln", "candidate", "stable_somewhere", 1, 1, "normalization")
+    result = ValidationResult("m:ln", "normalization", "ln", "quick", 0, (one,))
+    assert result.closing().splitlines()[-1] == (
+        "gradbench validate: candidate 'ln' (normalization): every claim holds (1 case) "
+        "(exit code 0)")
