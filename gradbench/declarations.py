@@ -213,9 +213,10 @@ def check(kind: str, name: str, meta: Mapping[str, Any], obj: Any = None) -> Non
             offered = [k for k, d in valid.items() if not d.internal]
             raise InvalidArgument(f"{kind} {name!r} declares {key!r}, which {kind}s cannot "
                                   f"declare: {choices_hint(key, offered)}")
-        problem = valid[key].check(value, kind)
-        if problem is None and valid[key].needs is not None:
-            problem = valid[key].needs(meta, obj)
+        declaration = valid[key]
+        problem = declaration.check(value, kind)
+        if problem is None and declaration.needs is not None:
+            problem = declaration.needs(meta, obj)
         if problem is not None:
             shown = f"<function {value.__qualname__}>" if inspect.isfunction(value) else repr(value)
             raise InvalidArgument(f"{kind} {name!r} declares {key}={shown}, which is invalid: "

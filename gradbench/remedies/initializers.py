@@ -45,7 +45,7 @@ def fans(shape: Sequence[int] | Tensor) -> tuple[int, int]:
         >>> fans((64, 32)), fans((8, 4, 3))
         ((32, 64), (12, 24))
     """
-    if hasattr(shape, "shape"):  # the weight, not its shape
+    if not isinstance(shape, Sequence):  # the weight, not its shape
         shape = weight_shape(shape)
     if len(shape) < 2:
         raise InvalidArgument(f"a weight of shape {tuple(shape)} has no fan-in and fan-out")
