@@ -378,6 +378,17 @@ def optimizer_first_step(remedy: Any, *, network: Spec, lr: float, seed: int = 0
             "inner": (inner / (lr * g2)).cpu().numpy()}  # type: ignore[union-attr]
 
 
+def optimizer_lr_halved(remedy: Any, *, network: Spec, lr: float, seed: int = 0,
+                        device: str = "cpu", **_: Any) -> dict[str, Any]:
+    """The first update of 3 float64 networks at ``lr / 2``, and half the update at ``lr``
+    (the same networks, gradients and zero state)."""
+    full, half = (first_step(network, TrainSpec(optimizer=remedy.label, lr=rate),
+                             seeds=SEEDS_EXACT, device=device, dtype="float64", seed=seed)
+                  for rate in (lr, lr / 2))
+    return {"delta": _numpy(half.delta), "before": _numpy(half.before),
+            "want": _numpy({n: d / 2 for n, d in full.delta.items()}), "seeds": SEEDS_EXACT}
+
+
 def _trajectories_apart(network: Spec, mine: str, ref: str, lr: float, seed: int,
                         steps: int, device: str) -> dict[str, Any]:
     """Largest relative parameter difference of two optimizers' trajectories, and where."""

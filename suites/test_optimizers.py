@@ -6,6 +6,7 @@ docs/theory.md §7):
 - ``optimizer_first_step``: the first update equals the declared closed form with the
   documented hyper-parameters (Adam: -lr g/(|g| + 1e-8)), exactly in float64;
 - ``optimizer_descent``: the first update is a descent direction for every network;
+- ``optimizer_lr_scaling``: the first update at lr / 2 is half the update at lr;
 - ``optimizer_matches_reference``: an optimizer declaring a reference takes its steps;
 - ``optimizer_update_rule``: five steps equal those of the update rule it declares, written
   from the paper (a wrong beta2 or momentum shows from step 2);
@@ -34,12 +35,13 @@ NEAR_CRITICAL = mlp_specs(
 LRS = st.sampled_from([1e-3, 0.1])
 
 
-@for_each("optimizer", ["optimizer_first_step", "optimizer_descent",
+@for_each("optimizer", ["optimizer_first_step", "optimizer_descent", "optimizer_lr_scaling",
                         "optimizer_matches_reference", "optimizer_update_rule"])
 @budget(5 / 15)
 @given(network=NEAR_CRITICAL, lr=LRS)
 def test_optimizer_first_step(remedy, claim, network, lr, run_claim):
-    """The first steps: the declared formula, a descent direction, the reference, the rule."""
+    """The first steps: the declared formula, a descent direction, proportional to lr, the
+    reference, the rule."""
     run_claim(remedy, claim, network=network, lr=lr)
 
 

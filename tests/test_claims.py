@@ -351,6 +351,25 @@ def test_gradient_ascent_is_no_descent_direction() -> None:
         assert v.measured > 0
 
 
+@pytest.mark.parametrize(("bug", "factory"), [
+    ("ignores_lr", lambda params, *, lr=1e-3: torch.optim.Adam(params, lr=1e-3)),
+    ("caps_lr", lambda params, *, lr=1e-3: torch.optim.Adam(params, lr=min(lr, 0.02))),
+    ("squares_lr", lambda params, *, lr=1e-3: torch.optim.SGD(params, lr=lr * lr)),
+    ("warm_start", lambda params, *, lr=1e-3: torch.optim.SGD(params, lr=lr + 1e-4)),
+], ids=["ignores_lr", "caps_lr", "squares_lr", "lr_plus_1e-4"])
+def test_an_optimizer_that_does_not_scale_with_lr_fails_lr_scaling(bug, factory) -> None:
+    """``optimizer_lr_scaling`` is standard (no declaration needed): an optimizer that ignores,
+    caps, squares or offsets its learning rate fails it, at each lr the suite draws where the
+    bug acts; every built-in passes at both. Before it, an Adam ignoring lr passed validate."""
+    for name in registry.names("optimizer"):
+        for lr in (1e-3, 0.1):
+            assert check(f"optimizer:{name}", "optimizer_lr_scaling", network=NET, lr=lr).passed
+    with remedy("optimizer", "t_bug", factory) as bad:
+        failing = [lr for lr in (1e-3, 0.1)
+                   if not check(bad, "optimizer_lr_scaling", network=NET, lr=lr).passed]
+    assert failing == ([0.1] if bug == "caps_lr" else [1e-3, 0.1])
+
+
 def test_adam_without_bias_correction_differs_from_its_declared_reference() -> None:
     with remedy("optimizer", "t_ok", adam_like(), reference="adam") as ok:
         assert check(ok, "optimizer_matches_reference", network=NET, lr=1e-3).passed

@@ -92,6 +92,31 @@ def optimizer_descent(remedy: Any, data: Mapping[str, Any], alpha: float,
 
 
 @claim(
+    "optimizer_lr_scaling",
+    statement="The first update from a zero state is proportional to the learning rate: at "
+    "lr / 2 it is half the update at lr, entry by entry (an optimizer that ignores its lr, "
+    "or caps or rescales it, fails).",
+    statistic="largest |update(lr / 2) - update(lr) / 2| in units of 4 eps |w| + 1e-12 "
+    "|update(lr) / 2| over all entries of 3 float64 networks (exact)",
+    domain="every optimizer whose first step scales with lr (every torch.optim optimizer but "
+    "LBFGS, whose step runs a line search); MLPs of depth 2-12, width 8-16",
+    source=f"{SOURCE}; Robbins & Monro 1951 (the step size multiplies the direction)",
+    subjects="optimizer",
+    role="consistency",
+    measure="gradbench.claim_probes:optimizer_lr_halved",
+    exact=True,
+)
+def optimizer_lr_scaling(remedy: Any, data: Mapping[str, Any], alpha: float,
+                         **config: Any) -> Verdict:
+    """The update at lr / 2 against half the update at lr, entrywise."""
+    worst = _worst_identity(data["delta"], data["want"], data["before"])
+    return exact("optimizer_lr_scaling", remedy, dict(config), predicted=0.0, measured=worst,
+                 worst=worst, alpha=alpha, n=int(data["seeds"]),
+                 tolerance="4 eps |w| + 1e-12 |update(lr) / 2| per entry",
+                 note="measured: worst error in units of the tolerance")
+
+
+@claim(
     "optimizer_matches_reference",
     statement="An optimizer declaring a reference (e.g. reference='adam') takes the same "
     "steps as that registered optimizer over the first 5 steps.",
