@@ -35,13 +35,21 @@ NEAR_CRITICAL = mlp_specs(
 LRS = st.sampled_from([1e-3, 0.1])
 
 
-@for_each("optimizer", ["optimizer_first_step", "optimizer_descent", "optimizer_lr_scaling",
+@for_each("optimizer", ["optimizer_first_step", "optimizer_descent",
                         "optimizer_matches_reference", "optimizer_update_rule"])
 @budget(5 / 15)
 @given(network=NEAR_CRITICAL, lr=LRS)
 def test_optimizer_first_step(remedy, claim, network, lr, run_claim):
-    """The first steps: the declared formula, a descent direction, proportional to lr, the
-    reference, the rule."""
+    """The first steps: the declared formula, a descent direction, the reference, the rule."""
+    run_claim(remedy, claim, network=network, lr=lr)
+
+
+@for_each("optimizer", ["optimizer_lr_scaling"])
+@budget(5 / 15)
+@given(network=NEAR_CRITICAL, lr=LRS)
+def test_optimizer_lr_scaling(remedy, claim, network, lr, run_claim):
+    """The first step at lr / 2 is half the first step at lr (its own test, so that the
+    examples drawn for the other first-step claims stay those of earlier runs)."""
     run_claim(remedy, claim, network=network, lr=lr)
 
 
