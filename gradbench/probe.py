@@ -72,7 +72,24 @@ def _measure_iv(spec: Spec, seeds: int, batch: int, device: str, dtype: str,
     issue = family.batch_issue(spec, batch)
     if issue:
         raise InvalidArgument(issue)
+    need, have = bytes_per_network(spec, batch, dtype), device_memory(device)
+    if have is not None and need > have:
+        raise InvalidArgument(
+            f"one network of {spec!r} is estimated to need {need / 2**30:.3g} GiB for its "
+            f"forward and backward pass at batch {batch} in {dtype}, more than the "
+            f"{have / 2**30:.3g} GiB of memory of {device!r}: use a smaller depth, width or "
+            "batch")
     return seeds, batch, seed
+
+
+def device_memory(device: str) -> int | None:
+    """Bytes of memory of ``device``: the GPU's, or the machine's RAM (``None``: unknown)."""
+    if str(device).startswith("cuda"):
+        return int(torch.cuda.get_device_properties(torch.device(device)).total_memory)
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):  # not a POSIX system
+        return None
 
 
 def memory_budget() -> int:

@@ -461,3 +461,22 @@ def test_numpy_integers_are_integers_and_are_stored_as_int() -> None:
         with pytest.raises(InvalidArgument, match=r"MLPSpec\.depth=.* is invalid: must be an "
                            "integer >= 1"):
             MLPSpec(depth=bad, width=8)
+
+
+def test_a_network_larger_than_the_devices_memory_is_refused_in_one_sentence(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``gb.measure(MLPSpec(depth=100000, width=4096))`` raised torch's own 'can't allocate
+    memory: ... 6710886400000 bytes', and a deep wide transformer ran for minutes first. One
+    network above the device's memory is now refused before anything is drawn."""
+    from gradbench import probe
+
+    spec = MLPSpec(depth=4, width=256)
+    need = probe.bytes_per_network(spec, 8, "float64")
+    monkeypatch.setattr(probe, "device_memory", lambda device: need - 1)
+    with pytest.raises(InvalidArgument, match=r"^one network of MLPSpec\(depth=4, width=256, "
+                       r".* is estimated to need .* GiB .* at batch 8 in float64, more than the "
+                       r".* GiB of memory of 'cpu': use a smaller depth, width or batch$"):
+        gb.measure(spec, seeds=2, batch=8, dtype="float64")
+    monkeypatch.setattr(probe, "device_memory", lambda device: need)
+    assert gb.measure(spec, seeds=2, batch=8, dtype="float64").act_grad_norms.shape == (2, 4)
+    assert probe.device_memory("cpu") is None or probe.device_memory("cpu") > 2**20
