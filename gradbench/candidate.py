@@ -100,13 +100,22 @@ def residual_guard(kind: str, name: str, fn: Callable[..., Any]) -> Callable[...
 
 
 def optimizer_guard(kind: str, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-    """An optimizer factory returns a ``torch.optim.Optimizer``."""
+    """An optimizer factory takes ``lr`` and returns a ``torch.optim.Optimizer``."""
+    try:
+        parameters = inspect.signature(fn).parameters.values()
+        takes_lr = any(p.name == "lr" or p.kind is p.VAR_KEYWORD for p in parameters)
+    except (TypeError, ValueError):  # no signature to read: let the call tell
+        takes_lr = True
 
     @functools.wraps(fn)
     def guarded(params: Any, *args: Any, **kwargs: Any) -> torch.optim.Optimizer:
+        if "lr" in kwargs and not takes_lr:
+            raise RemedyMisfit(f"optimizer {name!r} takes no lr keyword; an optimizer is "
+                               "fn(params, *, lr=...) -> torch.optim.Optimizer, or an "
+                               "Optimizer class")
         opt = fn(params, *args, **kwargs)
         if not isinstance(opt, torch.optim.Optimizer):
-            raise RemedyFailed(f"optimizer {name!r} returned a {type(opt).__name__}, "
+            raise RemedyMisfit(f"optimizer {name!r} returned a {type(opt).__name__}, "
                                "not a torch.optim.Optimizer")
         return opt
 
@@ -142,9 +151,11 @@ FIT_CALLS: dict[str, Callable[[Callable[..., Any]], object]] = {
     "normalization": lambda fn: fn(_sample(4, 16)),
     "residual": lambda fn: [fn(layer, 4) for layer in range(4)],
     "depth_scheme": lambda fn: [fn(depth) for depth in (1, 4)],
+    "optimizer": lambda fn: fn([torch.zeros(2, requires_grad=True)], lr=1e-3),
 }
 """Calls of a guarded remedy that show, before any test runs, an output that does not fit
-its kind (theory calls remedies of these kinds while the tests are collected)."""
+its kind (theory calls some of these kinds while the tests are collected; an optimizer
+without an ``lr`` keyword would fail every claim in the run instead)."""
 
 
 def check_fit(kind: str, guarded: Callable[..., Any], target: str, obj: Any) -> None:

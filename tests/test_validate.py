@@ -495,6 +495,11 @@ def nan_act(x):
     return x * math.nan
 def text_scale(layer, depth):
     return "a"
+def fixed_lr_sgd(params):
+    import torch
+    return torch.optim.SGD(params, lr=0.1)
+def no_optimizer(params, *, lr=1e-3):
+    return None
 """
 
 
@@ -505,7 +510,13 @@ def text_scale(layer, depth):
      r"\(416,\); it is a class: name an instance of it$"),
     ("fits:reduces", "normalization", r"normalization 'reduces' returned \(4, 1\)"),
     ("fits:text_scale", "residual", r"residual scaling 'text_scale' returned a str, not a number$"),
-], ids=["activation-shape", "activation-class", "normalization-shape", "residual-type"])
+    ("fits:fixed_lr_sgd", "optimizer", r"optimizer 'fixed_lr_sgd' takes no lr keyword; an "
+     r"optimizer is fn\(params, \*, lr=\.\.\.\) -> torch\.optim\.Optimizer, or an Optimizer "
+     r"class$"),
+    ("fits:no_optimizer", "optimizer", r"optimizer 'no_optimizer' returned a NoneType, not a "
+     r"torch\.optim\.Optimizer$"),
+], ids=["activation-shape", "activation-class", "normalization-shape", "residual-type",
+        "optimizer-without-lr", "optimizer-returns-none"])
 def test_a_remedy_whose_output_does_not_fit_its_kind_is_refused_before_the_run(
         tmp_path: Path, monkeypatch, target: str, kind: str, words: str) -> None:
     """`validate acts3:reduces --kind activation` crashed the collection (theory calls the
