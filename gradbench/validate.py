@@ -202,6 +202,14 @@ def validate(
 
         stability_depth(depth)
     kind, name = check_target(target, kind)  # one sentence for a bad target, here
+    if depth is not None:
+        from gradbench.claims.stability import SLOTS
+
+        if kind not in SLOTS:
+            raise InvalidArgument(
+                f"--depth sets the depth the stability claims judge a remedy at, and no "
+                f"stability claim judges {kind}s; --depth applies to: "
+                f"{', '.join(sorted([*SLOTS, 'block']))}")
     run = run_suites(
         name=f"validate-{storage.safe_name(name)}", extra=pytest_args, profile=profile,
         devices=devices, base_seed=base_seed, suites=suites, out_dir=out_dir,

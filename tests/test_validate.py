@@ -624,3 +624,16 @@ def test_the_closing_line_counts_one_case_in_the_singular() -> None:
     assert result.closing().splitlines()[-1] == (
         "gradbench validate: candidate 'ln' (normalization): every claim holds (1 case) "
         "(exit code 0)")
+
+
+def test_depth_for_a_kind_no_stability_claim_judges_is_refused(tmp_path: Path) -> None:
+    """`validate torch.optim:Adam --depth 50` was accepted without a word although no claim
+    of an optimizer reads the depth; now it is one sentence naming the kinds it applies to,
+    before anything runs (nothing is written)."""
+    from gradbench.validate import validate
+
+    with pytest.raises(InvalidArgument, match=r"^--depth sets the depth the stability claims "
+                       r"judge a remedy at, and no stability claim judges optimizers; --depth "
+                       r"applies to: activation, block, initializer, normalization, residual$"):
+        validate("torch.optim:Adam", depth=50, out_dir=tmp_path)
+    assert not any(tmp_path.iterdir())
