@@ -126,6 +126,7 @@ def scheme_guard(kind: str, name: str, fn: Callable[..., Any]) -> Callable[..., 
     """A depth scheme returns a mapping of TransformerSpec fields it may set (the spec then
     checks each value)."""
     from gradbench.remedies.schemes import SCHEME_FIELDS
+    from gradbench.specs import TransformerSpec
 
     @functools.wraps(fn)
     def guarded(depth: int, *args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -137,6 +138,10 @@ def scheme_guard(kind: str, name: str, fn: Callable[..., Any]) -> Callable[..., 
         if unknown:
             raise RemedyMisfit(f"depth scheme {name!r} set {', '.join(unknown)}; a scheme sets "
                                f"only: {', '.join(SCHEME_FIELDS)}")
+        try:  # each value as the spec checks it (a misspelt placement, a negative scale)
+            TransformerSpec(depth=depth, width=8, **fields)
+        except InvalidArgument as exc:
+            raise RemedyMisfit(f"depth scheme {name!r} at depth={depth}: {exc}") from None
         return dict(fields)
 
     return guarded

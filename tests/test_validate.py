@@ -500,6 +500,10 @@ def fixed_lr_sgd(params):
     return torch.optim.SGD(params, lr=0.1)
 def no_optimizer(params, *, lr=1e-3):
     return None
+def preln(depth):
+    return {"placement": "preln"}
+def negative_skip(depth):
+    return {"skip_scale": -1.0 if depth > 1 else 1.0}
 """
 
 
@@ -515,8 +519,13 @@ def no_optimizer(params, *, lr=1e-3):
      r"class$"),
     ("fits:no_optimizer", "optimizer", r"optimizer 'no_optimizer' returned a NoneType, not a "
      r"torch\.optim\.Optimizer$"),
+    ("fits:preln", "depth_scheme", r"depth scheme 'preln' at depth=1: TransformerSpec\."
+     r"placement='preln' is invalid: did you mean 'pre'\? valid choices: none, post, pre$"),
+    ("fits:negative_skip", "depth_scheme", r"depth scheme 'negative_skip' at depth=4: "
+     r"TransformerSpec\.skip_scale=-1\.0 is invalid: must be a finite number >= 0$"),
 ], ids=["activation-shape", "activation-class", "normalization-shape", "residual-type",
-        "optimizer-without-lr", "optimizer-returns-none"])
+        "optimizer-without-lr", "optimizer-returns-none", "scheme-bad-placement",
+        "scheme-negative-scale"])
 def test_a_remedy_whose_output_does_not_fit_its_kind_is_refused_before_the_run(
         tmp_path: Path, monkeypatch, target: str, kind: str, words: str) -> None:
     """`validate acts3:reduces --kind activation` crashed the collection (theory calls the
