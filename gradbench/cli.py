@@ -22,6 +22,7 @@ from gradbench.runner import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    EXIT_TERMINATED,
     EXIT_USAGE,
 )
 
@@ -62,6 +63,10 @@ def cmd_run(args: argparse.Namespace, extra: Sequence[str] = ()) -> int:
             print(f"gradbench: report  {run.html_path}")
     if run.problem:
         print(f"gradbench: error: {run.problem}", file=sys.stderr)
+    if (run.exit_code in (EXIT_INTERRUPTED, EXIT_TERMINATED) and run.json_path is None
+            and not getattr(run.outcome, "stopped_by", None)):  # before the session started
+        print("gradbench: interrupted before any test ran; no results file was written",
+              file=sys.stderr)
     return run.exit_code
 
 

@@ -97,6 +97,12 @@ class _Outcome:
 
     def __init__(self) -> None:
         self.outcome: Any = None
+        self.stopped_by: str | None = None  # also when the session never started
+
+    def pytest_keyboard_interrupt(self, excinfo: Any) -> None:
+        from gradbench.plugin.interrupts import stopped_by
+
+        self.stopped_by = stopped_by(excinfo.value)
 
     def pytest_unconfigure(self, config: Any) -> None:
         from gradbench.plugin import state
@@ -250,7 +256,7 @@ def run_suites(
     keeper = _Outcome()
     code = int(pytest.main(pytest_args, plugins=[keeper, _usage_errors(), *plugins]))
     problem = _nothing_measured(code, keeper.outcome)
-    exit_code = EXIT_USAGE if problem else _run_exit_code(code, keeper.outcome)
+    exit_code = EXIT_USAGE if problem else _run_exit_code(code, keeper.stopped_by)
     return SuiteRun(code, exit_code, keeper.outcome, problem)
 
 
@@ -302,11 +308,12 @@ def _nothing_measured(code: int, outcome: Any) -> str | None:
             f"skipped ({reasons}) and the others recorded no case")
 
 
-def _run_exit_code(code: int, outcome: Any) -> int:
-    """pytest's exit status as gradbench's (0 ok, 1 failed, 2 usage, 130/143 stopped)."""
-    if outcome is not None and outcome.stopped_by == "SIGTERM":
+def _run_exit_code(code: int, stopped_by: str | None) -> int:
+    """pytest's exit status as gradbench's (0 ok, 1 failed, 2 usage, 130/143 stopped by a
+    signal; pytest's other interruptions, errors during collection or ``--sw``, are 1)."""
+    if stopped_by == "SIGTERM":
         return EXIT_TERMINATED
-    if outcome is not None and outcome.stopped_by == "KeyboardInterrupt":
+    if stopped_by == "KeyboardInterrupt":
         return EXIT_INTERRUPTED
     if code == 0:
         return EXIT_OK

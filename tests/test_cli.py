@@ -514,3 +514,53 @@ def test_run_checks_an_added_remedy_s_declarations_before_any_test(tmp_path, cap
         "declare: did you mean 'variance'? valid choices: bias_variance, data_dependent, "
         "distribution, examples, kernel, stable_for, stacks, variance")
     assert not (tmp_path / "out").exists()
+
+
+FAILING_SUITE = TINY_SUITE + """
+def test_broken(gradbench_record):
+    gradbench_record(claim="broken", spec={"depth": 1})
+    assert False
+"""
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("files", "argv"), [
+    ({"test_tiny.py": TINY_SUITE, "test_syntax.py": "def test_x(:\n"}, []),
+    ({"test_tiny.py": FAILING_SUITE}, ["--sw"]),
+], ids=["collection-error", "stepwise"])
+def test_pytest_stopping_the_run_is_not_a_ctrl_c(tmp_path, files, argv):
+    """pytest stops a session itself on errors during collection and at `--sw`'s failure, by
+    the KeyboardInterrupt subclass Session.Interrupted: a failed run (exit 1), never
+    'interrupted (KeyboardInterrupt)' with Ctrl-C's 130 (found running a broken suite)."""
+    suites = tmp_path / "suites"
+    suites.mkdir()
+    for name, text in files.items():
+        (suites / name).write_text(text)
+    proc = _gradbench(tmp_path, "run", "--suites", str(suites), "--output", "out.json", *argv)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "KeyboardInterrupt" not in proc.stdout + proc.stderr
+    assert "gradbench: interrupted" not in proc.stdout
+    written = tmp_path / "out.json"
+    if argv:  # the tests before the failure kept, the run marked incomplete, not interrupted
+        run = json.loads(written.read_text())["gradbench"]
+        assert run["status"] == "incomplete", run
+    else:
+        assert not written.exists()
+        assert ("gradbench: pytest stopped the run before any case finished (its errors are "
+                "above); no results file was written") in proc.stdout
+
+
+@pytest.mark.integration
+def test_ctrl_c_before_the_session_starts_exits_130(tmp_path):
+    """Ctrl-C while pytest configures (importing the plugins: the first seconds of a run)
+    exited 1, a failed claim's code, with no word; now 130 and one sentence."""
+    suites = tmp_path / "suites"
+    suites.mkdir()
+    (suites / "test_tiny.py").write_text(TINY_SUITE)
+    (suites / "conftest.py").write_text("def pytest_configure(config):\n"
+                                        "    raise KeyboardInterrupt\n")
+    proc = _gradbench(tmp_path, "run", "--suites", str(suites), "--output", "out.json")
+    assert proc.returncode == 130, proc.stdout + proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "gradbench: interrupted before any test ran; no results file was written")
+    assert not (tmp_path / "out.json").exists()

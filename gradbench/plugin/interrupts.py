@@ -24,6 +24,17 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, raised as an interrupt so that pytest finishes its session."""
 
 
+def stopped_by(exc: BaseException | None) -> str | None:
+    """``"SIGTERM"`` or ``"KeyboardInterrupt"`` when ``exc`` is a signal that stopped the run,
+    else ``None``: pytest's own ``Session.Interrupted`` (errors during collection, ``--sw``
+    at a failure) is a ``KeyboardInterrupt`` too, but no one pressed Ctrl-C."""
+    if isinstance(exc, Terminated):
+        return "SIGTERM"
+    if isinstance(exc, KeyboardInterrupt) and not isinstance(exc, pytest.Session.Interrupted):
+        return "KeyboardInterrupt"
+    return None
+
+
 class Interrupts:
     """Signal handlers for the session, plus the hooks that mark the report pipeline."""
 

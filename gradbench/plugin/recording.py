@@ -25,7 +25,7 @@ import pytest
 
 from gradbench.errors import InvalidArgument
 from gradbench.plugin import state
-from gradbench.plugin.interrupts import Interrupts, Terminated
+from gradbench.plugin.interrupts import Interrupts, stopped_by
 
 if TYPE_CHECKING:
     from gradbench.records import RunInfo
@@ -182,10 +182,7 @@ class ResultsWriter:
             from gradbench.claims import counts_at_case_level
 
             out.statistical = sum(counts_at_case_level(c.verdict) for c in self.session.cases)
-        if isinstance(self._stop, Terminated):
-            out.stopped_by = "SIGTERM"
-        elif isinstance(self._stop, KeyboardInterrupt):  # not pytest.exit(), not an error
-            out.stopped_by = "KeyboardInterrupt"
+        out.stopped_by = stopped_by(self._stop)
         out.selected = self.session.selected
         if self.session.cases and not self.session.settings.candidate:
             from gradbench.registry import plugin_problems
@@ -304,6 +301,9 @@ class ResultsWriter:
             elif out.stopped_by:
                 line("gradbench: the run was stopped before any case finished; "
                      "no results file was written")
+            elif exitstatus == pytest.ExitCode.INTERRUPTED:  # errors during collection, --sw
+                line("gradbench: pytest stopped the run before any case finished (its errors "
+                     "are above); no results file was written", red=True)
             elif exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
                 line("gradbench: no test recorded a case; no results file was written")
 
