@@ -37,7 +37,7 @@ from gradbench.errors import InvalidArgument, choices_hint
 from gradbench.records import Verdict
 from gradbench.summary import Tally, tally
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,8 @@ class ValidationResult:
             candidate is not validated (exit 1; the run's note names them).
         summary: what was measured, for the terminal (the block kind's depth laws and
             the candidate against its baselines, :func:`gradbench.blocks.summary_lines`).
+        stopped_by: ``"KeyboardInterrupt"`` or ``"SIGTERM"`` when a signal stopped the run
+            (exit 130 or 143, as ``gradbench run``), else ``None``.
     """
 
     target: str
@@ -74,6 +76,7 @@ class ValidationResult:
     notes: tuple[str, ...] = field(default=())
     unverdicted: tuple[str, ...] = field(default=())
     summary: tuple[str, ...] = field(default=())
+    stopped_by: str | None = None
 
     @property
     def candidate_cases(self) -> int:
@@ -88,7 +91,9 @@ class ValidationResult:
     @property
     def exit_code(self) -> int:
         """0 all candidate claims hold, 1 one fails or a test failed outside its claims, 2
-        nothing ran or pytest hit a usage error."""
+        nothing ran or pytest hit a usage error, 130/143 stopped by Ctrl-C/SIGTERM."""
+        if self.stopped_by is not None:
+            return EXIT_TERMINATED if self.stopped_by == "SIGTERM" else EXIT_INTERRUPTED
         if self.pytest_exit in (2, 3, 4):
             return EXIT_USAGE
         if self.failures or self.unverdicted:
@@ -105,6 +110,8 @@ class ValidationResult:
                        f"in {len(self.failures)} of {cases}")
         elif self.exit_code == EXIT_FAILED:
             verdict = f"not validated ({cases} recorded)"
+        elif self.stopped_by is not None:
+            verdict = f"not validated: interrupted ({cases} recorded)"
         else:
             verdict = "nothing was validated"
         lines = [*self.summary, *self.notes,
@@ -225,7 +232,8 @@ def validate(
     result = result_from_results(storage.load(run.json_path), target, profile, run.pytest_exit)
     return dataclasses.replace(result, json_path=str(run.json_path),
                                html_path=str(run.html_path) if run.html_path else None,
-                               unverdicted=tuple(run.outcome.unverdicted))
+                               unverdicted=tuple(run.outcome.unverdicted),
+                               stopped_by=run.outcome.stopped_by)
 
 
 def is_block(target: str, kind: str | None) -> bool:

@@ -646,3 +646,19 @@ def test_depth_for_a_kind_no_stability_claim_judges_is_refused(tmp_path: Path) -
                        r"applies to: activation, block, initializer, normalization, residual$"):
         validate("torch.optim:Adam", depth=50, out_dir=tmp_path)
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(("stopped_by", "code"), [("KeyboardInterrupt", 130), ("SIGTERM", 143)])
+def test_a_validation_stopped_by_a_signal_exits_as_run_does(stopped_by, code) -> None:
+    """Ctrl-C in `gradbench validate` after 55 cases were written exited 2 with 'nothing was
+    validated' (pytest's INTERRUPTED read as a usage error); it is 130 (143) as for run."""
+    from gradbench.summary import Tally
+    from gradbench.validate import ValidationResult
+
+    result = ValidationResult("torch.nn.init:kaiming_normal_", "initializer", "kaiming_normal_",
+                              "quick", pytest_exit=2, stopped_by=stopped_by,
+                              tallies=(Tally("kaiming_normal_", "candidate", "demo", 55, 55),))
+    assert result.exit_code == code
+    assert result.closing().endswith(
+        "candidate 'kaiming_normal_' (initializer): not validated: interrupted (55 cases "
+        f"recorded) (exit code {code})")
