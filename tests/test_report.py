@@ -1549,3 +1549,44 @@ def test_a_verdict_without_an_interval_shows_none_in_a_comparison(tmp_path: Path
     html = report.render_comparison(base, run)
     assert report.compare_runs(base, run).regressions
     assert "[nan, nan]" not in html
+
+
+def _interrupted(doc: dict[str, Any]) -> None:
+    doc["gradbench"].update(status="interrupted", tests_not_run=3,
+                            note="interrupted (KeyboardInterrupt): 3 of 9 tests did not run")
+
+
+def test_a_comparison_whose_new_run_is_not_complete_shows_no_green_box(
+        tmp_path: Path, base_path: Path) -> None:
+    """`gradbench compare` exits 1 when NEW was interrupted, but the page's box under the
+    warning was the green 'No regressions' (found comparing a run with a Ctrl-C'd rerun)."""
+    cut = write_run(tmp_path / "0002_cut.json", "base", _interrupted)
+    base, new = report.load_run(base_path), report.load_run(cut)
+    comparison = report.compare_runs(base, new)
+    assert not comparison.regressions
+    assert comparison.new_incomplete
+    page = report.render_comparison(base, new, comparison).replace("<wbr>", "")
+    top = page.index('<section id="regressions"')
+    banner = page[top : page.index("</section>", top)]
+    assert 'class="good"' not in banner
+    assert re.search(r'<div class="bad">\s*<b>Not a pass 0001_base → 0002_cut</b>: no regression '
+                     r"among the \d+ matched\s+case\(s\), but 0002_cut is not complete", banner)
+    runs = [write_run(tmp_path / f"{i:04d}_r.json", "base", _interrupted if i == 5 else None)
+            for i in range(1, 6)]  # more than three comparisons: one table row each
+    table = report.render_report([report.load_run(p) for p in runs])
+    assert table.count('<span class="b b-incomplete">incomplete</span>') == 1
+
+
+def test_no_before_column_when_only_the_base_run_measured_configurations(
+        tmp_path: Path, base_path: Path) -> None:
+    """With a NEW run that measured no network configuration (an interrupted rerun), the
+    worst offenders of the base run got a 'Before ×/layer' column: the base's own factor."""
+    def no_measurements(doc: dict[str, Any]) -> None:
+        doc["benchmarks"] = [b for b in doc["benchmarks"]
+                             if not (b["extra_info"].get("gradbench") or {}).get("measurement")]
+
+    bare = write_run(tmp_path / "0002_bare.json", "base", no_measurements)
+    page = report.render_report([report.load_run(base_path), report.load_run(bare)])
+    summary = page[page.index('<section id="summary"') : page.index('<section id="recommend"')]
+    assert "Worst offenders in 0001_base" in summary
+    assert "Before ×/layer" not in summary

@@ -80,6 +80,9 @@ class Comparison:
         only_base, only_new: cases present in one run only (failing new cases are in
             ``deltas``).
         warnings: why the two runs may not be comparable (empty if they are).
+        new_incomplete: ``new`` is not complete (interrupted, recovered from its journal,
+            or with tests that failed outside their claims), so the comparison is no pass
+            even without regressions (``gradbench compare`` exits 1).
     """
 
     base_label: str
@@ -88,6 +91,7 @@ class Comparison:
     only_base: list[Case]
     only_new: list[Case]
     warnings: list[str]
+    new_incomplete: bool = False
 
     @property
     def regressions(self) -> list[CaseDelta]:
@@ -248,4 +252,5 @@ def compare_runs(base: Run, new: Run) -> Comparison:
         warnings=_compat_warnings(base, new) + [
             f"{new.label} is not complete, so what it did not measure may hide regressions: "
             f"{note}" for note in new.notes],
+        new_incomplete=bool(new.notes),
     )

@@ -56,6 +56,7 @@ _BADGE_TEXT = {
     "regression": "REGRESSION",
     "improvement": "improvement",
     "same": "unchanged",
+    "incomplete": "incomplete",
     "only_base": "removed",
     "only_new": "new",
 }

@@ -148,7 +148,7 @@ def _context(page: Page) -> Mapping[str, Any]:
         "worst": shown,
         "not_shown": n_bad - len(shown) if n_bad > len(shown) else 0,
         "before": (first.label, {c.key: c for c in page.configs[first.label]})
-        if page.multi
+        if page.multi and last is not first  # the base alone measured: no before
         else None,
         "scatter": scatter,
         "unpredicted": sum(1 for c in latest if not _plottable(c)),
