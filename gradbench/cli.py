@@ -208,7 +208,8 @@ def _growth_rows(chi1: float, depth: int) -> dict[str, Any]:
     if isinstance(depth, bool) or depth < 1:
         raise InvalidArgument(f"--depth={depth!r} is invalid: must be an integer >= 1")
     per_layer = math.sqrt(chi1)
-    over = math.exp((depth - 1) * math.log(per_layer)) if per_layer > 0 else 0.0
+    log_over = (depth - 1) * math.log(per_layer) if per_layer > 0 else -math.inf
+    over = math.inf if log_over > 709.0 else math.exp(log_over)  # not an OverflowError
     return {"depth": depth, "gradient_factor_per_layer": per_layer,
             "gradient_factor_over_depth": over,
             "gradients": growth_in_words(per_layer, depth)}

@@ -57,6 +57,14 @@ def test_theory_depth_counts_the_layer_to_layer_steps(capsys):
                                  "layer-to-layer steps of depth 30")
 
 
+def test_theory_depth_past_float_range_is_inf_not_a_traceback(capsys):
+    """`theory --activation relu --sigma-w2 4 --depth 5000` (x1.41 per layer) ended in an
+    OverflowError traceback; the factor over the depth is inf, as in the JSON's strict form."""
+    assert main(["theory", "--activation", "relu", "--sigma-w2", "4", "--depth", "5000"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "gradient_factor_over_depth          inf" in lines
+
+
 def test_compare_flags_a_regression(tmp_path, capsys):
     base = _results(tmp_path / "0001_quick.json", passed=True)
     new = _results(tmp_path / "0002_quick.json", passed=False)
