@@ -221,6 +221,8 @@ def run_suites(
     from gradbench import storage
 
     storage.check_writable(results)  # one sentence now, not a pytest usage error later
+    if output:
+        storage.check_no_journal(output)  # a stopped run's cases: gradbench's own sentence
     written = (
         [f"--gradbench-json={output}"]
         if output

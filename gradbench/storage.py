@@ -301,6 +301,18 @@ def claim(json_path: str | os.PathLike[str], header: Mapping[str, Any]) -> Journ
         raise InvalidArgument(stale_journal_message(journal)) from None
 
 
+def check_no_journal(json_path: str | os.PathLike[str]) -> None:
+    """Refuse a results path whose journal exists: another run is writing it, or one was
+    stopped before it finished and the journal holds its cases (never overwritten).
+
+    Raises:
+        InvalidArgument: the journal exists.
+    """
+    journal = journal_path(json_path)
+    if journal.exists():
+        raise InvalidArgument(stale_journal_message(journal))
+
+
 def stale_journal_message(journal: Path) -> str:
     """The sentence for a results path whose journal already exists."""
     return (

@@ -572,3 +572,17 @@ def test_ctrl_c_before_the_session_starts_exits_130(tmp_path):
     assert proc.stderr.strip().splitlines()[-1] == (
         "gradbench: interrupted before any test ran; no results file was written")
     assert not (tmp_path / "out.json").exists()
+
+
+def test_a_stopped_run_s_journal_at_the_output_is_gradbench_s_own_sentence(tmp_path, capsys):
+    """`run --output k.json` after a run to k.json was killed: the journal is kept, in one
+    sentence of gradbench's, not 'pytest rejected its arguments (...); gradbench passes the
+    options it does not define to pytest as typed' (found rerunning after a SIGKILL)."""
+    journal = tmp_path / "k.partial.jsonl"
+    journal.write_text("kept\n")
+    assert main(["run", "--suites", str(tmp_path), "--output", str(tmp_path / "k.json")]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"gradbench: error: journal {str(journal)!r} already exists: another run is writing "
+        f"{str(tmp_path / 'k.json')!r}, or one was stopped before it finished (`gradbench "
+        "report` reads its cases); remove it or choose another path")
+    assert journal.read_text() == "kept\n"

@@ -55,9 +55,7 @@ def _check_output(settings: options.Settings) -> None:
     try:
         if settings.json_path is not None:
             storage.check_writable(settings.json_path.parent)
-            journal = storage.journal_path(settings.json_path)
-            if journal.exists():
-                raise InvalidArgument(storage.stale_journal_message(journal))
+            storage.check_no_journal(settings.json_path)
         else:
             storage.check_writable(settings.storage)
     except InvalidArgument as exc:
