@@ -151,6 +151,14 @@ def _version_warnings(base: Run, new: Run) -> list[str]:
         )
     elif (bs is None) != (ns is None):
         out.append(f"suite version known for one run only ({base.label}: {bs}, {new.label}: {ns})")
+    for key, what in (("profile", "profiles"), ("base_seed", "base seeds")):
+        bk, nk = b.get(key), n.get(key)
+        if bk is not None and nk is not None and bk != nk:
+            out.append(
+                f"{what} differ ({base.label}: {bk}, {new.label}: {nk}): the runs measured "
+                "other networks, so only cases on the same configuration match, and their "
+                "numbers differ by sampling"
+            )
     bv = sorted({str(c) for c in [b.get("schema_version")] if c is not None})
     nv = sorted({str(c) for c in [n.get("schema_version")] if c is not None})
     if bv != nv:
@@ -232,9 +240,10 @@ def compare_runs(base: Run, new: Run) -> Comparison:
 
     Returns:
         A :class:`Comparison` with the deltas, the unmatched cases, and warnings when the
-        suite major.minor versions, schema versions, device, dtype, torch/CUDA versions or
-        TF32/determinism settings differ, or when ``new`` is not complete (interrupted,
-        recovered from its journal, or with tests that failed outside their claims).
+        suite major.minor versions, schema versions, profiles, base seeds, device, dtype,
+        torch/CUDA versions or TF32/determinism settings differ, or when ``new`` is not
+        complete (interrupted, recovered from its journal, or with tests that failed outside
+        their claims).
     """
     bk, nk = _keyed(base.cases), _keyed(new.cases)
     deltas = [_delta(key, bk[key], nk[key]) for key in sorted(set(bk) & set(nk))]
