@@ -44,6 +44,9 @@ def cmd_run(args: argparse.Namespace, extra: Sequence[str] = ()) -> int:
     from gradbench.candidate import check_target
     from gradbench.runner import run_suites
 
+    if args.output is not None and not args.output.endswith(".json"):  # not PATH.json
+        raise InvalidArgument(f"--output {args.output!r} is invalid: the results file must "
+                              "end in .json")
     for target in args.remedy:
         check_target(target)  # one sentence for a bad remedy, before any test runs
     shard = [] if args.shard is None else [f"--gradbench-shard={args.shard}"]

@@ -586,3 +586,13 @@ def test_a_stopped_run_s_journal_at_the_output_is_gradbench_s_own_sentence(tmp_p
         f"{str(tmp_path / 'k.json')!r}, or one was stopped before it finished (`gradbench "
         "report` reads its cases); remove it or choose another path")
     assert journal.read_text() == "kept\n"
+
+
+def test_run_output_must_end_in_json(tmp_path, capsys):
+    """`run --output out.txt` wrote out.txt.json (and out.txt.html) while CI looked for
+    out.txt; refused in one sentence before anything runs, as `merge --output` is."""
+    assert main(["run", "--suites", str(tmp_path), "--output", str(tmp_path / "out.txt")]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"gradbench: error: --output {str(tmp_path / 'out.txt')!r} is invalid: the results "
+        "file must end in .json")
+    assert list(tmp_path.iterdir()) == []

@@ -457,6 +457,9 @@ def test_slow():
         (("--gradbench-json=a.json", "--gradbench-save=x"), "*are exclusive*"),
         (("--gradbench-save=a/b",), "*--gradbench-save='a/b' is invalid*"),
         (("--gradbench-report=r.html",), "*needs --gradbench-json or --gradbench-save*"),
+        # it was written to out.txt.json, a name no one asked for
+        (("--gradbench-json=out.txt",), "*--gradbench-json='out.txt' is invalid: the results "
+                                         "file must end in .json*"),
         (("--gradbench-save=x", "--gradbench-storage=blocker/sub"),
          "*cannot write results in 'blocker/sub'*"),
     ],

@@ -202,6 +202,9 @@ def parse(config: pytest.Config) -> Settings:
             "--gradbench-json and --gradbench-save are exclusive: give a file, or a name "
             "for numbered results"
         )
+    if json_path and not json_path.endswith(".json"):  # it was written to PATH.json
+        raise pytest.UsageError(f"--gradbench-json={json_path!r} is invalid: the results file "
+                                "must end in .json")
     if save and not _NAME.match(save):
         raise pytest.UsageError(
             f"--gradbench-save={save!r} is invalid: use letters, digits, '_', '-' and '.'"
