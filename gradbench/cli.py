@@ -383,10 +383,15 @@ def build_parser() -> argparse.ArgumentParser:
     mer.add_argument("-o", "--output", required=True, help="the merged results file (.json)")
     mer.set_defaults(func=cmd_merge)
 
-    rep = sub.add_parser("report", help="render result JSON files into one HTML page")
-    rep.add_argument("files", nargs="+")
-    rep.add_argument("-o", "--output", default=None)
-    rep.add_argument("--title", default=None)
+    rep = sub.add_parser("report", help="render result JSON files into one HTML page",
+                         description="Render results files into one HTML page; with two or "
+                         "more runs, each compared with the one before it that shares cases.")
+    rep.add_argument("files", nargs="+", help="results files (.json), journals of runs that "
+                     "did not finish (.partial.jsonl), or folders of them")
+    rep.add_argument("-o", "--output", default=None,
+                     help="the HTML page (default: FILE.html beside the first file, or "
+                     "FOLDER/index.html)")
+    rep.add_argument("--title", default=None, help="the page's title (default: the run labels)")
     rep.add_argument("--baseline", default=None, metavar="FILE",
                      help="compare every other run with this one (default: each run with "
                      "the run before it that shares cases with it)")
@@ -395,25 +400,29 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_ = sub.add_parser(
         "compare", help="compare two runs; exit 1 if a case fails that did not fail before",
         description="Compare a new run with a base run, case by case. A case that fails in "
-        "NEW and passed in BASE, or is new in NEW and fails, is a regression (exit 1).")
-    cmp_.add_argument("base")
-    cmp_.add_argument("new")
+        "NEW and passed in BASE, or is new in NEW and fails, is a regression (exit 1). NEW "
+        "not complete (interrupted, killed, or tests failed outside their claims) also exits "
+        "1; runs that share no case exit 2.")
+    cmp_.add_argument("base", help="the reference run's results file (.json or .partial.jsonl)")
+    cmp_.add_argument("new", help="the run to judge")
     cmp_.add_argument("-o", "--output", default=None,
                       help="the HTML page (default: ./compare_<base>_<new>.html)")
-    cmp_.add_argument("--title", default=None)
+    cmp_.add_argument("--title", default=None, help="the page's title")
     cmp_.set_defaults(func=cmd_compare)
 
     th = sub.add_parser("theory", help="mean-field predictions for an activation")
-    th.add_argument("--activation", required=True)
-    th.add_argument("--sigma-w2", type=float, required=True)
-    th.add_argument("--sigma-b2", type=float, default=0.0)
+    th.add_argument("--activation", required=True,
+                    help="a registered activation (gradbench list --kind activation)")
+    th.add_argument("--sigma-w2", type=float, required=True,
+                    help="weight variance times fan-in, e.g. 2 for He with ReLU")
+    th.add_argument("--sigma-b2", type=float, default=0.0, help="bias variance (default 0)")
     th.add_argument("--depth", type=int, default=None, metavar="L",
                     help="also the gradient factor over the L - 1 layer-to-layer steps of depth L")
-    th.add_argument("--json", action="store_true")
+    th.add_argument("--json", action="store_true", help="print the predictions as JSON")
     th.set_defaults(func=cmd_theory)
 
     ls = sub.add_parser("list", help="list registered remedies")
-    ls.add_argument("--kind", choices=list(registry.KINDS))
+    ls.add_argument("--kind", choices=list(registry.KINDS), help="only remedies of this kind")
     ls.set_defaults(func=cmd_list)
 
     va = sub.add_parser(
@@ -436,7 +445,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="quick (CI, the default) or full (nightly: more examples, "
                     "more networks)")
     _add_device_options(va)
-    va.add_argument("--out-dir", default="reports")
+    va.add_argument("--out-dir", default="reports",
+                    help="folder for NNNN_validate-<name>.json/.html")
     va.add_argument("--base-seed", type=_at_least(0), default=0,
                     help="offset of every seed (default 0): another sample of networks")
     va.add_argument("--suites", default=None,

@@ -596,3 +596,17 @@ def test_run_output_must_end_in_json(tmp_path, capsys):
         f"gradbench: error: --output {str(tmp_path / 'out.txt')!r} is invalid: the results "
         "file must end in .json")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_every_argument_of_every_command_says_what_it_is():
+    """`gradbench report --help` listed `files`, `-o` and `--title` with no word of what they
+    take (nor did compare, theory, list and validate's --out-dir)."""
+    import argparse
+
+    from gradbench.cli import build_parser
+
+    commands = next(a for a in build_parser()._actions
+                    if isinstance(a, argparse._SubParsersAction)).choices
+    bare = [f"{name} {a.option_strings or a.dest}" for name, parser in commands.items()
+            for a in parser._actions if not a.help]
+    assert bare == []
