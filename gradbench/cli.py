@@ -138,10 +138,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
     base, new = report.load_run(args.base), report.load_run(args.new)
     comparison = report.compare_runs(base, new)
     if not comparison.shared:
+        differ = [f"{what} {base.gradbench_info.get(key)} and {new.gradbench_info.get(key)}"
+                  for key, what in (("profile", "profiles"), ("base_seed", "base seeds"))
+                  if base.gradbench_info.get(key) != new.gradbench_info.get(key)]
         raise InvalidArgument(
             f"{args.base!r} ({len(base.cases)} cases) and {args.new!r} ({len(new.cases)} "
             "cases) share no case (claim on the same configuration): there is nothing to "
-            "compare; compare two runs of the same suites and selection")
+            "compare; compare two runs of the same suites, selection, profile and base seed"
+            + (f" (these have {', '.join(differ)})" if differ else ""))
     out = Path(args.output) if args.output else Path(f"compare_{base.label}_{new.label}.html")
     from gradbench.records import write_atomic
 

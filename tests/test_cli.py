@@ -108,6 +108,16 @@ def test_compare_of_runs_sharing_no_case_is_one_sentence(tmp_path, capsys):
     assert "share no case" in err
     assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "c.html").exists()
+    # runs at other base seeds share no remedy case: the sentence says why (found comparing
+    # a -k run at base seed 0 with a full run at base seed 1)
+    doc = results_doc(passed=True)
+    doc["gradbench"]["base_seed"] = 1
+    doc["benchmarks"] = []
+    seeded = _with_case(tmp_path / "0003_seeded.json", doc, "other", True)
+    assert main(["compare", str(base), str(seeded), "-o", str(tmp_path / "c.html")]) == 2
+    assert capsys.readouterr().err.strip().endswith(
+        "compare two runs of the same suites, selection, profile and base seed (these have "
+        "base seeds 0 and 1)")
 
 
 def test_compare_writes_its_page_where_it_says(tmp_path, monkeypatch, capsys):
