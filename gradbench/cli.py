@@ -90,7 +90,8 @@ def cmd_merge(args: argparse.Namespace) -> int:
     cases = merged.records
     for text in summary.table(summary.tally(cases)):
         print(text)
-    print(f"gradbench: {summary.outcome_line(cases)} ({len(args.files)} shards merged)")
+    print(f"gradbench: {summary.outcome_line(cases, not merged.notes)} "
+          f"({len(args.files)} shards merged)")
     profile = merged.run.profile if merged.run is not None else ""
     if profile in PROFILES:  # the family-wise bound, counted over the merged cases
         line = summary.statistical_line(cases, PROFILES[profile])

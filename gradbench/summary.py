@@ -98,17 +98,19 @@ def _failures(cases: Sequence[CaseRecord]) -> str:
             f"case{'s' * (failed != 1)}")
 
 
-def outcome_line(cases: Sequence[CaseRecord]) -> str:
+def outcome_line(cases: Sequence[CaseRecord], complete: bool = True) -> str:
     """``"75 cases recorded, every claim holds"`` or ``"... 4 claims failed in 4 cases"``; in a
     validation run the candidate's verdict first, its baselines' failures after it as context
-    (:func:`judged`)."""
+    (:func:`judged`); ``", but the run is not complete"`` after it when it is not."""
     recorded = f"{len(cases)} case{'s' * (len(cases) != 1)} recorded"
     mine, context = judged(cases)
     if not any(map(is_candidate, mine)):
-        return f"{recorded}, {_failures(cases)}"
-    line = f"{recorded}; candidate {(mine[0].remedy or {}).get('name')!r}: {_failures(mine)}"
-    return line + (f"; baselines (context, not the verdict): {_failures(context)}"
-                   if context else "")
+        line = f"{recorded}, {_failures(cases)}"
+    else:
+        line = f"{recorded}; candidate {(mine[0].remedy or {}).get('name')!r}: {_failures(mine)}"
+        line += (f"; baselines (context, not the verdict): {_failures(context)}"
+                 if context else "")
+    return line if complete else f"{line}, but the run is not complete"
 
 
 def unverdicted_line(node_ids: list[str]) -> str:

@@ -216,7 +216,7 @@ def test_a_merge_that_is_not_complete_is_written_but_not_a_pass(status, tmp_path
     output = tmp_path / "merged.json"
     assert main(["merge", *map(str, paths), "--output", str(output)]) == 1
     captured = capsys.readouterr()
-    assert "every claim holds (2 shards merged)" in captured.out
+    assert "every claim holds, but the run is not complete (2 shards merged)" in captured.out
     assert (f"gradbench: the merged run is not complete, so it is not a pass: shard 2/2: {note}"
             in captured.err.splitlines())
     assert storage.load(output).run.status == status

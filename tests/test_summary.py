@@ -33,6 +33,8 @@ def test_claims_are_counted_once_however_many_cases_failed() -> None:
     assert summary.failed_claims(cases) == 3
     assert summary.outcome_line(cases[3:]) == "3 cases recorded, 1 claim failed in 2 cases"
     assert summary.outcome_line(cases[3:4]) == "1 case recorded, every claim holds"
+    assert summary.outcome_line(cases[3:4], complete=False) == (
+        "1 case recorded, every claim holds, but the run is not complete")
 
 
 def test_a_validation_leads_with_the_candidate_and_counts_its_baselines_as_context() -> None:

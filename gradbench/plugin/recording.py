@@ -262,12 +262,13 @@ class ResultsWriter:
         line = terminalreporter.write_line
         where = f"; results -> {out.json_path}" if out.json_path else ""
         html = f"; report -> {out.html_path}" if out.html_path else ""
+        complete = not (out.stopped_by or out.unverdicted)
         if out.cases:
             if s.writes_results:
                 for text in summary.table(summary.tally(self.session.cases)):
                     line(text)
             line(
-                f"gradbench: {summary.outcome_line(self.session.cases)}"
+                f"gradbench: {summary.outcome_line(self.session.cases, complete)}"
                 f" (profile {s.profile.name}, base seed {s.base_seed}){where}{html}",
                 red=any(c.failed for c in summary.judged(self.session.cases)[0]),
             )
