@@ -262,7 +262,7 @@ class ResultsWriter:
         line = terminalreporter.write_line
         where = f"; results -> {out.json_path}" if out.json_path else ""
         html = f"; report -> {out.html_path}" if out.html_path else ""
-        complete = not (out.stopped_by or out.unverdicted)
+        complete = not (out.stopped_by or out.unverdicted or out.plugin_problems)
         if out.cases:
             if s.writes_results:
                 for text in summary.table(summary.tally(self.session.cases)):
