@@ -1594,3 +1594,16 @@ def test_no_before_column_when_only_the_base_run_measured_configurations(
     summary = page[page.index('<section id="summary"') : page.index('<section id="recommend"')]
     assert "Worst offenders in 0001_base" in summary
     assert "Before ×/layer" not in summary
+
+
+def test_the_machine_table_says_none_for_what_a_run_recorded_as_absent(tmp_path: Path) -> None:
+    """A CPU run records CUDA and cuDNN as null; the Machine table showed "CUDA null"."""
+    from gradbench.report.sections.machine import run_fields
+
+    doc = results_doc()
+    doc["machine_info"].setdefault("gradbench", {}).update(cuda=None, cudnn=None)
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    fields = run_fields(report.load_run(path))
+    assert (fields["machine.gradbench.cuda"], fields["machine.gradbench.cudnn"]) == ("none", "none")
+    assert "null" not in " ".join(fields.values())

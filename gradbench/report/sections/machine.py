@@ -43,6 +43,8 @@ def _flatten(obj: Any, prefix: str = "") -> list[tuple[str, str]]:
             out += _flatten(obj[k], f"{prefix}.{k}" if prefix else str(k))
     elif isinstance(obj, list) and len(obj) > 12:
         out.append((prefix, f"[{len(obj)} items]"))
+    elif obj is None:  # recorded as absent (CUDA on a CPU-only machine): not JSON's "null"
+        out.append((prefix, "none"))
     else:
         text = obj if isinstance(obj, str) else json.dumps(obj, sort_keys=True, default=str)
         out.append((prefix, text))
