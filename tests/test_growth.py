@@ -139,3 +139,19 @@ def test_the_default_interval_is_the_stability_claims_tost_interval() -> None:
     from gradbench.claims import EQUIVALENCE_ALPHA
 
     assert stats.GROWTH_CONFIDENCE == pytest.approx(1 - 2 * EQUIVALENCE_ALPHA)
+
+
+def test_growth_words_beyond_floats_range_and_at_zero() -> None:
+    """`gradbench theory --sigma-w2 4 --depth 5000` said 'xinf over the 4999 ... steps' and
+    `--sigma-w2 0` 'x0.0e0 per layer'; the factor is now written from its logarithm."""
+    from gradbench.stats import growth_in_words
+
+    assert growth_in_words(math.sqrt(2), 5000) == (
+        "gradients grow x1.41 per layer, x2.7e752 over the 4999 layer-to-layer steps of depth "
+        "5000")
+    assert growth_in_words(1 / math.sqrt(2), 5000).endswith(", x3.8e-753 over the 4999 "
+                                                            "layer-to-layer steps of depth 5000")
+    assert growth_in_words(0.0, 30) == ("gradients shrink x0 per layer, x0 over the 29 "
+                                        "layer-to-layer steps of depth 30")
+    assert growth_in_words(0.9, 100).endswith("x3.0e-5 over the 99 layer-to-layer steps of "
+                                              "depth 100")

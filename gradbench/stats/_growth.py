@@ -129,13 +129,32 @@ def classify_growth(low: float, high: float, *, within: float = STABLE_WITHIN,
 
 def _factor(value: float) -> str:
     """A factor for plain words: 2 significant digits (16, 0.16, 2.7), scientific outside
-    [1e-3, 1e4) (1.2e4, 4.7e-8)."""
+    [1e-3, 1e4) (1.2e4, 4.7e-8); 0 for zero."""
     if not math.isfinite(value):
         return str(value)
-    if value == 0.0 or not 1e-3 <= value < 1e4:
+    if value == 0.0:
+        return "0"
+    if not 1e-3 <= value < 1e4:
         mantissa, exponent = f"{value:.1e}".split("e")
         return f"{mantissa}e{int(exponent)}"
     return f"{float(f'{value:.2g}'):g}"
+
+
+def _factor_of_log(log_value: float) -> str:
+    """:func:`_factor` of ``exp(log_value)``, also beyond float's range (x2.7e752).
+
+    Examples:
+        >>> _factor_of_log(4999 * math.log(math.sqrt(2))), _factor_of_log(-math.inf)
+        ('2.7e752', '0')
+    """
+    if abs(log_value) <= _MAX_EXP or not math.isfinite(log_value):
+        return _factor(_exp(log_value))
+    decimal = log_value / math.log(10.0)
+    exponent = math.floor(decimal)
+    mantissa = 10.0 ** (decimal - exponent)
+    if round(mantissa, 1) >= 10.0:
+        mantissa, exponent = mantissa / 10.0, exponent + 1
+    return f"{mantissa:.1f}e{exponent}"
 
 
 def _per_step(value: float) -> str:
@@ -174,10 +193,10 @@ def growth_in_words(per_step: float, sites: int, unit: str = "layer") -> str:
         return f"one {unit}: no {unit}-to-{unit} step to grow over"
     if not per_step >= 0.0 or math.isnan(per_step):
         return f"gradients are not finite at depth {sites}"
-    total = _exp((sites - 1) * math.log(per_step)) if per_step > 0 else 0.0
+    log_total = (sites - 1) * math.log(per_step) if per_step > 0 else -math.inf
     verb = "grow" if per_step >= 1.0 else "shrink"
     per = "per time step" if unit.endswith("step") else f"per {unit}"
-    return (f"gradients {verb} x{_per_step(per_step)} {per}, x{_factor(total)} over "
+    return (f"gradients {verb} x{_per_step(per_step)} {per}, x{_factor_of_log(log_total)} over "
             f"{_span(sites, unit)}")
 
 
