@@ -83,12 +83,13 @@ def _measure_iv(spec: Spec, seeds: int, batch: int, device: str, dtype: str,
 
 
 def device_memory(device: str) -> int | None:
-    """Bytes of memory of ``device``: the GPU's, or the machine's RAM (``None``: unknown)."""
-    if str(device).startswith("cuda"):
-        return int(torch.cuda.get_device_properties(torch.device(device)).total_memory)
+    """Bytes of memory of ``device``: the GPU's, or the machine's RAM (``None``: unknown, as
+    on a system without ``sysconf`` or a CUDA stand-in of the tests; nothing is refused)."""
     try:
+        if str(device).startswith("cuda"):
+            return int(torch.cuda.get_device_properties(torch.device(device)).total_memory)
         return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    except (AttributeError, ValueError, OSError):  # not a POSIX system
+    except Exception:  # the refusal is a courtesy: an unknown size never stops a measurement
         return None
 
 
