@@ -186,6 +186,23 @@ def test_depth_moves_the_stability_settings_only(pytester):
             assert default[case] == deep[case] == from_ini[case]  # same draws, same verdicts
 
 
+def test_depth_leaves_the_optimizers_stability_claim_alone(pytester):
+    """``--gradbench-depth`` is the depth of the stability settings of the kinds that have
+    them: optimizer_trains (a stability claim about optimizers, which takes no depth) runs as
+    without it; it failed with 'takes no argument 'depth''."""
+    pytester.makepyfile(test_opt="""
+import gradbench as gb
+from gradbench.suite import for_each
+
+@for_each("optimizer", ["optimizer_trains"])
+def test_trains(remedy, claim, run_claim):
+    run_claim(remedy, claim, network=gb.MLPSpec(depth=3, width=8), steps=5)
+""")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--gradbench-json=out.json",
+                                           "--gradbench-depth=12", "-k", "sgd")
+    result.assert_outcomes(passed=1)
+
+
 ERRORS_SUITE = """
 import pytest
 import gradbench as gb

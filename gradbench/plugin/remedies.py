@@ -122,6 +122,7 @@ def run_claim(request: pytest.FixtureRequest, gradbench_record: Any,
     pytest shows that message alone for the smallest failing configuration.
     """
     from gradbench import claims
+    from gradbench.claims.stability import SLOTS
     from gradbench.suite import origin
     from gradbench.testing import check_case
 
@@ -149,8 +150,9 @@ def run_claim(request: pytest.FixtureRequest, gradbench_record: Any,
             defaults["dtype"] = "float32"
         registered = claims.get_claim(claim)
         depth = session.settings.depth
-        if depth is not None and not network and registered.role == "stability":
-            defaults["depth"] = depth  # the stability settings only
+        if (depth is not None and registered.role == "stability"
+                and getattr(target, "kind", None) in SLOTS):
+            defaults["depth"] = depth  # the stability settings only (not optimizer_trains)
         config = {**defaults, **config}
         device = config.get("device", HOME) if on_device else HOME
         level = registered.alpha or profile.case_alpha
