@@ -186,6 +186,7 @@ DECLARATIONS: dict[str, Declaration] = {
     "reference": Declaration(("optimizer",), _registered_optimizer),
     "adaptive": Declaration(("optimizer",), _flag, needs=_adaptive_needs),
     "elementwise": Declaration(("optimizer",), _flag),
+    "scales_with_lr": Declaration(("optimizer",), _flag),
     # depth schemes
     "output_change": Declaration(("depth_scheme",), _calls("n")),
     "deepnet_identity": Declaration(("depth_scheme",), _flag),

@@ -370,6 +370,24 @@ def test_an_optimizer_that_does_not_scale_with_lr_fails_lr_scaling(bug, factory)
     assert failing == ([0.1] if bug == "caps_lr" else [1e-3, 0.1])
 
 
+def test_an_optimizer_declaring_scales_with_lr_false_is_not_judged_by_lr_scaling() -> None:
+    """A published optimizer whose first step is not proportional to lr by design (MADGRAD's
+    dual averaging moves by lr^(2/3); AdaBound clamps its step into bounds set by final_lr)
+    failed the standard optimizer_lr_scaling with no way to say so: it declares
+    scales_with_lr=False, and the claim no longer applies, as bounded=False for a residual."""
+    def madgrad_like(params, *, lr=1e-3):
+        return torch.optim.SGD(params, lr=lr ** (2 / 3))
+
+    with remedy("optimizer", "t_madgrad", madgrad_like) as plain:
+        assert not check(plain, "optimizer_lr_scaling", network=NET, lr=1e-3).passed
+    with remedy("optimizer", "t_madgrad", madgrad_like, scales_with_lr=False) as declared:
+        assert "scales_with_lr=False" in claims.applicable(declared, "optimizer_lr_scaling")
+        with pytest.raises(InvalidArgument, match=r"scales_with_lr=False"):
+            check(declared, "optimizer_lr_scaling", network=NET, lr=1e-3)
+    with pytest.raises(InvalidArgument, match=r"scales_with_lr='no'.*True or False"):
+        registry.register("optimizer", "t_bad", scales_with_lr="no")(madgrad_like)
+
+
 def test_adam_without_bias_correction_differs_from_its_declared_reference() -> None:
     with remedy("optimizer", "t_ok", adam_like(), reference="adam") as ok:
         assert check(ok, "optimizer_matches_reference", network=NET, lr=1e-3).passed

@@ -91,6 +91,12 @@ def optimizer_descent(remedy: Any, data: Mapping[str, Any], alpha: float,
                  note="measured: the largest normalised <Delta w, g> over networks")
 
 
+def _scales_with_lr(remedy: Any) -> str | None:
+    if getattr(remedy, "meta", {}).get("scales_with_lr", True):
+        return None
+    return "the optimizer declares a first step not proportional to lr (scales_with_lr=False)"
+
+
 @claim(
     "optimizer_lr_scaling",
     statement="The first update from a zero state is proportional to the learning rate: at "
@@ -99,11 +105,13 @@ def optimizer_descent(remedy: Any, data: Mapping[str, Any], alpha: float,
     statistic="largest |update(lr / 2) - update(lr) / 2| in units of 4 eps |w| + 1e-12 "
     "|update(lr) / 2| over all entries of 3 float64 networks (exact)",
     domain="every optimizer whose first step scales with lr (every torch.optim optimizer but "
-    "LBFGS, whose step runs a line search); MLPs of depth 2-12, width 8-16",
+    "LBFGS, whose step runs a line search; one that does not by design, such as MADGRAD or "
+    "AdaBound, declares scales_with_lr=False); MLPs of depth 2-12, width 8-16",
     source=f"{SOURCE}; Robbins & Monro 1951 (the step size multiplies the direction)",
     subjects="optimizer",
     role="consistency",
     measure="gradbench.claim_probes:optimizer_lr_halved",
+    applies=_scales_with_lr,
     exact=True,
 )
 def optimizer_lr_scaling(remedy: Any, data: Mapping[str, Any], alpha: float,
@@ -113,7 +121,9 @@ def optimizer_lr_scaling(remedy: Any, data: Mapping[str, Any], alpha: float,
     return exact("optimizer_lr_scaling", remedy, dict(config), predicted=0.0, measured=worst,
                  worst=worst, alpha=alpha, n=int(data["seeds"]),
                  tolerance="4 eps |w| + 1e-12 |update(lr) / 2| per entry",
-                 note="measured: worst error in units of the tolerance")
+                 note="measured: worst error in units of the tolerance" + (
+                     "; an optimizer not proportional to lr by design (MADGRAD, AdaBound) "
+                     "declares scales_with_lr=False" if worst > 1.0 else ""))
 
 
 @claim(
