@@ -14,6 +14,7 @@ the site, as plain NumPy arrays in a :class:`~gradbench.records.Measurement`.
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import functools
 import itertools
 import math
@@ -74,11 +75,13 @@ def _measure_iv(spec: Spec, seeds: int, batch: int, device: str, dtype: str,
         raise InvalidArgument(issue)
     need, have = bytes_per_network(spec, batch, dtype), device_memory(device)
     if have is not None and need > have:
+        sizes = [f.name for f in dataclasses.fields(spec)  # the spec's own sizes, in words
+                 if type(getattr(spec, f.name)) is int and not f.name.startswith("input_")]
         raise InvalidArgument(
             f"one network of {spec!r} is estimated to need {need / 2**30:.3g} GiB for its "
             f"forward and backward pass at batch {batch} in {dtype}, more than the "
-            f"{have / 2**30:.3g} GiB of memory of {device!r}: use a smaller depth, width or "
-            "batch")
+            f"{have / 2**30:.3g} GiB of memory of {device!r}: use a smaller "
+            f"{', '.join(sizes)} or batch")
     return seeds, batch, seed
 
 

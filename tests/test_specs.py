@@ -485,10 +485,14 @@ def test_a_network_larger_than_the_devices_memory_is_refused_in_one_sentence(
 def test_an_rnn_is_estimated_with_its_shared_weights_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """The RNN estimate counted the recurrent weights once per step, though every step shares
     them: RNNSpec(hidden=4096, steps=300) at batch 4 was refused as needing 37.6 GiB on a
-    23.5 GiB machine, and measured in 0.6 GiB. 200 steps of width 512 fit in 64 MiB."""
+    23.5 GiB machine, and measured in 0.6 GiB. 200 steps of width 512 fit in 64 MiB. The
+    refusal names the spec's own sizes (it said 'depth, width' of an RNN)."""
     from gradbench import probe
 
     monkeypatch.setattr(probe, "device_memory", lambda device: 64 * 2**20)
     spec = RNNSpec(cell="rnn_tanh", hidden=512, steps=200)
     assert gb.measure(spec, seeds=1, batch=2).act_grad_norms.shape == (1, 200)
     assert probe.bytes_per_network(spec, 2, "float32") > 2 * 2 * 512**2 * 4  # W, its gradient
+    monkeypatch.setattr(probe, "device_memory", lambda device: 2**20)  # its own size words
+    with pytest.raises(InvalidArgument, match=r"of 'cpu': use a smaller hidden, steps or batch$"):
+        gb.measure(spec, seeds=1, batch=2)
