@@ -177,7 +177,8 @@ def check_fit(kind: str, guarded: Callable[..., Any], target: str, obj: Any) -> 
         with torch.no_grad():
             calls(guarded)
     except RemedyMisfit as exc:
-        hint = "; it is a class: name an instance of it" if isinstance(obj, type) else ""
+        hint = ("; it is a class: name an instance of it"  # an Optimizer class is valid
+                if isinstance(obj, type) and kind != "optimizer" else "")
         raise InvalidArgument(f"{target!r} cannot be validated as {kind}: {exc}{hint}") from None
     except Exception:
         return

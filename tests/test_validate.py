@@ -504,6 +504,10 @@ def preln(depth):
     return {"placement": "preln"}
 def negative_skip(depth):
     return {"skip_scale": -1.0 if depth > 1 else 1.0}
+import torch as _torch
+class StepSGD(_torch.optim.SGD):
+    def __init__(self, params, step_size=0.1):
+        super().__init__(params, lr=step_size)
 """
 
 
@@ -523,9 +527,12 @@ def negative_skip(depth):
      r"placement='preln' is invalid: did you mean 'pre'\? valid choices: none, post, pre$"),
     ("fits:negative_skip", "depth_scheme", r"depth scheme 'negative_skip' at depth=4: "
      r"TransformerSpec\.skip_scale=-1\.0 is invalid: must be a finite number >= 0$"),
+    # an Optimizer class is an optimizer's documented form: not told to name an instance
+    ("fits:StepSGD", "optimizer", r"optimizer 'StepSGD' takes no lr keyword; an optimizer is "
+     r"fn\(params, \*, lr=\.\.\.\) -> torch\.optim\.Optimizer, or an Optimizer class$"),
 ], ids=["activation-shape", "activation-class", "normalization-shape", "residual-type",
         "optimizer-without-lr", "optimizer-returns-none", "scheme-bad-placement",
-        "scheme-negative-scale"])
+        "scheme-negative-scale", "optimizer-class-without-lr"])
 def test_a_remedy_whose_output_does_not_fit_its_kind_is_refused_before_the_run(
         tmp_path: Path, monkeypatch, target: str, kind: str, words: str) -> None:
     """`validate acts3:reduces --kind activation` crashed the collection (theory calls the
