@@ -310,13 +310,15 @@ def _nothing_measured(code: int, outcome: Any) -> str | None:
             f"skipped ({reasons}) and the others recorded no case")
 
 
+EXIT_BY_SIGNAL = {"KeyboardInterrupt": EXIT_INTERRUPTED, "SIGTERM": EXIT_TERMINATED}
+"""The exit code of a run (or validation) a signal stopped, by what stopped it."""
+
+
 def _run_exit_code(code: int, stopped_by: str | None) -> int:
     """pytest's exit status as gradbench's (0 ok, 1 failed, 2 usage, 130/143 stopped by a
     signal; pytest's other interruptions, errors during collection or ``--sw``, are 1)."""
-    if stopped_by == "SIGTERM":
-        return EXIT_TERMINATED
-    if stopped_by == "KeyboardInterrupt":
-        return EXIT_INTERRUPTED
+    if stopped_by is not None:
+        return EXIT_BY_SIGNAL[stopped_by]
     if code == 0:
         return EXIT_OK
     if code in (3, 4, 5):  # internal/usage error, or no test selected

@@ -35,9 +35,8 @@ from pathlib import Path
 from gradbench import storage
 from gradbench.errors import InvalidArgument, choices_hint
 from gradbench.records import Verdict
+from gradbench.runner import EXIT_BY_SIGNAL, EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from gradbench.summary import Tally, tally
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 
 
 @dataclass(frozen=True)
@@ -93,7 +92,7 @@ class ValidationResult:
         """0 all candidate claims hold, 1 one fails or a test failed outside its claims, 2
         nothing ran or pytest hit a usage error, 130/143 stopped by Ctrl-C/SIGTERM."""
         if self.stopped_by is not None:
-            return EXIT_TERMINATED if self.stopped_by == "SIGTERM" else EXIT_INTERRUPTED
+            return EXIT_BY_SIGNAL[self.stopped_by]
         if self.pytest_exit in (2, 3, 4):
             return EXIT_USAGE
         if self.failures or self.unverdicted:
