@@ -219,20 +219,14 @@ def _on_a_network(c: Claim, remedy: Any) -> str:
 def _check_config(c: Claim, config: dict[str, Any], on_network: bool,
                   measuring: bool) -> None:
     """Refuse a configuration key neither the claim nor its measurement takes (a typo
-    would otherwise be ignored), and, ``measuring``, one they need."""
-    import inspect
-
-    named, required = {"seed", *(NETWORK_DEFAULTS if on_network else ())}, []
-    for fn, skip in ((c.measure_fn(), 1), (c.evaluate, 3)):  # the subject (data, alpha)
-        for p in list(inspect.signature(fn).parameters.values())[skip:]:
-            if p.kind is not p.VAR_KEYWORD:
-                named.add(p.name)
-                required += [p.name] if p.default is p.empty else []
+    would otherwise be ignored), and, ``measuring``, one they need (:meth:`Claim.arguments`)."""
+    accepted, required = c.arguments()
+    named = {"seed", *(NETWORK_DEFAULTS if on_network else ()), *accepted}
     unknown = [k for k in config if k not in named and not k.startswith("_")]
     if unknown:
         raise InvalidArgument(f"claim {c.name!r} takes no argument {unknown[0]!r}; "
                               f"{choices_hint(unknown[0], sorted(named))}")
-    missing = list(dict.fromkeys(k for k in required if k not in config))
+    missing = [k for k in required if k not in config]
     if measuring and missing:
         raise InvalidArgument(f"claim {c.name!r} needs {', '.join(missing)}: pass "
                               f"{', '.join(f'{k}=...' for k in missing)}")

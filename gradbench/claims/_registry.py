@@ -103,6 +103,20 @@ class Claim:
 
         return "device" in inspect.signature(self.measure_fn()).parameters
 
+    def arguments(self) -> tuple[set[str], list[str]]:
+        """``(accepted, required)``: the configuration names its measuring routine and its
+        evaluation take after their subject (and data, alpha), and those without a default.
+        Imports the routine."""
+        import inspect
+
+        accepted, required = set(), []
+        for fn, skip in ((self.measure_fn(), 1), (self.evaluate, 3)):
+            for p in list(inspect.signature(fn).parameters.values())[skip:]:
+                if p.kind is not p.VAR_KEYWORD:
+                    accepted.add(p.name)
+                    required += [p.name] if p.default is p.empty else []
+        return accepted, list(dict.fromkeys(required))
+
     def to_dict(self) -> dict[str, Any]:
         """The claim's description as JSON-safe data (for docs and reports)."""
         keys = ("name", "statement", "statistic", "domain", "source", "role", "standard",
@@ -118,6 +132,16 @@ EQUIVALENCE_ALPHA = 0.05
 
 def _always(subject: Any) -> str | None:
     return None
+
+
+def unless_declared_false(key: str, reason: str) -> Callable[[Any], str | None]:
+    """An ``applies`` for a claim a remedy opts out of by declaring ``key=False`` (a residual
+    scaling's ``bounded``, an optimizer's ``scales_with_lr``): ``reason`` when it does."""
+
+    def applies(remedy: Any) -> str | None:
+        return None if getattr(remedy, "meta", {}).get(key, True) else f"{reason} ({key}=False)"
+
+    return applies
 
 
 def claim(
