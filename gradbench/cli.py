@@ -139,9 +139,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     base, new = report.load_run(args.base), report.load_run(args.new)
     comparison = report.compare_runs(base, new)
     if not comparison.shared:
-        differ = [f"{what} {base.gradbench_info.get(key)} and {new.gradbench_info.get(key)}"
-                  for key, what in (("profile", "profiles"), ("base_seed", "base seeds"))
-                  if base.gradbench_info.get(key) != new.gradbench_info.get(key)]
+        from gradbench.report.compare import sampling_differences
+
+        differ = [f"{what} {b} and {n}" for what, b, n in sampling_differences(base, new)]
         raise InvalidArgument(
             f"{args.base!r} ({len(base.cases)} cases) and {args.new!r} ({len(new.cases)} "
             "cases) share no case (claim on the same configuration): there is nothing to "

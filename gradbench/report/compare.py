@@ -13,7 +13,7 @@ from gradbench.report.growth import measured_growth
 from gradbench.report.model import Case, Run, canonical
 from gradbench.report.text import config_label, num
 
-__all__ = ["CaseDelta", "Comparison", "compare_runs"]
+__all__ = ["CaseDelta", "Comparison", "compare_runs", "sampling_differences"]
 
 
 @dataclass(frozen=True)
@@ -140,6 +140,15 @@ _ENVIRONMENT_KEYS = (
 )
 
 
+def sampling_differences(base: Run, new: Run) -> list[tuple[str, Any, Any]]:
+    """``(what, base's, new's)`` for the profile and the base seed when the runs differ in
+    them: other networks were drawn, so only cases on the same configuration match."""
+    b, n = base.gradbench_info, new.gradbench_info
+    return [(what, b.get(key), n.get(key))
+            for key, what in (("profile", "profiles"), ("base_seed", "base seeds"))
+            if b.get(key) != n.get(key)]
+
+
 def _version_warnings(base: Run, new: Run) -> list[str]:
     out: list[str] = []
     b, n = base.gradbench_info, new.gradbench_info
@@ -151,9 +160,8 @@ def _version_warnings(base: Run, new: Run) -> list[str]:
         )
     elif (bs is None) != (ns is None):
         out.append(f"suite version known for one run only ({base.label}: {bs}, {new.label}: {ns})")
-    for key, what in (("profile", "profiles"), ("base_seed", "base seeds")):
-        bk, nk = b.get(key), n.get(key)
-        if bk is not None and nk is not None and bk != nk:
+    for what, bk, nk in sampling_differences(base, new):
+        if bk is not None and nk is not None:
             out.append(
                 f"{what} differ ({base.label}: {bk}, {new.label}: {nk}): the runs measured "
                 "other networks, so only cases on the same configuration match, and their "
