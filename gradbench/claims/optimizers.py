@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from gradbench.claims._registry import claim
+from gradbench.claims._registry import claim, unless_declared_false
 from gradbench.claims._verdicts import equivalence, exact, one_sided
 from gradbench.records import Verdict
 
@@ -91,11 +91,6 @@ def optimizer_descent(remedy: Any, data: Mapping[str, Any], alpha: float,
                  note="measured: the largest normalised <Delta w, g> over networks")
 
 
-def _scales_with_lr(remedy: Any) -> str | None:
-    if getattr(remedy, "meta", {}).get("scales_with_lr", True):
-        return None
-    return "the optimizer declares a first step not proportional to lr (scales_with_lr=False)"
-
 
 @claim(
     "optimizer_lr_scaling",
@@ -111,7 +106,8 @@ def _scales_with_lr(remedy: Any) -> str | None:
     subjects="optimizer",
     role="consistency",
     measure="gradbench.claim_probes:optimizer_lr_halved",
-    applies=_scales_with_lr,
+    applies=unless_declared_false("scales_with_lr", "the optimizer declares a first "
+                                  "step not proportional to lr"),
     exact=True,
 )
 def optimizer_lr_scaling(remedy: Any, data: Mapping[str, Any], alpha: float,

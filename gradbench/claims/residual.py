@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from gradbench.claims._registry import EQUIVALENCE_ALPHA, claim
+from gradbench.claims._registry import EQUIVALENCE_ALPHA, claim, unless_declared_false
 from gradbench.claims._verdicts import equivalence, exact
 from gradbench.records import Verdict
 
@@ -60,11 +60,6 @@ def residual_scaling_law(remedy: Any, data: Mapping[str, Any], alpha: float, dep
                  note="measured: sum ln(1 + alpha_l^2 v) from the scaling's alphas")
 
 
-def _bounded(remedy: Any) -> str | None:
-    if getattr(remedy, "meta", {}).get("bounded", True):
-        return None
-    return "the scaling declares unbounded growth (bounded=False)"
-
 
 @claim(
     "residual_bounded_in_depth",
@@ -79,7 +74,7 @@ def _bounded(remedy: Any) -> str | None:
     subjects="residual",
     role="stability",
     measure="gradbench.claim_probes:residual_depth_pair",
-    applies=_bounded,
+    applies=unless_declared_false("bounded", "the scaling declares unbounded growth"),
     alpha=EQUIVALENCE_ALPHA,
 )
 def residual_bounded_in_depth(remedy: Any, data: Mapping[str, np.ndarray], alpha: float,
