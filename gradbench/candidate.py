@@ -527,14 +527,17 @@ def _register(obj: Any, target: str, kind: str, name: str) -> tuple[str, str]:
     registry.register(kind, name, paper=doc, replace=True,  # type: ignore[arg-type]
                       **meta)(guarded)
     from gradbench.claims import applicable
+    from gradbench.claims.stability import setting_problem
 
     remedy = registry.lookup(kind, name)  # type: ignore[arg-type]
+    problem = setting_problem(remedy)
     for claim_name in meta.get("claims", ()):
         reason = applicable(remedy, claim_name)
-        if reason is not None:
-            registry.unregister(kind, name)  # type: ignore[arg-type]
-            raise InvalidArgument(f"{target!r} declares claim {claim_name!r}, which does not "
-                                  f"apply to it: {reason}")
+        if problem is None and reason is not None:
+            problem = f"declares claim {claim_name!r}, which does not apply to it: {reason}"
+    if problem is not None:
+        registry.unregister(kind, name)  # type: ignore[arg-type]
+        raise InvalidArgument(f"{target!r} {problem}")
     return kind, name
 
 

@@ -121,13 +121,19 @@ def _settings(value: Any, kind: str) -> str | None:
     from gradbench.specs import spec_types
 
     family = REMEDY_KINDS[kind].family
-    valid = sorted(f.name for f in fields(spec_types()[family]))
+    sized = ("depth", "width")  # the stability claims set both (docs/theory.md §9.2)
+    valid = sorted(f.name for f in fields(spec_types()[family]) if f.name not in sized)
     if isinstance(value, (str, Mapping)) or not isinstance(value, (tuple, list)):
         return ('it must be a list of settings, each a dict of spec fields, e.g. '
                 '[{"activation": "relu"}] (or () for "stable nowhere")')
     for setting in value:
         if not isinstance(setting, Mapping):
             return f"its setting {setting!r} is a {type(setting).__name__}, not a dict"
+        sizes = [k for k in setting if k in sized]
+        if sizes:
+            return (f"its setting {dict(setting)!r} names {sizes[0]!r}, which the stability "
+                    "claims set themselves (the depth judged, --depth, and width "
+                    "max(128, 4 depth)); declare the other fields only")
         unknown = [k for k in setting if k not in valid]
         if unknown:
             return (f"its setting {dict(setting)!r} names {unknown[0]!r}, which is not a "

@@ -19,7 +19,7 @@ import pytest
 import torch
 
 from gradbench import registry
-from gradbench.candidate import infer_kind, register_target, resolve_target
+from gradbench.candidate import check_target, infer_kind, register_target, resolve_target
 from gradbench.errors import InvalidArgument
 
 MODULE = textwrap.dedent('''
@@ -627,6 +627,38 @@ def test_a_depth_scheme_setting_an_unknown_field_is_refused_before_any_test(
         "'typo' set placment; a scheme sets only: placement, skip_scale, branch_gain, "
         "layer_gain_exponent, input_var")
     assert doc is None
+
+
+@pytest.mark.parametrize(("module", "setting", "words"), [
+    ("typo_act", {"activation": "rleu"}, "MLPSpec.activation='rleu' is invalid: activation "
+     "'rleu' is unknown; did you mean 'relu'?"),
+    ("typo_bias", {"activation": "relu", "sigma_b2": -1.0}, "MLPSpec.sigma_b2=-1.0 is invalid"),
+])
+def test_a_stable_for_setting_naming_no_network_is_refused_at_registration(
+        project: Path, monkeypatch, module, setting, words) -> None:
+    """A misspelt value in a declared setting failed ``stable_as_declared`` of a correct
+    remedy (exit 1, "the measurement raised"); it is refused before the run, in one sentence."""
+    (project / f"{module}.py").write_text(
+        "import math, torch\n"
+        "def he(w, *, generator):\n"
+        "    with torch.no_grad():\n"
+        "        w.normal_(0.0, math.sqrt(2.0 / w.shape[1]), generator=generator)\n"
+        f"he.gradbench_meta = {{'stable_for': [{setting!r}]}}\n")
+    monkeypatch.chdir(project)
+    monkeypatch.syspath_prepend(str(project))
+    with pytest.raises(InvalidArgument) as refused:
+        check_target(f"{module}:he")
+    assert str(refused.value).startswith(
+        f"'{module}:he' declares the stable_for setting {setting!r}, which is refused: ")
+    assert words in str(refused.value)
+    assert "\n" not in str(refused.value)
+    assert "he" not in registry.names("initializer")
+    # the critical-initialization setting of an activation is not a spec value: accepted
+    (project / "crit.py").write_text(
+        "import torch\n"
+        "def act(x):\n    return torch.tanh(x)\n"
+        "act.gradbench_meta = {'stable_for': [{'init': 'critical'}]}\n")
+    assert check_target("crit:act")[0] == "activation"
 
 
 def test_the_closing_line_counts_one_case_in_the_singular() -> None:

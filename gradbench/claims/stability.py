@@ -123,6 +123,19 @@ def setting_spec(remedy: Any, setting: Mapping[str, Any], depth: int = STABLE_DE
     return cls(depth=depth, width=stability_width(depth), **fields)  # type: ignore[call-arg,return-value]
 
 
+def setting_problem(remedy: Any) -> str | None:
+    """Why the remedy's declared ``stable_for`` is refused (the first setting naming a value the
+    spec refuses, such as ``{"activation": "rleu"}``), or ``None``. Checked when a user's
+    remedy is registered, after the remedies a setting may name are."""
+    for setting in settings_of(remedy, True) if remedy.kind in SLOTS else ():
+        plain = {k: v for k, v in setting.items() if not (k == "init" and v == CRITICAL)}
+        try:
+            setting_spec(remedy, plain)
+        except InvalidArgument as exc:
+            return f"declares the stable_for setting {dict(setting)!r}, which is refused: {exc}"
+    return None
+
+
 def declares_stability(remedy: Any) -> bool:
     """Whether the remedy declares ``stable_for`` (``()``: a known-bad baseline, stable nowhere)."""
     return "stable_for" in getattr(remedy, "meta", {})
