@@ -505,7 +505,9 @@ def check_target(target: str, kind: str | None = None) -> tuple[str, str]:
 
 
 def register_object(obj: Any, kind: str | None = None) -> tuple[str, str]:
-    """Register a remedy given as the object itself; returns ``(kind, name)``.
+    """Register a remedy given as the object itself; returns ``(kind, name)``. An object
+    without ``gradbench_name`` or ``__name__`` is named after its class (``torch.nn.Mish()``:
+    ``"Mish"``), a ``functools.partial`` after its function.
 
     Raises:
         InvalidArgument: as :func:`register_target`.
@@ -513,7 +515,9 @@ def register_object(obj: Any, kind: str | None = None) -> tuple[str, str]:
     target = f"{getattr(obj, '__module__', '?')}:{getattr(obj, '__qualname__', obj)!s}"
     if kind is not None and kind not in registry.KINDS:
         raise InvalidArgument(f"kind={kind!r} is unknown; {choices_hint(kind, registry.KINDS)}")
-    kind, name, obj = _identify(obj, target, kind)
+    wrapped = getattr(obj, "func", None)  # a functools.partial: its function's name
+    kind, name, obj = _identify(obj, target, kind,
+                                getattr(wrapped, "__name__", type(obj).__name__))
     return _register(obj, target, kind, name)
 
 

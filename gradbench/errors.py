@@ -51,13 +51,18 @@ SPEC = ("a spec such as gb.MLPSpec(...) to measure generated networks; measure y
         "g: ...), or gb.check with the same arguments (docs/blocks.md §6)")
 
 
+def is_module(obj: object) -> bool:
+    """Whether ``obj`` is a ``torch.nn.Module`` instance; torch-free (checks the MRO)."""
+    return any(c.__name__ == "Module" and c.__module__ == "torch.nn.modules.module"
+               for c in type(obj).__mro__)
+
+
 def refuse_module(obj: object, api: str, instead: str) -> None:
     """Raise one sentence (not the module's repr) when ``obj`` is a ``torch.nn.Module``
     instance given where gradbench needs a spec or a factory: a model is measured through a
     factory, since every seed needs a fresh copy (docs/blocks.md); ``instead`` says which.
     Torch-free (checks the MRO)."""
-    if any(c.__name__ == "Module" and c.__module__ == "torch.nn.modules.module"
-           for c in type(obj).__mro__):
+    if is_module(obj):
         raise InvalidArgument(
             f"{api} got a torch.nn.Module instance ({type(obj).__name__}); pass {instead}")
 

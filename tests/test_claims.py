@@ -95,6 +95,49 @@ def test_check_refuses_a_configuration_the_claim_does_not_take(target, claim, co
         check(target, claim, **config)
 
 
+def test_check_takes_a_users_own_remedy_and_registers_it_for_that_check_only() -> None:
+    """``gb.check(my_activation, ...)`` said the function was "neither a network spec nor a
+    registered remedy"; it now checks it as ``validate`` and ``assert_claim`` do, under its
+    own name (an instance under its class's), and a wrong backward still fails."""
+
+    class _WrongBackward(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return torch.tanh(x)
+
+        @staticmethod
+        def backward(ctx, grad):
+            (x,) = ctx.saved_tensors
+            return grad * (1 - torch.tanh(x) ** 2) * 1.5
+
+    def my_tanh(x):
+        return torch.tanh(x)
+
+    def wrong_tanh(x):
+        return _WrongBackward.apply(x)
+
+    passed = check(my_tanh, "activation_backward", q=1.0)
+    assert passed.passed
+    assert passed.spec["remedy"] == "my_tanh"
+    assert not check(wrong_tanh, "activation_backward", q=1.0).passed
+    assert check(torch.nn.Tanh(), "activation_backward", q=1.0).spec["remedy"] == "Tanh"
+    assert "my_tanh" not in registry.names("activation")
+    assert "Tanh" not in registry.names("activation")
+
+
+def test_check_names_a_model_factory_without_its_blocks_in_one_sentence() -> None:
+    def model(*, generator):
+        return torch.nn.Sequential(torch.nn.Linear(8, 8))
+
+    with pytest.raises(InvalidArgument, match=r"^gradbench.check got 'model', which takes no "
+                       r"positional argument, as a model factory does: pass its blocks and "
+                       r"an input function too"):
+        check(model)
+    with pytest.raises(InvalidArgument, match=r"got a torch\.nn\.Module instance"):
+        check(model(generator=None))
+
+
 def test_every_built_in_remedy_meets_at_least_two_claims() -> None:
     for kind in registry.KINDS:
         for name in registry.names(kind):

@@ -16,6 +16,7 @@ Examples:
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from gradbench.claims import (  # noqa: F401  (registration)
@@ -61,6 +62,7 @@ from gradbench.errors import (
     InvalidArgument,
     as_integer,
     choices_hint,
+    is_module,
     refuse_module,
 )
 from gradbench.records import Verdict
@@ -113,8 +115,10 @@ def check(target: Any, claim: str = "mean_field_slope", *, alpha: float = 0.01,
     """Evaluate one registered claim on a network spec or a remedy.
 
     Args:
-        target: a spec (``MLPSpec``, ...), a :class:`~gradbench.registry.Remedy`, or
-            ``"kind:name"``.
+        target: a spec (``MLPSpec``, ...), a :class:`~gradbench.registry.Remedy`,
+            ``"kind:name"``, or a remedy of your own (the object, or ``"pkg.module:object"``),
+            registered for this one check as ``validate`` registers it, its kind the claim's
+            when the claim is about one kind, else inferred.
         claim: a registered claim name (:data:`CLAIMS`).
         alpha: pre-registered significance level of this single test.
         measurement: reuse data already measured for this claim (e.g. a
@@ -147,10 +151,50 @@ def check(target: Any, claim: str = "mean_field_slope", *, alpha: float = 0.01,
         from gradbench.blocks import check_model
 
         return check_model(target, alpha=alpha, seed=seed, **config)  # type: ignore[no-any-return]
+    if _model_factory(target):
+        raise InvalidArgument(
+            f"gradbench.check got {getattr(target, '__name__', target)!r}, which takes no "
+            "positional argument, as a model factory does: pass its blocks and an input "
+            "function too, gb.check(model, blocks=r'layers\\.\\d+', example_input=lambda g: "
+            "...) (docs/blocks.md §6)")
+    subjects = get_claim(claim).subjects
+    kinds = [k for k in subjects if k != "network"]
+    if kinds and (_unregistered_remedy(target) or ("network" not in subjects
+                                                   and is_module(target))):
+        from gradbench.testing import claim_target
+
+        with claim_target(target, kinds[0] if len(kinds) == 1 else None) as remedy:
+            return check(remedy, claim, alpha=alpha, measurement=measurement, seed=seed,
+                         **config)
     c, target, config = _prepare(target, claim, alpha, config, measuring=measurement is None)
     if measurement is None:
         measurement = c.measure_fn()(target, seed=seed, **config)
     return c.evaluate(target, measurement, alpha, seed=seed, **config)
+
+
+def _unregistered_remedy(target: Any) -> bool:
+    """Whether ``target`` is a user's remedy: ``"pkg.module:object"`` or a callable that is
+    neither a registered remedy, a model factory nor a torch module (a model, to a claim
+    about networks)."""
+    from gradbench import registry
+
+    if isinstance(target, str):
+        return ":" in target and target.partition(":")[0] not in registry.KINDS
+    return (callable(target) and not isinstance(target, registry.Remedy)
+            and not is_module(target) and not _model_factory(target))
+
+
+def _model_factory(target: Any) -> bool:
+    """Whether ``target`` reads as a model factory ``model(*, generator)``: a callable (not a
+    class) that takes no positional argument, where every remedy takes one."""
+    if not callable(target) or isinstance(target, type):
+        return False
+    try:
+        parameters = inspect.signature(target).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return not any(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+                   for p in parameters)
 
 
 def evaluate_case(target: Any, claim: str, *, alpha: float, seed: int = 0,
