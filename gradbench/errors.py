@@ -69,9 +69,11 @@ def refuse_module(obj: object, api: str, instead: str) -> None:
 
 def as_integer(value: object) -> int | None:
     """``value`` as a Python ``int`` when it is an integer (``int``, ``numpy.int64`` from
-    ``np.arange``, ...; not a ``bool`` or a float), else ``None``: the form a count or a
+    ``np.arange``, ...; not a ``bool``, a bool array or tensor, or a float), else ``None``:
+    the form a count or a
     seed is stored in, so a configuration and its seeds do not depend on the integer type."""
-    if isinstance(value, bool) or type(value).__name__ == "bool_" or isinstance(value, float):
+    if (isinstance(value, (bool, float)) or type(value).__name__ == "bool_"
+            or str(getattr(value, "dtype", "")) in ("bool", "torch.bool")):
         return None
     try:
         return operator.index(value)  # type: ignore[arg-type]

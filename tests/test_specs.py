@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 
 import gradbench as gb
 from gradbench.errors import InvalidArgument
@@ -457,7 +458,9 @@ def test_numpy_integers_are_integers_and_are_stored_as_int() -> None:
         wide, claim="mean_field_slope", seeds=4).pvalue
     block = BlockSpec("m:b", depths=np.array([2, 4, 8]), seeds=np.int64(3))
     assert block == BlockSpec("m:b", depths=(2, 4, 8), seeds=3)
-    for bad in (True, np.bool_(True), 2.0, np.float64(2.0), "3"):
+    assert MLPSpec(depth=torch.tensor(6), width=8) == MLPSpec(depth=6, width=8)
+    for bad in (True, np.bool_(True), np.array(True), torch.tensor(True), 2.0, np.float64(2.0),
+                "3"):
         with pytest.raises(InvalidArgument, match=r"MLPSpec\.depth=.* is invalid: must be an "
                            "integer >= 1"):
             MLPSpec(depth=bad, width=8)
