@@ -19,9 +19,10 @@ from gradbench.report.text import num
 
 #: What to do about a failed claim, by the claim's role (gradbench.claims ROLES).
 WHAT_TO_DO = {
-    "consistency": "the remedy does not do what it declares: fix the remedy, or its "
-    "declaration (gradbench_meta, docs/remedies.md) when the remedy is right and the "
-    "declaration is not.",
+    "consistency": "the remedy does not do what it declares, or, under a standard claim, "
+    "what every remedy of its kind does: fix the remedy, or its declaration (gradbench_meta, "
+    "docs/remedies.md; the note above names the one that applies) when the remedy is right "
+    "and the declaration is not.",
     "theory": "the measurement contradicts the theory computed for this very configuration: "
     "check the declaration the theory is computed from (a variance, an activation's "
     "moments) and whether the configuration lies inside the claim's domain (docs/claims.md).",
