@@ -158,13 +158,21 @@ def cmd_compare(args: argparse.Namespace) -> int:
     regressions = comparison.regressions
     for item in regressions:
         print(f"REGRESSION {item}")
+    removed = len(comparison.only_base)
+    if removed:  # not measured in NEW, so not judged: a narrower selection must not read as a pass
+        print(f"gradbench: warning: {removed} cases of {base.label} are not in {new.label}, so "
+              f"they were not judged (a narrower selection, or tests or remedies removed); "
+              f"--fail-on-removed makes that exit 1", file=sys.stderr)
     added = len(comparison.only_new) + sum(d.base is None for d in comparison.deltas)
     incomplete = f", and {new.label} is not complete" if new.notes else ""
+    if removed and args.fail_on_removed:
+        incomplete += f", and {removed} cases of {base.label} are missing (--fail-on-removed)"
     print(f"gradbench: {len(regressions)} regressions{incomplete} ({comparison.shared} cases in "
-          f"both runs, {added} only in {new.label}, {len(comparison.only_base)} only in "
+          f"both runs, {added} only in {new.label}, {removed} only in "
           f"{base.label}); report {path}")
     # what NEW did not measure cannot show a regression, so an incomplete NEW is not a pass
-    return EXIT_FAILED if regressions or new.notes else EXIT_OK
+    missing = bool(removed) and args.fail_on_removed
+    return EXIT_FAILED if regressions or new.notes or missing else EXIT_OK
 
 
 def cmd_theory(args: argparse.Namespace) -> int:
@@ -407,12 +415,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="Compare a new run with a base run, case by case. A case that fails in "
         "NEW and passed in BASE, or is new in NEW and fails, is a regression (exit 1). NEW "
         "not complete (interrupted, killed, or tests failed outside their claims) also exits "
-        "1; runs that share no case exit 2.")
+        "1, and so does a case of BASE missing from NEW with --fail-on-removed; runs that "
+        "share no case exit 2.")
     cmp_.add_argument("base", help="the reference run's results file (.json or .partial.jsonl)")
     cmp_.add_argument("new", help="the run to judge")
     cmp_.add_argument("-o", "--output", default=None,
                       help="the HTML page (default: ./compare_<base>_<new>.html)")
     cmp_.add_argument("--title", default=None, help="the page's title")
+    cmp_.add_argument("--fail-on-removed", action="store_true",
+                      help="exit 1 when a case of BASE is not in NEW (NEW measured less: a "
+                      "narrower -k, a test or remedy removed); default: a warning")
     cmp_.set_defaults(func=cmd_compare)
 
     th = sub.add_parser("theory", help="mean-field predictions for an activation")

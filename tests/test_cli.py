@@ -98,6 +98,23 @@ def test_compare_counts_a_new_failing_case_as_a_regression(tmp_path, capsys):
     assert main(["compare", str(base), str(passing), "-o", str(tmp_path / "d.html")]) == 0
 
 
+def test_compare_says_what_new_did_not_measure_and_can_fail_on_it(tmp_path, capsys):
+    """A NEW narrower than BASE (a -k in the PR's job) passes with a warning naming the cases
+    not judged; --fail-on-removed makes it exit 1 for a gate that needs every case."""
+    base = _with_case(tmp_path / "0001_quick.json", results_doc(passed=True), "dropped", True)
+    new = _results(tmp_path / "0002_quick.json", passed=True)
+    assert main(["compare", str(base), str(new), "-o", str(tmp_path / "c.html")]) == 0
+    err = capsys.readouterr().err
+    assert "1 cases of 0001_quick are not in 0002_quick, so they were not judged" in err
+    assert main(["compare", str(base), str(new), "-o", str(tmp_path / "c.html"),
+                 "--fail-on-removed"]) == 1
+    assert "0 regressions, and 1 cases of 0001_quick are missing (--fail-on-removed)" in \
+        capsys.readouterr().out
+    assert main(["compare", str(new), str(base), "-o", str(tmp_path / "d.html"),
+                 "--fail-on-removed"]) == 0  # NEW measuring more is fine
+    assert "not judged" not in capsys.readouterr().err
+
+
 def test_compare_of_runs_sharing_no_case_is_one_sentence(tmp_path, capsys):
     base = _results(tmp_path / "0001_quick.json", passed=True)
     doc = results_doc(passed=True)
