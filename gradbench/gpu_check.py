@@ -26,7 +26,9 @@ sentence; ``--skip-without-gpu`` makes that 0, for CPU CI) or a bad argument.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import html
+import io
 import math
 import sys
 import tempfile
@@ -294,6 +296,37 @@ def cuda_problem(device: str) -> str | None:
     return None
 
 
+def sample_problem(sample: str) -> str | None:
+    """Why ``--sample`` cannot be run, in one sentence (a bad ``-k`` expression, or none of the
+    quick suite's CPU tests selected), or ``None``: told before the device's minutes are spent."""
+    import pytest
+
+    from gradbench.runner import _usage_errors, suites_dir
+
+    folder = suites_dir(None)
+    selected: list[int] = []
+
+    class Count:
+        def pytest_collection_finish(self, session: Any) -> None:
+            selected.append(len(session.items))
+
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # the listing of what it collected
+            code = pytest.main([str(folder), f"--rootdir={folder}", "--collect-only", "-q",
+                                "-k", sample, "-p", "no:cacheprovider",
+                                "--gradbench-devices=cpu",
+                                "-W", "ignore::pytest.PytestAssertRewriteWarning"],
+                               plugins=[Count(), _usage_errors()])
+    except InvalidArgument as exc:
+        return f"--sample {sample!r} is invalid: {exc}"
+    if code not in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED) or not selected:
+        return f"--sample {sample!r} is invalid: collecting the quick suite with it failed"
+    if not selected[0]:
+        return (f"--sample {sample!r} selects none of the quick suite's tests; give a pytest -k "
+                f"expression of its test names (default: {SAMPLE!r})")
+    return None
+
+
 def run_checks(device: str, output_dir: str | Path, sample: str = SAMPLE,
                workload: str = BENCH_WORKLOAD, specs: Sequence[Any] | None = None,
                log: Callable[[str], None] = print) -> dict[str, Any]:
@@ -422,6 +455,9 @@ def main_with(args: argparse.Namespace) -> int:
             return EXIT_OK
         print(f"gradbench gpu-check: {problem}", file=sys.stderr)
         return EXIT_USAGE
+    problem = sample_problem(args.sample)
+    if problem is not None:
+        raise InvalidArgument(problem)
     report = run_checks(args.device, args.output_dir, sample=args.sample)
     folder = Path(args.output_dir)
     print(f"gradbench gpu-check: {'passed' if report['passed'] else 'FAILED'} in "

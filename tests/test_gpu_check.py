@@ -200,6 +200,27 @@ def test_a_failing_check_fails_the_command_and_the_others_still_run(tmp_path, mo
     assert page.count("<tr class='failed'>") == 1  # probe_vs_reference's passed row
 
 
+@pytest.mark.parametrize(("sample", "says"), [
+    ("not_a_test_xyz", "selects none of the quick suite's"),
+    ("and (", "Wrong expression passed to '-k'")])
+def test_a_sample_that_cannot_run_is_refused_before_any_check(sample, says, tmp_path,
+                                                             monkeypatch, capsys) -> None:
+    """A typo in --sample failed the agreement check only after the probe check, and the
+    speed check still ran for minutes of the lent GPU: one sentence, exit 2, nothing run."""
+    def never(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a check ran")
+
+    monkeypatch.setattr(gpu_check, "run_checks", never)
+    code = gpu_check.main(["--device", "cpu", "--sample", sample, "--output-dir", str(tmp_path)])
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0
+    assert f"--sample {sample!r}" in err
+    assert says in err
+    assert not list(tmp_path.iterdir())
+    assert gpu_check.sample_problem(TINY_SAMPLE) is None
+
+
 # --------------------------------------------------------------------------------------
 # On a GPU (tox -e cuda)
 # --------------------------------------------------------------------------------------
