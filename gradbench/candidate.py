@@ -261,8 +261,9 @@ def infer_kind(obj: Any, target: str) -> str:
         failure = _failure(obj, target)
         why = f": {failure}" if failure is not None else ""
         raise InvalidArgument(
-            f"cannot tell what kind of remedy {target!r} is{why}; pass --kind (valid "
-            f"choices: {', '.join(registry.KINDS)}) or set its attribute gradbench_kind")
+            f"cannot tell what kind of remedy {target!r} is{why}; set its attribute "
+            f"gradbench_kind (valid choices: {', '.join(registry.KINDS)}), or pass --kind to "
+            "gradbench validate")
     return kind
 
 

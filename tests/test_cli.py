@@ -65,6 +65,18 @@ def test_theory_depth_past_float_range_is_inf_not_a_traceback(capsys):
     assert "gradient_factor_over_depth          inf" in lines
 
 
+def test_run_remedy_of_unknown_kind_is_not_told_to_pass_an_option_run_lacks(tmp_path,
+                                                                           monkeypatch, capsys):
+    """`gradbench run --remedy f.py:obj` has no --kind: the sentence names the attribute."""
+    (tmp_path / "odd.py").write_text("def odd():\n    return 3\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "--remedy", "odd.py:odd"]) == 2
+    err = capsys.readouterr().err
+    assert "set its attribute gradbench_kind (valid choices: activation," in err
+    assert "or pass --kind to gradbench validate" in err
+    assert not list(tmp_path.glob("reports/*"))
+
+
 def test_compare_flags_a_regression(tmp_path, capsys):
     base = _results(tmp_path / "0001_quick.json", passed=True)
     new = _results(tmp_path / "0002_quick.json", passed=False)

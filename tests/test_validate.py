@@ -373,7 +373,8 @@ def test_kind_is_inferred_where_unambiguous(obj: object, kind: str) -> None:
 
 def test_uninferable_kind_names_the_valid_choices() -> None:
     with pytest.raises(InvalidArgument,
-                       match=r"pass --kind \(valid choices: activation, initializer, normal"):
+                       match=r"set its attribute gradbench_kind \(valid choices: activation, "
+                       r"initializer, normal"):
         infer_kind(lambda: 3, "user:thing")
 
 
@@ -584,11 +585,12 @@ def test_an_initializer_that_fails_when_probed_shows_its_own_error() -> None:
         w.fill_(float("nan"))
 
     with pytest.raises(InvalidArgument, match=r"is: calling it as an initializer on a weight "
-                       r"of shape \(4, 16\) raised RuntimeError: boom in my init; pass --kind"):
+                       r"of shape \(4, 16\) raised RuntimeError: boom in my init; set its "
+                       r"attribute gradbench_kind"):
         infer_kind(raises, "user:raises")
     with pytest.raises(InvalidArgument, match=r"is: calling it as an initializer on a weight "
                        r"of shape \(4, 16\): initializer 'user:nan_fill' filled the weight with "
-                       r"NaN or inf; pass --kind"):
+                       r"NaN or inf; set its attribute gradbench_kind"):
         infer_kind(nan_fill, "user:nan_fill")
 
 
@@ -598,7 +600,7 @@ def test_a_remedy_that_raises_when_probed_shows_its_exception() -> None:
 
     with pytest.raises(InvalidArgument, match=r"cannot tell what kind of remedy 'user:raising' "
                        r"is: calling it on a tensor of shape \(4, 16\) raised RuntimeError: "
-                       r"this remedy is broken; pass --kind"):
+                       r"this remedy is broken; set its attribute gradbench_kind"):
         infer_kind(raising, "user:raising")
 
 
