@@ -255,6 +255,19 @@ def phase_point(spec: Any) -> PhasePoint:
     })
 
 
+def _check_config(specs: Sequence[Any], claim: str, alpha: float,
+                  config: Mapping[str, Any]) -> None:
+    """Refuse a bad level, seeds or device name of a sweep's cases here, in one sentence, not
+    in every worker (a bad device measured nothing and recorded a failed claim per case)."""
+    from gradbench.claims import _prepare
+    from gradbench.devices import CHOICES, DEVICE
+
+    if specs:
+        _prepare(specs[0], claim, alpha, dict(config))  # alpha, seeds, the claim's arguments
+    if not DEVICE.fullmatch(str(config["device"])):
+        raise InvalidArgument(f"device={config['device']!r} is invalid; valid choices: {CHOICES}")
+
+
 def phase_diagram(activations: Sequence[str], sigma_w2s: Sequence[float],
                   sigma_b2s: Sequence[float], *, depth: int, width: int, seeds: int = 32,
                   batch: int = 64, dtype: str = "float32", device: str = "cpu",
@@ -280,6 +293,7 @@ def phase_diagram(activations: Sequence[str], sigma_w2s: Sequence[float],
                               f"{_label(spec)}: {prediction.reason}")
     level = alpha if alpha is not None else FAMILY_ALPHA / max(1, len(specs))
     config = {"seeds": seeds, "batch": batch, "dtype": dtype, "device": device}
+    _check_config(specs, "mean_field_slope", level, config)
     return [Task(s, "mean_field_slope", config, alpha=level, seed=seed, extra=phase_point(s))
             for s in specs]
 

@@ -149,8 +149,16 @@ def test_a_remedy_task_records_its_remedy():
          "has no phase-diagram point: theory makes no prediction"),
         (lambda: sweep.phase_diagram(["tanh"], [1.0], [0.0], depth=5, width=16),
          "no point of the grid is in theory's validity domain, e.g. mlp-L5-n16.*width=16 < 32"),
+        # refused when the sweep is built, not recorded as a failed claim in every worker
+        (lambda: sweep.phase_diagram(["tanh"], [1.0], [0.0], depth=5, width=32, device="tpu"),
+         r"device='tpu' is invalid; valid choices: cpu, cuda, cuda:N"),
+        (lambda: sweep.phase_diagram(["tanh"], [1.0], [0.0], depth=5, width=32, seeds=1),
+         "seeds=1 is invalid: claim 'mean_field_slope' compares independent networks"),
+        (lambda: sweep.phase_diagram(["tanh"], [1.0], [0.0], depth=5, width=32, alpha=0.7),
+         r"alpha=0.7 is invalid: must be in \(0, 0.5\)"),
     ],
-    ids=["same-case-twice", "chunk-size", "workers", "not-mlp", "no-theory", "empty-grid"],
+    ids=["same-case-twice", "chunk-size", "workers", "not-mlp", "no-theory", "empty-grid",
+         "device", "seeds", "alpha"],
 )
 def test_bad_arguments(call, message):
     with pytest.raises(InvalidArgument, match=message):
