@@ -207,8 +207,17 @@ def document(records: Sequence[CaseRecord], base_seed: int = 0,
 
 def save(records: Sequence[CaseRecord], folder: str | Path, name: str = "sweep",
          base_seed: int = 0) -> Path:
-    """Write the records as ``folder/NNNN_<name>.json`` (numbered, atomic, like a run)."""
+    """Write the records as ``folder/NNNN_<name>.json`` (numbered, atomic, like a run).
+
+    Raises:
+        InvalidArgument: no records (a run that measured nothing writes no file), or the
+            folder cannot be written.
+    """
     from gradbench import storage
+
+    if not records:
+        raise InvalidArgument(f"no records to save as {name!r}: the sweep measured nothing, "
+                              "so no results file is written")
 
     return storage.save(folder, name, document(records, base_seed))
 

@@ -126,6 +126,15 @@ def test_sweep_saves_a_results_file_the_readers_take(serial, tmp_path):
     assert "phase" in (tmp_path / "phase.html").read_text().lower()
 
 
+def test_a_sweep_that_measured_nothing_writes_no_file(tmp_path):
+    """As a run that measured nothing: one sentence, no empty results file to report on."""
+    with pytest.raises(InvalidArgument, match="no records to save as 'phase': the sweep "
+                       "measured nothing"):
+        sweep.save(sweep.run(sweep.phase_diagram([], [1.0], [0.0], depth=5, width=32)),
+                   tmp_path, "phase")
+    assert not list(tmp_path.iterdir())
+
+
 def test_a_remedy_task_records_its_remedy():
     task = sweep.Task("initializer:he_normal", "initializer_variance",
                       {"fan_in": 64, "fan_out": 64}, alpha=0.01)
