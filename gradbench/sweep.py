@@ -112,8 +112,50 @@ def evaluate(task: Task) -> CaseRecord:
 # --------------------------------------------------------------------------------------
 
 
+class TaskFailed(Exception):
+    """Tasks of a sweep raised; what the others gave is kept.
+
+    Attributes:
+        results: every task's result in task order, ``None`` where it raised (or where its
+            chunk's worker died).
+        errors: ``{index: exception}`` of the tasks that raised.
+    """
+
+    def __init__(self, message: str, results: list[Any], errors: dict[int, BaseException]):
+        super().__init__(message)
+        self.results, self.errors = results, errors
+
+
+@dataclass(frozen=True)
+class _Raised:
+    """A task's exception, returned in place of its result so the rest of its chunk runs."""
+
+    error: BaseException
+
+
 def _call_all(chunk: Sequence[Callable[[], Any]]) -> list[Any]:
-    return [task() for task in chunk]
+    out: list[Any] = []
+    for task in chunk:
+        try:
+            out.append(task())
+        except Exception as exc:  # the others' results must not be lost with it
+            out.append(_Raised(exc))
+    return out
+
+
+def _kept(results: list[Any], tasks: Sequence[Any] | None = None) -> list[Any]:
+    """``results`` as they are, or :class:`TaskFailed` naming the first task that raised."""
+    errors = {i: r.error for i, r in enumerate(results) if isinstance(r, _Raised)}
+    if not errors:
+        return results
+    first, error = next(iter(errors.items()))
+    task = tasks[first] if tasks is not None else None
+    name = f"task {first} ({task.case_id})" if isinstance(task, Task) else f"task {first}"
+    raise TaskFailed(
+        f"{len(errors)} of {len(results)} tasks raised, first {name}: "
+        f"{type(error).__name__}: {error}; the other tasks' results are kept in "
+        "TaskFailed.results (None where a task raised)",
+        [None if i in errors else r for i, r in enumerate(results)], errors) from error
 
 
 def submit(tasks: Iterable[Callable[[], Any]], executor: Any, chunk_size: int = 1) -> list[Any]:
@@ -170,8 +212,12 @@ def _refuse_fork(executor: Any) -> None:
 
 
 def gather(futures: Iterable[Any]) -> list[Any]:
-    """The tasks' results, in the order submitted (re-raising a task's exception)."""
-    return [result for future in futures for result in future.result()]
+    """The tasks' results, in the order submitted.
+
+    Raises:
+        TaskFailed: a task raised (a worker that died raises its executor's error as it is).
+    """
+    return _kept([result for future in futures for result in future.result()])
 
 
 def run(tasks: Iterable[Callable[[], Any]], executor: Any = None,
@@ -182,6 +228,8 @@ def run(tasks: Iterable[Callable[[], Any]], executor: Any = None,
     Raises:
         InvalidArgument: two tasks with one case id (they would be one case in the
             results), or a process pool that forks this process after torch started.
+        TaskFailed: a task raised, or the worker running its chunk died; every other
+            task ran, and its result is in ``TaskFailed.results``.
     """
     items = list(tasks)
     ids = [t.case_id for t in items if isinstance(t, Task)]
@@ -190,9 +238,16 @@ def run(tasks: Iterable[Callable[[], Any]], executor: Any = None,
         raise InvalidArgument(f"two tasks have case id {twice!r}; give each task its own "
                               "configuration, seed or case id")
     if executor is None:
-        return _call_all(items)
+        return _kept(_call_all(items), items)
     _refuse_fork(executor)
-    return gather(submit(items, executor, chunk_size))
+    futures = submit(items, executor, chunk_size)
+    results: list[Any] = []
+    for start, future in zip(range(0, len(items), chunk_size), futures):
+        try:
+            results += future.result()
+        except Exception as exc:  # the chunk's worker died (or its results did not pickle)
+            results += [_Raised(exc)] * len(items[start:start + chunk_size])
+    return _kept(results, items)
 
 
 def document(records: Sequence[CaseRecord], base_seed: int = 0,
@@ -351,6 +406,6 @@ class Validation:
         return ValidationRecord(self.target, proc.returncode, reason, doc)
 
 
-__all__ = ["FAMILY_ALPHA", "PhasePoint", "Task", "Validation", "ValidationRecord", "document",
-           "evaluate", "gather", "phase_diagram", "phase_point", "process_pool", "run", "save",
-           "submit"]
+__all__ = ["FAMILY_ALPHA", "PhasePoint", "Task", "TaskFailed", "Validation", "ValidationRecord",
+           "document", "evaluate", "gather", "phase_diagram", "phase_point", "process_pool", "run",
+           "save", "submit"]

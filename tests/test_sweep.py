@@ -126,6 +126,52 @@ def test_sweep_saves_a_results_file_the_readers_take(serial, tmp_path):
     assert "phase" in (tmp_path / "phase.html").read_text().lower()
 
 
+class _Boom:
+    """A picklable task that raises."""
+
+    def __call__(self) -> Any:
+        raise RuntimeError("out of memory in this task")
+
+
+@pytest.mark.parametrize("executor", [None, ThreadPoolExecutor(2)], ids=["serial", "threads"])
+@pytest.mark.parametrize("chunk_size", [1, 2])
+def test_a_task_that_raises_keeps_every_other_result(serial, executor, chunk_size):
+    """One task of a long sweep raising lost every result; now each other task runs and
+    TaskFailed carries their results, naming the task that raised."""
+    tasks = _tasks()
+    mixed = [tasks[0], _Boom(), *tasks[1:]]
+    with pytest.raises(sweep.TaskFailed, match=r"1 of 5 tasks raised, first task 1: "
+                       r"RuntimeError: out of memory in this task; the other tasks' results "
+                       r"are kept") as caught:
+        sweep.run(mixed, executor, chunk_size=chunk_size)
+    results = caught.value.results
+    assert results[1] is None
+    assert list(caught.value.errors) == [1]
+    _assert_same_cases([results[0], *results[2:]], serial)
+
+
+def test_a_worker_that_dies_loses_only_its_chunk():
+    """A future whose result() raises (a killed worker) fails the tasks of its chunk only."""
+    from concurrent.futures import Future
+
+    class DiesOnSecond:
+        calls = 0
+
+        def submit(self, fn: Any, arg: Any) -> Future:
+            future: Future = Future()
+            DiesOnSecond.calls += 1
+            if DiesOnSecond.calls == 2:
+                future.set_exception(OSError("worker killed"))
+            else:
+                future.set_result(fn(arg))
+            return future
+
+    with pytest.raises(sweep.TaskFailed, match="2 of 5 tasks raised, first task 2: OSError"
+                       ) as caught:
+        sweep.run([lambda i=i: i for i in range(5)], DiesOnSecond(), chunk_size=2)
+    assert caught.value.results == [0, 1, None, None, 4]
+
+
 def test_a_sweep_that_measured_nothing_writes_no_file(tmp_path):
     """As a run that measured nothing: one sentence, no empty results file to report on."""
     with pytest.raises(InvalidArgument, match="no records to save as 'phase': the sweep "
