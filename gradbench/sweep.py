@@ -321,15 +321,25 @@ def phase_point(spec: Any) -> PhasePoint:
 
 def _check_config(specs: Sequence[Any], claim: str, alpha: float,
                   config: Mapping[str, Any]) -> None:
-    """Refuse a bad level, seeds or device name of a sweep's cases here, in one sentence, not
-    in every worker (a bad device measured nothing and recorded a failed claim per case)."""
+    """Refuse a bad level, seeds, batch, dtype or device name of a sweep's cases here, in one
+    sentence, not in every worker (a bad device measured nothing and recorded a failed claim
+    per case). Whether the device exists is the workers' to say: they may have a GPU where
+    the sweep is built has none."""
     from gradbench.claims import _prepare
     from gradbench.devices import CHOICES, DEVICE
+    from gradbench.errors import as_integer, choices_hint
+    from gradbench.probe import DTYPES
 
     if specs:
         _prepare(specs[0], claim, alpha, dict(config))  # alpha, seeds, the claim's arguments
     if not DEVICE.fullmatch(str(config["device"])):
         raise InvalidArgument(f"device={config['device']!r} is invalid; valid choices: {CHOICES}")
+    if config["dtype"] not in DTYPES:
+        raise InvalidArgument(f"dtype={config['dtype']!r} is invalid; "
+                              f"{choices_hint(config['dtype'], DTYPES)}")
+    batch = as_integer(config["batch"])
+    if batch is None or batch < 1:
+        raise InvalidArgument(f"batch={config['batch']!r} is invalid: must be an integer >= 1")
 
 
 def phase_diagram(activations: Sequence[str], sigma_w2s: Sequence[float],

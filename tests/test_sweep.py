@@ -211,9 +211,15 @@ def test_a_remedy_task_records_its_remedy():
          "seeds=1 is invalid: claim 'mean_field_slope' compares independent networks"),
         (lambda: sweep.phase_diagram(["tanh"], [1.0], [0.0], depth=5, width=32, alpha=0.7),
          r"alpha=0.7 is invalid: must be in \(0, 0.5\)"),
+        (lambda: sweep.phase_diagram(["tanh"], [1.0], [0.0], depth=5, width=32,
+                                     dtype="float16"),
+         r"dtype='float16' is invalid; did you mean 'bfloat16'\? valid choices: bfloat16, float32, "
+         "float64"),
+        (lambda: sweep.phase_diagram(["tanh"], [1.0], [0.0], depth=5, width=32, batch=0),
+         r"batch=0 is invalid: must be an integer >= 1"),
     ],
     ids=["same-case-twice", "chunk-size", "workers", "not-mlp", "no-theory", "empty-grid",
-         "device", "seeds", "alpha"],
+         "device", "seeds", "alpha", "dtype", "batch"],
 )
 def test_bad_arguments(call, message):
     with pytest.raises(InvalidArgument, match=message):
