@@ -85,7 +85,12 @@ class ValidationResult:
     @property
     def failed_claims(self) -> int:
         """Claims the candidate fails."""
-        return sum(1 for t in self.tallies if t.origin == "candidate" and t.failed)
+        return len(self.failed_claim_names)
+
+    @property
+    def failed_claim_names(self) -> tuple[str, ...]:
+        """The names of the claims the candidate fails, in the order of :attr:`tallies`."""
+        return tuple(t.claim for t in self.tallies if t.origin == "candidate" and t.failed)
 
     @property
     def exit_code(self) -> int:
@@ -106,7 +111,7 @@ class ValidationResult:
             verdict = f"every claim holds ({cases})"
         elif self.failures:
             verdict = (f"{self.failed_claims} claim{'s' * (self.failed_claims != 1)} failed "
-                       f"in {len(self.failures)} of {cases}")
+                       f"in {len(self.failures)} of {cases}: {', '.join(self.failed_claim_names)}")
         elif self.exit_code == EXIT_FAILED:
             verdict = f"not validated ({cases} recorded)"
         elif self.stopped_by is not None:

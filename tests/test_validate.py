@@ -676,6 +676,25 @@ def test_the_closing_line_counts_one_case_in_the_singular() -> None:
         "(exit code 0)")
 
 
+def test_the_closing_line_names_the_claims_the_candidate_fails() -> None:
+    """`validate myblocks:res_noskip` (a block without its skip) closed with '1 claim failed
+    in 1 of 4 cases' and no claim named anywhere in the terminal; the closing line now
+    names them (the candidate's only, not a baseline's)."""
+    from gradbench.records import Verdict
+    from gradbench.summary import Tally
+    from gradbench.validate import ValidationResult
+
+    tallies = (Tally("noskip", "candidate", "block_depth_law", 0, 1, "block"),
+               Tally("noskip", "candidate", "block_stream_growth", 1, 1, "block"),
+               Tally("unscaled_residual", "built-in", "block_output_change", 0, 1, "block"))
+    failed = Verdict("block_depth_law", {}, 0.0, 1.0, 1.0, 0.0, 0.5, 1.5, 0.01, False)
+    result = ValidationResult("m:noskip", "block", "noskip", "quick", 0, tallies, (failed,))
+    assert result.exit_code == 1
+    assert result.closing().splitlines()[-1] == (
+        "gradbench validate: candidate 'noskip' (block): 1 claim failed in 1 of 2 cases: "
+        "block_depth_law (exit code 1)")
+
+
 def test_depth_for_a_kind_no_stability_claim_judges_is_refused(tmp_path: Path) -> None:
     """`validate torch.optim:Adam --depth 50` was accepted without a word although no claim
     of an optimizer reads the depth; now it is one sentence naming the kinds it applies to,
