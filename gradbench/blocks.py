@@ -371,11 +371,14 @@ def token_similarity(x: torch.Tensor) -> float:
     ``mean_b (1 / (n (n-1))) sum_{i != j} cos(x_bi, x_bj)`` for ``x`` of shape
     ``(batch, n, width)``. About 0 for independent random tokens; 1 when every token
     points the same way, the rank collapse of deep attention (Dong, Cordonnier and Loukas
-    2021, arXiv:2103.03404; Noci et al. 2022, arXiv:2206.03126). NaN for ``n = 1``."""
+    2021, arXiv:2103.03404; Noci et al. 2022, arXiv:2206.03126). NaN for ``n = 1``.
+    Invariant to the scale of each example (a vanished stream, ``||x|| ~ 1e-50``, is
+    rescaled before ``normalize``'s ``eps`` would read its tokens as zero)."""
     n = x.shape[1]
     if n < 2 or not bool(torch.isfinite(x).all()):
         return math.nan
-    u = torch.nn.functional.normalize(x, dim=-1)
+    top = x.abs().amax(dim=(1, 2), keepdim=True)
+    u = torch.nn.functional.normalize(torch.where(top > 0, x / top, x), dim=-1)
     c = u @ u.transpose(1, 2)
     off = c.sum(dim=(1, 2)) - c.diagonal(dim1=1, dim2=2).sum(dim=-1)
     return float((off / (n * (n - 1))).mean())

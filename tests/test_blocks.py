@@ -182,6 +182,18 @@ def test_output_change_of_identity_layers_is_their_number() -> None:
         assert math.exp(mean_log) == pytest.approx(depth, rel=0.15)
 
 
+def test_token_similarity_does_not_read_a_vanished_stream_as_uncollapsed() -> None:
+    """A block without its skip vanished to ||x_L|| ~ 1e-50 and its tokens' similarity read
+    0.00 at depths 32 and 64 (normalize's eps turned every token into ~0): it is invariant
+    to the scale of the stream."""
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(4, 8, 16, generator=g, dtype=torch.float64) + 2.0  # tokens share a mean
+    base = blocks.token_similarity(x)
+    assert base > 0.5
+    for scale in (1e-50, 1e-20, 1e20):
+        assert blocks.token_similarity(scale * x) == pytest.approx(base, rel=1e-12)
+
+
 def test_token_similarity_is_zero_for_random_tokens_and_one_for_equal_ones() -> None:
     g = torch.Generator().manual_seed(0)
     x = torch.randn(4, 8, 512, generator=g, dtype=torch.float64)
