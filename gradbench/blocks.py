@@ -592,7 +592,7 @@ class DepthLaw:
 
     def words(self) -> str:
         """The law in one phrase, e.g. "exponential (exploding): ratio x3.1e6 at depth 64"."""
-        from gradbench.stats._growth import _factor
+        from gradbench.stats._growth import _factor, _per_step
 
         if self.nonfinite is not None:
             depth, count = self.nonfinite
@@ -600,7 +600,7 @@ class DepthLaw:
                     f"at depth {depth} in {count} of {self.seeds} seeds")
         head = self.law if self.law == "bounded" else f"{self.law} ({self.direction})"
         tail = (f", ~L^{self.exponent:.2f}" if self.law == "power" else
-                f", x{_factor(math.exp(self.exp_log_factor / self.judged_depth))} per block"
+                f", x{_per_step(math.exp(self.exp_log_factor / self.judged_depth))} per block"
                 if self.law == "exponential" else "")
         return (f"{head}: {self.quantity} x{_factor(self.ratio)} [{_factor(self.ratio_ci.low)}, "
                 f"{_factor(self.ratio_ci.high)}] at depth {self.judged_depth}{tail}")

@@ -58,6 +58,17 @@ def test_an_exact_exponential_is_exponential(rho: float) -> None:
     assert law.direction == ("exploding" if rho > 1 else "vanishing")
 
 
+@pytest.mark.parametrize(("rho", "shown"), [(1.02, "x1.02 per block"),
+                                             (1.1, "x1.10 per block"),
+                                             (0.9, "x0.90 per block")])
+def test_an_exponential_names_its_factor_per_block_with_the_decimals_it_needs(
+        rho: float, shown: str) -> None:
+    """A GRU block growing x35 over 64 blocks read 'exponential (exploding): ... x1 per
+    block'; the factor per block is shown as the stability claims show one per layer."""
+    law = blocks.depth_law(DEPTHS, np.log([0.7 * rho ** DEPTHS] * 4))
+    assert law.words().endswith(shown), law.words()
+
+
 def test_a_rate_below_the_floor_is_not_failed() -> None:
     """rho = 1.005: x1.38 over 64 blocks, below F = 2 (a power/bounded law, not exponential)."""
     law = blocks.depth_law(DEPTHS, np.log([1.005 ** DEPTHS] * 4))
