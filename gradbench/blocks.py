@@ -1182,7 +1182,9 @@ def validate_block(target: str, *, baselines: Sequence[str] = (), profile: str =
                               f"{', '.join(SEEDS)}")
     factory = load_factory(target)
     meta = meta_of(factory, target)
-    name = str(getattr(factory, "__name__", "block"))
+    from gradbench.registry import object_name
+
+    name = object_name(factory, target)
     name = name if name not in BASELINES or baselines else f"{name}_candidate"
     from gradbench.devices import require_devices
 

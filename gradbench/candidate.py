@@ -455,21 +455,19 @@ def _resolve(target: str, kind: str | None) -> tuple[str, str, Any]:
         raise InvalidArgument(f"kind={kind!r} is unknown; {choices_hint(kind, registry.KINDS)}")
     if ":" not in target:
         return (*_registered(target, kind), None)
-    attr = target.rpartition(":")[2].rpartition(".")[2]
-    return _identify(registry.import_object(target), target, kind, attr or "candidate")
+    return _identify(registry.import_object(target), target, kind)
 
 
-def _identify(obj: Any, target: str, kind: str | None,
-              fallback: str = "candidate") -> tuple[str, str, Any]:
-    """``(kind, name, obj)`` of a user's remedy object (``target`` names it in messages; an
-    object without ``gradbench_name`` or ``__name__``, an instance, is named ``fallback``)."""
+def _identify(obj: Any, target: str, kind: str | None) -> tuple[str, str, Any]:
+    """``(kind, name, obj)`` of a user's remedy object (``target`` names it in messages; its
+    name is :func:`gradbench.registry.object_name`)."""
     if not callable(obj):
         raise InvalidArgument(f"{target!r} is a {type(obj).__name__}, not a callable remedy")
     if kind is None:
         kind = infer_kind(obj, target)
     else:
         _check_kind(obj, target, kind)
-    base = str(getattr(obj, "gradbench_name", getattr(obj, "__name__", fallback)))
+    base = registry.object_name(obj, target)
     taken = set(registry.names(kind))  # type: ignore[arg-type]
     return kind, (base if base not in taken else f"{base}_candidate"), obj
 

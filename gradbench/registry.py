@@ -395,6 +395,18 @@ def import_object(path: str) -> Any:
         raise InvalidArgument(f"module {module_name!r} has no attribute {attr!r}") from None
 
 
+def object_name(obj: Any, target: str) -> str:
+    """The name a user's object named ``target`` (``"pkg.module:attr"``) is shown and stored
+    under: its ``gradbench_name``, else its ``__name__``, else (an instance, a
+    ``functools.partial``, a lambda, whose ``__name__`` is ``<lambda>``) the attribute the
+    target names, ``attr``; ``"candidate"`` when that is not an identifier either."""
+    name = getattr(obj, "gradbench_name", None) or getattr(obj, "__name__", None)
+    if isinstance(name, str) and name and not name.startswith("<"):
+        return name
+    attr = target.rpartition(":")[2].rpartition(".")[2]
+    return attr if attr.isidentifier() else "candidate"
+
+
 def _import_file(file: Path) -> Any:
     """The module of the Python file ``file`` (absolute), imported once under a name of its
     own, ``gradbench_file_<stem>_<hash of the path>``, so no other module shadows it."""

@@ -488,6 +488,25 @@ def test_a_remedy_given_as_an_instance_is_named_by_its_attribute(tmp_path: Path,
     assert resolve_target("user_acts:my_mish") == ("activation", "my_mish")
 
 
+def test_a_lambda_or_a_partial_is_named_by_its_attribute(tmp_path: Path, monkeypatch) -> None:
+    """`act = lambda x: torch.tanh(x)` was registered, and its report file named, '<lambda>'
+    ('validate-lambda.json'); a lambda and a functools.partial are named by the attribute."""
+    (tmp_path / "user_lambdas.py").write_text(
+        "import functools, torch\n"
+        "act = lambda x: torch.tanh(x)\n"
+        "def _leaky(x, slope):\n    return torch.nn.functional.leaky_relu(x, slope)\n"
+        "leaky = functools.partial(_leaky, slope=0.1)\n"
+        "def block(width, *, layer, depth, generator):\n    return torch.nn.Identity()\n"
+        "res_lambda = lambda width, *, layer, depth, generator: torch.nn.Identity()\n"
+        "res_partial = functools.partial(block)\n")
+    monkeypatch.chdir(tmp_path)
+    assert resolve_target("user_lambdas:act") == ("activation", "act")
+    assert resolve_target("user_lambdas:leaky") == ("activation", "leaky")
+    for attr in ("block", "res_lambda", "res_partial"):  # the names validate_block uses
+        target = f"user_lambdas:{attr}"
+        assert registry.object_name(registry.import_object(target), target) == attr
+
+
 FITS = """
 import math
 def reduces(x):
