@@ -258,6 +258,7 @@ def infer_kind(obj: Any, target: str) -> str:
         return str(declared)
     kind = _inferred(obj)
     if kind is None:
+        _refuse_a_model(obj, target)
         failure = _failure(obj, target)
         why = f": {failure}" if failure is not None else ""
         raise InvalidArgument(
@@ -265,6 +266,31 @@ def infer_kind(obj: Any, target: str) -> str:
             f"gradbench_kind (valid choices: {', '.join(registry.KINDS)}), or pass --kind to "
             "gradbench validate")
     return kind
+
+
+def _refuse_a_model(obj: Any, target: str) -> None:
+    """One sentence for a block factory or a whole model's factory given where a remedy is
+    needed (their calls as an initializer fail with a TypeError that says nothing useful).
+
+    A block factory is ``factory(width, *, layer, depth, generator)``; a model factory
+    takes only keywords (``model(*, generator)``, docs/blocks.md §6)."""
+    from gradbench.blocks import is_block_factory
+    from gradbench.errors import CHECK_MODEL
+
+    if is_block_factory(obj):
+        raise InvalidArgument(f"{target!r} is a block factory, not a remedy: measure it with "
+                              f"gradbench validate {target} (docs/blocks.md)")
+    try:
+        params = inspect.signature(obj).parameters.values()
+    except (TypeError, ValueError):
+        return
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD,
+                                                  p.VAR_POSITIONAL)]
+    if not positional and any(p.name == "generator" for p in params):
+        raise InvalidArgument(
+            f"{target!r} takes only keywords, as a model factory model(*, generator) does, "
+            f"not a remedy or a block factory(width, *, layer, depth, generator); check a "
+            f"whole model from Python with {CHECK_MODEL}")
 
 
 def _is_scheme(obj: Any) -> bool:

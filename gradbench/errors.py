@@ -41,9 +41,12 @@ class RemedyMisfit(RemedyFailed):
     """A remedy returned the wrong type or shape for its kind (not a numerical failure)."""
 
 
+CHECK_MODEL = ("gb.check(model, blocks=r'layers\\.\\d+', example_input=lambda g: ...) "
+               "(docs/blocks.md §6)")
+"""How a whole model is checked, from a factory ``model(*, generator)``."""
+
 MODEL_FACTORY = ("a factory model(*, generator) -> nn.Module instead (every seed needs a fresh "
-                 "copy), with the blocks and an input function: gb.check(model, "
-                 "blocks=r'layers\\.\\d+', example_input=lambda g: ...) (docs/blocks.md §6)")
+                 f"copy), with the blocks and an input function: {CHECK_MODEL}")
 
 SPEC = ("a spec such as gb.MLPSpec(...) to measure generated networks; measure your own model "
         "through a factory model(*, generator) -> nn.Module (every seed needs a fresh copy): "

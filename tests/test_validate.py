@@ -378,6 +378,26 @@ def test_uninferable_kind_names_the_valid_choices() -> None:
         infer_kind(lambda: 3, "user:thing")
 
 
+def test_a_model_or_block_factory_where_a_remedy_is_needed_is_told_what_it_is() -> None:
+    """`gradbench validate mymodel:resnet` (a factory model(*, generator)) said 'calling it
+    as an initializer ... raised TypeError: resnet() takes 0 positional arguments' with valid
+    kinds that do not include a model; `run --remedy` of a block factory said the same. Each
+    is now told what it is and where it goes."""
+    def resnet(*, generator, depth=20):
+        return torch.nn.Identity()
+
+    def block(width, *, layer, depth, generator):
+        return torch.nn.Identity()
+
+    with pytest.raises(InvalidArgument, match=r"^'m:resnet' takes only keywords, as a model "
+                       r"factory model\(\*, generator\) does, .*check a whole model from "
+                       r"Python with gb\.check\(model, blocks="):
+        infer_kind(resnet, "m:resnet")
+    with pytest.raises(InvalidArgument, match=r"^'m:block' is a block factory, not a remedy: "
+                       r"measure it with gradbench validate m:block \(docs/blocks\.md\)$"):
+        infer_kind(block, "m:block")
+
+
 def test_register_target_registers_measured_variance_and_declarations(project: Path,
                                                                      monkeypatch) -> None:
     monkeypatch.syspath_prepend(str(project))
