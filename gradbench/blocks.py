@@ -25,7 +25,6 @@ import concurrent.futures
 import contextlib
 import dataclasses
 import hashlib
-import inspect
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -37,7 +36,7 @@ from numpy.typing import NDArray
 
 from gradbench.claims.blocks import ALPHA as BLOCK_ALPHA
 from gradbench.devices import CHOICES, DEVICE, is_cuda
-from gradbench.errors import InvalidArgument, as_integer
+from gradbench.errors import InvalidArgument, as_integer, factory_form
 from gradbench.records import ConfidenceInterval
 from gradbench.stats._common import t_interval
 
@@ -181,15 +180,7 @@ def depth_grid(depth: int | None = None) -> tuple[int, ...]:
 def is_block_factory(obj: Any) -> bool:
     """Whether ``obj`` has the factory signature: keyword parameters ``layer``, ``depth``
     and ``generator`` (or ``**kwargs``) after one positional ``width``."""
-    if isinstance(obj, torch.nn.Module) or not callable(obj):
-        return False
-    try:
-        params = inspect.signature(obj).parameters
-    except (TypeError, ValueError):
-        return False
-    names = set(params)
-    return {"layer", "depth", "generator"} <= names or (
-        any(p.kind is p.VAR_KEYWORD for p in params.values()) and "generator" in names)
+    return not isinstance(obj, torch.nn.Module) and factory_form(obj) == "block"
 
 
 def load_factory(target: str) -> Factory:

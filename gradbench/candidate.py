@@ -39,7 +39,14 @@ import torch
 from torch import Tensor
 
 from gradbench import registry
-from gradbench.errors import InvalidArgument, RemedyFailed, RemedyMisfit, choices_hint
+from gradbench.errors import (
+    CHECK_MODEL,
+    InvalidArgument,
+    RemedyFailed,
+    RemedyMisfit,
+    choices_hint,
+    factory_form,
+)
 
 # --------------------------------------------------------------------------------------
 # Guards: a misbehaving remedy becomes one RemedyFailed sentence
@@ -274,19 +281,11 @@ def _refuse_a_model(obj: Any, target: str) -> None:
 
     A block factory is ``factory(width, *, layer, depth, generator)``; a model factory
     takes only keywords (``model(*, generator)``, docs/blocks.md §6)."""
-    from gradbench.blocks import is_block_factory
-    from gradbench.errors import CHECK_MODEL
-
-    if is_block_factory(obj):
+    form = factory_form(obj)
+    if form == "block":
         raise InvalidArgument(f"{target!r} is a block factory, not a remedy: measure it with "
                               f"gradbench validate {target} (docs/blocks.md)")
-    try:
-        params = inspect.signature(obj).parameters.values()
-    except (TypeError, ValueError):
-        return
-    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD,
-                                                  p.VAR_POSITIONAL)]
-    if not positional and any(p.name == "generator" for p in params):
+    if form == "model":
         raise InvalidArgument(
             f"{target!r} takes only keywords, as a model factory model(*, generator) does, "
             f"not a remedy or a block factory(width, *, layer, depth, generator); check a "

@@ -8,6 +8,7 @@ prints that sentence and exits with status 2 instead of showing a traceback.
 from __future__ import annotations
 
 import difflib
+import inspect
 import operator
 from collections.abc import Iterable
 
@@ -68,6 +69,28 @@ def refuse_module(obj: object, api: str, instead: str) -> None:
     if is_module(obj):
         raise InvalidArgument(
             f"{api} got a torch.nn.Module instance ({type(obj).__name__}); pass {instead}")
+
+
+def factory_form(obj: object) -> str | None:
+    """``"block"`` for a block factory ``factory(width, *, layer, depth, generator)``
+    (keyword parameters ``layer``, ``depth`` and ``generator``, or ``**kwargs`` and
+    ``generator``), ``"model"`` for a whole model's factory ``model(*, generator)`` (keyword
+    parameters only, one of them ``generator``), else ``None`` (docs/blocks.md §1, §6).
+    Torch-free: a module instance is told by :func:`refuse_module`."""
+    if not callable(obj):
+        return None
+    try:
+        params = inspect.signature(obj).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    names = {p.name for p in params}
+    if "generator" not in names:
+        return None
+    if {"layer", "depth"} <= names or any(p.kind is p.VAR_KEYWORD for p in params):
+        return "block"
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                  inspect.Parameter.VAR_POSITIONAL)
+    return None if any(p.kind in positional for p in params) else "model"
 
 
 def as_integer(value: object) -> int | None:

@@ -699,6 +699,25 @@ def test_check_of_a_model_instance_or_without_its_input_is_one_sentence() -> Non
         gb.check(_stack("pre_ln", 2), blocks=r"\d+", example_input=_tokens(torch.Generator()))
 
 
+def test_check_of_a_factory_without_blocks_says_what_to_pass() -> None:
+    """gb.check(model_factory) and gb.check(block_factory) said '<function model at 0x...>
+    is neither a network spec nor a registered remedy (use registry.lookup ...)'; each now
+    says what to pass, in one sentence."""
+    with pytest.raises(InvalidArgument, match=r"^gradbench\.check got the model factory model "
+                       r"without blocks= and example_input=; pass them: gb\.check\(model, "):
+        gb.check(_stack("pre_ln", 2))
+    block = zoo("pre_ln")
+    path = f"{block.__module__}:pre_ln"
+    for claim in ("mean_field_slope", "block_depth_law"):
+        with pytest.raises(InvalidArgument, match=rf"^gradbench\.check got the block factory "
+                           rf"pre_ln: check it through a spec, gb\.check\(gradbench\.blocks\."
+                           rf"BlockSpec\('{re.escape(path)}'\), 'block_depth_law'\), or "
+                           rf"gradbench validate {re.escape(path)} \(docs/blocks\.md §5\)$"):
+            gb.check(block, claim)
+    assert blocks.is_block_factory(block)
+    assert not blocks.is_block_factory(_stack("pre_ln"))
+
+
 def test_a_selector_that_selects_nothing_is_one_sentence() -> None:
     with pytest.raises(InvalidArgument, match=r"selects no module of the model; its modules "
                        r"are named e.g. '0'"):

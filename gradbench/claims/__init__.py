@@ -58,10 +58,12 @@ from gradbench.claims._verdicts import (
     z_test,
 )
 from gradbench.errors import (
+    CHECK_MODEL,
     MODEL_FACTORY,
     InvalidArgument,
     as_integer,
     choices_hint,
+    factory_form,
     is_module,
     refuse_module,
 )
@@ -76,6 +78,16 @@ def subject_of(target: Any) -> Subject:
     if hasattr(target, "family") and hasattr(target, "n_sites"):
         return "network"
     kind = getattr(target, "kind", None)
+    form = factory_form(target) if kind is None else None
+    if form is not None:
+        name = getattr(target, "__name__", type(target).__name__)
+        path = f"{getattr(target, '__module__', None) or 'pkg.mod'}:{name}"
+        raise InvalidArgument(
+            f"gradbench.check got the block factory {name}: check it through a spec, "
+            f"gb.check(gradbench.blocks.BlockSpec({path!r}), 'block_depth_law'), or "
+            f"gradbench validate {path} (docs/blocks.md §5)" if form == "block" else
+            f"gradbench.check got the model factory {name} without blocks= and "
+            f"example_input=; pass them: {CHECK_MODEL}")
     if kind not in SUBJECTS:
         raise InvalidArgument(
             f"{target!r} is neither a network spec nor a registered remedy "
