@@ -712,7 +712,8 @@ def test_check_of_a_factory_without_blocks_says_what_to_pass() -> None:
         with pytest.raises(InvalidArgument, match=rf"^gradbench\.check got the block factory "
                            rf"pre_ln: check it through a spec, gb\.check\(gradbench\.blocks\."
                            rf"BlockSpec\('{re.escape(path)}'\), 'block_depth_law'\), or "
-                           rf"gradbench validate {re.escape(path)} \(docs/blocks\.md §5\)$"):
+                           rf"gradbench validate {re.escape(path)} "
+                           + re.escape("(docs/blocks.md §5)") + "$"):
             gb.check(block, claim)
     assert blocks.is_block_factory(block)
     assert not blocks.is_block_factory(_stack("pre_ln"))
