@@ -832,7 +832,12 @@ def select_blocks(model: torch.nn.Module, blocks: Selector) -> list[tuple[str, t
     import re
 
     if isinstance(blocks, str):
-        pattern = re.compile(blocks)
+        try:
+            pattern = re.compile(blocks)
+        except re.error as exc:
+            raise InvalidArgument(f"blocks={blocks!r} is not a valid regular expression "
+                                  f"({exc}); give one matched in full against module names, "
+                                  r"e.g. r'layers\.\d+'") from None
         chosen = [(n, m) for n, m in model.named_modules() if n and pattern.fullmatch(n)]
     elif callable(blocks):
         chosen = [(n, m) for n, m in model.named_modules() if n and blocks(n)]
@@ -864,15 +869,53 @@ def _model_seed(seed: int, index: int) -> int:
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:7], "big")
 
 
-def _profile_one(model_factory: Callable[..., torch.nn.Module], blocks: Selector,
-                 example_input: Callable[[torch.Generator], Any], dtype: torch.dtype,
-                 g: torch.Generator) -> tuple[list[str], list[float], list[float]]:
-    model = model_factory(generator=g)
+def _called(fn: Callable[..., Any], what: str, form: str, *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)``; what it raises becomes one sentence naming ``what`` failed
+    and the ``form`` it must have."""
+    try:
+        return fn(*args, **kwargs)
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise InvalidArgument(f"{what} raised {type(exc).__name__}: {first}; it must be "
+                              f"{form}") from None
+
+
+def _build_model(model_factory: Callable[..., torch.nn.Module],
+                 g: torch.Generator) -> torch.nn.Module:
+    model = _called(model_factory, "the model factory", "model(*, generator) -> nn.Module",
+                    generator=g)
     if not isinstance(model, torch.nn.Module):
         raise InvalidArgument(f"the model factory returned a {type(model).__name__}, not a "
                               "torch.nn.Module")
-    model = model.to(dtype).eval().requires_grad_(False)
-    inputs = example_input(g)
+    return model  # type: ignore[no-any-return]
+
+
+def check_model_factory(model_factory: Callable[..., torch.nn.Module]) -> None:
+    """The generator guard of a whole model (as :func:`check_block`'s for a block): two
+    builds from equal generators, under different global RNG states, have equal weights
+    and buffers, so every copy, and every verdict, is a function of its seed.
+
+    Raises:
+        InvalidArgument: the factory raises, returns no module, or ignores its generator.
+    """
+    with _other_global_rng(1):
+        a = _build_model(model_factory, torch.Generator().manual_seed(1)).state_dict()
+    with _other_global_rng(7):
+        b = _build_model(model_factory, torch.Generator().manual_seed(1)).state_dict()
+    if a.keys() != b.keys() or any(not torch.equal(a[k], b[k]) for k in a):
+        raise InvalidArgument(
+            "the model factory ignores its generator: two builds from equal generators gave "
+            "different weights; draw every weight with generator= (torch.nn constructors "
+            "draw from the global RNG, so overwrite their weights, e.g. "
+            "torch.nn.init.normal_(w, generator=generator))")
+
+
+def _profile_one(model_factory: Callable[..., torch.nn.Module], blocks: Selector,
+                 example_input: Callable[[torch.Generator], Any], dtype: torch.dtype,
+                 g: torch.Generator) -> tuple[list[str], list[float], list[float]]:
+    model = _build_model(model_factory, g).to(dtype).eval().requires_grad_(False)
+    inputs = _called(example_input, "example_input", "a function generator -> the model's "
+                     "input (a tensor or a tuple of arguments)", g)
     inputs = inputs if isinstance(inputs, tuple) else (inputs,)
     inputs = tuple(x.to(dtype) if isinstance(x, torch.Tensor) and x.is_floating_point() else x
                    for x in inputs)
@@ -916,6 +959,10 @@ def profile_model(model_factory: Callable[..., torch.nn.Module], *, blocks: Sele
         dtype: ``"float64"`` or ``"float32"``.
 
     The loss is a fixed readout of the output, ``<R, out>``, ``R ~ N(0, 1)/sqrt(numel)``.
+
+    Raises:
+        InvalidArgument: a bad argument, a factory or input function that raises, or a
+            factory that ignores its generator (:func:`check_model_factory`); one sentence.
     """
     from gradbench.stats import gradient_growth
 
@@ -926,6 +973,7 @@ def profile_model(model_factory: Callable[..., torch.nn.Module], *, blocks: Sele
     torch_dtype = _dtype(BlockSpec("model", dtype=dtype))
     rows = []
     with _isolated():
+        check_model_factory(model_factory)
         for i in range(seeds):
             g = torch.Generator().manual_seed(_model_seed(seed, i))
             rows.append(_profile_one(model_factory, blocks, example_input, torch_dtype, g))
@@ -1223,6 +1271,7 @@ __all__ = [
     "StackMeasurement",
     "check_block",
     "check_model",
+    "check_model_factory",
     "claim_report",
     "claim_verdict",
     "depth_grid",

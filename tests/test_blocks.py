@@ -719,6 +719,33 @@ def test_check_of_a_factory_without_blocks_says_what_to_pass() -> None:
     assert not blocks.is_block_factory(_stack("pre_ln"))
 
 
+def test_a_model_factory_that_misbehaves_is_one_sentence() -> None:
+    """An invalid selector raised re.error; a factory without the generator keyword raised
+    TypeError; one that drew its weights from the global RNG was measured, each copy
+    different on every call. Each is now one sentence, before anything is measured."""
+    def run(factory, selector=r"\d+", example_input=_tokens):  # type: ignore[no-untyped-def]
+        return blocks.profile_model(factory, blocks=selector, example_input=example_input,
+                                    seeds=2)
+
+    with pytest.raises(InvalidArgument, match=r"^blocks='\(' is not a valid regular "
+                       r"expression \(.*\); give one matched in full"):
+        run(_stack("pre_ln", 2), "(")
+    with pytest.raises(InvalidArgument, match=r"^the model factory raised TypeError: .*"
+                       r"'generator'; it must be model\(\*, generator\) -> nn\.Module$"):
+        run(lambda: _stack("pre_ln", 2)(generator=torch.Generator()))
+    with pytest.raises(InvalidArgument, match=r"^example_input raised ValueError: no input; it "
+                       r"must be a function generator -> the model's input"):
+        run(_stack("pre_ln", 2), example_input=lambda g: (_ for _ in ()).throw(
+            ValueError("no input")))
+
+    def global_rng(*, generator: torch.Generator) -> torch.nn.Module:
+        return torch.nn.Sequential(torch.nn.Linear(16, 16), torch.nn.Linear(16, 16))
+
+    with pytest.raises(InvalidArgument, match=r"^the model factory ignores its generator: two "
+                       r"builds from equal generators gave different weights; "):
+        run(global_rng)
+
+
 def test_a_selector_that_selects_nothing_is_one_sentence() -> None:
     with pytest.raises(InvalidArgument, match=r"selects no module of the model; its modules "
                        r"are named e.g. '0'"):
