@@ -856,12 +856,15 @@ class ModelProfile:
     """Per selected block (in the order they run) and seed: ``||x_l||`` and
     ``||dloss/dx_l||`` at the block's output, read through a zero tap added to it by a
     forward hook; ``growth`` is the end-to-end growth from the last block's output to the
-    first's (:func:`gradbench.stats.gradient_growth`, unit ``block``)."""
+    first's (:func:`gradbench.stats.gradient_growth`, unit ``block``); ``eval_batch_norms``
+    counts the BatchNorm layers that ran in eval mode, on their running statistics (at
+    initialization mean 0 and variance 1: the identity, not a normalization)."""
 
     names: tuple[str, ...]
     activation_norms: NDArray[np.float64]
     gradient_norms: NDArray[np.float64]
     growth: Any
+    eval_batch_norms: int = 0
 
 
 def _model_seed(seed: int, index: int) -> int:
@@ -912,8 +915,12 @@ def check_model_factory(model_factory: Callable[..., torch.nn.Module]) -> None:
 
 def _profile_one(model_factory: Callable[..., torch.nn.Module], blocks: Selector,
                  example_input: Callable[[torch.Generator], Any], dtype: torch.dtype,
-                 g: torch.Generator) -> tuple[list[str], list[float], list[float]]:
-    model = _build_model(model_factory, g).to(dtype).eval().requires_grad_(False)
+                 g: torch.Generator, masks: int | None
+                 ) -> tuple[list[str], list[float], list[float], int]:
+    """One copy: block names, ``||x_l||``, ``||dloss/dx_l||`` and the BatchNorm layers run
+    in eval mode; ``masks`` is the dropout-mask seed in train mode, ``None`` in eval mode."""
+    model = _build_model(model_factory, g).to(dtype).train(masks is not None)
+    model.requires_grad_(False)
     inputs = _called(example_input, "example_input", "a function generator -> the model's "
                      "input (a tensor or a tuple of arguments)", g)
     inputs = inputs if isinstance(inputs, tuple) else (inputs,)
@@ -935,19 +942,22 @@ def _profile_one(model_factory: Callable[..., torch.nn.Module], blocks: Selector
 
     handles = [m.register_forward_hook(tap(n)) for n, m in select_blocks(model, blocks)]
     try:
-        out = model(*inputs)
+        with dropout_masks(masks):
+            out = model(*inputs)
     finally:
         for h in handles:
             h.remove()
     out = out[0] if isinstance(out, tuple) else out
     readout = torch.randn(out.shape, generator=g, dtype=out.dtype) / math.sqrt(out.numel())
     grads = torch.autograd.grad((out * readout).sum(), taps, allow_unused=True)
-    return names, acts, [0.0 if gr is None else float(gr.norm()) for gr in grads]
+    frozen = sum(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and not m.training
+                 for m in model.modules())
+    return names, acts, [0.0 if gr is None else float(gr.norm()) for gr in grads], frozen
 
 
 def profile_model(model_factory: Callable[..., torch.nn.Module], *, blocks: Selector,
                   example_input: Callable[[torch.Generator], Any], seeds: int = 8,
-                  seed: int = 0, dtype: str = "float64") -> ModelProfile:
+                  seed: int = 0, dtype: str = "float64", train: bool = False) -> ModelProfile:
     r"""The per-block profile of a whole model across ``seeds`` fresh copies.
 
     Args:
@@ -957,6 +967,9 @@ def profile_model(model_factory: Callable[..., torch.nn.Module], *, blocks: Sele
         example_input: ``example_input(g) -> Tensor`` (or a tuple of arguments).
         seeds: fresh copies; copy ``i`` draws from a generator seeded from ``(seed, i)``.
         dtype: ``"float64"`` or ``"float32"``.
+        train: run the model in train mode: BatchNorm on the batch's statistics, dropout
+            active on masks seeded from the copy's seed (the global RNG restored after);
+            default eval mode, where a fresh BatchNorm is the identity.
 
     The loss is a fixed readout of the output, ``<R, out>``, ``R ~ N(0, 1)/sqrt(numel)``.
 
@@ -970,31 +983,37 @@ def profile_model(model_factory: Callable[..., torch.nn.Module], *, blocks: Sele
     if count is None or count < 2:
         raise InvalidArgument(f"seeds={seeds!r} is invalid: must be an integer >= 2")
     seeds = count
+    if not isinstance(train, bool):
+        raise InvalidArgument(f"train={train!r} is invalid: must be True or False")
     torch_dtype = _dtype(BlockSpec("model", dtype=dtype))
     rows = []
     with _isolated():
         check_model_factory(model_factory)
         for i in range(seeds):
             g = torch.Generator().manual_seed(_model_seed(seed, i))
-            rows.append(_profile_one(model_factory, blocks, example_input, torch_dtype, g))
+            rows.append(_profile_one(model_factory, blocks, example_input, torch_dtype, g,
+                                     _model_seed(seed, i) if train else None))
     names = rows[0][0]
     if any(r[0] != names for r in rows):
         raise InvalidArgument("the selected blocks run in a different order in different "
                               "copies of the model; the profile needs one order")
     grads = np.array([r[2] for r in rows])
     return ModelProfile(tuple(names), np.array([r[1] for r in rows]), grads,
-                        gradient_growth(grads, unit="block"))
+                        gradient_growth(grads, unit="block"), rows[0][3])
 
 
 def check_model(model_factory: Callable[..., torch.nn.Module], *, alpha: float = 0.05,
                 seed: int = 0, blocks: Selector = None,
                 example_input: Callable[..., Any] | None = None,
-                seeds: int = 8, dtype: str = "float64") -> Any:
+                seeds: int = 8, dtype: str = "float64", train: bool = False) -> Any:
     """``gb.check(model_factory, blocks=..., example_input=...)``: the growth of the gradient
     from the last selected block's output to the first's, at ``1 - 2 alpha`` confidence,
     classed as the stability claims class it (docs/theory.md §9.2): the verdict fails when
     it is ``exploding``, ``vanishing`` or ``nonfinite``. The per-block profile is in the
-    note (first, middle and last block); :func:`profile_model` gives all of it.
+    note (first, middle and last block); :func:`profile_model` gives all of it. In eval mode
+    (``train=False``, the default) the note says how many BatchNorm layers ran on their
+    running statistics, which at initialization make them the identity: a ResNet's BatchNorm
+    then normalizes nothing, and ``train=True`` measures it on the batch's statistics.
 
     Raises:
         InvalidArgument: a model instance, or ``blocks`` or ``example_input`` missing or not
@@ -1019,7 +1038,7 @@ def check_model(model_factory: Callable[..., torch.nn.Module], *, alpha: float =
                               f"{form['example_input']}, so every copy draws its own")
 
     prof = profile_model(model_factory, blocks=blocks, example_input=example_input,
-                         seeds=seeds, seed=seed, dtype=dtype)
+                         seeds=seeds, seed=seed, dtype=dtype, train=train)
     growth = prof.growth
     klass = growth.klass()
     with np.errstate(divide="ignore"):
@@ -1027,17 +1046,23 @@ def check_model(model_factory: Callable[..., torch.nn.Module], *, alpha: float =
     picks = sorted({0, len(prof.names) // 2, len(prof.names) - 1})
     shown = ", ".join(f"{prof.names[i]} {mean[i]:.3g}" for i in picks)
     name = getattr(model_factory, "__qualname__", type(model_factory).__name__)
+    frozen = (f"; its {prof.eval_batch_norms} BatchNorm layer"
+              f"{'s' * (prof.eval_batch_norms != 1)} ran in eval mode on running statistics "
+              "(at initialization mean 0, variance 1: the identity, normalizing nothing); "
+              "train=True measures them on the batch's statistics"
+              if prof.eval_batch_norms else "")
     return Verdict(
         "model_block_growth",
         {"family": "model", "factory": name, "blocks": len(prof.names), "seeds": seeds,
-         "dtype": dtype, "seed": seed},
+         "dtype": dtype, "seed": seed, "train": train},
         predicted=0.0, measured=growth.log_ratio, statistic=growth.log_ratio, pvalue=math.nan,
         ci_low=growth.low, ci_high=growth.high, alpha=alpha,
         passed=klass in ("stable", "inconclusive"), n=growth.networks,
         method=f"t-interval over {seeds} copies of ln ||dL/dx_first|| - ln ||dL/dx_last|| "
         "at the selected blocks' outputs (zero taps)",
         source="docs/blocks.md §6", growth=growth.to_dict(),
-        note=f"{klass}: {growth.words}; gradient norm per block (geometric mean): {shown}")
+        note=f"{klass}: {growth.words}; gradient norm per block (geometric mean): {shown}"
+             f"{frozen}")
 
 # --------------------------------------------------------------------------------------
 # gradbench validate --kind block

@@ -4,6 +4,7 @@ guards, ``gradbench validate --kind block``, and the refusal of a module instanc
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import re
@@ -744,6 +745,46 @@ def test_a_model_factory_that_misbehaves_is_one_sentence() -> None:
     with pytest.raises(InvalidArgument, match=r"^the model factory ignores its generator: two "
                        r"builds from equal generators gave different weights; "):
         run(global_rng)
+
+
+def _bn_stack(*, generator: torch.Generator, depth: int = 20) -> torch.nn.Module:
+    """A plain stack of He Linear -> BatchNorm1d -> ReLU -> Dropout blocks (no skip)."""
+    layers = []
+    for _ in range(depth):
+        linear = torch.nn.Linear(16, 16, bias=False)
+        torch.nn.init.normal_(linear.weight, 0.0, math.sqrt(2 / 16), generator=generator)
+        layers.append(torch.nn.Sequential(linear, torch.nn.BatchNorm1d(16), torch.nn.ReLU(),
+                                          torch.nn.Dropout(0.1)))
+    return torch.nn.Sequential(*layers)
+
+
+def test_a_whole_model_with_batch_norm_is_told_eval_mode_and_measured_in_train_mode() -> None:
+    """A ResNet with BatchNorm2d was judged exploding and the same ResNet without its skips
+    stable: in eval mode a fresh BatchNorm is the identity, and nothing said so. The note
+    says so, and train=True measures batch statistics, where a plain ReLU + BatchNorm stack
+    explodes (Yang et al. 2019); dropout masks are seeded, the global RNG left as it was."""
+    def inputs(g: torch.Generator) -> torch.Tensor:
+        return torch.randn(8, 16, generator=g)
+
+    run = functools.partial(gb.check, _bn_stack, blocks=r"\d+", example_input=inputs, seeds=4)
+    frozen = run()
+    assert frozen.passed, frozen.note
+    assert frozen.note.endswith("; its 20 BatchNorm layers ran in eval mode on running "
+                                "statistics (at initialization mean 0, variance 1: the "
+                                "identity, normalizing nothing); train=True measures them "
+                                "on the batch's statistics")
+    state = torch.get_rng_state()
+    trained = run(train=True)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert not trained.passed
+    assert trained.note.startswith("exploding: gradients grow x1.")
+    assert "BatchNorm" not in trained.note
+    assert trained.spec["train"] is True
+    again = blocks.profile_model(_bn_stack, blocks=r"\d+", example_input=inputs, seeds=4,
+                                 train=True)
+    assert np.exp(trained.measured) == pytest.approx(again.growth.end_to_end, rel=1e-12)
+    with pytest.raises(InvalidArgument, match=r"^train='yes' is invalid: must be True or False$"):
+        run(train="yes")
 
 
 def test_a_selector_that_selects_nothing_is_one_sentence() -> None:
