@@ -287,10 +287,15 @@ def check_block(factory: Factory, spec: BlockSpec, name: str = "block") -> None:
     with torch.no_grad():
         with dropout_masks(masks, spec.device):
             y = a(x)
-        if not isinstance(y, torch.Tensor) or y.shape != x.shape:
-            got = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
-            raise InvalidArgument(f"block {name!r} maps an input of shape {shape} to {got}; "
-                                  "a block must preserve the shape (batch, seq, width)")
+        if not isinstance(y, torch.Tensor):
+            raise InvalidArgument(
+                f"block {name!r} returns a {type(y).__name__}, not a tensor; a block returns "
+                f"one tensor of its input's shape {shape} (return the hidden states alone, "
+                "e.g. the first element of a tuple)")
+        if y.shape != x.shape:
+            raise InvalidArgument(f"block {name!r} maps an input of shape {shape} to "
+                                  f"{tuple(y.shape)}; a block must preserve the shape "
+                                  "(batch, seq, width)")
         if not bool(torch.isfinite(y).all()):
             raise InvalidArgument(f"block {name!r} returns NaN or Inf for a unit-variance "
                                   f"input of shape {shape}")

@@ -177,6 +177,17 @@ def widens(width: int, *, layer: int, depth: int, generator: torch.Generator) ->
     return _fill(nn.Linear(width, width + 1), generator)
 
 
+class _Pair(nn.Module):
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return x, None
+
+
+def returns_tuple(width: int, *, layer: int, depth: int,
+                  generator: torch.Generator) -> nn.Module:
+    """A block returning ``(hidden, attention weights)``, as many library blocks do."""
+    return _Pair()
+
+
 class _Log(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.log(x)

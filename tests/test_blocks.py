@@ -291,6 +291,9 @@ def test_skipping_the_output_change_leaves_every_other_measurement_as_it_was() -
 
 @pytest.mark.parametrize(("name", "words"), [
     ("widens", "must preserve the shape"),
+    ("returns_tuple", r"^block 'returns_tuple' returns a tuple, not a tensor; a block returns "
+                      r"one tensor of its input's shape \(4, 8, 32\) \(return the hidden "
+                      r"states alone, e\.g\. the first element of a tuple\)$"),
     ("mixes_batch", "mixes examples across the batch"),
     ("ignores_generator", "ignores its generator"),
     ("nan_block", "returns NaN or Inf"),
