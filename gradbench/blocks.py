@@ -265,6 +265,14 @@ def dropout_masks(seed: int | None, device: str = "cpu") -> Iterator[None]:
         yield
 
 
+def eval_batch_norms(module: torch.nn.Module) -> int:
+    """The BatchNorm layers of ``module`` in eval mode: they normalize with their running
+    statistics, which at initialization are mean 0 and variance 1, so a fresh one is the
+    identity (its affine part aside), not a normalization."""
+    return sum(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and not m.training
+               for m in module.modules())
+
+
 def check_block(factory: Factory, spec: BlockSpec, name: str = "block") -> None:
     """The guards, each one sentence (:class:`InvalidArgument`, exit 2).
 
@@ -682,6 +690,8 @@ class BlockReport:
         token_profile: its mean over seeds at each depth of the grid.
         weight_gradients: per parameter name, the mean over seeds of
             ``ln ||dloss/dW||`` per layer at the judged depth.
+        eval_batch_norms: :func:`eval_batch_norms` of one block (eval mode: each is the
+            identity at initialization, and the law is that of the block without them).
     """
 
     name: str
@@ -695,6 +705,7 @@ class BlockReport:
     token_similarity: NDArray[np.float64] = field(default_factory=lambda: np.array([]))
     token_profile: tuple[float, ...] = field(default=())
     weight_gradients: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    eval_batch_norms: int = 0
 
     def stream_growth(self) -> tuple[float, ConfidenceInterval]:
         """``||x_L|| / ||x_0||`` at the judged depth: geometric mean over seeds, interval."""
@@ -745,7 +756,9 @@ def report(factory: Factory, spec: BlockSpec, name: str = "block") -> BlockRepor
         token_profile=tuple(float(np.mean([s.token_similarity for s in row]))
                             for row in stacks),
         weight_gradients={k: _mean_log([s.weight_gradients.get(k, np.full(s.depth, np.nan))
-                                        for s in deepest]) for k in groups})
+                                        for s in deepest]) for k in groups},
+        eval_batch_norms=eval_batch_norms(build(factory, spec, 0, spec.judged_depth,
+                                                torch.Generator().manual_seed(1), name)))
 
 
 # --------------------------------------------------------------------------------------
@@ -955,9 +968,8 @@ def _profile_one(model_factory: Callable[..., torch.nn.Module], blocks: Selector
     out = out[0] if isinstance(out, tuple) else out
     readout = torch.randn(out.shape, generator=g, dtype=out.dtype) / math.sqrt(out.numel())
     grads = torch.autograd.grad((out * readout).sum(), taps, allow_unused=True)
-    frozen = sum(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and not m.training
-                 for m in model.modules())
-    return names, acts, [0.0 if gr is None else float(gr.norm()) for gr in grads], frozen
+    return names, acts, [0.0 if gr is None else float(gr.norm()) for gr in grads], \
+        eval_batch_norms(model)
 
 
 def profile_model(model_factory: Callable[..., torch.nn.Module], *, blocks: Selector,
@@ -1214,6 +1226,13 @@ def summary_lines(spec: BlockSpec, reports: Sequence[BlockReport]) -> list[str]:
         sims = " ".join(f"{v:.2f}" for v in rep.token_profile)
         lines.append(f"  {'':<{width + 12}} tokens' mean cosine similarity at x_L per depth "
                      f"{sims}")
+        if rep.eval_batch_norms:
+            count = rep.eval_batch_norms
+            lines.append(f"  {'':<{width + 12}} note: its {count} BatchNorm layer"
+                         f"{'s' * (count != 1)} per block ran in eval mode on fresh running "
+                         "statistics, the identity; batch statistics mix examples, which a "
+                         "block may not: a whole model, gb.check(..., train=True) "
+                         "(docs/blocks.md §6)")
         spread = rep.weight_gradient_spread()
         if spread and i == 0:
             top = sorted(spread.items(), key=lambda kv: -abs(math.log(kv[1])))[:6]
@@ -1306,6 +1325,7 @@ __all__ = [
     "claim_verdict",
     "depth_grid",
     "depth_law",
+    "eval_batch_norms",
     "is_block_factory",
     "load_factory",
     "measure",

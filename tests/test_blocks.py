@@ -790,6 +790,20 @@ def test_a_whole_model_with_batch_norm_is_told_eval_mode_and_measured_in_train_m
         run(train="yes")
 
 
+def test_a_block_with_batch_norm_in_eval_mode_is_told_it_is_the_identity() -> None:
+    """`x + W BN(x)` was measured in eval mode, where a fresh BatchNorm is the identity, and
+    nothing said so; the terminal says so under the block, and nothing for a block without."""
+    spec = small(depths=(2, 4, 8), seeds=3)
+    bn = blocks.report(zoo("batchnorm_residual"), spec, "bn")
+    plain = blocks.report(zoo("pre_ln"), spec, "pre_ln")
+    assert (bn.eval_batch_norms, plain.eval_batch_norms) == (1, 0)
+    notes = [line.strip() for line in blocks.summary_lines(spec, [bn, plain])
+             if "BatchNorm" in line]
+    assert notes == ["note: its 1 BatchNorm layer per block ran in eval mode on fresh running "
+                     "statistics, the identity; batch statistics mix examples, which a block "
+                     "may not: a whole model, gb.check(..., train=True) (docs/blocks.md §6)"]
+
+
 def test_a_selector_that_selects_nothing_is_one_sentence() -> None:
     with pytest.raises(InvalidArgument, match=r"selects no module of the model; its modules "
                        r"are named e.g. '0'"):
