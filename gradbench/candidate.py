@@ -353,9 +353,12 @@ def _check_kind(obj: Any, target: str, kind: str) -> None:
     which an unusual remedy of either kind may not show, so one is accepted as the other.
 
     Raises:
-        InvalidArgument: one sentence naming both kinds.
+        InvalidArgument: one sentence naming both kinds, or what a block or model factory
+            given a remedy kind is (:func:`_refuse_a_model`).
     """
     declared = getattr(obj, "gradbench_kind", None)
+    if declared is None:
+        _refuse_a_model(obj, target)
     behaves = declared if declared is not None else _inferred(obj)
     if behaves is None or behaves == kind or {behaves, kind} <= {"activation", "normalization"}:
         return

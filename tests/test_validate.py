@@ -398,6 +398,22 @@ def test_a_model_or_block_factory_where_a_remedy_is_needed_is_told_what_it_is() 
         infer_kind(block, "m:block")
 
 
+def test_a_block_factory_given_a_remedy_kind_is_refused_before_the_run(
+        tmp_path: Path, monkeypatch) -> None:
+    """`validate myblocks:pre_ln --kind initializer` ran the initializer suites on a block
+    factory and failed stable_somewhere with its TypeError (exit 1); it is bad input."""
+    from gradbench.validate import validate
+
+    (tmp_path / "user_blocks.py").write_text(
+        "import torch\n"
+        "def block(width, *, layer, depth, generator):\n    return torch.nn.Identity()\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InvalidArgument, match=r"^'user_blocks:block' is a block factory, not a "
+                       r"remedy: measure it with gradbench validate user_blocks:block "):
+        validate("user_blocks:block", kind="initializer", out_dir=tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
 def test_register_target_registers_measured_variance_and_declarations(project: Path,
                                                                      monkeypatch) -> None:
     monkeypatch.syspath_prepend(str(project))
