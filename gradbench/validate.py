@@ -202,6 +202,12 @@ def validate(
         from gradbench.blocks import validate_block
         from gradbench.devices import parse_devices
 
+        ignored = [*pytest_args, *(["--suites", str(suites)] if suites is not None else [])]
+        if ignored:
+            raise InvalidArgument(
+                f"{' '.join(ignored)!r} does not apply to the block {target!r}: a block is "
+                "measured without the suites or pytest (docs/blocks.md §5); leave it out")
+
         return validate_block(target, baselines=baselines, profile=profile,  # type: ignore[no-any-return]
                               out_dir=out_dir, base_seed=base_seed, depth=depth,
                               devices=parse_devices(devices))

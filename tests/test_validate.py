@@ -398,6 +398,24 @@ def test_a_model_or_block_factory_where_a_remedy_is_needed_is_told_what_it_is() 
         infer_kind(block, "m:block")
 
 
+def test_pytest_arguments_for_a_block_are_refused_not_ignored(tmp_path: Path,
+                                                             monkeypatch) -> None:
+    """`validate myblocks:pre_ln -k foo` measured the whole block and exited 0, the selection
+    silently ignored (a block runs no suite); it is one sentence, exit 2, nothing written."""
+    from gradbench.validate import validate
+
+    (tmp_path / "user_blocks.py").write_text(
+        "import torch\n"
+        "def block(width, *, layer, depth, generator):\n    return torch.nn.Identity()\n")
+    monkeypatch.chdir(tmp_path)
+    for extra in ({"pytest_args": ["-k", "foo"]}, {"suites": "my_suites"}):
+        with pytest.raises(InvalidArgument, match=r"^'(-k foo|--suites my_suites)' does not "
+                           r"apply to the block 'user_blocks:block': a block is measured "
+                           r"without the suites or pytest "):
+            validate("user_blocks:block", out_dir=tmp_path / "out", **extra)
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_block_factory_given_a_remedy_kind_is_refused_before_the_run(
         tmp_path: Path, monkeypatch) -> None:
     """`validate myblocks:pre_ln --kind initializer` ran the initializer suites on a block
