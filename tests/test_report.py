@@ -1523,6 +1523,23 @@ def test_a_failure_in_growth_words_gives_its_interval_as_factors() -> None:
     assert "-2.4" not in failures.interval(case)
 
 
+def test_a_block_failure_is_told_what_a_block_can_do() -> None:
+    """A block failing block_depth_law was told to 'declare where the remedy is meant to keep
+    them stable (stable_for)', a key a block may not declare (exit 2); a block's failure
+    points at its own declarations (docs/blocks.md §1), a remedy's keeps its role's advice."""
+    from gradbench.claims import CLAIMS
+    from gradbench.report.sections import failures
+
+    law = failures.what_to_do(CLAIMS["block_depth_law"])
+    assert "stable_for" not in law
+    assert "'expect': 'exponential'" in law
+    for name in ("block_stream_growth", "block_output_change", "block_token_collapse"):
+        advice = failures.what_to_do(CLAIMS[name])
+        assert "docs/remedies.md" not in advice
+        assert "docs/blocks.md §1" in advice
+    assert failures.what_to_do(CLAIMS["stable_somewhere"]) == failures.WHAT_TO_DO["stability"]
+
+
 def test_a_per_layer_growth_failure_counts_layer_to_layer_steps() -> None:
     """Depth 5 has 4 layer-to-layer steps: the end-to-end factor is exp(4 x slope), and the
     words say so (they said "over its 5 layers", with the factor of 4 steps)."""

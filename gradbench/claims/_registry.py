@@ -64,6 +64,9 @@ class Claim:
             equivalence claim (TOST) fails when equivalence is *not shown*, so its
             false alarms are governed by its power, not its alpha: it runs at
             :data:`EQUIVALENCE_ALPHA` with enough seeds, not at a level split over cases.
+        advice: what to do when it fails, where its role's advice (the report's
+            ``WHAT_TO_DO``, written for remedies) does not fit its subjects; ``""``: the
+            role's.
     """
 
     name: str
@@ -79,6 +82,7 @@ class Claim:
     standard: bool = True
     exact: bool = False
     alpha: float | None = None
+    advice: str = ""
 
     @property
     def at_case_level(self) -> bool:
@@ -158,6 +162,7 @@ def claim(
     standard: bool = True,
     exact: bool = False,
     alpha: float | None = None,
+    advice: str = "",
 ) -> Callable[[Callable[..., Verdict]], Callable[..., Verdict]]:
     """Register the decorated ``evaluate(subject, data, alpha, **config)`` as claim ``name``.
 
@@ -177,7 +182,7 @@ def claim(
         if name in CLAIMS:
             raise InvalidArgument(f"claim {name!r} is already registered")
         CLAIMS[name] = Claim(name, statement, statistic, domain, source, subject_tuple, role,
-                             measure, fn, applies, standard, exact, alpha)
+                             measure, fn, applies, standard, exact, alpha, advice)
         return fn
 
     return decorate

@@ -31,6 +31,12 @@ def _read(name: str) -> Callable[..., Verdict]:
     return evaluate
 
 
+DECLARED = ("the block does not keep what it declares: fix the block, or its declaration "
+            "when the block is right and the declaration is not (gradbench_meta, "
+            "docs/blocks.md §1).")
+"""What to do when a block fails a claim that checks one of its declarations."""
+
+
 claim(
     "block_depth_law",
     statement="The gradient ratio r(L) = ||dL/dx_0|| / ||dL/dx_L|| of the stacked block is "
@@ -44,6 +50,10 @@ claim(
     "float64",
     source="docs/blocks.md §4",
     subjects="block", role="stability", measure=MEASURE, alpha=ALPHA,
+    advice="the gradient grows or shrinks exponentially with depth: scale the residual "
+    "branches (1/sqrt(2 depth), DeepNet) or normalize them, and compare with --baseline; "
+    "or, when that law is meant, declare it (gradbench_meta = {'expect': 'exponential'}, "
+    "docs/blocks.md §1).",
 )(_read("block_depth_law"))
 
 claim(
@@ -54,7 +64,7 @@ claim(
     "t-interval; fails when the interval lies above the declared limit",
     domain="block factories, as block_depth_law",
     source="docs/blocks.md §4",
-    subjects="block", role="consistency", measure=MEASURE, alpha=ALPHA,
+    subjects="block", role="consistency", measure=MEASURE, alpha=ALPHA, advice=DECLARED,
 )(_read("block_stream_growth"))
 
 claim(
@@ -67,7 +77,7 @@ claim(
     "gradient ratio's",
     domain="block factories, as block_depth_law",
     source="docs/blocks.md §4.2",
-    subjects="block", role="consistency", measure=MEASURE, alpha=ALPHA,
+    subjects="block", role="consistency", measure=MEASURE, alpha=ALPHA, advice=DECLARED,
 )(_read("block_output_change"))
 
 claim(
@@ -79,5 +89,5 @@ claim(
     "declared limit",
     domain="block factories with seq > 1, as block_depth_law",
     source="docs/blocks.md §4.2",
-    subjects="block", role="consistency", measure=MEASURE, alpha=ALPHA,
+    subjects="block", role="consistency", measure=MEASURE, alpha=ALPHA, advice=DECLARED,
 )(_read("block_token_collapse"))

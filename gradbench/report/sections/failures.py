@@ -32,6 +32,14 @@ WHAT_TO_DO = {
     "behaviour": "the remedy does not have the effect it documents: check its implementation "
     "against the source cited for the claim.",
 }
+
+
+def what_to_do(claim: Any) -> str:
+    """What to do about a failure of ``claim``: its own advice (a claim whose subjects the
+    role's advice does not fit, such as a block's), else its role's; ``""`` for none."""
+    return str(claim.advice or WHAT_TO_DO.get(claim.role, ""))
+
+
 #: Failure blocks shown per page; the rest are counted (all of them are in Verdicts).
 SHOWN = 20
 
@@ -156,7 +164,7 @@ def _context(page: Page) -> Mapping[str, Any] | None:
         "claims": CLAIMS,
         "in_words": in_words,
         "interval": interval,
-        "what_to_do": WHAT_TO_DO,
+        "what_to_do": what_to_do,
     }
 
 
