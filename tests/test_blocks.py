@@ -804,6 +804,15 @@ def test_a_block_with_batch_norm_in_eval_mode_is_told_it_is_the_identity() -> No
                      "may not: a whole model, gb.check(..., train=True) (docs/blocks.md §6)"]
 
 
+def test_check_of_a_whole_model_refuses_an_argument_it_does_not_take() -> None:
+    """gb.check(model, blocks=..., example_input=..., depth=10) raised "TypeError:
+    check_model() got an unexpected keyword argument 'depth'"."""
+    with pytest.raises(InvalidArgument, match=r"^gradbench\.check of a whole model takes no "
+                       r"argument 'sed'; did you mean 'seed'\? valid choices: alpha, blocks, "
+                       r"dtype, example_input, seed, seeds, train$"):
+        gb.check(_stack("pre_ln", 2), blocks=r"\d+", example_input=_tokens, sed=3)
+
+
 def test_a_selector_that_selects_nothing_is_one_sentence() -> None:
     with pytest.raises(InvalidArgument, match=r"selects no module of the model; its modules "
                        r"are named e.g. '0'"):

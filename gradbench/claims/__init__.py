@@ -160,8 +160,15 @@ def check(target: Any, claim: str = "mean_field_slope", *, alpha: float = 0.01,
         '... gradients grow x1.04 per layer, x31 over the 99 layer-to-layer steps ...'
     """
     if "blocks" in config or "example_input" in config:  # a whole model (docs/blocks.md §6)
+        import inspect
+
         from gradbench.blocks import check_model
 
+        named = [n for n in inspect.signature(check_model).parameters if n != "model_factory"]
+        unknown = [k for k in config if k not in named]
+        if unknown:
+            raise InvalidArgument(f"gradbench.check of a whole model takes no argument "
+                                  f"{unknown[0]!r}; {choices_hint(unknown[0], named)}")
         return check_model(target, alpha=alpha, seed=seed, **config)  # type: ignore[no-any-return]
     if _model_factory(target):
         raise InvalidArgument(
