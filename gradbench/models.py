@@ -43,7 +43,7 @@ import torch
 from torch import Tensor, nn
 
 from gradbench import registry
-from gradbench.errors import SPEC, InvalidArgument, refuse_module
+from gradbench.errors import SPEC, InvalidArgument, factory_form, refuse_module
 from gradbench.remedies.initializers import STACK_MARK, fans, fill_standard_normal
 from gradbench.specs import (
     BATCHNORM2D_EPS,
@@ -1297,6 +1297,14 @@ def family_of(spec: Spec) -> Family:
     """The :class:`Family` that handles ``spec`` (its spec class's registration)."""
     refuse_module(spec, "gradbench", SPEC)
     registered = spec_types()
+    form = factory_form(spec)
+    if form is not None:
+        name = getattr(spec, "__name__", type(spec).__name__)
+        raise InvalidArgument(
+            f"gradbench got the {form} factory {name}, not a spec; pass {SPEC}" if form == "model"
+            else f"gradbench got the block factory {name}, not a spec; measure a block "
+            f"with gradbench.blocks.report(factory, gradbench.blocks.BlockSpec("
+            f"'pkg.mod:{name}')) or gradbench validate pkg.mod:{name} (docs/blocks.md §6)")
     if registered.get(str(getattr(spec, "family", ""))) is not type(spec):
         known = ", ".join(cls.__name__ for cls in registered.values())
         raise InvalidArgument(

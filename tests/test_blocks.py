@@ -813,6 +813,16 @@ def test_check_of_a_whole_model_refuses_an_argument_it_does_not_take() -> None:
         gb.check(_stack("pre_ln", 2), blocks=r"\d+", example_input=_tokens, sed=3)
 
 
+def test_measure_of_a_factory_says_what_to_pass() -> None:
+    """gb.measure(block_factory) said 'spec of type function is not a gradbench spec'."""
+    with pytest.raises(InvalidArgument, match=r"^gradbench got the model factory model, not "
+                       r"a spec; pass a spec such as gb\.MLPSpec\(\.\.\.\) .*profile_model"):
+        gb.measure(_stack("pre_ln", 2))
+    with pytest.raises(InvalidArgument, match=r"^gradbench got the block factory pre_ln, not a "
+                       r"spec; measure a block with gradbench\.blocks\.report\(factory, "):
+        gb.measure(zoo("pre_ln"))
+
+
 def test_a_selector_that_selects_nothing_is_one_sentence() -> None:
     with pytest.raises(InvalidArgument, match=r"selects no module of the model; its modules "
                        r"are named e.g. '0'"):
