@@ -539,12 +539,13 @@ def register_object(obj: Any, kind: str | None = None) -> tuple[str, str]:
     Raises:
         InvalidArgument: as :func:`register_target`.
     """
-    target = f"{getattr(obj, '__module__', '?')}:{getattr(obj, '__qualname__', obj)!s}"
+    wrapped = getattr(obj, "func", None)  # a functools.partial: named after its function
+    shown = (getattr(obj, "__qualname__", None) or getattr(wrapped, "__name__", None)
+             or type(obj).__name__)
+    target = f"{getattr(obj, '__module__', '?')}:{shown}"
     if kind is not None and kind not in registry.KINDS:
         raise InvalidArgument(f"kind={kind!r} is unknown; {choices_hint(kind, registry.KINDS)}")
-    wrapped = getattr(obj, "func", None)  # a functools.partial: its function's name
-    kind, name, obj = _identify(obj, target, kind,
-                                getattr(wrapped, "__name__", type(obj).__name__))
+    kind, name, obj = _identify(obj, target, kind)
     return _register(obj, target, kind, name)
 
 

@@ -126,13 +126,14 @@ def test_check_takes_a_users_own_remedy_and_registers_it_for_that_check_only() -
     assert "Tanh" not in registry.names("activation")
 
 
-def test_check_names_a_model_factory_without_its_blocks_in_one_sentence() -> None:
+def test_check_does_not_take_a_model_factory_or_a_model_for_a_remedy() -> None:
+    """A callable taking only keywords reads as a model factory and a module instance as a
+    model, whatever the claim: neither is registered as a remedy of the claim's kinds."""
     def model(*, generator):
         return torch.nn.Sequential(torch.nn.Linear(8, 8))
 
-    with pytest.raises(InvalidArgument, match=r"^gradbench.check got 'model', which takes no "
-                       r"positional argument, as a model factory does: pass its blocks and "
-                       r"an input function too"):
+    with pytest.raises(InvalidArgument, match=r"^gradbench.check got the model factory model "
+                       r"without blocks= and example_input="):
         check(model)
     with pytest.raises(InvalidArgument, match=r"got a torch\.nn\.Module instance"):
         check(model(generator=None))

@@ -16,7 +16,6 @@ Examples:
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 from gradbench.claims import (  # noqa: F401  (registration)
@@ -170,12 +169,6 @@ def check(target: Any, claim: str = "mean_field_slope", *, alpha: float = 0.01,
             raise InvalidArgument(f"gradbench.check of a whole model takes no argument "
                                   f"{unknown[0]!r}; {choices_hint(unknown[0], named)}")
         return check_model(target, alpha=alpha, seed=seed, **config)  # type: ignore[no-any-return]
-    if _model_factory(target):
-        raise InvalidArgument(
-            f"gradbench.check got {getattr(target, '__name__', target)!r}, which takes no "
-            "positional argument, as a model factory does: pass its blocks and an input "
-            "function too, gb.check(model, blocks=r'layers\\.\\d+', example_input=lambda g: "
-            "...) (docs/blocks.md §6)")
     subjects = get_claim(claim).subjects
     kinds = [k for k in subjects if k != "network"]
     if kinds and (_unregistered_remedy(target) or ("network" not in subjects
@@ -193,27 +186,14 @@ def check(target: Any, claim: str = "mean_field_slope", *, alpha: float = 0.01,
 
 def _unregistered_remedy(target: Any) -> bool:
     """Whether ``target`` is a user's remedy: ``"pkg.module:object"`` or a callable that is
-    neither a registered remedy, a model factory nor a torch module (a model, to a claim
-    about networks)."""
+    neither a registered remedy, a block or model factory (:func:`factory_form`) nor a torch
+    module (a model, to a claim about networks)."""
     from gradbench import registry
 
     if isinstance(target, str):
         return ":" in target and target.partition(":")[0] not in registry.KINDS
     return (callable(target) and not isinstance(target, registry.Remedy)
-            and not is_module(target) and not _model_factory(target))
-
-
-def _model_factory(target: Any) -> bool:
-    """Whether ``target`` reads as a model factory ``model(*, generator)``: a callable (not a
-    class) that takes no positional argument, where every remedy takes one."""
-    if not callable(target) or isinstance(target, type):
-        return False
-    try:
-        parameters = inspect.signature(target).parameters.values()
-    except (TypeError, ValueError):
-        return False
-    return not any(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
-                   for p in parameters)
+            and not is_module(target) and factory_form(target) is None)
 
 
 def evaluate_case(target: Any, claim: str, *, alpha: float, seed: int = 0,
