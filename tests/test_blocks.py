@@ -683,6 +683,22 @@ def test_check_of_a_whole_model_classes_its_growth() -> None:
     assert bad.note.startswith("exploding: gradients grow x1.")
 
 
+def test_check_of_a_whole_model_reads_its_interval_at_the_alpha_it_records() -> None:
+    """The verdict recorded gb.check's alpha (0.01) but read a 90% interval whatever alpha
+    was; its interval is now the 1 - 2 alpha one, so a larger alpha gives a narrower one."""
+    run = functools.partial(gb.check, _stack("pre_ln"), blocks=r"\d+", example_input=_tokens)
+    strict, loose = run(alpha=0.01), run(alpha=0.2)
+    assert (strict.alpha, loose.alpha) == (0.01, 0.2)
+    assert strict.measured == loose.measured
+    assert strict.ci_low < loose.ci_low < loose.ci_high < strict.ci_high
+    profile = blocks.profile_model(_stack("pre_ln"), blocks=r"\d+", example_input=_tokens)
+    tost = run(alpha=0.05)  # the profile's own interval is the 90% one
+    assert (tost.ci_low, tost.ci_high) == pytest.approx((profile.growth.low,
+                                                         profile.growth.high), rel=1e-12)
+    with pytest.raises(InvalidArgument, match=r"^alpha=0.7 is invalid: must be in \(0, 0.5\)$"):
+        run(alpha=0.7)
+
+
 def test_check_of_a_model_instance_or_without_its_input_is_one_sentence() -> None:
     """gb.check(MyNet(g), blocks=..., example_input=...) raised 'forward() got an unexpected
     keyword argument generator'; without example_input, 'check_model() missing 1 required
@@ -761,30 +777,30 @@ def _bn_stack(*, generator: torch.Generator, depth: int = 20) -> torch.nn.Module
     return torch.nn.Sequential(*layers)
 
 
-def test_a_whole_model_with_batch_norm_is_told_eval_mode_and_measured_in_train_mode() -> None:
+def test_a_whole_model_with_batch_norm_is_measured_in_train_mode_and_told_in_eval_mode() -> None:
     """A ResNet with BatchNorm2d was judged exploding and the same ResNet without its skips
-    stable: in eval mode a fresh BatchNorm is the identity, and nothing said so. The note
-    says so, and train=True measures batch statistics, where a plain ReLU + BatchNorm stack
-    explodes (Yang et al. 2019); dropout masks are seeded, the global RNG left as it was."""
+    stable: it ran in eval mode, where a fresh BatchNorm is the identity, and nothing said
+    so. It now runs in train mode by default, on batch statistics, where a plain ReLU +
+    BatchNorm stack explodes (Yang et al. 2019); dropout masks are seeded, the global RNG
+    left as it was. In eval mode (train=False) the note says what ran."""
     def inputs(g: torch.Generator) -> torch.Tensor:
         return torch.randn(8, 16, generator=g)
 
     run = functools.partial(gb.check, _bn_stack, blocks=r"\d+", example_input=inputs, seeds=4)
-    frozen = run()
+    frozen = run(train=False)
     assert frozen.passed, frozen.note
     assert frozen.note.endswith("; its 20 BatchNorm layers ran in eval mode on running "
                                 "statistics (at initialization mean 0, variance 1: the "
-                                "identity, normalizing nothing); train=True measures them "
-                                "on the batch's statistics")
+                                "identity, normalizing nothing); train=True (the default) "
+                                "measures them on the batch's statistics")
     state = torch.get_rng_state()
-    trained = run(train=True)
+    trained = run()
     assert torch.equal(torch.get_rng_state(), state)
     assert not trained.passed
     assert trained.note.startswith("exploding: gradients grow x1.")
     assert "BatchNorm" not in trained.note
     assert trained.spec["train"] is True
-    again = blocks.profile_model(_bn_stack, blocks=r"\d+", example_input=inputs, seeds=4,
-                                 train=True)
+    again = blocks.profile_model(_bn_stack, blocks=r"\d+", example_input=inputs, seeds=4)
     assert np.exp(trained.measured) == pytest.approx(again.growth.end_to_end, rel=1e-12)
     with pytest.raises(InvalidArgument, match=r"^train='yes' is invalid: must be True or False$"):
         run(train="yes")
