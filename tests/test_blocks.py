@@ -827,6 +827,12 @@ def test_check_of_a_whole_model_refuses_an_argument_it_does_not_take() -> None:
                        r"argument 'sed'; did you mean 'seed'\? valid choices: alpha, blocks, "
                        r"dtype, example_input, seed, seeds, train$"):
         gb.check(_stack("pre_ln", 2), blocks=r"\d+", example_input=_tokens, sed=3)
+    # a claim name was ignored too: gb.check(model, "stable_somewhere", ...) ran the growth
+    with pytest.raises(InvalidArgument, match=r"^a whole model \(blocks=, example_input=\) is "
+                       r"checked by model_block_growth alone, not claim 'stable_somewhere'"):
+        gb.check(_stack("pre_ln", 2), "stable_somewhere", blocks=r"\d+", example_input=_tokens)
+    assert gb.check(_stack("pre_ln", 2), "model_block_growth", blocks=r"\d+",
+                    example_input=_tokens).claim == "model_block_growth"
 
 
 def test_measure_of_a_factory_says_what_to_pass() -> None:

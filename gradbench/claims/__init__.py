@@ -163,6 +163,10 @@ def check(target: Any, claim: str = "mean_field_slope", *, alpha: float = 0.01,
 
         from gradbench.blocks import check_model
 
+        if claim not in ("mean_field_slope", "model_block_growth"):  # the default, or its own
+            raise InvalidArgument(f"a whole model (blocks=, example_input=) is checked by "
+                                  f"model_block_growth alone, not claim {claim!r}; leave the "
+                                  "claim out")
         named = [n for n in inspect.signature(check_model).parameters if n != "model_factory"]
         unknown = [k for k in config if k not in named]
         if unknown:
