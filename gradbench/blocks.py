@@ -36,7 +36,7 @@ from numpy.typing import NDArray
 
 from gradbench.claims.blocks import ALPHA as BLOCK_ALPHA
 from gradbench.devices import CHOICES, DEVICE, is_cuda
-from gradbench.errors import InvalidArgument, as_integer, factory_form
+from gradbench.errors import InvalidArgument, as_integer, choices_hint, factory_form
 from gradbench.records import ConfidenceInterval
 from gradbench.stats._common import t_interval
 
@@ -80,6 +80,10 @@ block is measured in train mode, its dropout active, as :class:`BlockSpec` ``tra
 # --------------------------------------------------------------------------------------
 # The configuration
 # --------------------------------------------------------------------------------------
+
+
+BLOCK_DTYPES = ("float32", "float64")
+"""The dtypes a block or a whole model is measured in."""
 
 
 @dataclass(frozen=True)
@@ -136,9 +140,9 @@ class BlockSpec:
         if not isinstance(self.train, bool):
             raise InvalidArgument(f"BlockSpec.train={self.train!r} is invalid: must be True "
                                   "or False")
-        if self.dtype not in ("float64", "float32"):
-            raise InvalidArgument(f"BlockSpec.dtype={self.dtype!r} is invalid; valid "
-                                  "choices: float32, float64")
+        if self.dtype not in BLOCK_DTYPES:
+            raise InvalidArgument(f"BlockSpec.dtype={self.dtype!r} is invalid; "
+                                  f"{choices_hint(self.dtype, BLOCK_DTYPES)}")
         if not isinstance(self.device, str) or not DEVICE.fullmatch(self.device):
             raise InvalidArgument(f"BlockSpec.device={self.device!r} is invalid; valid "
                                   f"choices: {CHOICES}")
@@ -1003,6 +1007,8 @@ def profile_model(model_factory: Callable[..., torch.nn.Module], *, blocks: Sele
     seeds = count
     if not isinstance(train, bool):
         raise InvalidArgument(f"train={train!r} is invalid: must be True or False")
+    if dtype not in BLOCK_DTYPES:
+        raise InvalidArgument(f"dtype={dtype!r} is invalid; {choices_hint(dtype, BLOCK_DTYPES)}")
     torch_dtype = _dtype(BlockSpec("model", dtype=dtype))
     rows = []
     with _isolated():

@@ -833,6 +833,10 @@ def test_check_of_a_whole_model_refuses_an_argument_it_does_not_take() -> None:
         gb.check(_stack("pre_ln", 2), "stable_somewhere", blocks=r"\d+", example_input=_tokens)
     assert gb.check(_stack("pre_ln", 2), "model_block_growth", blocks=r"\d+",
                     example_input=_tokens).claim == "model_block_growth"
+    # the dtype's refusal named BlockSpec.dtype, a field the user never wrote
+    with pytest.raises(InvalidArgument, match=r"^dtype='float16' is invalid; .*valid choices: "
+                       r"float32, float64$"):
+        gb.check(_stack("pre_ln", 2), blocks=r"\d+", example_input=_tokens, dtype="float16")
 
 
 def test_measure_of_a_factory_says_what_to_pass() -> None:
