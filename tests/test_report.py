@@ -1484,6 +1484,19 @@ def test_the_summary_speaks_of_the_latest_run_that_measured_gradients(tmp_path: 
     assert "Worst offenders in 0001_base" in html_text
 
 
+def test_a_comparison_of_runs_without_gradient_measurements_does_not_count_zero_configs(
+        tmp_path: Path) -> None:
+    """Two runs of remedy claims only (no network measured) read "0 configuration(s)
+    measured in new: 0 vanish, 0 explode"; the comparison says what the one-run page says."""
+    base = records.write_json(tmp_path / "0001_base.json", results_doc())
+    new = records.write_json(tmp_path / "0002_new.json", results_doc())
+    page = Page.from_runs([report.load_run(base), report.load_run(new)])
+    assert all(not c for c in page.configs.values())
+    text = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", render.render_page(page))))
+    assert "configuration(s) measured" not in text
+    assert "Checks in 0002_new: 1 of 1 passed. 0002_new records no per-layer gradient" in text
+
+
 def test_family_titles_come_from_each_family_s_declaration() -> None:
     """The report titles and labels every spec family from its FamilyInfo (1-D CNNs too)."""
     from gradbench.report import page
