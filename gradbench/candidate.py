@@ -363,8 +363,18 @@ def _check_kind(obj: Any, target: str, kind: str) -> None:
     if behaves is None or behaves == kind or {behaves, kind} <= {"activation", "normalization"}:
         return
     how = "declares gradbench_kind" if declared is not None else "behaves as"
-    raise InvalidArgument(f"--kind {kind} does not fit {target!r}, which {how} {behaves!r}; "
-                          f"pass --kind {behaves} or leave --kind out")
+    raise KindMismatch(f"--kind {kind} does not fit {target!r}, which {how} {behaves!r}; "
+                       f"pass --kind {behaves} or leave --kind out", target, kind, behaves, how)
+
+
+class KindMismatch(InvalidArgument):
+    """A kind given for a remedy that declares or plainly behaves as another
+    (:func:`_check_kind`); its attributes let a caller that did not take ``--kind`` (such as
+    :func:`gradbench.check`, whose claim gave the kind) word the sentence its own way."""
+
+    def __init__(self, message: str, target: str, kind: str, behaves: str, how: str):
+        super().__init__(message)
+        self.target, self.kind, self.behaves, self.how = target, kind, behaves, how
 
 
 # --------------------------------------------------------------------------------------

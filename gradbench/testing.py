@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from gradbench import claims
-from gradbench.errors import ClaimFailed
+from gradbench.errors import ClaimFailed, InvalidArgument
 from gradbench.records import Verdict
 
 
@@ -56,11 +56,17 @@ def assert_claim(target: Any, claim: str, *, alpha: float = 0.01, seed: int = 0,
             one outside the claim's domain.
     """
     __tracebackhide__ = True
+    from gradbench.candidate import KindMismatch
     from gradbench.plugin import state
 
-    with claim_target(target, kind) as resolved:
-        return check_case(resolved, claim, alpha=alpha, seed=seed, config=config,
-                          record=state.active_recorder())
+    try:
+        with claim_target(target, kind) as resolved:
+            return check_case(resolved, claim, alpha=alpha, seed=seed, config=config,
+                              record=state.active_recorder())
+    except KindMismatch as exc:  # its sentence names --kind, which assert_claim calls kind=
+        raise InvalidArgument(f"kind={exc.kind!r} does not fit {exc.target!r}, which {exc.how} "
+                              f"{exc.behaves!r}; pass kind={exc.behaves!r} or leave kind "
+                              "out") from None
 
 
 @contextmanager

@@ -139,6 +139,33 @@ def test_check_does_not_take_a_model_factory_or_a_model_for_a_remedy() -> None:
         check(model(generator=None))
 
 
+def test_check_of_a_users_remedy_tells_how_a_claim_on_networks_or_another_kind_takes_it(
+        ) -> None:
+    """A user's remedy is registered for the one check only, so the default claim's advice,
+    a spec naming it (``gb.MLPSpec(activation='my_act')``), failed once the check returned;
+    a claim about another kind said "--kind initializer does not fit", an option gb.check
+    does not have; a claim about networks showed the function's repr."""
+    from gradbench.testing import assert_claim
+
+    def my_act(x):
+        return torch.tanh(x)
+
+    with pytest.raises(InvalidArgument, match=r"^claim 'mean_field_slope' is measured on "
+                       r"networks: register it, gradbench\.register\('activation', 'my_act'\)"):
+        check(my_act)
+    with pytest.raises(InvalidArgument, match=r"^claim 'initializer_variance' is about "
+                       r"initializer remedies, and '.*my_act' behaves as 'activation'; check "
+                       r"it with a claim about activation remedies \(activation_backward, "):
+        check(my_act, "initializer_variance")
+    with pytest.raises(InvalidArgument, match=r"^claim 'stable_gradients' is measured on "
+                       r"networks, not on a remedy: register yours"):
+        check(my_act, "stable_gradients")
+    with pytest.raises(InvalidArgument, match=r"^kind='initializer' does not fit '.*my_act', "
+                       r"which behaves as 'activation'; pass kind='activation'"):
+        assert_claim(my_act, "activation_moments", kind="initializer")
+    assert "my_act" not in registry.names("activation")
+
+
 def test_every_built_in_remedy_meets_at_least_two_claims() -> None:
     for kind in registry.KINDS:
         for name in registry.names(kind):

@@ -173,15 +173,30 @@ def check(target: Any, claim: str = "mean_field_slope", *, alpha: float = 0.01,
             raise InvalidArgument(f"gradbench.check of a whole model takes no argument "
                                   f"{unknown[0]!r}; {choices_hint(unknown[0], named)}")
         return check_model(target, alpha=alpha, seed=seed, **config)  # type: ignore[no-any-return]
-    subjects = get_claim(claim).subjects
-    kinds = [k for k in subjects if k != "network"]
-    if kinds and (_unregistered_remedy(target) or ("network" not in subjects
+    c = get_claim(claim)
+    kinds = [k for k in c.subjects if k != "network"]
+    if not kinds and _unregistered_remedy(target):
+        raise InvalidArgument(f"claim {claim!r} is measured on networks, not on a remedy: "
+                              "register yours, gradbench.register(kind, name)(obj), and pass a "
+                              "spec that uses it, e.g. gb.MLPSpec(depth=10, width=256, "
+                              "activation=name)")
+    if kinds and (_unregistered_remedy(target) or ("network" not in c.subjects
                                                    and is_module(target))):
+        from gradbench.candidate import KindMismatch
         from gradbench.testing import claim_target
 
-        with claim_target(target, kinds[0] if len(kinds) == 1 else None) as remedy:
-            return check(remedy, claim, alpha=alpha, measurement=measurement, seed=seed,
-                         **config)
+        try:
+            with claim_target(target, kinds[0] if len(kinds) == 1 else None) as remedy:
+                if "network" in c.subjects:  # registered for this check only: name how to keep it
+                    raise InvalidArgument(_on_a_network(c, remedy, registered=False))
+                return check(remedy, claim, alpha=alpha, measurement=measurement, seed=seed,
+                             **config)
+        except KindMismatch as exc:
+            raise InvalidArgument(
+                f"claim {claim!r} is about {exc.kind} remedies, and {exc.target!r} {exc.how} "
+                f"{exc.behaves!r}; check it with a claim about {exc.behaves} remedies "
+                f"({', '.join(n for n, k in CLAIMS.items() if exc.behaves in k.subjects)})"
+                ) from None
     c, target, config = _prepare(target, claim, alpha, config, measuring=measurement is None)
     if measurement is None:
         measurement = c.measure_fn()(target, seed=seed, **config)
@@ -251,14 +266,18 @@ def _prepare(target: Any, claim: str, alpha: float, config: dict[str, Any], *,
     return c, target, config
 
 
-def _on_a_network(c: Claim, remedy: Any) -> str:
-    """Why a claim measured on networks needs a spec built with ``remedy``, in one sentence."""
+def _on_a_network(c: Claim, remedy: Any, registered: bool = True) -> str:
+    """Why a claim measured on networks needs a spec built with ``remedy``, in one sentence
+    (not ``registered``: a user's remedy registered for one check only, which a spec can
+    name once the user registers it)."""
     from gradbench.registry import REMEDY_KINDS
     from gradbench.specs import spec_types
 
     info = REMEDY_KINDS[remedy.kind]
     spec = spec_types()[info.family].__name__
-    return (f"claim {c.name!r} is measured on networks: pass a spec that uses the "
+    register = ("" if registered else f"register it, gradbench.register({remedy.kind!r}, "
+                f"{remedy.label!r})(obj), and ")
+    return (f"claim {c.name!r} is measured on networks: {register}pass a spec that uses the "
             f"{remedy.kind} {remedy.label!r}, e.g. gb.{spec}(depth=10, width=256, "
             f"{info.slot}={remedy.label!r})")
 
