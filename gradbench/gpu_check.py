@@ -316,9 +316,10 @@ def sample_problem(sample: str) -> str | None:
                                 "-k", sample, "-p", "no:cacheprovider",
                                 "--gradbench-devices=cpu",
                                 "-W", "ignore::pytest.PytestAssertRewriteWarning"],
-                               plugins=[Count(), _usage_errors()])
+                               plugins=[Count(), _usage_errors(typed=False)])
     except InvalidArgument as exc:
-        return f"--sample {sample!r} is invalid: {exc}"
+        return (f"--sample {sample!r} is not a pytest -k expression ({exc}); give an expression of "
+                f"the quick suite's test names (default: {SAMPLE!r})")
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED) or not selected:
         return f"--sample {sample!r} is invalid: collecting the quick suite with it failed"
     if not selected[0]:

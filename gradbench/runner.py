@@ -111,10 +111,12 @@ class _Outcome:
         self.outcome = session.outcome if session is not None else None
 
 
-def _usage_errors() -> object:
+def _usage_errors(typed: bool = True) -> object:
     """A pytest plugin turning pytest's usage errors (bad options, a bad ``-k`` expression, a
     missing test path) into :class:`InvalidArgument`, so they read as every other gradbench
     usage error (``gradbench: error: <one sentence>``, exit 2) instead of pytest's ``ERROR:``.
+    ``typed``: the arguments are the user's, passed to pytest as typed (:func:`pytest_usage`);
+    ``False``: gradbench built them from an option of its own, so the sentence is pytest's.
     """
     import pytest
 
@@ -124,20 +126,21 @@ def _usage_errors() -> object:
             try:
                 return (yield)
             except pytest.UsageError as exc:
-                raise InvalidArgument(pytest_usage(exc)) from None
+                raise InvalidArgument(pytest_usage(exc, typed)) from None
 
         @pytest.hookimpl(wrapper=True)
         def pytest_cmdline_main(self) -> Any:
             try:
                 return (yield)
             except pytest.UsageError as exc:
-                raise InvalidArgument(pytest_usage(exc)) from None
+                raise InvalidArgument(pytest_usage(exc, typed)) from None
 
     return UsageErrors()
 
 
-def pytest_usage(exc: BaseException) -> str:
-    """pytest's usage error as one sentence: its ``error:`` line (argparse) or first line.
+def pytest_usage(exc: BaseException, typed: bool = True) -> str:
+    """pytest's usage error as one sentence: its ``error:`` line (argparse) or first line;
+    ``typed``, saying that gradbench passed the user's arguments to pytest as typed.
 
     Examples:
         >>> pytest_usage(ValueError("usage: pytest.main() [options]\\n"
@@ -147,6 +150,8 @@ def pytest_usage(exc: BaseException) -> str:
     lines = [line.strip() for arg in exc.args for line in str(arg).splitlines() if line.strip()]
     found = [line.split(" error: ", 1)[1] for line in lines if " error: " in line]
     text = (found or lines or [type(exc).__name__])[0].rstrip(".")
+    if not typed:
+        return text
     return (f"pytest rejected its arguments ({text}); gradbench passes the options it does "
             "not define to pytest as typed")
 

@@ -217,6 +217,7 @@ def test_a_sample_that_cannot_run_is_refused_before_any_check(sample, says, tmp_
     assert err.count("\n") == 0
     assert f"--sample {sample!r}" in err
     assert says in err
+    assert "as typed" not in err  # --sample is gradbench's option, not passed to pytest as typed
     assert not list(tmp_path.iterdir())
     assert gpu_check.sample_problem(TINY_SAMPLE) is None
 
