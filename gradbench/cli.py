@@ -159,14 +159,17 @@ def cmd_compare(args: argparse.Namespace) -> int:
     for item in regressions:
         print(f"REGRESSION {item}")
     removed = len(comparison.only_base)
+    cases = f"{removed} case{'s' * (removed != 1)} of {base.label}"
+    are, they = ("are", "they were") if removed != 1 else ("is", "it was")
     if removed:  # not measured in NEW, so not judged: a narrower selection must not read as a pass
-        print(f"gradbench: warning: {removed} cases of {base.label} are not in {new.label}, so "
-              f"they were not judged (a narrower selection, or tests or remedies removed); "
-              f"--fail-on-removed makes that exit 1", file=sys.stderr)
+        gate = ("exit 1 (--fail-on-removed)" if args.fail_on_removed
+                else "--fail-on-removed makes that exit 1")
+        print(f"gradbench: warning: {cases} {are} not in {new.label}, so {they} not judged (a "
+              f"narrower selection, or tests or remedies removed); {gate}", file=sys.stderr)
     added = len(comparison.only_new) + sum(d.base is None for d in comparison.deltas)
     incomplete = f", and {new.label} is not complete" if new.notes else ""
     if removed and args.fail_on_removed:
-        incomplete += f", and {removed} cases of {base.label} are missing (--fail-on-removed)"
+        incomplete += f", and {cases} {are} missing (--fail-on-removed)"
     print(f"gradbench: {len(regressions)} regressions{incomplete} ({comparison.shared} cases in "
           f"both runs, {added} only in {new.label}, {removed} only in "
           f"{base.label}); report {path}")

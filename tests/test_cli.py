@@ -117,11 +117,14 @@ def test_compare_says_what_new_did_not_measure_and_can_fail_on_it(tmp_path, caps
     new = _results(tmp_path / "0002_quick.json", passed=True)
     assert main(["compare", str(base), str(new), "-o", str(tmp_path / "c.html")]) == 0
     err = capsys.readouterr().err
-    assert "1 cases of 0001_quick are not in 0002_quick, so they were not judged" in err
+    assert "1 case of 0001_quick is not in 0002_quick, so it was not judged" in err
+    assert "--fail-on-removed makes that exit 1" in err
     assert main(["compare", str(base), str(new), "-o", str(tmp_path / "c.html"),
                  "--fail-on-removed"]) == 1
-    assert "0 regressions, and 1 cases of 0001_quick are missing (--fail-on-removed)" in \
-        capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert "0 regressions, and 1 case of 0001_quick is missing (--fail-on-removed)" in out
+    assert err.rstrip().endswith("not judged (a narrower selection, or tests or remedies "
+                                 "removed); exit 1 (--fail-on-removed)")
     assert main(["compare", str(new), str(base), "-o", str(tmp_path / "d.html"),
                  "--fail-on-removed"]) == 0  # NEW measuring more is fine
     assert "not judged" not in capsys.readouterr().err
