@@ -129,6 +129,10 @@ def _settings(value: Any, kind: str) -> str | None:
     for setting in value:
         if not isinstance(setting, Mapping):
             return f"its setting {setting!r} is a {type(setting).__name__}, not a dict"
+        own = REMEDY_KINDS[kind].slot
+        if own in setting:
+            return (f"its setting {dict(setting)!r} names {own!r}, the field the "
+                    f"{kind} itself fills; declare the other fields only")
         sizes = [k for k in setting if k in sized]
         if sizes:
             return (f"its setting {dict(setting)!r} names {sizes[0]!r}, which the stability "

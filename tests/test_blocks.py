@@ -833,6 +833,9 @@ def test_check_of_a_whole_model_refuses_an_argument_it_does_not_take() -> None:
         gb.check(_stack("pre_ln", 2), "stable_somewhere", blocks=r"\d+", example_input=_tokens)
     assert gb.check(_stack("pre_ln", 2), "model_block_growth", blocks=r"\d+",
                     example_input=_tokens).claim == "model_block_growth"
+    with pytest.raises(InvalidArgument, match=r"measures the model itself; leave "
+                       r"measurement= out$"):
+        gb.check(_stack("pre_ln", 2), blocks=r"\d+", example_input=_tokens, measurement=3)
     # the dtype's refusal named BlockSpec.dtype, a field the user never wrote
     with pytest.raises(InvalidArgument, match=r"^dtype='float16' is invalid; .*valid choices: "
                        r"float32, float64$"):

@@ -395,6 +395,9 @@ _BAD_DECLARATIONS = [
      "names 'activaton', which is not a field of the mlp networks; did you mean 'activation'?"),
     ("initializer", {"stable_for": "relu"}, "declares stable_for='relu', which is invalid: it "
      "must be a list of settings"),
+    # its own slot was overwritten by the remedy itself, so the setting meant nothing
+    ("activation", {"stable_for": [{"activation": "relu", "init": "he_normal"}]},
+     "names 'activation', the field the activation itself fills"),
     # the claims set depth and width; a declared one raised "multiple values for 'width'"
     ("initializer", {"stable_for": [{"activation": "relu", "width": 64}]},
      "names 'width', which the stability claims set themselves"),

@@ -163,6 +163,9 @@ def check(target: Any, claim: str = "mean_field_slope", *, alpha: float = 0.01,
 
         from gradbench.blocks import check_model
 
+        if measurement is not None:
+            raise InvalidArgument("gradbench.check of a whole model (blocks=, example_input=) "
+                                  "measures the model itself; leave measurement= out")
         if claim not in ("mean_field_slope", "model_block_growth"):  # the default, or its own
             raise InvalidArgument(f"a whole model (blocks=, example_input=) is checked by "
                                   f"model_block_growth alone, not claim {claim!r}; leave the "
