@@ -36,7 +36,13 @@ from numpy.typing import NDArray
 
 from gradbench.claims.blocks import ALPHA as BLOCK_ALPHA
 from gradbench.devices import CHOICES, DEVICE, is_cuda
-from gradbench.errors import InvalidArgument, as_integer, choices_hint, factory_form
+from gradbench.errors import (
+    InvalidArgument,
+    as_integer,
+    check_alpha,
+    choices_hint,
+    factory_form,
+)
 from gradbench.records import ConfidenceInterval
 from gradbench.stats._common import t_interval
 
@@ -277,6 +283,18 @@ def eval_batch_norms(module: torch.nn.Module) -> int:
                for m in module.modules())
 
 
+def _two_builds(build: Callable[[torch.Generator], torch.nn.Module]
+                ) -> tuple[torch.nn.Module, bool]:
+    """Two builds from equal generators under different global RNG states: the first, and
+    whether both have the same weights and buffers (the factory draws from its generator)."""
+    with _other_global_rng(1):
+        a = build(torch.Generator().manual_seed(1))
+    with _other_global_rng(7):
+        b = build(torch.Generator().manual_seed(1))
+    sa, sb = a.state_dict(), b.state_dict()
+    return a, sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
 def check_block(factory: Factory, spec: BlockSpec, name: str = "block") -> None:
     """The guards, each one sentence (:class:`InvalidArgument`, exit 2).
 
@@ -291,10 +309,7 @@ def check_block(factory: Factory, spec: BlockSpec, name: str = "block") -> None:
     shape = (spec.batch, spec.seq, spec.width)
     g = torch.Generator().manual_seed(spec.seed(0, 0))
     x = torch.randn(shape, generator=g, dtype=_dtype(spec)).to(spec.device)
-    with _other_global_rng(1):
-        a = build(factory, spec, 0, depth, torch.Generator().manual_seed(1), name)
-    with _other_global_rng(7):
-        b = build(factory, spec, 0, depth, torch.Generator().manual_seed(1), name)
+    a, follows = _two_builds(lambda g: build(factory, spec, 0, depth, g, name))
     masks = spec.seed(0, 0) if spec.train else None
     with torch.no_grad():
         with dropout_masks(masks, spec.device):
@@ -320,8 +335,7 @@ def check_block(factory: Factory, spec: BlockSpec, name: str = "block") -> None:
                 f"block {name!r} mixes examples across the batch: changing example 0 changed "
                 f"the others' outputs by up to {float(moved):.3g} (nn.MultiheadAttention needs "
                 "batch_first=True for (batch, seq, width) inputs)")
-    sa, sb = a.state_dict(), b.state_dict()
-    if any(not torch.equal(sa[k], sb[k]) for k in sa):
+    if not follows:
         raise InvalidArgument(
             f"block factory {name!r} ignores its generator: two builds from equal generators "
             "gave different weights; draw every weight with generator= (e.g. "
@@ -923,11 +937,7 @@ def check_model_factory(model_factory: Callable[..., torch.nn.Module]) -> None:
     Raises:
         InvalidArgument: the factory raises, returns no module, or ignores its generator.
     """
-    with _other_global_rng(1):
-        a = _build_model(model_factory, torch.Generator().manual_seed(1)).state_dict()
-    with _other_global_rng(7):
-        b = _build_model(model_factory, torch.Generator().manual_seed(1)).state_dict()
-    if a.keys() != b.keys() or any(not torch.equal(a[k], b[k]) for k in a):
+    if not _two_builds(lambda g: _build_model(model_factory, g))[1]:
         raise InvalidArgument(
             "the model factory ignores its generator: two builds from equal generators gave "
             "different weights; draw every weight with generator= (torch.nn constructors "
@@ -1063,8 +1073,7 @@ def check_model(model_factory: Callable[..., torch.nn.Module], *, alpha: float =
         raise InvalidArgument(f"example_input={type(example_input).__name__} is invalid: give "
                               f"{form['example_input']}, so every copy draws its own")
 
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 0.5:
-        raise InvalidArgument(f"alpha={alpha!r} is invalid: must be in (0, 0.5)")
+    check_alpha(alpha)
     prof = profile_model(model_factory, blocks=blocks, example_input=example_input,
                          seeds=seeds, seed=seed, dtype=dtype, train=train)
     growth = gradient_growth(prof.gradient_norms, confidence=1 - 2 * alpha, unit="block")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import numbers
 import operator
 from collections.abc import Iterable
 
@@ -93,11 +94,20 @@ def factory_form(obj: object) -> str | None:
     return None if any(p.kind in positional for p in params) else "model"
 
 
+def check_alpha(alpha: object) -> float:
+    """``alpha``, a significance level in (0, 0.5) (a two-sided interval at ``1 - 2 alpha``
+    needs ``alpha < 0.5``); else one sentence."""
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not (
+            0 < float(alpha) < 0.5):
+        raise InvalidArgument(f"alpha={alpha!r} is invalid: must be in (0, 0.5)")
+    return float(alpha)
+
+
 def as_integer(value: object) -> int | None:
     """``value`` as a Python ``int`` when it is an integer (``int``, ``numpy.int64`` from
     ``np.arange``, ...; not a ``bool``, a bool array or tensor, or a float), else ``None``:
-    the form a count or a
-    seed is stored in, so a configuration and its seeds do not depend on the integer type."""
+    the form a count or a seed is stored in, so a configuration and its seeds do not depend
+    on the integer type."""
     if (isinstance(value, (bool, float)) or type(value).__name__ == "bool_"
             or str(getattr(value, "dtype", "")) in ("bool", "torch.bool")):
         return None

@@ -61,6 +61,7 @@ from gradbench.errors import (
     MODEL_FACTORY,
     InvalidArgument,
     as_integer,
+    check_alpha,
     choices_hint,
     factory_form,
     is_module,
@@ -178,13 +179,13 @@ def check(target: Any, claim: str = "mean_field_slope", *, alpha: float = 0.01,
         return check_model(target, alpha=alpha, seed=seed, **config)  # type: ignore[no-any-return]
     c = get_claim(claim)
     kinds = [k for k in c.subjects if k != "network"]
-    if not kinds and _unregistered_remedy(target):
+    own = _unregistered_remedy(target) or ("network" not in c.subjects and is_module(target))
+    if own and not kinds:
         raise InvalidArgument(f"claim {claim!r} is measured on networks, not on a remedy: "
                               "register yours, gradbench.register(kind, name)(obj), and pass a "
                               "spec that uses it, e.g. gb.MLPSpec(depth=10, width=256, "
                               "activation=name)")
-    if kinds and (_unregistered_remedy(target) or ("network" not in c.subjects
-                                                   and is_module(target))):
+    if own:
         from gradbench.candidate import KindMismatch
         from gradbench.testing import claim_target
 
@@ -251,8 +252,7 @@ def _prepare(target: Any, claim: str, alpha: float, config: dict[str, Any], *,
     if reason is not None:
         label = getattr(target, "label", None) or repr(target)
         raise InvalidArgument(f"claim {claim!r} does not apply to {label}: {reason}")
-    if not 0.0 < alpha < 0.5:
-        raise InvalidArgument(f"alpha={alpha!r} is invalid: must be in (0, 0.5)")
+    check_alpha(alpha)
     seeds = as_integer(config.get("seeds", 2))
     if seeds is None or seeds < 2:
         raise InvalidArgument(f"seeds={config['seeds']!r} is invalid: claim {claim!r} compares "
