@@ -120,7 +120,7 @@ def _settings(value: Any, kind: str) -> str | None:
 
     from gradbench.specs import spec_types
 
-    family = REMEDY_KINDS[kind].family
+    family, own = REMEDY_KINDS[kind].family, REMEDY_KINDS[kind].slot
     sized = ("depth", "width")  # the stability claims set both (docs/theory.md §9.2)
     valid = sorted(f.name for f in fields(spec_types()[family]) if f.name not in sized)
     if isinstance(value, (str, Mapping)) or not isinstance(value, (tuple, list)):
@@ -129,7 +129,6 @@ def _settings(value: Any, kind: str) -> str | None:
     for setting in value:
         if not isinstance(setting, Mapping):
             return f"its setting {setting!r} is a {type(setting).__name__}, not a dict"
-        own = REMEDY_KINDS[kind].slot
         if own in setting:
             return (f"its setting {dict(setting)!r} names {own!r}, the field the "
                     f"{kind} itself fills; declare the other fields only")
